@@ -1,0 +1,220 @@
+"""History: the per-step measurements of a simulation, in bounded memory.
+
+Every optimizer step appends one row of scalar series (:data:`SERIES`) and the parameters.
+Up to ``cap`` rows the record is exact (a bucket is one step). When it fills, neighbouring
+buckets merge in pairs (min, max and count-weighted mean), so the bucket width doubles and
+memory stays flat: ten million steps keep at most ``cap`` buckets.
+
+Reading for a plot of width W picks a level of a lazily built pyramid of merged buckets with at
+most ~2W rows, so the cost of a read is proportional to W, not to the length of the history.
+Parameters are kept as a strided sample (the value at the end of every ``param_width``-th step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SERIES: tuple[str, ...] = (
+    "iteration",   # iterations done after this step
+    "samples",     # samples seen after this step
+    "epoch",       # epochs done, fractional: iterations / iterations per epoch
+    "lr",          # learning rate used by this step
+    "batch_loss",  # mean loss of the step's batch, before the update
+    "epoch_loss",  # Keras running mean of batch losses over the epoch so far (weighted by batch size)
+    "train_loss",  # full training-set loss after the update
+    "val_loss",    # validation loss after the update (NaN without a validation set)
+    "train_acc",   # training accuracy after the update (NaN for regression)
+    "val_acc",     # validation accuracy after the update (NaN without one, or for regression)
+)
+INDEX: dict[str, int] = {name: i for i, name in enumerate(SERIES)}
+
+DEFAULT_CAP = 32_768
+PARAM_BUDGET = 2_000_000  # floats kept for the parameter path, whatever the model size
+
+
+@dataclass(frozen=True)
+class Decimated:
+    """A read of the history for drawing: one row per bucket, oldest first.
+
+    ``step`` is the number of steps done at the end of each bucket; ``mean``, ``low`` and
+    ``high`` are arrays of shape (rows, len(SERIES)); ``params`` holds the parameter path
+    with the initial parameters first, shape (k + 1, P), and ``param_step`` its step numbers.
+    """
+
+    step: np.ndarray
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    params: np.ndarray
+    param_step: np.ndarray
+
+    def series(self, name: str) -> np.ndarray:
+        """The bucket means of one series."""
+        return self.mean[:, INDEX[name]]
+
+    def envelope(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The bucket minima and maxima of one series (the noisy band of the batch loss)."""
+        i = INDEX[name]
+        return self.low[:, i], self.high[:, i]
+
+
+class History:
+    """Bounded record of the scalar series and the parameter path of one simulation."""
+
+    def __init__(self, initial_params: np.ndarray, cap: int = DEFAULT_CAP) -> None:
+        if cap < 4 or cap % 2:
+            raise ValueError("cap must be an even number >= 4")
+        self.cap = cap
+        self.n_series = len(SERIES)
+        self.initial_params = np.array(initial_params, dtype=float)
+        n_params = self.initial_params.size
+        self.param_cap = max(256, min(cap, PARAM_BUDGET // max(n_params, 1)))
+        self.param_cap -= self.param_cap % 2
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every step (back to step 0)."""
+        s = self.n_series
+        self.width = 1
+        self.count = 0
+        self._rows = 0
+        self._mean = np.empty((self.cap, s))
+        self._low = self._mean
+        self._high = self._mean
+        self._stage = np.empty((1, s))
+        self._staged = 0
+        self._pyramid: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
+        n_params = self.initial_params.size
+        self.param_width = 1
+        self._params = np.empty((self.param_cap, n_params))
+        self._param_rows = 0
+
+    # ------------------------------------------------------------------------------------
+    def append(self, values: np.ndarray, params: np.ndarray) -> None:
+        """Record one step: ``values`` in the order of :data:`SERIES`, then the parameters after it."""
+        self.count += 1
+        if self.width == 1:
+            self._mean[self._rows] = values
+            self._rows += 1
+        else:
+            self._stage[self._staged] = values
+            self._staged += 1
+            if self._staged == self.width:
+                self._flush_stage()
+        if self._rows == self.cap:
+            self._merge_level0()
+        if self.count % self.param_width == 0:
+            self._params[self._param_rows] = params
+            self._param_rows += 1
+            if self._param_rows == self.param_cap:
+                self._params[: self.param_cap // 2] = self._params[1 : self.param_cap : 2]
+                self._param_rows = self.param_cap // 2
+                self.param_width *= 2
+
+    def _flush_stage(self) -> None:
+        stage = self._stage[: self._staged]
+        r = self._rows
+        self._mean[r] = stage.mean(axis=0)
+        self._low[r] = np.fmin.reduce(stage, axis=0)
+        self._high[r] = np.fmax.reduce(stage, axis=0)
+        self._rows += 1
+        self._staged = 0
+
+    def _merge_level0(self) -> None:
+        """Halve the resolution of the exact-or-bucketed level 0 (the bucket width doubles)."""
+        half = self.cap // 2
+        mean = 0.5 * (self._mean[0::2] + self._mean[1::2])
+        low = np.fmin(self._low[0::2], self._low[1::2])
+        high = np.fmax(self._high[0::2], self._high[1::2])
+        self._mean = np.empty_like(self._mean)
+        self._low = np.empty_like(self._mean)
+        self._high = np.empty_like(self._mean)
+        self._mean[:half], self._low[:half], self._high[:half] = mean, low, high
+        self._rows = half
+        self.width *= 2
+        self._stage = np.empty((self.width, self.n_series))
+        self._staged = 0
+        self._pyramid = []
+
+    # ------------------------------------------------------------------------------------
+    def truncate(self, steps: int) -> int:
+        """Forget steps after ``steps``; return the step count actually kept.
+
+        Buckets cannot be split, so the count kept is the largest bucket boundary at or below
+        ``steps`` (exactly ``steps`` while the history is exact); the caller replays the rest.
+        """
+        if steps >= self.count:
+            return self.count
+        steps = max(0, steps)
+        rows = steps // self.width
+        self._rows = rows
+        self._staged = 0
+        kept = rows * self.width
+        self.count = kept
+        self._param_rows = kept // self.param_width
+        self._pyramid = [
+            (m, lo, hi, min(n, rows >> (level + 1))) for level, (m, lo, hi, n) in enumerate(self._pyramid)
+        ]
+        return kept
+
+    # ------------------------------------------------------------------------------------
+    def last(self, name: str) -> float:
+        """The most recent value of a series (NaN before the first step)."""
+        i = INDEX[name]
+        if self._staged:
+            return float(self._stage[self._staged - 1, i])
+        if self._rows:
+            return float(self._mean[self._rows - 1, i])
+        return float("nan")
+
+    def _level(self, level: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Level ``level`` of the pyramid (0 is the stored buckets), extended to the newest rows."""
+        if level == 0:
+            return self._mean, self._low, self._high, self._rows
+        below_mean, below_low, below_high, below_rows = self._level(level - 1)
+        rows = below_rows // 2
+        while len(self._pyramid) < level:
+            size = max(1, self.cap >> len(self._pyramid) + 1)
+            s = self.n_series
+            self._pyramid.append((np.empty((size, s)), np.empty((size, s)), np.empty((size, s)), 0))
+        mean, low, high, done = self._pyramid[level - 1]
+        if done < rows:
+            a, b = 2 * done, 2 * rows
+            mean[done:rows] = 0.5 * (below_mean[a:b:2] + below_mean[a + 1 : b : 2])
+            low[done:rows] = np.fmin(below_low[a:b:2], below_low[a + 1 : b : 2])
+            high[done:rows] = np.fmax(below_high[a:b:2], below_high[a + 1 : b : 2])
+            self._pyramid[level - 1] = (mean, low, high, rows)
+        return mean, low, high, rows
+
+    def decimated(self, max_points: int) -> Decimated:
+        """The history at a resolution of at most about ``max_points`` buckets (>= 2)."""
+        max_points = max(2, int(max_points))
+        level = 0
+        rows = self._rows
+        while rows > max_points:
+            rows //= 2
+            level += 1
+        mean, low, high, rows = self._level(level)
+        width = self.width << level
+        step = np.arange(1, rows + 1) * width
+        p_rows = self._param_rows
+        stride = max(1, -(-p_rows // max_points))
+        picked = self._params[stride - 1 : p_rows : stride]
+        params = np.vstack([self.initial_params[None, :], picked])
+        param_step = np.concatenate([[0], np.arange(1, len(picked) + 1) * stride * self.param_width])
+        return Decimated(step, mean[:rows].copy(), low[:rows].copy(), high[:rows].copy(), params, param_step)
+
+    def exact(self) -> bool:
+        """True while every step has its own row (no merging yet)."""
+        return self.width == 1
+
+    def nbytes(self) -> int:
+        """Memory held by the arrays of this history."""
+        arrays = [self._mean, self._stage, self._params]
+        if self._low is not self._mean:
+            arrays += [self._low, self._high]
+        for m, lo, hi, _ in self._pyramid:
+            arrays += [m, lo, hi]
+        return sum(a.nbytes for a in arrays)

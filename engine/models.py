@@ -1,0 +1,625 @@
+"""Models with hand-written, vectorised backpropagation (pure NumPy, float64).
+
+Three models, each a function ``f(θ; x)`` of a flat parameter vector ``θ`` (shape ``(P,)``):
+
+* ``linear``   f = x·w + b, loss ``mse``; allowed for regression and for 0/1 classification targets.
+* ``logistic`` z = x·w + b (a logit), loss ``bce``; classification only.
+* ``mlp``      one hidden layer: h = act(x W1ᵀ + b1), out = h W2ᵀ + b2 (a scalar); loss ``bce``
+  for classification (out is a logit), ``mse`` for regression.
+
+Flat parameter order (the order of ``params``, ``param_names``, gradients and traces):
+
+* linear / logistic: the weights w_1 … w_d, then the bias b (no bias with ``bias=False``).
+  Names: ``("w", "b")`` for one feature, ``("w1", …, "wd", "b")`` otherwise.
+* mlp with H hidden units and d features: W1 row-major with shape (H, d) (like
+  ``torch.nn.Linear(d, H).weight``), then b1 (H), then W2 (shape (1, H), like
+  ``torch.nn.Linear(H, 1).weight``), then b2 (1). P = H·d + 2H + 1.
+  Names: ``"W1[j,k]"`` (row j = hidden unit, column k = feature), ``"b1[j]"``, ``"W2[j]"``, ``"b2"``.
+
+Losses (as PyTorch defines them, mean reduction over the n samples):
+
+* ``mse``: ℓ_i = (f_i − y_i)², no ½ (``torch.nn.MSELoss``); ∂ℓ_i/∂f_i = 2(f_i − y_i).
+* ``bce`` on logits (``torch.nn.BCEWithLogitsLoss``): ℓ_i = −[y_i log σ(z_i) + (1 − y_i) log(1 − σ(z_i))],
+  evaluated in the overflow-free form ℓ_i = max(z_i, 0) − z_i y_i + log1p(exp(−|z_i|));
+  ∂ℓ_i/∂z_i = σ(z_i) − y_i, with σ computed stably from e = exp(−|z|):
+  σ(z) = 1/(1 + e) for z ≥ 0 and e/(1 + e) for z < 0.
+
+The mean loss is L(θ) = (1/n) Σ ℓ_i and its gradient is (1/n) Σ ∇ℓ_i (backpropagation by the
+chain rule; see Goodfellow, Bengio, Courville, *Deep Learning*, §6.5). For the linear models
+∇_w L = (2/n) Xᵀ(Xw + b − y) (mse) or (1/n) Xᵀ(σ(z) − y) (bce).
+
+Initialisation: linear/logistic start at zeros. The mlp draws every weight and bias of a layer from
+U(−1/√fan_in, 1/√fan_in) like ``torch.nn.Linear.reset_parameters`` (fan_in = d for layer 1, H for
+layer 2), in the flat order W1, b1, W2, b2, from the ``np.random.Generator`` it is given.
+
+Activations: tanh (derivative 1 − h²), relu (derivative 1 for a > 0 and 0 for a ≤ 0, so 0 at 0),
+sigmoid (derivative h(1 − h)).
+"""
+
+from __future__ import annotations
+
+import difflib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import numpy as np
+
+from engine.errors import ScenarioError
+
+MODELS: tuple[str, ...] = ("linear", "logistic", "mlp")
+ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "sigmoid")
+TASKS: tuple[str, ...] = ("regression", "classification")
+HIDDEN_MIN = 1
+HIDDEN_MAX = 256
+
+# The batched mlp forward pass (losses_many) works in chunks of parameter vectors so that its
+# (chunk, H, n) hidden activations stay below this many float64 numbers (~16 MB).
+_MANY_CHUNK_ELEMENTS = 2_000_000
+
+
+# --------------------------------------------------------------------------------------------
+# Elementwise pieces
+# --------------------------------------------------------------------------------------------
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """σ(z) = 1/(1 + exp(−z)), without overflow for any finite z.
+
+    With e = exp(−|z|) ∈ (0, 1]: σ(z) = 1/(1 + e) for z ≥ 0 and e/(1 + e) for z < 0.
+    """
+    e = np.exp(-np.abs(z))
+    # max(e, [z ≥ 0]) is 1 where z ≥ 0 (as e ≤ 1) and e where z < 0: the numerator of both cases.
+    num = np.maximum(e, z >= 0.0)
+    e += 1.0
+    num /= e
+    return num
+
+
+def mse_pointwise(f: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-sample squared error ℓ = (f − y)² (``torch.nn.MSELoss`` without the mean)."""
+    r = f - y
+    return r * r
+
+
+def bce_pointwise(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-sample binary cross-entropy on a logit z (``torch.nn.BCEWithLogitsLoss``).
+
+    ℓ = max(z, 0) − z·y + log1p(exp(−|z|)), which equals −[y log σ(z) + (1−y) log(1−σ(z))]
+    and is finite for every finite z.
+    """
+    t = np.abs(z)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    np.log1p(t, out=t)
+    t += np.maximum(z, 0.0)
+    t -= z * y
+    return t
+
+
+def _pointwise_inplace(loss_name: str, f: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The per-sample loss of ``loss_name``, overwriting the temporary output array ``f``.
+
+    Same formulas as :func:`mse_pointwise` / :func:`bce_pointwise`, with fewer temporaries
+    (used by the batched ``*_many`` methods on large (G, n) arrays).
+    """
+    if loss_name == "mse":
+        f -= y
+        return np.square(f, out=f)
+    t = np.abs(f)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    np.log1p(t, out=t)
+    t += np.maximum(f, 0.0)
+    f *= y
+    t -= f
+    return t
+
+
+def mse_dout(f: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """∂ℓ/∂f for ℓ = (f − y)²: 2(f − y)."""
+    return 2.0 * (f - y)
+
+
+def bce_dout(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """∂ℓ/∂z for binary cross-entropy on a logit: σ(z) − y (stable σ)."""
+    return sigmoid(z) - y
+
+
+_POINTWISE: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "mse": mse_pointwise,
+    "bce": bce_pointwise,
+}
+_DOUT: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "mse": mse_dout,
+    "bce": bce_dout,
+}
+
+
+def _act_tanh(a: np.ndarray) -> np.ndarray:
+    """tanh(a), computed in place (a is a temporary owned by the caller)."""
+    return np.tanh(a, out=a)
+
+
+def _act_relu(a: np.ndarray) -> np.ndarray:
+    """max(a, 0), computed in place."""
+    return np.maximum(a, 0.0, out=a)
+
+
+def _act_sigmoid(a: np.ndarray) -> np.ndarray:
+    """σ(a) (stable)."""
+    return sigmoid(a)
+
+
+def _dact_tanh(h: np.ndarray) -> np.ndarray:
+    """tanh'(a) = 1 − tanh(a)² = 1 − h²."""
+    return 1.0 - h * h
+
+
+def _dact_relu(h: np.ndarray) -> np.ndarray:
+    """relu'(a) = 1 if a > 0 else 0 (0 at a = 0); a > 0 exactly when h = relu(a) > 0."""
+    return (h > 0.0).astype(np.float64)
+
+
+def _dact_sigmoid(h: np.ndarray) -> np.ndarray:
+    """σ'(a) = σ(a)(1 − σ(a)) = h(1 − h)."""
+    return h * (1.0 - h)
+
+
+_ACT: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "tanh": _act_tanh,
+    "relu": _act_relu,
+    "sigmoid": _act_sigmoid,
+}
+# Derivatives are written in terms of the activation's output h, so backprop needs no copy of a.
+_DACT: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "tanh": _dact_tanh,
+    "relu": _dact_relu,
+    "sigmoid": _dact_sigmoid,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The interface
+# --------------------------------------------------------------------------------------------
+
+
+class Model(ABC):
+    """A differentiable model with its loss; parameters are one flat float64 vector (P,).
+
+    Inputs: ``X`` is (n, d) float64, ``y`` is (n,) float64 (0.0/1.0 for ``bce``).
+    No method validates shapes (they are on the training hot path); the caller passes arrays
+    shaped as documented.
+    """
+
+    name: str
+    loss_name: str
+    n_features: int
+    n_params: int
+    param_names: tuple[str, ...]
+
+    # --- per model ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def init_params(self, rng: np.random.Generator) -> np.ndarray:
+        """Initial parameters (P,) float64, drawn from ``rng`` where random."""
+
+    @abstractmethod
+    def forward(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Raw output (n,): the prediction f (mse) or the logit z (bce)."""
+
+    @abstractmethod
+    def forward_many(self, params_batch: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Raw outputs (G, n) for G parameter vectors ``params_batch`` (G, P), vectorised over G."""
+
+    @abstractmethod
+    def per_sample_grads(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """(n, P): row i is ∇_θ ℓ_i, all rows in one vectorised backward pass."""
+
+    @abstractmethod
+    def batch_grad(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """(P,) gradient of the mean loss (1/n) Σ ℓ_i, computed directly (matrix products)."""
+
+    @abstractmethod
+    def loss_and_grad(
+        self, params: np.ndarray, X: np.ndarray, y: np.ndarray
+    ) -> tuple[float, np.ndarray]:
+        """Mean loss and its gradient in one forward + backward pass (the training hot path)."""
+
+    # --- shared ------------------------------------------------------------------------------
+
+    def predict(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """(n,) prediction f (mse) or probability σ(z) of class 1 (bce)."""
+        out = self.forward(params, X)
+        return sigmoid(out) if self.loss_name == "bce" else out
+
+    def per_sample_loss(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """(n,) per-sample losses ℓ_i: (f_i − y_i)² (mse) or the stable BCE on logits (bce)."""
+        return _POINTWISE[self.loss_name](self.forward(params, X), y)
+
+    def loss(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
+        """Mean loss L(θ) = (1/n) Σ ℓ_i (a forward pass only; no gradients)."""
+        return float(np.mean(self.per_sample_loss(params, X, y)))
+
+    def per_sample_losses_many(
+        self, params_batch: np.ndarray, X: np.ndarray, y: np.ndarray
+    ) -> np.ndarray:
+        """(G, n) per-sample losses ℓ_i(θ_g) for G parameter vectors (G, P)."""
+        return _pointwise_inplace(self.loss_name, self.forward_many(params_batch, X), y)
+
+    def losses_many(self, params_batch: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """(G,) mean loss L(θ_g) for each of G parameter vectors (G, P), vectorised over G.
+
+        Used for loss landscapes (e.g. a 60×30 grid of parameter vectors).
+        """
+        return self.per_sample_losses_many(params_batch, X, y).mean(axis=1)
+
+    def accuracy(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> float | None:
+        """Fraction of samples classified correctly, predicting class 1 when the logit z > 0
+        (σ(z) > ½, as scikit-learn's LogisticRegression.predict); ``None`` for mse models."""
+        if self.loss_name != "bce":
+            return None
+        if len(y) == 0:
+            return None
+        z = self.forward(params, X)
+        return float(np.mean((z > 0.0) == (y > 0.5)))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(name={self.name!r}, loss={self.loss_name!r}, "
+            f"n_features={self.n_features}, n_params={self.n_params})"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Linear and logistic regression
+# --------------------------------------------------------------------------------------------
+
+
+class LinearModel(Model):
+    """f = X·w + b: ``linear`` (mse) or ``logistic`` (bce on the logit z = X·w + b).
+
+    Parameters: w_1 … w_d, then b (if ``bias``). Gradient of the mean loss:
+    ∇_w L = (1/n) Xᵀ δ and ∂L/∂b = (1/n) Σ δ_i with δ_i = ∂ℓ_i/∂f_i
+    (2(f_i − y_i) for mse, σ(z_i) − y_i for bce).
+    """
+
+    def __init__(self, name: str, loss_name: str, n_features: int, bias: bool = True) -> None:
+        self.name = name
+        self.loss_name = loss_name
+        self.n_features = n_features
+        self.bias = bias
+        self.n_params = n_features + (1 if bias else 0)
+        if n_features == 1:
+            weights: tuple[str, ...] = ("w",)
+        else:
+            weights = tuple(f"w{k + 1}" for k in range(n_features))
+        self.param_names = weights + (("b",) if bias else ())
+        self._is_bce = loss_name == "bce"
+
+    def init_params(self, rng: np.random.Generator) -> np.ndarray:
+        """Zeros (P,): the usual starting point for linear and logistic regression."""
+        return np.zeros(self.n_params, dtype=np.float64)
+
+    def forward(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """f = X·w + b, shape (n,)."""
+        d = self.n_features
+        out = X @ params[:d]
+        if self.bias:
+            out += params[d]
+        return out
+
+    def forward_many(self, params_batch: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """F[g, i] = x_i·w_g + b_g, shape (G, n), as one matrix product W Xᵀ."""
+        d = self.n_features
+        out = params_batch[:, :d] @ X.T
+        if self.bias:
+            out += params_batch[:, d : d + 1]
+        return out
+
+    def _dout(self, f: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return bce_dout(f, y) if self._is_bce else mse_dout(f, y)
+
+    def per_sample_grads(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Row i: ∇_w ℓ_i = δ_i x_i and ∂ℓ_i/∂b = δ_i."""
+        d = self.n_features
+        delta = self._dout(self.forward(params, X), y)
+        grads = np.empty((X.shape[0], self.n_params), dtype=np.float64)
+        np.multiply(delta[:, None], X, out=grads[:, :d])
+        if self.bias:
+            grads[:, d] = delta
+        return grads
+
+    def batch_grad(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """∇_w L = Xᵀδ / n, ∂L/∂b = Σδ / n."""
+        d = self.n_features
+        delta = self._dout(self.forward(params, X), y)
+        delta /= X.shape[0]
+        grad = np.empty(self.n_params, dtype=np.float64)
+        grad[:d] = delta @ X
+        if self.bias:
+            grad[d] = delta.sum()
+        return grad
+
+    def loss_and_grad(
+        self, params: np.ndarray, X: np.ndarray, y: np.ndarray
+    ) -> tuple[float, np.ndarray]:
+        """Mean loss and gradient in one pass.
+
+        mse: r = Xw + b − y, L = r·r / n, ∇_w L = (2/n) Xᵀr, ∂L/∂b = (2/n) Σ r.
+        bce: e = exp(−|z|), L = mean(max(z,0) − z y + log1p(e)), δ = σ(z) − y,
+        ∇_w L = Xᵀδ / n, ∂L/∂b = Σδ / n.
+        """
+        d = self.n_features
+        n = X.shape[0]
+        z = X @ params[:d]
+        if self.bias:
+            z += params[d]
+        grad = np.empty(self.n_params, dtype=np.float64)
+        if self._is_bce:
+            e = np.exp(-np.abs(z))
+            loss = float((np.maximum(z, 0.0) - z * y + np.log1p(e)).sum()) / n
+            delta = np.maximum(e, z >= 0.0)  # numerator of the stable σ(z), see sigmoid()
+            e += 1.0
+            delta /= e
+            delta -= y
+            delta *= 1.0 / n
+        else:
+            z -= y  # z now holds the residual r
+            loss = float(z @ z) / n
+            z *= 2.0 / n
+            delta = z
+        np.dot(delta, X, out=grad[:d])
+        if self.bias:
+            grad[d] = np.add.reduce(delta)
+        return loss, grad
+
+
+class LogisticModel(LinearModel):
+    """Logistic regression: logit z = x·w + b, loss bce, predict gives σ(z)."""
+
+    def __init__(self, n_features: int, bias: bool = True) -> None:
+        super().__init__("logistic", "bce", n_features, bias=bias)
+
+
+# --------------------------------------------------------------------------------------------
+# One-hidden-layer perceptron
+# --------------------------------------------------------------------------------------------
+
+
+class MLPModel(Model):
+    """One hidden layer: a = X W1ᵀ + b1, h = act(a), out = h W2ᵀ + b2.
+
+    Backward pass for δ_i = ∂ℓ_i/∂out_i (2(out − y) for mse, σ(out) − y for bce):
+    ∂ℓ_i/∂b2 = δ_i, ∂ℓ_i/∂W2 = δ_i h_i, ∂ℓ_i/∂a_i = δ_i W2 ⊙ act'(a_i) =: Δ_i,
+    ∂ℓ_i/∂b1 = Δ_i, ∂ℓ_i/∂W1 = Δ_i x_iᵀ (an outer product, H × d).
+    """
+
+    def __init__(self, loss_name: str, n_features: int, hidden: int, activation: str) -> None:
+        self.name = "mlp"
+        self.loss_name = loss_name
+        self.n_features = n_features
+        self.hidden = hidden
+        self.activation = activation
+        H, d = hidden, n_features
+        self.n_params = H * d + 2 * H + 1
+        # Offsets of the blocks in the flat vector: W1 | b1 | W2 | b2.
+        self._w1_end = H * d
+        self._b1_end = H * d + H
+        self._w2_end = H * d + 2 * H
+        self.param_names = (
+            tuple(f"W1[{j},{k}]" for j in range(H) for k in range(d))
+            + tuple(f"b1[{j}]" for j in range(H))
+            + tuple(f"W2[{j}]" for j in range(H))
+            + ("b2",)
+        )
+        self._act = _ACT[activation]
+        self._dact = _DACT[activation]
+        self._is_bce = loss_name == "bce"
+
+    def init_params(self, rng: np.random.Generator) -> np.ndarray:
+        """Like ``torch.nn.Linear``: each weight and bias of a layer ~ U(−1/√fan_in, 1/√fan_in);
+        drawn in the flat order W1, b1 (fan_in = d), W2, b2 (fan_in = H)."""
+        H, d = self.hidden, self.n_features
+        k1 = 1.0 / np.sqrt(d)
+        k2 = 1.0 / np.sqrt(H)
+        return np.concatenate(
+            [
+                rng.uniform(-k1, k1, size=H * d),
+                rng.uniform(-k1, k1, size=H),
+                rng.uniform(-k2, k2, size=H),
+                rng.uniform(-k2, k2, size=1),
+            ]
+        ).astype(np.float64, copy=False)
+
+    def unpack(
+        self, params: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Views (W1 (H, d), b1 (H,), W2 (H,), b2) into the flat vector (no copies)."""
+        W1 = params[: self._w1_end].reshape(self.hidden, self.n_features)
+        return W1, params[self._w1_end : self._b1_end], params[self._b1_end : self._w2_end], params[-1]
+
+    def _hidden(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """h = act(X W1ᵀ + b1), shape (n, H)."""
+        a = X @ params[: self._w1_end].reshape(self.hidden, self.n_features).T
+        a += params[self._w1_end : self._b1_end]
+        return self._act(a)
+
+    def forward(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """out = h W2ᵀ + b2, shape (n,)."""
+        h = self._hidden(params, X)
+        out = h @ params[self._b1_end : self._w2_end]
+        out += params[-1]
+        return out
+
+    def forward_many(self, params_batch: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """(G, n) outputs for G parameter vectors, in chunks of G that bound the memory.
+
+        For a chunk of g vectors, A = W1 stacked to (g·H, d) times Xᵀ gives all hidden
+        pre-activations (g, H, n) in one matrix product.
+        """
+        H, d = self.hidden, self.n_features
+        G = params_batch.shape[0]
+        n = X.shape[0]
+        out = np.empty((G, n), dtype=np.float64)
+        chunk = max(1, _MANY_CHUNK_ELEMENTS // max(1, H * n))
+        XT = np.ascontiguousarray(X.T)
+        for start in range(0, G, chunk):
+            pb = params_batch[start : start + chunk]
+            g = pb.shape[0]
+            a = (pb[:, : self._w1_end].reshape(g * H, d) @ XT).reshape(g, H, n)
+            a += pb[:, self._w1_end : self._b1_end, None]
+            h = self._act(a)
+            res = np.matmul(pb[:, None, self._b1_end : self._w2_end], h)[:, 0, :]
+            res += pb[:, -1:]
+            out[start : start + g] = res
+        return out
+
+    def _backward_delta(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray
+    ]:
+        """Forward pass, then δ (n,) = ∂ℓ/∂out, h (n, H) and Δ (n, H) = ∂ℓ/∂a."""
+        h = self._hidden(params, X)
+        W2 = params[self._b1_end : self._w2_end]
+        out = h @ W2
+        out += params[-1]
+        delta = bce_dout(out, y) if self._is_bce else mse_dout(out, y)
+        dA = np.multiply.outer(delta, W2)
+        dA *= self._dact(h)
+        return delta, h, dA
+
+    def per_sample_grads(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Row i: [Δ_i x_iᵀ (row-major), Δ_i, δ_i h_i, δ_i]."""
+        H, d = self.hidden, self.n_features
+        n = X.shape[0]
+        delta, h, dA = self._backward_delta(params, X, y)
+        grads = np.empty((n, self.n_params), dtype=np.float64)
+        grads[:, : self._w1_end] = (dA[:, :, None] * X[:, None, :]).reshape(n, H * d)
+        grads[:, self._w1_end : self._b1_end] = dA
+        np.multiply(delta[:, None], h, out=grads[:, self._b1_end : self._w2_end])
+        grads[:, -1] = delta
+        return grads
+
+    def batch_grad(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """∇W1 = Δᵀ X / n, ∇b1 = Σ Δ / n, ∇W2 = δᵀ h / n, ∇b2 = Σ δ / n."""
+        n = X.shape[0]
+        delta, h, dA = self._backward_delta(params, X, y)
+        grad = np.empty(self.n_params, dtype=np.float64)
+        grad[: self._w1_end] = (dA.T @ X).ravel()
+        grad[self._w1_end : self._b1_end] = dA.sum(axis=0)
+        grad[self._b1_end : self._w2_end] = delta @ h
+        grad[-1] = delta.sum()
+        grad /= n
+        return grad
+
+    def loss_and_grad(
+        self, params: np.ndarray, X: np.ndarray, y: np.ndarray
+    ) -> tuple[float, np.ndarray]:
+        """Mean loss and its gradient in one forward + backward pass (see the class docstring)."""
+        n = X.shape[0]
+        inv_n = 1.0 / n
+        w1_end, b1_end, w2_end = self._w1_end, self._b1_end, self._w2_end
+        a = X @ params[:w1_end].reshape(self.hidden, self.n_features).T
+        a += params[w1_end:b1_end]
+        h = self._act(a)
+        W2 = params[b1_end:w2_end]
+        z = h @ W2
+        z += params[-1]
+        if self._is_bce:
+            e = np.exp(-np.abs(z))
+            loss = float((np.maximum(z, 0.0) - z * y + np.log1p(e)).sum()) / n
+            delta = np.maximum(e, z >= 0.0)  # numerator of the stable σ(z), see sigmoid()
+            e += 1.0
+            delta /= e
+            delta -= y
+            delta *= inv_n
+        else:
+            z -= y
+            loss = float(z @ z) * inv_n
+            z *= 2.0 * inv_n
+            delta = z
+        dA = np.multiply.outer(delta, W2)
+        dA *= self._dact(h)
+        grad = np.empty(self.n_params, dtype=np.float64)
+        grad[:w1_end] = (dA.T @ X).ravel()
+        grad[w1_end:b1_end] = dA.sum(axis=0)
+        grad[b1_end:w2_end] = delta @ h
+        grad[-1] = delta.sum()
+        return loss, grad
+
+
+# --------------------------------------------------------------------------------------------
+# Factory
+# --------------------------------------------------------------------------------------------
+
+
+def _closest(value: str, allowed: tuple[str, ...]) -> str:
+    """' Did you mean ...?' for the closest allowed name, or ''."""
+    match = difflib.get_close_matches(value, allowed, n=1)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def make_model(
+    name: str,
+    n_features: int,
+    task: str,
+    *,
+    hidden: int = 8,
+    activation: str = "tanh",
+    bias: bool = True,
+    dataset: str | None = None,
+) -> Model:
+    """Build a model for ``n_features`` inputs and a ``task`` ("regression"/"classification").
+
+    * ``linear``: f = x·w + b with mse (both tasks; on 0/1 targets it is a least-squares
+      classifier).
+    * ``logistic``: z = x·w + b with bce; classification only.
+    * ``mlp``: one hidden layer of ``hidden`` units (1..256) with ``activation``
+      (tanh, relu, sigmoid); bce for classification, mse for regression.
+    * ``bias=False`` drops b from linear/logistic (e.g. the one-parameter model y = w·x).
+    * ``dataset`` (optional) is only used to name the dataset in error messages.
+
+    Raises :class:`ScenarioError` naming the setting and what is allowed.
+    """
+    if not isinstance(name, str) or name not in MODELS:
+        hint = _closest(name, MODELS) if isinstance(name, str) else ""
+        raise ScenarioError("model", name, f"unknown model; allowed: {', '.join(MODELS)}{hint}")
+    if task not in TASKS:
+        raise ScenarioError("task", task, f"unknown task; allowed: {', '.join(TASKS)}")
+    if not _is_int(n_features) or n_features < 1:
+        raise ScenarioError("n_features", n_features, "a model needs at least 1 input feature")
+    n_features = int(n_features)
+    if not _is_int(hidden) or not HIDDEN_MIN <= hidden <= HIDDEN_MAX:
+        raise ScenarioError(
+            "hidden",
+            hidden,
+            f"the number of hidden units must be a whole number from {HIDDEN_MIN} to {HIDDEN_MAX}",
+        )
+    hidden = int(hidden)
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        hint = _closest(activation, ACTIVATIONS) if isinstance(activation, str) else ""
+        raise ScenarioError(
+            "activation", activation, f"unknown activation; allowed: {', '.join(ACTIVATIONS)}{hint}"
+        )
+    if not isinstance(bias, (bool, np.bool_)):
+        raise ScenarioError("bias", bias, "must be true or false")
+
+    if name == "linear":
+        return LinearModel("linear", "mse", n_features, bias=bool(bias))
+    if name == "logistic":
+        if task != "classification":
+            where = f"the dataset {dataset!r}" if dataset else "the dataset"
+            raise ScenarioError(
+                "model",
+                "logistic",
+                f"needs 0/1 targets; {where} is a regression task; use linear or mlp",
+            )
+        return LogisticModel(n_features, bias=bool(bias))
+    if not bias:
+        raise ScenarioError(
+            "bias", False, "the mlp always has biases; bias=false applies to linear and logistic"
+        )
+    return MLPModel("bce" if task == "classification" else "mse", n_features, hidden, activation)

@@ -1,0 +1,109 @@
+"""Gradient noise at fixed parameters (SCIENCE.md §3), computed on demand.
+
+Per-sample gradients g_i (i = 1..N), full gradient G = (1/N) Σ g_i, population covariance
+Σ = (1/N) Σ (g_i − G)(g_i − G)ᵀ. For a batch of B samples drawn without replacement
+Cov[ĝ_B] = (N − B)/(B(N − 1)) · Σ (finite population correction); with replacement Σ/B.
+Simple noise scale B_simple = tr Σ / |G|² (McCandlish, Kaplan, Amodei et al. 2018).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class NoiseReport:
+    """The noise readout at one point θ for batch size B."""
+
+    n_samples: int
+    batch_size: int
+    full_grad: np.ndarray          # G
+    batch_grad: np.ndarray | None  # ĝ of the current batch (None if no batch given)
+    grad_norm: float               # |G|
+    batch_grad_norm: float         # |ĝ| (NaN without a batch)
+    cosine: float                  # cos(ĝ, G) (NaN without a batch or when a norm is 0)
+    trace_sigma: float             # tr Σ (per-sample, divisor N)
+    trace_cov: float               # tr Cov[ĝ_B] without replacement (finite population correction)
+    trace_cov_replacement: float   # tr Cov[ĝ_B] with replacement = tr Σ / B
+    b_simple: float                # tr Σ / |G|² (inf when G = 0)
+    expected_sq_norm: float        # E|ĝ_B|² = |G|² + tr Cov[ĝ_B]
+
+
+def fpc_factor(n_samples: int, batch_size: int) -> float:
+    """(N − B)/(B(N − 1)): the variance factor of a batch mean drawn without replacement."""
+    if n_samples <= 1:
+        return 0.0
+    return (n_samples - batch_size) / (batch_size * (n_samples - 1))
+
+
+def population_covariance(sample_grads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(G, Σ) from per-sample gradients of shape (N, P): mean and covariance with divisor N."""
+    G = sample_grads.mean(axis=0)
+    d = sample_grads - G
+    return G, d.T @ d / sample_grads.shape[0]
+
+
+def noise_report(sample_grads: np.ndarray, batch_size: int, batch: np.ndarray | None = None) -> NoiseReport:
+    """Everything of SCIENCE.md §3 from the N×P per-sample gradients at one θ.
+
+    ``batch`` holds the indices of the current batch (its gradient ĝ is their mean).
+    """
+    n = sample_grads.shape[0]
+    G = sample_grads.mean(axis=0)
+    d = sample_grads - G
+    trace_sigma = float(np.einsum("ij,ij->", d, d) / n)
+    g2 = float(G @ G)
+    trace_cov = fpc_factor(n, batch_size) * trace_sigma
+    ghat = None
+    gnorm_b = cos = math.nan
+    if batch is not None and len(batch):
+        ghat = sample_grads[batch].mean(axis=0)
+        gnorm_b = float(np.linalg.norm(ghat))
+        denom = gnorm_b * math.sqrt(g2)
+        cos = float(ghat @ G / denom) if denom > 0 else math.nan
+    return NoiseReport(
+        n_samples=n, batch_size=batch_size, full_grad=G, batch_grad=ghat, grad_norm=math.sqrt(g2),
+        batch_grad_norm=gnorm_b, cosine=cos, trace_sigma=trace_sigma, trace_cov=trace_cov,
+        trace_cov_replacement=trace_sigma / batch_size,
+        b_simple=trace_sigma / g2 if g2 > 0 else math.inf, expected_sq_norm=g2 + trace_cov,
+    )
+
+
+@dataclass(frozen=True)
+class TwoBatchEstimate:
+    """The two-batch estimator of McCandlish et al. 2018, App. A, next to nothing exact."""
+
+    small: int
+    big: int
+    grad_sq_est: float   # mean over pairs of (B|G_B|² − b|G_b|²)/(B − b)
+    trace_est: float     # mean over pairs of (|G_b|² − |G_B|²)/(1/b − 1/B)
+    b_simple_est: float  # ratio of the averages
+    pairs: int
+
+
+def two_batch_estimate(batch_grads: np.ndarray, batch_sizes: np.ndarray) -> TwoBatchEstimate | None:
+    """Estimate |G|², tr Σ and B_simple from the gradients of consecutive batches of one epoch.
+
+    Each pair of consecutive batches of size b gives |G_b|² (the first) and the gradient of their
+    union (size B = 2b, the size-weighted mean) for |G_B|²; SCIENCE.md §3:
+    |G|²_est = (B|G_B|² − b|G_b|²)/(B − b), S_est = (|G_b|² − |G_B|²)/(1/b − 1/B),
+    B_simple ≈ mean(S_est)/mean(|G|²_est). Pairs need equal sizes; returns None without any.
+    """
+    g2_est, s_est = [], []
+    b = int(batch_sizes[0]) if len(batch_sizes) else 0
+    for k in range(0, len(batch_sizes) - 1, 2):
+        if batch_sizes[k] != b or batch_sizes[k + 1] != b:
+            continue
+        big = 2 * b
+        gb = batch_grads[k]
+        gB = 0.5 * (batch_grads[k] + batch_grads[k + 1])
+        nb, nB = float(gb @ gb), float(gB @ gB)
+        g2_est.append((big * nB - b * nb) / (big - b))
+        s_est.append((nb - nB) / (1.0 / b - 1.0 / big))
+    if not g2_est:
+        return None
+    mg, ms = float(np.mean(g2_est)), float(np.mean(s_est))
+    return TwoBatchEstimate(b, 2 * b, mg, ms, ms / mg if mg > 0 else math.inf, len(g2_est))

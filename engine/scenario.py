@@ -1,0 +1,407 @@
+"""A scenario: every setting of one simulation, validated, readable from and writable to TOML.
+
+The defaults are the worked example of the seeds: 200 samples on a line, batches of 5, 1000
+epochs of plain SGD (40 updates per epoch, 40,000 in all).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import ScenarioError, format_value
+
+MODELS = ("auto", "linear", "logistic", "mlp")
+ACTIVATIONS = ("tanh", "relu", "sigmoid")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw")
+SAMPLINGS = ("reshuffle", "once", "sequential", "replacement", "stratified")
+SCHEDULES = ("constant", "step", "cosine", "warmup")
+REGRESSION_DATASETS = ("line", "plane", "three-losses")
+CLASSIFICATION_DATASETS = ("blobs", "moons", "circles", "xor", "spiral")
+DATASETS = REGRESSION_DATASETS + CLASSIFICATION_DATASETS
+
+MAX_SAMPLES = 200_000
+MAX_EPOCHS = 1_000_000
+MAX_HIDDEN = 256
+THREE_LOSSES_SAMPLES = 3
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Every setting of one simulation (the TOML keys; options are spelled ``--batch-size``)."""
+
+    name: str = "worked-example"
+    description: str = "The seeds' worked example: 200 samples, batches of 5, 40 updates per epoch."
+    # data
+    dataset: str = "line"
+    samples: int = 200
+    val_samples: int = 50
+    noise: float = 0.3
+    positive_fraction: float = 0.5
+    sort_by_class: bool = False
+    target: str = ""
+    standardize: bool = False
+    # model
+    model: str = "auto"
+    hidden: int = 8
+    activation: str = "tanh"
+    bias: bool = True
+    # batching
+    batch_size: int = 5
+    epochs: int = 1000
+    sampling: str = "reshuffle"
+    drop_last: bool = False
+    steps_per_epoch: int = 0
+    accumulate: int = 1
+    # optimizer
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float | None = None
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    decay_steps: int = 1000
+    decay_rate: float = 0.5
+    warmup_steps: int = 100
+    # run
+    seed: int = 0
+    target_loss: float = 0.0
+
+    # ----------------------------------------------------------------------------------------
+    @property
+    def is_csv(self) -> bool:
+        """True when the data come from a CSV file (``dataset = "csv:PATH"``)."""
+        return self.dataset.startswith("csv:")
+
+    @property
+    def task(self) -> str | None:
+        """"regression" or "classification" for built-in data; None for CSV (known once read)."""
+        if self.dataset in REGRESSION_DATASETS:
+            return "regression"
+        if self.dataset in CLASSIFICATION_DATASETS:
+            return "classification"
+        return None
+
+    @property
+    def steps_per_epoch_or_none(self) -> int | None:
+        """steps_per_epoch, with 0 (one full pass per epoch) as None."""
+        return self.steps_per_epoch or None
+
+    def replace(self, **changes: Any) -> Scenario:
+        """A copy with some settings changed; unknown names are refused with a suggestion."""
+        for key in changes:
+            if key not in FIELD_NAMES:
+                raise unknown_key_error(key, "setting")
+        return dataclasses.replace(self, **changes)
+
+    def resolved(self, task: str | None = None) -> Scenario:
+        """The scenario with every automatic choice made: the model for ``auto`` and the momentum.
+
+        ``task`` is needed for CSV data (the file decides whether it is a classification).
+        """
+        task = task or self.task or "regression"
+        model = self.model
+        if model == "auto":
+            model = "logistic" if task == "classification" else "linear"
+        momentum = self.momentum
+        if momentum is None:
+            momentum = 0.9 if self.optimizer in ("momentum", "nesterov") else 0.0
+        return dataclasses.replace(self, model=model, momentum=momentum)
+
+    def validate(self) -> Scenario:
+        """Check every setting; raise :class:`ScenarioError` naming the first impossible one."""
+        _check_types(self)
+        _check_choice("dataset", self.dataset, DATASETS, allow_csv=True)
+        if self.is_csv and not self.dataset[4:].strip():
+            raise ScenarioError("dataset", self.dataset, "give the file after 'csv:', e.g. csv:data.csv")
+        _check_int_range("samples", self.samples, 1, MAX_SAMPLES)
+        if self.dataset == "three-losses" and self.samples != THREE_LOSSES_SAMPLES:
+            raise ScenarioError(
+                "samples", self.samples,
+                "the three-losses dataset has exactly 3 samples; use --preset three-losses or --samples 3",
+            )
+        if self.task == "classification" and self.samples < 2:
+            raise ScenarioError("samples", self.samples, "a classification needs at least 2 samples, one per class")
+        _check_int_range("val_samples", self.val_samples, 0, MAX_SAMPLES)
+        _check_float_range("noise", self.noise, 0.0, 10.0)
+        if not 0.0 < self.positive_fraction < 1.0:
+            raise ScenarioError("positive_fraction", self.positive_fraction, "must be strictly between 0 and 1")
+        _check_choice("model", self.model, MODELS)
+        _check_int_range("hidden", self.hidden, 1, MAX_HIDDEN)
+        _check_choice("activation", self.activation, ACTIVATIONS)
+        if self.model == "logistic" and self.task == "regression":
+            raise ScenarioError(
+                "model", "logistic",
+                f"needs 0/1 targets, but {self.dataset} is a regression dataset; use linear or mlp",
+            )
+        if not self.is_csv:
+            self.check_batch_size(self.samples)
+        else:
+            _check_int_range("batch_size", self.batch_size, 1, MAX_SAMPLES)
+        _check_int_range("epochs", self.epochs, 1, MAX_EPOCHS)
+        _check_choice("sampling", self.sampling, SAMPLINGS)
+        if self.sampling == "stratified" and self.task == "regression":
+            raise ScenarioError(
+                "sampling", "stratified",
+                f"needs class labels, but {self.dataset} is a regression dataset; use reshuffle",
+            )
+        _check_int_range("steps_per_epoch", self.steps_per_epoch, 0, 10_000_000, zero_means="one full pass")
+        _check_int_range("accumulate", self.accumulate, 1, 1024)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_float_range("lr", self.lr, 0.0, 1e6, open_low=True)
+        if self.momentum is not None:
+            if not (math.isfinite(self.momentum) and 0.0 <= self.momentum < 1.0):
+                raise ScenarioError("momentum", self.momentum, "must be in [0, 1), e.g. 0.9")
+            if self.optimizer == "nesterov" and self.momentum == 0.0:
+                raise ScenarioError("momentum", self.momentum, "Nesterov momentum needs a momentum above 0, e.g. 0.9")
+        _check_float_range("weight_decay", self.weight_decay, 0.0, 1e3)
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_int_range("decay_steps", self.decay_steps, 1, 100_000_000)
+        _check_float_range("decay_rate", self.decay_rate, 0.0, 1.0, open_low=True)
+        _check_int_range("warmup_steps", self.warmup_steps, 1, 100_000_000)
+        _check_int_range("seed", self.seed, 0, 2**63 - 1)
+        _check_float_range("target_loss", self.target_loss, 0.0, 1e12, zero_means="no target")
+        return self
+
+    def check_batch_size(self, n_samples: int) -> None:
+        """The batch size must be a whole number between 1 and N (N itself is batch GD)."""
+        _check_int_range("batch_size", self.batch_size, 1, MAX_SAMPLES)
+        if self.batch_size > n_samples:
+            raise ScenarioError(
+                "batch_size", self.batch_size,
+                f"exceeds the {n_samples} training samples; {n_samples} is full-batch gradient descent",
+            )
+
+    # ----------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting as plain data (None values left out)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+    def to_toml(self) -> str:
+        """The scenario as TOML text that :func:`from_toml` reads back to an equal scenario."""
+        lines = ["# mbsim scenario"]
+        for key, value in self.to_dict().items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        return "\n".join(lines) + "\n"
+
+
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Scenario))
+_FIELD_TYPES: dict[str, str] = {f.name: str(f.type) for f in fields(Scenario)}
+DEFAULT = Scenario()
+
+
+# ---------------------------------------------------------------------------------------------
+# parsing typed values (from TOML, the command line or a field in the app)
+def field_kind(key: str) -> str:
+    """The kind of a setting: "int", "float", "optional float", "bool" or "str"."""
+    t = _FIELD_TYPES[key]
+    if "None" in t:
+        return "optional float"
+    return t
+
+
+def parse_value(key: str, text: str) -> Any:
+    """Turn the text a user typed for ``key`` into a value of the right type, or say why not."""
+    if key not in FIELD_NAMES:
+        raise unknown_key_error(key, "setting")
+    kind = field_kind(key)
+    raw = text.strip()
+    if kind == "str":
+        return raw
+    if kind == "bool":
+        low = raw.lower()
+        if low in ("true", "yes", "on", "1"):
+            return True
+        if low in ("false", "no", "off", "0"):
+            return False
+        raise ScenarioError(key, raw, "must be true or false")
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            pass
+        try:
+            as_float = float(raw)
+        except ValueError:
+            raise ScenarioError(key, raw, "must be a whole number") from None
+        raise ScenarioError(key, raw, f"must be a whole number, not {as_float:g}")
+    if kind == "optional float" and raw.lower() in ("", "auto", "default"):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ScenarioError(key, raw, "must be a number") from None
+    return value
+
+
+def from_mapping(data: dict[str, Any], base: Scenario = DEFAULT, source: str = "scenario") -> Scenario:
+    """A scenario from ``base`` with the settings of ``data`` (e.g. a TOML table) applied."""
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "scenario" and isinstance(value, dict):
+            changes.update(value)
+            continue
+        if key not in FIELD_NAMES:
+            raise unknown_key_error(key, f"key in {source}")
+        changes[key] = value
+    for key, value in changes.items():
+        if key not in FIELD_NAMES:
+            raise unknown_key_error(key, f"key in {source}")
+        kind = field_kind(key)
+        if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+            changes[key] = float(value)
+        elif kind == "optional float" and isinstance(value, int) and not isinstance(value, bool):
+            changes[key] = float(value)
+    return dataclasses.replace(base, **changes)
+
+
+def from_toml_text(text: str, source: str = "scenario file", base: Scenario = DEFAULT) -> Scenario:
+    """Parse TOML text into a scenario (not yet validated)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, None, f"is not valid TOML ({exc})") from None
+    return from_mapping(data, base=base, source=source)
+
+
+def from_toml(path: str | Path, base: Scenario = DEFAULT) -> Scenario:
+    """Read a scenario file; a missing, unreadable or malformed file is one clear error."""
+    p = Path(path)
+    label = f"scenario file {str(path)!r}"
+    if not p.exists():
+        raise ScenarioError(label, None, "does not exist")
+    if p.is_dir():
+        raise ScenarioError(label, None, "is a directory, not a TOML file")
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(label, None, f"cannot be read ({exc.strerror})") from None
+    if len(raw) > 1_000_000:
+        raise ScenarioError(label, None, "is larger than 1 MB; a scenario file is a few lines of TOML")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(label, None, "is not UTF-8 text") from None
+    return from_toml_text(text, source=label, base=base)
+
+
+def write_toml(scenario: Scenario, path: str | Path) -> Path:
+    """Write the scenario atomically (temp file + rename) and return the path."""
+    from .atomic import write_text_atomic
+
+    return write_text_atomic(Path(path), scenario.to_toml())
+
+
+# ---------------------------------------------------------------------------------------------
+# presets
+def _preset_files() -> dict[str, Any]:
+    folder = resources.files("engine") / "presets"
+    return {entry.name[:-5]: entry for entry in folder.iterdir() if entry.name.endswith(".toml")}
+
+
+PRESET_ORDER = (
+    "worked-example", "full-batch", "sgd", "mini-batch-32", "uneven-last-batch", "drop-last",
+    "steps-per-epoch", "accumulate", "no-shuffle", "with-replacement", "imbalanced",
+    "xor-perceptron", "xor-mlp", "three-losses", "momentum", "adam",
+)
+
+
+def preset_names() -> list[str]:
+    """The built-in scenario names, in teaching order."""
+    names = list(_preset_files())
+    return sorted(names, key=lambda n: (PRESET_ORDER.index(n) if n in PRESET_ORDER else len(PRESET_ORDER), n))
+
+
+def load_preset(name: str) -> Scenario:
+    """A built-in scenario by name; an unknown name is refused with the closest match."""
+    files = _preset_files()
+    if name not in files:
+        raise ScenarioError("preset", name, _allowed_text(name, preset_names()))
+    scenario = from_toml_text(files[name].read_text(encoding="utf-8"), source=f"preset {name!r}")
+    return scenario.replace(name=name)
+
+
+def presets() -> list[tuple[str, str]]:
+    """(name, one-line description) of every built-in scenario."""
+    return [(n, load_preset(n).description) for n in preset_names()]
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+def unknown_key_error(key: str, what: str) -> ScenarioError:
+    """An unknown setting name, with the closest real one suggested."""
+    close = difflib.get_close_matches(key, FIELD_NAMES, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"known settings: {', '.join(FIELD_NAMES)}"
+    return ScenarioError(f"unknown {what}", key, hint)
+
+
+def _allowed_text(value: str, allowed: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(str(value), list(allowed), n=1, cutoff=0.5)
+    text = "allowed: " + ", ".join(allowed)
+    return f"{text} (did you mean {close[0]!r}?)" if close else text
+
+
+def _check_choice(key: str, value: str, allowed: tuple[str, ...], allow_csv: bool = False) -> None:
+    if allow_csv and isinstance(value, str) and value.startswith("csv:"):
+        return
+    if value not in allowed:
+        options = allowed + (("csv:PATH",) if allow_csv else ())
+        raise ScenarioError(key, value, _allowed_text(value, options))
+
+
+def _check_types(s: Scenario) -> None:
+    for f in fields(s):
+        value = getattr(s, f.name)
+        kind = field_kind(f.name)
+        ok = True
+        if kind == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            need = "a whole number"
+        elif kind == "float":
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            need = "a number"
+        elif kind == "optional float":
+            ok = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+            need = "a number"
+        elif kind == "bool":
+            ok = isinstance(value, bool)
+            need = "true or false"
+        else:
+            ok = isinstance(value, str)
+            need = "text"
+        if not ok:
+            raise ScenarioError(f.name, value, f"must be {need}")
+
+
+def _check_int_range(key: str, value: int, low: int, high: int, zero_means: str | None = None) -> None:
+    if not low <= value <= high:
+        extra = f" (0 means {zero_means})" if zero_means else ""
+        raise ScenarioError(key, value, f"must be a whole number from {low} to {high:,}{extra}")
+
+
+def _check_float_range(
+    key: str, value: float, low: float, high: float, open_low: bool = False, zero_means: str | None = None
+) -> None:
+    bad = not math.isfinite(value) or value > high or (value <= low if open_low else value < low)
+    if bad:
+        bound = f"above {low:g}" if open_low else f"at least {low:g}"
+        extra = f" (0 means {zero_means})" if zero_means else ""
+        raise ScenarioError(key, value, f"must be a finite number {bound} and at most {high:g}{extra}")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        return f'"{escaped}"'
+    raise TypeError(f"cannot write {format_value(value)} to TOML")

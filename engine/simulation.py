@@ -1,0 +1,823 @@
+"""The simulation: one training run, stepped by phase, iteration, step or epoch, and rewound.
+
+Data flow (DESIGN.md): Scenario → Dataset → Sampler (an order per pass) → Plan (cuts the order
+into batches, groups micro-batches into steps) → Model (loss and gradient of the batch) →
+Optimizer (pure ``update``) → History.
+
+Counting (SCIENCE.md §1): an *iteration* is one forward + backward pass over one (micro-)batch;
+a *step* is one change of the parameters (every ``accumulate`` iterations); an *epoch* is one
+pass over the data unless ``steps_per_epoch`` says otherwise (then the data iterator continues
+across epochs and a *pass* is counted separately).
+
+Determinism: one ``np.random.Generator`` from the seed drives the data, the initial parameters
+and the sampling orders. Any way of stepping (phases, iterations, epochs, back and forth) gives
+bit-identical parameters, because every iteration runs the same code on the same state, and
+:meth:`Simulation.back` restores a checkpoint and replays forward.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .datasets import Dataset, make_dataset
+from .history import History
+from .landscape import Grid, gd_path, loss_grid
+from .models import Model, make_model
+from .noise import NoiseReport, noise_report
+from .optimizers import Optimizer, State, make_optimizer
+from .sampling import Plan, Position, Sampler, make_plan, make_sampler
+from .errors import ScenarioError
+from .scenario import Scenario
+from .schedules import make_schedule
+
+PHASES: tuple[str, ...] = ("forward", "loss", "backward", "update")
+PHASE_FORMULAS: dict[str, str] = {
+    "forward": "ŷ_i = f(x_i; θ) for each sample i of the batch",
+    "loss": "L_b = (1/n_b) Σ_i ℓ(ŷ_i, y_i)",
+    "backward": "g_i = ∇θ ℓ_i;  ĝ = (1/n_b) Σ_i g_i",
+    "update": "θ ← optimizer(θ, ĝ, lr)",
+}
+
+RUNNING, PAUSED = "running", "paused"
+READY, FINISHED, TARGET_REACHED, DIVERGED = "ready", "finished", "target reached", "diverged"
+
+CHECKPOINT_EVERY = 32
+MAX_CHECKPOINTS = 2048
+
+
+@dataclass(frozen=True)
+class Counters:
+    """The counters shown by the app and the command line (DESIGN.md "Counters").
+
+    ``epoch`` is 1-based and is the epoch of the latest batch (1 before any work); ``batch`` is
+    how many batches of that epoch are done (0..batches).
+    """
+
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    iteration: int
+    step: int
+    samples: int
+    pass_number: int
+    micro: int
+    accumulate: int
+
+    def text(self) -> str:
+        """``Epoch e/E  Batch b/M  Iteration i  Step s  Samples n`` (exact wording)."""
+        return (
+            f"Epoch {self.epoch}/{self.epochs}  Batch {self.batch}/{self.batches}  "
+            f"Iteration {self.iteration}  Step {self.step}  Samples {self.samples}"
+        )
+
+
+@dataclass
+class PhaseData:
+    """One iteration's values, phase by phase (for the phase view and the step-through keys).
+
+    While stepping by phase it fills in as the phases run; for a finished iteration
+    (:attr:`Simulation.last`) every field is computed on demand from the parameters it started from.
+    """
+
+    iteration: int                               # 0-based global iteration
+    micro: int                                   # which micro-batch of its step (0-based)
+    micro_count: int                             # micro-batches in its step
+    indices: np.ndarray                          # the batch's sample indices
+    X: np.ndarray
+    y: np.ndarray
+    segment: Segment
+    phase: int = -1                              # index into PHASES of the last phase done
+    outputs: np.ndarray | None = None            # forward: predictions (probabilities for bce)
+    losses: np.ndarray | None = None             # loss: per-sample losses
+    batch_loss: float = float("nan")
+    sample_grads: np.ndarray | None = None       # backward: (n_b, P)
+    grad: np.ndarray | None = None               # backward: the batch gradient ĝ (mean over the batch)
+    params_before: np.ndarray | None = None      # update: θ before this iteration
+    update: np.ndarray | None = None             # update: θ_new − θ_old (zero on a non-final micro-batch)
+    lr: float = float("nan")
+
+    @property
+    def position(self) -> Position:
+        """Where this iteration sits: epoch, pass, batch, step (0-based, within its segment)."""
+        return self.segment.locate(self.iteration)
+
+
+@dataclass
+class StepRecord:
+    """One optimizer step, as the trace writes it (DESIGN.md "--trace")."""
+
+    epoch: int
+    batch: int
+    iteration: int
+    step: int
+    samples: int
+    indices: np.ndarray
+    lr: float
+    batch_loss: float
+    train_loss: float
+    val_loss: float
+    params: np.ndarray
+    grad: np.ndarray
+
+
+@dataclass
+class _State:
+    """Everything that changes while training: what a checkpoint copies and back() restores."""
+
+    params: np.ndarray
+    opt_state: State
+    iteration: int = 0
+    step: int = 0
+    samples: int = 0
+    order: np.ndarray | None = None
+    order_pass: int = -1
+    rng_state: dict | None = None
+    accum: np.ndarray | None = None
+    accum_n: int = 0
+    accum_loss: float = 0.0
+    epoch_loss_sum: float = 0.0
+    epoch_n: int = 0
+    status: str = READY
+    diverged_step: int = 0
+    segment: int = 0
+
+    def copy(self) -> _State:
+        # opt_state arrays are never mutated (pure optimizers), so a shallow dict copy suffices
+        return _State(
+            params=self.params, opt_state=dict(self.opt_state), iteration=self.iteration,
+            step=self.step, samples=self.samples, order=self.order, order_pass=self.order_pass,
+            rng_state=self.rng_state, accum=None if self.accum is None else self.accum.copy(),
+            accum_n=self.accum_n, accum_loss=self.accum_loss, epoch_loss_sum=self.epoch_loss_sum,
+            epoch_n=self.epoch_n, status=self.status, diverged_step=self.diverged_step,
+            segment=self.segment,
+        )
+
+
+@dataclass
+class _Checkpoint:
+    state: _State
+    rng_state: dict
+    pinned: bool = False
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of the run with one set of batching and optimizer settings.
+
+    A live change of settings starts a new segment at the current iteration: the epoch in
+    progress restarts with the new batch arithmetic, the parameters are kept.
+    """
+
+    start_iteration: int
+    start_step: int
+    start_epoch: int           # epochs completed before the segment (0-based index of its first epoch)
+    scenario: Scenario
+    plan: Plan
+    sampler: Sampler
+    optimizer: Optimizer
+    schedule: Callable[[int], float]
+    note: str = ""
+
+    def locate(self, iteration: int) -> Position:
+        """The position of a global iteration inside this segment's plan."""
+        return self.plan.locate(iteration - self.start_iteration)
+
+
+class Simulation:
+    """One training run of a scenario; owns the data, parameters, RNG, counters and history."""
+
+    def __init__(self, scenario: Scenario, *, history_cap: int | None = None) -> None:
+        scenario.validate()
+        self.rng = np.random.default_rng(scenario.seed)
+        self.dataset: Dataset = make_dataset(
+            scenario.dataset, scenario.samples, scenario.val_samples, scenario.noise, self.rng,
+            positive_fraction=scenario.positive_fraction, sort_by_class=scenario.sort_by_class,
+            target=scenario.target or None, standardize=scenario.standardize,
+        )
+        ds = self.dataset
+        if scenario.is_csv:
+            scenario = scenario.replace(samples=ds.n_samples, val_samples=len(ds.y_val))
+            scenario.check_batch_size(ds.n_samples)
+            if scenario.sampling == "stratified" and ds.task != "classification":
+                raise ScenarioError("sampling", "stratified", "needs 0/1 targets; this CSV is a regression task")
+            if scenario.model == "logistic" and ds.task != "classification":
+                raise ScenarioError("model", "logistic", "needs 0/1 targets; this CSV is a regression task")
+        sc = scenario.resolved(ds.task)
+        self.model: Model = make_model(
+            sc.model, ds.n_features, ds.task, hidden=sc.hidden, activation=sc.activation, bias=sc.bias
+        )
+        init = self.model.init_params(self.rng)
+        self._X, self._y = ds.X, ds.y
+        self._Xv, self._yv = ds.X_val, ds.y_val
+        self._has_val = len(ds.y_val) > 0
+        self._classify = ds.task == "classification"
+        self.segments: list[Segment] = [self._make_segment(sc, 0, 0, 0)]
+        self._state = _State(params=init, opt_state=self.segments[0].optimizer.init(init))
+        self._on_segment_change()
+        self.initial_params = init.copy()
+        self.history = History(init, cap=history_cap or 32_768)
+        self.pending: PhaseData | None = None
+        self._last: tuple | None = None
+        self._last_lr = math.nan
+        self._permuted_for: np.ndarray | None = None
+        self._Xo, self._yo = self._X, self._y
+        self.on_step: Callable[[StepRecord], None] | None = None
+        self._step_indices: list[np.ndarray] = []
+        self._recording_from = 0
+        self._replaying = False
+        self._checkpoints: list[_Checkpoint] = []
+        self._checkpoint_every = CHECKPOINT_EVERY
+        self._reference_cache: dict[tuple[float, int], np.ndarray] = {}
+        self.initial_train_loss = self.model.loss(init, self._X, self._y)
+        self.initial_val_loss = self.model.loss(init, self._Xv, self._yv) if self._has_val else math.nan
+        self._train_loss = self.initial_train_loss
+        self._val_loss = self.initial_val_loss
+        self._take_checkpoint(pinned=True)
+
+    # ----------------------------------------------------------------------------------------
+    # settings: one segment per set of batching/optimizer settings
+    def _make_segment(self, sc: Scenario, start_iteration: int, start_step: int, start_epoch: int,
+                      note: str = "") -> Segment:
+        ds = self.dataset
+        plan = make_plan(
+            ds.n_samples, sc.batch_size, drop_last=sc.drop_last, accumulate=sc.accumulate,
+            steps_per_epoch=sc.steps_per_epoch_or_none, epochs=max(1, sc.epochs - start_epoch),
+        )
+        sampler = make_sampler(sc.sampling, ds.n_samples, batch_size=sc.batch_size, labels=ds.labels)
+        optimizer = make_optimizer(sc.optimizer, momentum=sc.momentum, weight_decay=sc.weight_decay)
+        schedule = make_schedule(
+            sc.schedule, sc.lr, start_step + plan.total_steps, decay_steps=sc.decay_steps,
+            decay_rate=sc.decay_rate, warmup_steps=sc.warmup_steps,
+        )
+        return Segment(start_iteration, start_step, start_epoch, sc, plan, sampler, optimizer, schedule, note)
+
+    @property
+    def segment(self) -> Segment:
+        """The settings in force now."""
+        return self.segments[-1]
+
+    @property
+    def scenario(self) -> Scenario:
+        """The resolved scenario in force now (live changes included)."""
+        return self.segments[-1].scenario
+
+    @property
+    def plan(self) -> Plan:
+        """The batch arithmetic in force now (for the epochs from the last change on)."""
+        return self.segments[-1].plan
+
+    @property
+    def optimizer(self) -> Optimizer:
+        """The optimizer in force now."""
+        return self.segments[-1].optimizer
+
+    LIVE_SETTINGS = frozenset({
+        "lr", "optimizer", "momentum", "weight_decay", "schedule", "decay_steps", "decay_rate",
+        "warmup_steps", "batch_size", "sampling", "drop_last", "accumulate", "steps_per_epoch",
+        "epochs", "target_loss",
+    })
+
+    def apply_changes(self, note: str = "", **changes: object) -> Segment:
+        """Change batching or optimizer settings from the next iteration on, keeping the parameters.
+
+        The epoch in progress restarts with the new batch arithmetic (its number is kept); a new
+        optimizer starts from a fresh state. Settings outside :attr:`LIVE_SETTINGS` (data, model,
+        seed) need a new :class:`Simulation`. Raises :class:`ScenarioError` for a bad value.
+        """
+        bad = sorted(set(changes) - self.LIVE_SETTINGS)
+        if bad:
+            raise ScenarioError(bad[0], changes[bad[0]], "changing this starts a new simulation")
+        old = self.scenario
+        new = old.replace(**changes)
+        if "optimizer" in changes and "momentum" not in changes:
+            new = new.replace(momentum=None)
+        new = new.validate().resolved(self.dataset.task)
+        new.check_batch_size(self.dataset.n_samples)
+        if self.pending is not None:
+            self.pending = None
+        s = self._state
+        c = self.counters()
+        at_boundary = s.iteration == 0 or c.batch == c.batches
+        start_epoch = c.epoch if (at_boundary and s.iteration) else c.epoch - 1
+        if start_epoch >= new.epochs:
+            raise ScenarioError("epochs", new.epochs, f"the run is already in epoch {c.epoch}; ask for more epochs")
+        seg = self._make_segment(new, s.iteration, s.step, start_epoch, note or _describe_changes(old, new))
+        while self._checkpoints and self._checkpoints[-1].state.iteration == s.iteration:
+            self._checkpoints.pop()
+        if self.segments[-1].start_iteration == s.iteration and len(self.segments) > 1:
+            self.segments[-1] = seg
+        else:
+            self.segments.append(seg)
+            s.segment = len(self.segments) - 1
+        if new.optimizer != old.optimizer or new.momentum != old.momentum or new.weight_decay != old.weight_decay:
+            s.opt_state = seg.optimizer.init(s.params)
+        s.order_pass = -1
+        s.accum, s.accum_n, s.accum_loss = None, 0, 0.0
+        s.epoch_loss_sum, s.epoch_n = 0.0, 0
+        if s.status in (FINISHED, TARGET_REACHED):
+            s.status = READY
+        self._on_segment_change()
+        self._take_checkpoint(pinned=True)
+        return seg
+
+    @property
+    def changes(self) -> list[tuple[int, str]]:
+        """(step, what changed) for every live change of settings, for marking the loss plot."""
+        return [(seg.start_step, seg.note) for seg in self.segments[1:]]
+
+    # ----------------------------------------------------------------------------------------
+    # read-only views
+    @property
+    def params(self) -> np.ndarray:
+        """The current parameters (the last finite ones after a divergence)."""
+        return self._state.params
+
+    @property
+    def iteration(self) -> int:
+        """Iterations done (forward + backward passes over a micro-batch)."""
+        return self._state.iteration
+
+    @property
+    def step(self) -> int:
+        """Optimizer steps done (parameter updates)."""
+        return self._state.step
+
+    @property
+    def samples_seen(self) -> int:
+        """Samples that went through the model so far (repeats counted)."""
+        return self._state.samples
+
+    @property
+    def status(self) -> str:
+        """ready, finished, target reached or diverged (running/paused is the app's business)."""
+        return self._state.status
+
+    @property
+    def diverged_step(self) -> int:
+        """The 1-based step whose loss or parameters were not finite (0 if none)."""
+        return self._state.diverged_step
+
+    @property
+    def done(self) -> bool:
+        """True when no further iteration will run."""
+        return self._state.status in (FINISHED, TARGET_REACHED, DIVERGED)
+
+    @property
+    def train_loss(self) -> float:
+        """Full training-set loss at the current parameters."""
+        return self._train_loss
+
+    @property
+    def val_loss(self) -> float:
+        """Validation loss at the current parameters (NaN without a validation set)."""
+        return self._val_loss
+
+    @property
+    def epoch_loss(self) -> float:
+        """Keras' running epoch loss: Σ n_b·L_b / Σ n_b over the epoch so far (SCIENCE.md §2)."""
+        s = self._state
+        return s.epoch_loss_sum / s.epoch_n if s.epoch_n else math.nan
+
+    @property
+    def order(self) -> np.ndarray | None:
+        """The sample order of the current pass (None before its first batch is drawn)."""
+        return self._state.order if self._state.order_pass >= 0 else None
+
+    @property
+    def phase(self) -> str | None:
+        """The last phase done within the current iteration, or None between iterations."""
+        if self.pending is None or self.pending.phase < 0:
+            return None
+        return PHASES[self.pending.phase]
+
+    @property
+    def total_iterations(self) -> int:
+        """Iterations in the whole run (with the settings in force now)."""
+        seg = self.segment
+        return seg.start_iteration + seg.plan.total_iterations
+
+    def counters(self) -> Counters:
+        """The counters after the work done so far (DESIGN.md wording)."""
+        s = self._state
+        seg = self.segment
+        plan = seg.plan
+        local = s.iteration - seg.start_iteration
+        if local == 0:
+            epoch, batch, pass_number = seg.start_epoch + 1, 0, 1
+        else:
+            pos = plan.locate(local - 1)
+            epoch, batch, pass_number = seg.start_epoch + pos.epoch + 1, pos.batch_in_epoch + 1, pos.pass_index + 1
+        micro = 0
+        if plan.accumulate > 1 and local < plan.total_iterations:
+            micro = plan.locate(local).micro
+        return Counters(
+            epoch=epoch, epochs=seg.scenario.epochs, batch=batch, batches=plan.iterations_per_epoch,
+            iteration=s.iteration, step=s.step, samples=s.samples, pass_number=pass_number,
+            micro=micro, accumulate=plan.accumulate,
+        )
+
+    def next_position(self) -> Position | None:
+        """Where the next iteration's batch sits in the current plan (None when done)."""
+        if self.done or self._state.iteration >= self.total_iterations:
+            return None
+        return self.segment.locate(self._state.iteration)
+
+    def current_batch(self) -> np.ndarray:
+        """Indices of the batch in progress, or of the last one done (empty before any)."""
+        if self.pending is not None:
+            return self.pending.indices
+        if self._last is not None:
+            return self._last[3]
+        return np.empty(0, dtype=np.int64)
+
+    def state_summary(self) -> str:
+        """A short status: ready / finished / target reached / diverged at step s."""
+        s = self._state
+        if s.status == DIVERGED:
+            return f"diverged at step {s.diverged_step}"
+        return s.status
+
+    # ----------------------------------------------------------------------------------------
+    # stepping
+    def step_phase(self) -> str | None:
+        """Do the next phase of the current iteration; return its name (None when done)."""
+        if self.done:
+            return None
+        with np.errstate(all="ignore"):
+            if self.pending is None:
+                self.pending = self._begin_iteration()
+            p = self.pending
+            nxt = p.phase + 1
+            params = self._state.params
+            if nxt == 0:
+                p.outputs = self.model.predict(params, p.X)
+            elif nxt == 1:
+                p.losses = self.model.per_sample_loss(params, p.X, p.y)
+                p.batch_loss = float(np.mean(p.losses))
+            elif nxt == 2:
+                p.sample_grads = self.model.per_sample_grads(params, p.X, p.y)
+                p.batch_loss, p.grad = self.model.loss_and_grad(params, p.X, p.y)
+            else:
+                self._iterate()
+                return PHASES[3]
+            p.phase = nxt
+            return PHASES[nxt]
+
+    def step_iteration(self) -> bool:
+        """Finish the current iteration (or do a whole one); False when nothing was left to do."""
+        if self.done:
+            return False
+        with np.errstate(all="ignore"):
+            self._iterate()
+        return True
+
+    def step_update(self) -> bool:
+        """Run iterations until the next optimizer step has been taken."""
+        if self.done:
+            return False
+        start = self._state.step
+        with np.errstate(all="ignore"):
+            while not self.done and self._state.step == start:
+                self._iterate()
+        return True
+
+    def iterations_to_epoch_end(self) -> int:
+        """Iterations left in the current epoch (a whole epoch when at a boundary)."""
+        seg = self.segment
+        m = seg.plan.iterations_per_epoch
+        local = self._state.iteration - seg.start_iteration
+        return m - local % m
+
+    def run_epoch(self) -> bool:
+        """Run to the end of the current epoch (the next epoch boundary)."""
+        if self.done:
+            return False
+        self.run_iterations(self.iterations_to_epoch_end())
+        return True
+
+    def run_iterations(self, n: int) -> int:
+        """Run up to ``n`` iterations (fewer at the end); return how many ran."""
+        ran = 0
+        with np.errstate(all="ignore"):
+            while ran < n and not self.done:
+                self._iterate()
+                ran += 1
+        return ran
+
+    def run_to_end(self) -> None:
+        """Train until the epochs are done, the target loss is reached or the run diverges."""
+        self.run_iterations(self.total_iterations + 1)
+
+    # ----------------------------------------------------------------------------------------
+    def _batch_slot(self) -> tuple[int, int, int, int]:
+        """(start, stop, micro, micro_count) of the next iteration; draws a new order at a pass start.
+
+        The data are permuted once per pass (``_Xo``, ``_yo``), so a batch is a slice.
+        """
+        s = self._state
+        seg = self.segments[-1]
+        table = self._table
+        local = s.iteration - seg.start_iteration
+        pass_index, j = divmod(local, self._m)
+        if pass_index != s.order_pass:
+            s.order = seg.sampler.order(self.rng, s.order)
+            s.order_pass = pass_index
+        if s.order is not self._permuted_for:
+            self._Xo, self._yo = self._X[s.order], self._y[s.order]
+            self._permuted_for = s.order
+        if table.micro is None:
+            k = self._k
+            return table.start[j], table.stop[j], local % k, k
+        return table.start[j], table.stop[j], table.micro[j], table.micro_count[j]
+
+    def _on_segment_change(self) -> None:
+        seg = self.segments[-1]
+        self._table = seg.plan.pass_table()
+        self._m = seg.plan.batches_per_pass
+        self._k = seg.plan.accumulate
+        self._m_epoch = seg.plan.iterations_per_epoch
+        self._total_local = seg.plan.total_iterations
+
+    def _begin_iteration(self) -> PhaseData:
+        start, stop, micro, count = self._batch_slot()
+        s = self._state
+        return PhaseData(s.iteration, micro, count, s.order[start:stop], self._Xo[start:stop],
+                         self._yo[start:stop], self.segments[-1])
+
+    def _iterate(self) -> None:
+        """One iteration: the hot path (no per-iteration objects beyond need)."""
+        p = self.pending
+        if p is not None:
+            if p.grad is None:
+                p.batch_loss, p.grad = self.model.loss_and_grad(self._state.params, p.X, p.y)
+            self.pending = None
+            self._finish_iteration(p.indices, p.micro, p.micro_count, p.batch_loss, p.grad)
+            return
+        start, stop, micro, count = self._batch_slot()
+        loss, grad = self.model.loss_and_grad(self._state.params, self._Xo[start:stop], self._yo[start:stop])
+        self._finish_iteration(self._state.order[start:stop], micro, count, loss, grad)
+
+    def _finish_iteration(self, indices: np.ndarray, micro: int, micro_count: int, loss: float,
+                          grad: np.ndarray) -> None:
+        """Accumulate the iteration's gradient and, on its last micro-batch, take the step.
+
+        A step's gradient is the mean over all its samples: Σ n_j ĝ_j / Σ n_j, which for K equal
+        micro-batches is the mean of the K micro-batch gradients (SCIENCE.md §1.2).
+        """
+        s = self._state
+        n = len(indices)
+        if not math.isfinite(loss):
+            self._diverge()
+            return
+        params = s.params
+        seg = self.segments[-1]
+        if micro_count == 1:
+            step_grad, step_loss = grad, loss
+        else:
+            if micro == 0:
+                s.accum, s.accum_n, s.accum_loss = grad * n, n, loss * n
+            else:
+                s.accum = s.accum + grad * n
+                s.accum_n += n
+                s.accum_loss += loss * n
+            step_grad = s.accum / s.accum_n if micro == micro_count - 1 else None
+            step_loss = s.accum_loss / s.accum_n
+            if self.on_step is not None:
+                if micro == 0:
+                    self._step_indices = []
+                self._step_indices.append(indices)
+        self._last = (s.iteration, micro, micro_count, indices, params, loss, grad)
+        if step_grad is None:
+            s.epoch_loss_sum += n * loss
+            s.epoch_n += n
+            s.iteration += 1
+            s.samples += n
+            self._last_lr = math.nan
+            self._end_iteration(seg)
+            return
+        lr = seg.schedule(s.step + 1)
+        new_params, new_opt = seg.optimizer.update(step_grad, s.opt_state, params, lr)
+        train_loss = self.model.loss(new_params, self._X, self._y)
+        if not math.isfinite(train_loss):
+            self._diverge()
+            return
+        s.epoch_loss_sum += n * loss
+        s.epoch_n += n
+        s.iteration += 1
+        s.samples += n
+        s.params = new_params
+        s.opt_state = new_opt
+        s.step += 1
+        self._last_lr = lr
+        self._train_loss = train_loss
+        val_loss = self.model.loss(new_params, self._Xv, self._yv) if self._has_val else math.nan
+        self._val_loss = val_loss
+        if s.step > self._recording_from:
+            acc = va = math.nan
+            if self._classify:
+                acc = self.model.accuracy(new_params, self._X, self._y)
+                if self._has_val:
+                    va = self.model.accuracy(new_params, self._Xv, self._yv)
+            epoch = seg.start_epoch + (s.iteration - seg.start_iteration) / self._m_epoch
+            self.history.append(
+                np.array((s.iteration, s.samples, epoch, lr, step_loss, s.epoch_loss_sum / s.epoch_n,
+                          train_loss, val_loss, acc, va)),
+                new_params,
+            )
+            if self.on_step is not None and not self._replaying:
+                batch = np.concatenate(self._step_indices) if micro_count > 1 else indices
+                self.on_step(self._step_record(batch, step_loss, step_grad, lr))
+        target = seg.scenario.target_loss
+        if target > 0 and train_loss <= target:
+            s.status = TARGET_REACHED
+        self._end_iteration(seg)
+
+    def _end_iteration(self, seg: Segment) -> None:
+        s = self._state
+        local = s.iteration - seg.start_iteration
+        if local % self._m_epoch == 0:
+            s.epoch_loss_sum = 0.0
+            s.epoch_n = 0
+            if local >= self._total_local and s.status != TARGET_REACHED:
+                s.status = FINISHED
+        if s.iteration % self._checkpoint_every == 0:
+            self._take_checkpoint()
+
+    @property
+    def last(self) -> PhaseData | None:
+        """The last finished iteration, every phase's values computed from the θ it started from."""
+        if self._last is None:
+            return None
+        iteration, micro, count, indices, params, loss, grad = self._last
+        X, y = self._X[indices], self._y[indices]
+        p = PhaseData(iteration, micro, count, indices, X, y, self.segments[-1], phase=3)
+        p.outputs = self.model.predict(params, X)
+        p.losses = self.model.per_sample_loss(params, X, y)
+        p.batch_loss, p.grad = loss, grad
+        p.sample_grads = self.model.per_sample_grads(params, X, y)
+        p.params_before = params
+        final = count == 1 or micro == count - 1
+        p.update = (self._state.params - params) if final and self._state.iteration == iteration + 1 else np.zeros_like(params)
+        p.lr = self._last_lr
+        return p
+
+    def _diverge(self) -> None:
+        s = self._state
+        s.status = DIVERGED
+        s.diverged_step = s.step + 1
+        self.pending = None
+
+    def _step_record(self, indices: np.ndarray, loss: float, grad: np.ndarray, lr: float) -> StepRecord:
+        c = self.counters()
+        return StepRecord(
+            epoch=c.epoch, batch=c.batch, iteration=c.iteration, step=self._state.step,
+            samples=self._state.samples, indices=indices, lr=lr, batch_loss=loss,
+            train_loss=self._train_loss, val_loss=self._val_loss, params=self._state.params, grad=grad,
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # checkpoints and stepping back
+    def _take_checkpoint(self, pinned: bool = False) -> None:
+        s = self._state
+        if self._checkpoints and self._checkpoints[-1].state.iteration == s.iteration:
+            if pinned:
+                self._checkpoints[-1].pinned = True
+            return
+        self._checkpoints.append(_Checkpoint(s.copy(), self.rng.bit_generator.state, pinned))
+        if len(self._checkpoints) > MAX_CHECKPOINTS:
+            last = len(self._checkpoints) - 1
+            self._checkpoints = [c for i, c in enumerate(self._checkpoints) if c.pinned or i % 2 == 0 or i == last]
+            self._checkpoint_every *= 2
+
+    def back(self, iterations: int = 1) -> bool:
+        """Undo ``iterations`` iterations exactly (bit-identical to the earlier state).
+
+        A partly done iteration (some phases done) or a divergence counts as one.
+        Returns False when already at the start.
+        """
+        s = self._state
+        partial = (self.pending is not None and self.pending.phase >= 0) or s.status == DIVERGED
+        target = max(0, s.iteration - iterations + (1 if partial else 0))
+        if target == s.iteration and not partial:
+            return False
+        self.goto_iteration(target)
+        return True
+
+    def goto_iteration(self, target: int) -> None:
+        """Put the simulation in the exact state it had after ``target`` iterations.
+
+        Restores the latest checkpoint at or before ``target`` (settings included: a change made
+        later is undone) and replays forward; the history is cut back to match.
+        """
+        target = max(0, target)
+        while len(self._checkpoints) > 1 and self._checkpoints[-1].state.iteration > target:
+            self._checkpoints.pop()
+        cp = self._checkpoints[-1]
+        del self.segments[cp.state.segment + 1 :]
+        seg = self.segment
+        target = min(target, seg.start_iteration + seg.plan.total_iterations)
+        steps_at_target = self._steps_done_after(target)
+        kept = self.history.truncate(steps_at_target)
+        self._state = cp.state.copy()
+        self.rng.bit_generator.state = cp.rng_state
+        self.pending = None
+        self._last = None
+        self._on_segment_change()
+        self._recording_from = kept
+        self._replaying = True
+        try:
+            with np.errstate(all="ignore"):
+                while self._state.iteration < target and not self.done:
+                    self._iterate()
+        finally:
+            self._replaying = False
+        self._recording_from = 0
+        self._refresh_losses()
+
+    def _steps_done_after(self, iterations: int) -> int:
+        seg = self.segment
+        local = iterations - seg.start_iteration
+        if local >= seg.plan.total_iterations:
+            return seg.start_step + seg.plan.total_steps
+        return seg.start_step + seg.plan.locate(local).step
+
+    def _refresh_losses(self) -> None:
+        p = self._state.params
+        self._train_loss = self.model.loss(p, self._X, self._y)
+        self._val_loss = self.model.loss(p, self._Xv, self._yv) if self._has_val else math.nan
+
+    def reset(self) -> None:
+        """Back to the start: same data, same initial parameters, same seed, first settings."""
+        self.goto_iteration(0)
+
+    def accuracy(self) -> float | None:
+        """Training accuracy at the current parameters (None for regression)."""
+        return self.model.accuracy(self._state.params, self._X, self._y) if self._classify else None
+
+    @property
+    def X(self) -> np.ndarray:
+        """Training inputs in index order."""
+        return self._X
+
+    @property
+    def y(self) -> np.ndarray:
+        """Training targets in index order."""
+        return self._y
+
+
+    # ----------------------------------------------------------------------------------------
+    # measurements computed on demand (never in the step loop)
+    def noise(self) -> NoiseReport:
+        """Gradient noise at the current θ for the current batch size (SCIENCE.md §3).
+
+        The batch gradient is that of the batch in progress, or else of the last batch done.
+        """
+        grads = self.model.per_sample_grads(self._state.params, self._X, self._y)
+        batch = self.current_batch()
+        return noise_report(grads, self.scenario.batch_size * self.scenario.accumulate, batch if len(batch) else None)
+
+    def reference_path(self, max_steps: int = 2000) -> np.ndarray:
+        """Full-batch GD from the same start with the same learning rate, one update per epoch
+        (cached); shape (k + 1, P)."""
+        lr = self.segments[0].scenario.lr
+        key = (lr, max_steps)
+        cache = self._reference_cache
+        if key not in cache:
+            steps = min(max_steps, max(self.segments[0].scenario.epochs, 50))
+            cache[key] = gd_path(self.model, self._X, self._y, self.initial_params, lr, steps)
+        return cache[key]
+
+    def landscape(self, i: int, j: int, xs: np.ndarray, ys: np.ndarray,
+                  batch: np.ndarray | None = None) -> Grid:
+        """Loss over parameters i, j on the grid xs × ys, others held at their current values.
+
+        With ``batch`` (indices), the loss of that batch only; else the full training loss.
+        """
+        X, y = (self._X, self._y) if batch is None else (self._X[batch], self._y[batch])
+        return loss_grid(self.model, X, y, self._state.params, i, j, np.asarray(xs), np.asarray(ys))
+
+    def batch_gradient(self) -> np.ndarray | None:
+        """ĝ of the batch in progress, or of the last batch done, at the current θ."""
+        batch = self.current_batch()
+        if not len(batch):
+            return None
+        return self.model.batch_grad(self._state.params, self._X[batch], self._y[batch])
+
+    def full_gradient(self) -> np.ndarray:
+        """G = ∇L(θ) over the whole training set at the current θ."""
+        return self.model.batch_grad(self._state.params, self._X, self._y)
+
+
+def _describe_changes(old: Scenario, new: Scenario) -> str:
+    parts = []
+    for key in sorted(Simulation.LIVE_SETTINGS):
+        a, b = getattr(old, key), getattr(new, key)
+        if a != b:
+            parts.append(f"{key} {a}→{b}")
+    return ", ".join(parts) or "no change"
+
