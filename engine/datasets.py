@@ -427,7 +427,7 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 
 def _sorted_by_target(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(y, kind="quicksort")
+    order = np.argsort(y, kind="stable")
     return X[order], y[order]
 
 

@@ -83,7 +83,9 @@ class History:
         self._mean = np.empty((self.cap, s))
         self._low = self._mean
         self._high = self._mean
-        self._stage = np.empty((1, s))
+        self._acc_low = np.empty(s)
+        self._acc_high = np.empty(s)
+        self._acc_sum = np.empty(s)
         self._staged = 0
         self._pyramid: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
         n_params = self.initial_params.size
@@ -95,11 +97,19 @@ class History:
     def append(self, values: np.ndarray, params: np.ndarray) -> None:
         """Record one step: ``values`` in the order of :data:`SERIES`, then the parameters after it."""
         self.count += 1
+        self._last_values = values
         if self.width == 1:
             self._mean[self._rows] = values
             self._rows += 1
         else:
-            self._stage[self._staged] = values
+            if self._staged == 0:
+                self._acc_low[:] = values
+                self._acc_high[:] = values
+                self._acc_sum[:] = values
+            else:
+                np.fmin(self._acc_low, values, out=self._acc_low)
+                np.fmax(self._acc_high, values, out=self._acc_high)
+                self._acc_sum += values
             self._staged += 1
             if self._staged == self.width:
                 self._flush_stage()
@@ -114,11 +124,10 @@ class History:
                 self.param_width *= 2
 
     def _flush_stage(self) -> None:
-        stage = self._stage[: self._staged]
         r = self._rows
-        self._mean[r] = stage.mean(axis=0)
-        self._low[r] = np.fmin.reduce(stage, axis=0)
-        self._high[r] = np.fmax.reduce(stage, axis=0)
+        self._mean[r] = self._acc_sum / self._staged
+        self._low[r] = self._acc_low
+        self._high[r] = self._acc_high
         self._rows += 1
         self._staged = 0
 
@@ -134,7 +143,6 @@ class History:
         self._mean[:half], self._low[:half], self._high[:half] = mean, low, high
         self._rows = half
         self.width *= 2
-        self._stage = np.empty((self.width, self.n_series))
         self._staged = 0
         self._pyramid = []
 
@@ -164,7 +172,7 @@ class History:
         """The most recent value of a series (NaN before the first step)."""
         i = INDEX[name]
         if self._staged:
-            return float(self._stage[self._staged - 1, i])
+            return float(self._last_values[i])
         if self._rows:
             return float(self._mean[self._rows - 1, i])
         return float("nan")
@@ -212,7 +220,7 @@ class History:
 
     def nbytes(self) -> int:
         """Memory held by the arrays of this history."""
-        arrays = [self._mean, self._stage, self._params]
+        arrays = [self._mean, self._acc_low, self._acc_high, self._acc_sum, self._params]
         if self._low is not self._mean:
             arrays += [self._low, self._high]
         for m, lo, hi, _ in self._pyramid:

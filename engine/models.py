@@ -129,10 +129,6 @@ _POINTWISE: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "mse": mse_pointwise,
     "bce": bce_pointwise,
 }
-_DOUT: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "mse": mse_dout,
-    "bce": bce_dout,
-}
 
 
 def _act_tanh(a: np.ndarray) -> np.ndarray:

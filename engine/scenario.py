@@ -15,17 +15,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .datasets import CLASSIFICATION_DATASETS, DATASETS, REGRESSION_DATASETS
 from .errors import ScenarioError, format_value
+from .models import ACTIVATIONS
+from .models import MODELS as _MODELS
+from .optimizers import OPTIMIZERS
+from .sampling import SAMPLINGS
+from .schedules import SCHEDULES
 
-MODELS = ("auto", "linear", "logistic", "mlp")
-ACTIVATIONS = ("tanh", "relu", "sigmoid")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw")
-SAMPLINGS = ("reshuffle", "once", "sequential", "replacement", "stratified")
-SCHEDULES = ("constant", "step", "cosine", "warmup")
-REGRESSION_DATASETS = ("line", "plane", "three-losses")
-CLASSIFICATION_DATASETS = ("blobs", "moons", "circles", "xor", "spiral")
-DATASETS = REGRESSION_DATASETS + CLASSIFICATION_DATASETS
+MODELS = ("auto",) + _MODELS
 
+MOMENTUM_OPTIMIZERS = ("sgd", "momentum", "nesterov")
 MAX_SAMPLES = 200_000
 MAX_EPOCHS = 1_000_000
 MAX_HIDDEN = 256
@@ -159,6 +159,11 @@ class Scenario:
                 raise ScenarioError("momentum", self.momentum, "must be in [0, 1), e.g. 0.9")
             if self.optimizer == "nesterov" and self.momentum == 0.0:
                 raise ScenarioError("momentum", self.momentum, "Nesterov momentum needs a momentum above 0, e.g. 0.9")
+            if self.momentum > 0 and self.optimizer not in MOMENTUM_OPTIMIZERS:
+                raise ScenarioError(
+                    "momentum", self.momentum,
+                    f"only sgd, momentum and nesterov use a momentum; {self.optimizer} has none",
+                )
         _check_float_range("weight_decay", self.weight_decay, 0.0, 1e3)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_int_range("decay_steps", self.decay_steps, 1, 100_000_000)

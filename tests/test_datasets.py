@@ -91,6 +91,8 @@ def test_class_counts(name: str) -> None:
     assert int(ds.y_val.sum()) == 5
     ds = make(name, n=7, v=0, positive_fraction=0.3)  # round(2.1) = 2
     assert int(ds.y.sum()) == 2
+    ds = make(name, n=7, v=9, positive_fraction=0.4)  # round(2.8) = 3, round(3.6) = 4
+    assert int(ds.y.sum()) == 3 and int(ds.y_val.sum()) == 4
     ds = make(name, n=200, v=0)
     assert int(ds.y.sum()) == 100
 
