@@ -12,6 +12,7 @@ Parameters are kept as a strided sample (the value at the end of every ``param_w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,10 +95,10 @@ class History:
         self._param_rows = 0
 
     # ------------------------------------------------------------------------------------
-    def append(self, values: np.ndarray, params: np.ndarray) -> None:
+    def append(self, values: Sequence[float] | np.ndarray, params: np.ndarray) -> None:
         """Record one step: ``values`` in the order of :data:`SERIES`, then the parameters after it."""
         self.count += 1
-        self._last_values = values
+        self._last_values = np.asarray(values, dtype=float) if self.width > 1 else values
         if self.width == 1:
             self._mean[self._rows] = values
             self._rows += 1
@@ -172,7 +173,7 @@ class History:
         """The most recent value of a series (NaN before the first step)."""
         i = INDEX[name]
         if self._staged:
-            return float(self._last_values[i])
+            return float(np.asarray(self._last_values)[i])
         if self._rows:
             return float(self._mean[self._rows - 1, i])
         return float("nan")

@@ -233,8 +233,35 @@ class Model(ABC):
         return _POINTWISE[self.loss_name](self.forward(params, X), y)
 
     def loss(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
-        """Mean loss L(θ) = (1/n) Σ ℓ_i (a forward pass only; no gradients)."""
-        return float(np.mean(self.per_sample_loss(params, X, y)))
+        """Mean loss L(θ) = (1/n) Σ ℓ_i (a forward pass only; no gradients).
+
+        Called after every step on the whole training set, so it avoids ``np.mean``'s overhead:
+        for mse the residual's dot product with itself, r·r / n.
+        """
+        n = y.shape[0]
+        if n == 0:
+            return float("nan")
+        f = self.forward(params, X)
+        if self.loss_name == "mse":
+            f -= y
+            return float(f @ f) / n
+        return float(np.add.reduce(bce_pointwise(f, y))) / n
+
+    def split_loss(self, params: np.ndarray, X: np.ndarray, y: np.ndarray, n_first: int) -> tuple[float, float]:
+        """Mean losses of rows [:n_first] and [n_first:] from one forward pass (train and
+        validation stacked), as :meth:`loss` would give each; NaN for an empty part."""
+        f = self.forward(params, X)
+        n_rest = y.shape[0] - n_first
+        if self.loss_name == "mse":
+            f -= y
+            a, b = f[:n_first], f[n_first:]
+            first = float(a @ a) / n_first if n_first else float("nan")
+            rest = float(b @ b) / n_rest if n_rest else float("nan")
+            return first, rest
+        ell = bce_pointwise(f, y)
+        first = float(np.add.reduce(ell[:n_first])) / n_first if n_first else float("nan")
+        rest = float(np.add.reduce(ell[n_first:])) / n_rest if n_rest else float("nan")
+        return first, rest
 
     def per_sample_losses_many(
         self, params_batch: np.ndarray, X: np.ndarray, y: np.ndarray

@@ -215,6 +215,9 @@ class Simulation:
         self._X, self._y = ds.X, ds.y
         self._Xv, self._yv = ds.X_val, ds.y_val
         self._has_val = len(ds.y_val) > 0
+        self._n = ds.n_samples
+        self._X_all = np.vstack([ds.X, ds.X_val]) if self._has_val else ds.X
+        self._y_all = np.concatenate([ds.y, ds.y_val]) if self._has_val else ds.y
         self._classify = ds.task == "classification"
         self.segments: list[Segment] = [self._make_segment(sc, 0, 0, 0)]
         self._state = _State(params=init, opt_state=self.segments[0].optimizer.init(init))
@@ -602,7 +605,7 @@ class Simulation:
             return
         lr = seg.schedule(s.step + 1)
         new_params, new_opt = seg.optimizer.update(step_grad, s.opt_state, params, lr)
-        train_loss = self.model.loss(new_params, self._X, self._y)
+        train_loss, val_loss = self.model.split_loss(new_params, self._X_all, self._y_all, self._n)
         if not math.isfinite(train_loss):
             self._diverge()
             return
@@ -615,7 +618,6 @@ class Simulation:
         s.step += 1
         self._last_lr = lr
         self._train_loss = train_loss
-        val_loss = self.model.loss(new_params, self._Xv, self._yv) if self._has_val else math.nan
         self._val_loss = val_loss
         if s.step > self._recording_from:
             acc = va = math.nan
@@ -625,8 +627,8 @@ class Simulation:
                     va = self.model.accuracy(new_params, self._Xv, self._yv)
             epoch = seg.start_epoch + (s.iteration - seg.start_iteration) / self._m_epoch
             self.history.append(
-                np.array((s.iteration, s.samples, epoch, lr, step_loss, s.epoch_loss_sum / s.epoch_n,
-                          train_loss, val_loss, acc, va)),
+                (s.iteration, s.samples, epoch, lr, step_loss, s.epoch_loss_sum / s.epoch_n,
+                 train_loss, val_loss, acc, va),
                 new_params,
             )
             if self.on_step is not None and not self._replaying:
