@@ -62,8 +62,10 @@ CASES = [
     ("unknown-option", ["run", "--batchsize", "5"], ["--batchsize", "did you mean --batch-size"]),
     ("unknown-option-plan", ["plan", "--epoch", "5"], ["--epoch", "did you mean --epochs"]),
     ("unknown-command", ["rnu"], ["rnu", "did you mean run"]),
+    ("unknown-option-tui", ["--lrr", "3"], ["--lrr", "did you mean --lr"]),
     ("stray-argument", ["run", "fast"], ["fast"]),
-    ("option-of-another-command", ["plan", "--trace", "t.jsonl"], ["--trace", "mbsim plan"]),
+    ("option-of-another-command", ["plan", "--trace", "t.jsonl"], ["--trace", "an option of 'mbsim run'", "not of 'mbsim plan'"]),
+    ("run-option-on-the-tui", ["--quiet"], ["--quiet", "an option of 'mbsim run'"]),
     ("scenario-missing", ["run", "--scenario", "{missing_toml}"], ["scenario file", "nope.toml", "does not exist"]),
     ("scenario-malformed", ["run", "--scenario", "{malformed.toml}"], ["scenario file", "malformed.toml", "TOML"]),
     ("scenario-unknown-key", ["run", "--scenario", "{unknown_key.toml}"],
@@ -85,7 +87,8 @@ CASES = [
 @pytest.mark.parametrize("argv, words", [pytest.param(a, w, id=i) for i, a, w in CASES])
 def test_bad_input_is_one_line_exit_2(capsys, tmp_path, argv, words):
     files = _files(tmp_path) | {"tmp": str(tmp_path)}
-    argv = [a.format(**files) if "{" in a else a for a in argv]
+    for name, path in files.items():
+        argv = [a.replace("{" + name + "}", path) for a in argv]
     code = main(argv)
     out, err = capsys.readouterr()
     assert code == 2, err

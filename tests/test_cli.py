@@ -190,6 +190,7 @@ def test_trace_replays_with_plain_numpy_from_the_data_out_csv(capsys, tmp_path, 
         g = grad_by_hand(theta, idx)
         np.testing.assert_allclose(s["grad"], g, rtol=0, atol=1e-12)
         assert s["batch_loss"] == pytest.approx(np.mean((predict(theta, X[idx]) - y[idx]) ** 2), abs=1e-12)
+        assert s["lr"] == 0.1
         theta = theta - s["lr"] * g  # plain SGD
         np.testing.assert_allclose(s["params"], theta, rtol=0, atol=1e-12)
         theta = np.array(s["params"])

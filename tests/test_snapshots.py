@@ -1,0 +1,39 @@
+"""Snapshot tests of the TUI at 80×24 and 120×40 (pytest-textual-snapshot).
+
+Each picture is taken paused, with the reshuffle animation off and every throttled panel drawn
+(``app.settle()``), so it does not depend on timing. Update with ``--snapshot-update`` and look at
+every changed SVG before committing it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import Scenario
+from tui.app import MbsimApp
+
+STATES = {
+    "start": ((), {}),
+    "mid_epoch": (("n",) * 17 + ("p", "p"), {}),
+    "epoch_boundary": (("e",), {}),
+    "diverged": (("e", "e"), {"lr": 100.0}),
+    "finished": (("e", "e"), {"epochs": 2}),
+    "help": (("n", "question_mark"), {}),
+}
+SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("state", list(STATES))
+def test_screen(snap_compare, state, size):
+    keys, settings = STATES[state]
+    app = MbsimApp(Scenario(**settings), paused=True, animate=False)
+
+    async def run_before(pilot) -> None:
+        await pilot.pause()
+        await pilot.press(*keys)
+        await pilot.pause()
+        pilot.app.settle()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)

@@ -1,0 +1,74 @@
+"""The phase view and the lens view: the data behind the drawing, and that they render."""
+
+from __future__ import annotations
+
+import numpy as np
+from textual.app import App, ComposeResult
+
+from engine import Scenario, Simulation, load_preset
+from tui.widgets.lens_view import LensView
+from tui.widgets.phase_view import PhaseView, phase_rows
+
+
+def test_phase_rows_fill_in_phase_by_phase() -> None:
+    sim = Simulation(Scenario(batch_size=12))
+    sim.step_phase()
+    pr = phase_rows(sim, sim.pending)
+    assert pr.columns == ("sample", "x", "y", "prediction") and len(pr.rows) == 8 and pr.more == 4
+    sim.step_phase()
+    sim.step_phase()
+    pr = phase_rows(sim, sim.pending)
+    assert pr.columns[-2:] == ("loss", "gradient g_i")
+    # ĝ is the mean of the rows' per-sample gradients (all 12, not only the 8 shown)
+    assert np.allclose(pr.batch_grad, sim.pending.sample_grads.mean(axis=0), rtol=1e-12)
+    # and each row's loss is (prediction − target)², by hand
+    for r in range(8):
+        x, y = float(sim.pending.X[r, 0]), float(sim.pending.y[r])
+        assert float(pr.rows[r][4]) == float(f"{(sim.params[0] * x + sim.params[1] - y) ** 2:.4g}")
+    before = sim.params.copy()
+    sim.step_phase()
+    pr = phase_rows(sim, sim.last)
+    assert np.allclose(pr.update, -0.05 * pr.batch_grad, rtol=1e-12)
+    assert np.array_equal(pr.params_after, before + pr.update)
+    assert np.allclose(pr.params_after, sim.params, rtol=1e-15)
+
+
+def test_phase_rows_show_the_micro_batch_with_accumulation() -> None:
+    sim = Simulation(load_preset("accumulate"))
+    sim.step_iteration()
+    sim.step_phase()
+    pr = phase_rows(sim, sim.pending)
+    assert "micro-batch 2/4 of step 1" in pr.title
+    sim.step_phase(); sim.step_phase(); sim.step_phase()
+    pr = phase_rows(sim, sim.last)
+    assert not np.any(pr.update)
+
+
+class Host(App[None]):
+    def __init__(self, sim: Simulation) -> None:
+        super().__init__()
+        self.sim = sim
+
+    def compose(self) -> ComposeResult:
+        yield PhaseView(id="phase")
+        yield LensView(id="lens")
+
+
+async def test_views_render_for_three_losses() -> None:
+    sim = Simulation(load_preset("three-losses"))
+    app = Host(sim)
+    async with app.run_test(size=(100, 40)) as pilot:
+        phase, view = app.query_one(PhaseView), app.query_one(LensView)
+        phase.show(sim)
+        view.show(sim)
+        await pilot.pause()
+        L = view.current
+        assert L is not None and L.per_sample.shape[0] == 3 and not L.sampled
+        assert np.allclose(L.mean, L.per_sample.mean(axis=0))
+        for _ in range(3):
+            sim.step_phase()
+        phase.show(sim)
+        view.show(sim)
+        await pilot.pause()
+        assert view.current is not L
+        app.save_screenshot("/tmp/views.svg")
