@@ -142,6 +142,7 @@ class _State:
     accum_loss: float = 0.0
     epoch_loss_sum: float = 0.0
     epoch_n: int = 0
+    finished_epoch_loss: float = math.nan
     status: str = READY
     diverged_step: int = 0
     segment: int = 0
@@ -153,7 +154,7 @@ class _State:
             step=self.step, samples=self.samples, order=self.order, order_pass=self.order_pass,
             rng_state=self.rng_state, accum=None if self.accum is None else self.accum.copy(),
             accum_n=self.accum_n, accum_loss=self.accum_loss, epoch_loss_sum=self.epoch_loss_sum,
-            epoch_n=self.epoch_n, status=self.status, diverged_step=self.diverged_step,
+            epoch_n=self.epoch_n, finished_epoch_loss=self.finished_epoch_loss, status=self.status, diverged_step=self.diverged_step,
             segment=self.segment,
         )
 
@@ -382,9 +383,12 @@ class Simulation:
 
     @property
     def epoch_loss(self) -> float:
-        """Keras' running epoch loss: Σ n_b·L_b / Σ n_b over the epoch so far (SCIENCE.md §2)."""
+        """Keras' running epoch loss: Σ n_b·L_b / Σ n_b over the epoch so far (SCIENCE.md §2).
+
+        At an epoch boundary (before the next batch) it is the finished epoch's value.
+        """
         s = self._state
-        return s.epoch_loss_sum / s.epoch_n if s.epoch_n else math.nan
+        return s.epoch_loss_sum / s.epoch_n if s.epoch_n else s.finished_epoch_loss
 
     @property
     def order(self) -> np.ndarray | None:
@@ -643,6 +647,7 @@ class Simulation:
         s = self._state
         local = s.iteration - seg.start_iteration
         if local % self._m_epoch == 0:
+            s.finished_epoch_loss = s.epoch_loss_sum / s.epoch_n if s.epoch_n else math.nan
             s.epoch_loss_sum = 0.0
             s.epoch_n = 0
             if local >= self._total_local and s.status != TARGET_REACHED:

@@ -63,6 +63,7 @@ CASES = [
     ("unknown-option-plan", ["plan", "--epoch", "5"], ["--epoch", "did you mean --epochs"]),
     ("unknown-command", ["rnu"], ["rnu", "did you mean run"]),
     ("unknown-option-tui", ["--lrr", "3"], ["--lrr", "did you mean --lr"]),
+    ("tui-speed", ["--speed", "fast"], ["--speed", "fast", "max"]),
     ("stray-argument", ["run", "fast"], ["fast"]),
     ("option-of-another-command", ["plan", "--trace", "t.jsonl"], ["--trace", "an option of 'mbsim run'", "not of 'mbsim plan'"]),
     ("run-option-on-the-tui", ["--quiet"], ["--quiet", "an option of 'mbsim run'"]),

@@ -429,13 +429,17 @@ def test_help_shows_examples(capsys, command):
 def test_bare_mbsim_opens_the_tui_with_the_scenario(capsys, monkeypatch):
     calls = []
     fake = types.ModuleType("tui.app")
-    fake.run_app = lambda scenario, *, paused=True, speed=None: calls.append((scenario, paused, speed)) or 0
+    fake.run_app = lambda sim, *, paused=True, speed=None: calls.append((sim, paused, speed)) or 0
     monkeypatch.setitem(sys.modules, "tui.app", fake)
+    import tui
+
+    monkeypatch.setattr(tui, "app", fake, raising=False)
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
     assert main(["--preset", "sgd", "--lr", "0.01", "--run", "--speed", "50"]) == 0
     assert main([]) == 0
     (first, paused, speed), (second, paused2, speed2) = calls
+    first, second = first.scenario, second.scenario  # the app gets the Simulation, built once
     assert (first.name, first.batch_size, first.lr, paused, speed) == ("sgd", 1, 0.01, False, "50")
     assert (second.name, second.batch_size, paused2, speed2) == ("worked-example", 5, True, None)
 

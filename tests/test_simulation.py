@@ -303,3 +303,28 @@ def test_live_batch_size_change_keeps_parameters_and_restarts_the_epoch() -> Non
         sim.apply_changes(batch_size=500)
     with pytest.raises(ScenarioError):
         sim.apply_changes(dataset="moons")
+
+
+def test_epoch_loss_is_the_weighted_running_mean_and_survives_the_boundary() -> None:
+    sim = Simulation(Scenario(samples=1000, batch_size=400, epochs=2, val_samples=0))
+    losses, sizes = [], []
+    sim.on_step = lambda r: (losses.append(r.batch_loss), sizes.append(len(r.indices)))
+    sim.step_iteration()
+    assert sim.epoch_loss == losses[0]
+    sim.run_epoch()
+    expect = (400 * losses[0] + 400 * losses[1] + 200 * losses[2]) / 1000  # Σ n_b L_b / Σ n_b
+    assert sim.epoch_loss == pytest.approx(expect, rel=1e-12)
+    sim.step_iteration()
+    assert sim.epoch_loss == losses[3]
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path) -> None:
+    import os
+    import stat
+
+    from engine.atomic import write_text_atomic
+
+    path = write_text_atomic(tmp_path / "x.txt", "hi")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask

@@ -176,7 +176,7 @@ def test_a_step_key_pauses_a_running_simulation():
 
 
 def test_plus_and_minus_change_the_speed():
-    app = make_app()
+    app = make_app(epochs=100_000)
 
     async def script(pilot):
         assert app.speed == 10
@@ -425,7 +425,7 @@ def test_too_small_asks_for_a_larger_terminal(size):
 
 
 def test_resizing_while_running_never_crashes():
-    app = MbsimApp(Scenario(), paused=False, speed="max", animate=False)
+    app = MbsimApp(Scenario(epochs=100_000), paused=False, speed="max", animate=False)
 
     async def script(pilot):
         for size in ((80, 24), (40, 10), (200, 60), (81, 25), (1, 1), (120, 40)):

@@ -1,0 +1,1 @@
+"""mbsim's terminal user interface (Textual) and its command line (tui.cli)."""
