@@ -18,7 +18,7 @@ bit-identical parameters, because every iteration runs the same code on the same
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np

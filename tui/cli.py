@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from engine import scenario as sc_mod
-from engine.errors import DataError, ScenarioError, format_value
+from engine.errors import DataError, ScenarioError
 from engine.scenario import DEFAULT, FIELD_NAMES, Scenario, field_kind
 
 PROG = "mbsim"
