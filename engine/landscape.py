@@ -38,9 +38,14 @@ def loss_grid(model: Model, X: np.ndarray, y: np.ndarray, params: np.ndarray, i:
 
 
 def gd_path(model: Model, X: np.ndarray, y: np.ndarray, start: np.ndarray, lr: float, steps: int,
-            tol: float = 1e-10) -> np.ndarray:
-    """Full-batch gradient descent θ ← θ − lr·∇L(θ) from ``start``: (k + 1, P), stopping early
-    when a step moves less than ``tol`` or the loss stops being finite."""
+            tol: float = 1e-7, budget: float = 2e7) -> np.ndarray:
+    """Full-batch gradient descent θ ← θ − lr·∇L(θ) from ``start``: (k + 1, P).
+
+    Stops early when a step moves less than ``tol``·(1 + |θ|) (converged), when the loss stops
+    being finite, or when ``budget`` sample-parameter products are spent (large data sets),
+    so a picture is ready quickly.
+    """
+    steps = int(min(steps, max(20, budget // max(1, X.shape[0] * start.size))))
     path = [np.array(start, dtype=float)]
     theta = path[0]
     with np.errstate(all="ignore"):
@@ -50,7 +55,7 @@ def gd_path(model: Model, X: np.ndarray, y: np.ndarray, start: np.ndarray, lr: f
             if not np.all(np.isfinite(new)):
                 break
             path.append(new)
-            if float(np.max(np.abs(new - theta))) < tol:
+            if float(np.max(np.abs(new - theta))) < tol * (1.0 + float(np.max(np.abs(theta)))):
                 break
             theta = new
     return np.array(path)

@@ -800,13 +800,15 @@ class Simulation:
         return cache[key]
 
     def landscape(self, i: int, j: int, xs: np.ndarray, ys: np.ndarray,
-                  batch: np.ndarray | None = None) -> Grid:
-        """Loss over parameters i, j on the grid xs × ys, others held at their current values.
+                  batch: np.ndarray | None = None, params: np.ndarray | None = None) -> Grid:
+        """Loss over parameters i, j on the grid xs × ys, the others held at ``params``
+        (default: the current parameters).
 
         With ``batch`` (indices), the loss of that batch only; else the full training loss.
         """
         X, y = (self._X, self._y) if batch is None else (self._X[batch], self._y[batch])
-        return loss_grid(self.model, X, y, self._state.params, i, j, np.asarray(xs), np.asarray(ys))
+        held = self._state.params if params is None else np.asarray(params, dtype=float)
+        return loss_grid(self.model, X, y, held, i, j, np.asarray(xs), np.asarray(ys))
 
     def batch_gradient(self) -> np.ndarray | None:
         """ĝ of the batch in progress, or of the last batch done, at the current θ."""

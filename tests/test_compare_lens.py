@@ -82,3 +82,23 @@ def test_lens_samples_curves_when_n_is_large() -> None:
     full = sim.model.losses_many(sim.params[None, :] + L.xs[:, None] * L.direction[None, :], sim.dataset.X, sim.dataset.y)
     assert np.allclose(L.mean, full)
     assert L.full_slope < 0  # along −G the loss goes down
+
+
+def test_reference_path_is_full_batch_gradient_descent() -> None:
+    sim = Simulation(Scenario(samples=50, val_samples=0, epochs=30))
+    path = sim.reference_path()
+    X = np.hstack([sim.dataset.X, np.ones((50, 1))])
+    y = sim.dataset.y
+    theta = sim.initial_params.copy()
+    for k in range(1, min(len(path), 20)):
+        theta = theta - 0.05 * (2 / 50) * X.T @ (X @ theta - y)   # by hand: ∇ mean (Xθ − y)²
+        assert np.allclose(path[k], theta, rtol=1e-12, atol=1e-14)
+
+
+def test_landscape_grid_holds_the_given_parameters() -> None:
+    sim = Simulation(Scenario(samples=30, val_samples=0))
+    xs, ys = np.linspace(-1, 3, 7), np.linspace(-2, 1, 5)
+    g = sim.landscape(0, 1, xs, ys, params=np.array([9.0, 9.0]))
+    x, y = sim.dataset.X[:, 0], sim.dataset.y
+    assert g.loss.shape == (5, 7)
+    assert g.loss[2, 3] == pytest.approx(np.mean((xs[3] * x + ys[2] - y) ** 2))

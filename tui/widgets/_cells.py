@@ -1,0 +1,253 @@
+"""A cell canvas for the graphical panels: draw a grid of (character, style), repaint only changes.
+
+The sample strip and the landscape draw into two arrays, ``chars`` (one character per cell) and
+``styles`` (an index into a table of Rich styles), and hand them to :meth:`CellCanvas.paint`.
+The canvas compares them with what is on screen and asks Textual to repaint only the changed
+span of each changed line (``Widget.refresh(Region)``), so a frame that moves the current batch
+by five cells writes a few hundred bytes to the terminal instead of the whole panel: that keeps
+the app within its SSH budget (DESIGN.md "Budgets").
+
+Drawing uses Textual's line API (``render_line`` returns a :class:`~textual.strip.Strip` per
+line), with runs of equal style merged into one segment.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style
+from textual.color import Color
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+RGB = tuple[int, int, int]
+
+
+def blend(a: RGB, b: RGB, t: float) -> RGB:
+    """The colour a + t·(b − a), per channel (t = 0 gives a, t = 1 gives b)."""
+    return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b))  # type: ignore[return-value]
+
+
+def hex_rgb(value: str) -> RGB:
+    """``"#rrggbb"`` (or any colour Textual parses) as an (r, g, b) tuple."""
+    c = Color.parse(value)
+    return (c.r, c.g, c.b)
+
+
+def rich_color(rgb: RGB) -> str:
+    """A Rich colour string for an (r, g, b) tuple."""
+    return "#%02x%02x%02x" % rgb
+
+
+class StyleTable:
+    """Interned Rich styles: ``index(style)`` gives a small int the cell arrays can hold."""
+
+    def __init__(self) -> None:
+        self.styles: list[Style] = [Style()]
+        self._ids: dict[Style, int] = {Style(): 0}
+
+    def index(self, style: Style) -> int:
+        sid = self._ids.get(style)
+        if sid is None:
+            sid = len(self.styles)
+            self.styles.append(style)
+            self._ids[style] = sid
+        return sid
+
+    def __len__(self) -> int:
+        return len(self.styles)
+
+
+class Throttle:
+    """At most one call per ``interval`` seconds, with a trailing call so the last state shows.
+
+    ``ready()`` answers whether a draw may happen now; when it may not, the owner schedules
+    :meth:`CellCanvas.schedule_trailing` so the final frame (e.g. after pausing) is drawn.
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.last = -1e9
+
+    def ready(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        return now - self.last >= self.interval
+
+    def wait(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        return max(0.0, self.interval - (now - self.last))
+
+    def mark(self, now: float | None = None) -> None:
+        self.last = time.monotonic() if now is None else now
+
+
+class CellCanvas(Widget):
+    """A widget that shows a grid of cells and repaints only the cells that changed.
+
+    With ``PARTIAL_LINE_UPDATES`` (default) mounting one turns on
+    :func:`enable_partial_line_updates` for the app.
+
+    Subclasses build ``chars`` (an ``(H, W)`` array of single characters, dtype ``'<U1'``) and
+    ``sids`` (an ``(H, W)`` int array of indices into :attr:`table`) and call :meth:`paint`.
+    """
+
+    PARTIAL_LINE_UPDATES = True
+
+    def __init__(self, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.table = StyleTable()
+        self._chars = np.empty((0, 0), dtype="<U1")
+        self._sids = np.empty((0, 0), dtype=np.int32)
+        self._strips: dict[int, Strip] = {}
+        self._trailing = None
+        self.painted_cells = 0  # cells repainted by the last paint() (for tests and benchmarks)
+
+    def on_mount(self) -> None:
+        if self.PARTIAL_LINE_UPDATES:
+            enable_partial_line_updates()
+
+    # ------------------------------------------------------------------------------------
+    def paint(self, chars: np.ndarray, sids: np.ndarray, *, full: bool = False) -> int:
+        """Show these cells; repaint only the changed span of each changed line.
+
+        Returns the number of cells asked to repaint (0 when nothing changed).
+        """
+        old_c, old_s = self._chars, self._sids
+        if full or old_c.shape != chars.shape:
+            self._chars, self._sids = chars, sids
+            self._strips.clear()
+            self.refresh()
+            self.painted_cells = chars.size
+            return chars.size
+        changed = (old_c != chars) | (old_s != sids)
+        rows = np.flatnonzero(changed.any(axis=1))
+        self._chars, self._sids = chars, sids
+        cells = 0
+        for y in rows:
+            cols = np.flatnonzero(changed[y])
+            x0, x1 = int(cols[0]), int(cols[-1]) + 1
+            self._strips.pop(int(y), None)
+            self.refresh(Region(x0, int(y), x1 - x0, 1))
+            cells += x1 - x0
+        self.painted_cells = cells
+        return cells
+
+    def restyle(self) -> None:
+        """Forget cached strips (after the style table changed meaning, e.g. a theme change)."""
+        self._strips.clear()
+        self.refresh()
+
+    @property
+    def base_style(self) -> Style:
+        """The widget's own style (background from CSS), to combine with cell styles."""
+        return self.rich_style
+
+    # ------------------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        strip = self._strips.get(y)
+        if strip is not None and strip.cell_length == width:
+            return strip
+        chars, sids = self._chars, self._sids
+        if y >= chars.shape[0] or chars.shape[1] == 0:
+            strip = Strip.blank(width, self.base_style)
+        else:
+            strip = self._line_strip(chars[y], sids[y], width)
+        self._strips[y] = strip
+        return strip
+
+    def _line_strip(self, chars: np.ndarray, sids: np.ndarray, width: int) -> Strip:
+        styles = self.table.styles
+        n = min(len(chars), width)
+        segments: list[Segment] = []
+        if n:
+            cuts = np.flatnonzero(sids[1:n] != sids[: n - 1]) + 1
+            starts = [0, *cuts.tolist()]
+            ends = [*cuts.tolist(), n]
+            row = chars[:n].tolist()
+            for a, b in zip(starts, ends):
+                segments.append(Segment("".join(row[a:b]), styles[int(sids[a])]))
+        if n < width:
+            segments.append(Segment(" " * (width - n), self.base_style))
+        return Strip(segments, width)
+
+    # ------------------------------------------------------------------------------------
+    def schedule_trailing(self, delay: float, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after ``delay`` seconds unless one is already scheduled."""
+        if self._trailing is not None or not self.is_mounted:
+            return
+
+        def fire() -> None:
+            self._trailing = None
+            callback()
+
+        self._trailing = self.set_timer(max(0.01, delay), fire)
+
+
+# ----------------------------------------------------------------------------------------------
+# Partial line updates
+#
+# Textual repaints a dirty span [x1, x2) of a line by writing from the left edge of the widget
+# up to x2 (``ChopsUpdate.render_segments`` crops only on the right; its source says "TODO: crop
+# to x extents"). For panels whose changes sit in the middle or at the right (the current point
+# of the landscape, the newest points of the loss plot) that sends most of every changed line
+# again. This crops on the left too, so only the changed span goes out; measured at 120×40 and
+# default speed it cuts the landscape from ~16 to ~2 KB/s and the loss plot from ~25 to ~10 KB/s.
+# Lines holding wide characters keep Textual's behaviour (a cut through one would garble it).
+_PATCHED = False
+
+
+def enable_partial_line_updates() -> bool:
+    """Make Textual write only the dirty span of each line (idempotent). True if active."""
+    global _PATCHED
+    if _PATCHED:
+        return True
+    try:
+        from rich.cells import cell_len
+        from rich.control import Control
+        from textual._compositor import ChopsUpdate
+    except ImportError:  # pragma: no cover - a Textual without this internal: leave it alone
+        return False
+    original = getattr(ChopsUpdate, "render_segments", None)
+    if original is None:  # pragma: no cover
+        return False
+
+    def render_segments(self, console):  # noqa: ANN001, ANN202
+        try:
+            chops, chop_ends, spans = self.chops, self.chop_ends, self.spans
+        except AttributeError:  # pragma: no cover - a different Textual: use its own code
+            return original(self, console)
+        sequences: list[str] = []
+        append = sequences.append
+        move_to = Control.move_to
+        last_y = spans[-1][0]
+        for y, x1, x2 in spans:
+            line = chops[y]
+            ends = chop_ends[y]
+            for end, (x, strip) in zip(ends, line.items()):
+                if strip is None or x > x2 or end <= x1:
+                    continue
+                if x2 > x >= x1 and end <= x2:
+                    append(move_to(x, y).segment.text)
+                    append(strip.render(console))
+                    continue
+                start = max(0, x1 - x)
+                if start:
+                    text = strip.text
+                    if cell_len(text) != len(text):
+                        start = 0
+                strip = strip.crop(start, min(end, x2) - x)
+                append(move_to(x + start, y).segment.text)
+                append(strip.render(console))
+            if y != last_y:
+                append("\n")
+        return "".join(sequences)
+
+    ChopsUpdate.render_segments = render_segments
+    _PATCHED = True
+    return True

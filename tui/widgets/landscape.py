@@ -1,0 +1,586 @@
+"""The loss landscape: full-data loss over two parameters, with both paths and both gradients.
+
+* Heat map of the full training loss L(θ) over parameters i and j (all others held at their
+  current values), drawn with half-block cells (``▀``: foreground = upper pixel, background =
+  lower pixel) so the vertical resolution is doubled and pixels are about square. Colours follow
+  log L (dark = low loss).
+* White = the full data: the full-batch gradient-descent reference path (solid; same start and
+  learning rate, ``sim.reference_path()``) and the arrow −G (where full-batch GD would go now).
+* Pink = this run: its path so far (dotted; ``history.decimated(...).params``), the current point
+  ``●`` and the arrow −ĝ of the current batch's gradient. Both arrows use one scale, so their
+  lengths compare; their direction is that of a step −lr·g in the picture.
+* The view box covers the start, the end of the reference path and the run's path
+  (``engine.landscape.view_box``); it only grows when the run leaves it, so the picture does not
+  jump. The grid is cached: it is recomputed when the box, the pair of parameters or (for more
+  than two parameters) the held values change, the latter at most twice a second.
+
+Heavy work (the reference path, a grid over a large data set) runs in a thread so that the app
+keeps answering keys; the picture appears when it is ready.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from rich.style import Style
+
+from ..messages import SimulationChanged
+from ._cells import RGB, CellCanvas, Throttle, blend, hex_rgb, rich_color
+
+try:  # the engine helper; the fallback keeps the widget importable while the engine moves
+    from engine.landscape import view_box
+except ImportError:  # pragma: no cover
+    view_box = None  # type: ignore[assignment]
+
+# dark, perceptual ramp (viridis, darkened) so that white and pink overlays stand out
+HEAT_STOPS = ("#2b0f3d", "#2e2f6b", "#1f5378", "#167473", "#2f8f5c", "#7aa33a", "#c2b13c")
+HEAT_LEVELS = 12
+FULL_COLOR = "#ffffff"      # full data: the GD reference path
+RUN_COLOR = "#ff5fd7"       # this run: dotted path and current point
+G_COLOR = "#5fd7ff"         # −G, the full gradient (where full-batch GD would go from here)
+GHAT_COLOR = "#ffaf3f"      # −ĝ, the batch gradient (where this batch pushes)
+NAN_COLOR = "#5a5a5a"
+
+ARROWS = "→↗↑↖←↙↓↘"          # by angle, counter-clockwise from east (screen directions)
+SHADES = " ░▒▓"             # NO_COLOR heat map, low to high loss
+
+GRID_THROTTLE = 0.5         # s between grid recomputations while held parameters move (> 2 params)
+DRAW_THROTTLE = 0.5         # s between redraws while running (force=True draws at once)
+HEAVY_SHARE = 0.25          # a repaint of more than this share of the cells is "heavy" ...
+HEAVY_COOLDOWN = 3.0        # ... and held-parameter grid updates then wait this long (s)
+SYNC_COST = 4e6             # grid points × samples × parameters below which we compute inline
+
+
+@dataclass(frozen=True)
+class Box:
+    """The parameter ranges shown: x = parameter i, y = parameter j."""
+
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+
+    def contains(self, x: float, y: float, inset: float = 0.02) -> bool:
+        dx, dy = (self.x1 - self.x0) * inset, (self.y1 - self.y0) * inset
+        return self.x0 + dx <= x <= self.x1 - dx and self.y0 + dy <= y <= self.y1 - dy
+
+
+def _box_of(points: np.ndarray, i: int, j: int) -> Box:
+    if view_box is not None:
+        (x0, x1), (y0, y1) = view_box(points, i, j)
+    else:  # pragma: no cover
+        a, b = points[:, i], points[:, j]
+        x0, x1, y0, y1 = a.min() - 0.5, a.max() + 0.5, b.min() - 0.5, b.max() + 0.5
+    return Box(float(x0), float(x1), float(y0), float(y1))
+
+
+def _fmt(v: float) -> str:
+    if v == 0 or 0.01 <= abs(v) < 1e4:
+        s = f"{v:.2f}" if abs(v) < 10 else f"{v:.1f}" if abs(v) < 100 else f"{v:.0f}"
+    else:
+        s = f"{v:.1e}"
+    return s.replace("-", "−")
+
+
+def segment_pixels(points: np.ndarray) -> np.ndarray:
+    """Integer pixel coordinates (col, row) along the polyline through ``points`` (k, 2)."""
+    if len(points) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    if len(points) == 1:
+        return np.rint(points).astype(np.int64)
+    a, b = points[:-1], points[1:]
+    n = np.ceil(np.max(np.abs(b - a), axis=1)).astype(np.int64)
+    n = np.clip(n, 1, 4096)
+    seg = np.repeat(np.arange(len(a)), n)
+    start = np.repeat(np.cumsum(n) - n, n)
+    t = (np.arange(n.sum()) - start) / n[seg]
+    pts = a[seg] + (b[seg] - a[seg]) * t[:, None]
+    pts = np.vstack([pts, points[-1:]])
+    return np.rint(pts).astype(np.int64)
+
+
+class LandscapeView(CellCanvas):
+    """Heat map of the full-data loss over two parameters, with the paths and the gradients.
+
+    ``params`` is the pair (i, j) of parameter indices shown (default the first two: for linear
+    models the weight w and the bias b); change it with :meth:`set_params`.
+    """
+
+    DEFAULT_CSS = """
+    LandscapeView {
+        width: 1fr;
+        height: 1fr;
+        min-height: 5;
+    }
+    """
+
+    def __init__(self, *, params: tuple[int, int] = (0, 1), name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.pair = (int(params[0]), int(params[1]))
+        self.box: Box | None = None
+        self.grid = None                  # engine Grid: loss[r, c] at (xs[c], ys[r]), ys top→bottom
+        self.levels: np.ndarray | None = None
+        self.title = ""
+        self.legend = ""
+        self.pending_work = False         # a thread is computing the reference path or a grid
+        self._sim = None
+        self._sim_id = 0
+        self._ref: np.ndarray | None = None
+        self._sig: tuple | None = None
+        self._grid_key: tuple | None = None
+        self._grid_held: np.ndarray | None = None
+        self._grid_throttle = Throttle(GRID_THROTTLE)
+        self._draw_throttle = Throttle(DRAW_THROTTLE)
+        self._generation = 0
+        self._palette_key: tuple | None = None
+        self._scale: tuple[float, float] | None = None
+        self._scale_key: tuple = (None, None)
+        self._heavy_until = 0.0
+        self._heat_sids: np.ndarray | None = None
+
+    # ------------------------------------------------------------------------------------
+    # public API
+    def set_params(self, i: int, j: int) -> None:
+        """Show the loss over parameters i and j (indices into ``sim.model.param_names``)."""
+        if i == j:
+            raise ValueError("the two parameters shown must differ")
+        self.pair = (int(i), int(j))
+        self.box = None
+        self._grid_key = None
+        self._sig = None
+        if self._sim is not None:
+            self.show(self._sim, force=True)
+
+    def show(self, sim, *, force: bool = False) -> None:  # noqa: ANN001
+        """Redraw from the simulation if anything shown changed (rate-limited while running)."""
+        if sim is not self._sim:
+            self._new_sim(sim)
+        self._sim = sim
+        if not self.is_mounted or self.size.width < 4 or self.size.height < 3:
+            return
+        sig = (sim.iteration, sim.step, sim.phase, len(sim.segments), tuple(self.size),
+               self.pair, self.app.theme)
+        if sig == self._sig and not force:
+            return
+        now = time.monotonic()
+        if not force and not self._draw_throttle.ready(now):
+            self.schedule_trailing(self._draw_throttle.wait(now), lambda: self.show(self._sim))
+            return
+        self._draw_throttle.mark(now)
+        self._sig = sig
+        self._draw(sim, force)
+
+    def on_simulation_changed(self, message: SimulationChanged) -> None:
+        """After a reset or a change of settings, fit the box afresh."""
+        if message.kind in ("reset", "settings"):
+            self.box = None
+            self._sig = None
+
+    def on_resize(self) -> None:
+        self._sig = None
+        self._grid_key = None
+        if self._sim is not None:
+            self.show(self._sim, force=True)
+
+    # ------------------------------------------------------------------------------------
+    def _new_sim(self, sim) -> None:  # noqa: ANN001
+        self._sim_id += 1
+        self._ref = None
+        self.box = None
+        self.grid = None
+        self.levels = None
+        self._grid_key = None
+        self._sig = None
+        n = sim.model.n_params
+        i, j = self.pair
+        if not (0 <= i < n and 0 <= j < n and i != j):
+            self.pair = (0, 1) if n >= 2 else (0, 0)
+
+    def _pixels(self) -> tuple[int, int, int]:
+        """(pixel columns, pixel rows, first cell row of the map)."""
+        h, w = self.size.height, self.size.width
+        top = 1
+        bottom = 1 if h >= 6 else 0
+        return w, 2 * max(1, h - top - bottom), top
+
+    def _reference(self, sim):  # noqa: ANN001
+        """The reference path, or None while a thread computes it."""
+        if self._ref is not None:
+            return self._ref
+        sc0 = sim.segments[0].scenario
+        cost = min(2000, max(sc0.epochs, 50)) * sim.dataset.n_samples * sim.model.n_params
+        if cost <= 2e6:
+            self._ref = sim.reference_path()
+            return self._ref
+        self._in_thread(("ref", self._sim_id), sim.reference_path, self._got_reference)
+        return None
+
+    def _got_reference(self, key: tuple, ref: np.ndarray) -> None:
+        if key[1] == self._sim_id:
+            self._ref = ref
+            self.box = None
+            self._sig = None
+            if self._sim is not None:
+                self.show(self._sim, force=True)
+
+    def _in_thread(self, key: tuple, fn, done) -> None:  # noqa: ANN001
+        """Run ``fn()`` in a worker thread, then ``done(key, result)`` on the app's thread."""
+        if getattr(self, "_busy", None) == key:
+            return
+        self._busy = key
+        self.pending_work = True
+
+        def work() -> None:
+            try:
+                result = fn()
+            except Exception:  # noqa: BLE001 - a failed picture must not take the app down
+                result = None
+
+            def finish() -> None:
+                if self._busy == key:
+                    self._busy = None
+                    self.pending_work = False
+                if result is not None:
+                    done(key, result)
+
+            self.app.call_from_thread(finish)
+
+        self.run_worker(work, thread=True, group="landscape", exit_on_error=False)
+
+    # ------------------------------------------------------------------------------------
+    def _draw(self, sim, force: bool) -> None:  # noqa: ANN001
+        self._ensure_palette()
+        if sim.model.n_params < 2:
+            self._draw_one_parameter(sim)
+            return
+        i, j = self.pair
+        pw, ph, top = self._pixels()
+        ref = self._reference(sim)
+        run = sim.history.decimated(max(64, 2 * pw)).params
+        now_params = np.asarray(sim.params, float)
+        run = np.vstack([run, now_params[None, :]])
+        # 1. the box: fit once, grow only when the run leaves it
+        if self.box is None or not self.box.contains(now_params[i], now_params[j]):
+            pts = [run]
+            if ref is not None and len(ref):
+                pts += [ref[:1], ref[-1:]]
+            self.box = _box_of(np.vstack(pts), i, j)
+            self._grid_key = None
+        box = self.box
+        # 2. the grid (cached)
+        self._update_grid(sim, box, pw, ph, force)
+        # 3. compose
+        chars, sids = self._draw_cells(sim, box, ref, run, pw, ph, top)
+        cells = self.paint(chars, sids)
+        if cells > HEAVY_SHARE * chars.size and not force:
+            # most of the map changed (a new grid): let the wire rest before the next one
+            self._heavy_until = time.monotonic() + HEAVY_COOLDOWN
+
+    def _draw_one_parameter(self, sim) -> None:  # noqa: ANN001
+        """A model with a single parameter has no two-parameter landscape: say so."""
+        h, w = self.size.height, self.size.width
+        chars = np.full((h, w), " ", dtype="<U1")
+        sids = np.full((h, w), self._blank, dtype=np.int32)
+        name = sim.model.param_names[0] if sim.model.n_params else "θ"
+        self.title = f"Loss over {name}"[:w]
+        self._put(chars, sids, 0, self.title, self._title, 0)
+        lines = [f"This model has one parameter ({name}):", "no two-parameter landscape.",
+                 "The one-dimensional lens (l) shows", f"the loss along {name}."]
+        for k, line in enumerate(lines):
+            y = 2 + k
+            if y < h:
+                self._put(chars, sids, y, line[:w], self._muted, max(0, (w - len(line)) // 2))
+        self.legend = ""
+        self.paint(chars, sids)
+
+    def _update_grid(self, sim, box: Box, pw: int, ph: int, force: bool) -> None:  # noqa: ANN001
+        i, j = self.pair
+        key = (box, pw, ph, self.pair, self._sim_id)
+        params = np.asarray(sim.params, float)
+        held_moved = False
+        if sim.model.n_params > 2 and self._grid_held is not None and key == self._grid_key:
+            mask = np.ones(len(params), bool)
+            mask[[i, j]] = False
+            held_moved = not np.array_equal(params[mask], self._grid_held[mask])
+        if key == self._grid_key and not held_moved:
+            return
+        if key == self._grid_key and held_moved and not force:
+            now = time.monotonic()
+            if not self._grid_throttle.ready(now) or now < self._heavy_until:
+                wait = max(self._grid_throttle.wait(now), self._heavy_until - now)
+                self.schedule_trailing(wait, lambda: self.show(self._sim, force=False))
+                return
+        self._grid_throttle.mark()
+        xs = box.x0 + (np.arange(pw) + 0.5) * (box.x1 - box.x0) / pw
+        ys = box.y1 - (np.arange(ph) + 0.5) * (box.y1 - box.y0) / ph          # top row first
+        cost = pw * ph * sim.dataset.n_samples * sim.model.n_params
+        self._grid_key = key
+        self._grid_held = params.copy()
+        if cost <= SYNC_COST or self.grid is None and cost <= 4 * SYNC_COST:
+            self._set_grid(sim.landscape(i, j, xs, ys))
+        else:
+            gen = self._sim_id
+            self._in_thread(("grid", gen, key), lambda: sim.landscape(i, j, xs, ys),
+                            lambda k, g: self._got_grid(k, g))
+
+    def _got_grid(self, key: tuple, grid) -> None:  # noqa: ANN001
+        if key[1] != self._sim_id or key[2] != self._grid_key:
+            return
+        self._set_grid(grid)
+        self._sig = None
+        if self._sim is not None and self.is_mounted:
+            self._draw(self._sim, False)
+
+    def _set_grid(self, grid) -> None:  # noqa: ANN001
+        """Take a new grid; keep the colour scale while its values stay in range (so a grid
+        recomputed for slightly moved held parameters changes few cells)."""
+        self.grid = grid
+        z = np.log10(grid.loss[np.isfinite(grid.loss) & (grid.loss > 0)])
+        if len(z):
+            lo, hi = float(z.min()), float(z.max())
+            scale = self._scale
+            if (scale is None or grid.i != self._scale_key[0] or lo < scale[0] or hi > scale[1]
+                    or (hi - lo) < 0.6 * (scale[1] - scale[0]) or self._scale_key[1] != self.box):
+                pad = 0.02 * (hi - lo)
+                scale = (lo - pad, hi + pad)
+            self._scale, self._scale_key = scale, (grid.i, self.box)
+        self.levels = self.loss_levels(grid.loss, scale=self._scale)
+
+    @staticmethod
+    def loss_levels(loss: np.ndarray, levels: int = HEAT_LEVELS,
+                    scale: tuple[float, float] | None = None) -> np.ndarray:
+        """Colour level (0 … levels−1) of each loss value: evenly spaced in log10 L over
+        ``scale`` (default: the values' own range). Non-finite values get the top level.
+        """
+        loss = np.asarray(loss, float)
+        ok = np.isfinite(loss) & (loss > 0)
+        out = np.full(loss.shape, levels - 1, dtype=np.int32)
+        if not ok.any():
+            return out
+        z = np.log10(np.where(ok, loss, 1.0))
+        lo, hi = scale if scale is not None else (float(z[ok].min()), float(z[ok].max()))
+        if hi - lo < 1e-12:
+            out[ok] = 0
+            return out
+        t = (z - lo) / (hi - lo)
+        out[ok] = np.clip((t[ok] * levels).astype(np.int32), 0, levels - 1)
+        out[np.isfinite(loss) & (loss <= 0)] = 0
+        return out
+
+    # ------------------------------------------------------------------------------------
+    # colours
+    def _ensure_palette(self) -> None:
+        theme = self.app.current_theme
+        bg = self.background_colors[1]
+        key = (theme.name, bg.rgb, self.app.no_color)
+        if key == self._palette_key:
+            return
+        self._palette_key = key
+        fg = hex_rgb(self.app.theme_variables.get("foreground", "#e0e0e0"))
+        bg_rgb: RGB = (bg.r, bg.g, bg.b)
+        stops = [hex_rgb(c) for c in HEAT_STOPS]
+        heat: list[RGB] = []
+        for k in range(HEAT_LEVELS):
+            x = k / (HEAT_LEVELS - 1) * (len(stops) - 1)
+            a = min(int(x), len(stops) - 2)
+            c = blend(stops[a], stops[a + 1], x - a)
+            heat.append(c)
+        self._heat = heat + [hex_rgb(c) for c in (FULL_COLOR, RUN_COLOR, G_COLOR, GHAT_COLOR, NAN_COLOR)]
+        k = HEAT_LEVELS
+        self.FULL, self.RUN, self.G, self.GHAT, self.NAN = k, k + 1, k + 2, k + 3, k + 4
+        n = len(self._heat)
+        self.table = type(self.table)()
+        base = self.base_style
+        colors = [rich_color(c) for c in self._heat]
+        # half-block cells: every (upper, lower) pair of colours
+        sids = np.zeros((n, n), dtype=np.int32)
+        for u in range(n):
+            for lo in range(n):
+                if u == lo:
+                    sids[u, lo] = self.table.index(base + Style(bgcolor=colors[lo]))
+                else:
+                    sids[u, lo] = self.table.index(base + Style(color=colors[u], bgcolor=colors[lo]))
+        self._heat_sids = sids
+        # a marker character (current point, arrow tips) over a heat colour
+        self._mark_sids = {
+            (which, lo): self.table.index(base + Style(color=colors[which], bgcolor=colors[lo], bold=True))
+            for which in (self.FULL, self.RUN, self.G, self.GHAT) for lo in range(n)
+        }
+        self._text = self.table.index(base + Style(color=rich_color(blend(fg, bg_rgb, 0.2))))
+        self._muted = self.table.index(base + Style(color=rich_color(blend(fg, bg_rgb, 0.45))))
+        self._title = self.table.index(base + Style(color=rich_color(fg), bold=True))
+        self._full_txt = self.table.index(base + Style(color=colors[self.FULL], bold=True))
+        self._run_txt = self.table.index(base + Style(color=colors[self.RUN], bold=True))
+        self._g_txt = self.table.index(base + Style(color=colors[self.G], bold=True))
+        self._ghat_txt = self.table.index(base + Style(color=colors[self.GHAT], bold=True))
+        self._blank = self.table.index(base)
+        self._chars = np.empty((0, 0), dtype="<U1")   # force a full repaint
+        self._strips.clear()
+
+    # ------------------------------------------------------------------------------------
+    def _to_pixels(self, box: Box, pts: np.ndarray, pw: int, ph: int) -> np.ndarray:
+        """(k, 2) float pixel coordinates (col, row) of parameter points (k, 2) = (θ_i, θ_j)."""
+        with np.errstate(all="ignore"):
+            c = (pts[:, 0] - box.x0) / (box.x1 - box.x0) * pw - 0.5
+            r = (box.y1 - pts[:, 1]) / (box.y1 - box.y0) * ph - 0.5
+        out = np.stack([c, r], axis=1)
+        out[~np.isfinite(out)] = -1e6
+        return np.clip(out, -1e6, 1e6)
+
+    def _draw_cells(self, sim, box: Box, ref, run: np.ndarray, pw: int, ph: int,  # noqa: ANN001
+                 top: int) -> tuple[np.ndarray, np.ndarray]:
+        h, w = self.size.height, self.size.width
+        i, j = self.pair
+        no_color = self.app.no_color
+        pix = np.full((ph, pw), self.NAN, dtype=np.int32)
+        if self.levels is not None and self.levels.shape == (ph, pw):
+            pix[:] = self.levels
+        heat_only = pix.copy()
+
+        def plot(points: np.ndarray, color: int, dotted: bool) -> None:
+            if len(points) == 0:
+                return
+            p = segment_pixels(self._to_pixels(box, points[:, [i, j]], pw, ph))
+            if dotted:
+                p = p[::2]
+            ok = (p[:, 0] >= 0) & (p[:, 0] < pw) & (p[:, 1] >= 0) & (p[:, 1] < ph)
+            pix[p[ok, 1], p[ok, 0]] = color
+
+        if ref is not None and len(ref):
+            step = max(1, len(ref) // (4 * pw))
+            pts = ref[::step]
+            if len(ref) and (len(ref) - 1) % step:
+                pts = np.vstack([pts, ref[-1:]])
+            plot(pts, self.FULL, dotted=False)
+        plot(run, self.RUN, dotted=True)
+
+        # gradients: −G (full data) and −ĝ (batch), one common scale, in screen pixels
+        marks: list[tuple[int, int, str, int]] = []     # (cell row, col, char, colour)
+        here = self._to_pixels(box, np.asarray(sim.params, float)[None, [i, j]], pw, ph)[0]
+        arrows = []
+        G = sim.full_gradient()
+        g = sim.batch_gradient()
+        for vec, color in ((g, self.GHAT), (G, self.G)):
+            if vec is None or not np.all(np.isfinite(vec[[i, j]])):
+                continue
+            d = np.array([-vec[i] / (box.x1 - box.x0) * pw, vec[j] / (box.y1 - box.y0) * ph])
+            arrows.append((d, color))
+        longest = max((float(np.hypot(*d)) for d, _ in arrows), default=0.0)
+        self.arrow_vectors = {}
+        if longest > 0:
+            size = float(np.clip(0.28 * min(pw, ph), 3, 14))
+            for d, color in arrows:
+                length = float(np.hypot(*d))
+                if length == 0:
+                    continue
+                v = d * (size / longest)
+                if np.hypot(*v) < 1.5:
+                    v = v / np.hypot(*v) * 1.5
+                tip = here + v
+                shaft = segment_pixels(np.vstack([here, here + v * 0.85]))
+                ok = (shaft[:, 0] >= 0) & (shaft[:, 0] < pw) & (shaft[:, 1] >= 0) & (shaft[:, 1] < ph)
+                pix[shaft[ok, 1], shaft[ok, 0]] = color
+                ang = math.atan2(-v[1], v[0])                     # screen y grows downwards
+                arrow = ARROWS[int(round(ang / (math.pi / 4))) % 8]
+                tc, tr = int(round(tip[0])), int(round(tip[1]))
+                if 0 <= tc < pw and 0 <= tr < ph:
+                    marks.append((tr // 2, tc, arrow, color))
+                self.arrow_vectors["batch" if color == self.GHAT else "full"] = v
+
+        hc, hr = int(round(here[0])), int(round(here[1]))
+        if 0 <= hc < pw and 0 <= hr < ph:
+            marks.append((hr // 2, hc, "●", self.RUN))
+        self.current_cell = (hr // 2 + top, hc)
+
+        # cells
+        chars = np.full((h, w), " ", dtype="<U1")
+        sids = np.full((h, w), self._blank, dtype=np.int32)
+        rows = ph // 2
+        upper, lower = pix[0::2][:rows], pix[1::2][:rows]
+        if no_color:
+            self._compose_no_color(chars, heat_only, pix, top, rows, pw)
+        else:
+            chars[top : top + rows, :pw] = np.where(upper == lower, " ", "▀")
+            sids[top : top + rows, :pw] = self._heat_sids[upper, lower]
+        for r, c, ch, color in marks:
+            if no_color:
+                ch = {self.G: "G", self.GHAT: "g"}.get(color, "@")
+            if 0 <= r < rows:
+                chars[top + r, c] = ch
+                under = int(heat_only[2 * r + 1, c])
+                sids[top + r, c] = self._mark_sids[color, under] if not no_color else self._title
+        self._write_text(sim, chars, sids, h, w)
+        return chars, sids
+
+    def _compose_no_color(self, chars: np.ndarray, heat: np.ndarray, pix: np.ndarray, top: int,
+                          rows: int, pw: int) -> None:
+        """Without colour: contour dots where the (coarse) loss band changes, letters for paths."""
+        band = (heat[1::2][:rows] * 8) // HEAT_LEVELS
+        edge = np.zeros(band.shape, bool)
+        edge[:, 1:] |= band[:, 1:] != band[:, :-1]
+        edge[1:, :] |= band[1:, :] != band[:-1, :]
+        sub = chars[top : top + rows, :pw]
+        sub[edge] = "·"
+        up, lo = pix[0::2][:rows], pix[1::2][:rows]
+        sub[(up == self.RUN) | (lo == self.RUN)] = "•"
+        sub[(up == self.FULL) | (lo == self.FULL)] = "o"
+
+    def _write_text(self, sim, chars: np.ndarray, sids: np.ndarray, h: int, w: int) -> None:  # noqa: ANN001
+        i, j = self.pair
+        names = sim.model.param_names
+        ni, nj = names[i], names[j]
+        box = self.box
+        title = f"Loss over {ni}, {nj}"
+        extra = "  full data, log colour"
+        if sim.model.n_params > 2:
+            extra = "  others held at current values"
+        ranges = ""
+        if box is not None:
+            ranges = f"  {ni} {_fmt(box.x0)}…{_fmt(box.x1)} →  {nj} {_fmt(box.y0)}…{_fmt(box.y1)} ↑"
+        if self.pending_work and self.levels is None:
+            extra = "  computing…"
+        text = title + extra + ranges
+        if len(text) > w:
+            text = title + ranges
+        if len(text) > w:
+            text = title + extra
+        if len(text) > w:
+            text = title
+        self.title = text[:w]
+        x = self._put(chars, sids, 0, title, self._title, 0)
+        self._put(chars, sids, 0, text[len(title):], self._muted, x)
+        if h >= 6:
+            y = h - 1
+            long = [("━", "full-batch GD", self._full_txt), ("┄", "this run", self._run_txt),
+                    ("●", "now", self._run_txt), ("→", "−G all data", self._g_txt),
+                    ("→", "−ĝ batch", self._ghat_txt)]
+            short = [("━", "GD", self._full_txt), ("┄", "run", self._run_txt),
+                     ("●", "now", self._run_txt), ("→", "−G", self._g_txt), ("→", "−ĝ", self._ghat_txt)]
+            if self.app.no_color:
+                long = [("o", "full-batch GD", self._title), ("•", "this run", self._title),
+                        ("@", "now", self._title), ("G", "−G all data", self._title),
+                        ("g", "−ĝ batch", self._title)]
+                short = [(g, lab, sid) for (g, _, sid), lab in zip(long, ("GD", "run", "now", "−G", "−ĝ"))]
+            for items, sep in ((long, "  "), (short, " ")):
+                total = sum(len(g) + 1 + len(t) for g, t, _ in items) + len(sep) * (len(items) - 1)
+                if total <= w or items is short:
+                    break
+            x = 0
+            for k, (glyph, label, sid) in enumerate(items):
+                x = self._put(chars, sids, y, glyph, sid, x)
+                x = self._put(chars, sids, y, " " + label + (sep if k < len(items) - 1 else ""), self._muted, x)
+            self.legend = "".join(chars[y].tolist()).rstrip()
+
+    @staticmethod
+    def _put(chars: np.ndarray, sids: np.ndarray, y: int, text: str, sid: int, x: int) -> int:
+        w = chars.shape[1]
+        for ch in text:
+            if x >= w:
+                break
+            chars[y, x], sids[y, x] = ch, sid
+            x += 1
+        return x

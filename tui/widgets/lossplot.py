@@ -1,0 +1,498 @@
+"""The loss plot: batch loss, Keras' epoch running mean, full training loss, validation loss,
+and accuracy for classifiers, drawn by plotext through textual-plotext.
+
+* ``batch loss`` (faint): the loss of each step's batch, before its update; when the history is
+  decimated (more steps than the plot has columns) its min–max envelope per bucket.
+* ``epoch mean``: Keras' running mean of the batch losses over the epoch so far.
+* ``train``: the full training-set loss after each update (starts at the initial loss).
+* ``val``: the validation loss, when there is a validation set.
+* ``acc`` (right axis, 0–100 %): training and validation accuracy, for classifiers.
+* Vertical lines: live changes of settings (``sim.changes``).
+
+The x axis counts steps, epochs or samples seen (:meth:`LossPlot.set_x_axis`). The history is
+read decimated to the plot's width (``history.decimated(width)``), so a frame costs the same
+after a thousand or a million steps; non-finite values are dropped (plotext fails on ``inf``).
+The y axis is logarithmic when the losses span more than a decade (decades labelled).
+
+Cheap on the wire: axes grow in 1–2–5 jumps and the y range only changes when the data leave
+it, so between two redraws most of the picture is identical, and only the changed span of each
+changed line is sent to the terminal. While running, redraws happen at most twice a second;
+``show(sim, force=True)`` (after a single step) redraws at once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Region
+from textual_plotext import PlotextPlot
+
+from ..messages import SimulationChanged
+from ._cells import RGB, blend, enable_partial_line_updates, hex_rgb
+
+X_AXES = ("steps", "epochs", "samples")
+X_LABELS = {"steps": "step", "epochs": "epoch", "samples": "samples seen"}
+
+# Okabe–Ito colours (colour-blind safe), a bright set for dark themes and a deep one for light
+DARK = {"epoch": "#56b4e9", "train": "#f0a030", "val": "#e07ab8", "acc": "#2fbf8f",
+        "val_acc": "#a0e0b0", "change": "#d0d060"}
+LIGHT = {"epoch": "#0072b2", "train": "#d55e00", "val": "#aa3377", "acc": "#117733",
+         "val_acc": "#55aa77", "change": "#887700"}
+
+REDRAW_INTERVAL = 0.5        # seconds between redraws while running (2 per second)
+IDLE_GAP = 0.4               # a call after this long a pause counts as a single step: draw now
+
+
+def nice_ceiling(x: float) -> float:
+    """The smallest of 1, 2, 5 × 10^k that is ≥ x (x > 0)."""
+    if not x > 0 or not math.isfinite(x):
+        return 1.0
+    e = math.floor(math.log10(x))
+    for m in (1, 2, 5, 10):
+        v = m * 10.0**e
+        if v >= x * (1 - 1e-12):
+            return v
+    return 10.0 ** (e + 1)
+
+
+def finite_xy(x: np.ndarray, y: np.ndarray, log: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The points whose x and y are finite (and y > 0 on a log axis)."""
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if log:
+        ok &= y > 0
+    return x[ok], y[ok]
+
+
+def nice_ticks(top: float, most: int) -> list[float]:
+    """0, s, 2s, … up to ``top`` with s a 1–2–5 step giving at most ``most`` + 1 ticks."""
+    step = nice_ceiling(top / max(1, most))
+    k = int(math.floor(top / step + 1e-9))
+    return [i * step for i in range(k + 1)]
+
+
+def _count_label(v: float) -> str:
+    """A short label for a count: 0, 250, 2.5k, 40k, 1.2M; fractions for epochs."""
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v / 1e6:.3g}M"
+    if a >= 1e4:
+        return f"{v / 1e3:.3g}k"
+    if a == int(a):
+        return str(int(v))
+    return f"{v:.3g}"
+
+
+def _tick_label(e: float) -> str:
+    v = 10.0**e
+    if -3 <= e <= 4 and abs(e - round(e)) < 1e-9:
+        return f"{v:g}"
+    if -3 <= e <= 4:
+        return f"{v:.2g}"
+    return f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e")
+
+
+class LossPlot(PlotextPlot):
+    """Loss curves of the run so far; see the module docstring for what each curve is."""
+
+    PARTIAL_LINE_UPDATES = True      # see _cells.enable_partial_line_updates
+
+    DEFAULT_CSS = """
+    LossPlot {
+        width: 1fr;
+        height: 1fr;
+        min-height: 6;
+    }
+    """
+
+    def __init__(self, *, x_axis: str = "steps", log_y: bool | None = None,
+                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        if x_axis not in X_AXES:
+            raise ValueError(f"x_axis must be one of {', '.join(X_AXES)}")
+        self.x_axis = x_axis
+        self.log_y = log_y
+        self.log_now = False               # the scale in use (log_y None decides by the data)
+        self.series: dict[str, tuple[np.ndarray, np.ndarray]] = {}   # what was plotted (tests)
+        self.legend = ""
+        self.redraws = 0
+        self._sim = None
+        self._sig: tuple | None = None
+        self._last_draw = -1e9
+        self._last_call = -1e9
+        self._trailing = None
+        self._text: Text | None = None
+        self._text_size: tuple[int, int] | None = None
+        self._lines: list[tuple[str, list]] = []
+        self._xlim: tuple[float, float] | None = None
+        self._ylim: tuple[float, float] | None = None
+        self._log_locked: bool | None = None
+
+    # ------------------------------------------------------------------------------------
+    # public API
+    def set_x_axis(self, axis: str) -> None:
+        """Count the x axis in "steps", "epochs" or "samples" (samples seen)."""
+        if axis not in X_AXES:
+            raise ValueError(f"x axis must be one of {', '.join(X_AXES)}, not {axis!r}")
+        if axis != self.x_axis:
+            self.x_axis = axis
+            self._xlim = None
+            self._redraw_now()
+
+    def cycle_x_axis(self) -> str:
+        """Switch to the next x axis (steps → epochs → samples → steps); returns its name."""
+        self.set_x_axis(X_AXES[(X_AXES.index(self.x_axis) + 1) % len(X_AXES)])
+        return self.x_axis
+
+    def set_log_y(self, log: bool | None) -> None:
+        """Log y axis on (True), off (False) or chosen from the data (None, the default)."""
+        self.log_y = log
+        self._log_locked = None
+        self._ylim = None
+        self._redraw_now()
+
+    def show(self, sim, *, force: bool = False) -> None:  # noqa: ANN001
+        """Redraw from the simulation when its history changed; at most ~3×/s while running."""
+        if sim is not self._sim:
+            self._sim = sim
+            self._xlim = self._ylim = None
+            self._log_locked = None
+            self._sig = None
+        now = time.monotonic()
+        idle = now - self._last_call > IDLE_GAP
+        self._last_call = now
+        if not self.is_mounted or self.size.width < 10 or self.size.height < 4:
+            return
+        sig = self._signature(sim)
+        if sig == self._sig and not force:
+            return
+        wait = REDRAW_INTERVAL - (now - self._last_draw)
+        if wait > 0 and not (force or idle):
+            self._schedule(wait)
+            return
+        self._sig = sig
+        self._draw()
+
+    def on_simulation_changed(self, message: SimulationChanged) -> None:
+        """After a reset or a change of settings let the axes fit afresh."""
+        if message.kind in ("reset", "settings"):
+            self._xlim = self._ylim = None
+            self._log_locked = None
+        self._sig = None
+
+    # ------------------------------------------------------------------------------------
+    def _signature(self, sim) -> tuple:  # noqa: ANN001
+        return (sim.step, sim.history.count, len(sim.segments), self.x_axis, self.log_y,
+                tuple(self.size), self.app.theme)
+
+    def _schedule(self, wait: float) -> None:
+        if self._trailing is not None:
+            return
+
+        def fire() -> None:
+            self._trailing = None
+            if self._sim is not None:
+                self.show(self._sim, force=True)
+
+        self._trailing = self.set_timer(max(0.01, wait), fire)
+
+    def _redraw_now(self) -> None:
+        self._sig = None
+        if self._sim is not None and self.is_mounted:
+            self.show(self._sim, force=True)
+
+    def on_resize(self) -> None:
+        self._text = None
+        self._lines = []
+        self._sig = None
+        if self._sim is not None:
+            self._draw(full=True)
+
+    def _on_theme(self) -> None:
+        self._redraw_now()
+
+    def on_mount(self) -> None:
+        # (PlotextPlot's own on_mount runs too: Textual calls the handler of every class)
+        if self.PARTIAL_LINE_UPDATES:
+            enable_partial_line_updates()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._on_theme())
+
+    # ------------------------------------------------------------------------------------
+    def render(self) -> Text:
+        size = (self.size.width, self.size.height)
+        if self._text is None or self._text_size != size:
+            self._text, self._text_size = self._build(), size
+            self._lines = [self._line_cells(t) for t in self._text.split("\n", allow_blank=True)]
+        return self._text
+
+    def _draw(self, full: bool = False) -> None:
+        """Rebuild the picture; ask Textual to repaint only the changed span of each line."""
+        self._last_draw = time.monotonic()
+        self.redraws += 1
+        size = (self.size.width, self.size.height)
+        text = self._build()
+        lines = [self._line_cells(t) for t in text.split("\n", allow_blank=True)]
+        old = self._lines
+        self._text, self._text_size = text, size
+        self._lines = lines
+        if full or len(old) != len(lines):
+            self.refresh()
+            return
+        for y, (new, prev) in enumerate(zip(lines, old)):
+            if new == prev:
+                continue
+            x0, x1 = _changed_span(prev, new)
+            if x1 > x0:
+                self.refresh(Region(x0, y, x1 - x0, 1))
+
+    @staticmethod
+    def _line_cells(line: Text) -> tuple[str, list]:
+        styles: list = [None] * len(line.plain)
+        for span in line.spans:
+            for k in range(span.start, min(span.end, len(styles))):
+                styles[k] = span.style
+        return line.plain, styles
+
+    # ------------------------------------------------------------------------------------
+    def _palette(self) -> dict[str, RGB]:
+        theme = self.app.current_theme
+        base = DARK if theme.dark else LIGHT
+        pal = {k: hex_rgb(v) for k, v in base.items()}
+        fg = hex_rgb(self.app.theme_variables.get("foreground", "#e0e0e0"))
+        bg = self.background_colors[1]
+        bg_rgb: RGB = (bg.r, bg.g, bg.b)
+        pal["fg"] = fg
+        pal["batch"] = blend(fg, bg_rgb, 0.62)
+        pal["axes"] = blend(fg, bg_rgb, 0.5)
+        pal["ticks"] = blend(fg, bg_rgb, 0.3)
+        return pal
+
+    def _build(self) -> Text:
+        """The whole picture: a legend line, then the plotext figure."""
+        w, h = self.size.width, self.size.height
+        sim = self._sim
+        pal = self._palette()
+        plt = self._plot
+        plt.clear_figure()
+        plt.theme("clear")
+        if sim is None or w < 10 or h < 4:
+            return Text("\n".join(" " * w for _ in range(h)))
+        legend = self._plot_data(sim, plt, pal, w)
+        plt.plotsize(w, h - 1)
+        plt._set_size(w, h - 1)
+        plt.ticks_color(pal["ticks"])
+        plt.frame(True)
+        try:
+            body = Text.from_ansi(plt.build())
+        except Exception as exc:  # noqa: BLE001 - never let a plotting corner case crash the app
+            body = Text(f"(plot unavailable: {type(exc).__name__})")
+        body.no_wrap = True
+        legend.truncate(w, pad=True)
+        out = Text()
+        out.append_text(legend)
+        out.append("\n")
+        out.append_text(body)
+        out.rstrip()
+        return out
+
+    def _plot_data(self, sim, plt, pal: dict[str, RGB], w: int) -> Text:  # noqa: ANN001, C901
+        width = max(8, w - 10)                     # columns left for the data, roughly
+        hist = sim.history
+        d = hist.decimated(width)
+        mode = self.x_axis
+        self.series = {}
+        initial = float(sim.initial_train_loss)
+        init_val = float(getattr(sim, "initial_val_loss", math.nan))
+        n = len(d.step)
+        classify = sim.dataset.task == "classification"
+        if mode == "steps":
+            xs = d.step.astype(float)
+        elif mode == "epochs":          # each bucket at its end, as d.step is
+            xs = d.envelope("epoch")[1]
+        else:
+            xs = d.envelope("samples")[1]
+        x0 = np.array([0.0])
+        curves: list[tuple[str, np.ndarray, np.ndarray, str]] = []   # (name, x, y, colour key)
+        exact = n > 0 and (n < 2 or d.step[1] - d.step[0] == 1)
+        if n:
+            if exact:
+                curves.append(("batch", xs, d.series("batch_loss"), "batch"))
+            else:
+                lo, hi = d.envelope("batch_loss")
+                curves.append(("batch_low", xs, lo, "batch"))
+                curves.append(("batch_high", xs, hi, "batch"))
+            curves.append(("epoch", xs, d.series("epoch_loss"), "epoch"))
+        val = d.series("val_loss") if n else np.zeros(0)
+        has_val = math.isfinite(init_val) or bool(np.isfinite(val).any())
+        if has_val:
+            curves.append(("val", np.concatenate([x0, xs]), np.concatenate([[init_val], val]), "val"))
+        curves.append(("train", np.concatenate([x0, xs]), np.concatenate([[initial], d.series("train_loss")]), "train"))
+
+        # log or linear: decided once from the data (when not set), then kept
+        ys_all = np.concatenate([c[2][np.isfinite(c[2])] for c in curves] + [np.zeros(0)])
+        pos = ys_all[ys_all > 0]
+        if self.log_y is not None:
+            log = self.log_y
+        else:
+            # from the data, with hysteresis: log once the losses span 10×, linear below 3×
+            ratio = float(pos.max() / max(pos.min(), 1e-300)) if len(pos) else 1.0
+            if self._log_locked is None:
+                if n:
+                    self._log_locked = ratio > 10
+            elif self._log_locked and ratio < 3:
+                self._log_locked = False
+            elif not self._log_locked and ratio > 10:
+                self._log_locked = True
+            log = bool(self._log_locked)
+        self.log_now = log
+
+        # x range: 0 … 1-2-5 ceiling of the data, kept until the data outgrow it
+        xmax = float(np.nanmax(xs)) if n and np.isfinite(xs).any() else 0.0
+        if xmax <= 0:
+            xmax = {"steps": 10.0, "epochs": 1.0, "samples": float(sim.dataset.n_samples)}[mode]
+        if self._xlim is None or xmax > self._xlim[1] or xmax < self._xlim[1] / 5:
+            self._xlim = (0.0, nice_ceiling(xmax))
+        plt.xlim(*self._xlim)
+        ticks = nice_ticks(self._xlim[1], max(2, (w - 10) // 9))
+        plt.xticks(ticks, [_count_label(t) for t in ticks])
+
+        # y range (in log10 units on a log axis), kept while the data stay inside
+        plotted_y = []
+        for name, x, y, key in curves:
+            x, y = finite_xy(x, y, log)
+            if log:
+                y = np.log10(y)
+            plotted_y.append(y)
+            self.series[name] = (x, y)
+        allv = np.concatenate(plotted_y) if plotted_y else np.zeros(0)
+        if len(allv):
+            lo, hi = float(allv.min()), float(allv.max())
+            if log:
+                need = (math.floor(lo * 4) / 4, math.ceil(hi * 4) / 4)
+                if need[1] - need[0] < 0.5:
+                    need = (need[0] - 0.25, need[1] + 0.25)
+                cur = self._ylim
+                if cur is None or lo < cur[0] or hi > cur[1] or (cur[1] - cur[0]) > (need[1] - need[0]) + 1.5:
+                    self._ylim = need
+            else:
+                top = nice_ceiling(hi) if hi > 0 else 1.0
+                bottom = 0.0 if lo >= 0 else -nice_ceiling(-lo)
+                cur = self._ylim
+                if cur is None or lo < cur[0] or hi > cur[1] or cur[1] > 4 * max(hi, 1e-300):
+                    self._ylim = (bottom, top)
+        else:
+            self._ylim = None
+        if self._ylim is not None:
+            plt.ylim(*self._ylim)
+            rows = max(2, (self.size.height - 4) // 2)
+            if log:
+                a, b = self._ylim
+                span = max(1, math.floor(b) - math.ceil(a))
+                every = max(1, math.ceil((span + 1) / rows))
+                ticks = [float(e) for e in range(math.ceil(a), math.floor(b) + 1) if e % every == 0]
+                if len(ticks) < 3 and every == 1:
+                    ticks = sorted(set(ticks) | {e + math.log10(m) for e in range(math.floor(a), math.ceil(b) + 1)
+                                                 for m in (2, 5) if a <= e + math.log10(m) <= b})
+                plt.yticks(ticks, [_tick_label(t) for t in ticks])
+            else:
+                a, b = self._ylim
+                step = nice_ceiling((b - a) / rows)
+                ticks = [a + k * step for k in range(int(round((b - a) / step)) + 1)]
+                plt.yticks(ticks, [f"{t:g}" for t in ticks])
+
+        # draw: faint first so the main curves lie on top
+        for name, x, y, key in curves:
+            px, py = self.series[name]
+            if len(px) == 0:
+                continue
+            if len(px) == 1:
+                plt.scatter(px.tolist(), py.tolist(), marker="●", color=pal[key])
+            else:
+                plt.plot(px.tolist(), py.tolist(), marker="hd" if key == "train" else "braille", color=pal[key])
+
+        # accuracy on the right axis, 0 … 100 %
+        if classify and n:
+            for name, key in (("train_acc", "acc"), ("val_acc", "val_acc")):
+                ax, ay = finite_xy(xs, d.series(name))
+                if len(ax) >= 1:
+                    self.series[name] = (ax, ay)
+                    plt.plot(ax.tolist(), (ay * 100).tolist(), marker="braille", color=pal[key], yside="right")
+            plt.ylim(0, 100, yside="right")
+            plt.yticks([0, 50, 100], ["0%", "50%", "100%"], yside="right")
+
+        # live changes of settings
+        for step, _note in getattr(sim, "changes", []):
+            if n == 0:
+                continue
+            if mode == "steps":
+                xc = float(step)
+            else:
+                xc = float(np.interp(step, np.concatenate([[0], d.step]), np.concatenate([[0.0], xs])))
+            if math.isfinite(xc):
+                plt.vertical_line(xc, color=pal["change"])
+
+        return self._legend(sim, pal, w, n, exact, has_val, classify, log)
+
+    def _legend(self, sim, pal: dict[str, RGB], w: int, n: int, exact: bool, has_val: bool,  # noqa: ANN001
+                classify: bool, log: bool) -> Text:
+        def col(key: str) -> Style:
+            r, g, b = pal[key]
+            return Style(color=f"#{r:02x}{g:02x}{b:02x}", bold=True)
+
+        muted = Style(color="#%02x%02x%02x" % pal["ticks"])
+        items_long = [("batch", "batch loss" + ("" if exact else " (min–max)")), ("epoch", "epoch mean"),
+                      ("train", "train (all data)")]
+        items_short = [("batch", "batch" if exact else "batch min–max"), ("epoch", "epoch mean"),
+                       ("train", "train")]
+        if has_val:
+            items_long.append(("val", "validation"))
+            items_short.append(("val", "val"))
+        if classify:
+            items_long.append(("acc", "accuracy (right)"))
+            items_short.append(("acc", "acc"))
+        unit = f"x: {X_LABELS[self.x_axis]}" + (" · log y" if log else "")
+        if sim.changes and n:
+            items_long.append(("change", "setting changed"))
+        if n == 0:
+            text = Text()
+            text.append("● ", col("train"))
+            text.append("train", muted)
+            if has_val:
+                text.append("  ● ", col("val"))
+                text.append("validation", muted)
+            text.append("  initial loss · no steps yet", muted)
+            self.legend = text.plain
+            return text
+        items_tiny = [(key, label.split()[0]) for key, label in items_short]
+        for items, sep, with_unit in ((items_long, "  ", True), (items_short, "  ", True),
+                                      (items_short, " ", False), (items_tiny, " ", False)):
+            text = Text()
+            for k, (key, label) in enumerate(items):
+                text.append("│ " if key == "change" else "━ ", col(key))
+                text.append(label + (sep if k < len(items) - 1 else ""), muted)
+            if with_unit:
+                text.append(f"   {unit}", muted)
+            if text.cell_len <= w:
+                break
+        self.legend = text.plain
+        return text
+
+
+def _changed_span(old: tuple[str, list], new: tuple[str, list]) -> tuple[int, int]:
+    """The columns [x0, x1) where two lines (text, styles per cell) differ."""
+    a_text, a_sty = old
+    b_text, b_sty = new
+    n = max(len(a_text), len(b_text))
+    first = last = -1
+    for k in range(n):
+        same = (k < len(a_text) and k < len(b_text) and a_text[k] == b_text[k] and a_sty[k] == b_sty[k])
+        if not same:
+            if first < 0:
+                first = k
+            last = k
+    return (first, last + 1) if first >= 0 else (0, 0)
