@@ -73,8 +73,9 @@ class Comparison:
             return sim.samples_seen + size
         return (sim.iteration + 1) / sim.plan.iterations_per_epoch
 
-    def _unit(self) -> float:
-        """One tick: a batch of the middle run (its share of an epoch, or its samples), or a step."""
+    def unit(self) -> float:
+        """One tick, in the alignment's unit: a batch of the middle run (its share of an epoch,
+        or its samples), or one step."""
         mid = self.runs[1].sim
         if self.align == "steps":
             return 1.0
@@ -99,21 +100,25 @@ class Comparison:
         """Advance all three by one unit of the alignment; False when all are done."""
         if self.done:
             return False
-        self._advance_to(self.target + self._unit())
+        self._advance_to(self.target + self.unit())
         return True
 
+    def epoch_target(self) -> float:
+        """Where :meth:`tick_epoch` takes the runs: the end of the current epoch, in the
+        alignment's unit (for steps: one epoch of the middle run's steps further)."""
+        t = self.target
+        if self.align == "epochs":
+            return float(int(t + 1e-9) + 1)
+        if self.align == "samples":
+            n = self.runs[0].sim.dataset.n_samples
+            return float((int(t + 1e-9) // n + 1) * n)
+        return t + self.runs[1].sim.plan.steps_per_epoch_count
+
     def tick_epoch(self) -> bool:
-        """Advance all three to the end of the current epoch (of the alignment's measure)."""
+        """Advance all three to the end of the current epoch (see :meth:`epoch_target`)."""
         if self.done:
             return False
-        if self.align == "epochs":
-            target = int(self.target + 1e-9) + 1.0
-        elif self.align == "samples":
-            n = self.runs[0].sim.dataset.n_samples
-            target = (int(self.target + 1e-9) // n + 1) * n
-        else:
-            target = self.target + self.runs[1].sim.plan.steps_per_epoch_count
-        self._advance_to(float(target))
+        self._advance_to(self.epoch_target())
         return True
 
     def back(self) -> bool:

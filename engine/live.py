@@ -8,9 +8,8 @@ next value a key asks for, or sort a set of changed settings into "live" and "ne
 * :func:`next_optimizer` / :func:`next_sampling`: the next name in the engine's order
   (stratified sampling only for a classification);
 * :func:`classify_changes`: which settings of a new scenario differ from the one in force, and
-  whether applying them needs a new simulation;
-* :func:`live_epochs_floor`: the epochs a live change needs, as ``Simulation.apply_changes``
-  counts them.
+  whether applying them needs a new simulation (``Simulation.check_changes`` is the dry run of
+  a live change itself).
 """
 
 from __future__ import annotations
@@ -20,15 +19,7 @@ from typing import Any
 
 from .optimizers import OPTIMIZERS
 from .sampling import SAMPLINGS
-from .scenario import FIELD_NAMES, Scenario
-
-#: Settings that ``Simulation.apply_changes`` takes without a new simulation (as
-#: ``Simulation.LIVE_SETTINGS``; repeated here so this module needs no simulation import).
-LIVE_SETTINGS: frozenset[str] = frozenset({
-    "lr", "optimizer", "momentum", "weight_decay", "schedule", "decay_steps", "decay_rate",
-    "warmup_steps", "batch_size", "sampling", "drop_last", "accumulate", "steps_per_epoch",
-    "epochs", "target_loss",
-})
+from .scenario import FIELD_NAMES, LIVE_SETTINGS, Scenario
 
 #: Settings that describe a scenario but change nothing in a run.
 META_SETTINGS: frozenset[str] = frozenset({"name", "description"})
@@ -105,14 +96,3 @@ def classify_changes(old: Scenario, new: Scenario, task: str | None = None) -> t
             changes[key] = getattr(new, key)
     restart = any(key in RESTART_SETTINGS for key in changes)
     return changes, restart
-
-
-def live_epochs_floor(epoch: int, batch: int, batches: int, iteration: int) -> int:
-    """The smallest ``epochs`` a live change accepts now, from the counters (``sim.counters()``).
-
-    ``Simulation.apply_changes`` restarts the epoch in progress (or starts the next one when the
-    current epoch is complete), so the run must have at least one more epoch to go.
-    """
-    at_boundary = iteration == 0 or batch == batches
-    start_epoch = epoch if (at_boundary and iteration) else epoch - 1
-    return start_epoch + 1

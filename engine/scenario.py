@@ -26,6 +26,12 @@ from .schedules import SCHEDULES
 MODELS = ("auto",) + _MODELS
 
 MOMENTUM_OPTIMIZERS = ("sgd", "momentum", "nesterov")
+#: Settings a running simulation can change without starting again (``Simulation.apply_changes``).
+LIVE_SETTINGS: frozenset[str] = frozenset({
+    "lr", "optimizer", "momentum", "weight_decay", "schedule", "decay_steps", "decay_rate",
+    "warmup_steps", "batch_size", "sampling", "drop_last", "accumulate", "steps_per_epoch",
+    "epochs", "target_loss",
+})
 MAX_SAMPLES = 200_000
 MAX_EPOCHS = 1_000_000
 MAX_HIDDEN = 256

@@ -31,7 +31,7 @@ from .noise import NoiseReport, noise_report
 from .optimizers import Optimizer, State, make_optimizer
 from .sampling import Plan, Position, Sampler, make_plan, make_sampler
 from .errors import ScenarioError
-from .scenario import Scenario
+from .scenario import LIVE_SETTINGS, Scenario
 from .schedules import make_schedule
 
 PHASES: tuple[str, ...] = ("forward", "loss", "backward", "update")
@@ -280,20 +280,12 @@ class Simulation:
         """The optimizer in force now."""
         return self.segments[-1].optimizer
 
-    LIVE_SETTINGS = frozenset({
-        "lr", "optimizer", "momentum", "weight_decay", "schedule", "decay_steps", "decay_rate",
-        "warmup_steps", "batch_size", "sampling", "drop_last", "accumulate", "steps_per_epoch",
-        "epochs", "target_loss",
-    })
+    LIVE_SETTINGS = LIVE_SETTINGS
 
-    def apply_changes(self, note: str = "", **changes: object) -> Segment:
-        """Change batching or optimizer settings from the next iteration on, keeping the parameters.
-
-        The epoch in progress restarts with the new batch arithmetic (its number is kept); a new
-        optimizer starts from a fresh state. Settings outside :attr:`LIVE_SETTINGS` (data, model,
-        seed) need a new :class:`Simulation`. Raises :class:`ScenarioError` for a bad value.
-        """
-        bad = sorted(set(changes) - self.LIVE_SETTINGS)
+    def check_changes(self, **changes: object) -> Scenario:
+        """The resolved scenario that :meth:`apply_changes` would switch to now, or the
+        :class:`ScenarioError` it would raise (a dry run: nothing changes)."""
+        bad = sorted(set(changes) - LIVE_SETTINGS)
         if bad:
             raise ScenarioError(bad[0], changes[bad[0]], "changing this starts a new simulation")
         old = self.scenario
@@ -302,14 +294,37 @@ class Simulation:
             new = new.replace(momentum=None)
         new = new.validate().resolved(self.dataset.task)
         new.check_batch_size(self.dataset.n_samples)
-        if self.pending is not None:
-            self.pending = None
+        start_epoch = self._next_segment_epoch()
+        if start_epoch >= new.epochs:
+            if "epochs" in changes:
+                raise ScenarioError("epochs", new.epochs,
+                                    f"the run is already in epoch {start_epoch + 1}; ask for at least {start_epoch + 1}")
+            raise ScenarioError(f"the run has finished its {new.epochs:,} epochs", None,
+                                "reset to start again, or ask for more epochs")
+        return new
+
+    def _next_segment_epoch(self) -> int:
+        """The 0-based epoch a change made now starts: the epoch in progress restarts; at an
+        epoch boundary the next one begins."""
         s = self._state
         c = self.counters()
         at_boundary = s.iteration == 0 or c.batch == c.batches
-        start_epoch = c.epoch if (at_boundary and s.iteration) else c.epoch - 1
-        if start_epoch >= new.epochs:
-            raise ScenarioError("epochs", new.epochs, f"the run is already in epoch {c.epoch}; ask for more epochs")
+        return c.epoch if (at_boundary and s.iteration) else c.epoch - 1
+
+    def apply_changes(self, note: str = "", **changes: object) -> Segment:
+        """Change batching or optimizer settings from the next iteration on, keeping the parameters.
+
+        The epoch in progress restarts with the new batch arithmetic (its number is kept); a new
+        optimizer starts from a fresh state. Settings outside :data:`LIVE_SETTINGS` (data, model,
+        seed) need a new :class:`Simulation`. A diverged run continues from its last finite
+        parameters (e.g. with a smaller learning rate). Raises :class:`ScenarioError` for a bad
+        value, before anything changes.
+        """
+        new = self.check_changes(**changes)
+        old = self.scenario
+        start_epoch = self._next_segment_epoch()
+        s = self._state
+        self.pending = None
         seg = self._make_segment(new, s.iteration, s.step, start_epoch, note or _describe_changes(old, new))
         while self._checkpoints and self._checkpoints[-1].state.iteration == s.iteration:
             self._checkpoints.pop()
@@ -323,8 +338,9 @@ class Simulation:
         s.order_pass = -1
         s.accum, s.accum_n, s.accum_loss = None, 0, 0.0
         s.epoch_loss_sum, s.epoch_n = 0.0, 0
-        if s.status in (FINISHED, TARGET_REACHED):
+        if s.status in (FINISHED, TARGET_REACHED, DIVERGED):
             s.status = READY
+            s.diverged_step = 0
         self._on_segment_change()
         self._take_checkpoint(pinned=True)
         return seg
@@ -598,7 +614,7 @@ class Simulation:
                 if micro == 0:
                     self._step_indices = []
                 self._step_indices.append(indices)
-        self._last = (s.iteration, micro, micro_count, indices, params, loss, grad)
+        self._last = (s.iteration, micro, micro_count, indices, params, loss, grad, seg)
         if step_grad is None:
             s.epoch_loss_sum += n * loss
             s.epoch_n += n
@@ -660,9 +676,9 @@ class Simulation:
         """The last finished iteration, every phase's values computed from the θ it started from."""
         if self._last is None:
             return None
-        iteration, micro, count, indices, params, loss, grad = self._last
+        iteration, micro, count, indices, params, loss, grad, seg = self._last
         X, y = self._X[indices], self._y[indices]
-        p = PhaseData(iteration, micro, count, indices, X, y, self.segments[-1], phase=3)
+        p = PhaseData(iteration, micro, count, indices, X, y, seg, phase=3)
         p.outputs = self.model.predict(params, X)
         p.losses = self.model.per_sample_loss(params, X, y)
         p.batch_loss, p.grad = loss, grad
@@ -824,7 +840,7 @@ class Simulation:
 
 def _describe_changes(old: Scenario, new: Scenario) -> str:
     parts = []
-    for key in sorted(Simulation.LIVE_SETTINGS):
+    for key in sorted(LIVE_SETTINGS):
         a, b = getattr(old, key), getattr(new, key)
         if a != b:
             parts.append(f"{key} {a}→{b}")

@@ -1,7 +1,9 @@
 """Snapshot tests of the TUI at 80×24 and 120×40 (pytest-textual-snapshot).
 
-Each picture is taken paused, with the reshuffle animation off and every throttled panel drawn
-(``app.settle()``), so it does not depend on timing. Update with ``--snapshot-update`` and look at
+Each picture is taken paused, with the reshuffle animation off, the plots drawn on every change
+(``throttle=False``: a plot keeps its axes while the data stay inside them, so which states were
+drawn on the way matters) and everything drawn at the end (``app.settle()``), so it does not
+depend on timing. Update with ``--snapshot-update`` and look at
 every changed SVG before committing it.
 """
 
@@ -27,12 +29,16 @@ SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 @pytest.mark.parametrize("state", list(STATES))
 def test_screen(snap_compare, state, size):
     keys, settings = STATES[state]
-    app = MbsimApp(Scenario(**settings), paused=True, animate=False)
+    app = MbsimApp(Scenario(**settings), paused=True, animate=False, throttle=False)
 
     async def run_before(pilot) -> None:
         await pilot.pause()
         await pilot.press(*keys)
         await pilot.pause()
+        for _ in range(200):  # a panel may compute its picture in a thread
+            if not pilot.app.busy:
+                break
+            await pilot.pause(0.05)
         pilot.app.settle()
         await pilot.pause()
 

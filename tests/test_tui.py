@@ -400,7 +400,7 @@ def test_a_burst_of_keys_draws_the_last_state():
         for _ in range(10):
             await pilot.press("n")
         # the plots and the noise readout catch up once their interval has passed
-        await wait_until(pilot, lambda: not app._plots_dirty and app.detail._trailing is None)
+        await wait_until(pilot, lambda: not any(app._plot_dirty.values()) and app.detail._trailing is None)
         assert app.detail._noise_key == app.detail.noise_key(app.sim)
 
     drive(app, script)
@@ -446,3 +446,46 @@ def test_no_color(monkeypatch):
         assert counters(app) == "Epoch 1/1000  Batch 1/40  Iteration 1  Step 1  Samples 5"
 
     drive(app, script, size=(80, 24))
+
+
+def test_what_is_written_adds_up_to_the_screen():
+    """Partial updates (only changed cells are sent: tui/widgets/_lines.py and
+    _cells.enable_partial_line_updates), replayed on a virtual terminal, give exactly the
+    characters of a full render."""
+    import re
+
+    from textual._compositor import CompositorUpdate
+
+    app = MbsimApp(Scenario(epochs=100_000), animate=False)
+    token = re.compile(r"\x1b\[(\d+);(\d+)H|\x1b\[[0-9;]*m|\n|([^\x1b\n])")
+
+    async def script(pilot):
+        w, h = app.size
+        screen = [list(strip.text) for strip in app.screen._compositor.render_strips()]
+        writes = []
+
+        def display(scr, renderable):
+            if isinstance(renderable, CompositorUpdate):
+                writes.append(renderable.render_segments(app.console))
+
+        app._display = display
+        await pilot.press("n", "n", "p", "e", "n", "left", "p")
+        await pilot.press("space")
+        await pilot.pause(0.5)
+        await pilot.press("space")
+        app.settle()
+        await pilot.pause()
+        assert writes
+        for data in writes:
+            y = x = 0
+            for m in token.finditer(data):
+                if m.group(1):
+                    y, x = int(m.group(1)) - 1, int(m.group(2)) - 1
+                elif m.group(3):
+                    assert 0 <= y < h and 0 <= x < w, (x, y)
+                    screen[y][x] = m.group(3)
+                    x += 1
+        expected = [strip.text for strip in app.screen._compositor.render_strips()]
+        assert ["".join(row) for row in screen] == expected
+
+    drive(app, script)

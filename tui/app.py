@@ -1,0 +1,503 @@
+"""The mbsim app: the animated teaching screen (DESIGN.md "The TUI").
+
+The app owns no science: it holds one :class:`engine.Simulation`, calls its stepping methods on
+keys and in a frame loop, and asks each panel to ``show(sim)``.
+
+Timing, so that keys always answer and the wire stays quiet:
+
+* a frame loop (an async worker on the event loop, one frame every :data:`FRAME_INTERVAL`)
+  runs only while running; paused, nothing ticks;
+* each frame runs the engine for at most :data:`SLICE` seconds (at "max" speed, that is the
+  whole slice, in chunks sized to ~:data:`CHUNK_TIME`), so the event loop is never blocked
+  for much longer than a frame;
+* header, counters, strip and detail line update every frame in which something changed; the
+  landscape and the loss plot at most as often as :data:`PLOT_INTERVALS` says, one of them per
+  frame, and the gradient-noise readout at most every ``DetailLine.NOISE_INTERVAL`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.worker import Worker
+from textual.widgets import Footer, Static
+
+from engine import Scenario, Simulation
+
+from .messages import RunStateChanged, SimulationChanged
+from .screens.help import HelpScreen
+from .widgets._cells import enable_partial_line_updates
+from .widgets.counters import CountersLine
+from .widgets.detail import DetailLine
+from .widgets.header import StatusHeader, speed_label
+from .widgets.landscape import LandscapeView
+from .widgets.lossplot import LossPlot
+from .widgets.strip import SampleStrip
+
+SPEEDS: tuple[int | None, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
+"""Iterations (batches) per second; None is "max"."""
+DEFAULT_SPEED = 10
+FRAME_INTERVAL = 1 / 20
+PLOT_INTERVALS = {            # seconds between two draws of a plot: (at a set speed, flat out)
+    "landscape": (0.25, 0.5),
+    "lossplot": (0.5, 1.0),   # the costliest on the wire and in time; a history changes slowly
+}
+SLICE = 0.040
+MIN_SLICE = 0.005
+CHUNK_TIME = 0.004
+MIN_YIELD = 0.003   # seconds the frame loop always leaves to Textual (keys, screen updates)
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+SPEED_GROUP = Binding.Group("speed")
+
+
+def parse_speed(speed: int | float | str | None) -> int | None:
+    """The speed of ``--speed``: a positive number of batches per second, or "max" (None).
+
+    ``None`` (not given) is the default, :data:`DEFAULT_SPEED`. Raises ValueError otherwise.
+    """
+    if speed is None:
+        return DEFAULT_SPEED
+    if isinstance(speed, str):
+        text = speed.strip().lower()
+        if text == "max":
+            return None
+        try:
+            speed = float(text)
+        except ValueError:
+            raise ValueError(f"speed must be a positive number of batches per second or 'max', not {speed!r}") from None
+    if isinstance(speed, bool) or not math.isfinite(speed) or speed < 1:
+        raise ValueError(f"speed must be at least 1 batch per second or 'max', not {speed!r}")
+    return int(speed)
+
+
+class TooSmall(Static):
+    """Shown instead of the panels when the terminal is smaller than 80×24."""
+
+    def render(self) -> str:
+        w, h = self.app.size
+        return (
+            f"mbsim needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT};\n"
+            f"this one is {w}×{h}.\n\nPlease enlarge the window (q quits)."
+        )
+
+
+class MbsimApp(App[int]):
+    """Mini-batch training, step by step."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "mbsim"
+    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-w80"), (100, "-w100"), (120, "-w120")]
+    VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-h24"), (36, "-h36")]
+
+    BINDINGS = [
+        Binding("space", "toggle_run", "run"),
+        Binding("n", "step_batch", "batch"),
+        Binding("right", "step_batch", "batch", show=False),
+        Binding("e", "step_epoch", "epoch"),
+        Binding("p", "step_phase", "phase"),
+        Binding("left", "step_back", "back", key_display="←"),
+        Binding("backspace", "step_back", "back", show=False),
+        Binding("plus,equals_sign", "faster", "faster", key_display="+",
+                group=SPEED_GROUP),
+        Binding("minus", "slower", "slower", key_display="-",
+                group=SPEED_GROUP),
+        Binding("r", "reset", "reset"),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, scenario: Scenario | Simulation | None = None, *, paused: bool = True,
+                 speed: int | float | str | None = None, animate: bool = True,
+                 throttle: bool = True) -> None:
+        """``animate=False`` turns the reshuffle animation off and ``throttle=False`` draws the
+        plots on every change (both for tests and snapshots, which must not depend on timing)."""
+        super().__init__()
+        enable_partial_line_updates()  # send only the changed cells of partly refreshed lines
+        self.animate = animate
+        self.throttle = throttle
+        if isinstance(scenario, Simulation):
+            self.sim = scenario
+        else:
+            self.sim = Simulation(scenario if scenario is not None else Scenario())
+        self.speed: int | None = parse_speed(speed)
+        self.start_paused = paused
+        self.running = False
+        self.goal: int | None = None          # an iteration to run to at max speed (key e)
+        self._frame_worker: Worker | None = None
+        self._plot_timer: Timer | None = None
+        self._last_tick = 0.0
+        self._credit = 0.0
+        self._per_iteration = 1e-4            # running estimate of the engine's time per iteration
+        self._key: tuple | None = None
+        self._plot_dirty: dict = {}           # plot panel → its input changed since drawn
+        self._plot_time: dict = {}            # plot panel → when it was last drawn
+        self._plot_cost: dict = {}            # plot panel → seconds per show(), recent peak
+        # measured by bench/tui.py
+        self.iterations_run = 0
+        self.frames = 0
+        self.plot_frames = 0
+
+    # ------------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Vertical(id="main"):
+            yield StatusHeader(id="header")
+            yield CountersLine(id="counters")
+            yield SampleStrip(id="strip", animate=self.animate)
+            with Horizontal(id="panels"):
+                yield LandscapeView(id="landscape")
+                yield LossPlot(id="lossplot")
+            yield DetailLine(id="detail")
+        yield TooSmall(id="too-small")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.header = self.query_one("#header", StatusHeader)
+        self.counters_line = self.query_one("#counters", CountersLine)
+        self.strip = self.query_one("#strip", SampleStrip)
+        self.landscape = self.query_one("#landscape", LandscapeView)
+        self.lossplot = self.query_one("#lossplot", LossPlot)
+        self.detail = self.query_one("#detail", DetailLine)
+        for panel in (self.landscape, self.lossplot):
+            self._plot_dirty[panel] = True
+            self._plot_time[panel] = -math.inf
+        self.landscape.border_title = "loss landscape"
+        self.lossplot.border_title = "loss"
+        self.redraw(force=True)
+        if not self.start_paused:
+            self.start_running()
+
+    # ------------------------------------------------------------------------------------------
+    # drawing
+    def _sim_key(self) -> tuple:
+        sim = self.sim
+        pending = sim.pending
+        return (
+            sim.iteration, sim.step, pending.phase if pending is not None else -2,
+            sim.status, len(sim.segments), sim.last is None,
+        )
+
+    def redraw(self, *, force: bool = False, plots: bool = True) -> None:
+        """Show the simulation: every panel whose input changed; the plots when they are due.
+
+        ``force`` redraws everything now (first frame, reset, tests); ``plots=False`` leaves the
+        plots to the frame loop, which draws at most one of them per frame.
+        """
+        sim = self.sim
+        self.header.show(sim, running=self.running, speed=self.speed,
+                         goal="to the end of the epoch" if self.goal is not None else "")
+        key = self._sim_key()
+        if force or key != self._key:
+            self._key = key
+            self.counters_line.show(sim)
+            self.strip.show(sim, force=force)
+            self.detail.show(sim, force=force)
+            for panel in self._plot_dirty:
+                self._plot_dirty[panel] = True
+            self.frames += 1
+        if not plots:
+            return
+        now = time.monotonic()
+        waits = []
+        for panel, dirty in self._plot_dirty.items():
+            if not dirty:
+                continue
+            wait = self._plot_wait(panel, now)
+            if force or wait <= 0:
+                self._draw_plot(panel, force)
+            else:
+                waits.append(wait)
+        if waits and self._plot_timer is None:
+            # after a burst of keys: draw the last state once the interval has passed
+            self._plot_timer = self.set_timer(min(waits), self._plots_due)
+
+    def _plot_wait(self, panel, now: float) -> float:  # noqa: ANN001
+        """Seconds until ``panel`` may be drawn again."""
+        if not self.throttle:
+            return 0.0
+        flat_out = self.running and (self.speed is None or self.goal is not None)
+        interval = PLOT_INTERVALS[panel.id][1 if flat_out else 0]
+        return self._plot_time[panel] + interval - now
+
+    def _draw_plot(self, panel, force: bool = False) -> None:  # noqa: ANN001
+        """Draw one plot panel, keeping an estimate of what it costs (for the frame budget)."""
+        t = time.perf_counter()
+        if force or not self.throttle:
+            panel.show(self.sim, force=True)
+        else:
+            panel.show(self.sim)
+        cost = time.perf_counter() - t
+        # a slowly decaying peak: one slow draw keeps the engine's share small for a while
+        self._plot_cost[panel] = max(cost, 0.8 * self._plot_cost.get(panel, cost))
+        self._plot_time[panel] = time.monotonic()
+        self._plot_dirty[panel] = False
+        self.plot_frames += 1
+
+    def _plots_due(self) -> None:
+        self._plot_timer = None
+        if not self.running:  # while running the frame loop draws them
+            self.redraw()
+
+    def _plot_for_this_frame(self):  # noqa: ANN201
+        """While running: the plot panel to draw in this frame, if any (one per frame)."""
+        now = time.monotonic()
+        due = [(self._plot_wait(p, now), p.id, p) for p, dirty in self._plot_dirty.items() if dirty]
+        due = [d for d in due if d[0] <= 0]
+        return min(due)[2] if due else None
+
+    def settle(self, *, refit: bool = True) -> None:
+        """Draw everything that is waiting for its interval (tests and snapshots: no timers).
+
+        With ``refit`` the plots first forget the axes they kept from earlier draws (as after a
+        reset), so the picture depends only on the state, not on which states were drawn before.
+        """
+        if refit:
+            message = SimulationChanged("reset")
+            for panel in (self.landscape, self.lossplot):
+                handler = getattr(panel, "on_simulation_changed", None)
+                if callable(handler):
+                    handler(message)
+        self.redraw(force=True)
+        self.detail.settle()
+
+    @property
+    def busy(self) -> bool:
+        """True while a panel computes something in the background (tests wait for it)."""
+        return any(getattr(p, "pending_work", False) for p in (self.strip, self.landscape, self.lossplot))
+
+    def _jumped(self, kind: str) -> None:
+        """Tell the panels the simulation jumped (back or reset), then redraw.
+
+        A reset redraws everything at once; stepping back (a key often held down) keeps the
+        plots to their rate, the last state drawn when the key is released.
+        """
+        message = SimulationChanged(kind)
+        for panel in (self.strip, self.landscape, self.lossplot):
+            # delivered at once (not queued), so each panel knows before it is redrawn below
+            handler = getattr(panel, "on_simulation_changed", None)
+            if callable(handler):
+                handler(message)
+        self.redraw(force=kind == "reset")
+
+    # ------------------------------------------------------------------------------------------
+    # running
+    def start_running(self) -> None:
+        """Run at the current speed until paused, finished or diverged."""
+        if self.sim.done:
+            self.bell()
+            return
+        self.running = True
+        self._credit = 0.0
+        if self._frame_worker is None or self._frame_worker.is_finished:
+            self._frame_worker = self.run_worker(self._frames(), name="frames", group="frames",
+                                         exclusive=True, exit_on_error=True)
+        self.post_message(RunStateChanged(True, self.speed))
+
+    def pause(self) -> None:
+        """Stop running: the frame loop ends, nothing redraws until the next key."""
+        was = self.running
+        self.running = False
+        self.goal = None
+        if self._frame_worker is not None:
+            self._frame_worker.cancel()
+            self._frame_worker = None
+        if was:
+            self.post_message(RunStateChanged(False, self.speed))
+
+    async def _frames(self) -> None:
+        """The frame loop: one :meth:`_tick` per frame, always yielding to Textual in between.
+
+        At a set speed a frame starts every :data:`FRAME_INTERVAL`; flat out (max, or ``e``
+        running to the end of an epoch) the next frame starts as soon as Textual has drawn this
+        one and handled the keys that came in meanwhile.
+        """
+        self._last_tick = time.perf_counter()
+        while self.running:
+            start = time.perf_counter()
+            self._tick()
+            if self.speed is None or self.goal is not None:
+                await self._drawn()
+                await asyncio.sleep(MIN_YIELD)
+            else:
+                await asyncio.sleep(max(MIN_YIELD, start + FRAME_INTERVAL - time.perf_counter()))
+
+    async def _drawn(self, timeout: float = 0.25) -> None:
+        """Wait until Textual has refreshed the screen and gone idle (keys handled)."""
+        done = asyncio.get_running_loop().create_future()
+
+        def resolve() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        self.call_after_refresh(resolve)
+        try:
+            await asyncio.wait_for(done, timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    def on_run_state_changed(self, message: RunStateChanged) -> None:
+        self.redraw()
+
+    def _run_for(self, budget: float, limit: int | None = None) -> int:
+        """Run up to ``limit`` iterations (no limit: until ``budget`` seconds have passed).
+
+        Work goes in chunks of about :data:`CHUNK_TIME` so a slow scenario (one iteration over
+        200,000 samples) still hands control back on time.
+        """
+        sim = self.sim
+        start = time.perf_counter()
+        deadline = start + budget
+        ran = 0
+        while limit is None or ran < limit:
+            chunk = max(1, int(CHUNK_TIME / self._per_iteration))
+            if limit is not None:
+                chunk = min(chunk, limit - ran)
+            t0 = time.perf_counter()
+            got = sim.run_iterations(chunk)
+            t1 = time.perf_counter()
+            ran += got
+            if got:
+                self._per_iteration = 0.8 * self._per_iteration + 0.2 * max((t1 - t0) / got, 1e-7)
+            if got < chunk or t1 >= deadline:
+                break
+        self.iterations_run += ran
+        return ran
+
+    def _tick(self) -> None:
+        """One frame: run the engine for this frame's share of time, then redraw.
+
+        A frame that draws a plot gives the engine less time (by twice what that plot's ``show``
+        recently cost at most, once for ``show`` and once for Textual rendering it), so no frame
+        holds the event loop much longer than :data:`SLICE` and keys keep answering.
+        """
+        now = time.perf_counter()
+        dt = min(now - self._last_tick, 0.25)
+        self._last_tick = now
+        sim = self.sim
+        plot = self._plot_for_this_frame()
+        budget = SLICE if plot is None else max(MIN_SLICE, SLICE - 2 * self._plot_cost.get(plot, SLICE))
+        if self.goal is not None:
+            self._run_for(budget, self.goal - sim.iteration)
+            if sim.iteration >= self.goal:
+                self.pause()
+        elif self.speed is None:
+            self._run_for(budget)
+        else:
+            self._credit += self.speed * dt
+            n = int(self._credit)
+            if n:
+                ran = self._run_for(budget, n)
+                self._credit = self._credit - n if ran == n else 0.0
+        if sim.done:
+            self.pause()
+        self.redraw(plots=not self.running)
+        if plot is not None and self.running:
+            self._draw_plot(plot)
+
+    # ------------------------------------------------------------------------------------------
+    # actions (keys)
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # the help screen is modal: keys of the main screen wait until it is closed
+        if isinstance(self.screen, HelpScreen) and action not in ("quit", "command_palette", "help"):
+            return False
+        return True
+
+    def action_toggle_run(self) -> None:
+        if self.running:
+            self.pause()
+        else:
+            self.start_running()
+
+    def _step(self, do) -> None:  # noqa: ANN001
+        self.pause()
+        if self.sim.done:
+            self.bell()
+        else:
+            do()
+        self.redraw()
+
+    def action_step_batch(self) -> None:
+        """One iteration (finishes the iteration in progress after ``p``)."""
+        self._step(self.sim.step_iteration)
+
+    def action_step_phase(self) -> None:
+        """One phase: forward, loss, backward or update."""
+        self._step(self.sim.step_phase)
+
+    def action_step_epoch(self) -> None:
+        """Run to the end of the epoch: at once if quick, else at max speed with the screen following."""
+        self.pause()
+        sim = self.sim
+        if sim.done:
+            self.bell()
+            self.redraw()
+            return
+        target = sim.iteration + sim.iterations_to_epoch_end()
+        self._run_for(SLICE, target - sim.iteration)
+        if sim.iteration < target and not sim.done:
+            self.goal = target
+            self.start_running()
+        self.redraw()
+
+    def action_step_back(self) -> None:
+        """Undo one iteration exactly (across epoch boundaries too)."""
+        self.pause()
+        if self.sim.back(1):
+            self._jumped("back")
+        else:
+            self.bell()
+            self.redraw()
+
+    def action_faster(self) -> None:
+        self._change_speed(+1)
+
+    def action_slower(self) -> None:
+        self._change_speed(-1)
+
+    def _change_speed(self, direction: int) -> None:
+        order = [math.inf if s is None else s for s in SPEEDS]
+        now = math.inf if self.speed is None else self.speed
+        if direction > 0:
+            faster = [s for s in order if s > now]
+            new = faster[0] if faster else math.inf
+        else:
+            slower = [s for s in order if s < now]
+            new = slower[-1] if slower else order[0]
+        self.speed = None if new == math.inf else int(new)
+        self._credit = 0.0
+        if self.running:
+            self.post_message(RunStateChanged(True, self.speed))
+        else:
+            self.notify(f"speed {speed_label(self.speed)} (batches per second) — space to run",
+                        timeout=2)
+
+    def action_reset(self) -> None:
+        """Back to the start (same data, same initial parameters)."""
+        self.pause()
+        self.sim.reset()
+        self._jumped("reset")
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+        else:
+            self.push_screen(HelpScreen())
+
+
+def run_app(scenario: Scenario | Simulation | None = None, *, paused: bool = True,
+            speed: int | float | str | None = None) -> int:
+    """Open the TUI on ``scenario``; return the exit code.
+
+    ``paused=False`` starts running at once (``--run``); ``speed`` is batches per second, or
+    "max" (``--speed``; None is the default, 10). A bad scenario raises before the screen opens.
+    """
+    app = MbsimApp(scenario, paused=paused, speed=speed)
+    result = app.run()
+    if app.return_code:
+        return app.return_code
+    return int(result or 0)

@@ -1,0 +1,536 @@
+"""Compare mode (``c``): Batch GD, mini-batch GD and SGD side by side, in lockstep.
+
+Three runs of the app's current scenario that differ only in the batch size (N, the scenario's
+B, and 1), from the same data and the same initial parameters
+(:class:`engine.compare.Comparison`). Every key acts on all three together: a *tick* advances
+each run by one unit of the alignment — by epochs (default) the same share of the data, by
+samples the same number of samples, by steps one update each.
+
+The screen shows a header with the alignment explained in a sentence, one counters row per run
+(exact DESIGN.md wording, labelled with the run's name, its loss and its state), one landscape
+with the three paths and one loss plot with the three full-training-loss curves.
+
+Timing, so that keys answer and the wire stays quiet:
+
+* paused, nothing runs (no timer); a key redraws the counters at once and the plots at once
+  unless they were drawn less than :data:`PLOT_INTERVAL` ago (then once, when it has passed);
+* running, a timer fires every :data:`FRAME_INTERVAL`; each frame runs ticks for at most
+  :data:`SLICE` seconds (less the recent cost of drawing the plots when they are due), updates
+  the counters, and redraws the plots at most every :data:`PLOT_INTERVAL` seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Static
+
+from engine import Scenario
+from engine.compare import ALIGNMENTS, Comparison
+
+from ..widgets._runs import short_names
+from ..widgets.compare_header import CompareHeader
+from ..widgets.compare_landscape import CompareLandscape
+from ..widgets.compare_plot import ComparePlot
+from ..widgets.compare_rows import CompareRows
+from .help import HelpScreen
+
+SPEEDS: tuple[int | None, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, None)
+"""Ticks per second; None is "max" (as many as fit in each frame's slice)."""
+DEFAULT_SPEED = 10
+FRAME_INTERVAL = 1 / 20
+SLICE = 0.040
+MIN_SLICE = 0.005
+PLOT_INTERVAL = 0.25
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+EPS = 1e-9
+SPEED_GROUP = Binding.Group("speed")
+
+
+# ------------------------------------------------------------------------------------------------
+# the alignment arithmetic the keys need (what one tick is, where the epoch ends)
+def advance_toward(comp: Comparison, goal: float) -> bool:
+    """One tick toward ``goal`` (the last, shorter stretch exactly to it); False when there."""
+    if comp.done or comp.target >= goal - EPS:
+        return False
+    if comp.target + comp.unit() <= goal + EPS:
+        comp.tick()
+    else:
+        comp.tick_epoch()       # only by samples when B does not divide N: tick_epoch goes to goal
+    return True
+
+
+def middle_batch_size(n: int) -> int:
+    """A mini-batch size to compare with when the scenario's own is already N or 1: the power of
+    two nearest √N, between 2 and N − 1."""
+    b = 2 ** round(math.log2(math.sqrt(n))) if n > 1 else 1
+    return int(min(max(b, 2), n - 1))
+
+
+def make_comparison(scenario: Scenario, batch_sizes: tuple[int, int, int] | None = None,
+                    align: str = "epochs") -> tuple[Comparison, str]:
+    """The comparison of ``scenario``, and a note when its middle run had to be chosen.
+
+    When the scenario is itself Batch GD (B = N) or SGD (B = 1), its own batch size would repeat
+    one of the ends, so the middle run takes :func:`middle_batch_size` instead (unless
+    ``batch_sizes`` are given).
+    """
+    comp = Comparison(scenario, batch_sizes=batch_sizes, align=align)
+    n = comp.runs[0].sim.dataset.n_samples
+    b = comp.batch_sizes[1]
+    if batch_sizes is None and n >= 3 and b in (1, n):
+        mid = middle_batch_size(n)
+        comp = Comparison(scenario, batch_sizes=(n, mid, 1), align=align)
+        what = "Batch GD" if b == n else "SGD"
+        return comp, f"this scenario is {what} (B={b}) already: compared with a mini-batch of B={mid}"
+    return comp, ""
+
+
+def speed_label(speed: int | None) -> str:
+    return "×max" if speed is None else f"×{speed}"
+
+
+# ------------------------------------------------------------------------------------------------
+HELP_KEYS = (
+    ("space", "run or pause all three together (the header shows which)."),
+    ("n  →", "one tick: each run advances by one unit of the alignment."),
+    ("e", "run to the end of the epoch (of the alignment's measure)."),
+    ("←  backspace", "one tick back, exactly, for all three."),
+    ("+  -", "faster or slower, in ticks per second."),
+    ("r", "all three back to the same start."),
+    ("x", "the loss plot's x axis: epochs, steps or samples seen."),
+    ("a", "align by epochs, samples or steps (starts again from the same start)."),
+    ("c  escape", "back to the main screen."),
+    ("?", "this help (escape or ? closes it)."),
+)
+HELP_ALIGN = (
+    ("by epochs", "each tick every run sees the same share of the data: in one epoch of N "
+                  "samples Batch GD makes 1 update, mini-batch N/B, SGD N."),
+    ("by samples", "each tick every run sees the same number of samples (one mini-batch), "
+                   "so the runs have used the same data at every moment."),
+    ("by steps", "each tick every run makes one update: SGD has then seen far fewer samples, "
+                 "and Batch GD runs out of epochs first."),
+)
+HELP_PANELS = (
+    ("Rows", "one per run, in the same words as the main screen's counters, with the loss on "
+             "the whole training set and, once a run stops, finished or diverged."),
+    ("Landscape", "the loss on the whole training set over two parameters (dark is low) and the "
+                  "three paths from the common start ○: Batch GD solid white ■, mini-batch "
+                  "dotted orange ◆, SGD dotted magenta ●. One parameter: w across, time down."),
+    ("Loss plot", "the loss on the whole training set of each run, on the chosen x axis."),
+)
+
+
+class CompareHelp(HelpScreen):
+    """Help for compare mode (a :class:`HelpScreen`, so the app treats it as its help)."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-box") as box:
+            box.border_title = "compare mode help"
+            box.border_subtitle = "↑ ↓ scroll · escape closes"
+            with VerticalScroll(id="help-scroll"):
+                for title, rows in (("Compare mode", HELP_PANELS), ("Alignment", HELP_ALIGN),
+                                    ("Keys", HELP_KEYS)):
+                    yield Static(title, classes="help-section")
+                    with Grid(classes="help-grid"):
+                        for name, text in rows:
+                            yield Static(name, classes="help-name", markup=False)
+                            yield Static(text, classes="help-text", markup=False)
+
+
+class CompareTooSmall(Static):
+    """Shown instead of the panels when the terminal is smaller than 80×24."""
+
+    def render(self) -> str:
+        w, h = self.app.size
+        return (f"compare mode needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT};\n"
+                f"this one is {w}×{h}.\n\nPlease enlarge the window (c goes back).")
+
+
+class CompareScreen(Screen[None]):
+    """Batch GD, mini-batch GD and SGD in lockstep (see the module docstring)."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_WIDTH, "-w80"), (100, "-w100"), (110, "-w110")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_HEIGHT, "-h24"), (34, "-h34")]
+
+    DEFAULT_CSS = """
+    CompareScreen {
+        layout: vertical;
+        background: $background;
+    }
+    CompareScreen #cmp-main { height: 1fr; }
+    CompareScreen #cmp-header {
+        height: auto;
+        padding: 0 1;
+        background: $panel;
+        color: $foreground;
+    }
+    CompareScreen CompareHeader > .cheader--title { text-style: bold; color: $accent; }
+    CompareScreen CompareHeader > .cheader--name { text-style: bold; color: $text; }
+    CompareScreen CompareHeader > .cheader--align { text-style: bold; color: $primary-lighten-2; }
+    CompareScreen CompareHeader > .cheader--muted { color: $text-muted; }
+    CompareScreen CompareHeader > .cheader--running { text-style: bold; color: $accent; }
+    CompareScreen CompareHeader > .cheader--paused { text-style: bold; color: $warning; }
+    CompareScreen CompareHeader > .cheader--done { text-style: bold; color: $success; }
+    CompareScreen CompareHeader > .cheader--error { text-style: bold reverse; color: $error; }
+    CompareScreen #cmp-rows {
+        height: auto;
+        padding: 0 1;
+    }
+    CompareScreen CompareRows > .rows--label { text-style: bold; color: $text; }
+    CompareScreen CompareRows > .rows--value { text-style: bold; color: $text; }
+    CompareScreen CompareRows > .rows--muted { color: $text-muted; }
+    CompareScreen CompareRows > .rows--done { text-style: bold; color: $success; }
+    CompareScreen CompareRows > .rows--error { text-style: bold reverse; color: $error; }
+    CompareScreen #cmp-panels { height: 1fr; min-height: 8; }
+    CompareScreen #cmp-landscape, CompareScreen #cmp-plot {
+        height: 1fr;
+        border: round $panel-lighten-2;
+        border-title-color: $text-muted;
+        border-title-align: left;
+    }
+    CompareScreen #cmp-landscape { width: 2fr; }
+    CompareScreen #cmp-plot { width: 3fr; }
+    CompareScreen.-w110 #cmp-landscape { width: 1fr; }
+    CompareScreen.-w110 #cmp-plot { width: 1fr; }
+    /* narrow but tall: the panels one above the other, full width */
+    CompareScreen.-w80.-h34 #cmp-panels { layout: vertical; }
+    CompareScreen.-w80.-h34 #cmp-landscape, CompareScreen.-w80.-h34 #cmp-plot { width: 1fr; }
+    CompareScreen #cmp-too-small {
+        display: none;
+        width: 1fr;
+        height: 1fr;
+        content-align: center middle;
+        text-align: center;
+        color: $warning;
+        text-style: bold;
+    }
+    CompareScreen.-narrow #cmp-main, CompareScreen.-short #cmp-main,
+    CompareScreen.-narrow Footer, CompareScreen.-short Footer { display: none; }
+    CompareScreen.-narrow #cmp-too-small, CompareScreen.-short #cmp-too-small { display: block; }
+    CompareScreen Footer.-compact FooterLabel { margin: 0 1 0 0; }
+    /* below 100 columns the footer needs the whole line: speed (+ -) and ctrl+p are in the help */
+    CompareScreen.-w80 FooterKey.-command-palette,
+    CompareScreen.-w80 Footer KeyGroup, CompareScreen.-w80 Footer FooterLabel { display: none; }
+    """
+
+    BINDINGS = [
+        Binding("space", "toggle_run", "run"),
+        Binding("n", "tick", "tick"),
+        Binding("right", "tick", "tick", show=False),
+        Binding("e", "epoch", "epoch"),
+        Binding("left", "back", "back", key_display="←"),
+        Binding("backspace", "back", "back", show=False),
+        Binding("plus,equals_sign", "faster", "faster", key_display="+", group=SPEED_GROUP),
+        Binding("minus", "slower", "slower", key_display="-", group=SPEED_GROUP),
+        Binding("r", "reset", "reset"),
+        Binding("x", "x_axis", "x axis"),
+        Binding("a", "align", "align"),
+        Binding("c", "close", "main"),
+        Binding("escape", "close", "main", show=False),
+        Binding("question_mark", "help", "help", key_display="?"),
+        # the main screen's phase key has no meaning here: say so rather than step the hidden run
+        Binding("p", "no_phase", "phase", show=False),
+    ]
+
+    def __init__(self, scenario: Scenario, *, batch_sizes: tuple[int, int, int] | None = None,
+                 align: str = "epochs", x_axis: str = "epochs", speed: int | None = DEFAULT_SPEED,
+                 name: str | None = None, id: str | None = None) -> None:
+        super().__init__(name=name, id=id)
+        self.comp, self.note = make_comparison(scenario, batch_sizes, align)
+        self.speed: int | None = speed
+        self.running = False
+        self.goal: float | None = None          # a target to run to at max speed (key e)
+        self.frames = 0                         # frames run (tests, benchmarks)
+        self.plot_draws = 0                     # times the two plots were drawn
+        self._x_axis = x_axis
+        self._timer: Timer | None = None
+        self._plot_timer: Timer | None = None
+        self._plot_time = -math.inf
+        self._plots_dirty = True
+        self._plot_cost = 0.0
+        self._last = 0.0
+        self._credit = 0.0
+        self._tick_cost = 1e-4                  # running estimate of the time per tick
+        self._ready = False                     # the panels are mounted
+
+    # ------------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Vertical(id="cmp-main"):
+            yield CompareHeader(id="cmp-header")
+            yield CompareRows(id="cmp-rows")
+            with Horizontal(id="cmp-panels"):
+                yield CompareLandscape(id="cmp-landscape")
+                yield ComparePlot(id="cmp-plot", x_axis=self._x_axis)
+        yield CompareTooSmall(id="cmp-too-small")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.header = self.query_one("#cmp-header", CompareHeader)
+        self.rows = self.query_one("#cmp-rows", CompareRows)
+        self.landscape = self.query_one("#cmp-landscape", CompareLandscape)
+        self.plot = self.query_one("#cmp-plot", ComparePlot)
+        self.landscape.border_title = "loss landscape"
+        self.plot.border_title = "loss on the whole training set"
+        self._ready = True
+        self.redraw(force=True)
+        if self.note:
+            self.notify(self.note, timeout=6)
+
+    def on_screen_suspend(self) -> None:
+        self.pause()
+
+    def on_unmount(self) -> None:
+        self._ready = False
+        self.pause()
+
+    # ------------------------------------------------------------------------------------------
+    # drawing
+    def run_state(self) -> tuple[str, str]:
+        """The state text on the right of the header, and its style kind."""
+        comp = self.comp
+        if comp.done:
+            diverged = [n for n, r in zip(short_names([r.label for r in comp.runs]), comp.runs)
+                        if r.sim.status == "diverged"]
+            if diverged:
+                return f"{' and '.join(diverged)} diverged — r to start again", "error"
+            return "all finished — r to start again", "done"
+        if self.running:
+            if self.goal is not None:
+                return "running to the end of the epoch ×max — space to stop", "running"
+            return f"running {speed_label(self.speed)} ticks/s — space to pause", "running"
+        return "paused — space to run", "paused"
+
+    def redraw(self, *, force: bool = False) -> None:
+        """Header and rows now; the plots now if forced or due, else once they are due."""
+        if not self._ready:
+            return
+        state, kind = self.run_state()
+        dark = self.app.current_theme.dark
+        self.header.show(self.comp, state=state, kind=kind)
+        self.rows.show(self.comp, dark=dark)
+        self._plots_dirty = True
+        wait = self._plot_time + PLOT_INTERVAL - time.monotonic()
+        if force or wait <= 0:
+            self._draw_plots(force=force)
+        elif not self.running and self._plot_timer is None:
+            self._plot_timer = self.set_timer(wait, self._plots_due)
+
+    def _draw_plots(self, force: bool = False) -> None:
+        if self._plot_timer is not None:
+            self._plot_timer.stop()
+            self._plot_timer = None
+        t = time.perf_counter()
+        self.landscape.show(self.comp, force=force)
+        self.plot.show(self.comp, force=force)
+        cost = time.perf_counter() - t
+        self._plot_cost = max(cost, 0.8 * self._plot_cost)
+        self._plot_time = time.monotonic()
+        self._plots_dirty = False
+        self.plot_draws += 1
+
+    def _plots_due(self) -> None:
+        self._plot_timer = None
+        if self._plots_dirty:
+            self._draw_plots()
+
+    def settle(self) -> None:
+        """Draw everything now, with the axes and the map fitted afresh to the present state, so
+        the picture does not depend on which frames happened to be drawn before (tests and
+        snapshots)."""
+        self.landscape.forget()
+        self.plot.forget()
+        self.redraw(force=True)
+
+    @property
+    def busy(self) -> bool:
+        """True while the landscape computes in the background (tests wait for it)."""
+        return self.landscape.pending_work
+
+    # ------------------------------------------------------------------------------------------
+    # running
+    def start_running(self) -> None:
+        if self.comp.done:
+            self.app.bell()
+            self.redraw()
+            return
+        self.running = True
+        self._credit = 0.0
+        self._last = time.perf_counter()
+        if self._timer is None:
+            self._timer = self.set_interval(FRAME_INTERVAL, self._frame)
+        self.redraw()
+
+    def pause(self) -> None:
+        """Stop running: no timer is left, nothing redraws until the next key."""
+        was = self.running
+        self.running = False
+        self.goal = None
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if was:
+            self.redraw()
+
+    def _run_ticks(self, budget: float, limit: int | None = None) -> int:
+        """Ticks (toward :attr:`goal` if set) until ``limit`` or ``budget`` seconds; how many ran."""
+        comp = self.comp
+        start = time.perf_counter()
+        deadline = start + budget
+        ran = 0
+        while limit is None or ran < limit:
+            t0 = time.perf_counter()
+            if self.goal is not None:
+                moved = advance_toward(comp, self.goal)
+            else:
+                moved = comp.tick()
+            if not moved:
+                break
+            ran += 1
+            t1 = time.perf_counter()
+            self._tick_cost = 0.8 * self._tick_cost + 0.2 * (t1 - t0)
+            if t1 + self._tick_cost > deadline:
+                break
+        return ran
+
+    def _frame(self) -> None:
+        """One frame: ticks for this frame's share of time, the counters, the plots when due."""
+        now = time.perf_counter()
+        dt = min(now - self._last, 0.25)
+        self._last = now
+        self.frames += 1
+        due = time.monotonic() - self._plot_time >= PLOT_INTERVAL
+        budget = SLICE if not due else max(MIN_SLICE, SLICE - 2 * self._plot_cost)
+        comp = self.comp
+        if self.goal is not None:
+            self._run_ticks(budget)
+            if comp.done or comp.target >= self.goal - EPS:
+                self.goal = None
+                self.running = False
+        elif self.speed is None:
+            self._run_ticks(budget)
+        else:
+            self._credit += self.speed * dt
+            n = int(self._credit)
+            if n:
+                ran = self._run_ticks(budget, n)
+                self._credit = self._credit - n if ran == n else 0.0
+        if comp.done:
+            self.running = False
+        if not self.running:
+            self.pause()
+            self.redraw(force=True)
+            return
+        self.redraw()
+
+    # ------------------------------------------------------------------------------------------
+    # actions (keys)
+    def action_toggle_run(self) -> None:
+        if self.running:
+            self.pause()
+        else:
+            self.start_running()
+
+    def action_tick(self) -> None:
+        """One tick: every run advances by one unit of the alignment."""
+        self.pause()
+        if not self.comp.tick():
+            self.app.bell()
+        self.redraw()
+
+    def action_epoch(self) -> None:
+        """To the end of the epoch: at once if quick, else at max speed with the screen following."""
+        self.pause()
+        comp = self.comp
+        if comp.done:
+            self.app.bell()
+            self.redraw()
+            return
+        self.goal = comp.epoch_target()
+        self._run_ticks(SLICE)
+        if not comp.done and comp.target < self.goal - EPS:
+            self.running = True
+            self._last = time.perf_counter()
+            if self._timer is None:
+                self._timer = self.set_interval(FRAME_INTERVAL, self._frame)
+        else:
+            self.goal = None
+        self.redraw()
+
+    def action_back(self) -> None:
+        """Undo the last tick on all three runs, exactly."""
+        self.pause()
+        if not self.comp.back():
+            self.app.bell()
+        self.redraw()
+
+    def action_reset(self) -> None:
+        """All three back to the start (same data, same initial parameters)."""
+        self.pause()
+        self.comp.reset()
+        self.landscape.forget()
+        self.plot.forget()
+        self.redraw(force=True)
+
+    def action_x_axis(self) -> None:
+        """The loss plot's x axis: epochs → steps → samples."""
+        axis = self.plot.cycle_x_axis()
+        self._x_axis = axis
+        self.notify(f"x axis: {axis}", timeout=2)
+
+    def action_align(self) -> None:
+        """Align by epochs → samples → steps; the runs start again from the same start."""
+        self.pause()
+        comp = self.comp
+        new = ALIGNMENTS[(ALIGNMENTS.index(comp.align) + 1) % len(ALIGNMENTS)]
+        moved = comp.target > 0
+        comp.align = new
+        comp.reset()
+        self.landscape.forget()
+        self.plot.forget()
+        self.plot.set_x_axis(new)         # the plot counts in the unit the runs are aligned by
+        self._x_axis = new
+        self.redraw(force=True)
+        again = " — started again from the same start" if moved else ""
+        self.notify(f"aligned by {new}{again}", timeout=3)
+
+    def action_faster(self) -> None:
+        self._change_speed(+1)
+
+    def action_slower(self) -> None:
+        self._change_speed(-1)
+
+    def _change_speed(self, direction: int) -> None:
+        order = [math.inf if s is None else s for s in SPEEDS]
+        now = math.inf if self.speed is None else self.speed
+        if direction > 0:
+            faster = [s for s in order if s > now]
+            new = faster[0] if faster else math.inf
+        else:
+            slower = [s for s in order if s < now]
+            new = slower[-1] if slower else order[0]
+        self.speed = None if new == math.inf else int(new)
+        self._credit = 0.0
+        if self.running:
+            self.redraw()
+        else:
+            self.notify(f"speed {speed_label(self.speed)} ticks per second — space to run", timeout=2)
+
+    def action_close(self) -> None:
+        """Back to the main screen (the comparison is dropped; ``c`` builds a fresh one)."""
+        self.pause()
+        self.dismiss(None)
+
+    def action_help(self) -> None:
+        self.pause()
+        self.app.push_screen(CompareHelp())
+
+    def action_no_phase(self) -> None:
+        self.app.bell()
+        self.notify("compare mode steps whole ticks (n); p steps one phase on the main screen", timeout=3)

@@ -1,0 +1,103 @@
+"""The help screen (``?``): each panel, each key and each term, in a sentence."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+PANELS = (
+    ("Header", "the scenario, the algorithm its batch size makes, the optimizer, the learning "
+               "rate, and whether the run is paused, running, finished or diverged."),
+    ("Counters", "how far training has got, counted five ways: the epoch, the batch within it, "
+                 "iterations, optimizer steps and samples seen."),
+    ("Sample strip", "every training sample in the order this epoch visits them: the current "
+                     "batch is highlighted and the samples already used are dimmed; watch the "
+                     "order change when a new epoch reshuffles."),
+    ("Landscape", "the loss on the whole training set over two parameters (dark is low), the "
+                  "path of full-batch gradient descent (solid), this run's path (dotted), the "
+                  "current point, and arrows for the full gradient G and the batch gradient ĝ."),
+    ("Loss plot", "the loss of each batch (faint and jumpy), its running mean over the epoch, "
+                  "the loss on the whole training set, and on held-out validation samples."),
+    ("Detail line", "the phase just done in the current iteration, and the noise of the batch "
+                    "gradient at this point."),
+)
+
+NOISE = (
+    ("|G|, |ĝ|", "the lengths of the full gradient and of this batch's gradient."),
+    ("cos(ĝ,G)", "how well the batch gradient points the same way as the full one (1 is the same)."),
+    ("tr Cov[ĝ]", "how much ĝ varies from batch to batch, summed over the parameters; exact, "
+                  "for batches drawn without replacement (finite population correction)."),
+    ("B_simple", "the batch size at which that noise is about as large as the gradient itself."),
+)
+
+KEYS = (
+    ("space", "run or pause; the header shows which."),
+    ("n  →", "one batch: one iteration (forward, loss, backward, update)."),
+    ("e", "run to the end of the current epoch."),
+    ("p", "one phase of the iteration: forward, then loss, then backward, then update."),
+    ("←  backspace", "step back one iteration, exactly, even across an epoch boundary."),
+    ("+  -", "faster or slower: ×10 means ten batches a second, ×max as fast as possible."),
+    ("r", "start again from the same data and the same initial parameters."),
+    ("?", "this help (escape or ? closes it)."),
+    ("q", "quit."),
+    ("ctrl+p", "the command palette."),
+)
+
+TERMS = (
+    ("sample", "one training example: an input and its target."),
+    ("batch", "the group of B samples whose average gradient is used for one update."),
+    ("iteration", "one forward and backward pass over one batch."),
+    ("step", "one change of the parameters by the optimizer; with gradient accumulation "
+             "several iterations (micro-batches) make one step."),
+    ("epoch", "the unit the training loop counts in: one pass over the data, unless "
+              "steps_per_epoch fixes it at a number of steps instead."),
+    ("pass", "one sweep through every training sample, in the epoch's shuffled order."),
+    ("Batch GD", "B = N: each step uses the whole training set, so the path is smooth and an "
+                 "epoch is a single step."),
+    ("SGD", "B = 1: each step uses one sample, so steps are cheap but noisy."),
+    ("Mini-batch GD", "1 < B < N: the usual middle way, about N/B steps per epoch."),
+    ("short last batch", "when B does not divide N the last batch of a pass has fewer samples, "
+                         "but it still makes a full step with the same learning rate "
+                         "(unless drop_last leaves those samples out)."),
+)
+
+
+SECTIONS = (
+    ("Panels", PANELS),
+    ("Noise readout", NOISE),
+    ("Keys", KEYS),
+    ("Terms", TERMS),
+)
+
+
+def help_text() -> str:
+    """The whole help as plain text (for tests and the README)."""
+    return "\n\n".join(
+        "\n".join([title] + [f"  {name}: {text}" for name, text in rows]) for title, rows in SECTIONS
+    )
+
+
+class HelpScreen(ModalScreen[None]):
+    """Help over the main screen; escape, ? or q closes it."""
+
+    BINDINGS = [
+        Binding("escape,question_mark,q", "close", "close help"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-box") as box:
+            box.border_title = "mbsim help"
+            box.border_subtitle = "↑ ↓ scroll · escape closes"
+            with VerticalScroll(id="help-scroll"):
+                for title, rows in SECTIONS:
+                    yield Static(title, classes="help-section")
+                    with Grid(classes="help-grid"):
+                        for name, text in rows:
+                            yield Static(name, classes="help-name", markup=False)
+                            yield Static(text, classes="help-text", markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

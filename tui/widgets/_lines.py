@@ -1,0 +1,142 @@
+"""Text panels that break between items, never inside one (a counter keeps its number).
+
+They are cheap on the wire: when the text changes, only the cells that changed are marked for
+repainting, so Textual sends a few digits rather than whole lines (DESIGN.md budget: ≤ 20 KB/s
+over SSH at the default speed; with ``_cells.enable_partial_line_updates`` Textual writes just
+those cells).
+"""
+
+from __future__ import annotations
+
+from rich.cells import cell_len
+from rich.console import Console
+from rich.text import Text
+from textual.geometry import Region
+from textual.widget import Widget
+
+MERGE_GAP = 6   # unchanged cells between two changes below which they are repainted as one
+
+
+def fit_items(items: list[Text | None], width: int, sep: str = "  ") -> list[Text]:
+    """Lay out ``items`` on as few lines as fit in ``width`` cells, breaking only between items.
+
+    A ``None`` item forces a new line.
+    """
+    lines: list[Text] = []
+    line = Text()
+    for item in items:
+        if item is None:
+            lines.append(line)
+            line = Text()
+            continue
+        if line.cell_len and line.cell_len + len(sep) + item.cell_len > width:
+            lines.append(line)
+            line = Text()
+        if line.cell_len:
+            line.append(sep)
+        line.append_text(item)
+    if line.cell_len or not lines:
+        lines.append(line)
+    return lines
+
+
+def _cells(line: Text, console: Console) -> list[tuple[str, object]]:
+    """(character, style) per cell of a rendered line."""
+    cells: list[tuple[str, object]] = []
+    for segment in line.render(console, end=""):
+        style = segment.style
+        for ch in segment.text:
+            cells.append((ch, style))
+            for _ in range(cell_len(ch) - 1):
+                cells.append(("", style))
+    return cells
+
+
+def changed_runs(old: list[tuple[str, object]], new: list[tuple[str, object]],
+                 gap: int = MERGE_GAP) -> list[tuple[int, int]]:
+    """Cell ranges [x0, x1) where two rendered lines differ, close ranges merged."""
+    blank = (" ", None)
+    n = max(len(old), len(new))
+    runs: list[list[int]] = []
+    for x in range(n):
+        a = old[x] if x < len(old) else blank
+        b = new[x] if x < len(new) else blank
+        if a != b:
+            if runs and x - runs[-1][1] <= gap:
+                runs[-1][1] = x + 1
+            else:
+                runs.append([x, x + 1])
+    return [(x0, x1) for x0, x1 in runs]
+
+
+class ItemLine(Widget):
+    """A panel of text items on one line, wrapping to more lines between items when narrow.
+
+    Subclasses call :meth:`set_items`; the widget repaints only the cells that changed, and asks
+    for a new layout only when its number of lines changes.
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._items: list[Text | None] = []
+        self._sep = "  "
+        self._plain = ""
+        self._shown: list[list[tuple[str, object]]] | None = None
+        self._shown_width = -1
+
+    @property
+    def text(self) -> str:
+        """The plain text shown, items separated by two spaces, lines by newlines (for tests)."""
+        return self._plain
+
+    def lines(self, width: int) -> list[Text]:
+        """The lines to show at ``width`` cells."""
+        return fit_items(self._items, max(1, width), self._sep)
+
+    def set_items(self, items: list[Text | None], sep: str = "  ") -> None:
+        """Show ``items``; repaint only what differs from what is on screen."""
+        plain = "\n".join(sep.join(t.plain for t in group) for group in _groups(items))
+        if plain == self._plain and [_spans(i) for i in items] == [_spans(i) for i in self._items]:
+            return
+        self._items, self._sep, self._plain = items, sep, plain
+        width = self.content_size.width
+        if not self.is_mounted or width <= 0 or self._shown is None or width != self._shown_width:
+            self._shown = None
+            self.refresh(layout=True)
+            return
+        console = self.app.console
+        new = [_cells(line, console) for line in self.lines(width)]
+        old = self._shown
+        self._shown = new
+        if len(new) != len(old):
+            self.refresh(layout=True)
+            return
+        for row, (a, b) in enumerate(zip(old, new)):
+            for x0, x1 in changed_runs(a, b):
+                self.refresh(Region(x0, row, min(x1, width) - x0, 1))
+
+    def render(self) -> Text:
+        width = self.content_size.width
+        lines = self.lines(width)
+        if self.is_mounted and width > 0:
+            console = self.app.console
+            self._shown = [_cells(line, console) for line in lines]
+            self._shown_width = width
+        return Text("\n").join(lines)
+
+    def get_content_height(self, container, viewport, width: int) -> int:  # noqa: ANN001
+        return len(self.lines(width))
+
+
+def _groups(items: list[Text | None]) -> list[list[Text]]:
+    groups: list[list[Text]] = [[]]
+    for item in items:
+        if item is None:
+            groups.append([])
+        else:
+            groups[-1].append(item)
+    return groups
+
+
+def _spans(item: Text | None) -> list | None:
+    return None if item is None else item.spans

@@ -1,0 +1,57 @@
+"""How compare mode tells its three runs apart: one colour, one line and one marker per run.
+
+Run 0 is Batch GD (B=N), run 1 the scenario's mini-batch size, run 2 SGD (B=1)
+(:class:`engine.compare.Comparison`). The same style is used in the landscape, the loss plot and
+the counters rows, so a colour or a marker means the same run everywhere:
+
+* Batch GD: white (the theme's text colour on light themes), solid line ``━``, marker ``■``;
+* mini-batch: orange, dotted ``┄``, marker ``◆``;
+* SGD: magenta, dotted ``┄``, marker ``●``.
+
+Without colour (``NO_COLOR``) the paths use letters instead (see the landscape).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RunStyle:
+    """Colours (dark / light theme), line glyph, marker and NO_COLOR letter of one run."""
+
+    dark: str
+    light: str
+    line: str
+    marker: str
+    letter: str
+    dotted: bool
+
+    def color(self, dark: bool) -> str:
+        return self.dark if dark else self.light
+
+
+RUN_STYLES: tuple[RunStyle, RunStyle, RunStyle] = (
+    RunStyle("#ffffff", "#202020", "━", "■", "G", dotted=False),
+    RunStyle("#ffa22e", "#d55e00", "┄", "◆", "M", dotted=True),
+    RunStyle("#ff5fd7", "#aa3377", "┄", "●", "S", dotted=True),
+)
+START_MARKER = "○"
+
+
+def short_name(label: str) -> str:
+    """``Batch GD (B=200)`` → ``GD``, ``Mini-batch GD (B=5)`` → ``mini-batch``, ``SGD (B=1)`` → ``SGD``."""
+    algo = label.split(" (")[0]
+    return {"Batch GD": "GD", "Mini-batch GD": "mini-batch"}.get(algo, algo)
+
+
+def short_names(labels: list[str]) -> list[str]:
+    """Short names, with the batch size added where two runs would read the same."""
+    names = [short_name(lab) for lab in labels]
+    out = []
+    for name, lab in zip(names, labels):
+        if names.count(name) > 1:
+            b = lab.split("(")[-1].rstrip(")")
+            name = f"{name} {b}"
+        out.append(name)
+    return out

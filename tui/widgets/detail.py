@@ -1,0 +1,133 @@
+"""The detail line: the phase of the current iteration and the gradient-noise readout.
+
+``forward → loss → backward → update   batch loss 0.1234``
+``|G| 0.0599  |ĝ| 0.293  cos(ĝ,G) −0.795  tr Cov[ĝ] 0.0974  B_simple 138``
+
+The readout comes from ``sim.noise()`` (exact, over every training sample, with the finite
+population correction). It is computed at most :attr:`DetailLine.NOISE_INTERVAL` apart, and not
+at all while the simulation has not moved.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from rich.text import Text
+
+from ._lines import ItemLine
+
+PHASES = ("forward", "loss", "backward", "update")
+
+
+def fmt(x: float, spec: str = ".4g") -> str:
+    """A number for the readout: ``—`` when unknown, ``∞`` when infinite, a real minus sign."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    return format(x, spec).replace("-", "−")
+
+
+def current_phase(sim) -> str | None:
+    """The phase just done: ``sim.phase`` inside an iteration, "update" after a whole one."""
+    phase = sim.phase
+    if phase is None and sim.iteration > 0 and sim.last is not None:
+        return "update"
+    return phase
+
+
+class DetailLine(ItemLine):
+    """Phase (forward → loss → backward → update, the current one highlighted) and noise readout."""
+
+    NOISE_INTERVAL = 0.25
+    COMPONENT_CLASSES = {
+        "detail--current", "detail--done", "detail--todo", "detail--label", "detail--value",
+    }
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._sim = None
+        self._noise = None
+        self._noise_key: tuple | None = None
+        self._noise_time = -math.inf
+        self._trailing = None
+        self.noise_computations = 0
+        self.current: str | None = None   # the phase highlighted
+
+    @staticmethod
+    def noise_key(sim) -> tuple:
+        """What the readout depends on: the parameters (step) and the current batch."""
+        pending = sim.pending
+        return (
+            sim.iteration, sim.step, pending.iteration if pending is not None else -1,
+            sim.last is None, len(sim.segments), sim.status,
+        )
+
+    def show(self, sim, *, force: bool = False) -> None:
+        """Redraw from the simulation; recompute the noise if it is due (or ``force``)."""
+        self._sim = sim
+        key = self.noise_key(sim)
+        if key != self._noise_key:
+            wait = self._noise_time + self.NOISE_INTERVAL - time.monotonic()
+            if force or wait <= 0:
+                self._compute_noise(sim, key)
+            elif self._trailing is None:
+                # compute it once the interval has passed, so the last state is always shown
+                self._trailing = self.set_timer(wait, self._trailing_noise)
+        self._draw(sim)
+
+    def _trailing_noise(self) -> None:
+        self._trailing = None
+        if self._sim is not None:
+            self.show(self._sim)
+
+    def settle(self) -> None:
+        """Compute what is due now (tests and snapshots: no timer left pending)."""
+        if self._trailing is not None:
+            self._trailing.stop()
+            self._trailing = None
+        if self._sim is not None:
+            self.show(self._sim, force=True)
+
+    def _compute_noise(self, sim, key: tuple) -> None:
+        self._noise = sim.noise()
+        self._noise_key = key
+        self._noise_time = time.monotonic()
+        self.noise_computations += 1
+
+    def _draw(self, sim) -> None:
+        style = (lambda name: self.get_component_rich_style(f"detail--{name}", partial=True)) \
+            if self.is_attached else (lambda name: "")
+        current = current_phase(sim)
+        self.current = current
+        done = PHASES.index(current) if current in PHASES else -1
+        phases = Text()
+        for k, name in enumerate(PHASES):
+            if k:
+                phases.append(" → ", style=style("todo" if k > done else "done"))
+            kind = "current" if k == done else ("done" if k < done else "todo")
+            phases.append(f" {name} " if kind == "current" else name, style=style(kind))
+        items = [phases]
+        loss = _batch_loss(sim)
+        items.append(Text.assemble(("batch loss ", style("label")), (fmt(loss), style("value"))))
+        r = self._noise
+        if r is not None:
+            items.append(None)
+            for label, value in (
+                ("|G|", fmt(r.grad_norm)),
+                ("|ĝ|", fmt(r.batch_grad_norm)),
+                ("cos(ĝ,G)", fmt(r.cosine, "+.3f")),
+                ("tr Cov[ĝ]", fmt(r.trace_cov)),
+                ("B_simple", fmt(r.b_simple)),
+            ):
+                items.append(Text.assemble((label + " ", style("label")), (value, style("value"))))
+        self.set_items(items)
+
+
+def _batch_loss(sim) -> float:
+    """The loss of the batch in progress once computed, else of the last batch done."""
+    p = sim.pending if sim.pending is not None else sim.last
+    if p is None or p.phase < 1:
+        return math.nan
+    return p.batch_loss
