@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -887,27 +886,10 @@ def test_an_unwritable_folder_is_refused(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------------------
 # the mixin on the real app
 def test_live_actions_on_the_real_app():
-    import tui.app as app_module
     from tui.app import MbsimApp
 
-    class Integrated(LiveActions, MbsimApp):
-        CSS_PATH = str(Path(app_module.__file__).with_name("app.tcss"))
-        BINDINGS = [
-            Binding("right_square_bracket", "batch_larger", "B larger"),
-            Binding("greater_than_sign", "lr_double", "lr×2"),
-            Binding("s", "settings", "settings"),
-        ]
-        COMMANDS = MbsimApp.COMMANDS | {MbsimCommands}
-
-        def replace_simulation(self, sim: Simulation) -> None:
-            self.pause()
-            self.sim = sim
-            self._jumped("reset")
-
-        def refresh_all(self) -> None:
-            self._jumped("settings")
-
-    app = Integrated(Scenario(), animate=False)
+    app = MbsimApp(Scenario(), animate=False)
+    assert isinstance(app, LiveActions) and MbsimCommands in MbsimApp.COMMANDS
 
     async def script(pilot):
         await pilot.press("n", "]", ">")

@@ -39,7 +39,10 @@ def test_screen(snap_compare, state, size):
             if not pilot.app.busy:
                 break
             await pilot.pause(0.05)
-        pilot.app.settle()
-        await pilot.pause()
+        # twice: the first draw may change a panel's height (a detail line that wraps), and the
+        # plots must be drawn at their final size
+        for _ in range(2):
+            pilot.app.settle()
+            await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)

@@ -400,7 +400,8 @@ def test_a_burst_of_keys_draws_the_last_state():
         for _ in range(10):
             await pilot.press("n")
         # the plots and the noise readout catch up once their interval has passed
-        await wait_until(pilot, lambda: not any(app._plot_dirty.values()) and app.detail._trailing is None)
+        await wait_until(pilot, lambda: not any(d for p, d in app._plot_dirty.items() if p.display)
+                         and app.detail._trailing is None)
         assert app.detail._noise_key == app.detail.noise_key(app.sim)
 
     drive(app, script)

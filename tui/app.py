@@ -26,18 +26,24 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.worker import Worker
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from engine import Scenario, Simulation
 
+from .commands import MbsimCommands
+from .live import LiveActions
 from .messages import RunStateChanged, SimulationChanged
+from .screens.compare import CompareScreen
 from .screens.help import HelpScreen
 from .widgets._cells import enable_partial_line_updates
 from .widgets.counters import CountersLine
 from .widgets.detail import DetailLine
 from .widgets.header import StatusHeader, speed_label
+from .widgets.keybar import KeyBar
 from .widgets.landscape import LandscapeView
+from .widgets.lens_view import LensView
 from .widgets.lossplot import LossPlot
+from .widgets.phase_view import PhaseView
 from .widgets.strip import SampleStrip
 
 SPEEDS: tuple[int | None, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
@@ -47,6 +53,7 @@ FRAME_INTERVAL = 1 / 20
 PLOT_INTERVALS = {            # seconds between two draws of a plot: (at a set speed, flat out)
     "landscape": (0.25, 0.5),
     "lossplot": (0.5, 1.0),   # the costliest on the wire and in time; a history changes slowly
+    "lens": (0.25, 0.5),
 }
 SLICE = 0.040
 MIN_SLICE = 0.005
@@ -54,6 +61,8 @@ CHUNK_TIME = 0.004
 MIN_YIELD = 0.003   # seconds the frame loop always leaves to Textual (keys, screen updates)
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 SPEED_GROUP = Binding.Group("speed")
+BATCH_GROUP = Binding.Group("batch size")
+LR_GROUP = Binding.Group("lr")
 
 
 def parse_speed(speed: int | float | str | None) -> int | None:
@@ -87,10 +96,11 @@ class TooSmall(Static):
         )
 
 
-class MbsimApp(App[int]):
+class MbsimApp(LiveActions, App[int]):
     """Mini-batch training, step by step."""
 
     CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {MbsimCommands}
     TITLE = "mbsim"
     HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-w80"), (100, "-w100"), (120, "-w120")]
     VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-h24"), (36, "-h36")]
@@ -107,7 +117,20 @@ class MbsimApp(App[int]):
                 group=SPEED_GROUP),
         Binding("minus", "slower", "slower", key_display="-",
                 group=SPEED_GROUP),
+        Binding("left_square_bracket", "batch_smaller", "batch size", key_display="[",
+                group=BATCH_GROUP),
+        Binding("right_square_bracket", "batch_larger", "batch size", key_display="]",
+                group=BATCH_GROUP),
+        Binding("less_than_sign", "lr_half", "lr", key_display="<", group=LR_GROUP),
+        Binding("greater_than_sign", "lr_double", "lr", key_display=">", group=LR_GROUP),
+        Binding("o", "cycle_optimizer", "optimizer"),
+        Binding("m", "cycle_sampling", "sampling"),
         Binding("r", "reset", "reset"),
+        Binding("s", "settings", "settings"),
+        Binding("c", "compare", "compare"),
+        Binding("l", "toggle_lens", "lens"),
+        Binding("d", "toggle_phase_view", "detail"),
+        Binding("S", "screenshot", "screenshot", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
     ]
@@ -151,10 +174,12 @@ class MbsimApp(App[int]):
             yield SampleStrip(id="strip", animate=self.animate)
             with Horizontal(id="panels"):
                 yield LandscapeView(id="landscape")
+                yield LensView(id="lens")
                 yield LossPlot(id="lossplot")
+                yield PhaseView(id="phase")
             yield DetailLine(id="detail")
         yield TooSmall(id="too-small")
-        yield Footer(compact=True)
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
         self.header = self.query_one("#header", StatusHeader)
@@ -163,11 +188,16 @@ class MbsimApp(App[int]):
         self.landscape = self.query_one("#landscape", LandscapeView)
         self.lossplot = self.query_one("#lossplot", LossPlot)
         self.detail = self.query_one("#detail", DetailLine)
-        for panel in (self.landscape, self.lossplot):
+        self.lens = self.query_one("#lens", LensView)
+        self.phase_view = self.query_one("#phase", PhaseView)
+        self._phase_auto = False
+        for panel in (self.landscape, self.lossplot, self.lens):
             self._plot_dirty[panel] = True
             self._plot_time[panel] = -math.inf
         self.landscape.border_title = "loss landscape"
         self.lossplot.border_title = "loss"
+        self.lens.border_title = "one-dimensional lens (l)"
+        self.phase_view.border_title = "phase view (d)"
         self.redraw(force=True)
         if not self.start_paused:
             self.start_running()
@@ -197,6 +227,8 @@ class MbsimApp(App[int]):
             self.counters_line.show(sim)
             self.strip.show(sim, force=force)
             self.detail.show(sim, force=force)
+            if self.phase_view.display:
+                self.phase_view.show(sim)
             for panel in self._plot_dirty:
                 self._plot_dirty[panel] = True
             self.frames += 1
@@ -205,7 +237,7 @@ class MbsimApp(App[int]):
         now = time.monotonic()
         waits = []
         for panel, dirty in self._plot_dirty.items():
-            if not dirty:
+            if not dirty or not panel.display:
                 continue
             wait = self._plot_wait(panel, now)
             if force or wait <= 0:
@@ -246,7 +278,7 @@ class MbsimApp(App[int]):
     def _plot_for_this_frame(self):  # noqa: ANN201
         """While running: the plot panel to draw in this frame, if any (one per frame)."""
         now = time.monotonic()
-        due = [(self._plot_wait(p, now), p.id, p) for p, dirty in self._plot_dirty.items() if dirty]
+        due = [(self._plot_wait(p, now), p.id, p) for p, dirty in self._plot_dirty.items() if dirty and p.display]
         due = [d for d in due if d[0] <= 0]
         return min(due)[2] if due else None
 
@@ -402,6 +434,9 @@ class MbsimApp(App[int]):
     # ------------------------------------------------------------------------------------------
     # actions (keys)
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # compare mode has its own runs and keys: the main run's keys must not act behind it
+        if isinstance(self.screen, CompareScreen) and action not in ("quit", "command_palette"):
+            return False
         # the help screen is modal: keys of the main screen wait until it is closed
         if isinstance(self.screen, HelpScreen) and action not in ("quit", "command_palette", "help"):
             return False
@@ -411,6 +446,9 @@ class MbsimApp(App[int]):
         if self.running:
             self.pause()
         else:
+            if self._phase_auto:
+                self._phase_auto = False
+                self._show_panel("phase", False)
             self.start_running()
 
     def _step(self, do) -> None:  # noqa: ANN001
@@ -426,7 +464,10 @@ class MbsimApp(App[int]):
         self._step(self.sim.step_iteration)
 
     def action_step_phase(self) -> None:
-        """One phase: forward, loss, backward or update."""
+        """One phase: forward, loss, backward or update (the phase view opens to show it)."""
+        if not self.phase_view.display:
+            self._phase_auto = True
+            self._show_panel("phase", True)
         self._step(self.sim.step_phase)
 
     def action_step_epoch(self) -> None:
@@ -481,6 +522,45 @@ class MbsimApp(App[int]):
         self.pause()
         self.sim.reset()
         self._jumped("reset")
+
+    # ------------------------------------------------------------------------------------------
+    # views: compare mode, the lens, the phase view
+    def action_compare(self) -> None:
+        """Compare mode: Batch GD, this batch size and SGD in lockstep (c or escape comes back)."""
+        self.pause()
+        self.push_screen(CompareScreen(self.sim.scenario))
+
+    def _show_panel(self, name: str, on: bool) -> None:
+        """Show the lens instead of the landscape, or the phase view instead of the loss plot."""
+        self.query_one("#panels").set_class(on, f"-{name}")
+        self._key = None
+        if name == "lens":
+            self._plot_dirty[self.lens] = True
+            self._plot_dirty[self.landscape] = True
+        else:
+            self._plot_dirty[self.lossplot] = True
+        self.redraw(force=True)
+
+    def action_toggle_lens(self) -> None:
+        """The loss along one line through θ: each sample's own curve and their mean."""
+        self._show_panel("lens", not self.lens.display)
+
+    def action_toggle_phase_view(self) -> None:
+        """The current batch laid open: inputs, predictions, losses, gradients, the update."""
+        self._phase_auto = False
+        self._show_panel("phase", not self.phase_view.display)
+
+    # ------------------------------------------------------------------------------------------
+    # what the live actions (tui.live.LiveActions) need
+    def replace_simulation(self, sim: Simulation) -> None:
+        """Show a new run (new data, model, seed or a preset): pause, reset the panels, redraw."""
+        self.pause()
+        self.sim = sim
+        self._jumped("reset")
+
+    def refresh_all(self) -> None:
+        """Redraw every panel after a live change of settings."""
+        self._jumped("settings")
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

@@ -49,9 +49,9 @@ class LensView(PlotextPlot):
             self._key = key
         return self.current
 
-    def show(self, sim: Simulation) -> None:
-        """Redraw for the current state of ``sim``."""
-        before = self._key
+    def show(self, sim: Simulation, *, force: bool = False) -> None:
+        """Redraw for the current state of ``sim`` (``force``: even when nothing changed)."""
+        before = None if force else self._key
         L = self.compute(sim)
         if before == self._key and before is not None:
             return
