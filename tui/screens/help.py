@@ -40,10 +40,19 @@ KEYS = (
     ("p", "one phase of the iteration: forward, then loss, then backward, then update."),
     ("←  backspace", "step back one iteration, exactly, even across an epoch boundary."),
     ("+  -", "faster or slower: ×10 means ten batches a second, ×max as fast as possible."),
+    ("[  ]", "batch size to the previous / next power of two (1 and N at the ends), from the next step; the parameters are kept."),
+    ("<  >", "halve / double the learning rate, from the next step."),
+    ("o", "next optimizer: SGD, momentum, Nesterov, RMSprop, Adagrad, Adam, AdamW (fresh optimizer state)."),
+    ("m", "next sampling order: reshuffle, once, sequential, with replacement, stratified."),
+    ("s", "settings: every setting, checked as you type; says whether Apply keeps the run or starts a new one."),
+    ("c", "compare mode: Batch GD, this batch size and SGD side by side from the same start."),
+    ("l", "the one-dimensional lens: each sample's own loss along one line, and their mean."),
+    ("d", "the phase view: the current batch's inputs, predictions, losses, gradients and update (p opens it too)."),
+    ("shift+s", "save an SVG screenshot in the working folder."),
     ("r", "start again from the same data and the same initial parameters."),
     ("?", "this help (escape or ? closes it)."),
     ("q", "quit."),
-    ("ctrl+p", "the command palette."),
+    ("ctrl+p", "the command palette: presets, x axis of the loss plot, landscape parameters, save the scenario, themes."),
 )
 
 TERMS = (
