@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import Static
+from textual.widget import Widget
 
 
 def key_entries(bindings: list[Binding]) -> list[tuple[str, str]]:
@@ -34,20 +34,35 @@ def key_entries(bindings: list[Binding]) -> list[tuple[str, str]]:
     return entries
 
 
-class KeyBar(Static):
-    """All the keys, wrapped; keys bold, words muted (styles in app.tcss)."""
+class KeyBar(Widget):
+    """All the keys, packed into rows that fit the width (an entry is never split); keys bold,
+    words muted (styles in app.tcss)."""
 
     COMPONENT_CLASSES = {"keybar--key", "keybar--description"}
+    DEFAULT_CSS = "KeyBar { height: auto; }"
 
     def on_mount(self) -> None:
         bindings = [b for b in self.app.BINDINGS if isinstance(b, Binding)]
+        self.entries = key_entries(bindings) + [("^p", "palette")]
+
+    def render(self) -> Text:
+        width = max(10, self.content_size.width or self.size.width or 80)
         key_style = self.get_component_rich_style("keybar--key", partial=True)
         desc_style = self.get_component_rich_style("keybar--description", partial=True)
-        text = Text(no_wrap=False, overflow="fold")
-        for k, (keys, desc) in enumerate(key_entries(bindings) + [("^p", "palette")]):
-            if k:
+        text = Text(no_wrap=True, overflow="crop")
+        used = 0
+        for keys, desc in getattr(self, "entries", []):
+            size = len(keys) + 1 + len(desc)
+            if used and used + 2 + size > width:
+                text.append("\n")
+                used = 0
+            elif used:
                 text.append("  ")
+                used += 2
             text.append(keys, key_style)
-            text.append("\u00a0")
-            text.append(desc.replace(" ", "\u00a0"), desc_style)
-        self.update(text)
+            text.append(" " + desc, desc_style)
+            used += size
+        return text
+
+    def on_resize(self) -> None:
+        self.refresh(layout=True)
