@@ -14,17 +14,17 @@ def test_phase_rows_fill_in_phase_by_phase() -> None:
     sim = Simulation(Scenario(batch_size=12))
     sim.step_phase()
     pr = phase_rows(sim, sim.pending)
-    assert pr.columns == ("sample", "x", "y", "prediction") and len(pr.rows) == 8 and pr.more == 4
+    assert pr.columns == ("i", "x", "y", "ŷ_i") and len(pr.rows) == 8 and pr.more == 4
     sim.step_phase()
     sim.step_phase()
     pr = phase_rows(sim, sim.pending)
-    assert pr.columns[-2:] == ("loss", "gradient g_i")
+    assert pr.columns[-2:] == ("ℓ_i", "g_i")
     # ĝ is the mean of the rows' per-sample gradients (all 12, not only the 8 shown)
     assert np.allclose(pr.batch_grad, sim.pending.sample_grads.mean(axis=0), rtol=1e-12)
     # and each row's loss is (prediction − target)², by hand
     for r in range(8):
         x, y = float(sim.pending.X[r, 0]), float(sim.pending.y[r])
-        assert float(pr.rows[r][4]) == float(f"{(sim.params[0] * x + sim.params[1] - y) ** 2:.4g}")
+        assert float(pr.rows[r][4]) == float(f"{(sim.params[0] * x + sim.params[1] - y) ** 2:.3g}")
     before = sim.params.copy()
     sim.step_phase()
     pr = phase_rows(sim, sim.last)

@@ -22,16 +22,16 @@ from engine.simulation import PHASE_FORMULAS, PHASES, PhaseData, Simulation
 MAX_ROWS = 8
 
 
-def fmt(value: float) -> str:
-    """A number in at most 8 characters: 4 significant digits."""
+def fmt(value: float, digits: int = 4) -> str:
+    """A number with ``digits`` significant digits."""
     if not np.isfinite(value):
         return str(value)
-    return f"{value:.4g}"
+    return f"{value:.{digits}g}"
 
 
-def fmt_vector(v: np.ndarray, limit: int = 3) -> str:
+def fmt_vector(v: np.ndarray, limit: int = 3, digits: int = 4) -> str:
     """A short vector: its first ``limit`` entries, then "…" and the count."""
-    parts = [fmt(float(x)) for x in v[:limit]]
+    parts = [fmt(float(x), digits) for x in v[:limit]]
     more = f", … ({v.size})" if v.size > limit else ""
     return "(" + ", ".join(parts) + more + ")"
 
@@ -58,23 +58,23 @@ def phase_rows(sim: Simulation, data: PhaseData, max_rows: int = MAX_ROWS) -> Ph
     title = f"Iteration {d.iteration + 1} · batch {pos.batch_in_epoch + 1} of epoch {pos.epoch + 1 + d.segment.start_epoch}"
     if d.micro_count > 1:
         title += f" · micro-batch {d.micro + 1}/{d.micro_count} of step {pos.step + 1 + d.segment.start_step}"
-    columns = ["sample", *names, sim.dataset.target_name]
+    columns = ["i", *names, sim.dataset.target_name]
     if d.phase >= 0:
-        columns.append("prediction")
+        columns.append("ŷ_i")
     if d.phase >= 1:
-        columns.append("loss")
+        columns.append("ℓ_i")
     if d.phase >= 2:
-        columns.append("gradient g_i")
+        columns.append("g_i")
     shown = min(len(d.indices), max_rows)
     rows = []
     for r in range(shown):
-        row = [str(int(d.indices[r])), *(fmt(float(x)) for x in d.X[r]), fmt(float(d.y[r]))]
+        row = [str(int(d.indices[r])), *(fmt(float(x), 3) for x in d.X[r]), fmt(float(d.y[r]), 3)]
         if d.phase >= 0 and d.outputs is not None:
-            row.append(fmt(float(d.outputs[r])))
+            row.append(fmt(float(d.outputs[r]), 3))
         if d.phase >= 1 and d.losses is not None:
-            row.append(fmt(float(d.losses[r])))
+            row.append(fmt(float(d.losses[r]), 3))
         if d.phase >= 2 and d.sample_grads is not None:
-            row.append(fmt_vector(d.sample_grads[r]))
+            row.append(fmt_vector(d.sample_grads[r], 2, 3))
         rows.append(tuple(row))
     grad = d.grad if d.phase >= 2 else None
     update = d.update if d.phase >= 3 else None
@@ -110,12 +110,14 @@ class PhaseView(Static):
                 steps.append(" → ", style="dim")
         formula = Text(PHASE_FORMULAS[PHASES[pr.phase]] if pr.phase >= 0 else "the batch is drawn; nothing computed yet",
                        style="italic")
-        table = Table(box=None, pad_edge=False, expand=False, show_edge=False, header_style="bold")
+        table = Table(box=None, pad_edge=False, expand=False, show_edge=False, header_style="bold",
+                      padding=(0, 1, 0, 0))
         for col in pr.columns:
-            table.add_column(col, justify="right" if col != "gradient g_i" else "left", no_wrap=True)
+            table.add_column(col, justify="right" if col != "g_i" else "left", no_wrap=True)
         for row in pr.rows:
             table.add_row(*row)
-        parts: list = [Text(pr.title, style="bold"), steps, formula, table]
+        legend = Text("i sample · ŷ_i prediction · ℓ_i its loss · g_i its gradient", style="dim")
+        parts: list = [Text(pr.title, style="bold"), steps, formula, legend, table]
         if pr.more:
             parts.append(Text(f"+ {pr.more} more", style="dim"))
         names = sim.model.param_names

@@ -1,0 +1,36 @@
+"""Snapshots of the one-dimensional lens (l) and the phase view (d) at 80×24 and 120×40,
+taken like tests/test_snapshots.py: paused, no animation, plots drawn at the end."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import load_preset
+from tui.app import MbsimApp
+
+VIEWS = {
+    "lens_three_losses": ("three-losses", ("n", "n", "l")),
+    "phase_view_worked_example": ("worked-example", ("n", "p", "p", "p")),
+}
+SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_view(snap_compare, view, size):
+    preset, keys = VIEWS[view]
+    app = MbsimApp(load_preset(preset), paused=True, animate=False, throttle=False)
+
+    async def run_before(pilot) -> None:
+        await pilot.pause()
+        await pilot.press(*keys)
+        await pilot.pause()
+        for _ in range(200):
+            if not pilot.app.busy:
+                break
+            await pilot.pause(0.05)
+        for _ in range(2):
+            pilot.app.settle()
+            await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)
