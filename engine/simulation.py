@@ -738,8 +738,12 @@ class Simulation:
         later is undone) and replays forward; the history is cut back to match.
         """
         target = max(0, target)
-        while len(self._checkpoints) > 1 and self._checkpoints[-1].state.iteration > target:
-            self._checkpoints.pop()
+        cps = self._checkpoints
+        # replay at least the last iteration (so ``last`` is known) unless a change of settings
+        # starts exactly here
+        while len(cps) > 1 and (cps[-1].state.iteration > target
+                                or (cps[-1].state.iteration == target and not cps[-1].pinned)):
+            cps.pop()
         cp = self._checkpoints[-1]
         del self.segments[cp.state.segment + 1 :]
         seg = self.segment

@@ -328,3 +328,11 @@ def test_atomic_files_get_ordinary_permissions(tmp_path) -> None:
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
+def test_the_last_batch_is_known_after_stepping_back_onto_a_checkpoint() -> None:
+    sim = Simulation(small(epochs=10))
+    sim.run_iterations(33)
+    sim.back(1)                       # iteration 32: a checkpoint
+    assert sim.iteration == 32 and sim.last is not None
+    assert sim.last.iteration == 31 and len(sim.current_batch()) == 5

@@ -581,3 +581,14 @@ def test_orders_flying_by_drop_the_colours_then_bring_them_back() -> None:
         assert "colours return" not in strip.caption
 
     run(strip, script)
+
+
+def test_y_ticks_never_share_a_row() -> None:
+    from tui.widgets.lossplot import one_per_row
+
+    ticks = [-1.0, -0.699, -0.301, 0.0, 0.301, 0.699, 1.0]
+    kept = one_per_row(ticks, -1.0, 1.0, 5)
+    assert kept == [-1.0, 0.0, 1.0]                  # powers of ten win the rows
+    rows = [round((t + 1) / 2 * 4) for t in kept]
+    assert all(b - a >= 2 for a, b in zip(rows, rows[1:]))
+    assert one_per_row(ticks, -1.0, 1.0, 50) == ticks

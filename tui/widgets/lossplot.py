@@ -97,6 +97,20 @@ def _tick_label(e: float) -> str:
     return f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e")
 
 
+def one_per_row(ticks: list[float], low: float, high: float, rows: int, gap: int = 2) -> list[float]:
+    """Keep ticks at least ``gap`` text rows apart (whole numbers — powers of ten on a log
+    axis — first), so plotext never has to choose between two labels on one row: ``rows`` is
+    only an estimate of the plot's height, and the gap absorbs its error."""
+    if high <= low or rows < 2:
+        return sorted(ticks)
+    taken: dict[int, float] = {}
+    for t in sorted(ticks, key=lambda v: (v != round(v), v)):
+        row = round((t - low) / (high - low) * (rows - 1))
+        if all(abs(row - r) >= gap for r in taken):
+            taken[row] = t
+    return sorted(taken.values())
+
+
 class LossPlot(PlotextPlot):
     """Loss curves of the run so far; see the module docstring for what each curve is."""
 
@@ -398,11 +412,13 @@ class LossPlot(PlotextPlot):
                 if len(ticks) < 3 and every == 1:
                     ticks = sorted(set(ticks) | {e + math.log10(m) for e in range(math.floor(a), math.ceil(b) + 1)
                                                  for m in (2, 5) if a <= e + math.log10(m) <= b})
+                ticks = one_per_row(ticks, a, b, max(2, self.size.height - 4))
                 plt.yticks(ticks, [_tick_label(t) for t in ticks])
             else:
                 a, b = self._ylim
                 step = nice_ceiling((b - a) / rows)
                 ticks = [a + k * step for k in range(int(round((b - a) / step)) + 1)]
+                ticks = one_per_row(ticks, a, b, max(2, self.size.height - 4))
                 plt.yticks(ticks, [f"{t:g}" for t in ticks])
 
         # draw: faint first so the main curves lie on top
