@@ -211,10 +211,14 @@ def test_run_option_starts_running():
     app = MbsimApp(Scenario(), paused=False, speed="max", animate=False)
 
     async def script(pilot):
-        assert app.running
+        # no key pressed: the run advances on its own
         await wait_until(pilot, lambda: app.sim.iteration > 100)
+        assert app.running
         await pilot.press("space")
         assert not app.running
+        stopped = app.sim.iteration
+        await pilot.pause(0.2)
+        assert app.sim.iteration == stopped
 
     drive(app, script)
 
