@@ -188,6 +188,46 @@ class CellCanvas(Widget):
 
         self._trailing = self.set_timer(max(0.01, delay), fire)
 
+    @staticmethod
+    def put_text(chars: np.ndarray, sids: np.ndarray, y: int, text: str, sid: int, x: int = 0) -> int:
+        """Write ``text`` into row ``y`` from column ``x`` (cut at the edge); return the next x."""
+        w = chars.shape[1]
+        for ch in text:
+            if x >= w:
+                break
+            chars[y, x], sids[y, x] = ch, sid
+            x += 1
+        return x
+
+    def run_in_thread(self, key: tuple, fn, done, group: str) -> None:  # noqa: ANN001
+        """``fn()`` in a worker thread, then ``done(key, result)`` on the app's thread.
+
+        A second request for the same ``key`` while one runs is dropped; ``pending_work`` is
+        True meanwhile (tests wait for it). A failed computation draws nothing rather than
+        taking the app down.
+        """
+        if getattr(self, "_busy", None) == key:
+            return
+        self._busy = key
+        self.pending_work = True
+
+        def work() -> None:
+            try:
+                result = fn()
+            except Exception:  # noqa: BLE001 - a failed picture must not take the app down
+                result = None
+
+            def finish() -> None:
+                if self._busy == key:
+                    self._busy = None
+                    self.pending_work = False
+                if result is not None and self.is_mounted:
+                    done(key, result)
+
+            self.app.call_from_thread(finish)
+
+        self.run_worker(work, thread=True, group=group, exit_on_error=False)
+
 
 # ----------------------------------------------------------------------------------------------
 # Partial line updates

@@ -118,30 +118,6 @@ class CompareLandscape(CellCanvas):
             self.show(self._comp, force=True)
 
     # ------------------------------------------------------------------------------------
-    def _in_thread(self, key: tuple, fn, done) -> None:  # noqa: ANN001
-        """``fn()`` in a worker thread, then ``done(key, result)`` on the app's thread."""
-        if self._busy == key:
-            return
-        self._busy = key
-        self.pending_work = True
-
-        def work() -> None:
-            try:
-                result = fn()
-            except Exception:  # noqa: BLE001 - a failed picture must not take the app down
-                result = None
-
-            def finish() -> None:
-                if self._busy == key:
-                    self._busy = None
-                    self.pending_work = False
-                if result is not None and self.is_mounted:
-                    done(key, result)
-
-            self.app.call_from_thread(finish)
-
-        self.run_worker(work, thread=True, group="compare-landscape", exit_on_error=False)
-
     def _reference(self, comp) -> np.ndarray | None:  # noqa: ANN001
         """Full-batch GD's whole path (where GD is heading), or None while it is computed."""
         if self._ref is not None:
@@ -151,7 +127,8 @@ class CompareLandscape(CellCanvas):
         if cost <= REF_COST:
             self._ref = sim.reference_path()
             return self._ref
-        self._in_thread(("ref", self._comp_id), sim.reference_path, self._got_reference)
+        self.run_in_thread(("ref", self._comp_id), sim.reference_path, self._got_reference,
+                           group="compare-landscape")
         return None
 
     def _got_reference(self, key: tuple, ref: np.ndarray) -> None:
@@ -277,8 +254,8 @@ class CompareLandscape(CellCanvas):
             self._set_grid(compute())
         else:
             key5 = self._grid_key
-            self._in_thread(("grid", self._comp_id, id(key5)), compute,
-                            lambda k, loss: self._got_grid(k, key5, loss))
+            self.run_in_thread(("grid", self._comp_id, id(key5)), compute,
+                            lambda k, loss: self._got_grid(k, key5, loss), group="compare-landscape")
 
     def _got_grid(self, key: tuple, grid_key: tuple, loss: np.ndarray) -> None:
         if key[1] != self._comp_id or grid_key is not self._grid_key:
@@ -448,8 +425,8 @@ class CompareLandscape(CellCanvas):
                 text = cand
                 break
         self.title = text[:w]
-        x = self._put(chars, sids, 0, title, self._title, 0)
-        self._put(chars, sids, 0, text[len(title):], self._muted, x)
+        x = self.put_text(chars, sids, 0, title, self._title, 0)
+        self.put_text(chars, sids, 0, text[len(title):], self._muted, x)
         if h < 6:
             self.legend = ""
             return
@@ -475,22 +452,13 @@ class CompareLandscape(CellCanvas):
                 break
         x = 0
         for k, (glyph, label) in enumerate(parts):
-            x = self._put(chars, sids, y, glyph, self._title if no_color else self._run_txt[k], x)
-            x = self._put(chars, sids, y, " " + label + ("  " if k < 2 or start else ""), self._muted, x)
+            x = self.put_text(chars, sids, y, glyph, self._title if no_color else self._run_txt[k], x)
+            x = self.put_text(chars, sids, y, " " + label + ("  " if k < 2 or start else ""), self._muted, x)
         if start:
-            x = self._put(chars, sids, y, START_MARKER, self._title, x)
-            self._put(chars, sids, y, start, self._muted, x)
+            x = self.put_text(chars, sids, y, START_MARKER, self._title, x)
+            self.put_text(chars, sids, y, start, self._muted, x)
         self.legend = "".join(chars[y].tolist()).rstrip()
 
-    @staticmethod
-    def _put(chars: np.ndarray, sids: np.ndarray, y: int, text: str, sid: int, x: int) -> int:
-        w = chars.shape[1]
-        for ch in text:
-            if x >= w:
-                break
-            chars[y, x], sids[y, x] = ch, sid
-            x += 1
-        return x
 
 
 def _widen(a: float, b: float, factor: float) -> tuple[float, float]:

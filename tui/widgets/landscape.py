@@ -216,7 +216,8 @@ class LandscapeView(CellCanvas):
         if cost <= 2e6:
             self._ref = sim.reference_path()
             return self._ref
-        self._in_thread(("ref", self._sim_id), sim.reference_path, self._got_reference)
+        self.run_in_thread(("ref", self._sim_id), sim.reference_path, self._got_reference,
+                           group="landscape")
         return None
 
     def _got_reference(self, key: tuple, ref: np.ndarray) -> None:
@@ -226,30 +227,6 @@ class LandscapeView(CellCanvas):
             self._sig = None
             if self._sim is not None:
                 self.show(self._sim, force=True)
-
-    def _in_thread(self, key: tuple, fn, done) -> None:  # noqa: ANN001
-        """Run ``fn()`` in a worker thread, then ``done(key, result)`` on the app's thread."""
-        if getattr(self, "_busy", None) == key:
-            return
-        self._busy = key
-        self.pending_work = True
-
-        def work() -> None:
-            try:
-                result = fn()
-            except Exception:  # noqa: BLE001 - a failed picture must not take the app down
-                result = None
-
-            def finish() -> None:
-                if self._busy == key:
-                    self._busy = None
-                    self.pending_work = False
-                if result is not None:
-                    done(key, result)
-
-            self.app.call_from_thread(finish)
-
-        self.run_worker(work, thread=True, group="landscape", exit_on_error=False)
 
     # ------------------------------------------------------------------------------------
     def _draw(self, sim, force: bool) -> None:  # noqa: ANN001
@@ -287,13 +264,13 @@ class LandscapeView(CellCanvas):
         sids = np.full((h, w), self._blank, dtype=np.int32)
         name = sim.model.param_names[0] if sim.model.n_params else "θ"
         self.title = f"Loss over {name}"[:w]
-        self._put(chars, sids, 0, self.title, self._title, 0)
+        self.put_text(chars, sids, 0, self.title, self._title, 0)
         lines = [f"This model has one parameter ({name}):", "no two-parameter landscape.",
                  "The one-dimensional lens (l) shows", f"the loss along {name}."]
         for k, line in enumerate(lines):
             y = 2 + k
             if y < h:
-                self._put(chars, sids, y, line[:w], self._muted, max(0, (w - len(line)) // 2))
+                self.put_text(chars, sids, y, line[:w], self._muted, max(0, (w - len(line)) // 2))
         self.legend = ""
         self.paint(chars, sids)
 
@@ -324,8 +301,8 @@ class LandscapeView(CellCanvas):
             self._set_grid(sim.landscape(i, j, xs, ys))
         else:
             gen = self._sim_id
-            self._in_thread(("grid", gen, key), lambda: sim.landscape(i, j, xs, ys),
-                            lambda k, g: self._got_grid(k, g))
+            self.run_in_thread(("grid", gen, key), lambda: sim.landscape(i, j, xs, ys),
+                            lambda k, g: self._got_grid(k, g), group="landscape")
 
     def _got_grid(self, key: tuple, grid) -> None:  # noqa: ANN001
         if key[1] != self._sim_id or key[2] != self._grid_key:
@@ -551,8 +528,8 @@ class LandscapeView(CellCanvas):
         if len(text) > w:
             text = title
         self.title = text[:w]
-        x = self._put(chars, sids, 0, title, self._title, 0)
-        self._put(chars, sids, 0, text[len(title):], self._muted, x)
+        x = self.put_text(chars, sids, 0, title, self._title, 0)
+        self.put_text(chars, sids, 0, text[len(title):], self._muted, x)
         if h >= 6:
             y = h - 1
             long = [("━", "full-batch GD", self._full_txt), ("┄", "this run", self._run_txt),
@@ -571,16 +548,7 @@ class LandscapeView(CellCanvas):
                     break
             x = 0
             for k, (glyph, label, sid) in enumerate(items):
-                x = self._put(chars, sids, y, glyph, sid, x)
-                x = self._put(chars, sids, y, " " + label + (sep if k < len(items) - 1 else ""), self._muted, x)
+                x = self.put_text(chars, sids, y, glyph, sid, x)
+                x = self.put_text(chars, sids, y, " " + label + (sep if k < len(items) - 1 else ""), self._muted, x)
             self.legend = "".join(chars[y].tolist()).rstrip()
 
-    @staticmethod
-    def _put(chars: np.ndarray, sids: np.ndarray, y: int, text: str, sid: int, x: int) -> int:
-        w = chars.shape[1]
-        for ch in text:
-            if x >= w:
-                break
-            chars[y, x], sids[y, x] = ch, sid
-            x += 1
-        return x

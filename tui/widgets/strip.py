@@ -508,44 +508,35 @@ class SampleStrip(CellCanvas):
                 if cb < w and rb < h:
                     chars[rb, cb], sids[rb, cb] = "]", self._sid["bracket"]
         if top:
-            self._put(chars, sids, 0, self.caption, self._sid["text"])
+            self.put_text(chars, sids, 0, self.caption, self._sid["text"])
         if h >= 4:
             self._put_legend(chars, sids, h - 1)
         return chars, sids
-
-    def _put(self, chars: np.ndarray, sids: np.ndarray, y: int, text: str, sid: int, x: int = 0) -> int:
-        w = chars.shape[1]
-        for ch in text:
-            if x >= w:
-                break
-            chars[y, x], sids[y, x] = ch, sid
-            x += 1
-        return x
 
     def _put_legend(self, chars: np.ndarray, sids: np.ndarray, y: int) -> None:
         sid = self._sid
         x = 0
         lay = self.layout_
         for state, word in ((CURRENT, "current batch"), (USED, "used"), (TO_COME, "to come")):
-            x = self._put(chars, sids, y, GLYPHS[state], sid[0, USED] if state == USED else sid["title"], x)
-            x = self._put(chars, sids, y, f" {word}  ", sid["muted"], x)
+            x = self.put_text(chars, sids, y, GLYPHS[state], sid[0, USED] if state == USED else sid["title"], x)
+            x = self.put_text(chars, sids, y, f" {word}  ", sid["muted"], x)
         if self._sim is not None and self._sim.plan.leftover and self._sim.order is not None:
-            x = self._put(chars, sids, y, "·", sid["sits"], x)
-            x = self._put(chars, sids, y, " sits out  ", sid["muted"], x)
+            x = self.put_text(chars, sids, y, "·", sid["sits"], x)
+            x = self.put_text(chars, sids, y, " sits out  ", sid["muted"], x)
         if self._occ is not None and lay is not None and lay.per_cell == 1:
-            x = self._put(chars, sids, y, "2", sid["title"], x)
-            x = self._put(chars, sids, y, " 2nd draw  ", sid["muted"], x)
+            x = self.put_text(chars, sids, y, "2", sid["title"], x)
+            x = self.put_text(chars, sids, y, " 2nd draw  ", sid["muted"], x)
         task = self._sim.dataset.task if self._sim is not None else "classification"
         if task == "classification":
-            x = self._put(chars, sids, y, "■", sid[0, TO_COME], x)
-            x = self._put(chars, sids, y, " class 0 ", sid["muted"], x)
-            x = self._put(chars, sids, y, "■", sid[len(self._colors) - 1, TO_COME], x)
-            x = self._put(chars, sids, y, " class 1", sid["muted"], x)
+            x = self.put_text(chars, sids, y, "■", sid[0, TO_COME], x)
+            x = self.put_text(chars, sids, y, " class 0 ", sid["muted"], x)
+            x = self.put_text(chars, sids, y, "■", sid[len(self._colors) - 1, TO_COME], x)
+            x = self.put_text(chars, sids, y, " class 1", sid["muted"], x)
         else:
-            x = self._put(chars, sids, y, "target y: low ", sid["muted"], x)
+            x = self.put_text(chars, sids, y, "target y: low ", sid["muted"], x)
             for lvl in range(len(self._colors)):
-                x = self._put(chars, sids, y, "■", sid[lvl, TO_COME], x)
-            x = self._put(chars, sids, y, " high", sid["muted"], x)
+                x = self.put_text(chars, sids, y, "■", sid[lvl, TO_COME], x)
+            x = self.put_text(chars, sids, y, " high", sid["muted"], x)
         self.legend = "".join(chars[y].tolist()).rstrip()
 
     def _write_text(self, sim, p) -> None:  # noqa: ANN001
