@@ -205,6 +205,65 @@ FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Scenario))
 _FIELD_TYPES: dict[str, str] = {f.name: str(f.type) for f in fields(Scenario)}
 DEFAULT = Scenario()
 
+#: The settings grouped as the TOML file, ``--help`` and the settings screen show them.
+FIELD_GROUPS: dict[str, tuple[str, ...]] = {
+    "data": ("dataset", "samples", "val_samples", "noise", "positive_fraction", "sort_by_class",
+             "target", "standardize"),
+    "model": ("model", "hidden", "activation", "bias"),
+    "batching": ("batch_size", "epochs", "sampling", "drop_last", "steps_per_epoch", "accumulate"),
+    "optimizer": ("optimizer", "lr", "momentum", "weight_decay", "schedule", "decay_steps",
+                  "decay_rate", "warmup_steps"),
+    "run": ("seed", "target_loss", "name", "description"),
+}
+
+#: What each setting means, in one line: the one source for ``--help``, the settings screen and
+#: lesson checking. ``{DATASETS}`` and the like stand for the allowed names (see :func:`field_help`).
+FIELD_HELP: dict[str, str] = {
+    "name": "scenario name shown in the header",
+    "description": "one-line description of the scenario",
+    "dataset": "training data: {DATASETS}, or csv:PATH (a CSV file with a header row; "
+               "the target is the last column unless --target)",
+    "samples": "N, the training samples (the validation samples are extra)",
+    "val_samples": "held-out validation samples, extra to N (0: none)",
+    "noise": "noise of the generated data",
+    "positive_fraction": "fraction of class 1 in a classification dataset",
+    "sort_by_class": "sort the training set by class (or by target), to show why order matters",
+    "target": "the CSV column to predict (default: the last column)",
+    "standardize": "scale every feature to mean 0 and standard deviation 1",
+    "model": "{MODELS}; auto = linear for regression, logistic for classification",
+    "hidden": "hidden units of the mlp",
+    "activation": "activation of the mlp: {ACTIVATIONS}",
+    "bias": "give the model a bias term",
+    "batch_size": "B, samples per (micro-)batch: 1 is SGD, N is batch GD",
+    "epochs": "epochs to train",
+    "sampling": "order of the samples: {SAMPLINGS}",
+    "drop_last": "drop the short last batch of every epoch",
+    "steps_per_epoch": "Keras steps_per_epoch: an epoch is this many steps and the data iterator "
+                       "runs on across epochs (0: one full pass per epoch)",
+    "accumulate": "K, micro-batches whose gradients are accumulated into one step",
+    "optimizer": "{OPTIMIZERS}",
+    "lr": "learning rate",
+    "momentum": "momentum in [0, 1) (default: 0.9 for momentum and nesterov, else 0)",
+    "weight_decay": "L2 weight decay (decoupled for adamw)",
+    "schedule": "learning-rate schedule: {SCHEDULES}",
+    "decay_steps": "steps per decay of the step schedule",
+    "decay_rate": "factor of each decay of the step schedule",
+    "warmup_steps": "steps of linear warm-up of the warmup schedule",
+    "seed": "random seed of the data, the initial parameters and the sampling",
+    "target_loss": "stop when the full training loss reaches this (0: no target)",
+}
+
+
+def field_help(key: str) -> str:
+    """The one-line meaning of a setting, with the allowed names written out ("" if unknown)."""
+    text = FIELD_HELP.get(key, "")
+    for const, values in (("DATASETS", DATASETS), ("MODELS", MODELS), ("ACTIVATIONS", ACTIVATIONS),
+                          ("SAMPLINGS", SAMPLINGS), ("OPTIMIZERS", OPTIMIZERS),
+                          ("SCHEDULES", SCHEDULES)):
+        text = text.replace("{" + const + "}", ", ".join(values))
+    return text
+
+
 
 # ---------------------------------------------------------------------------------------------
 # parsing typed values (from TOML, the command line or a field in the app)

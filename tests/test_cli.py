@@ -25,7 +25,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from engine.scenario import FIELD_NAMES, field_kind, presets
-from tui import cli
+from engine import scenario as sc_mod
+from tui.cli import build_parser
+from tui.cli.plan import summarize_sizes
+from tui.cli.run import epoch_line
+from tui.cli.writers import HISTORY_COLUMNS
 from tui.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,17 +63,17 @@ def read_data(path: Path) -> tuple[list[str], np.ndarray]:
 # ---------------------------------------------------------------------------------------------
 # the epoch line
 def test_epoch_line_is_exactly_the_design_example():
-    line = cli.epoch_line(3, 1000, 40, 40, 0.0931, 0.0874, 0.0902)
+    line = epoch_line(3, 1000, 40, 40, 0.0931, 0.0874, 0.0902)
     assert line == "Epoch 3/1000  40/40 ━━━━━━━━━━━━━━━━━━━━  loss: 0.0931  train: 0.0874  val: 0.0902"
 
 
 def test_epoch_line_partial_bar_and_padding_and_optional_parts():
-    line = cli.epoch_line(2, 30, 10, 40, 0.5, 0.25)
+    line = epoch_line(2, 30, 10, 40, 0.5, 0.25)
     assert line == "Epoch 2/30  10/40 ━━━━━───────────────  loss: 0.5000  train: 0.2500"
-    assert cli.epoch_line(1, 5, 3, 120, 1, 1).startswith("Epoch 1/5    3/120 ")
-    assert cli.epoch_line(1, 1, 1, 1, 1e-5, 2e7, 0.5, 0.95).endswith(
+    assert epoch_line(1, 5, 3, 120, 1, 1).startswith("Epoch 1/5    3/120 ")
+    assert epoch_line(1, 1, 1, 1, 1e-5, 2e7, 0.5, 0.95).endswith(
         "loss: 1.0000e-05  train: 2.0000e+07  val: 0.5000  acc: 0.9500")
-    assert "loss: nan" in cli.epoch_line(1, 1, 1, 1, math.nan, 1.0)
+    assert "loss: nan" in epoch_line(1, 1, 1, 1, math.nan, 1.0)
 
 
 def test_run_prints_one_keras_line_per_epoch_matching_the_history(capsys, tmp_path):
@@ -204,7 +208,7 @@ def test_history_epoch_loss_is_the_weighted_running_mean(capsys, tmp_path):
     assert code == 0
     _, steps = read_trace(trace)
     rows = read_history(hist)
-    assert list(rows[0]) == list(cli.HISTORY_COLUMNS)
+    assert list(rows[0]) == list(HISTORY_COLUMNS)
     assert len(rows) == len(steps) == 3 * 4  # 7 batches (6 × 8 + 2) in steps of 2, 2, 2, 1
     total = n = 0.0
     prev_epoch = 1
@@ -229,7 +233,7 @@ def test_data_out_is_the_training_set_in_index_order(capsys, tmp_path):
     data = tmp_path / "d.csv"
     assert run_cli(capsys, "run", "--preset", "xor-mlp", "--epochs", "1", "-q", "--data-out", str(data))[0] == 0
     names, table = read_data(data)
-    sim = Simulation(cli.sc_mod.load_preset("xor-mlp").replace(epochs=1))
+    sim = Simulation(sc_mod.load_preset("xor-mlp").replace(epochs=1))
     assert names == ["x1", "x2", "label"]
     np.testing.assert_array_equal(table[:, :2], sim.dataset.X)
     np.testing.assert_array_equal(table[:, 2], sim.dataset.y)
@@ -338,9 +342,9 @@ def test_plan_with_a_csv_counts_the_file_rows(capsys, tmp_path):
 
 
 def test_summarize_sizes():
-    assert cli.summarize_sizes([400, 400, 200]) == "400, 400, 200"
-    assert cli.summarize_sizes([64] * 781 + [16]) == "781 × 64, 1 × 16"
-    assert cli.summarize_sizes([5] * 40) == "40 × 5"
+    assert summarize_sizes([400, 400, 200]) == "400, 400, 200"
+    assert summarize_sizes([64] * 781 + [16]) == "781 × 64, 1 × 16"
+    assert summarize_sizes([5] * 40) == "40 × 5"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,7 +380,7 @@ def test_readme_has_exactly_the_two_fresh_machine_commands_and_ci_runs_the_test_
 
 
 def test_every_scenario_field_has_its_option_in_every_scenario_command():
-    parser = cli.build_parser()
+    parser = build_parser()
     subs = parser._subparsers._group_actions[0].choices
     for p in (parser, subs["run"], subs["plan"]):
         options = {s for a in p._actions for s in a.option_strings}

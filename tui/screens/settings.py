@@ -31,7 +31,7 @@ from engine.live import LIVE_SETTINGS, classify_changes
 from engine.models import ACTIVATIONS
 from engine.optimizers import OPTIMIZERS
 from engine.sampling import SAMPLINGS
-from engine.scenario import MODELS, MOMENTUM_OPTIMIZERS, field_kind, parse_value
+from engine.scenario import MODELS, MOMENTUM_OPTIMIZERS, field_help, field_kind, parse_value
 from engine.schedules import SCHEDULES
 
 from ..live import check_live, describe_changes, fmt
@@ -75,20 +75,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
 FIRST_FOCUS = "batch_size"
 
 
-def _cli_help() -> dict[str, str]:
-    try:  # the command line's help texts, so the two never drift apart
-        from ..cli import _HELP
-    except Exception:  # noqa: BLE001 - the hints are a nicety
-        return {}
-    return dict(_HELP)
-
-
 def hint_for(key: str) -> str:
     """One line about a setting: what it is and whether changing it is live."""
-    text = _cli_help().get(key, "")
-    for const, values in (("DATASETS", DATASETS), ("MODELS", MODELS), ("ACTIVATIONS", ACTIVATIONS),
-                          ("SAMPLINGS", SAMPLINGS), ("OPTIMIZERS", OPTIMIZERS), ("SCHEDULES", SCHEDULES)):
-        text = text.replace("{" + const + "}", ", ".join(values))
+    text = field_help(key)
     when = "live" if key in LIVE_SETTINGS else "new simulation"
     return f"{key}: {text} · {when}" if text else f"{key} · {when}"
 

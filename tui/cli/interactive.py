@@ -1,0 +1,46 @@
+"""``mbsim`` with no command: the TUI on a scenario (imported only when it opens)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .common import EXIT_INTERNAL, PROG, UsageError
+from .scenario_args import build_scenario, make_simulation
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """The TUI's own options, on the top-level parser."""
+    tui = parser.add_argument_group("TUI")
+    tui.add_argument("--paused", dest="start_running", action="store_false", default=argparse.SUPPRESS,
+                     help="open paused (the default): step with n, run with space")
+    tui.add_argument("--run", dest="start_running", action="store_true", default=argparse.SUPPRESS,
+                     help="start running at once")
+    tui.add_argument("--speed", metavar="N", default=argparse.SUPPRESS,
+                     help="starting speed of the TUI (steps per second)")
+
+
+def execute(ns: argparse.Namespace) -> int:
+    """Open the TUI on the scenario; data errors are reported before it opens."""
+    scenario, src = build_scenario(ns)
+    sim = make_simulation(scenario, src)  # data errors now, as one line, not inside the TUI
+    try:
+        import tui.app as app
+    except ModuleNotFoundError as err:
+        if err.name in ("tui.app", "textual", "textual_plotext", "plotext", "rich"):
+            print(f"{PROG}: the TUI is not available ({err}); 'mbsim run' works without it",
+                  file=sys.stderr)
+            return EXIT_INTERNAL
+        raise
+    speed = getattr(ns, "speed", None)
+    parse_speed = getattr(app, "parse_speed", None)
+    if speed is not None and parse_speed is not None:
+        try:
+            parse_speed(speed)
+        except ValueError as err:
+            raise UsageError(f"--speed {speed!r}: {str(err).removeprefix('speed ')}") from None
+    if not (sys.stdin.isatty() and sys.stdout.isatty()) and not os.environ.get("MBSIM_FORCE_TUI"):
+        raise UsageError("the TUI needs a terminal; use 'mbsim run' for headless output "
+                         "(or 'mbsim plan', 'mbsim presets')")
+    return int(app.run_app(sim, paused=not getattr(ns, "start_running", False), speed=speed) or 0)

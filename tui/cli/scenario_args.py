@@ -1,0 +1,95 @@
+"""From parsed options to a validated Scenario (and a Simulation), naming where a bad value came from.
+
+Precedence: built-in defaults < ``--preset`` < ``--scenario FILE`` < explicit options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from engine import scenario as sc_mod
+from engine.errors import DataError, ScenarioError
+from engine.scenario import DEFAULT, FIELD_NAMES, Scenario
+
+from .common import UsageError
+from .options import option_name
+
+
+class Sources:
+    """Where each setting came from, to name it right in an error message."""
+
+    def __init__(self) -> None:
+        self.explicit: set[str] = set()
+        self.file: str | None = None
+        self.file_keys: set[str] = set()
+        self.preset: str | None = None
+
+    def describe(self, err: ScenarioError) -> str:
+        """One line for a ScenarioError: the option if typed, else the key and where it came from."""
+        setting = err.setting
+        if isinstance(err, DataError) or setting == "csv":
+            where = "--dataset" if "dataset" in self.explicit else "dataset"
+            path = "" if err.value is None else str(err.value)
+            return f"{where} csv:{path}: {err.reason}"
+        if setting in FIELD_NAMES:
+            if setting in self.explicit:
+                return err.as_option()
+            if self.file and setting in self.file_keys:
+                return f"{err} (from scenario file {self.file!r})"
+            if self.preset:
+                return f"{err} (from preset {self.preset!r}; override it with {option_name(setting)})"
+            return err.as_option()
+        return err.as_option()
+
+
+def build_scenario(ns: argparse.Namespace) -> tuple[Scenario, Sources]:
+    """defaults < --preset < --scenario FILE < explicit options; validated by the engine."""
+    src = Sources()
+    base = DEFAULT
+    preset = getattr(ns, "preset", None)
+    try:
+        if preset is not None:
+            src.preset = preset
+            base = sc_mod.load_preset(preset)
+        path = getattr(ns, "scenario_file", None)
+        if path is not None:
+            src.file = path
+            base = sc_mod.from_toml(path, base=base)
+            src.file_keys = _toml_keys(path)
+            if "name" not in src.file_keys:
+                base = base.replace(name=Path(path).stem)
+        changes: dict[str, Any] = {}
+        for key in FIELD_NAMES:
+            if hasattr(ns, key):
+                raw = getattr(ns, key)
+                src.explicit.add(key)
+                changes[key] = raw if isinstance(raw, bool) else sc_mod.parse_value(key, raw)
+        scenario = base.replace(**changes)
+        scenario.validate()
+    except ScenarioError as err:
+        raise UsageError(src.describe(err)) from None
+    return scenario, src
+
+
+def _toml_keys(path: str) -> set[str]:
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    keys = set(data)
+    if isinstance(data.get("scenario"), dict):
+        keys |= set(data["scenario"])
+    return keys
+
+
+def make_simulation(scenario: Scenario, src: Sources):  # -> engine.simulation.Simulation
+    """The simulation; data errors (a bad CSV, too few rows...) become one-line usage errors."""
+    from engine.simulation import Simulation
+
+    try:
+        return Simulation(scenario)
+    except ScenarioError as err:
+        raise UsageError(src.describe(err)) from None

@@ -1,0 +1,96 @@
+"""The files ``mbsim run`` writes: the trace (JSON Lines), the history (CSV) and the data (CSV).
+
+The formats are DESIGN.md's contract ("Command line"); floats keep full precision and a missing
+or non-finite value is ``null`` (JSON) or an empty cell (CSV).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, TextIO
+
+from .common import UsageError
+
+TRACE_FORMAT = "mbsim-trace/1"
+HISTORY_COLUMNS = (
+    "epoch", "batch", "iteration", "step", "samples", "lr",
+    "batch_loss", "epoch_loss", "train_loss", "val_loss",
+)
+
+
+def _json_float(x: float) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _json_array(a: Any) -> list:
+    import numpy as np
+
+    arr = np.asarray(a)
+    values = arr.tolist()
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        values = [v if math.isfinite(v) else None for v in values]
+    return values
+
+
+def csv_float(x: float) -> str:
+    x = float(x)
+    return repr(x) if math.isfinite(x) else ("" if math.isnan(x) else repr(x))
+
+
+def trace_header(sim) -> dict[str, Any]:
+    """The first line of a trace: every resolved setting and the initial parameters."""
+    ds = sim.dataset
+    return {
+        "step": 0,
+        "format": TRACE_FORMAT,
+        "scenario": sim.scenario.to_dict(),
+        "params": _json_array(sim.initial_params),
+        "param_names": list(sim.model.param_names),
+        "feature_names": list(ds.feature_names),
+        "target_name": ds.target_name,
+        "task": ds.task,
+        "loss": sim.model.loss_name,
+        "training_samples": ds.n_samples,
+        "validation_samples": int(len(ds.y_val)),
+        "train_loss": _json_float(sim.initial_train_loss),
+        "val_loss": _json_float(sim.initial_val_loss) if len(ds.y_val) else None,
+    }
+
+
+def trace_record(rec) -> dict[str, Any]:
+    """One optimizer step (DESIGN.md --trace): counters, indices, lr, losses, params, grad."""
+    return {
+        "epoch": rec.epoch, "batch": rec.batch, "iteration": rec.iteration, "step": rec.step,
+        "samples": rec.samples, "indices": _json_array(rec.indices), "lr": _json_float(rec.lr),
+        "batch_loss": _json_float(rec.batch_loss), "train_loss": _json_float(rec.train_loss),
+        "val_loss": _json_float(rec.val_loss), "params": _json_array(rec.params),
+        "grad": _json_array(rec.grad),
+    }
+
+
+def write_data_csv(sim, stream: TextIO) -> None:
+    """The training set in index order: a header (features..., target), one row per sample."""
+    ds = sim.dataset
+    stream.write(",".join(_csv_cell(c) for c in (*ds.feature_names, ds.target_name)) + "\n")
+    for x_row, y_val in zip(ds.X.tolist(), ds.y.tolist()):
+        stream.write(",".join(repr(float(v)) for v in (*x_row, y_val)) + "\n")
+
+
+def _csv_cell(text: str) -> str:
+    if any(c in text for c in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def check_output_path(option: str, path: str) -> None:
+    p = Path(path)
+    if path == "" or p.is_dir():
+        raise UsageError(f"{option} {path!r}: is a directory; give a file name")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path!r}: the folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{option} {path!r}: the folder {str(folder)!r} is not writable")
