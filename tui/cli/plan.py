@@ -69,7 +69,7 @@ def plan_data(scenario: Scenario, src: Sources) -> dict[str, Any]:
             plan = make_plan(
                 scenario.samples, scenario.batch_size, drop_last=scenario.drop_last,
                 accumulate=scenario.accumulate, steps_per_epoch=scenario.steps_per_epoch_or_none,
-                epochs=scenario.epochs,
+                epochs=scenario.epochs, epoch_end=scenario.epoch_end, sampling=scenario.sampling,
             )
         except ScenarioError as err:
             raise UsageError(src.describe(err)) from None
