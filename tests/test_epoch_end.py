@@ -282,3 +282,54 @@ def test_epoch_end_is_a_live_setting() -> None:
         ends.append(sim.iteration)
     assert ends == [8, 12, 14, 18, 22]
     assert sim.step == 4 + 18
+
+
+# --------------------------------------------------------------------------------------------
+# the command line: mbsim plan and mbsim run
+KERAS_ARGS = ["--samples", "1000", "--batch-size", "10", "--steps-per-epoch", "30", "--epochs", "5"]
+
+
+def _cli(capsys, *argv: str) -> tuple[int, str, str]:
+    from tui.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_plan_shows_the_steps_of_every_epoch_for_each_choice(capsys) -> None:
+    code, out, err = _cli(capsys, "plan", *KERAS_ARGS, "--epoch-end", "cut")
+    assert code == 0 and err == ""
+    assert "  continue: 30, 30, 30, 30, 30 = 150 steps\n" in out
+    assert "  cut:      30, 30, 30, 10, 30 = 130 steps  ← this run\n" in out
+    assert "  restart:  30, 30, 30, 30, 30 = 150 steps\n" in out
+    assert "In total (5 epochs): 130 iterations, 130 steps, 1,300 samples seen" in out
+    assert "Arithmetic: N = 1000, B = 10 → ⌈1000/10⌉ = 100 batches per pass" in out
+
+
+def test_plan_json_gives_the_epoch_steps_as_run_lengths(capsys) -> None:
+    import json
+
+    code, out, _ = _cli(capsys, "plan", "--json", *KERAS_ARGS[:-1], "102", "--epoch-end", "cut")
+    d = json.loads(out)
+    assert d["epoch_end"] == "cut"
+    # a pass of 100 batches is cut into 30, 30, 30, 10: 25 whole passes, then 30, 30
+    assert d["epoch_steps"] == {"cycle": [{"steps": 30, "epochs": 3}, {"steps": 10, "epochs": 1}],
+                                "repeats": 25, "tail": [{"steps": 30, "epochs": 2}]}
+    assert d["total_steps"] == 25 * 100 + 60
+    assert d["epoch_steps_by_choice"]["continue"]["total_steps"] == 102 * 30
+    assert d["epoch_steps_by_choice"]["restart"]["text"] == "30 × 102 = 3,060 steps"
+
+
+def test_run_prints_each_epoch_with_its_own_batch_count(capsys) -> None:
+    code, out, err = _cli(capsys, "run", "--samples", "47", "--batch-size", "5", "--steps-per-epoch", "4",
+                          "--epochs", "5", "--epoch-end", "cut")
+    assert code == 0
+    counts = [line.split()[2] for line in out.splitlines() if line.startswith("Epoch ")]
+    assert counts == ["4/4", "4/4", "2/2", "4/4", "4/4"]
+
+
+def test_a_bad_epoch_end_is_one_line(capsys) -> None:
+    code, out, err = _cli(capsys, "plan", "--epoch-end", "stop")
+    assert code == 2
+    assert err.strip() == "mbsim: --epoch-end 'stop': allowed: continue, cut, restart"
