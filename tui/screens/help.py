@@ -48,6 +48,8 @@ KEYS = (
     ("c", "compare mode: Batch GD, this batch size and SGD side by side from the same start."),
     ("l", "the one-dimensional lens: each sample's own loss along one line, and their mean."),
     ("d", "the phase view: the current batch's inputs, predictions, losses, gradients and update (p opens it too)."),
+    ("a", "the arithmetic line: the batch arithmetic of the settings in force, with numbers "
+          "(⌈N/B⌉ batches per epoch, the last one's size, × epochs = updates); [ and ] change it at once."),
     ("shift+s", "save an SVG screenshot in the working folder."),
     ("r", "start again from the same data and the same initial parameters."),
     ("?", "this help (escape or ? closes it)."),
