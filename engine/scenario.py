@@ -243,9 +243,8 @@ FIELD_HELP: dict[str, str] = {
     "drop_last": "drop the short last batch of every epoch",
     "steps_per_epoch": "Keras steps_per_epoch: an epoch is this many steps and the data iterator "
                        "runs on across epochs (0: one full pass per epoch)",
-    "epoch_end": "with steps_per_epoch, what ends an epoch: {EPOCH_ENDS} (continue: S steps, "
-                 "the iterator runs on; cut: Keras arrays, also at the end of a pass; restart: "
-                 "a fresh pass each epoch, its first S steps)",
+    "epoch_end": "with steps_per_epoch: continue (the iterator runs on), cut (Keras arrays: an "
+                 "epoch also ends where a pass runs out) or restart (a fresh pass every epoch)",
     "accumulate": "K, micro-batches whose gradients are accumulated into one step",
     "optimizer": "{OPTIMIZERS}",
     "lr": "learning rate",

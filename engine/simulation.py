@@ -571,6 +571,7 @@ class Simulation:
         # epoch boundaries: every S·K iterations when the iterator continues, else measured
         # inside each pass (cut: a pass is cut into epochs of S·K, the last one shorter)
         self._wrap = 0 if seg.plan.continues else self._m
+        self._cut = seg.plan.uneven_epochs
         self._total_local = seg.plan.total_iterations
 
     def _begin_iteration(self) -> PhaseData:
@@ -652,7 +653,11 @@ class Simulation:
                 acc = self.model.accuracy(new_params, self._X, self._y)
                 if self._has_val:
                     va = self.model.accuracy(new_params, self._Xv, self._yv)
-            epoch = seg.start_epoch + seg.plan.epochs_done(s.iteration - seg.start_iteration)
+            local = s.iteration - seg.start_iteration
+            if self._cut:  # epochs of different lengths: place the iteration in its epoch
+                epoch = seg.start_epoch + seg.plan.epochs_done(local)
+            else:
+                epoch = seg.start_epoch + local / self._m_epoch
             self.history.append(
                 (s.iteration, s.samples, epoch, lr, step_loss, s.epoch_loss_sum / s.epoch_n,
                  train_loss, val_loss, acc, va),

@@ -75,3 +75,35 @@ def test_snapshot_with_the_arithmetic_line(snap_compare):
             await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_epoch_end_is_a_select_on_the_settings_screen_and_applies_live():
+    from textual.widgets import Select
+
+    from engine.sampling import EPOCH_ENDS
+    from tui.screens.settings import SettingsScreen
+
+    app = MbsimApp(Scenario(samples=1000, batch_size=10, steps_per_epoch=30, epochs=5), animate=False)
+
+    async def main() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("a", "n", "s")
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, SettingsScreen)
+            control = screen.controls["epoch_end"]
+            assert isinstance(control, Select) and control.value == "continue"
+            assert [value for _, value in control._options if value in EPOCH_ENDS] == list(EPOCH_ENDS)
+            control.value = "cut"
+            await pilot.pause()
+            assert not screen.result.restart and screen.result.changes == {"epoch_end": "cut"}
+            await pilot.press("enter")
+            await pilot.pause()
+            sim = app.sim
+            assert sim.scenario.epoch_end == "cut" and len(sim.segments) == 2
+            # the epoch in progress restarts with a fresh pass: 30, 30, 30, 10, 30 again
+            assert app.query_one("#arithmetic").text.endswith(
+                "cut where a pass runs out: 30, 30, 30, 10, 30 = 130 updates")
+            assert sim.total_iterations == 1 + 130
+
+    asyncio.run(main())
