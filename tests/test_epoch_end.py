@@ -333,3 +333,19 @@ def test_a_bad_epoch_end_is_one_line(capsys) -> None:
     code, out, err = _cli(capsys, "plan", "--epoch-end", "stop")
     assert code == 2
     assert err.strip() == "mbsim: --epoch-end 'stop': allowed: continue, cut, restart"
+
+
+def test_compare_mode_aligns_cut_epochs_by_their_own_lengths() -> None:
+    from engine.compare import Comparison
+
+    comp = Comparison(Scenario(samples=47, batch_size=5, steps_per_epoch=4, epochs=5, epoch_end="cut",
+                               val_samples=5), align="epochs")
+    ends = []
+    for _ in range(3):
+        comp.tick_epoch()
+        ends.append([r.sim.counters().epoch for r in comp.runs])
+    # after each whole epoch every run stands at the end of that epoch (its own cut lengths)
+    for k, epochs in enumerate(ends, start=1):
+        assert epochs == [k, k, k]
+    mid = comp.runs[1].sim
+    assert mid.counters().text().startswith("Epoch 3/5  Batch 2/2  Iteration 10")
