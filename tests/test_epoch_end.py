@@ -349,3 +349,20 @@ def test_compare_mode_aligns_cut_epochs_by_their_own_lengths() -> None:
         assert epochs == [k, k, k]
     mid = comp.runs[1].sim
     assert mid.counters().text().startswith("Epoch 3/5  Batch 2/2  Iteration 10")
+
+
+def test_the_trace_records_epoch_end_and_each_epochs_own_batches(capsys, tmp_path) -> None:
+    import json
+
+    trace = tmp_path / "t.jsonl"
+    code, _, _ = _cli(capsys, "run", "--quiet", "--samples", "47", "--batch-size", "5", "--steps-per-epoch", "4",
+                      "--epochs", "5", "--epoch-end", "cut", "--trace", str(trace))
+    assert code == 0
+    lines = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert lines[0]["scenario"]["epoch_end"] == "cut"
+    lengths = [4, 4, 2, 4, 4]
+    assert [(r["epoch"], r["batch"]) for r in lines[1:]] == \
+           [(e + 1, b + 1) for e, n in enumerate(lengths) for b in range(n)]
+    # epochs 1-3 are one pass: every sample exactly once
+    first_pass = [i for r in lines[1:11] for i in r["indices"]]
+    assert sorted(first_pass) == list(range(47))

@@ -64,7 +64,8 @@ TERMS = (
     ("step", "one change of the parameters by the optimizer; with gradient accumulation "
              "several iterations (micro-batches) make one step."),
     ("epoch", "the unit the training loop counts in: one pass over the data, unless "
-              "steps_per_epoch fixes it at a number of steps instead."),
+              "steps_per_epoch fixes it at a number of steps instead (epoch_end then says what "
+              "happens where a pass runs out: continue, cut the epoch short, or restart)."),
     ("pass", "one sweep through every training sample, in the epoch's shuffled order."),
     ("Batch GD", "B = N: each step uses the whole training set, so the path is smooth and an "
                  "epoch is a single step."),
