@@ -509,7 +509,8 @@ class Plan:
         """The steps of every epoch as ``(cycle, repeats, tail)``: the epochs' step counts are
         ``cycle`` repeated ``repeats`` times, then ``tail`` (fewer than a cycle's epochs)."""
         q = self.cycle_epochs
-        cycle = tuple(self.epoch_steps(j) for j in range(q))
+        # every epoch of a pass is as long as the first but the last (cut: the remainder)
+        cycle = (self.steps_per_epoch_count,) * (q - 1) + (self.epoch_steps(q - 1),)
         repeats, rest = divmod(self.epochs, q)
         return cycle, repeats, cycle[:rest]
 
