@@ -316,8 +316,9 @@ class Simulation:
     def apply_changes(self, note: str = "", **changes: object) -> Segment:
         """Change batching or optimizer settings from the next iteration on, keeping the parameters.
 
-        The epoch in progress restarts with the new batch arithmetic (its number is kept); a new
-        optimizer starts from a fresh state. Settings outside :data:`LIVE_SETTINGS` (data, model,
+        The epoch in progress restarts with the new batch arithmetic (its number is kept) at the
+        start of a fresh pass (so a change of ``epoch_end`` or ``steps_per_epoch`` counts its
+        epochs from there); a new optimizer starts from a fresh state. Settings outside :data:`LIVE_SETTINGS` (data, model,
         seed) need a new :class:`Simulation`. A diverged run continues from its last finite
         parameters (e.g. with a smaller learning rate). Raises :class:`ScenarioError` for a bad
         value, before anything changes.

@@ -366,3 +366,11 @@ def test_the_trace_records_epoch_end_and_each_epochs_own_batches(capsys, tmp_pat
     # epochs 1-3 are one pass: every sample exactly once
     first_pass = [i for r in lines[1:11] for i in r["indices"]]
     assert sorted(first_pass) == list(range(47))
+
+
+def test_cut_with_drop_last_cuts_the_shorter_pass() -> None:
+    # drop_last: ⌊47/5⌋ = 9 batches of 5 per pass (2 samples left out): epochs 4, 4, 1, then
+    # a fresh pass 4, 4 = 17 steps, every batch full: 85 samples
+    plan = make_plan(47, 5, drop_last=True, steps_per_epoch=4, epochs=5, epoch_end="cut")
+    assert epoch_steps(plan) == [4, 4, 1, 4, 4]
+    assert (plan.total_steps, plan.total_samples) == (17, 85)
