@@ -374,3 +374,20 @@ def test_cut_with_drop_last_cuts_the_shorter_pass() -> None:
     plan = make_plan(47, 5, drop_last=True, steps_per_epoch=4, epochs=5, epoch_end="cut")
     assert epoch_steps(plan) == [4, 4, 1, 4, 4]
     assert (plan.total_steps, plan.total_samples) == (17, 85)
+
+
+def test_random_plans_match_the_loop() -> None:
+    rng = np.random.default_rng(9)
+    for _ in range(60):
+        n = int(rng.integers(1, 60))
+        b = int(rng.integers(1, n + 1))
+        s, k, epochs = int(rng.integers(1, 9)), int(rng.integers(1, 4)), int(rng.integers(1, 9))
+        drop = bool(rng.integers(0, 2))
+        for mode in EPOCH_ENDS:
+            plan = make_plan(n, b, drop_last=drop, steps_per_epoch=s, accumulate=k, epochs=epochs,
+                             epoch_end=mode)
+            ref = reference_loop(plan.batches_per_pass, s, k, epochs, mode)
+            got = [(p.epoch, p.pass_index, p.batch_in_pass, p.step)
+                   for p in (plan.locate(i) for i in range(plan.total_iterations))]
+            assert got == ref, (n, b, s, k, epochs, drop, mode)
+            assert plan.total_steps == ref[-1][3] + 1
