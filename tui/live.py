@@ -69,6 +69,10 @@ def batching_summary(plan: Plan) -> str:
     m = plan.batches_per_pass
     if plan.steps_per_epoch:
         parts = [f"{plural(plan.steps_per_epoch_count, 'step')} per epoch, {plural(m, 'batch', 'batches')} per pass"]
+        if plan.epoch_end == "cut" and plan.uneven_epochs:
+            parts[0] += f" (cut: the pass's last epoch {plural(plan.epoch_steps(plan.cycle_epochs - 1), 'step')})"
+        elif plan.epoch_end == "restart":
+            parts[0] += " (restart: a fresh pass every epoch)"
     else:
         text = f"{plural(m, 'batch', 'batches')} per epoch"
         if plan.leftover:
