@@ -331,6 +331,28 @@ async def test_keys_sent_over_the_websocket_reach_the_app_and_S_offers_the_svg()
     assert not list(ROOT.glob("mbsim-*.svg"))  # nothing written on the server's side
 
 
+async def test_a_tab_whose_session_cannot_start_is_closed_not_left_waiting():
+    # no such lesson (and on a branch without 'mbsim lesson', no such command): the session
+    # process ends at once with its one-line error; the tab is closed, the server goes on
+    server = start_server("--lesson", "no-such-lesson-0f3a")
+    try:
+        async with aiohttp.ClientSession() as client:
+            ws = await client.ws_connect(
+                re.sub(r"^http", "ws", server.url.rstrip("/")) + "/ws?width=80&height=24")
+            while True:
+                msg = await ws.receive(timeout=120)
+                if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                                aiohttp.WSMsgType.CLOSING):
+                    break
+            wait_until(lambda: "session 1 closed (0 of" in " ".join(server.lines) or
+                       server.pump(0.2), "the failed session is counted out")
+            assert server.sessions() == []
+            async with client.get(server.url) as response:
+                assert response.status == 200  # still serving
+    finally:
+        assert server.stop() == 0
+
+
 async def test_ctrl_c_stops_the_server_and_every_session_process():
     server = start_server()
     async with aiohttp.ClientSession() as client:

@@ -260,6 +260,8 @@ class SessionServer:
             exited.cancel()
         except (asyncio.CancelledError, ConnectionError):
             pass
+        except Exception as err:  # e.g. the session command could not start: say so, go on
+            self.config.log(f"session {session_id} failed: {type(err).__name__}: {err}")
         finally:
             await self._end_session(session_id, session, websocket)
         return websocket

@@ -57,7 +57,8 @@ DEFAULT_CAP = 50
 #: Upper bound for an explicit --max-sessions.
 MAX_CAP = 1000
 #: Resident memory of one session in MB, measured by bench/serve_load.py (20 sessions of the
-#: worked example, 120x40, after keys; the median was 68 MB): rounded up for headroom.
+#: worked example at 120x40, after 12 keys each: median 62 MB, max 63 MB), with headroom for
+#: larger scenarios and screens.
 SESSION_RSS_MB = 80
 #: Share of the available memory the default cap may plan to use.
 MEMORY_SHARE = 0.75
@@ -84,7 +85,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 # -- deciding ------------------------------------------------------------------------------------
 def shown(text: str) -> str:
-    """A user's string as it may be printed: as is when printable, else its repr."""
+    """A user's string as it may be printed: as is when printable, else its repr (no control
+    character reaches the terminal)."""
     return text if text.isprintable() else repr(text)
 
 
@@ -95,7 +97,7 @@ def parse_port(text: str) -> int:
     except (TypeError, ValueError):
         port = -1
     if not 1 <= port <= 65535:
-        raise UsageError(f"--port {shown(str(text))!r}: a whole number from 1 to 65535 is allowed, "
+        raise UsageError(f"--port {str(text)!r}: a whole number from 1 to 65535 is allowed, "
                          f"e.g. --port {DEFAULT_PORT}")
     return port
 
@@ -130,7 +132,7 @@ def parse_max_sessions(text: str | None) -> int:
     except (TypeError, ValueError):
         n = 0
     if not 1 <= n <= MAX_CAP:
-        raise UsageError(f"--max-sessions {shown(str(text))!r}: a whole number from 1 to {MAX_CAP} "
+        raise UsageError(f"--max-sessions {str(text)!r}: a whole number from 1 to {MAX_CAP} "
                          "is allowed")
     return n
 
@@ -181,7 +183,7 @@ def bind(host: str, port: int) -> tuple[socket.socket, bool]:
         infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
     except (socket.gaierror, UnicodeError) as err:
         reason = getattr(err, "strerror", None) or str(err)
-        raise UsageError(f"--host {shown(host)!r}: does not resolve ({reason}); give a name or "
+        raise UsageError(f"--host {host!r}: does not resolve ({reason}); give a name or "
                          "an address of this machine, e.g. --host 127.0.0.1") from None
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
@@ -201,7 +203,7 @@ def bind(host: str, port: int) -> tuple[socket.socket, bool]:
             raise UsageError(f"--port {port}: needs privileges here; use a port from 1024 "
                              "to 65535") from None
         if err.errno == errno.EADDRNOTAVAIL:
-            raise UsageError(f"--host {shown(host)!r}: not an address of this machine") from None
+            raise UsageError(f"--host {host!r}: not an address of this machine") from None
         raise UsageError(f"cannot listen on {where}: {err.strerror or err}") from None
     loopback = all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos[:1])
     return sock, loopback
@@ -233,7 +235,7 @@ def execute(ns: argparse.Namespace) -> int:
             raise UsageError(f"--lesson and {given[0].split('=', 1)[0]} cannot be combined: a "
                              "lesson sets its own scenario")
         if not ns.lesson or not ns.lesson.isprintable():
-            raise UsageError(f"--lesson {shown(ns.lesson)!r}: a lesson name or file is needed "
+            raise UsageError(f"--lesson {ns.lesson!r}: a lesson name or file is needed "
                              "(see: mbsim lessons)")
         title = f"mbsim · lesson {ns.lesson}"
     else:
