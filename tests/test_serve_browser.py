@@ -90,6 +90,17 @@ def test_the_app_in_chromium_counts_keys_offers_its_svg_and_ends_with_the_tab(tm
                 download.save_as(target)
                 return counters_in_svg(target.read_text(encoding="utf-8"))
 
+            screen_bytes = bytearray()  # what the server streamed to the page's terminal
+
+            def on_websocket(ws) -> None:
+                ws.on("framereceived", lambda payload: screen_bytes.extend(
+                    payload if isinstance(payload, bytes) else payload.encode()))
+
+            page.on("websocket", on_websocket)
+
+            def drawn(text: str, since: int) -> bool:
+                return text.encode() in bytes(screen_bytes[since:])
+
             page.goto(server.url)
             page.wait_for_selector("body.-first-byte", timeout=120_000)
             (pid,) = poll(server.sessions, "the tab's session process")
@@ -101,6 +112,16 @@ def test_the_app_in_chromium_counts_keys_offers_its_svg_and_ends_with_the_tab(tm
             # three batches of B=5 (worked example, N=200, 40 batches an epoch)
             assert screenshot_counters() == {"Epoch": "1/1000", "Batch": "3/40",
                                              "Iteration": "3", "Step": "3", "Samples": "15"}
+            # the command palette: open it, find its Screenshot command, run it
+            mark = len(screen_bytes)
+            page.keyboard.press("Control+p")
+            poll(lambda: drawn("Search for commands", mark), "the palette opens")
+            mark = len(screen_bytes)
+            page.keyboard.type("Screenshot")
+            poll(lambda: drawn("SVG picture", mark), "the palette finds Screenshot")
+            before = len(downloads)
+            page.keyboard.press("Enter")
+            poll(lambda: len(downloads) > before, "the palette's screenshot download")
             page.wait_for_timeout(4500)  # the notifications' timeout, for a clean picture
             SCREENSHOT.parent.mkdir(exist_ok=True)
             page.screenshot(path=str(SCREENSHOT))

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import argparse
 import errno
-import ipaddress
 import re
-import secrets
-import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # socket, ipaddress and secrets are imported when serving (mbsim run starts fast)
+    import socket
 
 from engine.scenario import FIELD_NAMES
 
@@ -179,6 +180,8 @@ def bind(host: str, port: int) -> tuple[socket.socket, bool]:
     Every failure is one line: the host does not resolve, is not this machine's, the port is in
     use or needs privileges.
     """
+    import ipaddress
+    import socket
     try:
         infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
     except (socket.gaierror, UnicodeError) as err:
@@ -211,6 +214,8 @@ def bind(host: str, port: int) -> tuple[socket.socket, bool]:
 
 def public_url(sock: socket.socket, host: str, token: str | None) -> str:
     """The address to open: the host as given (this machine's name for a wildcard)."""
+    import ipaddress
+    import socket
     port = sock.getsockname()[1]
     name = host
     try:
@@ -226,6 +231,7 @@ def public_url(sock: socket.socket, host: str, token: str | None) -> str:
 # -- the command ---------------------------------------------------------------------------------
 def execute(ns: argparse.Namespace) -> int:
     """Check everything, bind, print the URL, serve until Ctrl+C."""
+    import secrets
     port = parse_port(ns.port)
     max_sessions = parse_max_sessions(ns.max_sessions)
     token = check_token(ns.token)
