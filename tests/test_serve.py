@@ -276,6 +276,22 @@ async def test_an_explicit_token_is_required_on_loopback_too():
         assert server.stop() == 0
 
 
+async def test_another_sites_page_cannot_open_sessions():
+    server = start_server()
+    try:
+        async with aiohttp.ClientSession() as client:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await open_session(server.url, client, headers={"Origin": "http://evil.example"})
+            assert refused.value.status == 403
+            assert server.sessions() == []
+            own = f"http://127.0.0.1:{server.port}"  # what Chromium sends from the page itself
+            ws = await open_session(server.url, client, headers={"Origin": own})
+            assert len(server.sessions()) == 1
+            await ws.close()
+    finally:
+        assert server.stop() == 0
+
+
 async def test_tabs_beyond_the_cap_get_a_clear_503_page_and_a_closed_tab_frees_its_place():
     server = start_server("--max-sessions", "1")
     try:
@@ -309,7 +325,11 @@ async def test_keys_sent_over_the_websocket_reach_the_app_and_S_offers_the_svg()
     try:
         async with aiohttp.ClientSession() as client:
             ws = await open_session(server.url, client, cols=120, rows=40)
-            await ws.send_json(["stdin", "nnnS"])
+            for _ in range(3):  # one key at a time, as typed: each answered by screen bytes
+                await ws.send_json(["stdin", "n"])
+                msg = await ws.receive(timeout=120)
+                assert msg.type == aiohttp.WSMsgType.BINARY, msg
+            await ws.send_json(["stdin", "S"])
             while True:  # screen bytes, then the offer (a JSON text message)
                 msg = await ws.receive(timeout=120)
                 assert msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), msg

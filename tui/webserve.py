@@ -21,7 +21,8 @@ and on Ctrl+C it asks each app to quit but never waits for nor kills them. Overr
 that would leave nothing of the class but its name, so the routes here are our own (about as
 short) and each concern is one visible piece:
 
-* :func:`guard` (a middleware): the access token, from ``?token=`` (then remembered in an
+* :func:`guard` (a middleware): a websocket or download asked for by another site's page
+  (its ``Origin``) is refused; and the access token, from ``?token=`` (then remembered in an
   HttpOnly, SameSite=Strict cookie, because textual.js opens ``/ws`` and ``/download/…`` without
   the query) — a request without it gets 403 and nothing is started;
 * :meth:`SessionServer.handle_index` / :meth:`SessionServer.handle_websocket`: the session cap,
@@ -149,6 +150,19 @@ def token_ok(request: web.Request, token: str | None) -> bool:
     return secrets.compare_digest(given.encode("utf-8", "replace"), token.encode("utf-8"))
 
 
+def same_origin(request: web.Request) -> bool:
+    """False when a browser says the request comes from another site's page.
+
+    Browsers send ``Origin`` with every websocket handshake, and a websocket is not bound by
+    the same-origin policy: without this check any web page a student visits could open
+    sessions on a loopback server (which needs no token) and read their screens.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser page (curl, the tests' clients)
+    return origin.split("://", 1)[-1].rstrip("/").lower() == request.host.lower()
+
+
 class SessionServer:
     """The aiohttp application: ``/`` the page, ``/ws`` a session, ``/download/{key}``, ``/static``."""
 
@@ -175,6 +189,10 @@ class SessionServer:
     @web.middleware
     async def guard(self, request: web.Request, handler) -> web.StreamResponse:
         """The access token: 403 without it, before any route runs (so nothing starts)."""
+        if request.path in ("/ws", "/download") or request.path.startswith("/download/"):
+            if not same_origin(request):
+                return _message_page(403, "403 · another site", "Sessions of this mbsim server "
+                                     "can only be opened from its own page.")
         if not token_ok(request, self.config.token):
             return _message_page(403, "403 · access token needed",
                                  "This mbsim server needs the access token that was printed "
