@@ -122,11 +122,30 @@ def test_the_app_in_chromium_counts_keys_offers_its_svg_and_ends_with_the_tab(tm
             before = len(downloads)
             page.keyboard.press("Enter")
             poll(lambda: len(downloads) > before, "the palette's screenshot download")
-            page.wait_for_timeout(4500)  # the notifications' timeout, for a clean picture
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
             page.close()  # closing the tab ends its process
             wait_until(lambda: not alive(pid), "the session process ends with its tab")
+
+            # the README's picture: a fresh tab (its own new session), three batches, no toasts
+            page = context.new_page()
+            page.on("websocket", on_websocket)
+            page.goto(server.url)
+            page.wait_for_selector("body.-first-byte", timeout=120_000)
+            page.click("#terminal")
+            for _ in range(3):
+                page.keyboard.press("n")
+            quiet = {"size": -1, "still": 0}
+
+            def settled() -> bool:  # a paused app sends nothing once it has drawn
+                size = len(screen_bytes)
+                quiet["still"] = quiet["still"] + 1 if size == quiet["size"] else 0
+                quiet["size"] = size
+                return quiet["still"] >= 8
+            poll(settled, "the screen settles")
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT))
+            (pid,) = server.sessions()
+            page.close()
+            wait_until(lambda: not alive(pid), "the second tab's process ends with it")
             browser.close()
         assert elsewhere == []
         assert server.sessions() == []
