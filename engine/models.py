@@ -34,6 +34,26 @@ layer 2), in the flat order W1, b1, W2, b2, from the ``np.random.Generator`` it 
 
 Activations: tanh (derivative 1 − h²), relu (derivative 1 for a > 0 and 0 for a ≤ 0, so 0 at 0),
 sigmoid (derivative h(1 − h)).
+
+Many runs at once (``*_runs`` methods, used by :mod:`engine.ensemble`): the parameters of K runs
+are a (K, P) array and each run's batch a (K, n, d) array. Row k of every result is
+**bit-identical** to the single-run method on row k, because every operation is one of:
+
+* elementwise arithmetic and ufuncs (+ − × ÷, exp, log1p, tanh, max) on C-contiguous arrays:
+  the same operation on the same operands, whatever the shape;
+* a product that the single run does with one BLAS call (``X @ w``, ``r @ r``, ``δ @ X``,
+  ``Δᵀ @ X``) done as ``np.matmul`` on a stack: NumPy's matmul loops over the leading axis and
+  makes, for each slice, the same BLAS call (gemv, dot or gemm, same sizes, same strides, same
+  transpose flags) that the 2-D/1-D call makes — so the same kernel sums in the same order.
+  A single gemm over all runs (``W Xᵀ``, as :meth:`Model.forward_many` does) would NOT do: it
+  sums the d products of a row in another order than gemv (measured: differs in the last bit);
+* a reduction along the last axis (``.sum(axis=1)``), which NumPy does per row with the same
+  pairwise summation as the 1-D ``.sum()``; a reduction over the batch axis of (K, n, H) adds
+  the rows in order, as the single run's ``.sum(axis=0)`` does;
+* for one feature (d = 1), x·w is a single rounded product: gemv of one column returns
+  1·(x·w) + 0, the same number as the elementwise product, which is much cheaper on a stack.
+
+tests/test_ensemble.py checks this for every model, loss and activation with np.array_equal.
 """
 
 from __future__ import annotations
@@ -113,6 +133,11 @@ def _pointwise_inplace(loss_name: str, f: np.ndarray, y: np.ndarray) -> np.ndarr
     f *= y
     t -= f
     return t
+
+
+def _dot_rows(a: np.ndarray) -> np.ndarray:
+    """(K,) a_k · a_k for the rows of a (K, n) array: one BLAS dot per row (as ``r @ r``)."""
+    return np.matmul(a[:, None, :], a[:, :, None])[:, 0, 0]
 
 
 def mse_dout(f: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -221,6 +246,17 @@ class Model(ABC):
     ) -> tuple[float, np.ndarray]:
         """Mean loss and its gradient in one forward + backward pass (the training hot path)."""
 
+    @abstractmethod
+    def loss_and_grad_runs(
+        self, params_runs: np.ndarray, X_runs: np.ndarray, y_runs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`loss_and_grad` for K runs at once: parameters (K, P), each run's batch
+        (K, n, d) and targets (K, n) → losses (K,) and gradients (K, P).
+
+        Row k is bit-identical to ``loss_and_grad(params_runs[k], X_runs[k], y_runs[k])`` (see
+        the module's note on stacked products).
+        """
+
     # --- shared ------------------------------------------------------------------------------
 
     def predict(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -261,6 +297,29 @@ class Model(ABC):
         ell = bce_pointwise(f, y)
         first = float(np.add.reduce(ell[:n_first])) / n_first if n_first else float("nan")
         rest = float(np.add.reduce(ell[n_first:])) / n_rest if n_rest else float("nan")
+        return first, rest
+
+    def _forward_shared_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """(K, n) raw outputs of K runs on one shared X, row k bit-identical to
+        ``forward(params_runs[k], X)``."""
+        raise NotImplementedError
+
+    def split_loss_runs(
+        self, params_runs: np.ndarray, X: np.ndarray, y: np.ndarray, n_first: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`split_loss` for K parameter vectors (K, P) on one shared data set: two (K,)
+        arrays, row k bit-identical to ``split_loss(params_runs[k], X, y, n_first)``."""
+        f = self._forward_shared_runs(params_runs, X)
+        k = f.shape[0]
+        n_rest = y.shape[0] - n_first
+        if self.loss_name == "mse":
+            f -= y
+            first = _dot_rows(f[:, :n_first]) / n_first if n_first else np.full(k, np.nan)
+            rest = _dot_rows(f[:, n_first:]) / n_rest if n_rest else np.full(k, np.nan)
+            return first, rest
+        ell = bce_pointwise(f, y)
+        first = np.add.reduce(ell[:, :n_first], axis=1) / n_first if n_first else np.full(k, np.nan)
+        rest = np.add.reduce(ell[:, n_first:], axis=1) / n_rest if n_rest else np.full(k, np.nan)
         return first, rest
 
     def per_sample_losses_many(
@@ -394,6 +453,52 @@ class LinearModel(Model):
         np.dot(delta, X, out=grad[:d])
         if self.bias:
             grad[d] = np.add.reduce(delta)
+        return loss, grad
+
+
+    def _linear_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """z = X·w + b for K runs: X is (K, n, d) or one shared (n, d); result (K, n).
+
+        One feature: the elementwise product (exact, see the module note); else a stacked
+        matmul, one gemv per run as in :meth:`forward`.
+        """
+        d = self.n_features
+        if d == 1:
+            x = X[..., 0]
+            z = x * params_runs[:, 0:1]
+        else:
+            z = np.matmul(X, params_runs[:, :d, None])[:, :, 0]
+        if self.bias:
+            z += params_runs[:, d : d + 1]
+        return z
+
+    def _forward_shared_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
+        return self._linear_runs(params_runs, X)
+
+    def loss_and_grad_runs(
+        self, params_runs: np.ndarray, X_runs: np.ndarray, y_runs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`loss_and_grad` for K runs, the same formulas step for step (see there)."""
+        d = self.n_features
+        k, n = y_runs.shape
+        z = self._linear_runs(params_runs, X_runs)
+        grad = np.empty((k, self.n_params), dtype=np.float64)
+        if self._is_bce:
+            e = np.exp(-np.abs(z))
+            loss = (np.maximum(z, 0.0) - z * y_runs + np.log1p(e)).sum(axis=1) / n
+            delta = np.maximum(e, z >= 0.0)
+            e += 1.0
+            delta /= e
+            delta -= y_runs
+            delta *= 1.0 / n
+        else:
+            z -= y_runs
+            loss = _dot_rows(z) / n
+            z *= 2.0 / n
+            delta = z
+        grad[:, :d] = np.matmul(delta[:, None, :], X_runs)[:, 0, :]
+        if self.bias:
+            grad[:, d] = np.add.reduce(delta, axis=1)
         return loss, grad
 
 
@@ -567,6 +672,55 @@ class MLPModel(Model):
         grad[w1_end:b1_end] = dA.sum(axis=0)
         grad[b1_end:w2_end] = delta @ h
         grad[-1] = delta.sum()
+        return loss, grad
+
+
+    def _hidden_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """h = act(X W1ᵀ + b1) for K runs: X (K, n, d) or shared (n, d) → (K, n, H).
+        One gemm per run (stacked matmul) with W1ᵀ as the same transposed view as :meth:`_hidden`."""
+        k = params_runs.shape[0]
+        W1 = params_runs[:, : self._w1_end].reshape(k, self.hidden, self.n_features)
+        a = np.matmul(X, W1.transpose(0, 2, 1))
+        a += params_runs[:, None, self._w1_end : self._b1_end]
+        return self._act(a)
+
+    def _forward_shared_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
+        h = self._hidden_runs(params_runs, X)
+        out = np.matmul(h, params_runs[:, self._b1_end : self._w2_end, None])[:, :, 0]
+        out += params_runs[:, -1:]
+        return out
+
+    def loss_and_grad_runs(
+        self, params_runs: np.ndarray, X_runs: np.ndarray, y_runs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`loss_and_grad` for K runs, the same formulas step for step (see there)."""
+        k, n = y_runs.shape
+        inv_n = 1.0 / n
+        w1_end, b1_end, w2_end = self._w1_end, self._b1_end, self._w2_end
+        h = self._hidden_runs(params_runs, X_runs)
+        W2 = params_runs[:, b1_end:w2_end]
+        z = np.matmul(h, W2[:, :, None])[:, :, 0]
+        z += params_runs[:, -1:]
+        if self._is_bce:
+            e = np.exp(-np.abs(z))
+            loss = (np.maximum(z, 0.0) - z * y_runs + np.log1p(e)).sum(axis=1) / n
+            delta = np.maximum(e, z >= 0.0)
+            e += 1.0
+            delta /= e
+            delta -= y_runs
+            delta *= inv_n
+        else:
+            z -= y_runs
+            loss = _dot_rows(z) * inv_n
+            z *= 2.0 * inv_n
+            delta = z
+        dA = delta[:, :, None] * W2[:, None, :]
+        dA *= self._dact(h)
+        grad = np.empty((k, self.n_params), dtype=np.float64)
+        grad[:, :w1_end] = np.matmul(dA.transpose(0, 2, 1), X_runs).reshape(k, w1_end)
+        grad[:, w1_end:b1_end] = dA.sum(axis=1)
+        grad[:, b1_end:w2_end] = np.matmul(delta[:, None, :], h)[:, 0, :]
+        grad[:, -1] = delta.sum(axis=1)
         return loss, grad
 
 

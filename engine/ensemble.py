@@ -1,0 +1,653 @@
+"""An ensemble: K runs of one scenario stepped together, in one vectorised NumPy pass.
+
+The K runs (*members*) share the data and the initial parameters (the scenario's seed makes
+both) and differ in something named: the sampling stream (the noise cloud), the batch size
+(GD, mini-batch, SGD), the learning rate, the optimizer. Members whose batch arithmetic is the
+same (one :class:`~engine.sampling.Plan`) form a *group*: at each iteration they take their
+batches at the same positions of their own orders, so their parameters (K, P), batches
+(K, B, d) and targets (K, B) go through the model and the optimizer as stacked arrays
+(:meth:`engine.models.Model.loss_and_grad_runs`; the optimizers of
+:mod:`engine.optimizers` are elementwise and take (K, P) arrays as they are).
+
+**Each member is bit-identical to the same run as a lone Simulation**: member k with
+``changes`` and ``stream`` equals ``Simulation(scenario.replace(**changes),
+sampling_stream=stream)`` — parameters, batch losses, train and validation losses, status —
+because every member makes the same floating-point operations in the same order (see the note
+in :mod:`engine.models`). Tested with ``np.array_equal`` in tests/test_ensemble.py.
+
+**Sampling seeds.** Member 0 of :meth:`Ensemble.seeds` is the scenario's own run (its sampling
+continues the generator that made the data); member k ≥ 1 draws its orders from
+``np.random.SeedSequence(seed, spawn_key=(k,))`` (:func:`engine.sampling.stream_generator`).
+
+**Alignment** (as compare mode): a *tick* advances every group by the same amount of
+``steps`` (one optimizer step), ``samples`` (the reference member's batch of samples) or
+``epochs`` (the reference member's share of an epoch). :func:`progress_after_next`,
+:func:`tick_unit` and :func:`epoch_target` are shared with :class:`engine.compare.Comparison`.
+
+**Spread** (SCIENCE.md §5): :meth:`Ensemble.spread` is tr Cov of the K parameter vectors
+(divisor K − 1); :func:`engine.noise.stationary_covariance` gives the prediction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from .errors import ScenarioError
+from .optimizers import Optimizer
+from .sampling import Plan, Position, algorithm_name, stream_generator
+from .scenario import Scenario
+from .simulation import DIVERGED, FINISHED, READY, TARGET_REACHED, Simulation
+
+ALIGNMENTS: tuple[str, ...] = ("epochs", "samples", "steps")
+#: The most members an ensemble takes (``mbsim run --runs``): 100 is the noise cloud's default;
+#: 1000 keeps a K × N order table and a K × N loss evaluation per step in a few MB.
+MAX_RUNS = 1000
+_CHECKPOINT_EVERY = 32
+_MAX_CHECKPOINTS = 256
+
+
+# ------------------------------------------------------------------------------------------------
+# alignment, shared with compare mode
+
+
+class Runner(Protocol):
+    """What alignment needs of a run (a :class:`Simulation` or an ensemble group)."""
+
+    @property
+    def iteration(self) -> int: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def samples_seen(self) -> int: ...
+    @property
+    def plan(self) -> Plan: ...
+    @property
+    def done(self) -> bool: ...
+    def next_position(self) -> Position | None: ...
+
+
+def check_alignment(align: str) -> str:
+    """``align`` if it is one of :data:`ALIGNMENTS`, else a :class:`ScenarioError`."""
+    if align not in ALIGNMENTS:
+        raise ScenarioError("align", align, "allowed: " + ", ".join(ALIGNMENTS))
+    return align
+
+
+def progress_after_next(run: Runner, align: str) -> float:
+    """Where ``run`` would stand, in the alignment's unit, after its next iteration."""
+    if align == "steps":
+        return run.step + 1
+    pos = run.next_position()
+    size = (pos.stop - pos.start) if pos is not None else 0
+    if align == "samples":
+        return run.samples_seen + size
+    return (run.iteration + 1) / run.plan.iterations_per_epoch
+
+
+def tick_unit(reference: Runner, align: str) -> float:
+    """One tick in the alignment's unit: a batch of the reference run (its share of an epoch,
+    or its samples), or one step."""
+    if align == "steps":
+        return 1.0
+    if align == "samples":
+        return float(reference.plan.batch_size)
+    return 1.0 / reference.plan.iterations_per_epoch
+
+
+def epoch_target(target: float, align: str, n_samples: int, reference: Runner) -> float:
+    """The end of the current epoch in the alignment's unit (for steps: one epoch of the
+    reference run's steps further)."""
+    if align == "epochs":
+        return float(int(target + 1e-9) + 1)
+    if align == "samples":
+        return float((int(target + 1e-9) // n_samples + 1) * n_samples)
+    return target + reference.plan.steps_per_epoch_count
+
+
+def advance(run: Runner, align: str, target: float, iterate: Any) -> None:
+    """Run ``iterate()`` while the next iteration of ``run`` ends at or before ``target``."""
+    eps = 1e-9
+    while not run.done and progress_after_next(run, align) <= target + eps:
+        iterate()
+
+
+# ------------------------------------------------------------------------------------------------
+# members
+
+
+@dataclass(frozen=True)
+class Member:
+    """One run of an ensemble: a label, the settings it changes and its sampling stream."""
+
+    label: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    stream: int = 0
+
+    def scenario(self, base: Scenario) -> Scenario:
+        """The scenario of this member as a lone run."""
+        return base.replace(**self.changes) if self.changes else base
+
+
+@dataclass
+class _UpdateSet:
+    """Members of a group with one optimizer (stacked update); ``rows`` index the group."""
+
+    optimizer: Optimizer
+    rows: np.ndarray | slice
+    schedules: list[Any]
+    constant_lr: float | np.ndarray | None
+    state: dict
+
+
+_CODES = {0: READY, 1: FINISHED, 2: TARGET_REACHED, 3: DIVERGED}
+_RUNNING, _FINISHED, _TARGET, _DIVERGED = 0, 1, 2, 3
+
+
+class _Group:
+    """Members with one plan, stepped together: the vectorised hot loop."""
+
+    def __init__(self, ens: Ensemble, members: list[int], scenarios: list[Scenario],
+                 segments: list[Any], generators: list[np.random.Generator]) -> None:
+        self.ens = ens
+        self.members = members
+        self.scenarios = scenarios
+        seg0 = segments[0]
+        self.plan: Plan = seg0.plan
+        self.samplers = [s.sampler for s in segments]
+        self.rngs = generators
+        k = len(members)
+        self.k = k
+        self._table = self.plan.pass_table()
+        self._m = self.plan.batches_per_pass
+        self._acc = self.plan.accumulate
+        self._m_epoch = self.plan.iterations_per_epoch
+        self._total = self.plan.total_iterations
+        self.targets = np.array([sc.target_loss for sc in scenarios])
+        self._any_target = bool(np.any(self.targets > 0))
+        # one update set per optimizer (members differing only in lr share one)
+        sets: dict[Optimizer, list[int]] = {}
+        for row, seg in enumerate(segments):
+            sets.setdefault(seg.optimizer, []).append(row)
+        init = np.repeat(ens.initial_params[None, :], k, axis=0)
+        self.sets: list[_UpdateSet] = []
+        for opt, rows in sets.items():
+            sel: np.ndarray | slice = slice(None) if len(rows) == k else np.array(rows)
+            scheds = [segments[r].schedule for r in rows]
+            lrs = [scenarios[r].lr for r in rows]
+            const = None
+            if all(scenarios[r].schedule == "constant" for r in rows):
+                const = lrs[0] if len(set(lrs)) == 1 else np.array(lrs)[:, None]
+            self.sets.append(_UpdateSet(opt, sel, scheds, const, opt.init(init[sel])))
+        self.params = init
+        self.iteration = 0
+        self.step = 0
+        self.samples_seen = 0
+        self.order_pass = -1
+        self.orders: np.ndarray | None = None
+        self._Xo: np.ndarray | None = None
+        self._yo: np.ndarray | None = None
+        self.accum: np.ndarray | None = None
+        self.accum_n = 0
+        self.accum_loss = np.zeros(k)
+        self.epoch_loss_sum = np.zeros(k)
+        self.epoch_n = np.zeros(k, dtype=np.int64)
+        self.finished_epoch_loss = np.full(k, np.nan)
+        self.code = np.zeros(k, dtype=np.int8)
+        self.diverged_step = np.zeros(k, dtype=np.int64)
+        self.member_iteration = np.zeros(k, dtype=np.int64)
+        self.member_step = np.zeros(k, dtype=np.int64)
+        self.member_samples = np.zeros(k, dtype=np.int64)
+        self.batch_loss = np.full(k, np.nan)
+        self.lr = np.full(k, np.nan)
+        tl, vl = ens.initial_train_loss, ens.initial_val_loss
+        self.train_loss = np.full(k, tl)
+        self.val_loss = np.full(k, vl)
+        self._checkpoints: list[tuple[int, dict]] = []
+        self._every = _CHECKPOINT_EVERY
+        self._checkpoint()
+
+    # --- what alignment reads -------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return bool(np.all(self.code != _RUNNING))
+
+    def next_position(self) -> Position | None:
+        if self.done or self.iteration >= self._total:
+            return None
+        return self.plan.locate(self.iteration)
+
+    # --- the hot loop -------------------------------------------------------------------------
+    def _draw_orders(self, pass_index: int) -> None:
+        prev = self.orders
+        rows = [s.order(g, None if prev is None else prev[i])
+                for i, (s, g) in enumerate(zip(self.samplers, self.rngs))]
+        self.orders = np.stack(rows)
+        self.order_pass = pass_index
+        ens = self.ens
+        self._Xo = ens.X[self.orders]
+        self._yo = ens.y[self.orders]
+
+    def iterate(self) -> None:
+        """One iteration of every member (SCIENCE.md §1.2 for accumulation), exactly as
+        :meth:`Simulation._finish_iteration` does it for one run."""
+        ens = self.ens
+        it = self.iteration
+        pass_index, j = divmod(it, self._m)
+        if pass_index != self.order_pass or self._Xo is None:
+            self._draw_orders(pass_index)
+        t = self._table
+        start, stop = t.start[j], t.stop[j]
+        if t.micro is None:
+            micro, count = it % self._acc, self._acc
+        else:
+            micro, count = t.micro[j], t.micro_count[j]
+        n = stop - start
+        live = self.code == _RUNNING
+        loss, grad = ens.model.loss_and_grad_runs(self.params, self._Xo[:, start:stop], self._yo[:, start:stop])
+        bad = live & ~np.isfinite(loss)
+        if bad.any():
+            self._diverge(bad)
+            live = live & ~bad
+        if count == 1:
+            step_grad, step_loss = grad, loss
+        else:
+            if micro == 0:
+                self.accum, self.accum_n, self.accum_loss = grad * n, n, loss * n
+            else:
+                self.accum = self.accum + grad * n
+                self.accum_n += n
+                self.accum_loss = self.accum_loss + loss * n
+            step_grad = self.accum / self.accum_n if micro == count - 1 else None
+            step_loss = self.accum_loss / self.accum_n
+        if step_grad is None:
+            self._commit_counts(live, n, loss)
+            self.iteration += 1
+            self.samples_seen += n
+            self._end_iteration(live)
+            return
+        s = self.step + 1
+        new_params = np.empty_like(self.params)
+        lr_rows = np.empty(self.k)
+        new_states = []
+        for us in self.sets:
+            if us.constant_lr is not None:
+                lr = us.constant_lr
+            else:
+                lrs = [f(s) for f in us.schedules]
+                lr = lrs[0] if len(set(lrs)) == 1 else np.array(lrs)[:, None]
+            rows = us.rows
+            g = step_grad if isinstance(rows, slice) else step_grad[rows]
+            p = self.params if isinstance(rows, slice) else self.params[rows]
+            new_p, new_state = us.optimizer.update(g, us.state, p, lr)
+            new_params[rows] = new_p
+            lr_rows[rows] = np.ravel(lr) if isinstance(lr, np.ndarray) else lr
+            new_states.append(new_state)
+        train, val = ens.model.split_loss_runs(new_params, ens.X_all, ens.y_all, ens.n_samples)
+        bad = live & ~np.isfinite(train)
+        if bad.any():
+            self._diverge(bad)
+            live = live & ~bad
+        all_live = bool(live.all())
+        if all_live:
+            self.params = new_params
+            for us, st in zip(self.sets, new_states):
+                us.state = st
+            self.train_loss, self.val_loss = train, val
+            self.batch_loss = step_loss if isinstance(step_loss, np.ndarray) else np.asarray(step_loss)
+            self.lr = lr_rows
+        else:
+            keep = live[:, None]
+            self.params = np.where(keep, new_params, self.params)
+            for us, st in zip(self.sets, new_states):
+                rows_live = live[us.rows]
+                us.state = {key: (np.where(rows_live[:, None], val_, us.state[key])
+                                  if isinstance(val_, np.ndarray) else val_)
+                            for key, val_ in st.items()}
+            self.train_loss = np.where(live, train, self.train_loss)
+            self.val_loss = np.where(live, val, self.val_loss)
+            self.batch_loss = np.where(live, step_loss, self.batch_loss)
+            self.lr = np.where(live, lr_rows, self.lr)
+        self._commit_counts(live, n, loss)
+        self.member_step += live
+        self.iteration += 1
+        self.samples_seen += n
+        self.step = s
+        if self._any_target:
+            hit = live & (self.targets > 0) & (train <= self.targets)
+            self.code[hit] = _TARGET
+        self._end_iteration(live & (self.code == _RUNNING))
+
+    def _commit_counts(self, live: np.ndarray, n: int, loss: np.ndarray) -> None:
+        self.epoch_loss_sum = np.where(live, self.epoch_loss_sum + n * loss, self.epoch_loss_sum)
+        self.epoch_n = self.epoch_n + live * n
+        self.member_iteration += live
+        self.member_samples += live * n
+
+    def _diverge(self, rows: np.ndarray) -> None:
+        self.code[rows] = _DIVERGED
+        self.diverged_step[rows] = self.member_step[rows] + 1
+
+    def _end_iteration(self, live: np.ndarray) -> None:
+        local = self.iteration
+        if local % self._m_epoch == 0:
+            with np.errstate(all="ignore"):
+                done = np.where(self.epoch_n > 0, self.epoch_loss_sum / self.epoch_n, np.nan)
+            self.finished_epoch_loss = np.where(live, done, self.finished_epoch_loss)
+            self.epoch_loss_sum = np.where(live, 0.0, self.epoch_loss_sum)
+            self.epoch_n = np.where(live, 0, self.epoch_n)
+            if local >= self._total:
+                self.code[live] = _FINISHED
+        if local % self._every == 0:
+            self._checkpoint()
+
+    @property
+    def epoch_loss(self) -> np.ndarray:
+        """Keras' running epoch loss of each member (SCIENCE.md §2)."""
+        with np.errstate(all="ignore"):
+            return np.where(self.epoch_n > 0, self.epoch_loss_sum / self.epoch_n, self.finished_epoch_loss)
+
+    # --- checkpoints and rewinding -------------------------------------------------------------
+    _FIELDS = ("params", "iteration", "step", "samples_seen", "order_pass", "orders", "_Xo", "_yo",
+               "accum", "accum_n", "accum_loss", "epoch_loss_sum", "epoch_n", "finished_epoch_loss",
+               "code", "diverged_step", "member_iteration", "member_step", "member_samples",
+               "batch_loss", "lr", "train_loss", "val_loss")
+
+    def _snapshot(self) -> dict:
+        snap = {}
+        for name in self._FIELDS:
+            v = getattr(self, name)
+            snap[name] = v.copy() if isinstance(v, np.ndarray) else v
+        snap["_states"] = [dict(us.state) for us in self.sets]
+        snap["_rngs"] = [g.bit_generator.state for g in self.rngs]
+        return snap
+
+    def _checkpoint(self) -> None:
+        cps = self._checkpoints
+        if cps and cps[-1][0] == self.iteration:
+            return
+        cps.append((self.iteration, self._snapshot()))
+        if len(cps) > _MAX_CHECKPOINTS:
+            last = len(cps) - 1
+            self._checkpoints = [c for i, c in enumerate(cps) if i % 2 == 0 or i == last]
+            self._every *= 2
+
+    def goto_iteration(self, target: int) -> None:
+        """The exact state after ``target`` iterations: restore a checkpoint, replay forward."""
+        cps = self._checkpoints
+        while len(cps) > 1 and cps[-1][0] > target:
+            cps.pop()
+        snap = cps[-1][1]
+        for name in self._FIELDS:
+            v = snap[name]
+            setattr(self, name, v.copy() if isinstance(v, np.ndarray) else v)
+        for us, st in zip(self.sets, snap["_states"]):
+            us.state = dict(st)
+        for g, st in zip(self.rngs, snap["_rngs"]):
+            g.bit_generator.state = st
+        with np.errstate(all="ignore"):
+            while self.iteration < target and not self.done:
+                self.iterate()
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+class Ensemble:
+    """K runs of one scenario stepped together (see the module docstring).
+
+    ``members``: the runs (default: the scenario's own run alone). ``align``: what one tick
+    advances (:data:`ALIGNMENTS`); ``reference``: the member whose batch is a tick (default the
+    middle one, as compare mode).
+    """
+
+    def __init__(self, scenario: Scenario, members: Sequence[Member] | None = None, *,
+                 align: str = "steps", reference: int | None = None) -> None:
+        members = list(members) if members else [Member("run")]
+        if not 1 <= len(members) <= MAX_RUNS:
+            raise ScenarioError("runs", len(members), f"an ensemble has 1 to {MAX_RUNS} runs")
+        self.align = check_alignment(align)
+        base = Simulation(scenario)
+        self.base = base
+        self.members = members
+        self.scenario = base.scenario
+        self.dataset = base.dataset
+        self.model = base.model
+        self.initial_params = base.initial_params
+        self.X, self.y = base.X, base.y
+        self.X_all, self.y_all = base._X_all, base._y_all
+        self.n_samples = base.dataset.n_samples
+        self.initial_train_loss = base.initial_train_loss
+        self.initial_val_loss = base.initial_val_loss
+        data_state = base.rng.bit_generator.state
+        by_plan: dict[Plan, list[tuple[int, Scenario, Any, np.random.Generator]]] = {}
+        self.scenarios: list[Scenario] = []
+        for i, m in enumerate(members):
+            sc = base.check_changes(**m.changes) if m.changes else base.scenario
+            seg = base._make_segment(sc, 0, 0, 0)
+            if m.stream:
+                gen = stream_generator(scenario.seed, m.stream)
+            else:
+                gen = np.random.Generator(type(base.rng.bit_generator)())
+                gen.bit_generator.state = data_state
+            self.scenarios.append(sc)
+            by_plan.setdefault(seg.plan, []).append((i, sc, seg, gen))
+        self.groups: list[_Group] = []
+        self._where: list[tuple[int, int]] = [(0, 0)] * len(members)
+        for rows in by_plan.values():
+            g = _Group(self, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+                       [r[3] for r in rows])
+            for row, (i, *_rest) in enumerate(rows):
+                self._where[i] = (len(self.groups), row)
+            self.groups.append(g)
+        self._index = [np.array(g.members) for g in self.groups]
+        ref = (len(members) // 2 if len(members) == 3 else 0) if reference is None else reference
+        self.reference = ref
+        self._ticks: list[tuple[float, tuple[int, ...]]] = [(0.0, self._positions())]
+
+    # --- ways to build one -------------------------------------------------------------------
+    @classmethod
+    def seeds(cls, scenario: Scenario, runs: int, **kw: Any) -> Ensemble:
+        """The noise cloud: ``runs`` members differing only in the sampling stream 0..runs−1."""
+        _check_runs(runs)
+        return cls(scenario, [Member(f"stream {k}", {}, k) for k in range(runs)], **kw)
+
+    @classmethod
+    def vary(cls, scenario: Scenario, setting: str, values: Sequence[Any], **kw: Any) -> Ensemble:
+        """One member per value of ``setting`` (batch_size, lr, optimizer, ...), same stream."""
+        _check_runs(len(values))
+        members = []
+        for v in values:
+            label = f"{setting}={v}"
+            if setting == "batch_size":
+                label = f"B={v}"
+            members.append(Member(label, {setting: v}))
+        return cls(scenario, members, **kw)
+
+    @classmethod
+    def batch_sizes(cls, scenario: Scenario, sizes: Sequence[int] | None = None, **kw: Any) -> Ensemble:
+        """Compare mode's runs: batch sizes (N, B, 1) by default, labelled as compare mode does."""
+        probe = Simulation(scenario.replace(accumulate=1))
+        n = probe.dataset.n_samples
+        sizes = tuple(sizes) if sizes else (n, probe.scenario.batch_size, 1)
+        members = [Member(f"{algorithm_name(b, n)} (B={b})", {"batch_size": b, "accumulate": 1})
+                   for b in sizes]
+        return cls(scenario, members, **kw)
+
+    # --- per-member views (member order) --------------------------------------------------------
+    def _gather(self, name: str) -> np.ndarray:
+        first = getattr(self.groups[0], name)
+        if len(self.groups) == 1:
+            return first
+        out = np.empty((len(self.members),) + first.shape[1:], dtype=first.dtype)
+        for g, idx in zip(self.groups, self._index):
+            out[idx] = getattr(g, name)
+        return out
+
+    @property
+    def runs(self) -> int:
+        """K, the number of members."""
+        return len(self.members)
+
+    @property
+    def params(self) -> np.ndarray:
+        """(K, P) current parameters (each member's last finite ones after a divergence)."""
+        return self._gather("params")
+
+    @property
+    def batch_loss(self) -> np.ndarray:
+        """(K,) loss of each member's last step (mean over its samples, before its update)."""
+        return self._gather("batch_loss")
+
+    @property
+    def train_loss(self) -> np.ndarray:
+        """(K,) full training-set loss at each member's current parameters."""
+        return self._gather("train_loss")
+
+    @property
+    def val_loss(self) -> np.ndarray:
+        """(K,) validation loss (NaN without a validation set)."""
+        return self._gather("val_loss")
+
+    @property
+    def epoch_loss(self) -> np.ndarray:
+        """(K,) Keras' running epoch loss."""
+        return self._gather("epoch_loss")
+
+    @property
+    def lr(self) -> np.ndarray:
+        """(K,) learning rate of each member's last step."""
+        return self._gather("lr")
+
+    @property
+    def step(self) -> np.ndarray:
+        """(K,) optimizer steps done by each member."""
+        return self._gather("member_step")
+
+    @property
+    def iteration(self) -> np.ndarray:
+        """(K,) iterations done by each member."""
+        return self._gather("member_iteration")
+
+    @property
+    def samples_seen(self) -> np.ndarray:
+        """(K,) samples seen by each member."""
+        return self._gather("member_samples")
+
+    @property
+    def diverged_step(self) -> np.ndarray:
+        """(K,) the 1-based step at which each member diverged (0 if it did not)."""
+        return self._gather("diverged_step")
+
+    @property
+    def status(self) -> list[str]:
+        """Each member's status: ready, finished, target reached or diverged."""
+        codes = self._gather("code")
+        return [_CODES[int(c)] for c in codes]
+
+    @property
+    def done(self) -> bool:
+        """True when no member will run another iteration."""
+        return all(g.done for g in self.groups)
+
+    def member_scenario(self, k: int) -> Scenario:
+        """Member k's resolved scenario."""
+        return self.scenarios[k]
+
+    def member_simulation(self, k: int) -> Simulation:
+        """A lone Simulation of member k from the start (the run it is bit-identical to)."""
+        return Simulation(self.scenarios[k], sampling_stream=self.members[k].stream)
+
+    # --- stepping ------------------------------------------------------------------------------
+    def run_steps(self, steps: int) -> None:
+        """Advance every group by ``steps`` optimizer steps (fewer at the end)."""
+        with np.errstate(all="ignore"):
+            for g in self.groups:
+                goal = g.step + steps
+                while not g.done and g.step < goal:
+                    g.iterate()
+
+    def run_to_end(self) -> None:
+        """Train every member until it finishes, reaches the target or diverges."""
+        with np.errstate(all="ignore"):
+            for g in self.groups:
+                while not g.done:
+                    g.iterate()
+
+    @property
+    def target(self) -> float:
+        """How far the ticks have asked the runs to go, in the alignment's unit."""
+        return self._ticks[-1][0]
+
+    def _positions(self) -> tuple[int, ...]:
+        return tuple(g.iteration for g in self.groups)
+
+    def _group_of(self, member: int) -> _Group:
+        return self.groups[self._where[member][0]]
+
+    def unit(self) -> float:
+        """One tick in the alignment's unit (see :func:`tick_unit`)."""
+        return tick_unit(self._group_of(self.reference), self.align)
+
+    def _advance_to(self, target: float) -> None:
+        with np.errstate(all="ignore"):
+            for g in self.groups:
+                advance(g, self.align, target, g.iterate)
+        self._ticks.append((target, self._positions()))
+
+    def tick(self) -> bool:
+        """Advance every group by one unit of the alignment; False when all are done."""
+        if self.done:
+            return False
+        self._advance_to(self.target + self.unit())
+        return True
+
+    def epoch_target(self) -> float:
+        """Where :meth:`tick_epoch` takes the runs (see :func:`epoch_target`)."""
+        return epoch_target(self.target, self.align, self.n_samples, self._group_of(self.reference))
+
+    def tick_epoch(self) -> bool:
+        """Advance every group to the end of the current epoch in the alignment's unit."""
+        if self.done:
+            return False
+        self._advance_to(self.epoch_target())
+        return True
+
+    def back(self) -> bool:
+        """Undo the last tick exactly (each group goes back to where it was)."""
+        if len(self._ticks) <= 1:
+            return False
+        self._ticks.pop()
+        for g, it in zip(self.groups, self._ticks[-1][1]):
+            g.goto_iteration(it)
+        return True
+
+    def reset(self) -> None:
+        """Every member back to the start (same data, parameters and sampling streams)."""
+        for g in self.groups:
+            g.goto_iteration(0)
+        self._ticks = [(0.0, self._positions())]
+
+    # --- the cloud (SCIENCE.md §5) ------------------------------------------------------------
+    def spread(self, params: np.ndarray | None = None) -> float:
+        """tr Cov of the K parameter vectors: Σ_p var_p with divisor K − 1 (NaN for K = 1)."""
+        p = self.params if params is None else params
+        if p.shape[0] < 2:
+            return math.nan
+        return float(np.sum(np.var(p, axis=0, ddof=1)))
+
+    def quantiles(self, values: np.ndarray, qs: Sequence[float] = (0.1, 0.5, 0.9)) -> np.ndarray:
+        """Quantiles of a per-member array over the finite values (NaN if none)."""
+        v = values[np.isfinite(values)]
+        if v.size == 0:
+            return np.full(len(qs), np.nan)
+        return np.quantile(v, qs)
+
+
+def _check_runs(runs: Any) -> int:
+    if isinstance(runs, bool) or not isinstance(runs, (int, np.integer)) or not 1 <= runs <= MAX_RUNS:
+        raise ScenarioError("runs", runs, f"must be a whole number from 1 to {MAX_RUNS}")
+    return int(runs)
