@@ -46,6 +46,12 @@ ALIGNMENTS: tuple[str, ...] = ("epochs", "samples", "steps")
 #: The most members an ensemble takes (``mbsim run --runs``): 100 is the noise cloud's default;
 #: 1000 keeps a K × N order table and a K × N loss evaluation per step in a few MB.
 MAX_RUNS = 1000
+#: When the members' full training and validation losses are computed: after every ``step``
+#: (as a lone Simulation does today; needed for a target loss) or when ``read`` (the
+#: ``train_loss``/``val_loss`` properties). Both are exact: with ``read`` a bound on the outputs
+#: (:meth:`Model.surely_finite_loss_runs`) shows the training loss is finite, as the lone run's
+#: divergence check needs, and the few members it cannot vouch for are evaluated.
+EVALUATIONS: tuple[str, ...] = ("step", "read")
 _CHECKPOINT_EVERY = 32
 _MAX_CHECKPOINTS = 256
 
@@ -141,6 +147,7 @@ class _UpdateSet:
     schedules: list[Any]
     constant_lr: float | np.ndarray | None
     state: dict
+    last_lr: float | np.ndarray = math.nan
 
 
 _CODES = {0: READY, 1: FINISHED, 2: TARGET_REACHED, 3: DIVERGED}
@@ -202,10 +209,13 @@ class _Group:
         self.member_step = np.zeros(k, dtype=np.int64)
         self.member_samples = np.zeros(k, dtype=np.int64)
         self.batch_loss = np.full(k, np.nan)
-        self.lr = np.full(k, np.nan)
         tl, vl = ens.initial_train_loss, ens.initial_val_loss
         self.train_loss = np.full(k, tl)
         self.val_loss = np.full(k, vl)
+        self._eager = ens.evaluate == "step" or self._any_target
+        self._loss_stamp = 0
+        self._live = np.ones(k, dtype=bool)
+        self._all_live = True
         self._checkpoints: list[tuple[int, dict]] = []
         self._every = _CHECKPOINT_EVERY
         self._checkpoint()
@@ -246,12 +256,16 @@ class _Group:
         else:
             micro, count = t.micro[j], t.micro_count[j]
         n = stop - start
-        live = self.code == _RUNNING
+        all_live = self._all_live
+        live = self._live
         loss, grad = ens.model.loss_and_grad_runs(self.params, self._Xo[:, start:stop], self._yo[:, start:stop])
-        bad = live & ~np.isfinite(loss)
-        if bad.any():
-            self._diverge(bad)
-            live = live & ~bad
+        finite = np.isfinite(loss)
+        if not finite.all():
+            bad = live & ~finite
+            if bad.any():
+                self._diverge(bad)
+                live = self._live
+                all_live = False
         if count == 1:
             step_grad, step_loss = grad, loss
         else:
@@ -264,41 +278,53 @@ class _Group:
             step_grad = self.accum / self.accum_n if micro == count - 1 else None
             step_loss = self.accum_loss / self.accum_n
         if step_grad is None:
-            self._commit_counts(live, n, loss)
+            self._commit_counts(all_live, live, n, loss)
             self.iteration += 1
             self.samples_seen += n
-            self._end_iteration(live)
+            self._end_iteration(all_live, live)
             return
         s = self.step + 1
-        new_params = np.empty_like(self.params)
-        lr_rows = np.empty(self.k)
         new_states = []
-        for us in self.sets:
-            if us.constant_lr is not None:
-                lr = us.constant_lr
-            else:
-                lrs = [f(s) for f in us.schedules]
-                lr = lrs[0] if len(set(lrs)) == 1 else np.array(lrs)[:, None]
-            rows = us.rows
-            g = step_grad if isinstance(rows, slice) else step_grad[rows]
-            p = self.params if isinstance(rows, slice) else self.params[rows]
-            new_p, new_state = us.optimizer.update(g, us.state, p, lr)
-            new_params[rows] = new_p
-            lr_rows[rows] = np.ravel(lr) if isinstance(lr, np.ndarray) else lr
-            new_states.append(new_state)
-        train, val = ens.model.split_loss_runs(new_params, ens.X_all, ens.y_all, ens.n_samples)
-        bad = live & ~np.isfinite(train)
-        if bad.any():
-            self._diverge(bad)
-            live = live & ~bad
-        all_live = bool(live.all())
+        if len(self.sets) == 1 and isinstance(self.sets[0].rows, slice):
+            us = self.sets[0]
+            new_params, st = us.optimizer.update(step_grad, us.state, self.params, self._set_lr(us, s))
+            new_states.append(st)
+        else:
+            new_params = np.empty_like(self.params)
+            for us in self.sets:
+                rows = us.rows
+                g = step_grad if isinstance(rows, slice) else step_grad[rows]
+                p = self.params if isinstance(rows, slice) else self.params[rows]
+                new_p, st = us.optimizer.update(g, us.state, p, self._set_lr(us, s))
+                new_params[rows] = new_p
+                new_states.append(st)
+        train = val = None
+        if self._eager:
+            train, val = ens.model.split_loss_runs(new_params, ens.X_all, ens.y_all, ens.n_samples)
+            finite = np.isfinite(train)
+        else:
+            # the lone run stops when the train loss after the update is not finite: a bound
+            # settles it for almost every step; the unsure members are evaluated exactly
+            finite = ens.model.surely_finite_loss_runs(new_params, ens.x_absmax, ens.y_absmax, ens.n_samples)
+            if not finite.all():
+                unsure = ~finite
+                exact, _ = ens.model.split_loss_runs(new_params[unsure], ens.X_all, ens.y_all, ens.n_samples)
+                finite = finite.copy()
+                finite[unsure] = np.isfinite(exact)
+        if not finite.all():
+            bad = live & ~finite
+            if bad.any():
+                self._diverge(bad)
+                live = self._live
+                all_live = False
         if all_live:
             self.params = new_params
             for us, st in zip(self.sets, new_states):
                 us.state = st
-            self.train_loss, self.val_loss = train, val
-            self.batch_loss = step_loss if isinstance(step_loss, np.ndarray) else np.asarray(step_loss)
-            self.lr = lr_rows
+            if train is not None:
+                self.train_loss, self.val_loss = train, val
+            self.batch_loss = step_loss
+            self.member_step += 1
         else:
             keep = live[:, None]
             self.params = np.where(keep, new_params, self.params)
@@ -307,21 +333,71 @@ class _Group:
                 us.state = {key: (np.where(rows_live[:, None], val_, us.state[key])
                                   if isinstance(val_, np.ndarray) else val_)
                             for key, val_ in st.items()}
-            self.train_loss = np.where(live, train, self.train_loss)
-            self.val_loss = np.where(live, val, self.val_loss)
+            if train is not None:
+                self.train_loss = np.where(live, train, self.train_loss)
+                self.val_loss = np.where(live, val, self.val_loss)
             self.batch_loss = np.where(live, step_loss, self.batch_loss)
-            self.lr = np.where(live, lr_rows, self.lr)
-        self._commit_counts(live, n, loss)
-        self.member_step += live
+            self.member_step += live
+        self._commit_counts(all_live, live, n, loss)
         self.iteration += 1
         self.samples_seen += n
         self.step = s
+        self._loss_stamp = -1
         if self._any_target:
             hit = live & (self.targets > 0) & (train <= self.targets)
-            self.code[hit] = _TARGET
-        self._end_iteration(live & (self.code == _RUNNING))
+            if hit.any():
+                self.code[hit] = _TARGET
+                self._refresh_live()
+                all_live, live = self._all_live, self._live
+        self._end_iteration(all_live, live)
 
-    def _commit_counts(self, live: np.ndarray, n: int, loss: np.ndarray) -> None:
+    def _set_lr(self, us: _UpdateSet, step: int) -> float | np.ndarray:
+        """The learning rate of step ``step`` for an update set: a float, or (k, 1) per member."""
+        if us.constant_lr is not None:
+            lr = us.constant_lr
+        else:
+            lrs = [f(step) for f in us.schedules]
+            lr = lrs[0] if len(set(lrs)) == 1 else np.array(lrs)[:, None]
+        us.last_lr = lr
+        return lr
+
+    @property
+    def lr(self) -> np.ndarray:
+        """(k,) the learning rate of each member's last step (NaN before the first)."""
+        out = np.full(self.k, np.nan)
+        if self.step == 0:
+            return out
+        for us in self.sets:
+            lr = us.last_lr
+            out[us.rows] = np.ravel(lr) if isinstance(lr, np.ndarray) else lr
+        return out
+
+    def losses(self) -> tuple[np.ndarray, np.ndarray]:
+        """(train, val) losses at each member's current parameters: kept from the step when
+        evaluated every step, else computed now (the same function as the step would use)."""
+        if self._eager or self._loss_stamp == self.iteration:
+            return self.train_loss, self.val_loss
+        ens = self.ens
+        train, val = ens.model.split_loss_runs(self.params, ens.X_all, ens.y_all, ens.n_samples)
+        fresh = self.member_step == 0
+        if fresh.any():                       # the lone run's initial values (Model.loss)
+            train = np.where(fresh, ens.initial_train_loss, train)
+            val = np.where(fresh, ens.initial_val_loss, val)
+        self.train_loss, self.val_loss = train, val
+        self._loss_stamp = self.iteration
+        return train, val
+
+    def _refresh_live(self) -> None:
+        self._live = self.code == _RUNNING
+        self._all_live = bool(self._live.all())
+
+    def _commit_counts(self, all_live: bool, live: np.ndarray, n: int, loss: np.ndarray) -> None:
+        if all_live:
+            self.epoch_loss_sum = self.epoch_loss_sum + n * loss
+            self.epoch_n = self.epoch_n + n
+            self.member_iteration += 1
+            self.member_samples += n
+            return
         self.epoch_loss_sum = np.where(live, self.epoch_loss_sum + n * loss, self.epoch_loss_sum)
         self.epoch_n = self.epoch_n + live * n
         self.member_iteration += live
@@ -330,17 +406,24 @@ class _Group:
     def _diverge(self, rows: np.ndarray) -> None:
         self.code[rows] = _DIVERGED
         self.diverged_step[rows] = self.member_step[rows] + 1
+        self._refresh_live()
 
-    def _end_iteration(self, live: np.ndarray) -> None:
+    def _end_iteration(self, all_live: bool, live: np.ndarray) -> None:
         local = self.iteration
         if local % self._m_epoch == 0:
-            with np.errstate(all="ignore"):
-                done = np.where(self.epoch_n > 0, self.epoch_loss_sum / self.epoch_n, np.nan)
-            self.finished_epoch_loss = np.where(live, done, self.finished_epoch_loss)
-            self.epoch_loss_sum = np.where(live, 0.0, self.epoch_loss_sum)
-            self.epoch_n = np.where(live, 0, self.epoch_n)
+            if all_live:
+                self.finished_epoch_loss = self.epoch_loss_sum / self.epoch_n
+                self.epoch_loss_sum = np.zeros(self.k)
+                self.epoch_n = np.zeros(self.k, dtype=np.int64)
+            else:
+                with np.errstate(all="ignore"):
+                    done = np.where(self.epoch_n > 0, self.epoch_loss_sum / self.epoch_n, np.nan)
+                self.finished_epoch_loss = np.where(live, done, self.finished_epoch_loss)
+                self.epoch_loss_sum = np.where(live, 0.0, self.epoch_loss_sum)
+                self.epoch_n = np.where(live, 0, self.epoch_n)
             if local >= self._total:
                 self.code[live] = _FINISHED
+                self._refresh_live()
         if local % self._every == 0:
             self._checkpoint()
 
@@ -354,14 +437,14 @@ class _Group:
     _FIELDS = ("params", "iteration", "step", "samples_seen", "order_pass", "orders", "_Xo", "_yo",
                "accum", "accum_n", "accum_loss", "epoch_loss_sum", "epoch_n", "finished_epoch_loss",
                "code", "diverged_step", "member_iteration", "member_step", "member_samples",
-               "batch_loss", "lr", "train_loss", "val_loss")
+               "batch_loss", "train_loss", "val_loss", "_loss_stamp")
 
     def _snapshot(self) -> dict:
         snap = {}
         for name in self._FIELDS:
             v = getattr(self, name)
             snap[name] = v.copy() if isinstance(v, np.ndarray) else v
-        snap["_states"] = [dict(us.state) for us in self.sets]
+        snap["_states"] = [(dict(us.state), us.last_lr) for us in self.sets]
         snap["_rngs"] = [g.bit_generator.state for g in self.rngs]
         return snap
 
@@ -384,8 +467,9 @@ class _Group:
         for name in self._FIELDS:
             v = snap[name]
             setattr(self, name, v.copy() if isinstance(v, np.ndarray) else v)
-        for us, st in zip(self.sets, snap["_states"]):
-            us.state = dict(st)
+        for us, (st, lr) in zip(self.sets, snap["_states"]):
+            us.state, us.last_lr = dict(st), lr
+        self._refresh_live()
         for g, st in zip(self.rngs, snap["_rngs"]):
             g.bit_generator.state = st
         with np.errstate(all="ignore"):
@@ -405,8 +489,11 @@ class Ensemble:
     """
 
     def __init__(self, scenario: Scenario, members: Sequence[Member] | None = None, *,
-                 align: str = "steps", reference: int | None = None) -> None:
+                 align: str = "steps", reference: int | None = None, evaluate: str = "step") -> None:
         members = list(members) if members else [Member("run")]
+        if evaluate not in EVALUATIONS:
+            raise ScenarioError("evaluate", evaluate, "allowed: " + ", ".join(EVALUATIONS))
+        self.evaluate = evaluate
         if not 1 <= len(members) <= MAX_RUNS:
             raise ScenarioError("runs", len(members), f"an ensemble has 1 to {MAX_RUNS} runs")
         self.align = check_alignment(align)
@@ -422,6 +509,8 @@ class Ensemble:
         self.n_samples = base.dataset.n_samples
         self.initial_train_loss = base.initial_train_loss
         self.initial_val_loss = base.initial_val_loss
+        self.x_absmax = np.max(np.abs(self.X), axis=0)
+        self.y_absmax = float(np.max(np.abs(self.y)))
         data_state = base.rng.bit_generator.state
         by_plan: dict[Plan, list[tuple[int, Scenario, Any, np.random.Generator]]] = {}
         self.scenarios: list[Scenario] = []
@@ -479,12 +568,14 @@ class Ensemble:
 
     # --- per-member views (member order) --------------------------------------------------------
     def _gather(self, name: str) -> np.ndarray:
-        first = getattr(self.groups[0], name)
+        get = {"train_loss": lambda g: g.losses()[0], "val_loss": lambda g: g.losses()[1]}.get(
+            name, lambda g: getattr(g, name))
+        first = get(self.groups[0])
         if len(self.groups) == 1:
             return first
         out = np.empty((len(self.members),) + first.shape[1:], dtype=first.dtype)
         for g, idx in zip(self.groups, self._index):
-            out[idx] = getattr(g, name)
+            out[idx] = get(g)
         return out
 
     @property

@@ -304,6 +304,26 @@ class Model(ABC):
         ``forward(params_runs[k], X)``."""
         raise NotImplementedError
 
+    def output_bound_runs(self, params_runs: np.ndarray, x_absmax: np.ndarray) -> np.ndarray:
+        """(K,) an upper bound of |raw output| over every input with |x_k| ≤ x_absmax[k]
+        (inf or NaN when the parameters are not finite)."""
+        raise NotImplementedError
+
+    def surely_finite_loss_runs(self, params_runs: np.ndarray, x_absmax: np.ndarray,
+                                y_absmax: float, n: int) -> np.ndarray:
+        """(K,) True where the mean loss over n samples with |x| ≤ x_absmax, |y| ≤ y_absmax is
+        certainly finite, from a bound on the outputs (no forward pass): every per-sample
+        loss is at most (R + |y|)² (mse) or 2R + log 2 (bce) for |output| ≤ R, and the sum of n
+        of them stays below 1e300, far from overflow (1.8e308) whatever the rounding. False
+        means "not sure" (the caller then evaluates the loss)."""
+        r = self.output_bound_runs(params_runs, x_absmax)
+        with np.errstate(all="ignore"):
+            if self.loss_name == "mse":
+                worst = (r + y_absmax) ** 2
+            else:
+                worst = 2.0 * r + 1.0
+            return worst * n < 1e300
+
     def split_loss_runs(
         self, params_runs: np.ndarray, X: np.ndarray, y: np.ndarray, n_first: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -474,6 +494,15 @@ class LinearModel(Model):
 
     def _forward_shared_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
         return self._linear_runs(params_runs, X)
+
+    def output_bound_runs(self, params_runs: np.ndarray, x_absmax: np.ndarray) -> np.ndarray:
+        """|x·w + b| ≤ Σ_k |w_k| max|x_k| + |b|."""
+        d = self.n_features
+        with np.errstate(all="ignore"):
+            r = np.abs(params_runs[:, :d]) @ x_absmax
+            if self.bias:
+                r = r + np.abs(params_runs[:, d])
+        return r
 
     def loss_and_grad_runs(
         self, params_runs: np.ndarray, X_runs: np.ndarray, y_runs: np.ndarray
@@ -683,6 +712,20 @@ class MLPModel(Model):
         a = np.matmul(X, W1.transpose(0, 2, 1))
         a += params_runs[:, None, self._w1_end : self._b1_end]
         return self._act(a)
+
+    def output_bound_runs(self, params_runs: np.ndarray, x_absmax: np.ndarray) -> np.ndarray:
+        """|out| ≤ Σ_j |W2_j| max|h_j| + |b2| with max|h_j| = 1 (tanh, sigmoid) or the bound
+        A_j = Σ_k |W1_jk| max|x_k| + |b1_j| of the pre-activation (relu); A_j is also required
+        to stay below 1e300 (a finite pre-activation)."""
+        k = params_runs.shape[0]
+        with np.errstate(all="ignore"):
+            W1 = np.abs(params_runs[:, : self._w1_end].reshape(k, self.hidden, self.n_features))
+            a = W1 @ x_absmax + np.abs(params_runs[:, self._w1_end : self._b1_end])
+            h = a if self.activation == "relu" else np.ones_like(a)
+            r = np.sum(np.abs(params_runs[:, self._b1_end : self._w2_end]) * h, axis=1)
+            r = r + np.abs(params_runs[:, -1])
+            r = np.where(np.max(a, axis=1) < 1e300, r, np.inf)
+        return r
 
     def _forward_shared_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
         h = self._hidden_runs(params_runs, X)

@@ -56,12 +56,14 @@ def assert_members_match_lone_runs(ens: Ensemble) -> None:
     assert checked > 0
 
 
+@pytest.mark.parametrize("evaluate", ["step", "read"])
 @pytest.mark.parametrize("model", ["linear", "logistic", "mlp"])
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
-def test_seed_members_equal_lone_runs_every_model_and_optimizer(model: str, optimizer: str) -> None:
+def test_seed_members_equal_lone_runs_every_model_and_optimizer(model: str, optimizer: str,
+                                                                evaluate: str) -> None:
     sc = SMALL[model].replace(optimizer=optimizer, weight_decay=0.01 if optimizer in ("adamw", "sgd") else 0.0,
                               lr=0.01 if optimizer in ("adam", "adamw", "rmsprop") else SMALL[model].lr)
-    ens = Ensemble.seeds(sc, 3)
+    ens = Ensemble.seeds(sc, 3, evaluate=evaluate)
     assert_members_match_lone_runs(ens)
     # the members really differ (different sampling streams) and member 0 is the scenario's own run
     assert not np.array_equal(ens.params[0], ens.params[1])
@@ -80,7 +82,8 @@ def test_members_equal_lone_runs_every_sampling_accumulation_drop_last(
         # B = 7 does not divide N = 40: a short last batch, or 5 left over with drop_last
         sc = SMALL[model].replace(sampling=sampling, accumulate=accumulate, drop_last=drop_last,
                                   batch_size=7)
-        assert_members_match_lone_runs(Ensemble.seeds(sc, 3))
+        evaluate = "read" if (accumulate == 3) == drop_last else "step"
+        assert_members_match_lone_runs(Ensemble.seeds(sc, 3, evaluate=evaluate))
 
 
 def test_steps_per_epoch_momentum_and_a_schedule() -> None:
@@ -108,9 +111,16 @@ def test_members_differing_in_batch_size_lr_and_optimizer() -> None:
     assert len(Ensemble.vary(sc, "lr", [0.01, 0.05, 0.1]).groups) == 1
 
 
-def test_a_diverging_member_stops_alone_as_its_lone_run() -> None:
-    sc = SMALL["linear"].replace(epochs=20)
-    ens = Ensemble.vary(sc, "lr", [0.05, 10.0])
+@pytest.mark.parametrize("evaluate", ["step", "read"])
+@pytest.mark.parametrize("model", ["linear", "mlp"])
+def test_a_diverging_member_stops_alone_as_its_lone_run(model: str, evaluate: str) -> None:
+    sc = SMALL[model].replace(epochs=20)
+    lr = 10.0
+    if model == "mlp":       # an mse mlp (bce's gradients are bounded: it does not blow up)
+        sc = Scenario(dataset="plane", model="mlp", hidden=4, samples=40, val_samples=10,
+                      epochs=20, batch_size=6)
+        lr = 3.0
+    ens = Ensemble.vary(sc, "lr", [0.05, lr], evaluate=evaluate)
     assert_members_match_lone_runs(ens)
     assert ens.status == ["finished", "diverged"]
     assert ens.diverged_step[1] > 0

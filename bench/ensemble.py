@@ -1,0 +1,88 @@
+"""Benchmark of the ensemble (DESIGN.md "Budgets": 100 runs of the worked example within 3× the
+time of one); prints ratios, is not a test.
+
+In one process, alternating, median of ROUNDS: ``Ensemble.seeds(scenario, K).run_to_end()``
+against ``Simulation(scenario).run_to_end()`` — the same scenario, so the same number of steps
+per run; construction included in both. Both evaluate the full training and validation loss
+after every step (the lone run does today), so the ensemble does K times the arithmetic of
+the lone run in stacked arrays; the ratio is what the Python overhead per step saves.
+
+Three models: the worked example (linear, N = 200, B = 5), ``imbalanced`` (logistic, blobs,
+stratified, B = 10) and ``xor-mlp`` (8 tanh units, B = 10).
+
+Run it after the README's install:  .venv/bin/python bench/ensemble.py [--rounds N] [--runs K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(ROOT)
+
+from engine import Scenario, load_preset  # noqa: E402
+from engine.ensemble import Ensemble  # noqa: E402
+from engine.simulation import Simulation  # noqa: E402
+
+BUDGET = 3.0
+
+
+def _time(fn) -> float:  # noqa: ANN001
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def measure(scenario: Scenario, runs: int, rounds: int) -> tuple[float, float, int]:
+    """(median seconds of one lone run, of the K-run ensemble, steps per run)."""
+    lone, ens = [], []
+    steps = 0
+    for _ in range(rounds):
+        def one() -> None:
+            nonlocal steps
+            sim = Simulation(scenario)
+            sim.run_to_end()
+            steps = sim.step
+
+        def many() -> None:
+            e = Ensemble.seeds(scenario, runs)
+            e.run_to_end()
+
+        lone.append(_time(one))
+        ens.append(_time(many))
+    return statistics.median(lone), statistics.median(ens), steps
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--epochs", type=int, default=0, help="override every scenario's epochs (0: 100)")
+    a = ap.parse_args()
+    epochs = a.epochs or 100
+    cases = [
+        ("linear   worked example", Scenario(epochs=epochs)),
+        ("logistic imbalanced    ", load_preset("imbalanced").replace(epochs=epochs)),
+        ("mlp      xor-mlp       ", load_preset("xor-mlp").replace(epochs=epochs)),
+    ]
+    print(f"K = {a.runs} runs vs 1 run, in one process, median of {a.rounds} (budget: ratio <= {BUDGET:g} "
+          "for the worked example)")
+    worst = 0.0
+    for name, sc in cases:
+        one, many, steps = measure(sc, a.runs, a.rounds)
+        ratio = many / one
+        if name.startswith("linear"):
+            worst = ratio
+        print(f"{name}  {steps:>6} steps  1 run {one * 1e6 / steps:7.1f} us/step  "
+              f"{a.runs} runs {many * 1e6 / steps:8.1f} us/step  ratio {ratio:5.2f}")
+    print("worked example within budget" if worst <= BUDGET else "worked example OVER budget")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
