@@ -201,13 +201,13 @@ class _Group:
         self.accum_n = 0
         self.accum_loss = np.zeros(k)
         self.epoch_loss_sum = np.zeros(k)
-        self.epoch_n = np.zeros(k, dtype=np.int64)
+        self.epoch_n = 0
         self.finished_epoch_loss = np.full(k, np.nan)
         self.code = np.zeros(k, dtype=np.int8)
         self.diverged_step = np.zeros(k, dtype=np.int64)
-        self.member_iteration = np.zeros(k, dtype=np.int64)
-        self.member_step = np.zeros(k, dtype=np.int64)
-        self.member_samples = np.zeros(k, dtype=np.int64)
+        # a member that stops keeps its counters here (iteration, step, samples, epoch_n);
+        # while it runs they are the group's
+        self._frozen = np.zeros((k, 4), dtype=np.int64)
         self.batch_loss = np.full(k, np.nan)
         tl, vl = ens.initial_train_loss, ens.initial_val_loss
         self.train_loss = np.full(k, tl)
@@ -215,6 +215,7 @@ class _Group:
         self._eager = ens.evaluate == "step" or self._any_target
         self._loss_stamp = 0
         self._live = np.ones(k, dtype=bool)
+        self._all_true = np.ones(k, dtype=bool)
         self._all_live = True
         self._checkpoints: list[tuple[int, dict]] = []
         self._every = _CHECKPOINT_EVERY
@@ -281,7 +282,7 @@ class _Group:
             self._commit_counts(all_live, live, n, loss)
             self.iteration += 1
             self.samples_seen += n
-            self._end_iteration(all_live, live)
+            self._end_iteration(all_live, live, None)
             return
         s = self.step + 1
         new_states = []
@@ -305,7 +306,11 @@ class _Group:
         else:
             # the lone run stops when the train loss after the update is not finite: a bound
             # settles it for almost every step; the unsure members are evaluated exactly
-            finite = ens.model.surely_finite_loss_runs(new_params, ens.x_absmax, ens.y_absmax, ens.n_samples)
+            if np.abs(new_params).max() <= ens.finite_radius:
+                finite = self._all_true
+            else:
+                finite = ens.model.surely_finite_loss_runs(new_params, ens.x_absmax, ens.y_absmax,
+                                                           ens.n_samples)
             if not finite.all():
                 unsure = ~finite
                 exact, _ = ens.model.split_loss_runs(new_params[unsure], ens.X_all, ens.y_all, ens.n_samples)
@@ -324,7 +329,6 @@ class _Group:
             if train is not None:
                 self.train_loss, self.val_loss = train, val
             self.batch_loss = step_loss
-            self.member_step += 1
         else:
             keep = live[:, None]
             self.params = np.where(keep, new_params, self.params)
@@ -337,19 +341,19 @@ class _Group:
                 self.train_loss = np.where(live, train, self.train_loss)
                 self.val_loss = np.where(live, val, self.val_loss)
             self.batch_loss = np.where(live, step_loss, self.batch_loss)
-            self.member_step += live
         self._commit_counts(all_live, live, n, loss)
         self.iteration += 1
         self.samples_seen += n
         self.step = s
         self._loss_stamp = -1
+        hit = None
         if self._any_target:
             hit = live & (self.targets > 0) & (train <= self.targets)
-            if hit.any():
-                self.code[hit] = _TARGET
-                self._refresh_live()
-                all_live, live = self._all_live, self._live
-        self._end_iteration(all_live, live)
+            if not hit.any():
+                hit = None
+        self._end_iteration(all_live, live, hit)
+        if hit is not None:                   # after the epoch's end, as the lone run
+            self._stop(hit, _TARGET)
 
     def _set_lr(self, us: _UpdateSet, step: int) -> float | np.ndarray:
         """The learning rate of step ``step`` for an update set: a float, or (k, 1) per member."""
@@ -394,49 +398,67 @@ class _Group:
     def _commit_counts(self, all_live: bool, live: np.ndarray, n: int, loss: np.ndarray) -> None:
         if all_live:
             self.epoch_loss_sum = self.epoch_loss_sum + n * loss
-            self.epoch_n = self.epoch_n + n
-            self.member_iteration += 1
-            self.member_samples += n
-            return
-        self.epoch_loss_sum = np.where(live, self.epoch_loss_sum + n * loss, self.epoch_loss_sum)
-        self.epoch_n = self.epoch_n + live * n
-        self.member_iteration += live
-        self.member_samples += live * n
+        else:
+            self.epoch_loss_sum = np.where(live, self.epoch_loss_sum + n * loss, self.epoch_loss_sum)
+        self.epoch_n += n
 
-    def _diverge(self, rows: np.ndarray) -> None:
-        self.code[rows] = _DIVERGED
-        self.diverged_step[rows] = self.member_step[rows] + 1
+    def _member_counter(self, column: int, value: int) -> np.ndarray:
+        if self._all_live:
+            return np.full(self.k, value, dtype=np.int64)
+        return np.where(self._live, value, self._frozen[:, column])
+
+    @property
+    def member_iteration(self) -> np.ndarray:
+        return self._member_counter(0, self.iteration)
+
+    @property
+    def member_step(self) -> np.ndarray:
+        return self._member_counter(1, self.step)
+
+    @property
+    def member_samples(self) -> np.ndarray:
+        return self._member_counter(2, self.samples_seen)
+
+    def _stop(self, rows: np.ndarray, code: int) -> None:
+        """Members ``rows`` stop with ``code``: their counters freeze at the group's."""
+        self._frozen[rows] = (self.iteration, self.step, self.samples_seen, self.epoch_n)
+        self.code[rows] = code
         self._refresh_live()
 
-    def _end_iteration(self, all_live: bool, live: np.ndarray) -> None:
+    def _diverge(self, rows: np.ndarray) -> None:
+        self.diverged_step[rows] = self.step + 1
+        self._stop(rows, _DIVERGED)
+
+    def _end_iteration(self, all_live: bool, live: np.ndarray, hit: np.ndarray | None) -> None:
         local = self.iteration
         if local % self._m_epoch == 0:
             if all_live:
                 self.finished_epoch_loss = self.epoch_loss_sum / self.epoch_n
                 self.epoch_loss_sum = np.zeros(self.k)
-                self.epoch_n = np.zeros(self.k, dtype=np.int64)
             else:
                 with np.errstate(all="ignore"):
-                    done = np.where(self.epoch_n > 0, self.epoch_loss_sum / self.epoch_n, np.nan)
+                    done = self.epoch_loss_sum / self.epoch_n if self.epoch_n else np.full(self.k, np.nan)
                 self.finished_epoch_loss = np.where(live, done, self.finished_epoch_loss)
                 self.epoch_loss_sum = np.where(live, 0.0, self.epoch_loss_sum)
-                self.epoch_n = np.where(live, 0, self.epoch_n)
+            self.epoch_n = 0
             if local >= self._total:
-                self.code[live] = _FINISHED
-                self._refresh_live()
+                ending = live if hit is None else live & ~hit
+                if ending.any():
+                    self._stop(ending, _FINISHED)
         if local % self._every == 0:
             self._checkpoint()
 
     @property
     def epoch_loss(self) -> np.ndarray:
         """Keras' running epoch loss of each member (SCIENCE.md §2)."""
+        en = self._member_counter(3, self.epoch_n)
         with np.errstate(all="ignore"):
-            return np.where(self.epoch_n > 0, self.epoch_loss_sum / self.epoch_n, self.finished_epoch_loss)
+            return np.where(en > 0, self.epoch_loss_sum / en, self.finished_epoch_loss)
 
     # --- checkpoints and rewinding -------------------------------------------------------------
     _FIELDS = ("params", "iteration", "step", "samples_seen", "order_pass", "orders", "_Xo", "_yo",
                "accum", "accum_n", "accum_loss", "epoch_loss_sum", "epoch_n", "finished_epoch_loss",
-               "code", "diverged_step", "member_iteration", "member_step", "member_samples",
+               "code", "diverged_step", "_frozen",
                "batch_loss", "train_loss", "val_loss", "_loss_stamp")
 
     def _snapshot(self) -> dict:
@@ -511,6 +533,7 @@ class Ensemble:
         self.initial_val_loss = base.initial_val_loss
         self.x_absmax = np.max(np.abs(self.X), axis=0)
         self.y_absmax = float(np.max(np.abs(self.y)))
+        self.finite_radius = self.model.finite_loss_radius(self.x_absmax, self.y_absmax, self.n_samples)
         data_state = base.rng.bit_generator.state
         by_plan: dict[Plan, list[tuple[int, Scenario, Any, np.random.Generator]]] = {}
         self.scenarios: list[Scenario] = []

@@ -324,6 +324,21 @@ class Model(ABC):
                 worst = 2.0 * r + 1.0
             return worst * n < 1e300
 
+    def finite_loss_radius(self, x_absmax: np.ndarray, y_absmax: float, n: int) -> float:
+        """The largest power of two m such that every parameter vector with max|θ_p| ≤ m
+        passes :meth:`surely_finite_loss_runs`: the bound is monotone in each |θ_p|, so the
+        vector with every entry m is the worst case. One comparison of max|θ| with it clears
+        all K runs at once."""
+        def ok(m: float) -> bool:
+            return bool(self.surely_finite_loss_runs(np.full((1, self.n_params), m), x_absmax, y_absmax, n)[0])
+
+        m = 1.0
+        if not ok(m):
+            return 0.0
+        while m < 1e300 and ok(m * 2.0):
+            m *= 2.0
+        return m
+
     def split_loss_runs(
         self, params_runs: np.ndarray, X: np.ndarray, y: np.ndarray, n_first: int
     ) -> tuple[np.ndarray, np.ndarray]:
