@@ -217,14 +217,17 @@ class _Group:
         self._live = np.ones(k, dtype=bool)
         self._all_true = np.ones(k, dtype=bool)
         self._all_live = True
+        self._done = False
         self._checkpoints: list[tuple[int, dict]] = []
-        self._every = _CHECKPOINT_EVERY
+        # a checkpoint holds K generator states: fewer of them for a large ensemble (back()
+        # replays at most this many iterations)
+        self._every = _CHECKPOINT_EVERY * max(1, k // 8)
         self._checkpoint()
 
     # --- what alignment reads -------------------------------------------------------------
     @property
     def done(self) -> bool:
-        return bool(np.all(self.code != _RUNNING))
+        return self._done
 
     def next_position(self) -> Position | None:
         if self.done or self.iteration >= self._total:
@@ -234,13 +237,15 @@ class _Group:
     # --- the hot loop -------------------------------------------------------------------------
     def _draw_orders(self, pass_index: int) -> None:
         prev = self.orders
-        rows = [s.order(g, None if prev is None else prev[i])
-                for i, (s, g) in enumerate(zip(self.samplers, self.rngs))]
-        self.orders = np.stack(rows)
+        orders = np.empty((self.k, self.ens.n_samples), dtype=np.int64)
+        for i, (sampler, gen) in enumerate(zip(self.samplers, self.rngs)):
+            orders[i] = sampler.order(gen, None if prev is None else prev[i])
+        self.orders = orders
         self.order_pass = pass_index
         ens = self.ens
-        self._Xo = ens.X[self.orders]
-        self._yo = ens.y[self.orders]
+        # each member's data in its pass order, so a batch is a slice (as Simulation._batch_slot)
+        self._Xo = np.take(ens.X, orders, axis=0)
+        self._yo = np.take(ens.y, orders)
 
     def iterate(self) -> None:
         """One iteration of every member (SCIENCE.md §1.2 for accumulation), exactly as
@@ -394,6 +399,7 @@ class _Group:
     def _refresh_live(self) -> None:
         self._live = self.code == _RUNNING
         self._all_live = bool(self._live.all())
+        self._done = not self._live.any()
 
     def _commit_counts(self, all_live: bool, live: np.ndarray, n: int, loss: np.ndarray) -> None:
         if all_live:
@@ -456,16 +462,18 @@ class _Group:
             return np.where(en > 0, self.epoch_loss_sum / en, self.finished_epoch_loss)
 
     # --- checkpoints and rewinding -------------------------------------------------------------
-    _FIELDS = ("params", "iteration", "step", "samples_seen", "order_pass", "orders", "_Xo", "_yo",
+    _FIELDS = ("params", "iteration", "step", "samples_seen", "order_pass", "orders",
                "accum", "accum_n", "accum_loss", "epoch_loss_sum", "epoch_n", "finished_epoch_loss",
                "code", "diverged_step", "_frozen",
                "batch_loss", "train_loss", "val_loss", "_loss_stamp")
 
+    # arrays the hot loop changes in place (the others are replaced, never written into)
+    _MUTABLE = ("code", "diverged_step", "_frozen")
+
     def _snapshot(self) -> dict:
-        snap = {}
-        for name in self._FIELDS:
-            v = getattr(self, name)
-            snap[name] = v.copy() if isinstance(v, np.ndarray) else v
+        snap = {name: getattr(self, name) for name in self._FIELDS}
+        for name in self._MUTABLE:
+            snap[name] = snap[name].copy()
         snap["_states"] = [(dict(us.state), us.last_lr) for us in self.sets]
         snap["_rngs"] = [g.bit_generator.state for g in self.rngs]
         return snap
@@ -487,8 +495,12 @@ class _Group:
             cps.pop()
         snap = cps[-1][1]
         for name in self._FIELDS:
-            v = snap[name]
-            setattr(self, name, v.copy() if isinstance(v, np.ndarray) else v)
+            setattr(self, name, snap[name])
+        for name in self._MUTABLE:
+            setattr(self, name, snap[name].copy())
+        if self.orders is not None:
+            self._Xo = np.take(self.ens.X, self.orders, axis=0)
+            self._yo = np.take(self.ens.y, self.orders)
         for us, (st, lr) in zip(self.sets, snap["_states"]):
             us.state, us.last_lr = dict(st), lr
         self._refresh_live()
