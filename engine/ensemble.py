@@ -265,9 +265,9 @@ class _Group:
         all_live = self._all_live
         live = self._live
         loss, grad = ens.model.loss_and_grad_runs(self.params, self._Xo[:, start:stop], self._yo[:, start:stop])
-        finite = np.isfinite(loss)
-        if not finite.all():
-            bad = live & ~finite
+        # losses are ≥ 0 (mse, bce): a finite sum means every one is finite (else look closer)
+        if not math.isfinite(np.add.reduce(loss)):
+            bad = live & ~np.isfinite(loss)
             if bad.any():
                 self._diverge(bad)
                 live = self._live
@@ -519,11 +519,12 @@ class Ensemble:
 
     ``members``: the runs (default: the scenario's own run alone). ``align``: what one tick
     advances (:data:`ALIGNMENTS`); ``reference``: the member whose batch is a tick (default the
-    middle one, as compare mode).
+    middle one of three, as compare mode, else the first); ``evaluate``: when the full losses
+    are computed (:data:`EVALUATIONS`; both exact).
     """
 
     def __init__(self, scenario: Scenario, members: Sequence[Member] | None = None, *,
-                 align: str = "steps", reference: int | None = None, evaluate: str = "step") -> None:
+                 align: str = "steps", reference: int | None = None, evaluate: str = "read") -> None:
         members = list(members) if members else [Member("run")]
         if evaluate not in EVALUATIONS:
             raise ScenarioError("evaluate", evaluate, "allowed: " + ", ".join(EVALUATIONS))

@@ -78,7 +78,7 @@ def execute(ns: argparse.Namespace, scenario, src, runs: int, outputs: dict[str,
         raise UsageError(f"--trace writes the steps of one run; --runs {runs} makes {runs} runs. "
                          "Drop --trace (use --history for their quantiles), or use --runs 1")
     try:
-        ens = Ensemble.seeds(scenario, runs)
+        ens = Ensemble.seeds(scenario, runs, evaluate="read")
     except ScenarioError as err:
         raise UsageError(src.describe(err)) from None
     group = ens.groups[0]
