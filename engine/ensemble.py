@@ -25,7 +25,7 @@ continues the generator that made the data); member k ≥ 1 draws its orders fro
 :func:`tick_unit` and :func:`epoch_target` are shared with :class:`engine.compare.Comparison`.
 
 **Spread** (SCIENCE.md §5): :meth:`Ensemble.spread` is tr Cov of the K parameter vectors
-(divisor K − 1); :func:`engine.noise.stationary_covariance` gives the prediction.
+(divisor K − 1); :func:`engine.cloud.least_squares_noise_floor` gives the prediction.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from .cloud import NoiseFloor, least_squares_noise_floor
 from .errors import ScenarioError
 from .optimizers import Optimizer
 from .sampling import Plan, Position, algorithm_name, stream_generator
@@ -765,6 +766,17 @@ class Ensemble:
         if p.shape[0] < 2:
             return math.nan
         return float(np.sum(np.var(p, axis=0, ddof=1)))
+
+    def noise_floor(self, member: int = 0) -> NoiseFloor | None:
+        """SCIENCE.md §5's predicted stationary state for member ``member``'s learning rate and
+        batch (B × accumulate; c = 1/B with ``replacement`` sampling, else the finite population
+        factor); None unless the model is least squares (linear, mse)."""
+        if self.model.name != "linear" or self.model.loss_name != "mse":
+            return None
+        sc = self.scenarios[member]
+        return least_squares_noise_floor(self.X, self.y, sc.lr, sc.batch_size * sc.accumulate,
+                                         replacement=sc.sampling == "replacement",
+                                         bias=getattr(self.model, "bias", True))
 
     def quantiles(self, values: np.ndarray, qs: Sequence[float] = (0.1, 0.5, 0.9)) -> np.ndarray:
         """Quantiles of a per-member array over the finite values (NaN if none)."""
