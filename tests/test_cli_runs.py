@@ -85,3 +85,31 @@ def test_diverging_runs_exit_3_and_say_how_many(capsys) -> None:  # noqa: ANN001
     code, _, err = run_cli(capsys, "run", "--runs", "4", "--epochs", "3", "--lr", "30", "--quiet")
     assert code == 3
     assert err.startswith("mbsim: 4 of 4 runs diverged") and err.count("\n") == 1
+
+
+def test_ctrl_c_reports_the_last_step_written(tmp_path) -> None:  # noqa: ANN001
+    """After the first epoch line, SIGINT: exit 130, and the step in the message is the last
+    row of the history (every row whole)."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    hist = tmp_path / "h.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui", "run", "--runs", "5", "--epochs", "100000", "--history", str(hist)],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    first = proc.stdout.readline()  # training is under way
+    assert first.startswith("Epoch 1/100000") and first.rstrip().endswith("(medians of 5 runs)")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert re.fullmatch(r"mbsim: interrupted at step \d+ \(epoch \d+/100000\) of 5 runs; wrote .*\n", err)
+    step = int(re.search(r"step (\d+)", err)[1])
+    rows = list(csv.DictReader(hist.open()))
+    assert step == len(rows) >= 40 and int(rows[-1]["step"]) == step

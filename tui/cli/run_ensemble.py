@@ -89,6 +89,7 @@ def execute(ns: argparse.Namespace, scenario, src, runs: int, outputs: dict[str,
             write_data_csv(ens.base, stream)
     guard = _Interrupts()
     interrupted = False
+    written_step = 0
     has_val = len(ens.dataset.y_val) > 0
     with ExitStack() as stack:
         history: TextIO | None = (stack.enter_context(atomic_writer(outputs["--history"]))
@@ -102,6 +103,7 @@ def execute(ns: argparse.Namespace, scenario, src, runs: int, outputs: dict[str,
                         row = _history_row(ens, group)
                         with guard.deferred():
                             history.write(row)
+                            written_step = group.step
                     epoch, batch, batches = counters(group)
                     if not quiet and (batch == batches or ens.done):
                         _print_epoch(ens, group, out, has_val, epoch_line, format_metric)
@@ -112,7 +114,8 @@ def execute(ns: argparse.Namespace, scenario, src, runs: int, outputs: dict[str,
             _print_epoch(ens, group, out, has_val, epoch_line, format_metric)
         epoch, _, _ = counters(group)
         written = f"; wrote {', '.join(outputs.values())}" if outputs else ""
-        print(f"{PROG}: interrupted at step {group.step} (epoch {epoch}/{ens.scenario.epochs}) "
+        step = written_step if "--history" in outputs else group.step
+        print(f"{PROG}: interrupted at step {step} (epoch {epoch}/{ens.scenario.epochs}) "
               f"of {runs} runs{written}", file=sys.stderr)
         return EXIT_INTERRUPTED
     diverged = ens.diverged_step[ens.diverged_step > 0]
