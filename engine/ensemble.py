@@ -676,6 +676,10 @@ class Ensemble:
         codes = self._gather("code")
         return [_CODES[int(c)] for c in codes]
 
+    def accuracy(self) -> np.ndarray | None:
+        """(K,) training accuracy at each member's parameters (None for regression)."""
+        return self.model.accuracy_runs(self.params, self.X, self.y)
+
     @property
     def done(self) -> bool:
         """True when no member will run another iteration."""

@@ -380,6 +380,13 @@ class Model(ABC):
         z = self.forward(params, X)
         return float(np.mean((z > 0.0) == (y > 0.5)))
 
+    def accuracy_runs(self, params_runs: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+        """:meth:`accuracy` for K parameter vectors (K, P): (K,) fractions, or None for mse."""
+        if self.loss_name != "bce" or len(y) == 0:
+            return None
+        z = self._forward_shared_runs(params_runs, X)
+        return np.mean((z > 0.0) == (y > 0.5), axis=1)
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(name={self.name!r}, loss={self.loss_name!r}, "

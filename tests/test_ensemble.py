@@ -70,6 +70,11 @@ def test_seed_members_equal_lone_runs_every_model_and_optimizer(model: str, opti
     own = Simulation(sc)
     own.run_to_end()
     assert np.array_equal(own.params, ens.params[0])
+    acc = ens.accuracy()
+    if model == "linear":
+        assert acc is None
+    else:
+        assert acc[0] == own.accuracy()
 
 
 @pytest.mark.parametrize("sampling", SAMPLINGS)

@@ -148,6 +148,8 @@ def _history_row(ens, group) -> str:  # noqa: ANN001
 
 def _print_epoch(ens, group, out: TextIO, has_val: bool, epoch_line, format_metric) -> None:  # noqa: ANN001
     epoch, batch, batches = counters(group)
+    acc = ens.accuracy()
     line = epoch_line(epoch, ens.scenario.epochs, batch, batches, _median(ens.epoch_loss),
-                      _median(ens.train_loss), _median(ens.val_loss) if has_val else None)
+                      _median(ens.train_loss), _median(ens.val_loss) if has_val else None,
+                      None if acc is None else _median(acc))
     print(f"{line}  spread: {format_metric(ens.spread())}  (medians of {ens.runs} runs)", file=out, flush=True)
