@@ -694,14 +694,6 @@ class Ensemble:
         return Simulation(self.scenarios[k], sampling_stream=self.members[k].stream)
 
     # --- stepping ------------------------------------------------------------------------------
-    def run_steps(self, steps: int) -> None:
-        """Advance every group by ``steps`` optimizer steps (fewer at the end)."""
-        with np.errstate(all="ignore"):
-            for g in self.groups:
-                goal = g.step + steps
-                while not g.done and g.step < goal:
-                    g.iterate()
-
     def run_to_end(self) -> None:
         """Train every member until it finishes, reaches the target or diverges."""
         with np.errstate(all="ignore"):

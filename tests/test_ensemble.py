@@ -138,6 +138,29 @@ def test_target_loss_stops_members_as_lone_runs() -> None:
     assert "target reached" in ens.status
 
 
+def test_target_reached_at_an_epoch_end_closes_the_epoch_as_the_lone_run() -> None:
+    """The target is the lone run's train loss at the end of an epoch (a new minimum there), so
+    member 0 stops exactly at an epoch boundary; its epoch loss must be the lone run's."""
+    sc = SMALL["linear"].replace(epochs=30)
+    sim = Simulation(sc)
+    train: list[float] = []
+    sim.on_step = lambda rec: train.append(rec.train_loss)
+    sim.run_to_end()
+    per_epoch = 8                                               # N = 40, B = 5
+    target = next(train[s - 1] for s in range(per_epoch * 2, len(train) + 1, per_epoch)
+                  if train[s - 1] < min(train[: s - 1]))
+    ens = Ensemble.seeds(sc.replace(target_loss=target), 2)
+    assert_members_match_lone_runs(ens)
+    assert ens.status[0] == "target reached" and ens.step[0] % per_epoch == 0
+
+
+def test_quantiles_use_the_finite_values() -> None:
+    ens = Ensemble.seeds(Scenario(samples=10, val_samples=0, epochs=1), 2)
+    values = np.array([np.nan, 1.0, 2.0, 3.0, np.inf])
+    assert list(ens.quantiles(values, (0.0, 0.5, 1.0))) == [1.0, 2.0, 3.0]
+    assert np.isnan(ens.quantiles(np.array([np.nan]))).all()
+
+
 def test_seed_rule_member_k_is_the_spawned_stream() -> None:
     """Member k ≥ 1 draws its first order from SeedSequence(seed, spawn_key=(k,)), computed
     here independently of the engine's helper."""

@@ -22,8 +22,8 @@ import numpy as np
 from .common import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, PROG, UsageError
 from .writers import csv_float, write_data_csv
 
-#: The columns of ``--history`` with ``--runs K`` (K > 1); q10/q50/q90 are quantiles over the
-#: runs, ``spread`` is tr Cov of the K parameter vectors (divisor K − 1), ``diverged`` counts runs
+#: The columns of ``--history`` with ``--runs K`` (K > 1); mean and q10/q50/q90 (linear
+#: interpolation, ``numpy.quantile``) are over the runs' finite values, ``spread`` is tr Cov of the K parameter vectors (divisor K − 1), ``diverged`` counts runs
 #: that have stopped on a non-finite loss (they keep their last finite values).
 ENSEMBLE_HISTORY_COLUMNS = (
     "epoch", "batch", "iteration", "step", "samples", "lr",
@@ -131,16 +131,12 @@ def execute(ns: argparse.Namespace, scenario, src, runs: int, outputs: dict[str,
 
 def _history_row(ens, group) -> str:  # noqa: ANN001
     epoch, batch, _ = counters(group)
-    losses = np.vstack([ens.batch_loss, ens.train_loss])
-    with np.errstate(all="ignore"):
-        mean = losses.mean(axis=1)
-        q = np.quantile(losses, QUANTILES, axis=1)
-    lr = ens.lr
     cells = [str(epoch), str(batch), str(group.iteration), str(group.step), str(group.samples_seen),
-             csv_float(np.median(lr))]
-    for i in range(2):
-        cells.append(csv_float(mean[i]))
-        cells.extend(csv_float(v) for v in q[:, i])
+             csv_float(np.median(ens.lr))]
+    for values in (ens.batch_loss, ens.train_loss):
+        finite = values[np.isfinite(values)]
+        cells.append(csv_float(finite.mean() if finite.size else math.nan))
+        cells.extend(csv_float(v) for v in ens.quantiles(values, QUANTILES))
     cells.append(csv_float(ens.spread()))
     cells.append(str(int(np.count_nonzero(ens.diverged_step))))
     return ",".join(cells) + "\n"
