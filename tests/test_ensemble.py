@@ -261,3 +261,20 @@ def test_model_runs_methods_equal_single_run_methods() -> None:
             assert loss == losses[r] and np.array_equal(grad, grads[r])
             f, s = m.split_loss(P[r], X[0], y[0], n_first)
             assert np.array_equal([f, s], [first[r], rest[r]], equal_nan=True)
+
+
+def test_back_is_exact_with_the_sparser_checkpoints_of_a_large_ensemble() -> None:
+    """20 runs keep a checkpoint every 32·(20 // 8) = 64 iterations: stepping back replays
+    from one; the result equals a fresh ensemble stepped straight there."""
+    sc = SMALL["linear"].replace(epochs=40)
+    ens = Ensemble.seeds(sc, 20)
+    for _ in range(150):
+        ens.tick()
+    for _ in range(17):
+        ens.back()
+    fresh = Ensemble.seeds(sc, 20)
+    for _ in range(133):
+        fresh.tick()
+    assert np.array_equal(ens.params, fresh.params)
+    assert np.array_equal(ens.epoch_loss, fresh.epoch_loss)
+    assert list(ens.step) == [133] * 20
