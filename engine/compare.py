@@ -8,18 +8,23 @@ by the same amount of the chosen alignment:
   made 1 update, mini-batch 40 and SGD 200;
 * ``samples``: the same number of samples seen;
 * ``steps``: one optimizer step each.
+
+The alignment arithmetic is :mod:`engine.ensemble`'s (one copy): an :class:`~engine.ensemble.Ensemble`
+of the same three batch sizes (``Ensemble.batch_sizes``) ticks to bit-identical parameters
+(tests/test_ensemble.py). This class keeps three full :class:`Simulation` objects because the
+compare screen reads their histories, paths and counters.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import ScenarioError
+from .ensemble import ALIGNMENTS, advance, check_alignment, epoch_target, progress_after_next, tick_unit
 from .sampling import algorithm_name
 from .scenario import Scenario
 from .simulation import Simulation
 
-ALIGNMENTS: tuple[str, ...] = ("epochs", "samples", "steps")
+__all__ = ["ALIGNMENTS", "Comparison", "Run"]
 
 
 @dataclass
@@ -41,8 +46,7 @@ class Comparison:
     _ticks: list[tuple[float, tuple[int, ...]]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.align not in ALIGNMENTS:
-            raise ScenarioError("align", self.align, "allowed: " + ", ".join(ALIGNMENTS))
+        check_alignment(self.align)
         middle = Simulation(self.scenario.replace(accumulate=1))
         n = middle.dataset.n_samples
         sizes = self.batch_sizes or (n, middle.scenario.batch_size, 1)
@@ -65,33 +69,16 @@ class Comparison:
 
     def _progress_after_next(self, sim: Simulation) -> float:
         """Where ``sim`` would stand, in the alignment's unit, after its next iteration."""
-        if self.align == "steps":
-            return sim.step + 1
-        pos = sim.next_position()
-        size = (pos.stop - pos.start) if pos is not None else 0
-        if self.align == "samples":
-            return sim.samples_seen + size
-        plan = sim.plan
-        if plan.uneven_epochs:  # epoch_end = cut: epochs differ in length (SCIENCE.md §1.3)
-            return plan.epochs_done(sim.iteration + 1)
-        return (sim.iteration + 1) / plan.iterations_per_epoch
+        return progress_after_next(sim, self.align)
 
     def unit(self) -> float:
         """One tick, in the alignment's unit: a batch of the middle run (its share of an epoch,
         or its samples), or one step."""
-        mid = self.runs[1].sim
-        if self.align == "steps":
-            return 1.0
-        if self.align == "samples":
-            return float(mid.scenario.batch_size)
-        return 1.0 / mid.plan.iterations_per_epoch
+        return tick_unit(self.runs[1].sim, self.align)
 
     def _advance_to(self, target: float) -> None:
-        eps = 1e-9
         for r in self.runs:
-            sim = r.sim
-            while not sim.done and self._progress_after_next(sim) <= target + eps:
-                sim.step_iteration()
+            advance(r.sim, self.align, target, r.sim.step_iteration)
         self._ticks.append((target, self._positions()))
 
     @property
@@ -109,13 +96,7 @@ class Comparison:
     def epoch_target(self) -> float:
         """Where :meth:`tick_epoch` takes the runs: the end of the current epoch, in the
         alignment's unit (for steps: one epoch of the middle run's steps further)."""
-        t = self.target
-        if self.align == "epochs":
-            return float(int(t + 1e-9) + 1)
-        if self.align == "samples":
-            n = self.runs[0].sim.dataset.n_samples
-            return float((int(t + 1e-9) // n + 1) * n)
-        return t + self.runs[1].sim.plan.steps_per_epoch_count
+        return epoch_target(self.target, self.align, self.runs[0].sim.dataset.n_samples, self.runs[1].sim)
 
     def tick_epoch(self) -> bool:
         """Advance all three to the end of the current epoch (see :meth:`epoch_target`)."""

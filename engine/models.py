@@ -34,6 +34,26 @@ layer 2), in the flat order W1, b1, W2, b2, from the ``np.random.Generator`` it 
 
 Activations: tanh (derivative 1 − h²), relu (derivative 1 for a > 0 and 0 for a ≤ 0, so 0 at 0),
 sigmoid (derivative h(1 − h)).
+
+Many runs at once (``*_runs`` methods, used by :mod:`engine.ensemble`): the parameters of K runs
+are a (K, P) array and each run's batch a (K, n, d) array. Row k of every result is
+**bit-identical** to the single-run method on row k, because every operation is one of:
+
+* elementwise arithmetic and ufuncs (+ − × ÷, exp, log1p, tanh, max) on C-contiguous arrays:
+  the same operation on the same operands, whatever the shape;
+* a product that the single run does with one BLAS call (``X @ w``, ``r @ r``, ``δ @ X``,
+  ``Δᵀ @ X``) done as ``np.matmul`` on a stack: NumPy's matmul loops over the leading axis and
+  makes, for each slice, the same BLAS call (gemv, dot or gemm, same sizes, same strides, same
+  transpose flags) that the 2-D/1-D call makes — so the same kernel sums in the same order.
+  A single gemm over all runs (``W Xᵀ``, as :meth:`Model.forward_many` does) would NOT do: it
+  sums the d products of a row in another order than gemv (measured: differs in the last bit);
+* a reduction along the last axis (``.sum(axis=1)``), which NumPy does per row with the same
+  pairwise summation as the 1-D ``.sum()``; a reduction over the batch axis of (K, n, H) adds
+  the rows in order, as the single run's ``.sum(axis=0)`` does;
+* for one feature (d = 1), x·w is a single rounded product: gemv of one column returns
+  1·(x·w) + 0, the same number as the elementwise product, which is much cheaper on a stack.
+
+tests/test_ensemble.py checks this for every model, loss and activation with np.array_equal.
 """
 
 from __future__ import annotations
@@ -113,6 +133,11 @@ def _pointwise_inplace(loss_name: str, f: np.ndarray, y: np.ndarray) -> np.ndarr
     f *= y
     t -= f
     return t
+
+
+def _dot_rows(a: np.ndarray) -> np.ndarray:
+    """(K,) a_k · a_k for the rows of a (K, n) array: one BLAS dot per row (as ``r @ r``)."""
+    return np.matmul(a[:, None, :], a[:, :, None])[:, 0, 0]
 
 
 def mse_dout(f: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -221,6 +246,17 @@ class Model(ABC):
     ) -> tuple[float, np.ndarray]:
         """Mean loss and its gradient in one forward + backward pass (the training hot path)."""
 
+    @abstractmethod
+    def loss_and_grad_runs(
+        self, params_runs: np.ndarray, X_runs: np.ndarray, y_runs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`loss_and_grad` for K runs at once: parameters (K, P), each run's batch
+        (K, n, d) and targets (K, n) → losses (K,) and gradients (K, P).
+
+        Row k is bit-identical to ``loss_and_grad(params_runs[k], X_runs[k], y_runs[k])`` (see
+        the module's note on stacked products).
+        """
+
     # --- shared ------------------------------------------------------------------------------
 
     def predict(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -263,6 +299,64 @@ class Model(ABC):
         rest = float(np.add.reduce(ell[n_first:])) / n_rest if n_rest else float("nan")
         return first, rest
 
+    def _forward_shared_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """(K, n) raw outputs of K runs on one shared X, row k bit-identical to
+        ``forward(params_runs[k], X)``."""
+        raise NotImplementedError
+
+    def output_bound_runs(self, params_runs: np.ndarray, x_absmax: np.ndarray) -> np.ndarray:
+        """(K,) an upper bound of |raw output| over every input with |x_k| ≤ x_absmax[k]
+        (inf or NaN when the parameters are not finite)."""
+        raise NotImplementedError
+
+    def surely_finite_loss_runs(self, params_runs: np.ndarray, x_absmax: np.ndarray,
+                                y_absmax: float, n: int) -> np.ndarray:
+        """(K,) True where the mean loss over n samples with |x| ≤ x_absmax, |y| ≤ y_absmax is
+        certainly finite, from a bound on the outputs (no forward pass): every per-sample
+        loss is at most (R + |y|)² (mse) or 2R + log 2 (bce) for |output| ≤ R, and the sum of n
+        of them stays below 1e300, far from overflow (1.8e308) whatever the rounding. False
+        means "not sure" (the caller then evaluates the loss)."""
+        r = self.output_bound_runs(params_runs, x_absmax)
+        with np.errstate(all="ignore"):
+            if self.loss_name == "mse":
+                worst = (r + y_absmax) ** 2
+            else:
+                worst = 2.0 * r + 1.0
+            return worst * n < 1e300
+
+    def finite_loss_radius(self, x_absmax: np.ndarray, y_absmax: float, n: int) -> float:
+        """The largest power of two m such that every parameter vector with max|θ_p| ≤ m
+        passes :meth:`surely_finite_loss_runs`: the bound is monotone in each |θ_p|, so the
+        vector with every entry m is the worst case. One comparison of max|θ| with it clears
+        all K runs at once."""
+        def ok(m: float) -> bool:
+            return bool(self.surely_finite_loss_runs(np.full((1, self.n_params), m), x_absmax, y_absmax, n)[0])
+
+        m = 1.0
+        if not ok(m):
+            return 0.0
+        while m < 1e300 and ok(m * 2.0):
+            m *= 2.0
+        return m
+
+    def split_loss_runs(
+        self, params_runs: np.ndarray, X: np.ndarray, y: np.ndarray, n_first: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`split_loss` for K parameter vectors (K, P) on one shared data set: two (K,)
+        arrays, row k bit-identical to ``split_loss(params_runs[k], X, y, n_first)``."""
+        f = self._forward_shared_runs(params_runs, X)
+        k = f.shape[0]
+        n_rest = y.shape[0] - n_first
+        if self.loss_name == "mse":
+            f -= y
+            first = _dot_rows(f[:, :n_first]) / n_first if n_first else np.full(k, np.nan)
+            rest = _dot_rows(f[:, n_first:]) / n_rest if n_rest else np.full(k, np.nan)
+            return first, rest
+        ell = bce_pointwise(f, y)
+        first = np.add.reduce(ell[:, :n_first], axis=1) / n_first if n_first else np.full(k, np.nan)
+        rest = np.add.reduce(ell[:, n_first:], axis=1) / n_rest if n_rest else np.full(k, np.nan)
+        return first, rest
+
     def per_sample_losses_many(
         self, params_batch: np.ndarray, X: np.ndarray, y: np.ndarray
     ) -> np.ndarray:
@@ -285,6 +379,13 @@ class Model(ABC):
             return None
         z = self.forward(params, X)
         return float(np.mean((z > 0.0) == (y > 0.5)))
+
+    def accuracy_runs(self, params_runs: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+        """:meth:`accuracy` for K parameter vectors (K, P): (K,) fractions, or None for mse."""
+        if self.loss_name != "bce" or len(y) == 0:
+            return None
+        z = self._forward_shared_runs(params_runs, X)
+        return np.mean((z > 0.0) == (y > 0.5), axis=1)
 
     def __repr__(self) -> str:
         return (
@@ -394,6 +495,61 @@ class LinearModel(Model):
         np.dot(delta, X, out=grad[:d])
         if self.bias:
             grad[d] = np.add.reduce(delta)
+        return loss, grad
+
+
+    def _linear_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """z = X·w + b for K runs: X is (K, n, d) or one shared (n, d); result (K, n).
+
+        One feature: the elementwise product (exact, see the module note); else a stacked
+        matmul, one gemv per run as in :meth:`forward`.
+        """
+        d = self.n_features
+        if d == 1:
+            x = X[..., 0]
+            z = x * params_runs[:, 0:1]
+        else:
+            z = np.matmul(X, params_runs[:, :d, None])[:, :, 0]
+        if self.bias:
+            z += params_runs[:, d : d + 1]
+        return z
+
+    def _forward_shared_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
+        return self._linear_runs(params_runs, X)
+
+    def output_bound_runs(self, params_runs: np.ndarray, x_absmax: np.ndarray) -> np.ndarray:
+        """|x·w + b| ≤ Σ_k |w_k| max|x_k| + |b|."""
+        d = self.n_features
+        with np.errstate(all="ignore"):
+            r = np.abs(params_runs[:, :d]) @ x_absmax
+            if self.bias:
+                r = r + np.abs(params_runs[:, d])
+        return r
+
+    def loss_and_grad_runs(
+        self, params_runs: np.ndarray, X_runs: np.ndarray, y_runs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`loss_and_grad` for K runs, the same formulas step for step (see there)."""
+        d = self.n_features
+        k, n = y_runs.shape
+        z = self._linear_runs(params_runs, X_runs)
+        grad = np.empty((k, self.n_params), dtype=np.float64)
+        if self._is_bce:
+            e = np.exp(-np.abs(z))
+            loss = (np.maximum(z, 0.0) - z * y_runs + np.log1p(e)).sum(axis=1) / n
+            delta = np.maximum(e, z >= 0.0)
+            e += 1.0
+            delta /= e
+            delta -= y_runs
+            delta *= 1.0 / n
+        else:
+            z -= y_runs
+            loss = _dot_rows(z) / n
+            z *= 2.0 / n
+            delta = z
+        grad[:, :d] = np.matmul(delta[:, None, :], X_runs)[:, 0, :]
+        if self.bias:
+            grad[:, d] = np.add.reduce(delta, axis=1)
         return loss, grad
 
 
@@ -567,6 +723,69 @@ class MLPModel(Model):
         grad[w1_end:b1_end] = dA.sum(axis=0)
         grad[b1_end:w2_end] = delta @ h
         grad[-1] = delta.sum()
+        return loss, grad
+
+
+    def _hidden_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """h = act(X W1ᵀ + b1) for K runs: X (K, n, d) or shared (n, d) → (K, n, H).
+        One gemm per run (stacked matmul) with W1ᵀ as the same transposed view as :meth:`_hidden`."""
+        k = params_runs.shape[0]
+        W1 = params_runs[:, : self._w1_end].reshape(k, self.hidden, self.n_features)
+        a = np.matmul(X, W1.transpose(0, 2, 1))
+        a += params_runs[:, None, self._w1_end : self._b1_end]
+        return self._act(a)
+
+    def output_bound_runs(self, params_runs: np.ndarray, x_absmax: np.ndarray) -> np.ndarray:
+        """|out| ≤ Σ_j |W2_j| max|h_j| + |b2| with max|h_j| = 1 (tanh, sigmoid) or the bound
+        A_j = Σ_k |W1_jk| max|x_k| + |b1_j| of the pre-activation (relu); A_j is also required
+        to stay below 1e300 (a finite pre-activation)."""
+        k = params_runs.shape[0]
+        with np.errstate(all="ignore"):
+            W1 = np.abs(params_runs[:, : self._w1_end].reshape(k, self.hidden, self.n_features))
+            a = W1 @ x_absmax + np.abs(params_runs[:, self._w1_end : self._b1_end])
+            h = a if self.activation == "relu" else np.ones_like(a)
+            r = np.sum(np.abs(params_runs[:, self._b1_end : self._w2_end]) * h, axis=1)
+            r = r + np.abs(params_runs[:, -1])
+            r = np.where(np.max(a, axis=1) < 1e300, r, np.inf)
+        return r
+
+    def _forward_shared_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
+        h = self._hidden_runs(params_runs, X)
+        out = np.matmul(h, params_runs[:, self._b1_end : self._w2_end, None])[:, :, 0]
+        out += params_runs[:, -1:]
+        return out
+
+    def loss_and_grad_runs(
+        self, params_runs: np.ndarray, X_runs: np.ndarray, y_runs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`loss_and_grad` for K runs, the same formulas step for step (see there)."""
+        k, n = y_runs.shape
+        inv_n = 1.0 / n
+        w1_end, b1_end, w2_end = self._w1_end, self._b1_end, self._w2_end
+        h = self._hidden_runs(params_runs, X_runs)
+        W2 = params_runs[:, b1_end:w2_end]
+        z = np.matmul(h, W2[:, :, None])[:, :, 0]
+        z += params_runs[:, -1:]
+        if self._is_bce:
+            e = np.exp(-np.abs(z))
+            loss = (np.maximum(z, 0.0) - z * y_runs + np.log1p(e)).sum(axis=1) / n
+            delta = np.maximum(e, z >= 0.0)
+            e += 1.0
+            delta /= e
+            delta -= y_runs
+            delta *= inv_n
+        else:
+            z -= y_runs
+            loss = _dot_rows(z) * inv_n
+            z *= 2.0 * inv_n
+            delta = z
+        dA = delta[:, :, None] * W2[:, None, :]
+        dA *= self._dact(h)
+        grad = np.empty((k, self.n_params), dtype=np.float64)
+        grad[:, :w1_end] = np.matmul(dA.transpose(0, 2, 1), X_runs).reshape(k, w1_end)
+        grad[:, w1_end:b1_end] = dA.sum(axis=1)
+        grad[:, b1_end:w2_end] = np.matmul(delta[:, None, :], h)[:, 0, :]
+        grad[:, -1] = delta.sum(axis=1)
         return loss, grad
 
 

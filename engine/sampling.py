@@ -41,6 +41,7 @@ __all__ = [
     "make_plan",
     "algorithm_name",
     "ALGORITHMS",
+    "stream_generator",
 ]
 
 SAMPLINGS: tuple[str, ...] = ("reshuffle", "once", "sequential", "replacement", "stratified")
@@ -91,6 +92,19 @@ def _check_batch_size(batch_size: Any, n_samples: int) -> int:
             f"exceeds the {n_samples} training {noun}; {n_samples} is full-batch gradient descent",
         )
     return batch_size
+
+
+def stream_generator(seed: int, stream: int) -> np.random.Generator:
+    """The generator of sampling stream ``stream`` ≥ 1 of a run seeded ``seed``.
+
+    Stream 0 is no separate generator: it is the run's own generator, continuing after the data
+    and the initial parameters were drawn (a lone :class:`~engine.simulation.Simulation`).
+    Stream k ≥ 1 is ``SeedSequence(seed, spawn_key=(k,))``, i.e. the k-th child of
+    ``np.random.SeedSequence(seed).spawn(k + 1)``: independent of the data's stream and of the
+    other streams, and the same for a member of an ensemble and for
+    ``Simulation(scenario, sampling_stream=k)``.
+    """
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream,)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from .landscape import Grid, gd_path, loss_grid
 from .models import Model, make_model
 from .noise import NoiseReport, noise_report
 from .optimizers import Optimizer, State, make_optimizer
-from .sampling import Plan, Position, Sampler, make_plan, make_sampler
+from .sampling import Plan, Position, Sampler, make_plan, make_sampler, stream_generator
 from .errors import ScenarioError
 from .scenario import LIVE_SETTINGS, Scenario
 from .schedules import make_schedule
@@ -193,7 +193,11 @@ class Segment:
 class Simulation:
     """One training run of a scenario; owns the data, parameters, RNG, counters and history."""
 
-    def __init__(self, scenario: Scenario, *, history_cap: int | None = None) -> None:
+    def __init__(self, scenario: Scenario, *, history_cap: int | None = None,
+                 sampling_stream: int = 0) -> None:
+        """``sampling_stream`` k ≥ 1 draws the sampling orders from their own generator
+        (:func:`engine.sampling.stream_generator`), the data and initial parameters still
+        from the seed: member k of an :class:`engine.ensemble.Ensemble` of seeds."""
         scenario.validate()
         self.rng = np.random.default_rng(scenario.seed)
         self.dataset: Dataset = make_dataset(
@@ -214,6 +218,8 @@ class Simulation:
             sc.model, ds.n_features, ds.task, hidden=sc.hidden, activation=sc.activation, bias=sc.bias
         )
         init = self.model.init_params(self.rng)
+        if sampling_stream:
+            self.rng = stream_generator(scenario.seed, sampling_stream)
         self._X, self._y = ds.X, ds.y
         self._Xv, self._yv = ds.X_val, ds.y_val
         self._has_val = len(ds.y_val) > 0

@@ -31,6 +31,7 @@ examples:
   mbsim run --preset adam --epochs 50
   mbsim run --quiet --trace t.jsonl --history h.csv --data-out d.csv
   mbsim run --dataset csv:my.csv --target y --batch-size 16 --epochs 100
+  mbsim run --runs 100 --sampling replacement --history cloud.csv   100 sampling seeds
 
 Each line reads: Epoch e/E  b/M <bar>  loss: (running epoch mean of the batch losses, Keras)
 train: (full training loss after the epoch)  val: (validation loss)  acc: (classifiers)
@@ -52,6 +53,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="write the training set (features..., target) in index order")
     out.add_argument("--quiet", "-q", action="store_true", default=False,
                      help="print nothing but errors")
+    ens = parser.add_argument_group("ensemble")
+    ens.add_argument("--runs", metavar="K", default=None,
+                     help="train K runs together from the same data and start, differing in the "
+                          "sampling seed (the noise cloud); lines show medians, --history "
+                          "quantiles; not with --trace")
 
 
 def format_metric(x: float) -> str:
@@ -130,6 +136,11 @@ def execute(ns: argparse.Namespace) -> int:
                if getattr(ns, dest, None) is not None}
     for option, path in outputs.items():
         check_output_path(option, path)
+    from . import run_ensemble
+
+    runs = run_ensemble.parse_runs(getattr(ns, "runs", None))
+    if runs is not None and runs > 1:
+        return run_ensemble.execute(ns, scenario, src, runs, outputs)
     sim = make_simulation(scenario, src)
     quiet = ns.quiet
     out = sys.stdout

@@ -1,0 +1,795 @@
+"""An ensemble: K runs of one scenario stepped together, in one vectorised NumPy pass.
+
+The K runs (*members*) share the data and the initial parameters (the scenario's seed makes
+both) and differ in something named: the sampling stream (the noise cloud), the batch size
+(GD, mini-batch, SGD), the learning rate, the optimizer. Members whose batch arithmetic is the
+same (one :class:`~engine.sampling.Plan`) form a *group*: at each iteration they take their
+batches at the same positions of their own orders, so their parameters (K, P), batches
+(K, B, d) and targets (K, B) go through the model and the optimizer as stacked arrays
+(:meth:`engine.models.Model.loss_and_grad_runs`; the optimizers of
+:mod:`engine.optimizers` are elementwise and take (K, P) arrays as they are).
+
+**Each member is bit-identical to the same run as a lone Simulation**: member k with
+``changes`` and ``stream`` equals ``Simulation(scenario.replace(**changes),
+sampling_stream=stream)`` — parameters, batch losses, train and validation losses, status —
+because every member makes the same floating-point operations in the same order (see the note
+in :mod:`engine.models`). Tested with ``np.array_equal`` in tests/test_ensemble.py.
+
+**Sampling seeds.** Member 0 of :meth:`Ensemble.seeds` is the scenario's own run (its sampling
+continues the generator that made the data); member k ≥ 1 draws its orders from
+``np.random.SeedSequence(seed, spawn_key=(k,))`` (:func:`engine.sampling.stream_generator`).
+
+**Alignment** (as compare mode): a *tick* advances every group by the same amount of
+``steps`` (one optimizer step), ``samples`` (the reference member's batch of samples) or
+``epochs`` (the reference member's share of an epoch). :func:`progress_after_next`,
+:func:`tick_unit` and :func:`epoch_target` are shared with :class:`engine.compare.Comparison`.
+
+**Spread** (SCIENCE.md §5): :meth:`Ensemble.spread` is tr Cov of the K parameter vectors
+(divisor K − 1); :func:`engine.cloud.least_squares_noise_floor` gives the prediction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from .cloud import NoiseFloor, least_squares_noise_floor
+from .errors import ScenarioError
+from .optimizers import Optimizer
+from .sampling import Plan, Position, algorithm_name, stream_generator
+from .scenario import Scenario
+from .simulation import DIVERGED, FINISHED, READY, TARGET_REACHED, Simulation
+
+ALIGNMENTS: tuple[str, ...] = ("epochs", "samples", "steps")
+#: The most members an ensemble takes (``mbsim run --runs``): 100 is the noise cloud's default;
+#: 1000 keeps a K × N order table and a K × N loss evaluation per step in a few MB.
+MAX_RUNS = 1000
+#: When the members' full training and validation losses are computed: after every ``step``
+#: (as a lone Simulation does today; needed for a target loss) or when ``read`` (the
+#: ``train_loss``/``val_loss`` properties). Both are exact: with ``read`` a bound on the outputs
+#: (:meth:`Model.surely_finite_loss_runs`) shows the training loss is finite, as the lone run's
+#: divergence check needs, and the few members it cannot vouch for are evaluated.
+EVALUATIONS: tuple[str, ...] = ("step", "read")
+_CHECKPOINT_EVERY = 32
+_MAX_CHECKPOINTS = 256
+
+
+# ------------------------------------------------------------------------------------------------
+# alignment, shared with compare mode
+
+
+class Runner(Protocol):
+    """What alignment needs of a run (a :class:`Simulation` or an ensemble group)."""
+
+    @property
+    def iteration(self) -> int: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def samples_seen(self) -> int: ...
+    @property
+    def plan(self) -> Plan: ...
+    @property
+    def done(self) -> bool: ...
+    def next_position(self) -> Position | None: ...
+
+
+def check_alignment(align: str) -> str:
+    """``align`` if it is one of :data:`ALIGNMENTS`, else a :class:`ScenarioError`."""
+    if align not in ALIGNMENTS:
+        raise ScenarioError("align", align, "allowed: " + ", ".join(ALIGNMENTS))
+    return align
+
+
+def progress_after_next(run: Runner, align: str) -> float:
+    """Where ``run`` would stand, in the alignment's unit, after its next iteration."""
+    if align == "steps":
+        return run.step + 1
+    pos = run.next_position()
+    size = (pos.stop - pos.start) if pos is not None else 0
+    if align == "samples":
+        return run.samples_seen + size
+    plan = run.plan
+    if plan.uneven_epochs:  # epoch_end = cut: epochs differ in length (SCIENCE.md §1.3)
+        return plan.epochs_done(run.iteration + 1)
+    return (run.iteration + 1) / plan.iterations_per_epoch
+
+
+def tick_unit(reference: Runner, align: str) -> float:
+    """One tick in the alignment's unit: a batch of the reference run (its share of an epoch,
+    or its samples), or one step."""
+    if align == "steps":
+        return 1.0
+    if align == "samples":
+        return float(reference.plan.batch_size)
+    return 1.0 / reference.plan.iterations_per_epoch
+
+
+def epoch_target(target: float, align: str, n_samples: int, reference: Runner) -> float:
+    """The end of the current epoch in the alignment's unit (for steps: one epoch of the
+    reference run's steps further)."""
+    if align == "epochs":
+        return float(int(target + 1e-9) + 1)
+    if align == "samples":
+        return float((int(target + 1e-9) // n_samples + 1) * n_samples)
+    return target + reference.plan.steps_per_epoch_count
+
+
+def advance(run: Runner, align: str, target: float, iterate: Any) -> None:
+    """Run ``iterate()`` while the next iteration of ``run`` ends at or before ``target``."""
+    eps = 1e-9
+    while not run.done and progress_after_next(run, align) <= target + eps:
+        iterate()
+
+
+# ------------------------------------------------------------------------------------------------
+# members
+
+
+@dataclass(frozen=True)
+class Member:
+    """One run of an ensemble: a label, the settings it changes and its sampling stream."""
+
+    label: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    stream: int = 0
+
+    def scenario(self, base: Scenario) -> Scenario:
+        """The scenario of this member as a lone run."""
+        return base.replace(**self.changes) if self.changes else base
+
+
+@dataclass
+class _UpdateSet:
+    """Members of a group with one optimizer (stacked update); ``rows`` index the group."""
+
+    optimizer: Optimizer
+    rows: np.ndarray | slice
+    schedules: list[Any]
+    constant_lr: float | np.ndarray | None
+    state: dict
+    last_lr: float | np.ndarray = math.nan
+
+
+_CODES = {0: READY, 1: FINISHED, 2: TARGET_REACHED, 3: DIVERGED}
+_RUNNING, _FINISHED, _TARGET, _DIVERGED = 0, 1, 2, 3
+
+
+class _Group:
+    """Members with one plan, stepped together: the vectorised hot loop."""
+
+    def __init__(self, ens: Ensemble, members: list[int], scenarios: list[Scenario],
+                 segments: list[Any], generators: list[np.random.Generator]) -> None:
+        self.ens = ens
+        self.members = members
+        self.scenarios = scenarios
+        seg0 = segments[0]
+        self.plan: Plan = seg0.plan
+        self.samplers = [s.sampler for s in segments]
+        self.rngs = generators
+        k = len(members)
+        self.k = k
+        self._table = self.plan.pass_table()
+        self._m = self.plan.batches_per_pass
+        self._acc = self.plan.accumulate
+        self._m_epoch = self.plan.iterations_per_epoch
+        self._total = self.plan.total_iterations
+        self.targets = np.array([sc.target_loss for sc in scenarios])
+        self._any_target = bool(np.any(self.targets > 0))
+        # one update set per optimizer (members differing only in lr share one)
+        sets: dict[Optimizer, list[int]] = {}
+        for row, seg in enumerate(segments):
+            sets.setdefault(seg.optimizer, []).append(row)
+        init = np.repeat(ens.initial_params[None, :], k, axis=0)
+        self.sets: list[_UpdateSet] = []
+        for opt, rows in sets.items():
+            sel: np.ndarray | slice = slice(None) if len(rows) == k else np.array(rows)
+            scheds = [segments[r].schedule for r in rows]
+            lrs = [scenarios[r].lr for r in rows]
+            const = None
+            if all(scenarios[r].schedule == "constant" for r in rows):
+                const = lrs[0] if len(set(lrs)) == 1 else np.array(lrs)[:, None]
+            self.sets.append(_UpdateSet(opt, sel, scheds, const, opt.init(init[sel])))
+        self.params = init
+        self.iteration = 0
+        self.step = 0
+        self.samples_seen = 0
+        self.order_pass = -1
+        self.orders: np.ndarray | None = None
+        self._Xo: np.ndarray | None = None
+        self._yo: np.ndarray | None = None
+        self.accum: np.ndarray | None = None
+        self.accum_n = 0
+        self.accum_loss = np.zeros(k)
+        self.epoch_loss_sum = np.zeros(k)
+        self.epoch_n = 0
+        self.finished_epoch_loss = np.full(k, np.nan)
+        self.code = np.zeros(k, dtype=np.int8)
+        self.diverged_step = np.zeros(k, dtype=np.int64)
+        # a member that stops keeps its counters here (iteration, step, samples, epoch_n);
+        # while it runs they are the group's
+        self._frozen = np.zeros((k, 4), dtype=np.int64)
+        self.batch_loss = np.full(k, np.nan)
+        tl, vl = ens.initial_train_loss, ens.initial_val_loss
+        self.train_loss = np.full(k, tl)
+        self.val_loss = np.full(k, vl)
+        self._eager = ens.evaluate == "step" or self._any_target
+        self._loss_stamp = 0
+        self._live = np.ones(k, dtype=bool)
+        self._all_true = np.ones(k, dtype=bool)
+        self._all_live = True
+        self._done = False
+        self._checkpoints: list[tuple[int, dict]] = []
+        # a checkpoint holds K generator states: fewer of them for a large ensemble (back()
+        # replays at most this many iterations)
+        self._every = _CHECKPOINT_EVERY * max(1, k // 8)
+        self._checkpoint()
+
+    # --- what alignment reads -------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def next_position(self) -> Position | None:
+        if self.done or self.iteration >= self._total:
+            return None
+        return self.plan.locate(self.iteration)
+
+    # --- the hot loop -------------------------------------------------------------------------
+    def _draw_orders(self, pass_index: int) -> None:
+        prev = self.orders
+        orders = np.empty((self.k, self.ens.n_samples), dtype=np.int64)
+        for i, (sampler, gen) in enumerate(zip(self.samplers, self.rngs)):
+            orders[i] = sampler.order(gen, None if prev is None else prev[i])
+        self.orders = orders
+        self.order_pass = pass_index
+        ens = self.ens
+        # each member's data in its pass order, so a batch is a slice (as Simulation._batch_slot)
+        self._Xo = np.take(ens.X, orders, axis=0)
+        self._yo = np.take(ens.y, orders)
+
+    def iterate(self) -> None:
+        """One iteration of every member (SCIENCE.md §1.2 for accumulation), exactly as
+        :meth:`Simulation._finish_iteration` does it for one run."""
+        ens = self.ens
+        it = self.iteration
+        pass_index, j = divmod(it, self._m)
+        if pass_index != self.order_pass or self._Xo is None:
+            self._draw_orders(pass_index)
+        t = self._table
+        start, stop = t.start[j], t.stop[j]
+        if t.micro is None:
+            micro, count = it % self._acc, self._acc
+        else:
+            micro, count = t.micro[j], t.micro_count[j]
+        n = stop - start
+        all_live = self._all_live
+        live = self._live
+        loss, grad = ens.model.loss_and_grad_runs(self.params, self._Xo[:, start:stop], self._yo[:, start:stop])
+        # losses are ≥ 0 (mse, bce): a finite sum means every one is finite (else look closer)
+        if not math.isfinite(np.add.reduce(loss)):
+            bad = live & ~np.isfinite(loss)
+            if bad.any():
+                self._diverge(bad)
+                live = self._live
+                all_live = False
+        if count == 1:
+            step_grad, step_loss = grad, loss
+        else:
+            if micro == 0:
+                self.accum, self.accum_n, self.accum_loss = grad * n, n, loss * n
+            else:
+                self.accum = self.accum + grad * n
+                self.accum_n += n
+                self.accum_loss = self.accum_loss + loss * n
+            step_grad = self.accum / self.accum_n if micro == count - 1 else None
+            step_loss = self.accum_loss / self.accum_n
+        if step_grad is None:
+            self._commit_counts(all_live, live, n, loss)
+            self.iteration += 1
+            self.samples_seen += n
+            self._end_iteration(all_live, live, None)
+            return
+        s = self.step + 1
+        new_states = []
+        if len(self.sets) == 1 and isinstance(self.sets[0].rows, slice):
+            us = self.sets[0]
+            new_params, st = us.optimizer.update(step_grad, us.state, self.params, self._set_lr(us, s))
+            new_states.append(st)
+        else:
+            new_params = np.empty_like(self.params)
+            for us in self.sets:
+                rows = us.rows
+                g = step_grad if isinstance(rows, slice) else step_grad[rows]
+                p = self.params if isinstance(rows, slice) else self.params[rows]
+                new_p, st = us.optimizer.update(g, us.state, p, self._set_lr(us, s))
+                new_params[rows] = new_p
+                new_states.append(st)
+        train = val = None
+        if self._eager:
+            train, val = ens.model.split_loss_runs(new_params, ens.X_all, ens.y_all, ens.n_samples)
+            finite = np.isfinite(train)
+        else:
+            # the lone run stops when the train loss after the update is not finite: a bound
+            # settles it for almost every step; the unsure members are evaluated exactly
+            if np.abs(new_params).max() <= ens.finite_radius:
+                finite = self._all_true
+            else:
+                finite = ens.model.surely_finite_loss_runs(new_params, ens.x_absmax, ens.y_absmax,
+                                                           ens.n_samples)
+            if not finite.all():
+                unsure = ~finite
+                exact, _ = ens.model.split_loss_runs(new_params[unsure], ens.X_all, ens.y_all, ens.n_samples)
+                finite = finite.copy()
+                finite[unsure] = np.isfinite(exact)
+        if not finite.all():
+            bad = live & ~finite
+            if bad.any():
+                self._diverge(bad)
+                live = self._live
+                all_live = False
+        if all_live:
+            self.params = new_params
+            for us, st in zip(self.sets, new_states):
+                us.state = st
+            if train is not None:
+                self.train_loss, self.val_loss = train, val
+            self.batch_loss = step_loss
+        else:
+            keep = live[:, None]
+            self.params = np.where(keep, new_params, self.params)
+            for us, st in zip(self.sets, new_states):
+                rows_live = live[us.rows]
+                us.state = {key: (np.where(rows_live[:, None], val_, us.state[key])
+                                  if isinstance(val_, np.ndarray) else val_)
+                            for key, val_ in st.items()}
+            if train is not None:
+                self.train_loss = np.where(live, train, self.train_loss)
+                self.val_loss = np.where(live, val, self.val_loss)
+            self.batch_loss = np.where(live, step_loss, self.batch_loss)
+        self._commit_counts(all_live, live, n, loss)
+        self.iteration += 1
+        self.samples_seen += n
+        self.step = s
+        self._loss_stamp = -1
+        hit = None
+        if self._any_target:
+            hit = live & (self.targets > 0) & (train <= self.targets)
+            if not hit.any():
+                hit = None
+        self._end_iteration(all_live, live, hit)
+        if hit is not None:                   # after the epoch's end, as the lone run
+            self._stop(hit, _TARGET)
+
+    def _set_lr(self, us: _UpdateSet, step: int) -> float | np.ndarray:
+        """The learning rate of step ``step`` for an update set: a float, or (k, 1) per member."""
+        if us.constant_lr is not None:
+            lr = us.constant_lr
+        else:
+            lrs = [f(step) for f in us.schedules]
+            lr = lrs[0] if len(set(lrs)) == 1 else np.array(lrs)[:, None]
+        us.last_lr = lr
+        return lr
+
+    @property
+    def lr(self) -> np.ndarray:
+        """(k,) the learning rate of each member's last step (NaN before the first)."""
+        out = np.full(self.k, np.nan)
+        if self.step == 0:
+            return out
+        for us in self.sets:
+            lr = us.last_lr
+            out[us.rows] = np.ravel(lr) if isinstance(lr, np.ndarray) else lr
+        return out
+
+    def losses(self) -> tuple[np.ndarray, np.ndarray]:
+        """(train, val) losses at each member's current parameters: kept from the step when
+        evaluated every step, else computed now (the same function as the step would use)."""
+        if self._eager or self._loss_stamp == self.iteration:
+            return self.train_loss, self.val_loss
+        ens = self.ens
+        train, val = ens.model.split_loss_runs(self.params, ens.X_all, ens.y_all, ens.n_samples)
+        fresh = self.member_step == 0
+        if fresh.any():                       # the lone run's initial values (Model.loss)
+            train = np.where(fresh, ens.initial_train_loss, train)
+            val = np.where(fresh, ens.initial_val_loss, val)
+        self.train_loss, self.val_loss = train, val
+        self._loss_stamp = self.iteration
+        return train, val
+
+    def _refresh_live(self) -> None:
+        self._live = self.code == _RUNNING
+        self._all_live = bool(self._live.all())
+        self._done = not self._live.any()
+
+    def _commit_counts(self, all_live: bool, live: np.ndarray, n: int, loss: np.ndarray) -> None:
+        if all_live:
+            self.epoch_loss_sum = self.epoch_loss_sum + n * loss
+        else:
+            self.epoch_loss_sum = np.where(live, self.epoch_loss_sum + n * loss, self.epoch_loss_sum)
+        self.epoch_n += n
+
+    def _member_counter(self, column: int, value: int) -> np.ndarray:
+        if self._all_live:
+            return np.full(self.k, value, dtype=np.int64)
+        return np.where(self._live, value, self._frozen[:, column])
+
+    @property
+    def member_iteration(self) -> np.ndarray:
+        return self._member_counter(0, self.iteration)
+
+    @property
+    def member_step(self) -> np.ndarray:
+        return self._member_counter(1, self.step)
+
+    @property
+    def member_samples(self) -> np.ndarray:
+        return self._member_counter(2, self.samples_seen)
+
+    def _stop(self, rows: np.ndarray, code: int) -> None:
+        """Members ``rows`` stop with ``code``: their counters freeze at the group's."""
+        self._frozen[rows] = (self.iteration, self.step, self.samples_seen, self.epoch_n)
+        self.code[rows] = code
+        self._refresh_live()
+
+    def _diverge(self, rows: np.ndarray) -> None:
+        self.diverged_step[rows] = self.step + 1
+        self._stop(rows, _DIVERGED)
+
+    def _end_iteration(self, all_live: bool, live: np.ndarray, hit: np.ndarray | None) -> None:
+        local = self.iteration
+        if local % self._m_epoch == 0:
+            if all_live:
+                self.finished_epoch_loss = self.epoch_loss_sum / self.epoch_n
+                self.epoch_loss_sum = np.zeros(self.k)
+            else:
+                with np.errstate(all="ignore"):
+                    done = self.epoch_loss_sum / self.epoch_n if self.epoch_n else np.full(self.k, np.nan)
+                self.finished_epoch_loss = np.where(live, done, self.finished_epoch_loss)
+                self.epoch_loss_sum = np.where(live, 0.0, self.epoch_loss_sum)
+            self.epoch_n = 0
+            if local >= self._total:
+                ending = live if hit is None else live & ~hit
+                if ending.any():
+                    self._stop(ending, _FINISHED)
+        if local % self._every == 0:
+            self._checkpoint()
+
+    @property
+    def epoch_loss(self) -> np.ndarray:
+        """Keras' running epoch loss of each member (SCIENCE.md §2)."""
+        en = self._member_counter(3, self.epoch_n)
+        with np.errstate(all="ignore"):
+            return np.where(en > 0, self.epoch_loss_sum / en, self.finished_epoch_loss)
+
+    # --- checkpoints and rewinding -------------------------------------------------------------
+    _FIELDS = ("params", "iteration", "step", "samples_seen", "order_pass", "orders",
+               "accum", "accum_n", "accum_loss", "epoch_loss_sum", "epoch_n", "finished_epoch_loss",
+               "code", "diverged_step", "_frozen",
+               "batch_loss", "train_loss", "val_loss", "_loss_stamp")
+
+    # arrays the hot loop changes in place (the others are replaced, never written into)
+    _MUTABLE = ("code", "diverged_step", "_frozen")
+
+    def _snapshot(self) -> dict:
+        snap = {name: getattr(self, name) for name in self._FIELDS}
+        for name in self._MUTABLE:
+            snap[name] = snap[name].copy()
+        snap["_states"] = [(dict(us.state), us.last_lr) for us in self.sets]
+        snap["_rngs"] = [g.bit_generator.state for g in self.rngs]
+        return snap
+
+    def _checkpoint(self) -> None:
+        cps = self._checkpoints
+        if cps and cps[-1][0] == self.iteration:
+            return
+        cps.append((self.iteration, self._snapshot()))
+        if len(cps) > _MAX_CHECKPOINTS:
+            last = len(cps) - 1
+            self._checkpoints = [c for i, c in enumerate(cps) if i % 2 == 0 or i == last]
+            self._every *= 2
+
+    def goto_iteration(self, target: int) -> None:
+        """The exact state after ``target`` iterations: restore a checkpoint, replay forward."""
+        cps = self._checkpoints
+        while len(cps) > 1 and cps[-1][0] > target:
+            cps.pop()
+        snap = cps[-1][1]
+        for name in self._FIELDS:
+            setattr(self, name, snap[name])
+        for name in self._MUTABLE:
+            setattr(self, name, snap[name].copy())
+        if self.orders is not None:
+            self._Xo = np.take(self.ens.X, self.orders, axis=0)
+            self._yo = np.take(self.ens.y, self.orders)
+        for us, (st, lr) in zip(self.sets, snap["_states"]):
+            us.state, us.last_lr = dict(st), lr
+        self._refresh_live()
+        for g, st in zip(self.rngs, snap["_rngs"]):
+            g.bit_generator.state = st
+        with np.errstate(all="ignore"):
+            while self.iteration < target and not self.done:
+                self.iterate()
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+class Ensemble:
+    """K runs of one scenario stepped together (see the module docstring).
+
+    ``members``: the runs (default: the scenario's own run alone). ``align``: what one tick
+    advances (:data:`ALIGNMENTS`); ``reference``: the member whose batch is a tick (default the
+    middle one of three, as compare mode, else the first); ``evaluate``: when the full losses
+    are computed (:data:`EVALUATIONS`; both exact).
+    """
+
+    def __init__(self, scenario: Scenario, members: Sequence[Member] | None = None, *,
+                 align: str = "steps", reference: int | None = None, evaluate: str = "read") -> None:
+        members = list(members) if members else [Member("run")]
+        if evaluate not in EVALUATIONS:
+            raise ScenarioError("evaluate", evaluate, "allowed: " + ", ".join(EVALUATIONS))
+        self.evaluate = evaluate
+        if not 1 <= len(members) <= MAX_RUNS:
+            raise ScenarioError("runs", len(members), f"an ensemble has 1 to {MAX_RUNS} runs")
+        self.align = check_alignment(align)
+        base = Simulation(scenario)
+        self.base = base
+        self.members = members
+        self.scenario = base.scenario
+        self.dataset = base.dataset
+        self.model = base.model
+        self.initial_params = base.initial_params
+        self.X, self.y = base.X, base.y
+        self.X_all, self.y_all = base._X_all, base._y_all
+        self.n_samples = base.dataset.n_samples
+        self.initial_train_loss = base.initial_train_loss
+        self.initial_val_loss = base.initial_val_loss
+        self.x_absmax = np.max(np.abs(self.X), axis=0)
+        self.y_absmax = float(np.max(np.abs(self.y)))
+        self.finite_radius = self.model.finite_loss_radius(self.x_absmax, self.y_absmax, self.n_samples)
+        data_state = base.rng.bit_generator.state
+        by_plan: dict[Plan, list[tuple[int, Scenario, Any, np.random.Generator]]] = {}
+        self.scenarios: list[Scenario] = []
+        for i, m in enumerate(members):
+            sc = base.check_changes(**m.changes) if m.changes else base.scenario
+            seg = base._make_segment(sc, 0, 0, 0)
+            if seg.plan.mode in ("cut", "restart"):
+                # the vectorised loop walks whole passes; epochs cut short by a pass are not in it
+                raise ScenarioError("epoch_end", sc.epoch_end,
+                                    "an ensemble of runs supports epoch_end = continue only")
+            if m.stream:
+                gen = stream_generator(scenario.seed, m.stream)
+            else:
+                gen = np.random.Generator(type(base.rng.bit_generator)())
+                gen.bit_generator.state = data_state
+            self.scenarios.append(sc)
+            by_plan.setdefault(seg.plan, []).append((i, sc, seg, gen))
+        self.groups: list[_Group] = []
+        self._where: list[tuple[int, int]] = [(0, 0)] * len(members)
+        for rows in by_plan.values():
+            g = _Group(self, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+                       [r[3] for r in rows])
+            for row, (i, *_rest) in enumerate(rows):
+                self._where[i] = (len(self.groups), row)
+            self.groups.append(g)
+        self._index = [np.array(g.members) for g in self.groups]
+        ref = (len(members) // 2 if len(members) == 3 else 0) if reference is None else reference
+        self.reference = ref
+        self._ticks: list[tuple[float, tuple[int, ...]]] = [(0.0, self._positions())]
+
+    # --- ways to build one -------------------------------------------------------------------
+    @classmethod
+    def seeds(cls, scenario: Scenario, runs: int, **kw: Any) -> Ensemble:
+        """The noise cloud: ``runs`` members differing only in the sampling stream 0..runs−1."""
+        _check_runs(runs)
+        return cls(scenario, [Member(f"stream {k}", {}, k) for k in range(runs)], **kw)
+
+    @classmethod
+    def vary(cls, scenario: Scenario, setting: str, values: Sequence[Any], **kw: Any) -> Ensemble:
+        """One member per value of ``setting`` (batch_size, lr, optimizer, ...), same stream."""
+        _check_runs(len(values))
+        members = []
+        for v in values:
+            label = f"{setting}={v}"
+            if setting == "batch_size":
+                label = f"B={v}"
+            members.append(Member(label, {setting: v}))
+        return cls(scenario, members, **kw)
+
+    @classmethod
+    def batch_sizes(cls, scenario: Scenario, sizes: Sequence[int] | None = None, **kw: Any) -> Ensemble:
+        """Compare mode's runs: batch sizes (N, B, 1) by default, labelled as compare mode does."""
+        probe = Simulation(scenario.replace(accumulate=1))
+        n = probe.dataset.n_samples
+        sizes = tuple(sizes) if sizes else (n, probe.scenario.batch_size, 1)
+        members = [Member(f"{algorithm_name(b, n)} (B={b})", {"batch_size": b, "accumulate": 1})
+                   for b in sizes]
+        return cls(scenario, members, **kw)
+
+    # --- per-member views (member order) --------------------------------------------------------
+    def _gather(self, name: str) -> np.ndarray:
+        get = {"train_loss": lambda g: g.losses()[0], "val_loss": lambda g: g.losses()[1]}.get(
+            name, lambda g: getattr(g, name))
+        first = get(self.groups[0])
+        if len(self.groups) == 1:
+            return first
+        out = np.empty((len(self.members),) + first.shape[1:], dtype=first.dtype)
+        for g, idx in zip(self.groups, self._index):
+            out[idx] = get(g)
+        return out
+
+    @property
+    def runs(self) -> int:
+        """K, the number of members."""
+        return len(self.members)
+
+    @property
+    def params(self) -> np.ndarray:
+        """(K, P) current parameters (each member's last finite ones after a divergence)."""
+        return self._gather("params")
+
+    @property
+    def batch_loss(self) -> np.ndarray:
+        """(K,) loss of each member's last step (mean over its samples, before its update)."""
+        return self._gather("batch_loss")
+
+    @property
+    def train_loss(self) -> np.ndarray:
+        """(K,) full training-set loss at each member's current parameters."""
+        return self._gather("train_loss")
+
+    @property
+    def val_loss(self) -> np.ndarray:
+        """(K,) validation loss (NaN without a validation set)."""
+        return self._gather("val_loss")
+
+    @property
+    def epoch_loss(self) -> np.ndarray:
+        """(K,) Keras' running epoch loss."""
+        return self._gather("epoch_loss")
+
+    @property
+    def lr(self) -> np.ndarray:
+        """(K,) learning rate of each member's last step."""
+        return self._gather("lr")
+
+    @property
+    def step(self) -> np.ndarray:
+        """(K,) optimizer steps done by each member."""
+        return self._gather("member_step")
+
+    @property
+    def iteration(self) -> np.ndarray:
+        """(K,) iterations done by each member."""
+        return self._gather("member_iteration")
+
+    @property
+    def samples_seen(self) -> np.ndarray:
+        """(K,) samples seen by each member."""
+        return self._gather("member_samples")
+
+    @property
+    def diverged_step(self) -> np.ndarray:
+        """(K,) the 1-based step at which each member diverged (0 if it did not)."""
+        return self._gather("diverged_step")
+
+    @property
+    def status(self) -> list[str]:
+        """Each member's status: ready, finished, target reached or diverged."""
+        codes = self._gather("code")
+        return [_CODES[int(c)] for c in codes]
+
+    def accuracy(self) -> np.ndarray | None:
+        """(K,) training accuracy at each member's parameters (None for regression)."""
+        return self.model.accuracy_runs(self.params, self.X, self.y)
+
+    @property
+    def done(self) -> bool:
+        """True when no member will run another iteration."""
+        return all(g.done for g in self.groups)
+
+    def member_scenario(self, k: int) -> Scenario:
+        """Member k's resolved scenario."""
+        return self.scenarios[k]
+
+    def member_simulation(self, k: int) -> Simulation:
+        """A lone Simulation of member k from the start (the run it is bit-identical to)."""
+        return Simulation(self.scenarios[k], sampling_stream=self.members[k].stream)
+
+    # --- stepping ------------------------------------------------------------------------------
+    def run_to_end(self) -> None:
+        """Train every member until it finishes, reaches the target or diverges."""
+        with np.errstate(all="ignore"):
+            for g in self.groups:
+                while not g.done:
+                    g.iterate()
+
+    @property
+    def target(self) -> float:
+        """How far the ticks have asked the runs to go, in the alignment's unit."""
+        return self._ticks[-1][0]
+
+    def _positions(self) -> tuple[int, ...]:
+        return tuple(g.iteration for g in self.groups)
+
+    def _group_of(self, member: int) -> _Group:
+        return self.groups[self._where[member][0]]
+
+    def unit(self) -> float:
+        """One tick in the alignment's unit (see :func:`tick_unit`)."""
+        return tick_unit(self._group_of(self.reference), self.align)
+
+    def _advance_to(self, target: float) -> None:
+        with np.errstate(all="ignore"):
+            for g in self.groups:
+                advance(g, self.align, target, g.iterate)
+        self._ticks.append((target, self._positions()))
+
+    def tick(self) -> bool:
+        """Advance every group by one unit of the alignment; False when all are done."""
+        if self.done:
+            return False
+        self._advance_to(self.target + self.unit())
+        return True
+
+    def epoch_target(self) -> float:
+        """Where :meth:`tick_epoch` takes the runs (see :func:`epoch_target`)."""
+        return epoch_target(self.target, self.align, self.n_samples, self._group_of(self.reference))
+
+    def tick_epoch(self) -> bool:
+        """Advance every group to the end of the current epoch in the alignment's unit."""
+        if self.done:
+            return False
+        self._advance_to(self.epoch_target())
+        return True
+
+    def back(self) -> bool:
+        """Undo the last tick exactly (each group goes back to where it was)."""
+        if len(self._ticks) <= 1:
+            return False
+        self._ticks.pop()
+        for g, it in zip(self.groups, self._ticks[-1][1]):
+            g.goto_iteration(it)
+        return True
+
+    def reset(self) -> None:
+        """Every member back to the start (same data, parameters and sampling streams)."""
+        for g in self.groups:
+            g.goto_iteration(0)
+        self._ticks = [(0.0, self._positions())]
+
+    # --- the cloud (SCIENCE.md §5) ------------------------------------------------------------
+    def spread(self, params: np.ndarray | None = None) -> float:
+        """tr Cov of the K parameter vectors: Σ_p var_p with divisor K − 1 (NaN for K = 1)."""
+        p = self.params if params is None else params
+        if p.shape[0] < 2:
+            return math.nan
+        return float(np.sum(np.var(p, axis=0, ddof=1)))
+
+    def noise_floor(self, member: int = 0) -> NoiseFloor | None:
+        """SCIENCE.md §5's predicted stationary state for member ``member``'s learning rate and
+        batch (B × accumulate; c = 1/B with ``replacement`` sampling, else the finite population
+        factor); None unless the model is least squares (linear, mse)."""
+        if self.model.name != "linear" or self.model.loss_name != "mse":
+            return None
+        sc = self.scenarios[member]
+        return least_squares_noise_floor(self.X, self.y, sc.lr, sc.batch_size * sc.accumulate,
+                                         replacement=sc.sampling == "replacement",
+                                         bias=getattr(self.model, "bias", True))
+
+    def quantiles(self, values: np.ndarray, qs: Sequence[float] = (0.1, 0.5, 0.9)) -> np.ndarray:
+        """Quantiles of a per-member array over the finite values (NaN if none)."""
+        v = values[np.isfinite(values)]
+        if v.size == 0:
+            return np.full(len(qs), np.nan)
+        return np.quantile(v, qs)
+
+
+def _check_runs(runs: Any) -> int:
+    if isinstance(runs, bool) or not isinstance(runs, (int, np.integer)) or not 1 <= runs <= MAX_RUNS:
+        raise ScenarioError("runs", runs, f"must be a whole number from 1 to {MAX_RUNS}")
+    return int(runs)

@@ -1,0 +1,151 @@
+"""``mbsim run --runs K`` (K > 1): the noise cloud headless — K runs of the scenario from the same
+data and start, differing in the sampling seed (:meth:`engine.ensemble.Ensemble.seeds`: run 0 is
+the scenario's own run, run k ≥ 1 samples from ``SeedSequence(seed, spawn_key=(k,))``).
+
+Prints one Keras-style line per epoch with the **medians** over the K runs and the spread
+(tr Cov of the K parameter vectors); ``--history`` writes one row per step with the mean and the
+10/50/90 % quantiles of the batch loss and of the train loss, and the spread. ``--trace`` is
+refused: a trace is one run's steps (its indices, parameters, gradient per line); replay run k
+alone with ``Simulation(scenario, sampling_stream=k)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from contextlib import ExitStack
+from typing import TextIO
+
+import numpy as np
+
+from .common import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, PROG, UsageError
+from .writers import csv_float, write_data_csv
+
+#: The columns of ``--history`` with ``--runs K`` (K > 1); mean and q10/q50/q90 (linear
+#: interpolation, ``numpy.quantile``) are over the runs' finite values, ``spread`` is tr Cov of the K parameter vectors (divisor K − 1), ``diverged`` counts runs
+#: that have stopped on a non-finite loss (they keep their last finite values).
+ENSEMBLE_HISTORY_COLUMNS = (
+    "epoch", "batch", "iteration", "step", "samples", "lr",
+    "batch_loss_mean", "batch_loss_q10", "batch_loss_q50", "batch_loss_q90",
+    "train_loss_mean", "train_loss_q10", "train_loss_q50", "train_loss_q90",
+    "spread", "diverged",
+)
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+def parse_runs(text: str | None) -> int | None:
+    """The value of ``--runs``: a whole number from 1 to MAX_RUNS, else a one-line usage error."""
+    if text is None:
+        return None
+    from engine.ensemble import MAX_RUNS
+
+    shown = text if text.isprintable() else repr(text)
+    try:
+        runs = int(text, 10)
+    except ValueError:
+        runs = None
+    if runs is None or not 1 <= runs <= MAX_RUNS:
+        raise UsageError(f"--runs {shown}: must be a whole number from 1 to {MAX_RUNS} "
+                         "(the number of runs, differing in the sampling seed; 100 makes a noise cloud)")
+    return runs
+
+
+def counters(group) -> tuple[int, int, int]:  # noqa: ANN001
+    """(epoch 1-based, batch done in that epoch, batches per epoch) of an ensemble group, as
+    :meth:`Simulation.counters` words them."""
+    plan = group.plan
+    if group.iteration == 0:
+        return 1, 0, plan.iterations_per_epoch
+    pos = plan.locate(group.iteration - 1)
+    return pos.epoch + 1, pos.batch_in_epoch + 1, plan.iterations_per_epoch
+
+
+def _median(values: np.ndarray) -> float:
+    v = values[np.isfinite(values)]
+    return float(np.median(v)) if v.size else math.nan
+
+
+def execute(ns: argparse.Namespace, scenario, src, runs: int, outputs: dict[str, str]) -> int:  # noqa: ANN001
+    """Train K runs together; exit 0, 3 if any run diverged, 130 when interrupted."""
+    from engine.atomic import atomic_writer
+    from engine.ensemble import Ensemble
+    from engine.errors import ScenarioError
+
+    from .run import _Interrupts, _smaller_lr, epoch_line, format_metric
+
+    if "--trace" in outputs:
+        raise UsageError(f"--trace writes the steps of one run; --runs {runs} makes {runs} runs. "
+                         "Drop --trace (use --history for their quantiles), or use --runs 1")
+    try:
+        ens = Ensemble.seeds(scenario, runs, evaluate="read")
+    except ScenarioError as err:
+        raise UsageError(src.describe(err)) from None
+    group = ens.groups[0]
+    quiet = ns.quiet
+    out = sys.stdout
+    if "--data-out" in outputs:
+        with atomic_writer(outputs["--data-out"]) as stream:
+            write_data_csv(ens.base, stream)
+    guard = _Interrupts()
+    interrupted = False
+    written_step = 0
+    has_val = len(ens.dataset.y_val) > 0
+    with ExitStack() as stack:
+        history: TextIO | None = (stack.enter_context(atomic_writer(outputs["--history"]))
+                                  if "--history" in outputs else None)
+        if history is not None:
+            history.write(",".join(ENSEMBLE_HISTORY_COLUMNS) + "\n")
+        try:
+            with guard.installed():
+                while ens.tick():
+                    if history is not None:
+                        row = _history_row(ens, group)
+                        with guard.deferred():
+                            history.write(row)
+                            written_step = group.step
+                    epoch, batch, batches = counters(group)
+                    if not quiet and (batch == batches or ens.done):
+                        _print_epoch(ens, group, out, has_val, epoch_line, format_metric)
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        if not quiet:
+            _print_epoch(ens, group, out, has_val, epoch_line, format_metric)
+        epoch, _, _ = counters(group)
+        written = f"; wrote {', '.join(outputs.values())}" if outputs else ""
+        step = written_step if "--history" in outputs else group.step
+        print(f"{PROG}: interrupted at step {step} (epoch {epoch}/{ens.scenario.epochs}) "
+              f"of {runs} runs{written}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    diverged = ens.diverged_step[ens.diverged_step > 0]
+    if diverged.size:
+        print(f"{PROG}: {diverged.size} of {runs} runs diverged (the first at step {int(diverged.min())}; "
+              f"loss is not finite); try a smaller --lr, e.g. {_smaller_lr(ens.scenario.lr)}", file=sys.stderr)
+        return EXIT_DIVERGED
+    reached = sum(s == "target reached" for s in ens.status)
+    if reached and not quiet:
+        print(f"Target loss {ens.scenario.target_loss:g} reached by {reached} of {runs} runs", file=out)
+    return EXIT_OK
+
+
+def _history_row(ens, group) -> str:  # noqa: ANN001
+    epoch, batch, _ = counters(group)
+    cells = [str(epoch), str(batch), str(group.iteration), str(group.step), str(group.samples_seen),
+             csv_float(np.median(ens.lr))]
+    for values in (ens.batch_loss, ens.train_loss):
+        finite = values[np.isfinite(values)]
+        cells.append(csv_float(finite.mean() if finite.size else math.nan))
+        cells.extend(csv_float(v) for v in ens.quantiles(values, QUANTILES))
+    cells.append(csv_float(ens.spread()))
+    cells.append(str(int(np.count_nonzero(ens.diverged_step))))
+    return ",".join(cells) + "\n"
+
+
+def _print_epoch(ens, group, out: TextIO, has_val: bool, epoch_line, format_metric) -> None:  # noqa: ANN001
+    epoch, batch, batches = counters(group)
+    acc = ens.accuracy()
+    line = epoch_line(epoch, ens.scenario.epochs, batch, batches, _median(ens.epoch_loss),
+                      _median(ens.train_loss), _median(ens.val_loss) if has_val else None,
+                      None if acc is None else _median(acc))
+    print(f"{line}  spread: {format_metric(ens.spread())}  (medians of {ens.runs} runs)", file=out, flush=True)
