@@ -205,12 +205,10 @@ class MbsimApp(LiveActions, App[int]):
     # ------------------------------------------------------------------------------------------
     # drawing
     def _sim_key(self) -> tuple:
-        sim = self.sim
-        pending = sim.pending
-        return (
-            sim.iteration, sim.step, pending.phase if pending is not None else -2,
-            sim.status, len(sim.segments), sim.last is None,
-        )
+        """What the counters, strip, detail line and phase view show depends on: the simulation
+        shown and its :attr:`~engine.Simulation.revision` (bumped by every change of it), the
+        panels shown and the theme. One rule for every change, whatever made it."""
+        return (id(self.sim), self.sim.revision, self.phase_view.display, self.lens.display, self.theme)
 
     def redraw(self, *, force: bool = False, plots: bool = True) -> None:
         """Show the simulation: every panel whose input changed; the plots when they are due.

@@ -14,6 +14,8 @@ from rich.text import Text
 from textual.geometry import Region
 from textual.widget import Widget
 
+from ._cells import readable_style, widget_bg
+
 MERGE_GAP = 6   # unchanged cells between two changes below which they are repainted as one
 
 
@@ -83,6 +85,12 @@ class ItemLine(Widget):
         self._plain = ""
         self._shown: list[list[tuple[str, object]]] | None = None
         self._shown_width = -1
+
+    def get_component_rich_style(self, *names: str, partial: bool = False):  # noqa: ANN201
+        """The component style of app.tcss, its colour made readable (WCAG AA, 4.5:1) on this
+        panel's background whatever the theme."""
+        style = super().get_component_rich_style(*names, partial=partial)
+        return readable_style(style, widget_bg(self))
 
     @property
     def text(self) -> str:

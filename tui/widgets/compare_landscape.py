@@ -96,7 +96,7 @@ class CompareLandscape(CellCanvas):
             self.pair = (0, 1) if n >= 2 else (0, None)
         if not self.is_mounted or self.size.width < 4 or self.size.height < 3:
             return
-        sig = (tuple((r.sim.iteration, r.sim.status) for r in comp.runs), tuple(self.size),
+        sig = (tuple((id(r.sim), r.sim.revision) for r in comp.runs), tuple(self.size),
                self.app.theme, self.app.no_color)
         if sig == self._sig and not force:
             return

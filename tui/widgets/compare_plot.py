@@ -25,7 +25,7 @@ from textual_plotext import PlotextPlot
 
 from ._cells import RGB, blend, enable_partial_line_updates, hex_rgb
 from ._runs import RUN_STYLES
-from .lossplot import X_AXES, finite_xy, nice_ceiling, nice_ticks
+from .lossplot import X_AXES, axis_ceiling, finite_xy, nice_ceiling, nice_ticks
 
 X_LABELS = {"steps": "steps", "epochs": "epochs", "samples": "samples seen"}
 DEFAULT_X = "epochs"
@@ -42,19 +42,6 @@ def count_label(v: float) -> str:
     if a == int(a):
         return str(int(v))
     return f"{v:.3g}"
-
-
-def axis_ceiling(x: float) -> float:
-    """The end of the x axis for data up to ``x``: a round number a few per cent above it
-    (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k), so the current points sit inside the frame."""
-    x *= 1.04
-    if not x > 0 or not math.isfinite(x):
-        return 1.0
-    e = math.floor(math.log10(x))
-    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
-        if m * 10.0**e >= x * (1 - 1e-12):
-            return m * 10.0**e
-    return 10.0 ** (e + 1)
 
 
 def decade_label(e: float) -> str:
@@ -146,7 +133,7 @@ class ComparePlot(PlotextPlot):
             self.forget()
         if not self.is_mounted or self.size.width < 10 or self.size.height < 4:
             return
-        sig = (tuple((r.sim.step, r.sim.history.count, r.sim.status) for r in comp.runs), self.x_axis,
+        sig = (tuple((id(r.sim), r.sim.revision) for r in comp.runs), self.x_axis,
                tuple(self.size), self.app.theme)
         if sig == self._sig and not force:
             return
@@ -250,8 +237,7 @@ class ComparePlot(PlotextPlot):
         if xmax <= 0:
             xmax = {"steps": 10.0, "epochs": 1.0, "samples": float(comp.runs[0].sim.dataset.n_samples)}[axis]
         need = axis_ceiling(xmax)
-        if self._xlim is None or need > self._xlim[1] or need < self._xlim[1] / 5:
-            self._xlim = (0.0, need)
+        self._xlim = (0.0, need)          # a little past the data (axis_ceiling moves in jumps)
         plt.xlim(*self._xlim)
         xt = nice_ticks(self._xlim[1], max(2, (w - 10) // 9))
         plt.xticks(xt, [count_label(t) for t in xt])
