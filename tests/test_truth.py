@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 from textual.command import CommandPalette
 
 from engine import Scenario, Simulation
+import tui.app as tui_app
 from tui.app import MbsimApp
 
 N = 200                    # the worked example: N = 200, B = 5, 1000 epochs
@@ -364,3 +366,219 @@ def test_compare_plot_legend_names_all_three_runs(size):
         assert xmax <= plot._xlim[1] <= 1.25 * xmax
 
     drive(app, script, size=size)
+
+
+# ------------------------------------------------------------------------------------------------
+# item 9: screenshots on every screen, created exclusively
+class NotedApp(MbsimApp):
+    """The app, keeping the text of every notification."""
+
+    CSS_PATH = str(Path(tui_app.__file__).parent / "app.tcss")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.notes: list[str] = []
+
+    def notify(self, message, *args, **kwargs) -> None:  # noqa: ANN001
+        self.notes.append(str(message))
+        super().notify(message, *args, **kwargs)
+
+
+def _svgs(folder) -> list:
+    return sorted(p for p in folder.glob("mbsim-*.svg") if p.is_file() and not p.is_symlink())
+
+
+@pytest.mark.parametrize("where", ["compare", "help", "lens", "phase", "settings"])
+def test_S_takes_a_screenshot_on_every_screen_and_says_where(where, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = NotedApp(Scenario(), animate=False, throttle=False)
+    opener = {"compare": "c", "help": "question_mark", "lens": "l", "phase": "d", "settings": "s"}[where]
+
+    async def script(pilot):
+        await pilot.press("n", opener)
+        await pilot.pause()
+        if where == "settings":
+            app.screen.focus_next()     # away from a text field (there S is a letter typed)
+            app.set_focus(None)
+            await pilot.pause()
+        shown = app.screen
+        await pilot.press("S")
+        await pilot.pause()
+        files = _svgs(tmp_path)
+        assert len(files) == 1, where
+        svg = files[0].read_text()
+        assert svg.startswith("<svg")
+        marker = {"compare": "Batch GD", "help": "help", "lens": "lens", "phase": "phase view",
+                  "settings": "batch_size"}[where]
+        assert marker.replace(" ", "&#160;") in svg or marker in svg
+        assert app.screen is shown                            # the screen stays as it was
+        assert any(str(files[0]) in note for note in app.notes), app.notes
+
+    drive(app, script)
+
+
+def test_the_palette_takes_a_screenshot_in_compare_mode(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = NotedApp(Scenario(), animate=False, throttle=False)
+
+    async def script(pilot):
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"screenshot")
+        for _ in range(60):
+            await pilot.pause(0.05)
+            if app.screen.query("CommandList").first().option_count:
+                break
+        await pilot.press("down", "enter")
+        for _ in range(60):
+            await pilot.pause(0.05)
+            if _svgs(tmp_path):
+                break
+        files = _svgs(tmp_path)
+        assert len(files) == 1
+        assert "Mini-batch" in files[0].read_text().replace("&#160;", " ")
+        assert any(str(files[0]) in note for note in app.notes)
+
+    drive(app, script)
+
+
+def test_a_screenshot_never_follows_a_planted_link_nor_overwrites(tmp_path):
+    app = NotedApp(Scenario(), animate=False, throttle=False)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / "shot.svg").symlink_to(tmp_path / "nowhere.svg")      # dangling
+    (tmp_path / "shot-2.svg").symlink_to(victim)                       # to an existing file
+    (tmp_path / "shot-3.svg").write_text("an older picture")
+
+    async def script(pilot):
+        app.action_screenshot(filename="shot.svg", path=str(tmp_path))
+        assert not (tmp_path / "nowhere.svg").exists()
+        assert victim.read_text() == "keep me"
+        assert (tmp_path / "shot-3.svg").read_text() == "an older picture"
+        made = tmp_path / "shot-4.svg"
+        assert made.is_file() and not made.is_symlink()
+        assert made.read_text().startswith("<svg")
+        assert any(str(made) in note for note in app.notes)
+
+    drive(app, script)
+
+
+def test_write_new_refuses_links_and_existing_files(tmp_path):
+    from tui.files import create_numbered, write_new
+
+    (tmp_path / "a.toml").symlink_to(tmp_path / "elsewhere.toml")
+    with pytest.raises(FileExistsError):
+        write_new(tmp_path / "a.toml", "x = 1\n")
+    assert not (tmp_path / "elsewhere.toml").exists()
+    (tmp_path / "b.toml").write_text("old")
+    with pytest.raises(FileExistsError):
+        write_new(tmp_path / "b.toml", "new")
+    assert (tmp_path / "b.toml").read_text() == "old"
+    assert create_numbered(tmp_path, "b", ".toml", "new") == tmp_path / "b-2.toml"
+
+
+def test_the_save_prompt_refuses_a_link(tmp_path):
+    from tui.screens.save import check_path
+
+    (tmp_path / "s.toml").symlink_to(tmp_path / "target.toml")
+    path, message = check_path("s.toml", tmp_path)
+    assert path is None and "link" in message
+
+
+# ------------------------------------------------------------------------------------------------
+# item 10: small things
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+def test_the_strips_brackets_show_around_every_batch(size):
+    app = make_app()
+
+    async def script(pilot):
+        for _ in range(40):                          # every batch of the epoch, the last too
+            app.sim.step_iteration()
+            app.redraw(force=True)
+            await pilot.pause()
+            chars = app.strip._chars
+            lay = app.strip.layout_
+            if not lay.gaps:
+                continue
+            text = ["".join(row) for row in chars.tolist()]
+            assert sum(row.count("[") for row in text) == 1, text
+            assert sum(row.count("]") for row in text) == 1, (app.sim.iteration, text)
+
+    drive(app, script, size=size)
+
+
+def test_a_saved_scenario_describes_the_changed_settings():
+    from tui.live import scenario_to_save
+
+    app = make_app()
+
+    async def script(pilot):
+        assert scenario_to_save(app.sim).description == Scenario().description
+        await pilot.press("n", "right_square_bracket", "greater_than_sign")
+        saved = scenario_to_save(app.sim)
+        assert saved.batch_size == 8 and saved.lr == 0.1
+        assert "batches of 5" not in saved.description
+        assert "batch_size 5 → 8" in saved.description and "lr 0.05 → 0.1" in saved.description
+
+    drive(app, script)
+
+
+def test_compare_align_says_the_runs_restart():
+    app = NotedApp(Scenario(), animate=False, throttle=False)
+
+    async def script(pilot):
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("n", "n", "a")
+        await pilot.pause()
+        assert any("aligned by samples" in n and "restarted" in n for n in app.notes), app.notes
+        assert app.screen.comp.target == 0
+
+    drive(app, script)
+
+
+def test_micro_reads_k_of_k_right_after_a_step():
+    app = make_app(samples=256, batch_size=8, accumulate=4, epochs=3)
+
+    async def script(pilot):
+        assert app.counters_line.text.endswith("micro 0/4")
+        await pilot.press("n", "n")
+        assert app.counters_line.text.endswith("Step 0  Samples 16  micro 2/4")
+        await pilot.press("n", "n")
+        assert app.counters_line.text.endswith("Step 1  Samples 32  micro 4/4")
+        await pilot.press("n")
+        assert app.counters_line.text.endswith("Step 1  Samples 40  micro 1/4")
+
+    drive(app, script)
+
+
+def shown_title(app: MbsimApp) -> str:
+    """The first line of text the phase view shows (inside its border)."""
+    from textual.geometry import Region
+
+    view = app.phase_view
+    g = view.styles.gutter
+    lines = view.render_lines(Region(g.left, g.top, view.content_size.width, view.content_size.height))
+    return "".join(seg.text for seg in lines[0]).strip()
+
+
+def test_the_phase_view_says_done_or_in_progress_like_the_counters():
+    app = make_app()
+
+    async def script(pilot):
+        await pilot.press("n", "n", "d")
+        title = shown_title(app)
+        assert "Iteration 2" in app.counters_line.text
+        assert title.startswith("Done: iteration 2 · batch 2 of epoch 1"), title
+        await pilot.press("p")
+        title = shown_title(app)
+        assert "Batch 2/40  Iteration 2" in app.counters_line.text   # not counted yet
+        assert title.startswith("In progress: iteration 3 · batch 3 of epoch 1"), title
+        await pilot.press("p", "p", "p")
+        title = shown_title(app)
+        assert "Batch 3/40  Iteration 3" in app.counters_line.text
+        assert title.startswith("Done: iteration 3 · batch 3 of epoch 1"), title
+
+    drive(app, script)

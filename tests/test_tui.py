@@ -336,7 +336,7 @@ def test_pass_and_micro_batch_counters():
         await pilot.press("n")
         assert counters(app) == "Epoch 1/3  Batch 1/32  Iteration 1  Step 0  Samples 8  micro 1/4"
         await pilot.press("n", "n", "n")
-        assert counters(app) == "Epoch 1/3  Batch 4/32  Iteration 4  Step 1  Samples 32  micro 0/4"
+        assert counters(app) == "Epoch 1/3  Batch 4/32  Iteration 4  Step 1  Samples 32  micro 4/4"  # all 4 done: the step just taken
         assert "B=8×4" in app.header.text
 
     drive(app, script2)

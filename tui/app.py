@@ -433,10 +433,11 @@ class MbsimApp(LiveActions, App[int]):
     # actions (keys)
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # compare mode has its own runs and keys: the main run's keys must not act behind it
-        if isinstance(self.screen, CompareScreen) and action not in ("quit", "command_palette"):
+        # (a screenshot works on every screen: it pictures the screen shown)
+        if isinstance(self.screen, CompareScreen) and action not in ("quit", "command_palette", "screenshot"):
             return False
         # the help screen is modal: keys of the main screen wait until it is closed
-        if isinstance(self.screen, HelpScreen) and action not in ("quit", "command_palette", "help"):
+        if isinstance(self.screen, HelpScreen) and action not in ("quit", "command_palette", "help", "screenshot"):
             return False
         return True
 

@@ -94,6 +94,7 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape,question_mark,q", "close", "close help"),
+        Binding("S", "app.screenshot", "screenshot", show=False),  # a modal screen hides the app's
     ]
 
     def compose(self) -> ComposeResult:

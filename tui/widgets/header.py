@@ -40,7 +40,7 @@ class StatusHeader(ItemLine):
     """Scenario, algorithm (Batch GD / SGD / Mini-batch GD), optimizer, learning rate and state."""
 
     COMPONENT_CLASSES = {
-        "header--name", "header--algorithm", "header--batch",
+        "header--name", "header--algorithm", "header--batch", "header--plain",
         "header--error", "header--done", "header--running", "header--paused",
     }
 
@@ -65,8 +65,8 @@ class StatusHeader(ItemLine):
             Text(sc.name, style=self._style("name")),
             Text(plan.algorithm, style=self._style("algorithm")),
             Text(f"{batch} of N={plan.n_samples}", style=self._style("batch")),
-            Text(optimizer),
-            Text(f"lr {sc.lr:g}"),
+            Text(optimizer, style=self._style("plain")),
+            Text(f"lr {sc.lr:g}", style=self._style("plain")),
             Text(state, style=state_style),
         ]
         self.set_items(items)

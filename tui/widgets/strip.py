@@ -135,7 +135,7 @@ def _pack_groups(groups: list[int], width: int, max_rows: int) -> Layout | None:
                 used = s
         return rows
 
-    width -= 1                           # column 0 of every row is a gap (room for the "[")
+    width -= 2                           # a column at each end of a row: room for "[" and "]"
     rows = rows_needed(width)
     if rows is None or rows > max_rows:
         return None
@@ -159,7 +159,7 @@ def _pack_groups(groups: list[int], width: int, max_rows: int) -> Layout | None:
         col.extend(range(start + 1, start + s + 1))
         used = start + s
     p = np.arange(sum(groups))
-    return Layout(r + 1, w + 1, 1, True, np.array(row), np.array(col), p, p + 1)
+    return Layout(r + 1, w + 2, 1, True, np.array(row), np.array(col), p, p + 1)
 
 
 def occurrences(order: np.ndarray) -> np.ndarray:
