@@ -582,3 +582,31 @@ def test_the_phase_view_says_done_or_in_progress_like_the_counters():
         assert title.startswith("Done: iteration 3 · batch 3 of epoch 1"), title
 
     drive(app, script)
+
+
+# ------------------------------------------------------------------------------------------------
+# item 8: speeds below one batch per second
+def test_speeds_below_one_batch_per_second():
+    app = MbsimApp(Scenario(), animate=False, throttle=False, speed="1")
+
+    async def script(pilot):
+        await pilot.press("minus")
+        assert app.speed == 0.5
+        await pilot.press("space")
+        assert "running ×0.5" in app.header.text
+        await pilot.press("space", "minus")
+        assert app.speed == 0.2
+        await pilot.press("minus")
+        assert app.speed == 0.2                      # the slowest
+        await pilot.press("plus", "plus")
+        assert app.speed == 1
+
+    drive(app, script)
+
+
+def test_the_command_line_speed_below_one():
+    from tui.app import parse_speed
+
+    assert parse_speed("0.5") == 0.5 and parse_speed("0.2") == 0.2
+    with pytest.raises(ValueError, match="at least 0.2"):
+        parse_speed("0.1")

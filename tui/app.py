@@ -46,8 +46,9 @@ from .widgets.lossplot import LossPlot
 from .widgets.phase_view import PhaseView
 from .widgets.strip import SampleStrip
 
-SPEEDS: tuple[int | None, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
-"""Iterations (batches) per second; None is "max"."""
+SPEEDS: tuple[float | None, ...] = (0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
+"""Iterations (batches) per second; None is "max". Below 1 for narrating one batch at a time."""
+MIN_SPEED = SPEEDS[0]
 DEFAULT_SPEED = 10
 FRAME_INTERVAL = 1 / 20
 PLOT_INTERVALS = {            # seconds between two draws of a plot: (at a set speed, flat out)
@@ -55,6 +56,8 @@ PLOT_INTERVALS = {            # seconds between two draws of a plot: (at a set s
     "lossplot": (0.5, 1.0),   # the costliest on the wire and in time; a history changes slowly
     "lens": (0.25, 0.5),
 }
+PLOT_BYTE_RATE = {"landscape": 4000, "lossplot": 6000, "lens": 4000}   # bytes/s each may write, running
+BYTES_PER_CELL = 8        # a repainted cell on the wire, measured: 3 bytes of UTF-8 braille, plus colour codes
 SLICE = 0.040
 MIN_SLICE = 0.005
 CHUNK_TIME = 0.004
@@ -65,8 +68,9 @@ BATCH_GROUP = Binding.Group("batch size")
 LR_GROUP = Binding.Group("lr")
 
 
-def parse_speed(speed: int | float | str | None) -> int | None:
-    """The speed of ``--speed``: a positive number of batches per second, or "max" (None).
+def parse_speed(speed: int | float | str | None) -> float | None:
+    """The speed of ``--speed``: batches per second (at least 0.2; whole numbers from 1 up), or
+    "max" (None).
 
     ``None`` (not given) is the default, :data:`DEFAULT_SPEED`. Raises ValueError otherwise.
     """
@@ -80,9 +84,9 @@ def parse_speed(speed: int | float | str | None) -> int | None:
             speed = float(text)
         except ValueError:
             raise ValueError(f"speed must be a positive number of batches per second or 'max', not {speed!r}") from None
-    if isinstance(speed, bool) or not math.isfinite(speed) or speed < 1:
-        raise ValueError(f"speed must be at least 1 batch per second or 'max', not {speed!r}")
-    return int(speed)
+    if isinstance(speed, bool) or not math.isfinite(speed) or speed < MIN_SPEED:
+        raise ValueError(f"speed must be at least {MIN_SPEED:g} batches per second or 'max', not {speed!r}")
+    return int(speed) if speed >= 1 else float(speed)
 
 
 class TooSmall(Static):
@@ -148,7 +152,7 @@ class MbsimApp(LiveActions, App[int]):
             self.sim = scenario
         else:
             self.sim = Simulation(scenario if scenario is not None else Scenario())
-        self.speed: int | None = parse_speed(speed)
+        self.speed: float | None = parse_speed(speed)
         self.start_paused = paused
         self.running = False
         self.goal: int | None = None          # an iteration to run to at max speed (key e)
@@ -161,6 +165,7 @@ class MbsimApp(LiveActions, App[int]):
         self._plot_dirty: dict = {}           # plot panel → its input changed since drawn
         self._plot_time: dict = {}            # plot panel → when it was last drawn
         self._plot_cost: dict = {}            # plot panel → seconds per show(), recent peak
+        self._plot_cells: dict = {}           # plot panel → cells its last draw repainted
         # measured by bench/tui.py
         self.iterations_run = 0
         self.frames = 0
@@ -252,6 +257,12 @@ class MbsimApp(LiveActions, App[int]):
             return 0.0
         flat_out = self.running and (self.speed is None or self.goal is not None)
         interval = PLOT_INTERVALS[panel.id][1 if flat_out else 0]
+        if self.running:
+            # a redraw that repainted many cells (a big panel, a curve that shifted) waits longer
+            # before the next, so the panel's share of the wire stays within PLOT_BYTE_RATE at
+            # 200×60 as at 120×40 (DESIGN.md: ≤ 20 KB/s in all)
+            cells = self._plot_cells.get(panel, 0)
+            interval = max(interval, cells * BYTES_PER_CELL / PLOT_BYTE_RATE[panel.id])
         return self._plot_time[panel] + interval - now
 
     def _draw_plot(self, panel, force: bool = False) -> None:  # noqa: ANN001
@@ -264,6 +275,7 @@ class MbsimApp(LiveActions, App[int]):
         cost = time.perf_counter() - t
         # a slowly decaying peak: one slow draw keeps the engine's share small for a while
         self._plot_cost[panel] = max(cost, 0.8 * self._plot_cost.get(panel, cost))
+        self._plot_cells[panel] = getattr(panel, "painted_cells", 0)
         self._plot_time[panel] = time.monotonic()
         self._plot_dirty[panel] = False
         self.plot_frames += 1
@@ -371,6 +383,8 @@ class MbsimApp(LiveActions, App[int]):
             pass
 
     def on_run_state_changed(self, message: RunStateChanged) -> None:
+        if not message.running:
+            self._plot_dirty[self.lossplot] = True   # its x axis fits the data again when paused
         self.redraw()
 
     def _run_for(self, budget: float, limit: int | None = None) -> int:
@@ -508,7 +522,7 @@ class MbsimApp(LiveActions, App[int]):
         else:
             slower = [s for s in order if s < now]
             new = slower[-1] if slower else order[0]
-        self.speed = None if new == math.inf else int(new)
+        self.speed = None if new == math.inf else (int(new) if new >= 1 else float(new))
         self._credit = 0.0
         if self.running:
             self.post_message(RunStateChanged(True, self.speed))

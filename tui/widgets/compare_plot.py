@@ -237,7 +237,8 @@ class ComparePlot(PlotextPlot):
         if xmax <= 0:
             xmax = {"steps": 10.0, "epochs": 1.0, "samples": float(comp.runs[0].sim.dataset.n_samples)}[axis]
         need = axis_ceiling(xmax)
-        self._xlim = (0.0, need)          # a little past the data (axis_ceiling moves in jumps)
+        if self._xlim is None or need > self._xlim[1] or need < self._xlim[1] / 5:
+            self._xlim = (0.0, need)
         plt.xlim(*self._xlim)
         xt = nice_ticks(self._xlim[1], max(2, (w - 10) // 9))
         plt.xticks(xt, [count_label(t) for t in xt])

@@ -10,9 +10,10 @@ from rich.text import Text
 from ._lines import ItemLine
 
 
-def speed_label(speed: int | None) -> str:
-    """``×10`` for 10 iterations per second, ``×max`` for as fast as the machine goes."""
-    return "×max" if speed is None else f"×{speed}"
+def speed_label(speed: float | None) -> str:
+    """``×10`` for 10 iterations per second, ``×0.5`` for one every 2 s, ``×max`` for as fast
+    as the machine goes."""
+    return "×max" if speed is None else f"×{speed:g}"
 
 
 def run_state(sim, *, running: bool, speed: int | None, goal: str = "") -> tuple[str, str]:

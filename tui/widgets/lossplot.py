@@ -148,6 +148,7 @@ class LossPlot(PlotextPlot):
         self.series: dict[str, tuple[np.ndarray, np.ndarray]] = {}   # what was plotted (tests)
         self.legend = ""
         self.drawn: list[str] = []          # colour keys of the lines drawn (each has a legend entry)
+        self.painted_cells = 0              # cells the last redraw asked to repaint (the app's budget)
         self.redraws = 0
         self._sim = None
         self._sig: tuple | None = None
@@ -269,14 +270,18 @@ class LossPlot(PlotextPlot):
         self._text, self._text_size = text, size
         self._lines = lines
         if full or len(old) != len(lines):
+            self.painted_cells = size[0] * size[1]
             self.refresh()
             return
+        cells = 0
         for y, (new, prev) in enumerate(zip(lines, old)):
             if new == prev:
                 continue
             x0, x1 = _changed_span(prev, new)
             if x1 > x0:
+                cells += x1 - x0
                 self.refresh(Region(x0, y, x1 - x0, 1))
+        self.painted_cells = cells
 
     @staticmethod
     def _line_cells(line: Text) -> tuple[str, list]:
@@ -389,9 +394,14 @@ class LossPlot(PlotextPlot):
         xmax = float(np.nanmax(xs)) if n and np.isfinite(xs).any() else 0.0
         if xmax <= 0:
             xmax = {"steps": 10.0, "epochs": 1.0, "samples": float(sim.dataset.n_samples)}[mode]
-        # the axis ends a little past the data, at a round number (it moves in jumps, so most
-        # redraws keep it)
-        self._xlim = (0.0, axis_ceiling(xmax))
+        # paused or stepping: the axis ends a little past the data, at a round number; while
+        # running it grows in 1-2-5 jumps (each change of the axis moves every point: a full
+        # redraw on the wire), and fits the data again when the run pauses
+        if getattr(self.app, "running", False):
+            if self._xlim is None or xmax > self._xlim[1] or xmax < self._xlim[1] / 5:
+                self._xlim = (0.0, nice_ceiling(xmax))
+        else:
+            self._xlim = (0.0, axis_ceiling(xmax))
         plt.xlim(*self._xlim)
         ticks = nice_ticks(self._xlim[1], max(2, (w - 10) // 9))
         plt.xticks(ticks, [_count_label(t) for t in ticks])
