@@ -571,15 +571,15 @@ def test_the_phase_view_says_done_or_in_progress_like_the_counters():
         await pilot.press("n", "n", "d")
         title = shown_title(app)
         assert "Iteration 2" in app.counters_line.text
-        assert title.startswith("Done: iteration 2 · batch 2 of epoch 1"), title
+        assert title.startswith("Iteration 2 done · epoch 1, batch 2"), title
         await pilot.press("p")
         title = shown_title(app)
         assert "Batch 2/40  Iteration 2" in app.counters_line.text   # not counted yet
-        assert title.startswith("In progress: iteration 3 · batch 3 of epoch 1"), title
+        assert title.startswith("Iteration 3 in progress · epoch 1, batch 3"), title
         await pilot.press("p", "p", "p")
         title = shown_title(app)
         assert "Batch 3/40  Iteration 3" in app.counters_line.text
-        assert title.startswith("Done: iteration 3 · batch 3 of epoch 1"), title
+        assert title.startswith("Iteration 3 done · epoch 1, batch 3"), title
 
     drive(app, script)
 

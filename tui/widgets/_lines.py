@@ -146,5 +146,6 @@ def _groups(items: list[Text | None]) -> list[list[Text]]:
     return groups
 
 
-def _spans(item: Text | None) -> list | None:
-    return None if item is None else item.spans
+def _spans(item: Text | None) -> tuple | None:
+    # the item's own style too: a theme change restyles a text whose words stay the same
+    return None if item is None else (item.style, item.spans)
