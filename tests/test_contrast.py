@@ -100,3 +100,32 @@ def test_every_theme_reaches_wcag_aa(theme, preset, size):
             assert not bad, "\n".join(bad[:30])
 
     asyncio.run(main())
+
+
+COMPARE_PANELS = ("cmp-header", "cmp-rows", "cmp-landscape", "cmp-plot")
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_compare_mode_reaches_wcag_aa(theme):
+    app = MbsimApp(load_preset("worked-example"), animate=False, throttle=False)
+
+    async def main() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("c")
+            await pilot.pause()
+            await pilot.press("n", "n", "n")
+            app.theme = theme
+            await pilot.pause()
+            screen = app.screen
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if not screen.busy:
+                    break
+            screen.settle()
+            await pilot.pause()
+            bad = []
+            for name in COMPARE_PANELS:
+                bad += failures(screen.query_one(f"#{name}"))
+            assert not bad, "\n".join(bad[:30])
+
+    asyncio.run(main())

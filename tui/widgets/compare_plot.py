@@ -23,7 +23,7 @@ from rich.text import Text
 from textual.geometry import Region
 from textual_plotext import PlotextPlot
 
-from ._cells import RGB, blend, enable_partial_line_updates, hex_rgb
+from ._cells import LINE_CONTRAST, RGB, blend, enable_partial_line_updates, hex_rgb, readable
 from ._runs import RUN_STYLES
 from .lossplot import X_AXES, axis_ceiling, finite_xy, nice_ceiling, nice_ticks
 
@@ -189,7 +189,9 @@ class ComparePlot(PlotextPlot):
         runs = [hex_rgb(s.color(dark)) for s in RUN_STYLES]
         if not dark:
             runs[0] = fg                               # GD in the text colour on light themes
-        return runs, blend(fg, bg_rgb, 0.3), blend(fg, bg_rgb, 0.45), dark
+        # lines 3:1, words 4.5:1 on the background: WCAG AA in every theme
+        runs = [readable(c, bg_rgb, LINE_CONTRAST) for c in runs]
+        return runs, readable(blend(fg, bg_rgb, 0.3), bg_rgb), readable(blend(fg, bg_rgb, 0.45), bg_rgb), dark
 
     def _build(self) -> Text:
         w, h = self.size.width, self.size.height
