@@ -1,4 +1,4 @@
-"""Bytes per second the TUI writes to a real 120×40 terminal, running at the default speed and paused.
+"""Bytes per second the TUI writes to a real terminal (80×24, 120×40, 200×60), running at the default speed and paused.
 
 Budget (DESIGN.md): ≤ 20 KB/s running at the default speed over SSH, ~0 while paused.
 
@@ -6,7 +6,7 @@ The app runs in a child process on a pseudo-terminal (``pty.fork``) sized with T
 parent reads everything the child writes (Textual writes the screen to stderr, which is the pty
 too) and counts the bytes after a warm-up. Prints figures, asserts nothing.
 
-    python bench/tui_bytes.py [--seconds 10] [--warmup 2] [--size 120x40] [-- extra mbsim options]
+    python bench/tui_bytes.py [--seconds 10] [--warmup 2] [--sizes 80x24,120x40,200x60] [-- extra mbsim options]
 """
 
 from __future__ import annotations
@@ -87,18 +87,20 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=2.0)
-    ap.add_argument("--size", default="120x40")
+    ap.add_argument("--sizes", "--size", default="80x24,120x40,200x60",
+                    help="terminal sizes, comma-separated (COLSxROWS)")
     ap.add_argument("extra", nargs="*", help="extra mbsim options (after --)")
     ns = ap.parse_args()
-    cols, rows = (int(v) for v in ns.size.split("x"))
-    print(f"mbsim TUI on a {cols}×{rows} pty, {ns.seconds:g} s after a {ns.warmup:g} s warm-up")
-    results = {}
-    for label, opts in (("running at the default speed", ["--run"]), ("paused", ["--paused"])):
-        r = measure([*opts, *ns.extra], ns.seconds, ns.warmup, cols, rows)
-        results[label] = r
-        print(f"  {label:30s} {r['kb_per_s']:8.2f} KB/s   (first frame after {r['first_frame_s']:.2f} s)")
-    running = results["running at the default speed"]["kb_per_s"]
-    print(f"  budget: running ≤ 20 KB/s → {running / 20:.2f}× the budget; paused ~0")
+    sizes = [tuple(int(v) for v in size.split("x")) for size in ns.sizes.split(",")]
+    print(f"mbsim TUI on a pty, {ns.seconds:g} s after a {ns.warmup:g} s warm-up; budget: running ≤ 20 KB/s, paused ~0")
+    for cols, rows in sizes:
+        results = {}
+        for label, opts in (("running", ["--run"]), ("paused", ["--paused"])):
+            r = measure([*opts, *ns.extra], ns.seconds, ns.warmup, cols, rows)
+            results[label] = r
+        running, paused = results["running"]["kb_per_s"], results["paused"]["kb_per_s"]
+        print(f"  {cols:3d}×{rows:<3d} running {running:7.2f} KB/s ({running / 20:.2f}× the budget)"
+              f"   paused {paused:6.2f} KB/s   first frame after {results['running']['first_frame_s']:.2f} s")
     return 0
 
 

@@ -233,6 +233,9 @@ class Simulation:
         self.initial_params = init.copy()
         self.history = History(init, cap=history_cap or 32_768)
         self.pending: PhaseData | None = None
+        self.revision: int = 0
+        """Bumped by every change of what the simulation shows (stepping of any kind, back,
+        goto, reset, a live change of settings, a rescue): readers redraw when it differs."""
         self._last: tuple | None = None
         self._last_lr = math.nan
         self._permuted_for: np.ndarray | None = None
@@ -333,6 +336,7 @@ class Simulation:
         old = self.scenario
         start_epoch = self._next_segment_epoch()
         s = self._state
+        self.revision += 1
         self.pending = None
         seg = self._make_segment(new, s.iteration, s.step, start_epoch, note or _describe_changes(old, new))
         while self._checkpoints and self._checkpoints[-1].state.iteration == s.iteration:
@@ -482,6 +486,7 @@ class Simulation:
         """Do the next phase of the current iteration; return its name (None when done)."""
         if self.done:
             return None
+        self.revision += 1
         with np.errstate(all="ignore"):
             if self.pending is None:
                 self.pending = self._begin_iteration()
@@ -589,6 +594,7 @@ class Simulation:
 
     def _iterate(self) -> None:
         """One iteration: the hot path (no per-iteration objects beyond need)."""
+        self.revision += 1
         p = self.pending
         if p is not None:
             if p.grad is None:
@@ -710,6 +716,7 @@ class Simulation:
 
     def _diverge(self) -> None:
         s = self._state
+        self.revision += 1
         s.status = DIVERGED
         s.diverged_step = s.step + 1
         self.pending = None
@@ -757,6 +764,7 @@ class Simulation:
         later is undone) and replays forward; the history is cut back to match.
         """
         target = max(0, target)
+        self.revision += 1
         cps = self._checkpoints
         # replay at least the last iteration (so ``last`` is known) unless a change of settings
         # starts exactly here

@@ -789,8 +789,11 @@ def test_save_then_load_round_trips(tmp_path, monkeypatch):
         await pilot.pause()
         assert not isinstance(app.screen, SavePrompt)
         path = tmp_path / "momentum.toml"
-        assert from_toml(path) == app.sim.scenario
-        assert Simulation(from_toml(path)).scenario == app.sim.scenario
+        saved = from_toml(path)
+        # every setting as in force; the description says what changed (not the preset's words)
+        assert saved == app.sim.scenario.replace(description=saved.description)
+        assert "batch_size" in saved.description and saved.description != load_preset("momentum").description
+        assert Simulation(saved).scenario == app.sim.scenario.replace(description=saved.description)
         assert str(path) in app.notes[-1]
 
     drive(app, script)

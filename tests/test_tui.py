@@ -192,7 +192,7 @@ def test_plus_and_minus_change_the_speed():
         await pilot.press("space")
         for _ in range(len(SPEEDS)):
             await pilot.press("minus")
-        assert app.speed == 1
+        assert app.speed == 0.2     # the slowest: one batch every 5 seconds
 
     drive(app, script)
 
@@ -202,7 +202,8 @@ def test_speed_option():
     assert parse_speed("max") is None
     assert parse_speed("50") == 50
     assert parse_speed(3) == 3
-    for bad in ("fast", "0", 0, -5, "nan"):
+    assert parse_speed("0.5") == 0.5 and parse_speed(0.2) == 0.2
+    for bad in ("fast", "0", 0, -5, "nan", "0.1"):
         with pytest.raises(ValueError):
             parse_speed(bad)
 
@@ -337,7 +338,7 @@ def test_pass_and_micro_batch_counters():
         await pilot.press("n")
         assert counters(app) == "Epoch 1/3  Batch 1/32  Iteration 1  Step 0  Samples 8  micro 1/4"
         await pilot.press("n", "n", "n")
-        assert counters(app) == "Epoch 1/3  Batch 4/32  Iteration 4  Step 1  Samples 32  micro 0/4"
+        assert counters(app) == "Epoch 1/3  Batch 4/32  Iteration 4  Step 1  Samples 32  micro 4/4"  # all 4 done: the step just taken
         assert "B=8×4" in app.header.text
 
     drive(app, script2)

@@ -47,8 +47,9 @@ from .widgets.lossplot import LossPlot
 from .widgets.phase_view import PhaseView
 from .widgets.strip import SampleStrip
 
-SPEEDS: tuple[int | None, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
-"""Iterations (batches) per second; None is "max"."""
+SPEEDS: tuple[float | None, ...] = (0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
+"""Iterations (batches) per second; None is "max". Below 1 for narrating one batch at a time."""
+MIN_SPEED = SPEEDS[0]
 DEFAULT_SPEED = 10
 FRAME_INTERVAL = 1 / 20
 PLOT_INTERVALS = {            # seconds between two draws of a plot: (at a set speed, flat out)
@@ -56,6 +57,8 @@ PLOT_INTERVALS = {            # seconds between two draws of a plot: (at a set s
     "lossplot": (0.5, 1.0),   # the costliest on the wire and in time; a history changes slowly
     "lens": (0.25, 0.5),
 }
+PLOT_BYTE_RATE = {"landscape": 4000, "lossplot": 6000, "lens": 4000}   # bytes/s each may write, running
+BYTES_PER_CELL = 8        # a repainted cell on the wire, measured: 3 bytes of UTF-8 braille, plus colour codes
 SLICE = 0.040
 MIN_SLICE = 0.005
 CHUNK_TIME = 0.004
@@ -66,8 +69,9 @@ BATCH_GROUP = Binding.Group("batch size")
 LR_GROUP = Binding.Group("lr")
 
 
-def parse_speed(speed: int | float | str | None) -> int | None:
-    """The speed of ``--speed``: a positive number of batches per second, or "max" (None).
+def parse_speed(speed: int | float | str | None) -> float | None:
+    """The speed of ``--speed``: batches per second (at least 0.2; whole numbers from 1 up), or
+    "max" (None).
 
     ``None`` (not given) is the default, :data:`DEFAULT_SPEED`. Raises ValueError otherwise.
     """
@@ -81,9 +85,9 @@ def parse_speed(speed: int | float | str | None) -> int | None:
             speed = float(text)
         except ValueError:
             raise ValueError(f"speed must be a positive number of batches per second or 'max', not {speed!r}") from None
-    if isinstance(speed, bool) or not math.isfinite(speed) or speed < 1:
-        raise ValueError(f"speed must be at least 1 batch per second or 'max', not {speed!r}")
-    return int(speed)
+    if isinstance(speed, bool) or not math.isfinite(speed) or speed < MIN_SPEED:
+        raise ValueError(f"speed must be at least {MIN_SPEED:g} batches per second or 'max', not {speed!r}")
+    return int(speed) if speed >= 1 else float(speed)
 
 
 class TooSmall(Static):
@@ -150,7 +154,7 @@ class MbsimApp(LiveActions, App[int]):
             self.sim = scenario
         else:
             self.sim = Simulation(scenario if scenario is not None else Scenario())
-        self.speed: int | None = parse_speed(speed)
+        self.speed: float | None = parse_speed(speed)
         self.start_paused = paused
         self.running = False
         self.goal: int | None = None          # an iteration to run to at max speed (key e)
@@ -163,6 +167,7 @@ class MbsimApp(LiveActions, App[int]):
         self._plot_dirty: dict = {}           # plot panel → its input changed since drawn
         self._plot_time: dict = {}            # plot panel → when it was last drawn
         self._plot_cost: dict = {}            # plot panel → seconds per show(), recent peak
+        self._plot_cells: dict = {}           # plot panel → cells its last draw repainted
         # measured by bench/tui.py
         self.iterations_run = 0
         self.frames = 0
@@ -209,12 +214,10 @@ class MbsimApp(LiveActions, App[int]):
     # ------------------------------------------------------------------------------------------
     # drawing
     def _sim_key(self) -> tuple:
-        sim = self.sim
-        pending = sim.pending
-        return (
-            sim.iteration, sim.step, pending.phase if pending is not None else -2,
-            sim.status, len(sim.segments), sim.last is None,
-        )
+        """What the counters, strip, detail line and phase view show depends on: the simulation
+        shown and its :attr:`~engine.Simulation.revision` (bumped by every change of it), the
+        panels shown and the theme. One rule for every change, whatever made it."""
+        return (id(self.sim), self.sim.revision, self.phase_view.display, self.lens.display, self.theme)
 
     def redraw(self, *, force: bool = False, plots: bool = True) -> None:
         """Show the simulation: every panel whose input changed; the plots when they are due.
@@ -260,6 +263,12 @@ class MbsimApp(LiveActions, App[int]):
             return 0.0
         flat_out = self.running and (self.speed is None or self.goal is not None)
         interval = PLOT_INTERVALS[panel.id][1 if flat_out else 0]
+        if self.running:
+            # a redraw that repainted many cells (a big panel, a curve that shifted) waits longer
+            # before the next, so the panel's share of the wire stays within PLOT_BYTE_RATE at
+            # 200×60 as at 120×40 (DESIGN.md: ≤ 20 KB/s in all)
+            cells = self._plot_cells.get(panel, 0)
+            interval = max(interval, cells * BYTES_PER_CELL / PLOT_BYTE_RATE[panel.id])
         return self._plot_time[panel] + interval - now
 
     def _draw_plot(self, panel, force: bool = False) -> None:  # noqa: ANN001
@@ -272,6 +281,7 @@ class MbsimApp(LiveActions, App[int]):
         cost = time.perf_counter() - t
         # a slowly decaying peak: one slow draw keeps the engine's share small for a while
         self._plot_cost[panel] = max(cost, 0.8 * self._plot_cost.get(panel, cost))
+        self._plot_cells[panel] = getattr(panel, "painted_cells", 0)
         self._plot_time[panel] = time.monotonic()
         self._plot_dirty[panel] = False
         self.plot_frames += 1
@@ -379,6 +389,8 @@ class MbsimApp(LiveActions, App[int]):
             pass
 
     def on_run_state_changed(self, message: RunStateChanged) -> None:
+        if not message.running:
+            self._plot_dirty[self.lossplot] = True   # its x axis fits the data again when paused
         self.redraw()
 
     def _run_for(self, budget: float, limit: int | None = None) -> int:
@@ -441,10 +453,11 @@ class MbsimApp(LiveActions, App[int]):
     # actions (keys)
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # compare mode has its own runs and keys: the main run's keys must not act behind it
-        if isinstance(self.screen, CompareScreen) and action not in ("quit", "command_palette"):
+        # (a screenshot works on every screen: it pictures the screen shown)
+        if isinstance(self.screen, CompareScreen) and action not in ("quit", "command_palette", "screenshot"):
             return False
         # the help screen is modal: keys of the main screen wait until it is closed
-        if isinstance(self.screen, HelpScreen) and action not in ("quit", "command_palette", "help"):
+        if isinstance(self.screen, HelpScreen) and action not in ("quit", "command_palette", "help", "screenshot"):
             return False
         return True
 
@@ -515,7 +528,7 @@ class MbsimApp(LiveActions, App[int]):
         else:
             slower = [s for s in order if s < now]
             new = slower[-1] if slower else order[0]
-        self.speed = None if new == math.inf else int(new)
+        self.speed = None if new == math.inf else (int(new) if new >= 1 else float(new))
         self._credit = 0.0
         if self.running:
             self.post_message(RunStateChanged(True, self.speed))

@@ -80,8 +80,10 @@ class MbsimCommands(Provider):
     """Presets, plot axes, landscape parameters, save, screenshot and settings."""
 
     def _commands(self) -> list[Command]:
-        if isinstance(self.screen, ModalScreen):   # not over the settings, save or help screens
-            return []
+        # over compare mode, the settings, save or help screens: only the screenshot (the
+        # other commands act on the main screen's run)
+        if isinstance(self.screen, ModalScreen) or self.screen is not self.app.screen_stack[0]:
+            return [cmd for cmd in commands_for(self.app) if cmd.action == "screenshot"]
         return list(commands_for(self.app))
 
     def _run(self, action: str):  # noqa: ANN202

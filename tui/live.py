@@ -179,12 +179,25 @@ def cycle_sampling(sim: Simulation) -> str:
     return f"sampling: {new} — {SAMPLING_MEANING.get(new, new)}"
 
 
+def scenario_to_save(sim: Simulation) -> Any:
+    """The scenario in force, described truthfully: after live changes the first description
+    (written for the first settings, e.g. "batches of 5") gives way to what changed."""
+    from engine.scenario import LIVE_SETTINGS
+
+    first, now = sim.segments[0].scenario, sim.scenario
+    changes = {k: getattr(now, k) for k in sorted(LIVE_SETTINGS) if getattr(first, k) != getattr(now, k)}
+    if not changes:
+        return now
+    return now.replace(description=f"{first.name} with {describe_changes(first, changes)} (changed live)")
+
+
 def screenshot_name(now: datetime | None = None, folder: str | Path = ".") -> str:
-    """``mbsim-2025-01-31-142501.svg``, with ``-2``, ``-3``… if that file exists in ``folder``."""
+    """``mbsim-2025-01-31-142501.svg``, with ``-2``, ``-3``… if that name is taken in ``folder``
+    (a link counts, dangling or not). Only a proposal: the file is created exclusively."""
     stamp = (now or datetime.now()).strftime("%Y-%m-%d-%H%M%S")
     name = f"mbsim-{stamp}.svg"
     k = 2
-    while (Path(folder) / name).exists():
+    while os.path.lexists(Path(folder) / name):
         name = f"mbsim-{stamp}-{k}.svg"
         k += 1
     return name
@@ -296,7 +309,10 @@ class LiveActions:
             sim = self.sim
             text = result.summary or describe_changes(sim.scenario, result.changes)
             if result.restart:
-                if self._new_simulation(result.scenario, "the new simulation"):
+                scenario = result.scenario
+                if scenario.description == sim.scenario.description:   # written for the old settings
+                    scenario = scenario.replace(description=f"{scenario.name} with {text}")
+                if self._new_simulation(scenario, "the new simulation"):
                     self._tell(f"new simulation: {text}")
                 return
             try:
@@ -354,14 +370,17 @@ class LiveActions:
             if path is not None:
                 self._tell(f"scenario saved to {path} (open it with: mbsim --scenario {path})", replace=False)
 
-        self.push_screen(SavePrompt(self.sim.scenario), saved)  # type: ignore[attr-defined]
+        self.push_screen(SavePrompt(scenario_to_save(self.sim)), saved)  # type: ignore[attr-defined]
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
-        """Save an SVG screenshot of the screen in the working directory and say where.
-
-        In a browser (``mbsim serve``: Textual's web driver) the SVG is offered as a download
-        instead (``App.deliver_text``), never written on the server.
+        """Save an SVG screenshot of the screen shown (main, compare, help, settings…) in the
+        working directory and say where. The file is created exclusively (tui.files): an
+        existing name or a planted link is never followed nor replaced; the next free name is
+        taken. In a browser (``mbsim serve``: Textual's web driver) the SVG is offered as a
+        download instead (``App.deliver_text``), never written on the server.
         """
+        from .files import create_numbered
+
         if getattr(self, "is_web", False):
             name = filename or screenshot_name(folder="/nonexistent")
             svg = self.export_screenshot()  # type: ignore[attr-defined]
@@ -371,9 +390,11 @@ class LiveActions:
             self._tell(f"screenshot offered as a download: {name}", replace=False)
             return
         folder = Path(path) if path else Path.cwd()
+        name = filename or f"mbsim-{datetime.now().strftime('%Y-%m-%d-%H%M%S')}.svg"
+        stem, suffix = os.path.splitext(name)
         try:
-            name = filename or screenshot_name(folder=folder)
-            saved = self.save_screenshot(filename=name, path=str(folder))  # type: ignore[attr-defined]
+            svg = self.export_screenshot()  # type: ignore[attr-defined]
+            saved = create_numbered(folder, stem, suffix or ".svg", svg)
         except OSError as err:
             self._refuse(f"screenshot not saved: {err.strerror or err} ({folder})")
             return

@@ -497,8 +497,10 @@ class CompareScreen(Screen[None]):
         self.plot.set_x_axis(new)         # the plot counts in the unit the runs are aligned by
         self._x_axis = new
         self.redraw(force=True)
-        again = " — started again from the same start" if moved else ""
-        self.notify(f"aligned by {new}{again}", timeout=3)
+        if moved:
+            self.notify(f"aligned by {new} — all three runs restarted from the same start", timeout=4)
+        else:
+            self.notify(f"aligned by {new} — all three runs start from the same start", timeout=4)
 
     def action_faster(self) -> None:
         self._change_speed(+1)

@@ -39,7 +39,7 @@ KEYS = (
     ("e", "run to the end of the current epoch."),
     ("p", "one phase of the iteration: forward, then loss, then backward, then update."),
     ("←  backspace", "step back one iteration, exactly, even across an epoch boundary."),
-    ("+  -", "faster or slower: ×10 means ten batches a second, ×max as fast as possible."),
+    ("+  -", "faster or slower: ×10 means ten batches a second, ×0.5 one every 2 seconds, ×max as fast as possible."),
     ("[  ]", "batch size to the previous / next power of two (1 and N at the ends), from the next step; the parameters are kept."),
     ("<  >", "halve / double the learning rate, from the next step."),
     ("o", "next optimizer: SGD, momentum, Nesterov, RMSprop, Adagrad, Adam, AdamW (fresh optimizer state)."),
@@ -50,7 +50,7 @@ KEYS = (
     ("d", "the phase view: the current batch's inputs, predictions, losses, gradients and update (p opens it too)."),
     ("a", "the arithmetic line: the batch arithmetic of the settings in force, with numbers "
           "(⌈N/B⌉ batches per epoch, the last one's size, × epochs = updates); [ and ] change it at once."),
-    ("shift+s", "save an SVG screenshot in the working folder."),
+    ("shift+s", "save an SVG screenshot of the screen shown in the working folder (also here and in compare mode)."),
     ("r", "start again from the same data and the same initial parameters."),
     ("?", "this help (escape or ? closes it)."),
     ("q", "quit."),
@@ -97,6 +97,7 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape,question_mark,q", "close", "close help"),
+        Binding("S", "app.screenshot", "screenshot", show=False),  # a modal screen hides the app's
     ]
 
     def compose(self) -> ComposeResult:

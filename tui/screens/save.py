@@ -2,8 +2,9 @@
 
 It asks for a path (default ``<scenario name>.toml`` in the working directory), checks it as it
 is typed (a missing folder, a folder that cannot be written, a path that is a folder: refused
-with a clear message), never overwrites a file without a second confirmation, and writes
-atomically with :func:`engine.scenario.write_toml`. It dismisses with the absolute path written,
+with a clear message), never overwrites a file without a second confirmation, creates a new file exclusively
+(:func:`tui.files.write_new`: never through a link) and replaces a confirmed one atomically with
+:func:`engine.scenario.write_toml`. It dismisses with the absolute path written,
 or None when cancelled.
 """
 
@@ -22,6 +23,8 @@ from textual.widgets import Button, Input, Static
 
 from engine import Scenario
 from engine.scenario import write_toml
+
+from ..files import write_new
 
 
 def default_filename(scenario: Scenario) -> str:
@@ -53,6 +56,10 @@ def check_path(text: str, cwd: Path | None = None) -> tuple[Path | None, str]:
             return None, f"{parent} is not a folder"
         if not os.access(parent, os.W_OK | os.X_OK):
             return None, f"cannot write in the folder {parent} (permission denied)"
+        if path.is_symlink():
+            return None, f"{path} is a link; choose another name (links are never followed)"
+        if path.exists() and not path.is_file():
+            return None, f"{path} is not a regular file; choose another name"
         if path.exists() and not os.access(path, os.W_OK):
             return None, f"{path} is read-only; choose another name"
     except OSError as err:  # e.g. a name too long for the file system
@@ -192,7 +199,14 @@ class SavePrompt(ModalScreen[Path | None]):
             self._check()
             return
         try:
-            written = write_toml(self.scenario, path)
+            if path.exists():       # confirmed: replaced atomically (a rename never follows a link)
+                written = write_toml(self.scenario, path)
+            else:                   # created exclusively: a link planted meanwhile is not followed
+                written = write_new(path, self.scenario.to_toml())
+        except FileExistsError:
+            self._say(f"{path} appeared meanwhile; nothing written — save again to choose", "error")
+            self.app.bell()
+            return
         except OSError as err:
             self._say(f"could not save {path}: {err.strerror or err}", "error")
             self.app.bell()

@@ -163,6 +163,7 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
 
     BINDINGS = [
         Binding("escape", "cancel", "cancel"),
+        Binding("S", "app.screenshot", "screenshot", show=False),  # a modal screen hides the app's
     ]
 
     DEFAULT_CSS = """

@@ -32,6 +32,66 @@ def blend(a: RGB, b: RGB, t: float) -> RGB:
     return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b))  # type: ignore[return-value]
 
 
+TEXT_CONTRAST = 4.5   # WCAG AA for text
+LINE_CONTRAST = 3.0   # WCAG AA for graphics: lines, markers, cells of the strip
+
+
+def luminance(rgb: RGB) -> float:
+    """WCAG 2 relative luminance: 0.2126 R + 0.7152 G + 0.0722 B of the linearised sRGB channels."""
+    def lin(v: int) -> float:
+        c = v / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = rgb
+    return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+
+
+def contrast(a: RGB, b: RGB) -> float:
+    """WCAG 2 contrast ratio (L_lighter + 0.05) / (L_darker + 0.05), from 1 to 21."""
+    la, lb = luminance(a), luminance(b)
+    return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+
+
+def readable(rgb: RGB, bg: RGB, ratio: float = TEXT_CONTRAST) -> RGB:
+    """``rgb``, or the least change of it toward black or white (whichever contrasts more with
+    ``bg``) that reaches ``ratio`` against ``bg`` — so a theme's muted greys and a palette's
+    bright colours stay legible on a projector, in light and dark themes alike."""
+    if contrast(rgb, bg) >= ratio:
+        return rgb
+    pole: RGB = (0, 0, 0) if contrast((0, 0, 0), bg) >= contrast((255, 255, 255), bg) else (255, 255, 255)
+    lo, hi = 0.0, 1.0
+    for _ in range(16):
+        mid = (lo + hi) / 2
+        if contrast(blend(rgb, pole, mid), bg) >= ratio:
+            hi = mid
+        else:
+            lo = mid
+    out = blend(rgb, pole, hi)
+    while contrast(out, bg) < ratio and out != pole:   # rounding: one more notch
+        hi = min(1.0, hi + 0.01)
+        out = blend(rgb, pole, hi)
+    return out
+
+
+def readable_style(style: Style, bg: RGB, ratio: float = TEXT_CONTRAST) -> Style:
+    """``style`` with its colour made :func:`readable` against its background (its own
+    ``bgcolor`` if it has one, else ``bg``)."""
+    if style.color is None or style.color.is_default:
+        return style
+    fg = style.color.get_truecolor()
+    back = style.bgcolor.get_truecolor() if style.bgcolor is not None and not style.bgcolor.is_default else None
+    under: RGB = (back.red, back.green, back.blue) if back is not None else bg
+    new = readable((fg.red, fg.green, fg.blue), under, ratio)
+    if new == (fg.red, fg.green, fg.blue):
+        return style
+    return style + Style(color=rich_color(new))
+
+
+def widget_bg(widget: Widget) -> RGB:
+    """The colour behind a widget's content (its own background over its ancestors')."""
+    c = widget.background_colors[1]
+    return (c.r, c.g, c.b)
+
+
 def hex_rgb(value: str) -> RGB:
     """``"#rrggbb"`` (or any colour Textual parses) as an (r, g, b) tuple."""
     c = Color.parse(value)

@@ -14,6 +14,8 @@ from rich.text import Text
 from textual.geometry import Region
 from textual.widget import Widget
 
+from ._cells import readable_style, widget_bg
+
 MERGE_GAP = 6   # unchanged cells between two changes below which they are repainted as one
 
 
@@ -84,6 +86,12 @@ class ItemLine(Widget):
         self._shown: list[list[tuple[str, object]]] | None = None
         self._shown_width = -1
 
+    def get_component_rich_style(self, *names: str, partial: bool = False):  # noqa: ANN201
+        """The component style of app.tcss, its colour made readable (WCAG AA, 4.5:1) on this
+        panel's background whatever the theme."""
+        style = super().get_component_rich_style(*names, partial=partial)
+        return readable_style(style, widget_bg(self))
+
     @property
     def text(self) -> str:
         """The plain text shown, items separated by two spaces, lines by newlines (for tests)."""
@@ -138,5 +146,6 @@ def _groups(items: list[Text | None]) -> list[list[Text]]:
     return groups
 
 
-def _spans(item: Text | None) -> list | None:
-    return None if item is None else item.spans
+def _spans(item: Text | None) -> tuple | None:
+    # the item's own style too: a theme change restyles a text whose words stay the same
+    return None if item is None else (item.style, item.spans)

@@ -28,7 +28,7 @@ from rich.style import Style
 
 from engine.landscape import loss_grid, view_box
 
-from ._cells import RGB, CellCanvas, blend, hex_rgb, rich_color
+from ._cells import CellCanvas, LINE_CONTRAST, RGB, blend, hex_rgb, readable, rich_color
 from ._runs import RUN_STYLES, START_MARKER
 from .landscape import ARROWS, HEAT_LEVELS, HEAT_STOPS, NAN_COLOR, Box, LandscapeView, segment_pixels
 
@@ -96,7 +96,7 @@ class CompareLandscape(CellCanvas):
             self.pair = (0, 1) if n >= 2 else (0, None)
         if not self.is_mounted or self.size.width < 4 or self.size.height < 3:
             return
-        sig = (tuple((r.sim.iteration, r.sim.status) for r in comp.runs), tuple(self.size),
+        sig = (tuple((id(r.sim), r.sim.revision) for r in comp.runs), tuple(self.size),
                self.app.theme, self.app.no_color)
         if sig == self._sig and not force:
             return
@@ -313,9 +313,11 @@ class CompareLandscape(CellCanvas):
         self._mark_sids.update({(self.START, lo): self.table.index(base + Style(color=colors[self.START], bgcolor=colors[lo], bold=True))
                                 for lo in range(n)})
         dark = theme.dark
-        self._run_txt = [self.table.index(base + Style(color=s.color(dark), bold=True)) for s in RUN_STYLES]
-        self._muted = self.table.index(base + Style(color=rich_color(blend(fg, bg_rgb, 0.45))))
-        self._title = self.table.index(base + Style(color=rich_color(fg), bold=True))
+        # legend marks 3:1 and words 4.5:1 on the panel's background (WCAG AA, any theme)
+        self._run_txt = [self.table.index(base + Style(color=rich_color(readable(hex_rgb(s.color(dark)), bg_rgb, LINE_CONTRAST)),
+                                                       bold=True)) for s in RUN_STYLES]
+        self._muted = self.table.index(base + Style(color=rich_color(readable(blend(fg, bg_rgb, 0.45), bg_rgb))))
+        self._title = self.table.index(base + Style(color=rich_color(readable(fg, bg_rgb)), bold=True))
         self._blank = self.table.index(base)
         self._chars = np.empty((0, 0), dtype="<U1")    # force a full repaint
         self._strips.clear()

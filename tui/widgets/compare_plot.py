@@ -23,9 +23,9 @@ from rich.text import Text
 from textual.geometry import Region
 from textual_plotext import PlotextPlot
 
-from ._cells import RGB, blend, enable_partial_line_updates, hex_rgb
+from ._cells import LINE_CONTRAST, RGB, blend, enable_partial_line_updates, hex_rgb, readable
 from ._runs import RUN_STYLES
-from .lossplot import X_AXES, finite_xy, nice_ceiling, nice_ticks
+from .lossplot import X_AXES, axis_ceiling, finite_xy, nice_ceiling, nice_ticks
 
 X_LABELS = {"steps": "steps", "epochs": "epochs", "samples": "samples seen"}
 DEFAULT_X = "epochs"
@@ -42,19 +42,6 @@ def count_label(v: float) -> str:
     if a == int(a):
         return str(int(v))
     return f"{v:.3g}"
-
-
-def axis_ceiling(x: float) -> float:
-    """The end of the x axis for data up to ``x``: a round number a few per cent above it
-    (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k), so the current points sit inside the frame."""
-    x *= 1.04
-    if not x > 0 or not math.isfinite(x):
-        return 1.0
-    e = math.floor(math.log10(x))
-    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
-        if m * 10.0**e >= x * (1 - 1e-12):
-            return m * 10.0**e
-    return 10.0 ** (e + 1)
 
 
 def decade_label(e: float) -> str:
@@ -146,7 +133,7 @@ class ComparePlot(PlotextPlot):
             self.forget()
         if not self.is_mounted or self.size.width < 10 or self.size.height < 4:
             return
-        sig = (tuple((r.sim.step, r.sim.history.count, r.sim.status) for r in comp.runs), self.x_axis,
+        sig = (tuple((id(r.sim), r.sim.revision) for r in comp.runs), self.x_axis,
                tuple(self.size), self.app.theme)
         if sig == self._sig and not force:
             return
@@ -202,7 +189,9 @@ class ComparePlot(PlotextPlot):
         runs = [hex_rgb(s.color(dark)) for s in RUN_STYLES]
         if not dark:
             runs[0] = fg                               # GD in the text colour on light themes
-        return runs, blend(fg, bg_rgb, 0.3), blend(fg, bg_rgb, 0.45), dark
+        # lines 3:1, words 4.5:1 on the background: WCAG AA in every theme
+        runs = [readable(c, bg_rgb, LINE_CONTRAST) for c in runs]
+        return runs, readable(blend(fg, bg_rgb, 0.3), bg_rgb), readable(blend(fg, bg_rgb, 0.45), bg_rgb), dark
 
     def _build(self) -> Text:
         w, h = self.size.width, self.size.height

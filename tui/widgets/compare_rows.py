@@ -21,6 +21,7 @@ from rich.style import Style
 from rich.text import Text
 
 from ._lines import ItemLine, fit_items
+from ._cells import readable_style, widget_bg
 from ._runs import RUN_STYLES
 from .counters import counter_items
 
@@ -80,6 +81,8 @@ class CompareRows(ItemLine):
             sim = run.sim
             style = RUN_STYLES[k]
             color = Style(color=style.color(dark), bold=True) if self.is_attached and not self.app.no_color else Style(bold=True)
+            if self.is_attached:
+                color = readable_style(color, widget_bg(self))     # 4.5:1 on the background (WCAG AA)
             label = Text.assemble((style.marker, color), " ", (run.label, label_style + color if label_style else color))
             pairs = counter_items(sim)
             citems = [Text.assemble((name, muted), " ", (val, value)) for name, val in pairs]

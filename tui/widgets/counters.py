@@ -24,7 +24,12 @@ def counter_items(sim) -> list[tuple[str, str]]:
     if plan.steps_per_epoch is not None and plan.iterations_per_epoch != plan.batches_per_pass:
         items.append(("Pass", str(c.pass_number)))
     if c.accumulate > 1:
-        items.append(("micro", f"{c.micro}/{c.accumulate}"))
+        # micro-batches done towards the step: right after a step all K are (K/K), not 0/K;
+        # 0/K only where a step starts afresh (the start, or a change of settings)
+        done = c.micro
+        if done == 0 and sim.iteration > sim.segment.start_iteration:
+            done = c.accumulate
+        items.append(("micro", f"{done}/{c.accumulate}"))
     return items
 
 

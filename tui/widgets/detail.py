@@ -61,7 +61,7 @@ class DetailLine(ItemLine):
         pending = sim.pending
         return (
             sim.iteration, sim.step, pending.iteration if pending is not None else -1,
-            sim.last is None, len(sim.segments), sim.status,
+            sim.last is None, sim.revision, sim.status,
         )
 
     def show(self, sim, *, force: bool = False) -> None:

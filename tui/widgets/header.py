@@ -10,9 +10,10 @@ from rich.text import Text
 from ._lines import ItemLine
 
 
-def speed_label(speed: int | None) -> str:
-    """``×10`` for 10 iterations per second, ``×max`` for as fast as the machine goes."""
-    return "×max" if speed is None else f"×{speed}"
+def speed_label(speed: float | None) -> str:
+    """``×10`` for 10 iterations per second, ``×0.5`` for one every 2 s, ``×max`` for as fast
+    as the machine goes."""
+    return "×max" if speed is None else f"×{speed:g}"
 
 
 def run_state(sim, *, running: bool, speed: int | None, goal: str = "") -> tuple[str, str]:
@@ -40,7 +41,7 @@ class StatusHeader(ItemLine):
     """Scenario, algorithm (Batch GD / SGD / Mini-batch GD), optimizer, learning rate and state."""
 
     COMPONENT_CLASSES = {
-        "header--name", "header--algorithm", "header--batch",
+        "header--name", "header--algorithm", "header--batch", "header--plain",
         "header--error", "header--done", "header--running", "header--paused",
     }
 
@@ -65,8 +66,8 @@ class StatusHeader(ItemLine):
             Text(sc.name, style=self._style("name")),
             Text(plan.algorithm, style=self._style("algorithm")),
             Text(f"{batch} of N={plan.n_samples}", style=self._style("batch")),
-            Text(optimizer),
-            Text(f"lr {sc.lr:g}"),
+            Text(optimizer, style=self._style("plain")),
+            Text(f"lr {sc.lr:g}", style=self._style("plain")),
             Text(state, style=state_style),
         ]
         self.set_items(items)

@@ -11,6 +11,8 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widget import Widget
 
+from ._cells import readable_style, widget_bg
+
 
 def key_entries(bindings: list[Binding]) -> list[tuple[str, str]]:
     """(keys, description) for each shown binding, grouped bindings merged into one entry."""
@@ -40,6 +42,10 @@ class KeyBar(Widget):
 
     COMPONENT_CLASSES = {"keybar--key", "keybar--description"}
     DEFAULT_CSS = "KeyBar { height: auto; }"
+
+    def get_component_rich_style(self, *names: str, partial: bool = False):  # noqa: ANN201
+        """The style of app.tcss, its colour readable (4.5:1) on the bar's background."""
+        return readable_style(super().get_component_rich_style(*names, partial=partial), widget_bg(self))
 
     def on_mount(self) -> None:
         bindings = [b for b in self.app.BINDINGS if isinstance(b, Binding)]

@@ -28,7 +28,7 @@ import numpy as np
 from rich.style import Style
 
 from ..messages import SimulationChanged
-from ._cells import RGB, CellCanvas, Throttle, blend, hex_rgb, rich_color
+from ._cells import LINE_CONTRAST, RGB, CellCanvas, Throttle, blend, hex_rgb, readable, rich_color
 
 try:  # the engine helper; the fallback keeps the widget importable while the engine moves
     from engine.landscape import view_box
@@ -162,7 +162,7 @@ class LandscapeView(CellCanvas):
         self._sim = sim
         if not self.is_mounted or self.size.width < 4 or self.size.height < 3:
             return
-        sig = (sim.iteration, sim.step, sim.phase, len(sim.segments), tuple(self.size),
+        sig = (sim.iteration, sim.step, sim.phase, sim.revision, tuple(self.size),
                self.pair, self.app.theme)
         if sig == self._sig and not force:
             return
@@ -387,13 +387,21 @@ class LandscapeView(CellCanvas):
             (which, lo): self.table.index(base + Style(color=colors[which], bgcolor=colors[lo], bold=True))
             for which in (self.FULL, self.RUN, self.G, self.GHAT) for lo in range(n)
         }
-        self._text = self.table.index(base + Style(color=rich_color(blend(fg, bg_rgb, 0.2))))
-        self._muted = self.table.index(base + Style(color=rich_color(blend(fg, bg_rgb, 0.45))))
-        self._title = self.table.index(base + Style(color=rich_color(fg), bold=True))
-        self._full_txt = self.table.index(base + Style(color=colors[self.FULL], bold=True))
-        self._run_txt = self.table.index(base + Style(color=colors[self.RUN], bold=True))
-        self._g_txt = self.table.index(base + Style(color=colors[self.G], bold=True))
-        self._ghat_txt = self.table.index(base + Style(color=colors[self.GHAT], bold=True))
+        # words 4.5:1 and legend marks 3:1 on the panel's background (WCAG AA, any theme): the
+        # white of the GD path, say, turns dark grey in its legend on a light theme
+        def words(c: RGB) -> str:
+            return rich_color(readable(c, bg_rgb))
+
+        def mark(which: int) -> str:
+            return rich_color(readable(self._heat[which], bg_rgb, LINE_CONTRAST))
+
+        self._text = self.table.index(base + Style(color=words(blend(fg, bg_rgb, 0.2))))
+        self._muted = self.table.index(base + Style(color=words(blend(fg, bg_rgb, 0.45))))
+        self._title = self.table.index(base + Style(color=words(fg), bold=True))
+        self._full_txt = self.table.index(base + Style(color=mark(self.FULL), bold=True))
+        self._run_txt = self.table.index(base + Style(color=mark(self.RUN), bold=True))
+        self._g_txt = self.table.index(base + Style(color=mark(self.G), bold=True))
+        self._ghat_txt = self.table.index(base + Style(color=mark(self.GHAT), bold=True))
         self._blank = self.table.index(base)
         self._chars = np.empty((0, 0), dtype="<U1")   # force a full repaint
         self._strips.clear()

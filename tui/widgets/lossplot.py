@@ -32,7 +32,7 @@ from textual.geometry import Region
 from textual_plotext import PlotextPlot
 
 from ..messages import SimulationChanged
-from ._cells import RGB, blend, enable_partial_line_updates, hex_rgb
+from ._cells import LINE_CONTRAST, RGB, blend, enable_partial_line_updates, hex_rgb, readable
 
 X_AXES = ("steps", "epochs", "samples")
 X_LABELS = {"steps": "step", "epochs": "epoch", "samples": "samples seen"}
@@ -56,6 +56,19 @@ def nice_ceiling(x: float) -> float:
         v = m * 10.0**e
         if v >= x * (1 - 1e-12):
             return v
+    return 10.0 ** (e + 1)
+
+
+def axis_ceiling(x: float) -> float:
+    """The end of an x axis for data up to ``x``: a round number a few per cent above it
+    (1, 1.2, 1.4, … 10 × 10^k, at most 25 % beyond), so the data reach at least 80 % across."""
+    x *= 1.04
+    if not x > 0 or not math.isfinite(x):
+        return 1.0
+    e = math.floor(math.log10(x))
+    for m in (1, 1.2, 1.4, 1.6, 1.8, 2, 2.25, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10):
+        if m * 10.0**e >= x * (1 - 1e-12):
+            return m * 10.0**e
     return 10.0 ** (e + 1)
 
 
@@ -134,6 +147,8 @@ class LossPlot(PlotextPlot):
         self.log_now = False               # the scale in use (log_y None decides by the data)
         self.series: dict[str, tuple[np.ndarray, np.ndarray]] = {}   # what was plotted (tests)
         self.legend = ""
+        self.drawn: list[str] = []          # colour keys of the lines drawn (each has a legend entry)
+        self.painted_cells = 0              # cells the last redraw asked to repaint (the app's budget)
         self.redraws = 0
         self._sim = None
         self._sig: tuple | None = None
@@ -201,7 +216,7 @@ class LossPlot(PlotextPlot):
 
     # ------------------------------------------------------------------------------------
     def _signature(self, sim) -> tuple:  # noqa: ANN001
-        return (sim.step, sim.history.count, len(sim.segments), self.x_axis, self.log_y,
+        return (sim.step, sim.history.count, sim.revision, self.x_axis, self.log_y,
                 tuple(self.size), self.app.theme)
 
     def _schedule(self, wait: float) -> None:
@@ -255,14 +270,18 @@ class LossPlot(PlotextPlot):
         self._text, self._text_size = text, size
         self._lines = lines
         if full or len(old) != len(lines):
+            self.painted_cells = size[0] * size[1]
             self.refresh()
             return
+        cells = 0
         for y, (new, prev) in enumerate(zip(lines, old)):
             if new == prev:
                 continue
             x0, x1 = _changed_span(prev, new)
             if x1 > x0:
+                cells += x1 - x0
                 self.refresh(Region(x0, y, x1 - x0, 1))
+        self.painted_cells = cells
 
     @staticmethod
     def _line_cells(line: Text) -> tuple[str, list]:
@@ -283,7 +302,9 @@ class LossPlot(PlotextPlot):
         pal["fg"] = fg
         pal["batch"] = blend(fg, bg_rgb, 0.62)
         pal["axes"] = blend(fg, bg_rgb, 0.5)
-        pal["ticks"] = blend(fg, bg_rgb, 0.3)
+        # lines 3:1 on the background, words (ticks, legend) 4.5:1: WCAG AA in every theme
+        pal = {k: readable(v, bg_rgb, LINE_CONTRAST) for k, v in pal.items()}
+        pal["ticks"] = readable(blend(fg, bg_rgb, 0.3), bg_rgb)
         return pal
 
     def _build(self) -> Text:
@@ -297,8 +318,9 @@ class LossPlot(PlotextPlot):
         if sim is None or w < 10 or h < 4:
             return Text("\n".join(" " * w for _ in range(h)))
         legend = self._plot_data(sim, plt, pal, w)
-        plt.plotsize(w, h - 1)
-        plt._set_size(w, h - 1)
+        legend_rows = legend.plain.count("\n") + 1
+        plt.plotsize(w, h - legend_rows)
+        plt._set_size(w, h - legend_rows)
         plt.ticks_color(pal["ticks"])
         plt.frame(True)
         try:
@@ -306,9 +328,12 @@ class LossPlot(PlotextPlot):
         except Exception as exc:  # noqa: BLE001 - never let a plotting corner case crash the app
             body = Text(f"(plot unavailable: {type(exc).__name__})")
         body.no_wrap = True
-        legend.truncate(w, pad=True)
         out = Text()
-        out.append_text(legend)
+        for k, row in enumerate(legend.split("\n", allow_blank=True)):
+            row.truncate(w, pad=True)
+            out.append_text(row)
+            if k < legend_rows - 1:
+                out.append("\n")
         out.append("\n")
         out.append_text(body)
         out.rstrip()
@@ -369,8 +394,14 @@ class LossPlot(PlotextPlot):
         xmax = float(np.nanmax(xs)) if n and np.isfinite(xs).any() else 0.0
         if xmax <= 0:
             xmax = {"steps": 10.0, "epochs": 1.0, "samples": float(sim.dataset.n_samples)}[mode]
-        if self._xlim is None or xmax > self._xlim[1] or xmax < self._xlim[1] / 5:
-            self._xlim = (0.0, nice_ceiling(xmax))
+        # paused or stepping: the axis ends a little past the data, at a round number; while
+        # running it grows in 1-2-5 jumps (each change of the axis moves every point: a full
+        # redraw on the wire), and fits the data again when the run pauses
+        if getattr(self.app, "running", False):
+            if self._xlim is None or xmax > self._xlim[1] or xmax < self._xlim[1] / 5:
+                self._xlim = (0.0, nice_ceiling(xmax))
+        else:
+            self._xlim = (0.0, axis_ceiling(xmax))
         plt.xlim(*self._xlim)
         ticks = nice_ticks(self._xlim[1], max(2, (w - 10) // 9))
         plt.xticks(ticks, [_count_label(t) for t in ticks])
@@ -429,7 +460,7 @@ class LossPlot(PlotextPlot):
             if len(px) == 1:
                 plt.scatter(px.tolist(), py.tolist(), marker="●", color=pal[key])
             else:
-                plt.plot(px.tolist(), py.tolist(), marker="hd" if key == "train" else "braille", color=pal[key])
+                plt.plot(px.tolist(), py.tolist(), marker="braille", color=pal[key])
 
         # accuracy on the right axis, 0 … 100 %
         if classify and n:
@@ -456,24 +487,13 @@ class LossPlot(PlotextPlot):
 
     def _legend(self, sim, pal: dict[str, RGB], w: int, n: int, exact: bool, has_val: bool,  # noqa: ANN001
                 classify: bool, log: bool) -> Text:
+        """One entry per line drawn (:attr:`drawn`), on one line when it fits, else wrapped
+        over more lines (the plot gives up those rows): no line is ever left unexplained."""
         def col(key: str) -> Style:
             r, g, b = pal[key]
             return Style(color=f"#{r:02x}{g:02x}{b:02x}", bold=True)
 
         muted = Style(color="#%02x%02x%02x" % pal["ticks"])
-        items_long = [("batch", "batch loss" + ("" if exact else " (min–max)")), ("epoch", "epoch mean"),
-                      ("train", "train (all data)")]
-        items_short = [("batch", "batch" if exact else "batch min–max"), ("epoch", "epoch mean"),
-                       ("train", "train")]
-        if has_val:
-            items_long.append(("val", "validation"))
-            items_short.append(("val", "val"))
-        if classify:
-            items_long.append(("acc", "accuracy (right)"))
-            items_short.append(("acc", "acc"))
-        unit = f"x: {X_LABELS[self.x_axis]}" + (" · log y" if log else "")
-        if sim.changes and n:
-            items_long.append(("change", "setting changed"))
         if n == 0:
             text = Text()
             text.append("● ", col("train"))
@@ -483,18 +503,48 @@ class LossPlot(PlotextPlot):
                 text.append("validation", muted)
             text.append("  initial loss · no steps yet", muted)
             self.legend = text.plain
+            self.drawn = ["train"] + (["val"] if has_val else [])
             return text
-        items_tiny = [(key, label.split()[0]) for key, label in items_short]
-        for items, sep, with_unit in ((items_long, "  ", True), (items_short, "  ", True),
-                                      (items_short, " ", False), (items_tiny, " ", False)):
-            text = Text()
-            for k, (key, label) in enumerate(items):
-                text.append("│ " if key == "change" else "━ ", col(key))
-                text.append(label + (sep if k < len(items) - 1 else ""), muted)
-            if with_unit:
+        # (colour key, long label, short label) of every line drawn
+        items = [("batch", "batch loss" + ("" if exact else " (min–max)"), "batch" if exact else "batch min–max"),
+                 ("epoch", "epoch mean", "epoch mean"), ("train", "train (all data)", "train")]
+        if has_val:
+            items.append(("val", "validation", "val"))
+        if classify and ("train_acc" in self.series or "val_acc" in self.series):
+            if "train_acc" in self.series:
+                items.append(("acc", "train accuracy (right)", "train acc %"))
+            if "val_acc" in self.series:
+                items.append(("val_acc", "val accuracy (right)", "val acc %"))
+        if sim.changes:
+            items.append(("change", "setting changed", "setting changed"))
+        self.drawn = [key for key, _, _ in items]
+        unit = f"x: {X_LABELS[self.x_axis]}" + (" · log y" if log else "")
+
+        def entries(which: int) -> list[Text]:
+            return [Text.assemble(("│ " if key == "change" else "━ ", col(key)), (labels[which], muted))
+                    for key, *labels in items]
+
+        for which, sep in ((0, "  "), (1, "  "), (1, " ")):
+            text = Text(sep).join(entries(which))
+            if text.cell_len + 3 + len(unit) <= w:
                 text.append(f"   {unit}", muted)
             if text.cell_len <= w:
-                break
+                self.legend = text.plain
+                return text
+        # wrap the short entries over as many lines as they need
+        lines: list[Text] = [Text()]
+        for entry in entries(1) + [Text(unit, muted)]:
+            line = lines[-1]
+            gap = 2 if line.cell_len else 0
+            if line.cell_len and line.cell_len + gap + entry.cell_len > w:
+                lines.append(Text())
+                line, gap = lines[-1], 0
+            if gap:
+                line.append("  ")
+            line.append_text(entry)
+        if lines[-1].plain == unit and len(lines) > 1:
+            lines.pop()                  # the unit only where it fits: the axis is labelled anyway
+        text = Text("\n").join(lines)
         self.legend = text.plain
         return text
 

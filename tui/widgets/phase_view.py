@@ -55,7 +55,10 @@ def phase_rows(sim: Simulation, data: PhaseData, max_rows: int = MAX_ROWS) -> Ph
     d = data
     pos = d.position
     names = sim.dataset.feature_names
-    title = f"Iteration {d.iteration + 1} · batch {pos.batch_in_epoch + 1} of epoch {pos.epoch + 1 + d.segment.start_epoch}"
+    # say whether this batch is done (the counters include it) or in progress (they do not yet)
+    in_progress = sim.pending is not None and sim.pending.iteration == d.iteration
+    state = "in progress" if in_progress else "done"
+    title = f"Iteration {d.iteration + 1} {state} · epoch {pos.epoch + 1 + d.segment.start_epoch}, batch {pos.batch_in_epoch + 1}"
     if d.micro_count > 1:
         title += f" · micro-batch {d.micro + 1}/{d.micro_count} of step {pos.step + 1 + d.segment.start_step}"
     columns = ["i", *names, sim.dataset.target_name]

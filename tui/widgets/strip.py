@@ -33,7 +33,7 @@ import numpy as np
 from rich.style import Style
 
 from ..messages import SimulationChanged
-from ._cells import RGB, CellCanvas, blend, hex_rgb, rich_color
+from ._cells import LINE_CONTRAST, RGB, CellCanvas, blend, hex_rgb, readable, rich_color
 
 CURRENT, USED, TO_COME, SITS_OUT = 0, 1, 2, 3
 """Cell states (codes of :meth:`SampleStrip.position_states`)."""
@@ -135,7 +135,7 @@ def _pack_groups(groups: list[int], width: int, max_rows: int) -> Layout | None:
                 used = s
         return rows
 
-    width -= 1                           # column 0 of every row is a gap (room for the "[")
+    width -= 2                           # a column at each end of a row: room for "[" and "]"
     rows = rows_needed(width)
     if rows is None or rows > max_rows:
         return None
@@ -159,7 +159,7 @@ def _pack_groups(groups: list[int], width: int, max_rows: int) -> Layout | None:
         col.extend(range(start + 1, start + s + 1))
         used = start + s
     p = np.arange(sum(groups))
-    return Layout(r + 1, w + 1, 1, True, np.array(row), np.array(col), p, p + 1)
+    return Layout(r + 1, w + 2, 1, True, np.array(row), np.array(col), p, p + 1)
 
 
 def occurrences(order: np.ndarray) -> np.ndarray:
@@ -223,6 +223,7 @@ class SampleStrip(CellCanvas):
         self._seen_order: np.ndarray | None = None
         self._palette_key: tuple | None = None
         self._sid: dict = {}
+        self._plan_laid_out = None
 
     # ------------------------------------------------------------------------------------
     # public API
@@ -294,7 +295,7 @@ class SampleStrip(CellCanvas):
         p = sim.pending if sim.pending is not None else sim.last
         pos = (p.position.start, p.position.stop, p.position.pass_index) if p is not None else None
         order = sim.order
-        return (sim.iteration, len(sim.segments), pos, id(order), self.size.width,
+        return (sim.iteration, sim.revision, pos, id(order), self.size.width,
                 self.size.height, self.app.theme)
 
     def on_resize(self) -> None:
@@ -324,7 +325,9 @@ class SampleStrip(CellCanvas):
         plan = sim.plan
         width = self.size.width
         lay = make_layout(n, plan.batch_sizes, width, self._rows_available())
-        if self.layout_ is None or lay.rows != self.layout_.rows:
+        if self.layout_ is None or lay.rows != self.layout_.rows or plan is not self._plan_laid_out:
+            # a new plan may want more (or fewer) rows than the strip has now: ask for them
+            self._plan_laid_out = plan
             want = make_layout(n, plan.batch_sizes, width, self._max_rows_now).rows + 2
             if want != self.size.height and self.styles.height is not None and self.styles.height.is_auto:
                 self.refresh(layout=True)
@@ -336,7 +339,8 @@ class SampleStrip(CellCanvas):
         # the order and where we are in it
         p = sim.pending if sim.pending is not None else sim.last
         order = sim.order
-        key = (len(sim.segments), p.position.pass_index if p is not None else -1)
+        key = (id(sim.segment), p.position.pass_index if p is not None else -1)
+        self._segment_shown = sim.segment        # held, so its id is not reused meanwhile
         forward = sim.iteration > self._iteration
         self._iteration = sim.iteration
         old_order, old_levels = self._order, self._levels
@@ -414,20 +418,29 @@ class SampleStrip(CellCanvas):
             colors = [blend(c0, c1, k / (BLEND_LEVELS - 1)) for k in range(BLEND_LEVELS)]
         else:
             colors = _ramp(VIRIDIS[1:] if dark else VIRIDIS[:-1], RAMP_LEVELS)
+        # every cell a marker (3:1 on the background), every word text (4.5:1): WCAG AA
+        colors = [readable(c, bg_rgb, LINE_CONTRAST) for c in colors]
         self._colors = colors
+
+        def mark(t: float) -> str:
+            return rich_color(readable(blend(fg_rgb, bg_rgb, t), bg_rgb, LINE_CONTRAST))
+
+        def words(t: float) -> str:
+            return rich_color(readable(blend(fg_rgb, bg_rgb, t), bg_rgb))
+
         sid = {}
         for lvl, c in enumerate(colors):
             sid[lvl, CURRENT] = self.table.index(base + Style(color=rich_color(c), bold=True))
             # used cells share one muted colour: a long run of them is one segment on the wire
-            sid[lvl, USED] = self.table.index(base + Style(color=rich_color(blend(fg_rgb, bg_rgb, 0.62))))
+            sid[lvl, USED] = self.table.index(base + Style(color=mark(0.62)))
             sid[lvl, TO_COME] = self.table.index(base + Style(color=rich_color(c)))
-        sid["sits"] = self.table.index(base + Style(color=rich_color(blend(fg_rgb, bg_rgb, 0.55))))
-        sid["text"] = self.table.index(base + Style(color=rich_color(blend(fg_rgb, bg_rgb, 0.25))))
-        sid["title"] = self.table.index(base + Style(color=rich_color(fg_rgb), bold=True))
-        sid["muted"] = self.table.index(base + Style(color=rich_color(blend(fg_rgb, bg_rgb, 0.45))))
-        sid["bracket"] = self.table.index(base + Style(color=rich_color(fg_rgb), bold=True))
+        sid["sits"] = self.table.index(base + Style(color=mark(0.55)))
+        sid["text"] = self.table.index(base + Style(color=words(0.25)))
+        sid["title"] = self.table.index(base + Style(color=rich_color(readable(fg_rgb, bg_rgb)), bold=True))
+        sid["muted"] = self.table.index(base + Style(color=words(0.45)))
+        sid["bracket"] = self.table.index(base + Style(color=rich_color(readable(fg_rgb, bg_rgb)), bold=True))
         sid["blank"] = self.table.index(base)
-        sid["flight"] = self.table.index(base + Style(color=rich_color(blend(fg_rgb, bg_rgb, 0.3))))
+        sid["flight"] = self.table.index(base + Style(color=mark(0.3)))
         self._sid = sid
         n_levels = len(colors)
         lut = np.zeros((n_levels + 1, 4), dtype=np.int32)
