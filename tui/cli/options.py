@@ -108,7 +108,19 @@ def suggest(word: str, choices: Sequence[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+#: What the options that are not scenario settings take (for "needs a value (...)").
+_OTHER_VALUES = {
+    "scenario_file": "a file path, e.g. --scenario my.toml",
+    "preset": "a preset name; see mbsim presets",
+    "trace": "a file path", "history": "a file path", "data_out": "a file path",
+    "speed": "batches per second, or max",
+}
+
+
 def _value_hint(parser: argparse.ArgumentParser, option: str) -> str:
+    for action in parser._actions:
+        if option in action.option_strings and action.dest in _OTHER_VALUES:
+            return _OTHER_VALUES[action.dest]
     for action in parser._actions:
         if option in action.option_strings and action.dest in FIELD_NAMES:
             key = action.dest
@@ -152,8 +164,16 @@ def unknown_arguments(root: argparse.ArgumentParser, parser: argparse.ArgumentPa
     """One line for arguments argparse did not take; names the command an option belongs to."""
     where = f"mbsim {command}" if command else "mbsim"
     for token in extras:
+        if token == "--":
+            rest = extras[extras.index("--") + 1:]
+            after = f" (got {' '.join(repr(t) for t in rest[:3])})" if rest else ""
+            return f"'--' ends the options, but {where} takes no arguments after it{after}"
         if token.startswith("-") and len(token) > 1:
             word = token.split("=", 1)[0]
+            if command and word in all_options(parser) and word not in ("-h", "--help"):
+                # parsed by the main parser, so it came before the command's name
+                return (f"{word} is an option of 'mbsim {command}': put it after the command "
+                        f"(mbsim {command} {token})")
             owners = [name for name, sub in subcommands(root).items()
                       if name != command and word in all_options(sub)]
             if owners:
@@ -194,6 +214,8 @@ def normalize_argv(argv: Sequence[str]) -> list[str]:
             out.extend(tokens[i:])
             break
         head, sep, value = token.partition("=")
+        if sep and head.startswith("--") and value == "--":
+            raise UsageError(f"{head}: '--' is not a value; give {head}=VALUE (see mbsim --help)")
         if sep and head in bools:
             try:
                 flag = sc_mod.parse_value(bools[head], value)

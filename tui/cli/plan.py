@@ -10,11 +10,11 @@ import argparse
 import json
 from typing import Any, Sequence
 
-from engine.errors import ScenarioError
+from engine.errors import ScenarioError, visible
 from engine.scenario import Scenario
 
 from .common import EXIT_OK, UsageError
-from .scenario_args import Sources, build_scenario, make_simulation
+from .scenario_args import Sources, build_scenario
 
 NAME = "plan"
 SUMMARY = "print the batch arithmetic, no training"
@@ -58,22 +58,13 @@ def _plural(n: int | float, word: str) -> str:
 
 def plan_data(scenario: Scenario, src: Sources) -> dict[str, Any]:
     """Every number of the plan, as plain data (``mbsim plan --json``)."""
-    from engine.sampling import make_plan
+    from engine.simulation import check_scenario
 
-    val = scenario.val_samples
-    if scenario.is_csv:  # N comes from the file
-        sim = make_simulation(scenario, src)
-        scenario, plan, val = sim.scenario, sim.plan, len(sim.dataset.y_val)
-    else:
-        try:
-            plan = make_plan(
-                scenario.samples, scenario.batch_size, drop_last=scenario.drop_last,
-                accumulate=scenario.accumulate, steps_per_epoch=scenario.steps_per_epoch_or_none,
-                epochs=scenario.epochs,
-            )
-        except ScenarioError as err:
-            raise UsageError(src.describe(err)) from None
-        scenario = scenario.resolved()
+    try:  # the same checks as mbsim run's Simulation (one validation path), without training
+        scenario, plan, dataset = check_scenario(scenario)
+    except ScenarioError as err:
+        raise UsageError(src.describe(err)) from None
+    val = len(dataset.y_val)
     m, k = plan.batches_per_pass, plan.accumulate
     return {
         "scenario": scenario.name,
@@ -178,7 +169,7 @@ def execute(ns: argparse.Namespace) -> int:
     scenario, src = build_scenario(ns)
     data = plan_data(scenario, src)
     if ns.json:
-        print(json.dumps(data, indent=2))
+        print(json.dumps(data, indent=2))  # JSON escapes control characters itself
     else:
-        print("\n".join(plan_lines(data)))
+        print("\n".join(visible(line) for line in plan_lines(data)))
     return EXIT_OK
