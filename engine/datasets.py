@@ -333,6 +333,12 @@ def load_csv(
                         raise DataError(
                             "csv", path, f"line {line}: header column {k + 1} has no name"
                         )
+                    if not col.isprintable():
+                        raise DataError(
+                            "csv", path, f"line {line}: the name of header column {k + 1} "
+                            f"({col!r}) holds a control character; column names must be "
+                            "printable text",
+                        )
                 seen: set[str] = set()
                 for col in header:
                     if col in seen:

@@ -69,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return 141
+    except OSError as exc:  # the environment's (a file or terminal the OS cannot serve), not a bug
+        where = f"{exc.filename!r}: " if getattr(exc, "filename", None) else ""
+        _say(f"{where}{exc.strerror or exc}")
+        return EXIT_IOERR
     except Exception as exc:  # an mbsim bug: one line for users, the traceback for developers
         if os.environ.get("MBSIM_DEBUG") or os.environ.get("PYTEST_CURRENT_TEST"):
             raise

@@ -12,10 +12,9 @@ EXIT_IOERR = 74
 #: Ended by a signal: 128 + its number, as a shell reports it (SIGHUP 129, SIGINT 130, SIGTERM 143).
 EXIT_SIGNAL = {signal.SIGHUP: 129, signal.SIGINT: 130, signal.SIGTERM: 143}
 #: Every exit code mbsim uses, as ``--help`` and the README list them.
-EXIT_CODES_TEXT = ("Exit codes: 0 done, 1 internal error (a bug), 2 bad input, 3 diverged (run), "
-                   "74 a file could not be written (disk full, size limit...), "
-                   "129/130/143 ended by SIGHUP/SIGINT (Ctrl+C)/SIGTERM.")
-
+EXIT_CODES_TEXT = ("Exit codes: 0 done, 1 internal error (a bug), 2 bad input, 3 diverged (run),\n"
+                   "74 a file could not be written (disk full, file-size limit...), 129/130/143\n"
+                   "ended by SIGHUP/SIGINT (Ctrl+C)/SIGTERM (run: the files keep every step done).")
 
 class UsageError(Exception):
     """Bad input: the one-line message is printed as ``mbsim: <message>`` with exit code 2."""

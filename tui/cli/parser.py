@@ -12,7 +12,7 @@ import argparse
 from types import ModuleType
 
 from . import interactive, plan, presets, run
-from .common import PROG
+from .common import EXIT_CODES_TEXT, PROG
 from .options import Parser, add_scenario_options
 
 #: The commands, in the order ``--help`` lists them.
@@ -29,8 +29,7 @@ examples:
   mbsim presets                           the built-in scenarios
 
 Boolean settings are flags: --drop-last / --no-drop-last (or --drop-last=true|false).
-Exit codes: 0 done, 2 bad input, 3 diverged (run), 130 interrupted (run).
-"""
+""" + EXIT_CODES_TEXT + "\n"
 
 
 def command_names() -> tuple[str, ...]:
