@@ -21,6 +21,7 @@ import fcntl
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +30,8 @@ from typing import BinaryIO, TextIO
 from .errors import OutputError
 from .files import file_kind
 
+#: Seconds an output FIFO may wait for its reader before it is refused.
+FIFO_WAIT = 10.0
 #: Existing non-regular files that are written to directly rather than replaced.
 _DIRECT = (stat.S_ISCHR, stat.S_ISFIFO)
 
@@ -176,14 +179,20 @@ def atomic_writer(path: str | Path) -> Iterator[TextIO]:
 def _direct_stream(p: str) -> Iterator[_Guarded]:
     """Write straight into an existing character device or FIFO (never replacing it).
 
-    A FIFO nobody reads is refused at once (``O_NONBLOCK`` open fails) instead of hanging."""
-    try:
-        fd = os.open(p, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as err:
-        if err.errno == errno.ENXIO:
-            raise OutputError(p, "is a FIFO that no program is reading; start the reader first",
-                              err.errno) from None
-        raise _output_error(p, err) from None
+    A FIFO waits up to :data:`FIFO_WAIT` seconds for a program to read it, then is refused
+    (instead of hanging for ever)."""
+    deadline = time.monotonic() + FIFO_WAIT
+    while True:
+        try:
+            fd = os.open(p, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+            break
+        except OSError as err:
+            if err.errno != errno.ENXIO:
+                raise _output_error(p, err) from None
+            if time.monotonic() >= deadline:
+                raise OutputError(p, f"is a FIFO that no program read within {FIFO_WAIT:g} s; "
+                                     "start the reader first", err.errno) from None
+            time.sleep(0.02)
     flags = fcntl.fcntl(fd, fcntl.F_GETFL)
     fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as raw:
