@@ -230,3 +230,17 @@ def normalize_argv(argv: Sequence[str]) -> list[str]:
             out.append(token)
         i += 1
     return out
+
+
+def options_markdown() -> str:
+    """The README's table of scenario options, from :data:`engine.scenario.FIELD_HELP`
+    (a test checks the README holds exactly this, and shows the expected table when not)."""
+    lines = ["| option | TOML key | what it sets |", "| --- | --- | --- |"]
+    for title, keys in FIELD_GROUPS.items():
+        for key in keys:
+            opt = option_name(key)
+            if field_kind(key) == "bool":
+                opt += f"` / `--no-{opt[2:]}"
+            text = option_help(key).replace("%%", "%").replace("|", "/")
+            lines.append(f"| `{opt}` | `{key}` | {text} |")
+    return "\n".join(lines)
