@@ -112,6 +112,12 @@ class _Guarded:
         except OSError as err:
             raise _output_error(self._path, err) from None
 
+    def writelines(self, lines) -> None:
+        try:
+            self._stream.writelines(lines)
+        except OSError as err:
+            raise _output_error(self._path, err) from None
+
     def flush(self) -> None:
         try:
             self._stream.flush()
