@@ -114,6 +114,8 @@ _OTHER_VALUES = {
     "preset": "a preset name; see mbsim presets",
     "trace": "a file path", "history": "a file path", "data_out": "a file path",
     "speed": "batches per second, or max",
+    "host": "an address, e.g. 127.0.0.1", "port": "a port number, e.g. 8000",
+    "max_sessions": "a whole number", "token": "a text", "lesson": "a lesson name or file",
 }
 
 
