@@ -53,8 +53,8 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -67,6 +67,8 @@ CLASSIFICATION_DATASETS: tuple[str, ...] = ("blobs", "moons", "circles", "xor", 
 DATASETS: tuple[str, ...] = REGRESSION_DATASETS + CLASSIFICATION_DATASETS  # plus "csv:PATH"
 CSV_PREFIX = "csv:"
 CSV_MAX_BYTES = 20 * 1024 * 1024
+#: Features (input columns) a CSV may have; with the target, MAX_FEATURES + 1 columns.
+MAX_FEATURES = 1000
 
 # The three-losses teaching example (see the module docstring).
 THREE_LOSSES_X: tuple[float, ...] = (1.0, 0.5, 2.0)
@@ -296,81 +298,91 @@ def load_csv(
     """
     if not path:
         raise DataError("csv", path, "no file given; write the dataset as csv:PATH")
+    from .files import read_text_limited
+    from .scenario import MAX_SAMPLES
+
     try:
-        size = os.path.getsize(path)
-    except FileNotFoundError:
-        raise DataError("csv", path, "file not found") from None
-    except OSError as err:
-        raise DataError("csv", path, f"cannot be read: {err.strerror or err}") from None
-    if os.path.isdir(path):
-        raise DataError("csv", path, "is a directory; give the path of a CSV file")
-    if size > CSV_MAX_BYTES:
-        raise DataError(
-            "csv",
-            path,
-            f"file is {size:,} bytes ({size / 2**20:.1f} MiB); the limit is "
-            f"{CSV_MAX_BYTES:,} bytes ({CSV_MAX_BYTES / 2**20:.0f} MiB)",
-        )
-    if size == 0:
+        text = read_text_limited(path, CSV_MAX_BYTES, "csv")
+    except ScenarioError as err:
+        reason = "file not found" if err.reason == "does not exist" else err.reason
+        raise DataError("csv", path, reason) from None
+    if text.strip() == "":
         raise DataError(
             "csv", path, "file is empty; it needs a header row of column names and data rows"
         )
 
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            header: list[str] | None = None
-            rows: list[list[float]] = []
-            for cells in reader:
-                line = reader.line_num
-                if len(cells) == 0 or (len(cells) == 1 and cells[0].strip() == ""):
-                    continue  # a blank line
-                if header is None:
-                    header = [c.strip() for c in cells]
-                    for k, col in enumerate(header):
-                        if col == "":
-                            raise DataError(
-                                "csv", path, f"line {line}: header column {k + 1} has no name"
-                            )
-                    dupes = sorted({c for c in header if header.count(c) > 1})
-                    if dupes:
-                        raise DataError(
-                            "csv",
-                            path,
-                            f"line {line}: the header repeats column {dupes[0]!r}; "
-                            "column names must be unique",
-                        )
-                    if all(_looks_numeric(c) for c in header):
-                        raise DataError(
-                            "csv",
-                            path,
-                            f"line {line}: the first row holds numbers, not column names; "
-                            "the first row must be a header of column names",
-                        )
-                    if len(header) < 2:
-                        raise DataError(
-                            "csv",
-                            path,
-                            f"line {line}: the header has {len(header)} column; at least 2 "
-                            "are needed (one or more features and a target)",
-                        )
-                    continue
-                if len(cells) != len(header):
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header: list[str] | None = None
+        rows: list[list[float]] = []
+        for cells in reader:
+            line = reader.line_num
+            if len(cells) == 0 or (len(cells) == 1 and cells[0].strip() == ""):
+                continue  # a blank line
+            if header is None:
+                header = [c.strip() for c in cells]
+                if len(header) > MAX_FEATURES + 1:
                     raise DataError(
                         "csv",
                         path,
-                        f"line {line}: has {len(cells)} cells; the header has "
-                        f"{len(header)} columns",
+                        f"line {line}: the header has {len(header):,} columns; the limit is "
+                        f"{MAX_FEATURES + 1:,} ({MAX_FEATURES:,} features and a target)",
                     )
-                rows.append(
-                    [_csv_number(c, path, line, col) for c, col in zip(cells, header)]
+                for k, col in enumerate(header):
+                    if col == "":
+                        raise DataError(
+                            "csv", path, f"line {line}: header column {k + 1} has no name"
+                        )
+                    if not col.isprintable():
+                        raise DataError(
+                            "csv", path, f"line {line}: the name of header column {k + 1} "
+                            f"({col!r}) holds a control character; column names must be "
+                            "printable text",
+                        )
+                seen: set[str] = set()
+                for col in header:
+                    if col in seen:
+                        raise DataError(
+                            "csv",
+                            path,
+                            f"line {line}: the header repeats column {col!r}; "
+                            "column names must be unique",
+                        )
+                    seen.add(col)
+                if all(_looks_numeric(c) for c in header):
+                    raise DataError(
+                        "csv",
+                        path,
+                        f"line {line}: the first row holds numbers, not column names; "
+                        "the first row must be a header of column names",
+                    )
+                if len(header) < 2:
+                    raise DataError(
+                        "csv",
+                        path,
+                        f"line {line}: the header has {len(header)} column; at least 2 "
+                        "are needed (one or more features and a target)",
+                    )
+                continue
+            if len(cells) != len(header):
+                raise DataError(
+                    "csv",
+                    path,
+                    f"line {line}: has {len(cells)} cells; the header has "
+                    f"{len(header)} columns",
                 )
-    except UnicodeDecodeError:
-        raise DataError("csv", path, "is not UTF-8 text") from None
+            if len(rows) == MAX_SAMPLES:
+                raise DataError(
+                    "csv",
+                    path,
+                    f"has more than {MAX_SAMPLES:,} data rows; the limit is {MAX_SAMPLES:,} "
+                    "(training and validation rows together)",
+                )
+            rows.append(
+                [_csv_number(c, path, line, col) for c, col in zip(cells, header)]
+            )
     except csv.Error as err:
         raise DataError("csv", path, f"is not valid CSV: {err}") from None
-    except OSError as err:
-        raise DataError("csv", path, f"cannot be read: {err.strerror or err}") from None
 
     if header is None:
         raise DataError(
@@ -410,14 +422,34 @@ def csv_task(y: np.ndarray) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _standardize(X: np.ndarray, X_val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(X − μ)/σ with the training mean μ and population std σ per column (σ = 0: only − μ)."""
+def _standardize(
+    X: np.ndarray, X_val: np.ndarray, names: tuple[str, ...] = ()
+) -> tuple[np.ndarray, np.ndarray]:
+    """(X − μ)/σ with the training mean μ and population std σ per column (σ = 0: only − μ).
+
+    Values so large that μ or σ overflow (e.g. ±1e300: their squares are beyond float64) are
+    refused with a :class:`ScenarioError` naming the column, instead of turning it into zeros.
+    """
     if X.shape[0] == 0:
         return X, X_val
-    mu = X.mean(axis=0)
-    sd = X.std(axis=0)
-    sd = np.where(sd > 0.0, sd, 1.0)
-    return (X - mu) / sd, (X_val - mu) / sd
+    with np.errstate(all="ignore"):
+        mu = X.mean(axis=0)
+        sd = X.std(axis=0)
+        ok = np.isfinite(mu) & np.isfinite(sd)
+        sd = np.where(sd > 0.0, sd, 1.0)
+        Xs, Xv = (X - mu) / sd, (X_val - mu) / sd
+    ok &= np.isfinite(Xs).all(axis=0)
+    if X_val.size:
+        ok &= np.isfinite(Xv).all(axis=0)
+    if not ok.all():
+        k = int(np.flatnonzero(~ok)[0])
+        column = repr(names[k]) if k < len(names) else str(k + 1)
+        raise ScenarioError(
+            "standardize", True,
+            f"feature {column} has values too large to standardise (its mean or standard "
+            "deviation is beyond floating point); rescale the column in the file",
+        )
+    return Xs, Xv
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -527,7 +559,7 @@ def make_dataset(
     if sort_by_class:
         X, y = _sorted_by_target(X, y)
     if standardize:
-        X, X_val = _standardize(X, X_val)
+        X, X_val = _standardize(X, X_val, tuple(feature_names))
     d = X.shape[1]
     return Dataset(
         name=name,

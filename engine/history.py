@@ -33,6 +33,7 @@ INDEX: dict[str, int] = {name: i for i, name in enumerate(SERIES)}
 
 DEFAULT_CAP = 32_768
 PARAM_BUDGET = 2_000_000  # floats kept for the parameter path, whatever the model size
+MAX_PARAMS = 100_000      # the widest model a simulation takes (engine.simulation checks it)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,9 @@ class History:
         self.n_series = len(SERIES)
         self.initial_params = np.array(initial_params, dtype=float)
         n_params = self.initial_params.size
-        self.param_cap = max(256, min(cap, PARAM_BUDGET // max(n_params, 1)))
+        # the parameter path holds at most PARAM_BUDGET floats: fewer rows for a wider model
+        # (at least 16 rows; models are capped at MAX_PARAMS parameters, which keeps 20)
+        self.param_cap = max(16, min(cap, PARAM_BUDGET // max(n_params, 1)))
         self.param_cap -= self.param_cap % 2
         self.clear()
 

@@ -138,6 +138,11 @@ class Scenario:
         _check_float_range("noise", self.noise, 0.0, 10.0)
         if not 0.0 < self.positive_fraction < 1.0:
             raise ScenarioError("positive_fraction", self.positive_fraction, "must be strictly between 0 and 1")
+        if self.target and not self.is_csv:
+            raise ScenarioError("target", self.target,
+                                f"only applies to csv:PATH datasets; {self.dataset!r} has its own target")
+        if self.task == "classification":
+            self._check_class_counts()
         _check_choice("model", self.model, MODELS)
         _check_int_range("hidden", self.hidden, 1, MAX_HIDDEN)
         _check_choice("activation", self.activation, ACTIVATIONS)
@@ -180,6 +185,18 @@ class Scenario:
         _check_int_range("seed", self.seed, 0, 2**63 - 1)
         _check_float_range("target_loss", self.target_loss, 0.0, 1e12, zero_means="no target")
         return self
+
+    def _check_class_counts(self) -> None:
+        """A generated classification needs at least one training sample of each class."""
+        from .datasets import class_counts
+
+        n0, n1 = class_counts(self.samples, self.positive_fraction)
+        if n0 == 0 or n1 == 0:
+            raise ScenarioError(
+                "positive_fraction", self.positive_fraction,
+                f"gives {n1} of {self.samples} samples in class 1 and {n0} in class 0; a "
+                "classification needs at least one of each (change positive_fraction or samples)",
+            )
 
     def check_batch_size(self, n_samples: int) -> None:
         """The batch size must be a whole number between 1 and N (N itself is batch GD)."""
@@ -335,34 +352,39 @@ def from_mapping(data: dict[str, Any], base: Scenario = DEFAULT, source: str = "
     return dataclasses.replace(base, **changes)
 
 
-def from_toml_text(text: str, source: str = "scenario file", base: Scenario = DEFAULT) -> Scenario:
-    """Parse TOML text into a scenario (not yet validated)."""
+SCENARIO_MAX_BYTES = 1_000_000
+
+
+def parse_toml(text: str, source: str = "scenario file") -> dict[str, Any]:
+    """TOML text as a table; malformed or absurdly nested TOML is one :class:`ScenarioError`."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, None, f"is not valid TOML ({exc})") from None
-    return from_mapping(data, base=base, source=source)
+    except RecursionError:
+        raise ScenarioError(source, None, "nests arrays or tables too deeply; a scenario file "
+                                          "is a flat list of key = value lines") from None
+
+
+def from_toml_text(text: str, source: str = "scenario file", base: Scenario = DEFAULT) -> Scenario:
+    """Parse TOML text into a scenario (not yet validated); a leading UTF-8 BOM is ignored."""
+    return from_mapping(parse_toml(text, source), base=base, source=source)
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The table of a scenario file, read with :func:`engine.files.read_text_limited` (kind and
+    size checked first, at most :data:`SCENARIO_MAX_BYTES` read; a UTF-8 BOM is accepted, as in
+    CSV files)."""
+    from .files import read_text_limited
+
+    label = f"scenario file {str(path)!r}"
+    text = read_text_limited(path, SCENARIO_MAX_BYTES, label)
+    return parse_toml(text, label)
 
 
 def from_toml(path: str | Path, base: Scenario = DEFAULT) -> Scenario:
     """Read a scenario file; a missing, unreadable or malformed file is one clear error."""
-    p = Path(path)
-    label = f"scenario file {str(path)!r}"
-    if not p.exists():
-        raise ScenarioError(label, None, "does not exist")
-    if p.is_dir():
-        raise ScenarioError(label, None, "is a directory, not a TOML file")
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ScenarioError(label, None, f"cannot be read ({exc.strerror})") from None
-    if len(raw) > 1_000_000:
-        raise ScenarioError(label, None, "is larger than 1 MB; a scenario file is a few lines of TOML")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ScenarioError(label, None, "is not UTF-8 text") from None
-    return from_toml_text(text, source=label, base=base)
+    return from_mapping(read_toml(path), base=base, source=f"scenario file {str(path)!r}")
 
 
 def write_toml(scenario: Scenario, path: str | Path) -> Path:

@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from .datasets import Dataset, make_dataset
-from .history import History
+from .history import MAX_PARAMS, History
 from .landscape import Grid, gd_path, loss_grid
 from .models import Model, make_model
 from .noise import NoiseReport, noise_report
@@ -48,6 +48,78 @@ READY, FINISHED, TARGET_REACHED, DIVERGED = "ready", "finished", "target reached
 
 CHECKPOINT_EVERY = 32
 MAX_CHECKPOINTS = 2048
+CHECKPOINT_BUDGET = 8_000_000  # floats kept in checkpoints, whatever the model size (64 MB)
+
+
+def _prepare(scenario: Scenario) -> tuple[np.random.Generator, Dataset, Scenario, Model]:
+    """The checks and the pieces a Simulation starts from: the RNG, the data, the resolved
+    scenario and the model (shared with :func:`check_scenario`, so both refuse the same)."""
+    scenario.validate()
+    rng = np.random.default_rng(scenario.seed)
+    dataset = make_dataset(
+        scenario.dataset, scenario.samples, scenario.val_samples, scenario.noise, rng,
+        positive_fraction=scenario.positive_fraction, sort_by_class=scenario.sort_by_class,
+        target=scenario.target or None, standardize=scenario.standardize,
+    )
+    ds = dataset
+    if scenario.is_csv:
+        scenario = scenario.replace(samples=ds.n_samples, val_samples=len(ds.y_val))
+        scenario.check_batch_size(ds.n_samples)
+        if scenario.sampling == "stratified" and ds.task != "classification":
+            raise ScenarioError("sampling", "stratified", "needs 0/1 targets; this CSV is a regression task")
+        if scenario.model == "logistic" and ds.task != "classification":
+            raise ScenarioError("model", "logistic", "needs 0/1 targets; this CSV is a regression task")
+    sc = scenario.resolved(ds.task)
+    _check_model_size(sc, ds)
+    model = make_model(
+        sc.model, ds.n_features, ds.task, hidden=sc.hidden, activation=sc.activation, bias=sc.bias
+    )
+    return rng, dataset, sc, model
+
+
+def check_scenario(scenario: Scenario) -> tuple[Scenario, Plan, Dataset]:
+    """Everything ``Simulation(scenario)`` checks, without training state: the resolved
+    scenario, the plan and the data (``mbsim plan`` uses it, so plan and run refuse the same
+    scenarios). Raises :class:`ScenarioError` like the Simulation would."""
+    rng, ds, sc, model = _prepare(scenario)
+    segment = Simulation._make_segment(_DataOnly(ds), sc, 0, 0, 0)  # type: ignore[arg-type]
+    if scenario.is_csv:  # generated data are always of moderate size; a file's may not be
+        _check_initial_loss(model, model.init_params(rng), ds)
+    return sc, segment.plan, ds
+
+
+@dataclass
+class _DataOnly:
+    dataset: Dataset
+
+
+def _check_initial_loss(model: Model, init: np.ndarray, ds: Dataset) -> float:
+    """The initial training loss; refused when it is already not finite (values too large)."""
+    with np.errstate(all="ignore"):
+        loss = model.loss(init, ds.X, ds.y)
+    if not math.isfinite(loss):
+        raise ScenarioError(
+            "dataset", ds.name,
+            f"the initial training loss is already {loss} before any step: the values are too "
+            "large for the model; rescale them (e.g. --standardize) or use smaller values")
+    return loss
+
+
+def _check_model_size(sc: Scenario, ds: Dataset) -> None:
+    """Refuse a model wider than :data:`engine.history.MAX_PARAMS` parameters (a CSV with
+    thousands of columns and a wide mlp), before any array of that width is made."""
+    d = ds.n_features
+    if sc.model == "mlp":
+        n = sc.hidden * d + 2 * sc.hidden + 1
+        how = f"an mlp with {sc.hidden} hidden units on {d:,} features"
+        fix = "fewer --hidden units or fewer feature columns"
+    else:
+        n = d + (1 if sc.bias else 0)
+        how = f"a {sc.model} model on {d:,} features"
+        fix = "fewer feature columns"
+    if n > MAX_PARAMS:
+        raise ScenarioError("model", sc.model, f"{how} has {n:,} parameters; the limit is "
+                                               f"{MAX_PARAMS:,} (use {fix})")
 
 
 @dataclass(frozen=True)
@@ -198,25 +270,8 @@ class Simulation:
         """``sampling_stream`` k ≥ 1 draws the sampling orders from their own generator
         (:func:`engine.sampling.stream_generator`), the data and initial parameters still
         from the seed: member k of an :class:`engine.ensemble.Ensemble` of seeds."""
-        scenario.validate()
-        self.rng = np.random.default_rng(scenario.seed)
-        self.dataset: Dataset = make_dataset(
-            scenario.dataset, scenario.samples, scenario.val_samples, scenario.noise, self.rng,
-            positive_fraction=scenario.positive_fraction, sort_by_class=scenario.sort_by_class,
-            target=scenario.target or None, standardize=scenario.standardize,
-        )
+        self.rng, self.dataset, sc, self.model = _prepare(scenario)
         ds = self.dataset
-        if scenario.is_csv:
-            scenario = scenario.replace(samples=ds.n_samples, val_samples=len(ds.y_val))
-            scenario.check_batch_size(ds.n_samples)
-            if scenario.sampling == "stratified" and ds.task != "classification":
-                raise ScenarioError("sampling", "stratified", "needs 0/1 targets; this CSV is a regression task")
-            if scenario.model == "logistic" and ds.task != "classification":
-                raise ScenarioError("model", "logistic", "needs 0/1 targets; this CSV is a regression task")
-        sc = scenario.resolved(ds.task)
-        self.model: Model = make_model(
-            sc.model, ds.n_features, ds.task, hidden=sc.hidden, activation=sc.activation, bias=sc.bias
-        )
         init = self.model.init_params(self.rng)
         if sampling_stream:
             self.rng = stream_generator(scenario.seed, sampling_stream)
@@ -246,8 +301,10 @@ class Simulation:
         self._replaying = False
         self._checkpoints: list[_Checkpoint] = []
         self._checkpoint_every = CHECKPOINT_EVERY
+        # checkpoints hold params and optimizer state (~4 vectors): at most CHECKPOINT_BUDGET floats
+        self._max_checkpoints = max(16, min(MAX_CHECKPOINTS, CHECKPOINT_BUDGET // (4 * init.size)))
         self._reference_cache: dict[tuple[float, int], np.ndarray] = {}
-        self.initial_train_loss = self.model.loss(init, self._X, self._y)
+        self.initial_train_loss = _check_initial_loss(self.model, init, ds)
         self.initial_val_loss = self.model.loss(init, self._Xv, self._yv) if self._has_val else math.nan
         self._train_loss = self.initial_train_loss
         self._val_loss = self.initial_val_loss
@@ -738,7 +795,7 @@ class Simulation:
                 self._checkpoints[-1].pinned = True
             return
         self._checkpoints.append(_Checkpoint(s.copy(), self.rng.bit_generator.state, pinned))
-        if len(self._checkpoints) > MAX_CHECKPOINTS:
+        if len(self._checkpoints) > self._max_checkpoints:
             last = len(self._checkpoints) - 1
             self._checkpoints = [c for i, c in enumerate(self._checkpoints) if c.pinned or i % 2 == 0 or i == last]
             self._checkpoint_every *= 2

@@ -473,3 +473,14 @@ def test_python_dash_m_tui(tmp_path):
                             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
                             timeout=60)
     assert result.returncode == 0 and "25 batches per epoch: 25 × 8" in result.stdout
+
+
+def test_readme_option_table_is_made_from_the_field_help_texts():
+    """The README's option list and ``--help`` come from one source, engine.scenario.FIELD_HELP."""
+    from tui.cli.options import options_markdown
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = options_markdown()
+    assert table in readme, "README's option table is out of date; it should be:\n" + table
+    for key in FIELD_NAMES:
+        assert f"| `{key}` |" in table

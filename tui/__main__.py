@@ -2,6 +2,10 @@
 
 import sys
 
-from tui.cli import main
+try:
+    from tui.entry import main
+except KeyboardInterrupt:  # Ctrl+C at the very start
+    sys.stderr.write("mbsim: interrupted\n")
+    sys.exit(130)
 
 sys.exit(main())

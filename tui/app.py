@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import signal
 import time
 
 from textual.app import App, ComposeResult
@@ -139,6 +140,7 @@ class MbsimApp(LiveActions, App[int]):
         Binding("S", "screenshot", "screenshot", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
+        Binding("ctrl+c", "interrupt", "quit", show=False),  # by reflex: quits, exit code 130
     ]
 
     def __init__(self, scenario: Scenario | Simulation | None = None, *, paused: bool = True,
@@ -156,6 +158,7 @@ class MbsimApp(LiveActions, App[int]):
             self.sim = Simulation(scenario if scenario is not None else Scenario())
         self.speed: float | None = parse_speed(speed)
         self.start_paused = paused
+        self.handle_signals = False           # run_app: SIGINT/SIGTERM/SIGHUP end with 130/143/129
         self.running = False
         self.goal: int | None = None          # an iteration to run to at max speed (key e)
         self._frame_worker: Worker | None = None
@@ -190,6 +193,8 @@ class MbsimApp(LiveActions, App[int]):
         yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
+        if self.handle_signals:
+            self.install_signal_handlers()
         self.header = self.query_one("#header", StatusHeader)
         self.counters_line = self.query_one("#counters", CountersLine)
         self.arithmetic = self.query_one("#arithmetic", ArithmeticLine)
@@ -586,6 +591,20 @@ class MbsimApp(LiveActions, App[int]):
         """Redraw every panel after a live change of settings."""
         self._jumped("settings")
 
+    def action_interrupt(self) -> None:
+        """ctrl+c (a key here: the terminal is in raw mode) quits as Ctrl+C would: exit 130."""
+        self.exit(return_code=130)
+
+    def install_signal_handlers(self) -> None:
+        """SIGINT, SIGTERM and SIGHUP end the app cleanly (terminal restored) with exit code
+        130, 143 or 129 (only for a real run: :func:`run_app` calls this from on_mount)."""
+        loop = asyncio.get_running_loop()
+        for signum, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)):
+            try:
+                loop.add_signal_handler(signum, self.exit, None, code)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                pass
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
@@ -601,6 +620,7 @@ def run_app(scenario: Scenario | Simulation | None = None, *, paused: bool = Tru
     "max" (``--speed``; None is the default, 10). A bad scenario raises before the screen opens.
     """
     app = MbsimApp(scenario, paused=paused, speed=speed)
+    app.handle_signals = True
     result = app.run()
     if app.return_code:
         return app.return_code

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import ScenarioError, Simulation
+from engine.errors import visible
 from engine.live import (
     next_batch_size, next_optimizer, next_sampling, previous_batch_size,
 )
@@ -229,7 +230,7 @@ class LiveActions:
     def _tell(self, text: str, severity: str = "information", replace: bool = True) -> None:
         if replace:
             self.clear_notifications()  # type: ignore[attr-defined]
-        self.notify(text, severity=severity, timeout=self.NOTIFY_TIMEOUT, markup=False)  # type: ignore[attr-defined]
+        self.notify(visible(text), severity=severity, timeout=self.NOTIFY_TIMEOUT, markup=False)  # type: ignore[attr-defined]
 
     def _refuse(self, text: str) -> None:
         self.bell()  # type: ignore[attr-defined]

@@ -108,7 +108,21 @@ def suggest(word: str, choices: Sequence[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+#: What the options that are not scenario settings take (for "needs a value (...)").
+_OTHER_VALUES = {
+    "scenario_file": "a file path, e.g. --scenario my.toml",
+    "preset": "a preset name; see mbsim presets",
+    "trace": "a file path", "history": "a file path", "data_out": "a file path",
+    "speed": "batches per second, or max",
+    "host": "an address, e.g. 127.0.0.1", "port": "a port number, e.g. 8000",
+    "max_sessions": "a whole number", "token": "a text", "lesson": "a lesson name or file",
+}
+
+
 def _value_hint(parser: argparse.ArgumentParser, option: str) -> str:
+    for action in parser._actions:
+        if option in action.option_strings and action.dest in _OTHER_VALUES:
+            return _OTHER_VALUES[action.dest]
     for action in parser._actions:
         if option in action.option_strings and action.dest in FIELD_NAMES:
             key = action.dest
@@ -152,8 +166,16 @@ def unknown_arguments(root: argparse.ArgumentParser, parser: argparse.ArgumentPa
     """One line for arguments argparse did not take; names the command an option belongs to."""
     where = f"mbsim {command}" if command else "mbsim"
     for token in extras:
+        if token == "--":
+            rest = extras[extras.index("--") + 1:]
+            after = f" (got {' '.join(repr(t) for t in rest[:3])})" if rest else ""
+            return f"'--' ends the options, but {where} takes no arguments after it{after}"
         if token.startswith("-") and len(token) > 1:
             word = token.split("=", 1)[0]
+            if command and word in all_options(parser) and word not in ("-h", "--help"):
+                # parsed by the main parser, so it came before the command's name
+                return (f"{word} is an option of 'mbsim {command}': put it after the command "
+                        f"(mbsim {command} {token})")
             owners = [name for name, sub in subcommands(root).items()
                       if name != command and word in all_options(sub)]
             if owners:
@@ -194,6 +216,8 @@ def normalize_argv(argv: Sequence[str]) -> list[str]:
             out.extend(tokens[i:])
             break
         head, sep, value = token.partition("=")
+        if sep and head.startswith("--") and value == "--":
+            raise UsageError(f"{head}: '--' is not a value; give {head}=VALUE (see mbsim --help)")
         if sep and head in bools:
             try:
                 flag = sc_mod.parse_value(bools[head], value)
@@ -208,3 +232,17 @@ def normalize_argv(argv: Sequence[str]) -> list[str]:
             out.append(token)
         i += 1
     return out
+
+
+def options_markdown() -> str:
+    """The README's table of scenario options, from :data:`engine.scenario.FIELD_HELP`
+    (a test checks the README holds exactly this, and shows the expected table when not)."""
+    lines = ["| option | TOML key | what it sets |", "| --- | --- | --- |"]
+    for title, keys in FIELD_GROUPS.items():
+        for key in keys:
+            opt = option_name(key)
+            if field_kind(key) == "bool":
+                opt += f"` / `--no-{opt[2:]}"
+            text = option_help(key).replace("%%", "%").replace("|", "/")
+            lines.append(f"| `{opt}` | `{key}` | {text} |")
+    return "\n".join(lines)

@@ -12,7 +12,7 @@ import argparse
 from types import ModuleType
 
 from . import interactive, plan, presets, run, serve
-from .common import PROG
+from .common import EXIT_CODES_TEXT, PROG
 from .options import Parser, add_scenario_options
 
 #: The commands, in the order ``--help`` lists them.
@@ -30,8 +30,7 @@ examples:
   mbsim serve                             the TUI in web browsers: http://127.0.0.1:8000/
 
 Boolean settings are flags: --drop-last / --no-drop-last (or --drop-last=true|false).
-Exit codes: 0 done, 2 bad input, 3 diverged (run), 130 interrupted (run).
-"""
+""" + EXIT_CODES_TEXT + "\n"
 
 
 def command_names() -> tuple[str, ...]:

@@ -13,12 +13,12 @@ from typing import Any, Sequence
 import dataclasses
 
 from engine.arithmetic import arithmetic_line, epoch_steps_text
-from engine.errors import ScenarioError
+from engine.errors import ScenarioError, visible
 from engine.sampling import EPOCH_ENDS, Plan, make_plan
 from engine.scenario import Scenario
 
 from .common import EXIT_OK, UsageError
-from .scenario_args import Sources, build_scenario, make_simulation
+from .scenario_args import Sources, build_scenario
 
 NAME = "plan"
 SUMMARY = "print the batch arithmetic, no training"
@@ -82,20 +82,13 @@ def _alternative(plan: Plan, scenario: Scenario) -> Plan:
 
 def plan_data(scenario: Scenario, src: Sources) -> dict[str, Any]:
     """Every number of the plan, as plain data (``mbsim plan --json``)."""
-    val = scenario.val_samples
-    if scenario.is_csv:  # N comes from the file
-        sim = make_simulation(scenario, src)
-        scenario, plan, val = sim.scenario, sim.plan, len(sim.dataset.y_val)
-    else:
-        try:
-            plan = make_plan(
-                scenario.samples, scenario.batch_size, drop_last=scenario.drop_last,
-                accumulate=scenario.accumulate, steps_per_epoch=scenario.steps_per_epoch_or_none,
-                epochs=scenario.epochs, epoch_end=scenario.epoch_end, sampling=scenario.sampling,
-            )
-        except ScenarioError as err:
-            raise UsageError(src.describe(err)) from None
-        scenario = scenario.resolved()
+    from engine.simulation import check_scenario
+
+    try:  # the same checks as mbsim run's Simulation (one validation path), without training
+        scenario, plan, dataset = check_scenario(scenario)
+    except ScenarioError as err:
+        raise UsageError(src.describe(err)) from None
+    val = len(dataset.y_val)
     m, k = plan.batches_per_pass, plan.accumulate
     by_choice = {}
     if plan.steps_per_epoch is not None:
@@ -234,7 +227,7 @@ def execute(ns: argparse.Namespace) -> int:
     scenario, src = build_scenario(ns)
     data = plan_data(scenario, src)
     if ns.json:
-        print(json.dumps(data, indent=2))
+        print(json.dumps(data, indent=2))  # JSON escapes control characters itself
     else:
-        print("\n".join(plan_lines(data)))
+        print("\n".join(visible(line) for line in plan_lines(data)))
     return EXIT_OK

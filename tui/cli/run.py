@@ -1,8 +1,8 @@
 """``mbsim run``: train headless, one Keras-style line per epoch, and write the trace and history.
 
 Imports NumPy and the engine only (never textual, rich or plotext). Exit codes: 0 finished or
-target loss reached, 3 diverged, 2 bad input, 130 interrupted (Ctrl+C; the files hold what was
-done so far).
+target loss reached, 3 diverged, 2 bad input, 74 an output could not be written, 130/143/129
+interrupted by SIGINT/SIGTERM/SIGHUP (the files hold every step done so far).
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import threading
 from contextlib import ExitStack, contextmanager
 from typing import Any, Callable, Iterator, TextIO
 
-from .common import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, PROG
+from engine.errors import OutputError, visible
+
+from .common import EXIT_CODES_TEXT, EXIT_DIVERGED, EXIT_OK, PROG, Interrupted
 from .scenario_args import build_scenario, make_simulation
 from .writers import (
-    HISTORY_COLUMNS, check_output_path, csv_float, trace_header, trace_record, write_data_csv,
+    HISTORY_COLUMNS, check_output_paths, csv_float, trace_header, trace_record, write_data_csv,
 )
 
 NAME = "run"
@@ -35,9 +37,12 @@ examples:
 
 Each line reads: Epoch e/E  b/M <bar>  loss: (running epoch mean of the batch losses, Keras)
 train: (full training loss after the epoch)  val: (validation loss)  acc: (classifiers)
-Exit codes: 0 finished or target loss reached, 3 diverged, 2 bad input, 130 interrupted
-(the files then hold every step done so far). Files are written atomically.
-"""
+Stopped by Ctrl+C, SIGTERM or SIGHUP, the files hold every step done so far (no temporary
+file is left) and the exit code is 130, 143 or 129. A regular output file is written
+atomically (temp file + rename); an existing device or FIFO (/dev/stdout into a pipe) is
+written to directly; a read-only file, a folder or one file for two outputs is refused.
+On a terminal the epoch's line is updated in place; in a pipe, one line per epoch.
+""" + EXIT_CODES_TEXT + "\n"
 SCENARIO_OPTIONS = True
 BAR_WIDTH = 20
 
@@ -87,30 +92,35 @@ def epoch_line(epoch: int, epochs: int, batch: int, batches: int, loss: float, t
 
 
 class _Interrupts:
-    """Ctrl+C raises KeyboardInterrupt at once, except while a step's lines are being written
-    (then right after), so the trace and the history always hold the same whole steps."""
+    """SIGINT (Ctrl+C), SIGTERM and SIGHUP raise :class:`Interrupted` at once, except while a
+    step's lines are being written or the files are being closed (then right after), so the
+    trace and the history always hold the same whole steps and no temporary file is left."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def __init__(self) -> None:
         self.critical = False
-        self.pending = False
-        self._old: Any = None
+        self.pending: int | None = None
+        self._old: dict[int, Any] = {}
 
     def _handler(self, signum: int, frame: Any) -> None:
         if self.critical:
-            self.pending = True
+            self.pending = self.pending or signum
         else:
-            raise KeyboardInterrupt
+            raise Interrupted(signum)
 
     @contextmanager
     def installed(self) -> Iterator[None]:
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        self._old = signal.signal(signal.SIGINT, self._handler)
+        for sig in self.SIGNALS:
+            self._old[sig] = signal.signal(sig, self._handler)
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, self._old)
+            for sig, old in self._old.items():
+                signal.signal(sig, old)
 
     @contextmanager
     def deferred(self) -> Iterator[None]:
@@ -120,8 +130,8 @@ class _Interrupts:
         finally:
             self.critical = False
         if self.pending:
-            self.pending = False
-            raise KeyboardInterrupt
+            signum, self.pending = self.pending, None
+            raise Interrupted(signum)
 
 
 def _smaller_lr(lr: float) -> str:
@@ -130,32 +140,39 @@ def _smaller_lr(lr: float) -> str:
 
 def execute(ns: argparse.Namespace) -> int:
     """Train headless; the exit code says how the run ended."""
+    guard = _Interrupts()
+    with guard.installed():  # from the start: a signal never leaves a temporary file behind
+        return _execute(ns, guard)
+
+
+def _execute(ns: argparse.Namespace, guard: _Interrupts) -> int:
     scenario, src = build_scenario(ns)
     outputs = {opt: getattr(ns, dest) for opt, dest in
                (("--trace", "trace"), ("--history", "history"), ("--data-out", "data_out"))
                if getattr(ns, dest, None) is not None}
-    for option, path in outputs.items():
-        check_output_path(option, path)
+    check_output_paths(outputs)
     from . import run_ensemble
 
     runs = run_ensemble.parse_runs(getattr(ns, "runs", None))
     if runs is not None and runs > 1:
-        return run_ensemble.execute(ns, scenario, src, runs, outputs)
+        return run_ensemble.execute(ns, scenario, src, runs, outputs, guard)
     sim = make_simulation(scenario, src)
     quiet = ns.quiet
-    out = sys.stdout
+    out = _Screen(sys.stdout)
     from engine.atomic import atomic_writer
 
+    def writer(option: str):  # names the option in an OS error (disk full, size limit)
+        return _named(option, outputs[option], atomic_writer(outputs[option]))
+
     if "--data-out" in outputs:
-        with atomic_writer(outputs["--data-out"]) as stream:
+        with writer("--data-out") as stream:
             write_data_csv(sim, stream)
 
-    guard = _Interrupts()
-    interrupted = False
+    stopped: Interrupted | None = None
     last = {"step": 0}
     with ExitStack() as stack:
-        trace = stack.enter_context(atomic_writer(outputs["--trace"])) if "--trace" in outputs else None
-        history = stack.enter_context(atomic_writer(outputs["--history"])) if "--history" in outputs else None
+        trace = stack.enter_context(writer("--trace")) if "--trace" in outputs else None
+        history = stack.enter_context(writer("--history")) if "--history" in outputs else None
         if trace is not None:
             trace.write(json.dumps(trace_header(sim)) + "\n")
         if history is not None:
@@ -163,22 +180,25 @@ def execute(ns: argparse.Namespace) -> int:
         callback = _make_callback(sim, trace, history, last, guard) if (trace or history) else None
         sim.on_step = callback
         try:
-            with guard.installed():
-                _train(sim, quiet, out)
-        except KeyboardInterrupt:
-            interrupted = True
+            _train(sim, quiet, out)
+        except Interrupted as sig:
+            stopped = sig
         finally:
             sim.on_step = None
+            guard.critical = True  # a second signal waits until the files are closed
+    guard.critical = False
+    stopped = stopped or (Interrupted(guard.pending) if guard.pending else None)
+    guard.pending = None
     # the writers closed normally: the files now hold every step recorded
     status = sim.status
-    if interrupted:
+    if stopped is not None:
         c = sim.counters()
         if not quiet:
             _print_epoch(sim, out)
-        written = f"; wrote {', '.join(outputs.values())}" if outputs else ""
-        print(f"{PROG}: interrupted at step {last['step'] if callback else sim.step} "
-              f"(epoch {c.epoch}/{c.epochs}){written}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        written = f"; wrote {', '.join(repr(p) for p in outputs.values())}" if outputs else ""
+        print(f"{PROG}: {visible(stopped.what)} at step {last['step'] if callback else sim.step} "
+              f"(epoch {c.epoch}/{c.epochs}){visible(written)}", file=sys.stderr)
+        return stopped.exit_code
     if status == "diverged":
         print(f"{PROG}: diverged at step {sim.diverged_step} (loss is not finite); try a smaller "
               f"--lr, e.g. {_smaller_lr(sim.scenario.lr)}", file=sys.stderr)
@@ -187,6 +207,18 @@ def execute(ns: argparse.Namespace) -> int:
         print(f"Target loss {sim.scenario.target_loss:g} reached at step {sim.step:,} "
               f"(train loss {format_metric(sim.train_loss)})", file=out)
     return EXIT_OK
+
+
+@contextmanager
+def _named(option: str, path: str, writer: Any) -> Iterator[Any]:
+    """``writer``'s stream; an :class:`OutputError` from it names the option and the file."""
+    try:
+        with writer as stream:
+            yield stream
+    except OutputError as err:
+        if err.what is None and err.path == path:  # not another output's error passing through
+            err.what = f"{option} {path!r}"
+        raise
 
 
 def _make_callback(sim, trace: TextIO | None, history: TextIO | None, last: dict, guard: _Interrupts
@@ -214,7 +246,14 @@ def _make_callback(sim, trace: TextIO | None, history: TextIO | None, last: dict
 
 
 def _train(sim, quiet: bool, out: TextIO) -> None:
-    """Run to the end, printing a line at the end of each epoch (and at a stop inside one)."""
+    """Run to the end, printing a line at the end of each epoch (and at a stop inside one).
+
+    On a terminal the epoch's line is updated in place a few times a second (Keras-like)."""
+    if not quiet and _is_terminal(out):
+        from .progress import train_live
+
+        train_live(sim, out, _epoch_text, format_metric)
+        return
     chunk = 4096
     while not sim.done:
         sim.run_iterations(min(sim.iterations_to_epoch_end(), chunk))
@@ -223,9 +262,56 @@ def _train(sim, quiet: bool, out: TextIO) -> None:
             _print_epoch(sim, out)
 
 
-def _print_epoch(sim, out: TextIO) -> None:
+class _Screen:
+    """stdout for the epoch lines; if the terminal goes away (an SSH connection dropping: EIO),
+    printing stops and training goes on, so the files still get every step (SIGHUP then ends
+    the run cleanly). A closed pipe (``| head``) still ends the run (BrokenPipeError)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self.stream.write(text)
+            except BrokenPipeError:
+                raise
+            except OSError:
+                self.gone = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                raise
+            except OSError:
+                self.gone = True
+
+    def isatty(self) -> bool:
+        return not self.gone and _is_terminal(self.stream)
+
+
+def _is_terminal(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _epoch_text(sim) -> str:
     c = sim.counters()
     has_val = len(sim.dataset.y_val) > 0
     acc = sim.accuracy()
-    print(epoch_line(c.epoch, c.epochs, c.batch, c.batches, sim.epoch_loss, sim.train_loss,
-                     sim.val_loss if has_val else None, acc), file=out, flush=True)
+    return epoch_line(c.epoch, c.epochs, c.batch, c.batches, sim.epoch_loss, sim.train_loss,
+                      sim.val_loss if has_val else None, acc)
+
+
+def _print_epoch(sim, out: TextIO) -> None:
+    if _is_terminal(out):  # over the line updated in place, if any
+        out.write("\r" + _epoch_text(sim) + "\x1b[K\n")
+        out.flush()
+        return
+    print(_epoch_text(sim), file=out, flush=True)

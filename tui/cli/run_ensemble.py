@@ -19,7 +19,9 @@ from typing import TextIO
 
 import numpy as np
 
-from .common import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, PROG, UsageError
+from engine.errors import visible
+
+from .common import EXIT_DIVERGED, EXIT_OK, PROG, UsageError
 from .writers import csv_float, write_data_csv
 
 #: The columns of ``--history`` with ``--runs K`` (K > 1); mean and q10/q50/q90 (linear
@@ -66,13 +68,16 @@ def _median(values: np.ndarray) -> float:
     return float(np.median(v)) if v.size else math.nan
 
 
-def execute(ns: argparse.Namespace, scenario, src, runs: int, outputs: dict[str, str]) -> int:  # noqa: ANN001
-    """Train K runs together; exit 0, 3 if any run diverged, 130 when interrupted."""
+def execute(ns: argparse.Namespace, scenario, src, runs: int, outputs: dict[str, str],  # noqa: ANN001
+            guard) -> int:  # noqa: ANN001
+    """Train K runs together; exit 0, 3 if any run diverged, 130/143/129 when stopped by a signal
+    (``guard``: the run command's signal handler, already installed)."""
     from engine.atomic import atomic_writer
     from engine.ensemble import Ensemble
     from engine.errors import ScenarioError
 
-    from .run import _Interrupts, _smaller_lr, epoch_line, format_metric
+    from .common import Interrupted
+    from .run import _named, _smaller_lr, epoch_line, format_metric
 
     if "--trace" in outputs:
         raise UsageError(f"--trace writes the steps of one run; --runs {runs} makes {runs} runs. "
@@ -85,39 +90,43 @@ def execute(ns: argparse.Namespace, scenario, src, runs: int, outputs: dict[str,
     quiet = ns.quiet
     out = sys.stdout
     if "--data-out" in outputs:
-        with atomic_writer(outputs["--data-out"]) as stream:
+        with _named("--data-out", outputs["--data-out"], atomic_writer(outputs["--data-out"])) as stream:
             write_data_csv(ens.base, stream)
-    guard = _Interrupts()
-    interrupted = False
+    stopped: Interrupted | None = None
     written_step = 0
     has_val = len(ens.dataset.y_val) > 0
     with ExitStack() as stack:
-        history: TextIO | None = (stack.enter_context(atomic_writer(outputs["--history"]))
+        history: TextIO | None = (stack.enter_context(_named("--history", outputs["--history"],
+                                                              atomic_writer(outputs["--history"])))
                                   if "--history" in outputs else None)
         if history is not None:
             history.write(",".join(ENSEMBLE_HISTORY_COLUMNS) + "\n")
         try:
-            with guard.installed():
-                while ens.tick():
-                    if history is not None:
-                        row = _history_row(ens, group)
-                        with guard.deferred():
-                            history.write(row)
-                            written_step = group.step
-                    epoch, batch, batches = counters(group)
-                    if not quiet and (batch == batches or ens.done):
-                        _print_epoch(ens, group, out, has_val, epoch_line, format_metric)
-        except KeyboardInterrupt:
-            interrupted = True
-    if interrupted:
+            while ens.tick():
+                if history is not None:
+                    row = _history_row(ens, group)
+                    with guard.deferred():
+                        history.write(row)
+                        written_step = group.step
+                epoch, batch, batches = counters(group)
+                if not quiet and (batch == batches or ens.done):
+                    _print_epoch(ens, group, out, has_val, epoch_line, format_metric)
+        except Interrupted as sig:
+            stopped = sig
+        finally:
+            guard.critical = True  # a second signal waits until the files are closed
+    guard.critical = False
+    stopped = stopped or (Interrupted(guard.pending) if guard.pending else None)
+    guard.pending = None
+    if stopped is not None:
         if not quiet:
             _print_epoch(ens, group, out, has_val, epoch_line, format_metric)
         epoch, _, _ = counters(group)
         written = f"; wrote {', '.join(outputs.values())}" if outputs else ""
         step = written_step if "--history" in outputs else group.step
-        print(f"{PROG}: interrupted at step {step} (epoch {epoch}/{ens.scenario.epochs}) "
-              f"of {runs} runs{written}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print(f"{PROG}: {visible(stopped.what)} at step {step} (epoch {epoch}/{ens.scenario.epochs}) "
+              f"of {runs} runs{visible(written)}", file=sys.stderr)
+        return stopped.exit_code
     diverged = ens.diverged_step[ens.diverged_step > 0]
     if diverged.size:
         print(f"{PROG}: {diverged.size} of {runs} runs diverged (the first at step {int(diverged.min())}; "

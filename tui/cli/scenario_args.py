@@ -6,7 +6,7 @@ Precedence: built-in defaults < ``--preset`` < ``--scenario FILE`` < explicit op
 from __future__ import annotations
 
 import argparse
-import tomllib
+import math
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +57,9 @@ def build_scenario(ns: argparse.Namespace) -> tuple[Scenario, Sources]:
         path = getattr(ns, "scenario_file", None)
         if path is not None:
             src.file = path
-            base = sc_mod.from_toml(path, base=base)
-            src.file_keys = _toml_keys(path)
+            data = sc_mod.read_toml(path)  # kind and size checked before reading
+            base = sc_mod.from_mapping(data, base=base, source=f"scenario file {path!r}")
+            src.file_keys = _toml_keys(data)
             if "name" not in src.file_keys:
                 base = base.replace(name=Path(path).stem)
         changes: dict[str, Any] = {}
@@ -74,11 +75,7 @@ def build_scenario(ns: argparse.Namespace) -> tuple[Scenario, Sources]:
     return scenario, src
 
 
-def _toml_keys(path: str) -> set[str]:
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return set()
+def _toml_keys(data: dict[str, Any]) -> set[str]:
     keys = set(data)
     if isinstance(data.get("scenario"), dict):
         keys |= set(data["scenario"])
@@ -90,6 +87,13 @@ def make_simulation(scenario: Scenario, src: Sources):  # -> engine.simulation.S
     from engine.simulation import Simulation
 
     try:
-        return Simulation(scenario)
+        sim = Simulation(scenario)
     except ScenarioError as err:
         raise UsageError(src.describe(err)) from None
+    if not math.isfinite(sim.initial_train_loss):
+        where = "the data" if scenario.is_csv else f"the {scenario.dataset} data"
+        raise UsageError(
+            f"the initial training loss is already {sim.initial_train_loss} before any step: "
+            f"the values of {where} are too large for the model; rescale them "
+            f"(e.g. --standardize) or use smaller values")
+    return sim

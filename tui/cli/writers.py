@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import Any, TextIO
 
 from .common import UsageError
@@ -85,12 +84,27 @@ def _csv_cell(text: str) -> str:
     return text
 
 
-def check_output_path(option: str, path: str) -> None:
-    p = Path(path)
-    if path == "" or p.is_dir():
-        raise UsageError(f"{option} {path!r}: is a directory; give a file name")
-    folder = p.parent if str(p.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"{option} {path!r}: the folder {str(folder)!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"{option} {path!r}: the folder {str(folder)!r} is not writable")
+def check_output_paths(outputs: dict[str, str]) -> None:
+    """Refuse, before anything is written, every output that would destroy what it should not
+    (see :func:`engine.atomic.output_problem`) and two outputs naming the same file."""
+    from engine.atomic import output_problem
+
+    seen: dict[str, str] = {}
+    for option, path in outputs.items():
+        problem = output_problem(path)
+        if problem:
+            raise UsageError(f"{option} {path!r}: {problem}")
+        for other, other_path in seen.items():
+            if _same_file(path, other_path):
+                raise UsageError(f"{option} {path!r} and {other} {other_path!r} name the same "
+                                 "file; give each output its own file")
+        seen[option] = path
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)

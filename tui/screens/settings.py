@@ -25,7 +25,10 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Select, Static, Switch
 
+from rich.markup import escape
+
 from engine import Scenario, ScenarioError, Simulation
+from engine.errors import visible
 from engine.datasets import DATASETS
 from engine.live import LIVE_SETTINGS, classify_changes
 from engine.models import ACTIVATIONS
@@ -313,7 +316,7 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="settings-box") as box:
-            box.border_title = f"settings — {self.base.name}"
+            box.border_title = f"settings — {escape(visible(self.base.name))}"
             box.border_subtitle = "tab: next · enter: apply · escape: cancel"
             with VerticalScroll(id="settings-scroll"):
                 with Horizontal(id="settings-columns"):

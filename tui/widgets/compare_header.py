@@ -12,6 +12,8 @@ from __future__ import annotations
 from rich.text import Text
 
 from ._lines import ItemLine
+from engine.errors import visible
+
 from ._runs import short_names
 
 
@@ -83,7 +85,7 @@ class CompareHeader(ItemLine):
         muted = self._style("muted")
         items: list[Text | None] = [
             Text("Compare", style=self._style("title")),
-            Text(sc.name, style=self._style("name")),
+            Text(visible(sc.name), style=self._style("name")),
             Text("same data, same start", style=muted),
             Text(f"lr {sc.lr:g}", style=muted),
             Text(state, style=self._style(kind)),

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from engine.errors import visible
+
 from ._lines import ItemLine
 
 
@@ -63,7 +65,7 @@ class StatusHeader(ItemLine):
         self.state_text, self.state_kind = state, kind
         state_style = self._style(kind)
         items = [
-            Text(sc.name, style=self._style("name")),
+            Text(visible(sc.name), style=self._style("name")),
             Text(plan.algorithm, style=self._style("algorithm")),
             Text(f"{batch} of N={plan.n_samples}", style=self._style("batch")),
             Text(optimizer, style=self._style("plain")),
