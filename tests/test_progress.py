@@ -107,7 +107,9 @@ def test_a_terminal_gets_the_line_updated_in_place():
     finals = [line.split("\r")[-1].removesuffix(CLEAR) for line in lines if line]
     assert len(finals) == 2 and all(FINAL_RE.match(f) for f in finals), finals
     live = [p.removesuffix(CLEAR) for line in lines for p in line.split("\r")[1:-1]]
-    assert len(live) >= 2 and all(LIVE_RE.match(p) for p in live), live[:3]  # one at least per epoch
+    # how many in-place updates an epoch gets depends on the machine's speed (the fake-clock
+    # tests above check the cadence); here: there is at least one, and each is a live line
+    assert len(live) >= 1 and all(LIVE_RE.match(p) for p in live), live[:3]
 
 
 def test_a_pipe_gets_one_line_per_epoch():
