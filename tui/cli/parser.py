@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 from types import ModuleType
 
-from . import interactive, plan, presets, run
+from . import interactive, lesson, lessons, plan, presets, run
 from .common import PROG
 from .options import Parser, add_scenario_options
 
 #: The commands, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[ModuleType, ...] = (run, plan, presets)
+COMMAND_MODULES: tuple[ModuleType, ...] = (run, plan, presets, lessons, lesson)
 
 EPILOG_MAIN = """\
 examples:
@@ -27,6 +27,8 @@ examples:
   mbsim run --quiet --trace t.jsonl --data-out d.csv    every step, replayable outside mbsim
   mbsim plan --samples 1000 --batch-size 400            3 batches per epoch: 400, 400, 200
   mbsim presets                           the built-in scenarios
+  mbsim lessons                           the built-in lessons
+  mbsim lesson epochs-and-batches         play one (--check validates, --export prints it)
 
 Boolean settings are flags: --drop-last / --no-drop-last (or --drop-last=true|false).
 Exit codes: 0 done, 2 bad input, 3 diverged (run), 130 interrupted (run).
