@@ -530,6 +530,9 @@ def _key_lines(lines: list[str], first: int) -> dict[str, list[int]]:
     """For each key written ``key = ...`` in a TOML text, the file lines where it appears."""
     found: dict[str, list[int]] = {}
     for i, text in enumerate(lines):
+        if text.strip().replace(" ", "") == "[[question]]":
+            found.setdefault("[[question]]", []).append(first + i)
+            continue
         m = _KEY.match(text)
         if m:
             found.setdefault(m.group(1), []).append(first + i)
@@ -542,8 +545,12 @@ def _toml(lines: list[str], first: int, source: str, what: str) -> dict[str, Any
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = _TOML_AT.search(msg)
-        line = first + int(m.group(1)) - 1 if m else first
-        reason = _TOML_AT.sub("", msg).strip()
+        if m:
+            line = first + int(m.group(1)) - 1
+        else:  # "(at end of document)": the last line written
+            written = [i for i, t in enumerate(lines) if t.strip()]
+            line = first + (written[-1] if written else 0)
+        reason = _TOML_AT.sub("", msg).replace("(at end of document)", "at the end").strip()
         raise LessonError(source, line, f"{what} is not valid TOML: {reason}") from None
 
 
@@ -774,7 +781,7 @@ def _parse_slide(number: int, line: int, body: list[str], source: str, base_dir:
     if not isinstance(raw_q, list):
         raise fail("question", "question: write each question as a [[question]] table")
     for n, q in enumerate(raw_q):
-        qline = line_of("ask", n)
+        qline = line_of("[[question]]", n)
         if not isinstance(q, dict):
             raise LessonError(source, qline, "question: write each question as a [[question]] table")
         for key in q:
