@@ -114,6 +114,7 @@ class LessonApp(MbsimApp):
         self.allowed: frozenset[str] | None = None
         self.revealed: dict[int, str] = {}        # question index → answer text
         self.verdicts: dict[int, str] = {}
+        self.status = ""                          # what the slide's run did last
         self.rebuilt = 0                          # times a start had to be rebuilt (tests)
         self._user_speed = self.speed
         self._lesson_run = False
@@ -155,6 +156,7 @@ class LessonApp(MbsimApp):
         else:
             self.starts[index] = self._record()
         self.index = index
+        self.status = ""
         self.revealed, self.verdicts = {}, {}
         self.panel.input.display = False
         await self.panel.show_slide(self.lesson.title, index + 1, len(self.lesson.slides), slide.text)
@@ -342,12 +344,12 @@ class LessonApp(MbsimApp):
             text = self.goal_text
             self._end_lesson_run()
             self.pause()
-            self.notify(f"done: ran {text}", timeout=3)
+            self.status = f"done: ran {text}"
             self.show_lesson_state()
         elif stop is not None and sim.iteration >= stop and (self.running or self._lesson_run):
             self.pause()
             where = {"epoch": "the end of an epoch", "pass": "the end of a pass", "step": "a step"}[self.autopause]
-            self.notify(f"paused at {where} — space goes on", timeout=3)
+            self.status = f"paused at {where}: space goes on"
             self.show_lesson_state()
 
     # ------------------------------------------------------------------------------------------
@@ -440,16 +442,17 @@ class LessonApp(MbsimApp):
             for i, q in enumerate(slide.questions)
         )
         k, n = self.index + 1, len(self.lesson.slides)
-        hint: list[str] = []
+        hint: list[str] = ["PgDn/. next" if k < n else "last slide"]
+        if k > 1:
+            hint.append("PgUp/, back")
+        if any(not q.revealed for q in questions):
+            hint.append("enter: reveal · t: answer")
+        if slide.keys is not None:
+            hint.append("keys: " + " ".join(slide.keys))
         if self._lesson_run:
             hint.append(f"running {self.goal_text} (space pauses)")
-        if any(not q.revealed for q in questions):
-            hint.append("enter: reveal the answer · t: type one")
-        if slide.keys is not None:
-            hint.append("keys here: " + " ".join(slide.keys))
-        hint.append("PageDown/. next" if k < n else "last slide")
-        if k > 1:
-            hint.append("PageUp/, back")
+        elif self.status:
+            hint.append(self.status)
         self.panel.show_state(arithmetic_line(self.sim.plan), questions, f"Slide {k}/{n} · " + " · ".join(hint))
 
     def redraw(self, *, force: bool = False, plots: bool = True) -> None:
