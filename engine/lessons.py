@@ -727,6 +727,8 @@ def _parse_slide(number: int, line: int, body: list[str], source: str, base_dir:
     fresh = bool(settings) or "preset" in data or "scenario" in data
     if fresh:
         scenario = _fresh_scenario(data, settings, kl, source, base_dir, scenario, block_line)
+        if settings and "name" not in settings:  # the header names what is on screen
+            scenario = scenario.replace(name=f"{Path(source).stem} slide {number}")
     run = None
     if "run" in data:
         try:

@@ -193,7 +193,7 @@ def test_questions_reveal_the_named_quantity_and_typed_answers_are_checked():
         await pilot.press(*"39", "enter")             # 200 / 5 = 40, so 39 is wrong
         await pilot.pause()
         q = app.panel.questions
-        assert q[0].verdict.startswith("✗ not 39") and not q[0].revealed
+        assert q[0].verdict == "✗ not 39" and not q[0].revealed
         await pilot.press("t", *"40", "enter")
         await pilot.pause()
         q = app.panel.questions
@@ -273,5 +273,44 @@ def test_a_lesson_slide_that_cannot_load_keeps_the_screen(tmp_path):
         await settle(pilot)
         assert app.index == 0 and app.sim.scenario.dataset == "line"
         assert any(n.severity == "error" and ":3: " in n.message for n in app._notifications)
+
+    drive(app, script)
+
+
+def test_automatic_pauses_and_a_loss_condition(tmp_path):
+    path = tmp_path / "pauses.md"
+    path.write_text(
+        '# Steps\n```mbsim\npreset = "accumulate"\npause = "step"\n```\n---\n'
+        '# Passes\n```mbsim\npreset = "steps-per-epoch"\npause = "pass"\n```\n---\n'
+        '# Loss\n```mbsim\npreset = "worked-example"\nrun = "loss 0.2"\n```\n', encoding="utf-8")
+    lesson = load_lesson(str(path))
+    # where the loss first drops below 0.2, by stepping a plain simulation one iteration at a time
+    from engine.simulation import Simulation
+
+    sim = Simulation(lesson.slides[2].scenario)
+    while not sim.train_loss < 0.2:
+        sim.run_iterations(1)
+    loss_iteration = sim.iteration
+    app = LessonApp(lesson, animate=False, fast=True)
+
+    async def script(pilot):
+        app.speed = None                        # space runs flat out: only the pauses stop it
+        await pilot.press("space")
+        await settle(pilot)
+        assert (app.sim.iteration, app.sim.step) == (4, 1)          # K = 4 micro-batches per step
+        assert "paused at a step" in app.panel.hint
+        await pilot.press("space")
+        await settle(pilot)
+        assert (app.sim.iteration, app.sim.step) == (8, 2)
+        await pilot.press("pagedown")
+        await settle(pilot)
+        app.speed = None
+        await pilot.press("space")
+        await settle(pilot)
+        assert app.sim.iteration == 100                             # ⌈1000/10⌉ batches per pass
+        assert app.sim.counters().pass_number == 1 and app.sim.counters().epoch == 5
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert app.sim.iteration == loss_iteration and app.sim.train_loss < 0.2
 
     drive(app, script)

@@ -371,3 +371,14 @@ def test_control_characters_in_a_file_name_are_escaped(tmp_path, capsys):
 def test_parse_errors_on_text_name_the_source():
     with pytest.raises(LessonError, match=r"^mine.md:3: unknown directive 'zoom'"):
         check_lesson(parse_lesson("# One\n```mbsim\nzoom = 2\n```\n", "mine.md"))
+
+
+def test_the_readme_example_passes_check(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = readme.split("````markdown\n", 1)[1].split("\n````", 1)[0]
+    path = write(tmp_path, example + "\n")
+    lesson = load_lesson(path)
+    assert (len(lesson.slides), lesson.questions, lesson.runs) == (2, 2, 2)
+    assert lesson.slides[1].scenario.batch_size == 400
+    for directive in ("preset", "scenario", "view", "highlight", "keys", "pause", "run", "speed", "[[question]]"):
+        assert f"`{directive}" in readme

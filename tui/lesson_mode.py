@@ -422,7 +422,7 @@ class LessonApp(MbsimApp):
             self.revealed[i] = text
             self.verdicts[i] = f"✓ {shown} is right"
         else:
-            self.verdicts[i] = f"✗ not {shown} — t to try again, enter to reveal"
+            self.verdicts[i] = f"✗ not {shown}"
         self.show_lesson_state()
 
     def on_key(self, event: Any) -> None:
