@@ -160,9 +160,9 @@ class LessonApp(MbsimApp):
         self.revealed, self.verdicts = {}, {}
         self.panel.input.display = False
         await self.panel.show_slide(self.lesson.title, index + 1, len(self.lesson.slides), slide.text)
+        self._apply_view(slide)  # first: a panel the view hides is not drawn for the new run
         if fresh is not None:
             self.replace_simulation(fresh)
-        self._apply_view(slide)
         self._apply_highlight(slide)
         self.allowed = None if slide.keys is None else (
             frozenset(KEY_ACTIONS[k] for k in slide.keys) | ALWAYS_ALLOWED)
