@@ -314,3 +314,21 @@ def test_automatic_pauses_and_a_loss_condition(tmp_path):
         assert app.sim.iteration == loss_iteration and app.sim.train_loss < 0.2
 
     drive(app, script)
+
+
+def test_slide_keys_wait_while_help_or_settings_are_open():
+    app = LessonApp(load_lesson("why-shuffle"), animate=False, fast=True)
+
+    async def script(pilot):
+        await pilot.press("question_mark")
+        await pilot.pause()
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert app.index == 0
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert app.index == 1 and app.sim.iteration == 10
+
+    drive(app, script)

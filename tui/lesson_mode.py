@@ -217,10 +217,10 @@ class LessonApp(MbsimApp):
 
     def _apply_view(self, slide: Slide) -> None:
         view = slide.view
+        if isinstance(self.screen, CompareScreen) and view != "compare":
+            self.screen.action_close()  # a slide that does not ask for compare mode is on main
         if view is None:
             return
-        if isinstance(self.screen, CompareScreen) and view != "compare":
-            self.screen.action_close()
         if view == "compare":
             if not isinstance(self.screen, CompareScreen):
                 self.action_compare()
@@ -356,9 +356,10 @@ class LessonApp(MbsimApp):
     # keys: the slide's allowed keys, lesson keys in compare mode
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in LESSON_ACTIONS:
-            if isinstance(self.screen, HelpScreen):
-                return False
-            return action in ("next_slide", "previous_slide") or not isinstance(self.screen, CompareScreen)
+            # on the main screen, and (to move on) in compare mode; never under help or settings
+            if isinstance(self.screen, CompareScreen):
+                return action in ("next_slide", "previous_slide")
+            return len(self.screen_stack) == 1
         return super().check_action(action, parameters)
 
     async def run_action(self, action: Any, default_namespace: Any = None, namespaces: Any = None) -> bool:
