@@ -565,7 +565,13 @@ def parse_lesson(text: str, source: str, base_dir: str | Path | None = None) -> 
     base_dir = Path(base_dir) if base_dir is not None else Path(".")
     if text.startswith("\ufeff"):
         text = text[1:]
+    text = text.replace("\r\n", "\n")
     lines = text.split("\n")
+    for number, line in enumerate(lines, start=1):
+        bad = next((c for c in line if (ord(c) < 32 and c != "\t") or 0x7F <= ord(c) < 0xA0), None)
+        if bad is not None:
+            raise LessonError(source, number, f"holds a control character (U+{ord(bad):04X}); "
+                                              "a lesson is plain text")
     first_body = 0
     front: dict[str, Any] = {}
     front_lines: dict[str, list[int]] = {}

@@ -147,6 +147,8 @@ BROKEN = {
     "bad speed": (GOOD_FRONT + "# One\n```mbsim\nrun = \"end\"\nspeed = 0\n```\n", 7, "speed = 0: must be batches per second"),
     "run in compare": (GOOD_FRONT + "# One\n```mbsim\nview = \"compare\"\nrun = \"epoch\"\n```\n", 7,
                        "cannot go with view = \"compare\""),
+    "control character": (GOOD_FRONT + "# One\n\nred \x1b[31m text\n", 6,
+                          "holds a control character (U+001B)"),
     "empty slide": (GOOD_FRONT + "# One\n---\n\n---\n# Three\n", 6, "slide 2 is empty"),
     "missing scenario file": (GOOD_FRONT + "# One\n```mbsim\nscenario = \"nowhere.toml\"\n```\n", 6,
                               "scenario file 'nowhere.toml' no such scenario file"),
@@ -382,3 +384,10 @@ def test_the_readme_example_passes_check(tmp_path):
     assert lesson.slides[1].scenario.batch_size == 400
     for directive in ("preset", "scenario", "view", "highlight", "keys", "pause", "run", "speed", "[[question]]"):
         assert f"`{directive}" in readme
+
+
+def test_windows_line_endings_are_read(tmp_path):
+    path = tmp_path / "crlf.md"
+    path.write_bytes(b"# One\r\n```mbsim\r\nrun = \"epoch\"\r\n```\r\n---\r\n# Two\r\n")
+    lesson = load_lesson(str(path))
+    assert [s.title for s in lesson.slides] == ["One", "Two"] and lesson.slides[0].run.kind == "epoch"
