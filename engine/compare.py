@@ -71,7 +71,10 @@ class Comparison:
         size = (pos.stop - pos.start) if pos is not None else 0
         if self.align == "samples":
             return sim.samples_seen + size
-        return (sim.iteration + 1) / sim.plan.iterations_per_epoch
+        plan = sim.plan
+        if plan.uneven_epochs:  # epoch_end = cut: epochs differ in length (SCIENCE.md §1.3)
+            return plan.epochs_done(sim.iteration + 1)
+        return (sim.iteration + 1) / plan.iterations_per_epoch
 
     def unit(self) -> float:
         """One tick, in the alignment's unit: a batch of the middle run (its share of an epoch,

@@ -70,7 +70,7 @@ KEYS: dict[str, str] = {
     "p": "one phase", "←": "step back", "backspace": "step back", "+": "faster", "-": "slower",
     "[": "smaller batch", "]": "larger batch", "<": "halve lr", ">": "double lr",
     "o": "next optimizer", "m": "next sampling", "r": "reset", "s": "settings", "c": "compare",
-    "l": "lens", "d": "phase view", "S": "screenshot",
+    "l": "lens", "d": "phase view", "a": "arithmetic line", "S": "screenshot",
 }
 
 
@@ -476,14 +476,16 @@ def run_target(cond: RunCondition, plan: Plan, iteration: int, step: int, *, sta
     if kind == "end":
         target = total
     elif kind == "epoch":
-        target = (local // ipe + 1) * ipe
+        epoch = plan.locate(local).epoch
+        target = plan.epoch_start(epoch) + plan.epoch_iterations(epoch)
     elif kind == "pass":
-        target = min((local // m + 1) * m, total)
+        per_pass = plan.batches_per_pass if plan.continues else (plan.iterations_per_pass or m)
+        target = min((local // per_pass + 1) * per_pass, total)
     elif kind == "epoch_number":
         last_epoch = start_epoch + plan.epochs
         if v > last_epoch:
             raise Unreachable(f"the run has only {last_epoch:,} epochs (plan.epochs)")
-        target = (v - start_epoch) * ipe
+        target = plan.epoch_start(v - start_epoch) if v > start_epoch else 0
         if target <= local:
             raise Unreachable(f"epoch {v:,} is already complete (the run is at iteration {iteration:,})")
     elif kind == "iteration":
@@ -492,17 +494,20 @@ def run_target(cond: RunCondition, plan: Plan, iteration: int, step: int, *, sta
             raise Unreachable(f"the run has only {start_iteration + total:,} iterations (plan.total_iterations)")
         if target <= local:
             raise Unreachable(f"the run is already at iteration {iteration:,}")
-    else:  # step
+    else:  # step: after the last micro-batch of local step s (steps grow with the iterations)
         s = v - start_step
         if s > plan.total_steps:
             raise Unreachable(f"the run has only {start_step + plan.total_steps:,} steps (plan.total_steps)")
         if v <= step:
             raise Unreachable(f"the run is already at step {step:,}")
-        if plan.steps_per_epoch is None:
-            epoch, group = divmod(s - 1, plan.steps_per_epoch_count)
-            target = epoch * m + min((group + 1) * k, m)
-        else:
-            target = s * k
+        low, high = 0, total - 1        # the last iteration whose step index is s − 1
+        while low < high:
+            mid = (low + high + 1) // 2
+            if plan.locate(mid).step <= s - 1:
+                low = mid
+            else:
+                high = mid - 1
+        target = low + 1
     return start_iteration + target
 
 

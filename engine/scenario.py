@@ -20,7 +20,7 @@ from .errors import ScenarioError, format_value
 from .models import ACTIVATIONS
 from .models import MODELS as _MODELS
 from .optimizers import OPTIMIZERS
-from .sampling import SAMPLINGS
+from .sampling import EPOCH_ENDS, SAMPLINGS
 from .schedules import SCHEDULES
 
 MODELS = ("auto",) + _MODELS
@@ -30,7 +30,7 @@ MOMENTUM_OPTIMIZERS = ("sgd", "momentum", "nesterov")
 LIVE_SETTINGS: frozenset[str] = frozenset({
     "lr", "optimizer", "momentum", "weight_decay", "schedule", "decay_steps", "decay_rate",
     "warmup_steps", "batch_size", "sampling", "drop_last", "accumulate", "steps_per_epoch",
-    "epochs", "target_loss",
+    "epoch_end", "epochs", "target_loss",
 })
 MAX_SAMPLES = 200_000
 MAX_EPOCHS = 1_000_000
@@ -64,6 +64,7 @@ class Scenario:
     sampling: str = "reshuffle"
     drop_last: bool = False
     steps_per_epoch: int = 0
+    epoch_end: str = "continue"
     accumulate: int = 1
     # optimizer
     optimizer: str = "sgd"
@@ -157,6 +158,7 @@ class Scenario:
                 f"needs class labels, but {self.dataset} is a regression dataset; use reshuffle",
             )
         _check_int_range("steps_per_epoch", self.steps_per_epoch, 0, 10_000_000, zero_means="one full pass")
+        _check_choice("epoch_end", self.epoch_end, EPOCH_ENDS)
         _check_int_range("accumulate", self.accumulate, 1, 1024)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_float_range("lr", self.lr, 0.0, 1e6, open_low=True)
@@ -210,7 +212,8 @@ FIELD_GROUPS: dict[str, tuple[str, ...]] = {
     "data": ("dataset", "samples", "val_samples", "noise", "positive_fraction", "sort_by_class",
              "target", "standardize"),
     "model": ("model", "hidden", "activation", "bias"),
-    "batching": ("batch_size", "epochs", "sampling", "drop_last", "steps_per_epoch", "accumulate"),
+    "batching": ("batch_size", "epochs", "sampling", "drop_last", "steps_per_epoch", "epoch_end",
+                 "accumulate"),
     "optimizer": ("optimizer", "lr", "momentum", "weight_decay", "schedule", "decay_steps",
                   "decay_rate", "warmup_steps"),
     "run": ("seed", "target_loss", "name", "description"),
@@ -240,6 +243,8 @@ FIELD_HELP: dict[str, str] = {
     "drop_last": "drop the short last batch of every epoch",
     "steps_per_epoch": "Keras steps_per_epoch: an epoch is this many steps and the data iterator "
                        "runs on across epochs (0: one full pass per epoch)",
+    "epoch_end": "with steps_per_epoch: continue (the iterator runs on), cut (Keras arrays: an "
+                 "epoch also ends where a pass runs out) or restart (a fresh pass every epoch)",
     "accumulate": "K, micro-batches whose gradients are accumulated into one step",
     "optimizer": "{OPTIMIZERS}",
     "lr": "learning rate",
@@ -258,7 +263,7 @@ def field_help(key: str) -> str:
     """The one-line meaning of a setting, with the allowed names written out ("" if unknown)."""
     text = FIELD_HELP.get(key, "")
     for const, values in (("DATASETS", DATASETS), ("MODELS", MODELS), ("ACTIVATIONS", ACTIVATIONS),
-                          ("SAMPLINGS", SAMPLINGS), ("OPTIMIZERS", OPTIMIZERS),
+                          ("SAMPLINGS", SAMPLINGS), ("EPOCH_ENDS", EPOCH_ENDS), ("OPTIMIZERS", OPTIMIZERS),
                           ("SCHEDULES", SCHEDULES)):
         text = text.replace("{" + const + "}", ", ".join(values))
     return text

@@ -6,8 +6,9 @@ Optimizer (pure ``update``) → History.
 
 Counting (SCIENCE.md §1): an *iteration* is one forward + backward pass over one (micro-)batch;
 a *step* is one change of the parameters (every ``accumulate`` iterations); an *epoch* is one
-pass over the data unless ``steps_per_epoch`` says otherwise (then the data iterator continues
-across epochs and a *pass* is counted separately).
+pass over the data unless ``steps_per_epoch`` says otherwise (then a *pass* is counted
+separately, and ``epoch_end`` says whether the data iterator continues across epochs, an epoch
+is also cut where a pass runs out, or every epoch restarts a pass: SCIENCE.md §1.3).
 
 Determinism: one ``np.random.Generator`` from the seed drives the data, the initial parameters
 and the sampling orders. Any way of stepping (phases, iterations, epochs, back and forth) gives
@@ -251,6 +252,7 @@ class Simulation:
         plan = make_plan(
             ds.n_samples, sc.batch_size, drop_last=sc.drop_last, accumulate=sc.accumulate,
             steps_per_epoch=sc.steps_per_epoch_or_none, epochs=max(1, sc.epochs - start_epoch),
+            epoch_end=sc.epoch_end, sampling=sc.sampling,
         )
         sampler = make_sampler(sc.sampling, ds.n_samples, batch_size=sc.batch_size, labels=ds.labels)
         optimizer = make_optimizer(sc.optimizer, momentum=sc.momentum, weight_decay=sc.weight_decay)
@@ -314,8 +316,9 @@ class Simulation:
     def apply_changes(self, note: str = "", **changes: object) -> Segment:
         """Change batching or optimizer settings from the next iteration on, keeping the parameters.
 
-        The epoch in progress restarts with the new batch arithmetic (its number is kept); a new
-        optimizer starts from a fresh state. Settings outside :data:`LIVE_SETTINGS` (data, model,
+        The epoch in progress restarts with the new batch arithmetic (its number is kept) at the
+        start of a fresh pass (so a change of ``epoch_end`` or ``steps_per_epoch`` counts its
+        epochs from there); a new optimizer starts from a fresh state. Settings outside :data:`LIVE_SETTINGS` (data, model,
         seed) need a new :class:`Simulation`. A diverged run continues from its last finite
         parameters (e.g. with a smaller learning rate). Raises :class:`ScenarioError` for a bad
         value, before anything changes.
@@ -432,14 +435,16 @@ class Simulation:
         local = s.iteration - seg.start_iteration
         if local == 0:
             epoch, batch, pass_number = seg.start_epoch + 1, 0, 1
+            batches = plan.epoch_iterations(0)
         else:
             pos = plan.locate(local - 1)
             epoch, batch, pass_number = seg.start_epoch + pos.epoch + 1, pos.batch_in_epoch + 1, pos.pass_index + 1
+            batches = plan.epoch_iterations(pos.epoch)  # epochs differ in length with epoch_end = cut
         micro = 0
         if plan.accumulate > 1 and local < plan.total_iterations:
             micro = plan.locate(local).micro
         return Counters(
-            epoch=epoch, epochs=seg.scenario.epochs, batch=batch, batches=plan.iterations_per_epoch,
+            epoch=epoch, epochs=seg.scenario.epochs, batch=batch, batches=batches,
             iteration=s.iteration, step=s.step, samples=s.samples, pass_number=pass_number,
             micro=micro, accumulate=plan.accumulate,
         )
@@ -512,9 +517,9 @@ class Simulation:
     def iterations_to_epoch_end(self) -> int:
         """Iterations left in the current epoch (a whole epoch when at a boundary)."""
         seg = self.segment
-        m = seg.plan.iterations_per_epoch
         local = self._state.iteration - seg.start_iteration
-        return m - local % m
+        pos = seg.plan.locate(local)
+        return seg.plan.epoch_iterations(pos.epoch) - pos.batch_in_epoch
 
     def run_epoch(self) -> bool:
         """Run to the end of the current epoch (the next epoch boundary)."""
@@ -561,9 +566,13 @@ class Simulation:
     def _on_segment_change(self) -> None:
         seg = self.segments[-1]
         self._table = seg.plan.pass_table()
-        self._m = seg.plan.batches_per_pass
+        self._m = seg.plan.iterations_per_pass  # a pass's iterations (M, or min(S·K, M) for restart)
         self._k = seg.plan.accumulate
         self._m_epoch = seg.plan.iterations_per_epoch
+        # epoch boundaries: every S·K iterations when the iterator continues, else measured
+        # inside each pass (cut: a pass is cut into epochs of S·K, the last one shorter)
+        self._wrap = 0 if seg.plan.continues else self._m
+        self._cut = seg.plan.uneven_epochs
         self._total_local = seg.plan.total_iterations
 
     def _begin_iteration(self) -> PhaseData:
@@ -645,7 +654,11 @@ class Simulation:
                 acc = self.model.accuracy(new_params, self._X, self._y)
                 if self._has_val:
                     va = self.model.accuracy(new_params, self._Xv, self._yv)
-            epoch = seg.start_epoch + (s.iteration - seg.start_iteration) / self._m_epoch
+            local = s.iteration - seg.start_iteration
+            if self._cut:  # epochs of different lengths: place the iteration in its epoch
+                epoch = seg.start_epoch + seg.plan.epochs_done(local)
+            else:
+                epoch = seg.start_epoch + local / self._m_epoch
             self.history.append(
                 (s.iteration, s.samples, epoch, lr, step_loss, s.epoch_loss_sum / s.epoch_n,
                  train_loss, val_loss, acc, va),
@@ -662,7 +675,7 @@ class Simulation:
     def _end_iteration(self, seg: Segment) -> None:
         s = self._state
         local = s.iteration - seg.start_iteration
-        if local % self._m_epoch == 0:
+        if (local % self._wrap if self._wrap else local) % self._m_epoch == 0:
             s.finished_epoch_loss = s.epoch_loss_sum / s.epoch_n if s.epoch_n else math.nan
             s.epoch_loss_sum = 0.0
             s.epoch_n = 0

@@ -31,8 +31,33 @@ class Arithmetic:
         self.used = self.m * self.b if sc.drop_last else self.n        # samples per pass
         self.ipe = self.s * self.k if self.s else self.m               # iterations per epoch
         self.spe = self.s if self.s else math.ceil(self.m / self.k)    # steps per epoch
+        # Keras "cut" (SCIENCE.md §1.3): a pass is q epochs, the last one the remainder
+        self.cut = bool(self.s) and sc.epoch_end == "cut"
+        if self.cut:
+            self.q = math.ceil(self.m / self.ipe)
+            self.lengths = [self.ipe] * (self.q - 1) + [self.m - (self.q - 1) * self.ipe]
+
+    def epoch_end(self, e: int) -> int:
+        """The iteration at which 1-based epoch ``e`` ends."""
+        if not self.cut:
+            return e * self.ipe
+        p, r = divmod(e, self.q)
+        return p * self.m + sum(self.lengths[:r])
+
+    def where(self, it: int) -> tuple[int, int, int]:
+        """(1-based epoch, batches done in it, its length) after ``it`` iterations."""
+        if it == 0:
+            return 1, 0, self.lengths[0] if self.cut else self.ipe
+        e = 1
+        while self.epoch_end(e) < it:
+            e += 1
+        length = self.epoch_end(e) - self.epoch_end(e - 1)
+        return e, it - self.epoch_end(e - 1), length
 
     def steps(self, it: int) -> int:
+        if self.cut:  # K = 1 in the lessons that cut: a step per iteration
+            assert self.k == 1
+            return it
         if self.s:
             return it // self.k
         e, r = divmod(it, self.m)
@@ -52,17 +77,17 @@ class Arithmetic:
         """The iteration a run condition stops at, from iteration ``it``."""
         kind, v = run.kind, run.value
         return {
-            "epoch": lambda: (it // self.ipe + 1) * self.ipe,
+            "epoch": lambda: self.epoch_end(self.where(it + 1)[0]),
             "pass": lambda: (it // self.m + 1) * self.m,
-            "end": lambda: self.e * self.ipe,
-            "epoch_number": lambda: v * self.ipe,
+            "end": lambda: self.epoch_end(self.e),
+            "epoch_number": lambda: self.epoch_end(v),
             "iteration": lambda: v,
             "step": lambda: self.step_end(v),
         }[kind]()
 
     def counters(self, it: int) -> str:
-        epoch, batch = ((it - 1) // self.ipe + 1, (it - 1) % self.ipe + 1) if it else (1, 0)
-        return (f"Epoch {epoch}/{self.e}  Batch {batch}/{self.ipe}  Iteration {it}  "
+        epoch, batch, length = self.where(it)
+        return (f"Epoch {epoch}/{self.e}  Batch {batch}/{length}  Iteration {it}  "
                 f"Step {self.steps(it)}  Samples {self.samples(it)}")
 
 
@@ -87,6 +112,10 @@ def test_the_independent_model_agrees_with_the_seeds_numbers():
     assert a.m == 782
     a = Arithmetic(Scenario(samples=256, batch_size=8, accumulate=3))
     assert (a.spe, a.steps(32), a.step_end(12)) == (11, 11, 35)
+    # Keras 3.15, arrays: N=1000, B=10, S=30, cut → 30, 30, 30, 10, 30 steps
+    a = Arithmetic(Scenario(samples=1000, batch_size=10, steps_per_epoch=30, epoch_end="cut", epochs=5))
+    assert [a.epoch_end(e) for e in range(1, 6)] == [30, 60, 90, 100, 130]
+    assert a.counters(100) == "Epoch 4/5  Batch 10/10  Iteration 100  Step 100  Samples 1000"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -161,7 +190,7 @@ def test_a_slide_runs_at_its_speed_and_shows_what_it_does():
         await settle(pilot)
         assert app.sim.counters().text() == "Epoch 1/300  Batch 3/3  Iteration 3  Step 3  Samples 1000"
         assert app.speed == 10   # the teacher's speed again
-        assert "⌈1,000/400⌉ = 3 batches per epoch (last one 200)" in app.panel.arithmetic
+        assert "⌈1000/400⌉ = 3 batches per epoch (last one 200)" in app.panel.arithmetic
 
     drive(app, script)
 

@@ -391,3 +391,15 @@ def test_windows_line_endings_are_read(tmp_path):
     path.write_bytes(b"# One\r\n```mbsim\r\nrun = \"epoch\"\r\n```\r\n---\r\n# Two\r\n")
     lesson = load_lesson(str(path))
     assert [s.title for s in lesson.slides] == ["One", "Two"] and lesson.slides[0].run.kind == "epoch"
+
+
+def test_run_targets_follow_epoch_end_cut():
+    """Keras 3.15 with arrays (issue 9): N=1000, B=10, S=30, cut → epochs of 30, 30, 30, 10, 30
+    steps; N=47, B=5, S=4 → 4, 4, 2, 4, 4."""
+    plan = make_plan(1000, 10, steps_per_epoch=30, epochs=5, epoch_end="cut")
+    ends = [run_target(cond("epoch_number", e), plan, 0, 0) for e in range(1, 6)]
+    assert ends == [30, 60, 90, 100, 130]
+    assert run_target(cond("epoch"), plan, 95, 95) == 100
+    assert run_target(cond("step", 100), plan, 0, 0) == 100
+    plan = make_plan(47, 5, steps_per_epoch=4, epochs=5, epoch_end="cut")
+    assert [run_target(cond("epoch_number", e), plan, 0, 0) for e in range(1, 6)] == [4, 8, 10, 14, 18]

@@ -208,7 +208,8 @@ def test_speed_option():
 
 
 def test_run_option_starts_running():
-    app = MbsimApp(Scenario(), paused=False, speed="max", animate=False)
+    # long enough that a starved event loop cannot let the run reach its end before the check
+    app = MbsimApp(Scenario(epochs=100_000), paused=False, speed="max", animate=False)
 
     async def script(pilot):
         # no key pressed: the run advances on its own

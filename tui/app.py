@@ -36,6 +36,7 @@ from .messages import RunStateChanged, SimulationChanged
 from .screens.compare import CompareScreen
 from .screens.help import HelpScreen
 from .widgets._cells import enable_partial_line_updates
+from .widgets.arithmetic import ArithmeticLine
 from .widgets.counters import CountersLine
 from .widgets.detail import DetailLine
 from .widgets.header import StatusHeader, speed_label
@@ -130,6 +131,7 @@ class MbsimApp(LiveActions, App[int]):
         Binding("c", "compare", "compare"),
         Binding("l", "toggle_lens", "lens"),
         Binding("d", "toggle_phase_view", "detail"),
+        Binding("a", "toggle_arithmetic", "arithmetic"),
         Binding("S", "screenshot", "screenshot", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
@@ -171,6 +173,7 @@ class MbsimApp(LiveActions, App[int]):
         with Vertical(id="main"):
             yield StatusHeader(id="header")
             yield CountersLine(id="counters")
+            yield ArithmeticLine(id="arithmetic")
             yield SampleStrip(id="strip", animate=self.animate)
             with Horizontal(id="panels"):
                 yield LandscapeView(id="landscape")
@@ -189,6 +192,7 @@ class MbsimApp(LiveActions, App[int]):
     def on_mount(self) -> None:
         self.header = self.query_one("#header", StatusHeader)
         self.counters_line = self.query_one("#counters", CountersLine)
+        self.arithmetic = self.query_one("#arithmetic", ArithmeticLine)
         self.strip = self.query_one("#strip", SampleStrip)
         self.landscape = self.query_one("#landscape", LandscapeView)
         self.lossplot = self.query_one("#lossplot", LossPlot)
@@ -226,6 +230,8 @@ class MbsimApp(LiveActions, App[int]):
         sim = self.sim
         self.header.show(sim, running=self.running, speed=self.speed,
                          goal="to the end of the epoch" if self.goal is not None else "")
+        if self.arithmetic.display:
+            self.arithmetic.show(sim)  # cheap: rewritten only when the plan in force changes
         key = self._sim_key()
         if force or key != self._key:
             self._key = key
@@ -554,6 +560,11 @@ class MbsimApp(LiveActions, App[int]):
         """The current batch laid open: inputs, predictions, losses, gradients, the update."""
         self._phase_auto = False
         self._show_panel("phase", not self.phase_view.display)
+
+    def action_toggle_arithmetic(self) -> None:
+        """The batch arithmetic of the plan in force, written out with numbers (engine.arithmetic)."""
+        self.arithmetic.display = not self.arithmetic.display
+        self.redraw()
 
     # ------------------------------------------------------------------------------------------
     # what the live actions (tui.live.LiveActions) need

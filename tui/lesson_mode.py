@@ -310,7 +310,7 @@ class LessonApp(MbsimApp):
             if self.autopause == "epoch":
                 stops.append(sim.iteration + sim.iterations_to_epoch_end())
             elif self.autopause == "pass":
-                m = plan.batches_per_pass
+                m = plan.batches_per_pass if plan.continues else (plan.iterations_per_pass or plan.batches_per_pass)
                 stops.append(seg.start_iteration + (local // m + 1) * m)
             else:
                 j = local

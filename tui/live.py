@@ -19,6 +19,7 @@ Nothing a user does here can end the app or lose the run: every refusal is a not
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -69,6 +70,10 @@ def batching_summary(plan: Plan) -> str:
     m = plan.batches_per_pass
     if plan.steps_per_epoch:
         parts = [f"{plural(plan.steps_per_epoch_count, 'step')} per epoch, {plural(m, 'batch', 'batches')} per pass"]
+        if plan.epoch_end == "cut" and plan.uneven_epochs:
+            parts[0] += f" (cut: the pass's last epoch {plural(plan.epoch_steps(plan.cycle_epochs - 1), 'step')})"
+        elif plan.epoch_end == "restart":
+            parts[0] += " (restart: a fresh pass every epoch)"
     else:
         text = f"{plural(m, 'batch', 'batches')} per epoch"
         if plan.leftover:
@@ -352,7 +357,19 @@ class LiveActions:
         self.push_screen(SavePrompt(self.sim.scenario), saved)  # type: ignore[attr-defined]
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
-        """Save an SVG screenshot of the screen in the working directory and say where."""
+        """Save an SVG screenshot of the screen in the working directory and say where.
+
+        In a browser (``mbsim serve``: Textual's web driver) the SVG is offered as a download
+        instead (``App.deliver_text``), never written on the server.
+        """
+        if getattr(self, "is_web", False):
+            name = filename or screenshot_name(folder="/nonexistent")
+            svg = self.export_screenshot()  # type: ignore[attr-defined]
+            self.deliver_text(io.StringIO(svg), save_filename=name,  # type: ignore[attr-defined]
+                              open_method="download", mime_type="image/svg+xml",
+                              encoding="utf-8")
+            self._tell(f"screenshot offered as a download: {name}", replace=False)
+            return
         folder = Path(path) if path else Path.cwd()
         try:
             name = filename or screenshot_name(folder=folder)

@@ -21,6 +21,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="starting speed of the TUI (steps per second)")
 
 
+def under_web_driver() -> bool:
+    """True when Textual will drive a browser, not a terminal.
+
+    textual-serve (and textual-web) start the app with ``TEXTUAL_DRIVER`` set to
+    ``textual.drivers.web_driver:WebDriver``; its stdin/stdout are then pipes by design.
+    """
+    return os.environ.get("TEXTUAL_DRIVER", "").startswith("textual.drivers.web_driver:")
+
+
 def execute(ns: argparse.Namespace) -> int:
     """Open the TUI on the scenario; data errors are reported before it opens."""
     scenario, src = build_scenario(ns)
@@ -40,7 +49,8 @@ def execute(ns: argparse.Namespace) -> int:
             parse_speed(speed)
         except ValueError as err:
             raise UsageError(f"--speed {speed!r}: {str(err).removeprefix('speed ')}") from None
-    if not (sys.stdin.isatty() and sys.stdout.isatty()) and not os.environ.get("MBSIM_FORCE_TUI"):
+    if not (sys.stdin.isatty() and sys.stdout.isatty()) and not (
+            os.environ.get("MBSIM_FORCE_TUI") or under_web_driver()):
         raise UsageError("the TUI needs a terminal; use 'mbsim run' for headless output "
                          "(or 'mbsim plan', 'mbsim presets')")
     return int(app.run_app(sim, paused=not getattr(ns, "start_running", False), speed=speed) or 0)

@@ -98,7 +98,10 @@ def _play(lesson, ns: argparse.Namespace) -> int:  # noqa: ANN001
             parse_speed(ns.speed)
         except ValueError as err:
             raise UsageError(f"--speed {ns.speed!r}: {str(err).removeprefix('speed ')}") from None
-    if not (sys.stdin.isatty() and sys.stdout.isatty()) and not os.environ.get("MBSIM_FORCE_TUI"):
+    from .interactive import under_web_driver
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()) and not (
+            os.environ.get("MBSIM_FORCE_TUI") or under_web_driver()):
         raise UsageError("the TUI needs a terminal; 'mbsim lesson NAME --check' validates a lesson "
                          "without one")
     app = LessonApp(lesson, sim, speed=ns.speed)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 from types import ModuleType
 
-from . import interactive, lesson, lessons, plan, presets, run
+from . import interactive, lesson, lessons, plan, presets, run, serve
 from .common import PROG
 from .options import Parser, add_scenario_options
 
 #: The commands, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[ModuleType, ...] = (run, plan, presets, lessons, lesson)
+COMMAND_MODULES: tuple[ModuleType, ...] = (run, plan, presets, lessons, lesson, serve)
 
 EPILOG_MAIN = """\
 examples:
@@ -29,6 +29,7 @@ examples:
   mbsim presets                           the built-in scenarios
   mbsim lessons                           the built-in lessons
   mbsim lesson epochs-and-batches         play one (--check validates, --export prints it)
+  mbsim serve                             the TUI in web browsers: http://127.0.0.1:8000/
 
 Boolean settings are flags: --drop-last / --no-drop-last (or --drop-last=true|false).
 Exit codes: 0 done, 2 bad input, 3 diverged (run), 130 interrupted (run).

@@ -10,7 +10,11 @@ import argparse
 import json
 from typing import Any, Sequence
 
+import dataclasses
+
+from engine.arithmetic import arithmetic_line, epoch_steps_text
 from engine.errors import ScenarioError
+from engine.sampling import EPOCH_ENDS, Plan, make_plan
 from engine.scenario import Scenario
 
 from .common import EXIT_OK, UsageError
@@ -25,6 +29,8 @@ examples:
   mbsim plan --samples 1000 --batch-size 400              3 batches per epoch: 400, 400, 200
   mbsim plan --samples 50000 --batch-size 64 --drop-last  781 batches, 16 samples left over
   mbsim plan --preset steps-per-epoch --json
+  mbsim plan --samples 1000 --batch-size 10 --steps-per-epoch 30 --epochs 5 --epoch-end cut
+                                          Keras with arrays: 30, 30, 30, 10, 30 = 130 steps
 """
 SCENARIO_OPTIONS = True
 
@@ -56,10 +62,26 @@ def _plural(n: int | float, word: str) -> str:
     return f"{text} {word}{'' if n == 1 else 's'}"
 
 
+def _pattern(plan: Plan) -> dict[str, Any]:
+    """The steps of every epoch as run lengths: ``cycle`` (a list of {steps, epochs}) repeated
+    ``repeats`` times, then ``tail`` (SCIENCE.md §1.3; see :meth:`Plan.epoch_pattern`)."""
+    cycle, repeats, tail = plan.epoch_pattern()
+    def runs(values: Sequence[int]) -> list[dict[str, int]]:
+        return [{"steps": size, "epochs": count} for count, size in _runs(values)]
+    return {"cycle": runs(cycle), "repeats": repeats, "tail": runs(tail)}
+
+
+def _alternative(plan: Plan, scenario: Scenario) -> Plan:
+    """The same batch arithmetic with ``scenario``'s epoch_end (for the comparison lines)."""
+    return make_plan(
+        plan.n_samples, plan.batch_size, drop_last=plan.drop_last, accumulate=plan.accumulate,
+        steps_per_epoch=plan.steps_per_epoch, epochs=plan.epochs, epoch_end=scenario.epoch_end,
+        sampling=plan.sampling,
+    )
+
+
 def plan_data(scenario: Scenario, src: Sources) -> dict[str, Any]:
     """Every number of the plan, as plain data (``mbsim plan --json``)."""
-    from engine.sampling import make_plan
-
     val = scenario.val_samples
     if scenario.is_csv:  # N comes from the file
         sim = make_simulation(scenario, src)
@@ -69,12 +91,22 @@ def plan_data(scenario: Scenario, src: Sources) -> dict[str, Any]:
             plan = make_plan(
                 scenario.samples, scenario.batch_size, drop_last=scenario.drop_last,
                 accumulate=scenario.accumulate, steps_per_epoch=scenario.steps_per_epoch_or_none,
-                epochs=scenario.epochs,
+                epochs=scenario.epochs, epoch_end=scenario.epoch_end, sampling=scenario.sampling,
             )
         except ScenarioError as err:
             raise UsageError(src.describe(err)) from None
         scenario = scenario.resolved()
     m, k = plan.batches_per_pass, plan.accumulate
+    by_choice = {}
+    if plan.steps_per_epoch is not None:
+        for choice in EPOCH_ENDS:
+            other = dataclasses.replace(scenario, epoch_end=choice)
+            alt = plan if choice == plan.epoch_end else _alternative(plan, other)
+            by_choice[choice] = {
+                **_pattern(alt),
+                "total_iterations": alt.total_iterations, "total_steps": alt.total_steps,
+                "text": epoch_steps_text(alt),
+            }
     return {
         "scenario": scenario.name,
         "dataset": scenario.dataset,
@@ -94,6 +126,10 @@ def plan_data(scenario: Scenario, src: Sources) -> dict[str, Any]:
         "steps_per_epoch_setting": plan.steps_per_epoch or 0,
         "iterations_per_epoch": plan.iterations_per_epoch,
         "steps_per_epoch": plan.steps_per_epoch_count,
+        "epoch_end": plan.epoch_end,
+        "epoch_steps": _pattern(plan),
+        "epoch_steps_by_choice": by_choice,
+        "arithmetic": arithmetic_line(plan),
         "epochs": plan.epochs,
         "total_iterations": plan.total_iterations,
         "total_steps": plan.total_steps,
@@ -153,23 +189,43 @@ def plan_lines(d: dict[str, Any]) -> list[str]:
         if not spe and m % k:
             text += f"; the last step of an epoch has only {m % k} micro-batch{'es' if m % k > 1 else ''}"
         lines.append(text)
-    lines.append(f"Per epoch: {_plural(d['iterations_per_epoch'], 'iteration')}, "
-                 f"{_plural(d['steps_per_epoch'], 'step')}")
+    uneven = len(d["epoch_steps"]["cycle"]) > 1
+    up_to = "up to " if uneven else ""
+    lines.append(f"Per epoch: {up_to}{_plural(d['iterations_per_epoch'], 'iteration')}, "
+                 f"{up_to}{_plural(d['steps_per_epoch'], 'step')}")
     lines.append(f"In total ({_plural(d['epochs'], 'epoch')}): {_plural(d['total_iterations'], 'iteration')}, "
                  f"{_plural(d['total_steps'], 'step')}, {d['total_samples']:,} samples seen")
     if spe:
-        per_epoch = d["iterations_per_epoch"]
+        per_epoch = spe * k
+        end = d["epoch_end"]
+        how = {
+            "continue": "the data iterator runs on across epochs",
+            "cut": "the iterator runs on, but an epoch also ends where a pass runs out and the next "
+                   "epoch starts a fresh pass (Keras with arrays)",
+            "restart": "every epoch starts a fresh pass and uses only its first batches (a PyTorch "
+                       "loop that breaks early)",
+        }[end]
+        if end == "restart":
+            used = d["total_samples"] // d["epochs"]
+            over = (f"{_plural(d['epochs'], 'epoch')} start {_plural(d['epochs'], 'pass').replace('passs', 'passes')}, "
+                    f"each using {used:,} of its {d['samples_per_pass']:,} samples")
+        else:
+            over = f"{_plural(d['epochs'], 'epoch')} make {_passes(d['passes'])} over the data"
         lines.append(
-            f"steps_per_epoch = {spe}: an epoch is {_plural(spe, 'step')} ({per_epoch:,} batches), not a pass; "
-            f"the data iterator runs on across epochs, so {_plural(d['epochs'], 'epoch')} make "
-            f"{_passes(d['passes'])} over the data"
+            f"steps_per_epoch = {spe}, epoch_end = {end}: an epoch asks for {_plural(spe, 'step')} "
+            f"({per_epoch:,} batches), not a pass; {how}, so {over}"
         )
+        lines.append("Steps of each epoch, by epoch_end:")
+        for choice, alt in d["epoch_steps_by_choice"].items():
+            mark = "  ← this run" if choice == end else ""
+            lines.append(f"  {choice + ':':<9} {alt['text']}{mark}")
     else:
         lines.append(f"Epochs = passes: each epoch is one pass over the {n:,} samples "
                      f"({_plural(d['epochs'], 'epoch')} = {_plural(d['epochs'], 'pass').replace('passs', 'passes')})")
     sampling = d["sampling"]
     lines.append(f"Sampling {sampling}: {_SAMPLING_TEXT.get(sampling, 'see SCIENCE.md')}")
     lines.append(f"Optimizer: {d['optimizer']}, lr {d['lr']:g}, schedule {d['schedule']}")
+    lines.append(f"Arithmetic: {d['arithmetic']}")
     return lines
 
 

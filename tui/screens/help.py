@@ -48,6 +48,8 @@ KEYS = (
     ("c", "compare mode: Batch GD, this batch size and SGD side by side from the same start."),
     ("l", "the one-dimensional lens: each sample's own loss along one line, and their mean."),
     ("d", "the phase view: the current batch's inputs, predictions, losses, gradients and update (p opens it too)."),
+    ("a", "the arithmetic line: the batch arithmetic of the settings in force, with numbers "
+          "(⌈N/B⌉ batches per epoch, the last one's size, × epochs = updates); [ and ] change it at once."),
     ("shift+s", "save an SVG screenshot in the working folder."),
     ("r", "start again from the same data and the same initial parameters."),
     ("?", "this help (escape or ? closes it)."),
@@ -62,7 +64,8 @@ TERMS = (
     ("step", "one change of the parameters by the optimizer; with gradient accumulation "
              "several iterations (micro-batches) make one step."),
     ("epoch", "the unit the training loop counts in: one pass over the data, unless "
-              "steps_per_epoch fixes it at a number of steps instead."),
+              "steps_per_epoch fixes it at a number of steps instead (epoch_end then says what "
+              "happens where a pass runs out: continue, cut the epoch short, or restart)."),
     ("pass", "one sweep through every training sample, in the epoch's shuffled order."),
     ("Batch GD", "B = N: each step uses the whole training set, so the path is smooth and an "
                  "epoch is a single step."),

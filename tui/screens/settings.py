@@ -30,7 +30,7 @@ from engine.datasets import DATASETS
 from engine.live import LIVE_SETTINGS, classify_changes
 from engine.models import ACTIVATIONS
 from engine.optimizers import OPTIMIZERS
-from engine.sampling import SAMPLINGS
+from engine.sampling import EPOCH_ENDS, SAMPLINGS
 from engine.scenario import MODELS, MOMENTUM_OPTIMIZERS, field_help, field_kind, parse_value
 from engine.schedules import SCHEDULES
 
@@ -56,7 +56,8 @@ class SettingsResult:
 
 #: (group, what changing it does, settings), in the order shown (two columns when wide).
 GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("batching", "live", ("batch_size", "sampling", "drop_last", "steps_per_epoch", "accumulate")),
+    ("batching", "live", ("batch_size", "sampling", "drop_last", "steps_per_epoch", "epoch_end",
+                             "accumulate")),
     ("optimizer", "live", ("optimizer", "lr", "momentum", "weight_decay", "schedule", "decay_steps",
                            "decay_rate", "warmup_steps")),
     ("data", "new simulation", ("dataset", "samples", "val_samples", "noise", "positive_fraction",
@@ -69,7 +70,7 @@ SETTINGS: tuple[str, ...] = tuple(key for _, _, keys in GROUPS for key in keys)
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "dataset": DATASETS, "model": MODELS, "activation": ACTIVATIONS, "sampling": SAMPLINGS,
-    "optimizer": OPTIMIZERS, "schedule": SCHEDULES,
+    "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "epoch_end": EPOCH_ENDS,
 }
 
 FIRST_FOCUS = "batch_size"

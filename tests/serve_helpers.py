@@ -1,0 +1,161 @@
+"""Helpers for the ``mbsim serve`` tests and bench/serve_load.py: a server child process, /proc.
+
+The server runs as a real child process (``python -m tui serve``), so what is checked is what a
+teacher starts: its stdout lines, its session processes (found through /proc), its signals.
+Waits have generous deadlines only so that a broken server fails a test instead of hanging it;
+nothing asserts on how long anything took.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HANG_GUARD = 60.0  # seconds: a broken server fails the test instead of hanging it
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (the kernel's choice for port 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def children_of() -> dict[int, list[int]]:
+    """Parent pid → child pids, from /proc/*/stat (field 4 is the parent)."""
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        after = stat.rsplit(")", 1)[1].split()
+        if after[0] == "Z":  # a zombie is gone, only not yet reaped
+            continue
+        tree.setdefault(int(after[1]), []).append(int(entry.name))
+    return tree
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid``."""
+    tree, out, todo = children_of(), [], [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` in MB (VmRSS)."""
+    text = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^VmRSS:\s+(\d+) kB", text, re.M).group(1)) / 1024
+
+
+def wait_until(predicate, what: str, guard: float = HANG_GUARD, step: float = 0.1):
+    """Poll ``predicate`` until it is true; fail with ``what`` if it never is."""
+    end = time.monotonic() + guard
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"never happened: {what}")
+
+
+@dataclass
+class ServerProcess:
+    """``python -m tui serve …`` as a child; ``lines`` collects its stdout."""
+
+    proc: subprocess.Popen
+    url: str
+    port: int
+    lines: list[str] = field(default_factory=list)
+    err_lines: list[str] = field(default_factory=list)
+    _partial: dict[int, bytes] = field(default_factory=dict)
+
+    def pump(self, timeout: float = 0.0) -> None:
+        """Collect whatever the server printed so far."""
+        streams = {self.proc.stdout: self.lines, self.proc.stderr: self.err_lines}
+        ready, _, _ = select.select(list(streams), [], [], timeout)
+        for stream in ready:
+            chunk = os.read(stream.fileno(), 65536)
+            if not chunk:
+                continue
+            pending = self._partial.get(stream.fileno(), b"") + chunk
+            *whole, rest = pending.split(b"\n")
+            self._partial[stream.fileno()] = rest
+            streams[stream].extend(line.decode("utf-8", "replace") for line in whole)
+
+    def wait_line(self, pattern: str) -> re.Match:
+        """The first stdout line matching ``pattern`` (waiting for it)."""
+        end = time.monotonic() + HANG_GUARD
+        while time.monotonic() < end:
+            for line in self.lines:
+                if m := re.search(pattern, line):
+                    return m
+            if self.proc.poll() is not None:
+                self.pump(0.2)
+                for line in self.lines:
+                    if m := re.search(pattern, line):
+                        return m
+                raise AssertionError(f"server exited {self.proc.returncode}: {self.err_lines}")
+            self.pump(0.2)
+        raise AssertionError(f"server never printed {pattern!r}: {self.lines} {self.err_lines}")
+
+    def sessions(self) -> list[int]:
+        """The live session processes (children of the server)."""
+        return descendants(self.proc.pid)
+
+    def stop(self) -> int:
+        """Ctrl+C (SIGINT), then wait for the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            code = self.proc.wait(HANG_GUARD)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("the server did not stop on SIGINT")
+        self.pump(0.2)
+        return code
+
+
+def start_server(*args: str, port: int | None = None) -> ServerProcess:
+    """Start ``mbsim serve --port P ARGS`` on loopback and wait for its ``open URL`` line."""
+    port = port or free_port()
+    argv = [sys.executable, "-m", "tui", "serve", "--port", str(port), *args]
+    env = dict(os.environ)
+    env.pop("TEXTUAL_DRIVER", None)
+    proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    server = ServerProcess(proc, "", port)
+    server.url = server.wait_line(r"^open (http://\S+)").group(1)
+    return server
+
+
+def quit_packet() -> bytes:
+    """The web driver's meta packet asking the app to quit (``M`` + 4-byte length + JSON)."""
+    payload = json.dumps({"type": "quit"}).encode()
+    return b"M" + len(payload).to_bytes(4, "big") + payload

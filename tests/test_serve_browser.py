@@ -1,0 +1,155 @@
+"""``mbsim serve`` in a real headless Chromium (Debian's ``chromium``, driven by Playwright).
+
+The route for reading the app's counters back is the app's own screenshot: ``S`` in the page
+makes the session offer its SVG (``App.deliver_text`` → textual-serve's ``/download/{key}``), the
+browser downloads it, and the counters line is read from the SVG's text. It needs no test-only
+hook in the app and no access to the server's processes, it checks issue item 4 (screenshots in
+the browser) on the way, and it reads the app's real screen — where xterm.js's buffer would be
+reachable only through textual.js internals that it does not export.
+
+The browser sees no network beyond the server: every request to another host is aborted and
+recorded, and the test fails if there was any (the page must work in a classroom offline).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from serve_helpers import ROOT, alive, start_server, wait_until
+from test_serve import counters_in_svg
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+SCREENSHOT = ROOT / "docs" / "serve.png"
+
+
+def chromium_or_fail() -> str:
+    path = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if not path:
+        pytest.fail("Chromium is needed for the browser test and is not installed: "
+                    "apt-get install -y chromium (.ci/run does this)")
+    return path
+
+
+def test_the_app_in_chromium_counts_keys_offers_its_svg_and_ends_with_the_tab(tmp_path):
+    try:
+        from playwright.sync_api import sync_playwright
+    except ModuleNotFoundError:
+        pytest.fail("Playwright for Python is needed: pip install -e '.[test]'")
+    executable = chromium_or_fail()
+    server = start_server()
+    here = f"127.0.0.1:{server.port}"
+    elsewhere: list[str] = []
+    downloads = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": 1400, "height": 900},
+                                          accept_downloads=True)
+
+            def offline(route):
+                url = route.request.url
+                if url.split("/")[2] == here:
+                    route.continue_()
+                else:
+                    elsewhere.append(url)
+                    route.abort()
+
+            context.route("**/*", offline)
+            def on_download(download) -> None:
+                downloads.append(download)
+
+            def on_page(popup) -> None:  # textual.js opens the download URL in a new tab
+                popup.on("download", on_download)
+
+            context.on("page", on_page)
+            page = context.new_page()
+            page.on("download", on_download)
+
+            def poll(predicate, what: str):
+                """wait_until, but letting Playwright deliver its events while waiting."""
+                for _ in range(600):
+                    if value := predicate():
+                        return value
+                    page.wait_for_timeout(200)
+                raise AssertionError(f"never happened: {what}")
+
+            def screenshot_counters() -> dict[str, str]:
+                before = len(downloads)
+                page.keyboard.press("S")
+                poll(lambda: len(downloads) > before, "the SVG download")
+                download = downloads[-1]
+                assert download.suggested_filename.startswith("mbsim-")
+                assert download.suggested_filename.endswith(".svg")
+                target = tmp_path / f"shot{before}.svg"
+                download.save_as(target)
+                return counters_in_svg(target.read_text(encoding="utf-8"))
+
+            screen_bytes = bytearray()  # what the server streamed to the page's terminal
+
+            def on_websocket(ws) -> None:
+                ws.on("framereceived", lambda payload: screen_bytes.extend(
+                    payload if isinstance(payload, bytes) else payload.encode()))
+
+            page.on("websocket", on_websocket)
+
+            def drawn(text: str, since: int) -> bool:
+                return text.encode() in bytes(screen_bytes[since:])
+
+            page.goto(server.url)
+            page.wait_for_selector("body.-first-byte", timeout=120_000)
+            (pid,) = poll(server.sessions, "the tab's session process")
+            page.click("#terminal")
+            assert screenshot_counters() == {"Epoch": "1/1000", "Batch": "0/40",
+                                             "Iteration": "0", "Step": "0", "Samples": "0"}
+            for _ in range(3):
+                page.keyboard.press("n")
+            # three batches of B=5 (worked example, N=200, 40 batches an epoch)
+            assert screenshot_counters() == {"Epoch": "1/1000", "Batch": "3/40",
+                                             "Iteration": "3", "Step": "3", "Samples": "15"}
+            # the command palette: open it, find its Screenshot command, run it
+            mark = len(screen_bytes)
+            page.keyboard.press("Control+p")
+            poll(lambda: drawn("Search for commands", mark), "the palette opens")
+            mark = len(screen_bytes)
+            page.keyboard.type("Screenshot")
+            poll(lambda: drawn("SVG picture", mark), "the palette finds Screenshot")
+            before = len(downloads)
+            page.keyboard.press("Enter")
+            poll(lambda: len(downloads) > before, "the palette's screenshot download")
+            page.close()  # closing the tab ends its process
+            wait_until(lambda: not alive(pid), "the session process ends with its tab")
+
+            # the README's picture: a fresh tab (its own new session), three batches, no toasts
+            page = context.new_page()
+            page.on("websocket", on_websocket)
+            page.goto(server.url)
+            page.wait_for_selector("body.-first-byte", timeout=120_000)
+            page.click("#terminal")
+            for _ in range(3):
+                page.keyboard.press("n")
+            quiet = {"size": -1, "still": 0}
+
+            def settled() -> bool:  # a paused app sends nothing once it has drawn
+                size = len(screen_bytes)
+                quiet["still"] = quiet["still"] + 1 if size == quiet["size"] else 0
+                quiet["size"] = size
+                return quiet["still"] >= 8
+            poll(settled, "the screen settles")
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT))
+            (pid,) = server.sessions()
+            page.close()
+            wait_until(lambda: not alive(pid), "the second tab's process ends with it")
+            browser.close()
+        assert elsewhere == []
+        assert server.sessions() == []
+        assert not list(ROOT.glob("mbsim-*.svg"))  # the SVGs went to the browser, not to disk
+    finally:
+        assert server.stop() == 0
+    assert SCREENSHOT.stat().st_size > 20_000
