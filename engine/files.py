@@ -54,12 +54,25 @@ def read_text_limited(path: str | os.PathLike[str], limit: int, what: str) -> st
     """The UTF-8 text of the regular file ``path`` (a leading BOM removed), at most ``limit`` bytes.
 
     ``what`` names the file in messages (e.g. ``"scenario file 'a.toml'"``). Raises
-    :class:`~engine.errors.ScenarioError` (setting ``what``, a ``reason`` saying what is wrong)
-    for: a path that does not exist, a loop of links, a directory, FIFO, device or socket, a file
-    larger than ``limit`` (checked with ``stat`` before reading and again while reading, so a
-    growing file is caught too), text that is not UTF-8, or any other OS error.
-    The file is opened with ``O_NONBLOCK`` so that even a FIFO swapped in after the check cannot
-    make the open hang; ``fstat`` on the open file is checked again.
+    :class:`~engine.errors.ScenarioError` as :func:`read_bytes_limited` does, and for text that
+    is not UTF-8.
+    """
+    raw = read_bytes_limited(path, limit, what)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ScenarioError(what, None, f"is not UTF-8 text (byte {err.start + 1:,})") from None
+
+
+def read_bytes_limited(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them, read without trusting it.
+
+    Raises :class:`~engine.errors.ScenarioError` (setting ``what``, a ``reason`` saying what is
+    wrong) for: a path that does not exist, a loop of links, a directory, FIFO, device or socket,
+    a file larger than ``limit`` (checked with ``stat`` before reading and again while reading,
+    so a growing file is caught too), or any other OS error. The file is opened with
+    ``O_NONBLOCK`` so that even a FIFO swapped in after the check cannot make the open hang;
+    ``fstat`` on the open file is checked again.
     """
     p = os.fspath(path)
     if p == "":
@@ -95,11 +108,7 @@ def read_text_limited(path: str | os.PathLike[str], limit: int, what: str) -> st
         os.close(fd)
     if got > limit:
         raise ScenarioError(what, None, f"is larger than the limit of {size_text(limit)}")
-    raw = b"".join(chunks)
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ScenarioError(what, None, f"is not UTF-8 text (byte {err.start + 1:,})") from None
+    return b"".join(chunks)
 
 
 def _check_stat(st: os.stat_result, limit: int, what: str) -> None:

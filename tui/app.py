@@ -189,8 +189,13 @@ class MbsimApp(LiveActions, App[int]):
                 yield LossPlot(id="lossplot")
                 yield PhaseView(id="phase")
             yield DetailLine(id="detail")
+        yield from self.compose_extra()
         yield TooSmall(id="too-small")
         yield KeyBar(id="keys")
+
+    def compose_extra(self) -> ComposeResult:
+        """Widgets a mode adds under the panels (lesson mode: the lesson panel); none here."""
+        return iter(())
 
     def on_mount(self) -> None:
         if self.handle_signals:

@@ -1,0 +1,76 @@
+"""The lesson panel: the slide's Markdown, the arithmetic line, its questions and what to press.
+
+It shows what the lesson mode (tui/lesson_mode.py) hands it; it computes nothing itself. The
+border title reads ``Lesson title · Slide k/n``. Styles are in tui/lesson.tcss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Input, Markdown, Static
+
+
+@dataclass(frozen=True)
+class QuestionLine:
+    """One question as shown: the question, and the answer once revealed (or a verdict)."""
+
+    ask: str
+    answer: str = ""          # "40,000 (plan.total_steps: optimizer steps in the whole run)"
+    verdict: str = ""         # "✓ 40,000" / "✗ not 4,000"
+    revealed: bool = False
+
+
+class LessonPanel(Vertical):
+    """The slide on screen: prose (Textual's Markdown widget, scrollable), then one line each for
+    the batch arithmetic, the questions and the keys to press next."""
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="lesson-scroll", can_focus=False):
+            yield Markdown(id="lesson-text")
+        yield Static(id="lesson-arithmetic")
+        yield Static(id="lesson-questions")
+        box = Input(id="lesson-input", placeholder="your answer, then enter (escape: cancel)")
+        box.display = False  # shown (and focused) by t only
+        yield box
+        yield Static(id="lesson-hint")
+
+    def on_mount(self) -> None:
+        self.text = ""
+        self.hint = ""
+        self.arithmetic = ""
+        self.questions: tuple[QuestionLine, ...] = ()
+
+    async def show_slide(self, title: str, number: int, count: int, markdown: str) -> None:
+        """A new slide's prose (scrolled to its top)."""
+        self.border_title = f"{title} · Slide {number}/{count}"
+        self.text = markdown
+        await self.query_one("#lesson-text", Markdown).update(markdown)
+        self.query_one("#lesson-scroll", VerticalScroll).scroll_home(animate=False)
+
+    def show_state(self, arithmetic: str, questions: tuple[QuestionLine, ...], hint: str) -> None:
+        """The lines under the prose: the arithmetic, the questions, the keys to press next."""
+        self.arithmetic, self.questions, self.hint = arithmetic, questions, hint
+        self.query_one("#lesson-arithmetic", Static).update(Text(arithmetic, style="bold"))
+        lines = Text()
+        for i, q in enumerate(questions, start=1):
+            if i > 1:
+                lines.append("\n")
+            lines.append(f"Q{i} ", style="bold")
+            lines.append(q.ask)
+            if q.revealed:
+                lines.append("  → ", style="bold")
+                lines.append(q.answer, style="bold green")
+            if q.verdict:
+                lines.append("  " + q.verdict, style="bold green" if q.verdict.startswith("✓") else "bold red")
+        question_widget = self.query_one("#lesson-questions", Static)
+        question_widget.update(lines)
+        question_widget.display = bool(questions)
+        self.query_one("#lesson-hint", Static).update(Text(hint, style="italic"))
+
+    @property
+    def input(self) -> Input:
+        return self.query_one("#lesson-input", Input)
