@@ -390,8 +390,12 @@ class MbsimApp(LiveActions, App[int]):
             if limit is not None:
                 chunk = min(chunk, limit - ran)
             t0 = time.perf_counter()
-            got = sim.run_iterations(chunk)
+            onset = sim.diverging_step
+            got = sim.run_iterations(chunk, stop_at_diverging=True)
             t1 = time.perf_counter()
+            if sim.diverging_step and not onset:   # the run began to diverge: stop to show it
+                ran += got
+                break
             ran += got
             if got:
                 self._per_iteration = 0.8 * self._per_iteration + 0.2 * max((t1 - t0) / got, 1e-7)
@@ -411,6 +415,7 @@ class MbsimApp(LiveActions, App[int]):
         dt = min(now - self._last_tick, 0.25)
         self._last_tick = now
         sim = self.sim
+        onset = sim.diverging_step
         plot = self._plot_for_this_frame()
         budget = SLICE if plot is None else max(MIN_SLICE, SLICE - 2 * self._plot_cost.get(plot, SLICE))
         if self.goal is not None:
@@ -425,8 +430,8 @@ class MbsimApp(LiveActions, App[int]):
             if n:
                 ran = self._run_for(budget, n)
                 self._credit = self._credit - n if ran == n else 0.0
-        if sim.done:
-            self.pause()
+        if sim.done or (sim.diverging_step and not onset):
+            self.pause()           # finished, diverged, or began to diverge (space goes on)
         self.redraw(plots=not self.running)
         if plot is not None and self.running:
             self._draw_plot(plot)
@@ -479,8 +484,9 @@ class MbsimApp(LiveActions, App[int]):
             self.redraw()
             return
         target = sim.iteration + sim.iterations_to_epoch_end()
+        onset = sim.diverging_step
         self._run_for(SLICE, target - sim.iteration)
-        if sim.iteration < target and not sim.done:
+        if sim.iteration < target and not sim.done and not (sim.diverging_step and not onset):
             self.goal = target
             self.start_running()
         self.redraw()
