@@ -28,7 +28,7 @@ from .history import History
 from .landscape import Grid, gd_path, loss_grid
 from .models import Model, make_model
 from .noise import NoiseReport, noise_report
-from .optimizers import Optimizer, State, make_optimizer
+from .optimizers import Optimizer, State, UpdateTerms, make_optimizer
 from .sampling import Plan, Position, Sampler, make_plan, make_sampler
 from .errors import ScenarioError
 from .scenario import LIVE_SETTINGS, Scenario
@@ -105,6 +105,7 @@ class PhaseData:
     params_before: np.ndarray | None = None      # update: θ before this iteration
     update: np.ndarray | None = None             # update: θ_new − θ_old (zero on a non-final micro-batch)
     lr: float = float("nan")
+    terms: UpdateTerms | None = None             # update: the optimizer's rule with its numbers
 
     @property
     def position(self) -> Position:
@@ -655,7 +656,7 @@ class Simulation:
                 if micro == 0:
                     self._step_indices = []
                 self._step_indices.append(indices)
-        self._last = (s.iteration, micro, micro_count, indices, params, loss, grad, seg)
+        self._last = (s.iteration, micro, micro_count, indices, params, loss, grad, seg, step_grad, s.opt_state)
         if step_grad is None:
             s.epoch_loss_sum += n * loss
             s.epoch_n += n
@@ -755,7 +756,7 @@ class Simulation:
         """The last finished iteration, every phase's values computed from the θ it started from."""
         if self._last is None:
             return None
-        iteration, micro, count, indices, params, loss, grad, seg = self._last
+        iteration, micro, count, indices, params, loss, grad, seg, _, _ = self._last
         X, y = self._X[indices], self._y[indices]
         p = PhaseData(iteration, micro, count, indices, X, y, seg, phase=3)
         p.outputs = self.model.predict(params, X)
@@ -766,7 +767,25 @@ class Simulation:
         final = count == 1 or micro == count - 1
         p.update = (self._state.params - params) if final and self._state.iteration == iteration + 1 else np.zeros_like(params)
         p.lr = self._last_lr
+        p.terms = self.last_update() if final else None
         return p
+
+    def last_update(self) -> UpdateTerms | None:
+        """The last optimizer step written out (formula, intermediate values, Δθ, effective step
+        size, velocity), recomputed by the optimizer from the state it started from; None
+        before any step or after a non-final micro-batch."""
+        if self._last is None:
+            return None
+        iteration, _, _, _, params, _, _, seg, step_grad, opt_before = self._last
+        if step_grad is None or self._state.iteration != iteration + 1 or not math.isfinite(self._last_lr):
+            return None
+        with np.errstate(all="ignore"):
+            return seg.optimizer.explain(step_grad, opt_before, params, self._last_lr)
+
+    @property
+    def optimizer_state(self) -> State:
+        """The optimizer's state now (read-only: ``t`` and its buffers, e.g. ``momentum_buffer``)."""
+        return self._state.opt_state
 
     def _diverge(self) -> None:
         s = self._state
