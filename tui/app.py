@@ -198,9 +198,17 @@ class MbsimApp(LiveActions, App[int]):
         self.lossplot.border_title = "loss"
         self.lens.border_title = "one-dimensional lens (l)"
         self.phase_view.border_title = "phase view (d)"
+        self._lens_for_one_parameter()
         self.redraw(force=True)
         if not self.start_paused:
             self.start_running()
+
+    def _lens_for_one_parameter(self) -> None:
+        """A one-parameter model has no two-parameter landscape: the lens opens by itself."""
+        if self.sim.model.n_params == 1 and not self.lens.display:
+            self.query_one("#panels").set_class(True, "-lens")
+            self._key = None
+            self._plot_dirty[self.lens] = True
 
     # ------------------------------------------------------------------------------------------
     # drawing
@@ -309,7 +317,7 @@ class MbsimApp(LiveActions, App[int]):
         plots to their rate, the last state drawn when the key is released.
         """
         message = SimulationChanged(kind)
-        for panel in (self.strip, self.landscape, self.lossplot):
+        for panel in (self.strip, self.landscape, self.lossplot, self.lens):
             # delivered at once (not queued), so each panel knows before it is redrawn below
             handler = getattr(panel, "on_simulation_changed", None)
             if callable(handler):
@@ -562,6 +570,7 @@ class MbsimApp(LiveActions, App[int]):
         """Show a new run (new data, model, seed or a preset): pause, reset the panels, redraw."""
         self.pause()
         self.sim = sim
+        self._lens_for_one_parameter()
         self._jumped("reset")
 
     def refresh_all(self) -> None:
