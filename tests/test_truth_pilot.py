@@ -117,3 +117,101 @@ async def test_the_lens_reframes_when_the_point_leaves_the_range() -> None:
             L = lens.current
             assert L.xs[0] <= x <= L.xs[-1]          # the point never leaves the picture
         assert lens.frames >= 1 and (lo, hi) is not None
+
+
+def _inside(land, points) -> bool:
+    box = land.box
+    ab = land.plane.coords(points)
+    return bool(np.all((ab[:, 0] > box.x0) & (ab[:, 0] < box.x1) & (ab[:, 1] > box.y0) & (ab[:, 1] < box.y1)))
+
+
+async def _framed(preset: str, epochs: int, size=(120, 40)):
+    app = MbsimApp(load_preset(preset), paused=True, animate=False, throttle=False)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        for _ in range(epochs):
+            await pilot.press("e")
+            for _ in range(200):
+                if not app.running:
+                    break
+                await pilot.pause(0.02)
+        for _ in range(100):
+            if not app.busy:
+                break
+            await pilot.pause(0.05)
+        app.settle()
+        await pilot.pause()
+        land = app.landscape
+        sim = app.sim
+        run = np.vstack([sim.history.decimated(10_000).params, sim.params[None]])
+        ref = sim.reference_path()
+        box = land.box
+        # the whole run, GD's whole path and the minimum are inside the view, away from its edges
+        assert _inside(land, run), preset
+        assert _inside(land, ref), preset
+        assert land.minimum_cell is not None, preset
+        here = land.plane.coords(sim.params[None])[0]
+        dx, dy = (box.x1 - box.x0) * 0.04, (box.y1 - box.y0) * 0.04
+        assert box.x0 + dx < here[0] < box.x1 - dx and box.y0 + dy < here[1] < box.y1 - dy, preset
+        return app, land, sim
+
+
+async def test_momentum_imbalanced_and_no_shuffle_stay_inside_the_landscape() -> None:
+    await _framed("momentum", 6)
+    await _framed("imbalanced", 4)
+    await _framed("no-shuffle", 4)
+
+
+async def test_an_mlp_landscape_is_the_plane_its_path_lies_in() -> None:
+    app = MbsimApp(load_preset("xor-mlp"), paused=True, animate=False, throttle=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("e", "e")
+        app.settle()
+        await pilot.pause()
+        land, sim = app.landscape, app.sim
+        assert land.plane.kind == "path" and "start, now" in land.title
+        # "now" lies in the plane, so the map under it is its true loss, and it ends the path
+        assert land.plane.distance(sim.params[None])[0] < 1e-9
+        assert land.plane.distance(sim.initial_params[None])[0] < 1e-9
+        grid = land.grid
+        a, b = land.plane.coords(sim.params[None])[0]
+        r = int(np.argmin(np.abs(grid.ys - b)))
+        c = int(np.argmin(np.abs(grid.xs - a)))
+        theta = land.plane.lift([grid.xs[c]], [grid.ys[r]])
+        assert grid.loss[r, c] == sim.model.losses_many(theta, sim.X, sim.y)[0]
+        assert land.path_pixels is not None and len(land.path_pixels)
+
+
+async def test_the_phase_view_shows_the_update_at_80x24_for_every_optimizer() -> None:
+    from rich.console import Console
+
+    for optimizer in ("sgd", "momentum", "adam", "rmsprop"):
+        scenario = load_preset("xor-mlp").replace(optimizer=optimizer, lr=0.01) if optimizer == "adam" \
+            else Scenario(optimizer=optimizer, batch_size=12)
+        app = MbsimApp(scenario, paused=True, animate=False, throttle=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.press("n", "n", "d")
+            await pilot.pause()
+            view = app.phase_view
+            view.show(app.sim)
+            await pilot.pause()
+            footer = view.footer
+            assert footer[0].startswith("ĝ = mean of the rows")
+            assert footer[-1].startswith("θ_new") or footer[-2].startswith("θ_new"), footer
+            # everything fits: the rendered lines are no more than the panel's height
+            console = Console(width=view.content_size.width, file=None, color_system=None)
+            lines = console.render_lines(view._render_rows(app.sim, app.sim.last, view.content_size.height,
+                                                           view.content_size.width), pad=False)
+            assert len(lines) <= view.content_size.height, (optimizer, len(lines))
+            # the numbers are the engine's: θ_new = θ_old + Δθ of the last step
+            terms = app.sim.last_update()
+            assert np.array_equal(app.sim.last.params_before + terms.delta, app.sim.params)
+            if optimizer == "sgd":
+                assert "θ_new = θ_old − lr·ĝ = " in footer[-1]
+            if optimizer == "momentum":
+                assert any(line.startswith("b velocity = ") for line in footer)
+            if optimizer in ("adam", "rmsprop"):
+                assert any(line.startswith("lr/(√") for line in footer)
+                assert "step per parameter" in "".join(t.plain for t in app.detail._items if t is not None)

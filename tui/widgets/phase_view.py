@@ -9,10 +9,11 @@ recomputed here.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
-from rich.console import Group
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -128,9 +129,14 @@ def update_lines(sim: Simulation, pr: PhaseRows, data: PhaseData, compact: bool 
     return out
 
 
+_MEASURE = Console(file=io.StringIO(), width=200, color_system=None)
+
+
 def _lines_of(text: str, width: int) -> int:
-    """Rows a line of text takes when wrapped at ``width`` cells."""
-    return max(1, -(-Text(text).cell_len // max(1, width)))
+    """Rows a line of text takes when Rich wraps it at ``width`` cells (measured, not guessed:
+    word wrapping breaks earlier than the cell count says)."""
+    options = _MEASURE.options.update_width(max(1, width))
+    return max(1, len(_MEASURE.render_lines(Text(text), options, pad=False)))
 
 
 class PhaseView(Static):
@@ -204,7 +210,7 @@ class PhaseView(Static):
             parts.append(Text(legend, style="dim"))
         if rows:
             parts.append(table)
-        if more:
+        if more and (rows or room >= 1):
             parts.append(Text(f"+ {more} more" if rows else f"{more} samples (a taller window shows them)", style="dim"))
         for line in footer:
             if line.startswith("rule: "):
