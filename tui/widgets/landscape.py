@@ -1,18 +1,25 @@
-"""The loss landscape: full-data loss over two parameters, with both paths and both gradients.
+"""The loss landscape: full-data loss on a plane, with both paths, the minimum and the arrows.
 
-* Heat map of the full training loss L(θ) over parameters i and j (all others held at their
-  current values), drawn with half-block cells (``▀``: foreground = upper pixel, background =
-  lower pixel) so the vertical resolution is doubled and pixels are about square. Colours follow
-  log L (dark = low loss).
+* The plane (``engine.landscape``): for two parameters the axes themselves (w across, b up);
+  for more, the plane through the start θ₀, the current point and the end of full-batch GD
+  (Li et al. 2018 slice along directions from the trajectory), so "now" lies on the plane, the
+  colour under it is its true loss and it ends its own path; the title says which. The palette
+  can still pick two parameters (``set_params``), the others held at their current values.
+* Heat map of the full training loss L(θ) on the plane, drawn with half-block cells (``▀``:
+  foreground = upper pixel, background = lower pixel) so the vertical resolution is doubled and
+  pixels are about square. Colours follow log L over the values in view (dark = low loss).
 * White = the full data: the full-batch gradient-descent reference path (solid; same start and
-  learning rate, ``sim.reference_path()``) and the arrow −G (where full-batch GD would go now).
-* Pink = this run: its path so far (dotted; ``history.decimated(...).params``), the current point
-  ``●`` and the arrow −ĝ of the current batch's gradient. Both arrows use one scale, so their
-  lengths compare; their direction is that of a step −lr·g in the picture.
-* The view box covers the start, the end of the reference path and the run's path
-  (``engine.landscape.view_box``); it only grows when the run leaves it, so the picture does not
-  jump. The grid is cached: it is recomputed when the box, the pair of parameters or (for more
-  than two parameters) the held values change, the latter at most twice a second.
+  learning rate, ``sim.reference_path()``), the minimum ◆ (least squares for linear regression,
+  else GD's converged end or its lowest point: ``engine.landscape.minimum``) and the arrow −G.
+* Pink = this run: its path so far (dotted), the current point ``●`` and the arrow −ĝ of the
+  current batch's gradient; with momentum also −b, the velocity (the step is −lr·b). The arrows
+  share one scale, so their lengths compare.
+* The view box covers the minimum, GD's path and the whole run with a margin, and only grows
+  (the picture does not jump) until a reset. A run that is diverging is framed on the bowl
+  (start and minimum, :data:`BOWL_ZOOM` times wider): its first overshooting steps zig-zag
+  across the valley, the later ones leave the map (an arrow on the edge shows where "now" went).
+  The grid is cached; while the plane moves (more than two parameters) it is recomputed at most
+  twice a second.
 
 Heavy work (the reference path, a grid over a large data set) runs in a thread so that the app
 keeps answering keys; the picture appears when it is ready.
