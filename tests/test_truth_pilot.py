@@ -215,3 +215,18 @@ async def test_the_phase_view_shows_the_update_at_80x24_for_every_optimizer() ->
             if optimizer in ("adam", "rmsprop"):
                 assert any(line.startswith("lr/(√") for line in footer)
                 assert "step per parameter" in "".join(t.plain for t in app.detail._items if t is not None)
+
+
+async def test_the_lens_closes_again_for_a_model_with_two_parameters() -> None:
+    app = MbsimApp(load_preset("three-losses"), paused=True, animate=False, throttle=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.lens.display
+        app.replace_simulation(Simulation(Scenario()))
+        await pilot.pause()
+        assert not app.lens.display and app.landscape.display
+        await pilot.press("l")                      # opened by hand: it stays
+        await pilot.pause()
+        app.replace_simulation(Simulation(load_preset("momentum")))
+        await pilot.pause()
+        assert app.lens.display

@@ -204,11 +204,19 @@ class MbsimApp(LiveActions, App[int]):
             self.start_running()
 
     def _lens_for_one_parameter(self) -> None:
-        """A one-parameter model has no two-parameter landscape: the lens opens by itself."""
-        if self.sim.model.n_params == 1 and not self.lens.display:
-            self.query_one("#panels").set_class(True, "-lens")
-            self._key = None
-            self._plot_dirty[self.lens] = True
+        """A one-parameter model has no two-parameter landscape: the lens opens by itself (and
+        closes again for a model with more, unless l opened it)."""
+        one = self.sim.model.n_params == 1
+        if one and not self.lens.display:
+            self._lens_auto = True
+        elif not one and getattr(self, "_lens_auto", False):
+            self._lens_auto = False
+        else:
+            return
+        self.query_one("#panels").set_class(one, "-lens")
+        self._key = None
+        self._plot_dirty[self.lens] = True
+        self._plot_dirty[self.landscape] = True
 
     # ------------------------------------------------------------------------------------------
     # drawing
@@ -557,6 +565,7 @@ class MbsimApp(LiveActions, App[int]):
 
     def action_toggle_lens(self) -> None:
         """The loss along one line through θ: each sample's own curve and their mean."""
+        self._lens_auto = False
         self._show_panel("lens", not self.lens.display)
 
     def action_toggle_phase_view(self) -> None:

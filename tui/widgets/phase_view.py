@@ -30,10 +30,10 @@ def fmt(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def fmt_vector(v: np.ndarray, limit: int = 3, digits: int = 4) -> str:
-    """A short vector: its first ``limit`` entries, then "…" and the count."""
+def fmt_vector(v: np.ndarray, limit: int = 3, digits: int = 4, count: bool = True) -> str:
+    """A short vector: its first ``limit`` entries, then "…" and (``count``) how many there are."""
     parts = [fmt(float(x), digits) for x in v[:limit]]
-    more = f", … ({v.size})" if v.size > limit else ""
+    more = (f", … ({v.size})" if count else ", …") if v.size > limit else ""
     return "(" + ", ".join(parts) + more + ")"
 
 
@@ -51,8 +51,8 @@ class PhaseRows:
     params_after: np.ndarray | None
 
 
-def phase_rows(sim: Simulation, data: PhaseData, max_rows: int = MAX_ROWS) -> PhaseRows:
-    """Lay out one iteration's values for the table."""
+def phase_rows(sim: Simulation, data: PhaseData, max_rows: int = MAX_ROWS, grad_entries: int = 2) -> PhaseRows:
+    """Lay out one iteration's values for the table (``grad_entries``: entries of each g_i shown)."""
     d = data
     pos = d.position
     names = sim.dataset.feature_names
@@ -75,7 +75,7 @@ def phase_rows(sim: Simulation, data: PhaseData, max_rows: int = MAX_ROWS) -> Ph
         if d.phase >= 1 and d.losses is not None:
             row.append(fmt(float(d.losses[r]), 3))
         if d.phase >= 2 and d.sample_grads is not None:
-            row.append(fmt_vector(d.sample_grads[r], 2, 3))
+            row.append(fmt_vector(d.sample_grads[r], grad_entries, 3, count=grad_entries > 1))
         rows.append(tuple(row))
     grad = d.grad if d.phase >= 2 else None
     update = d.update if d.phase >= 3 else None
@@ -171,7 +171,8 @@ class PhaseView(Static):
             self.show(sim)
 
     def _render_rows(self, sim: Simulation, data: PhaseData, height: int, width: int) -> Group:
-        pr = phase_rows(sim, data, max_rows=len(data.indices))
+        narrow = width < 70 and sim.model.n_params > 2
+        pr = phase_rows(sim, data, max_rows=len(data.indices), grad_entries=1 if narrow else 2)
         steps = Text()
         for k, name in enumerate(PHASES):
             style = "bold reverse" if k == pr.phase else ("" if k < pr.phase else "dim")
