@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .models import Model
+from .models import LinearModel, Model
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ def minimum(model: Model, X: np.ndarray, y: np.ndarray, reference: np.ndarray,
     that is the end and GD had converged there (its last step moved less than 10⁻⁶(1 + |θ|)),
     else "GD's lowest".
     """
-    if model.loss_name == "mse" and type(model).__name__ == "LinearModel":
+    if model.loss_name == "mse" and isinstance(model, LinearModel):
         bias = model.param_names[-1] == "b"
         A = np.hstack([X, np.ones((X.shape[0], 1))]) if bias else X
         theta, *_ = np.linalg.lstsq(A, y, rcond=None)
