@@ -212,6 +212,7 @@ class LandscapeView(CellCanvas):
         self._grid_key = None
         self._sig = None
         self.plane = None
+        self.plane_mode = "path"          # a new run starts on its path's plane
         self._min_key = None
         n = sim.model.n_params
         i, j = self.pair
