@@ -33,6 +33,8 @@ class Lens:
     batch: np.ndarray              # indices of the current batch
     batch_slope: float             # d/dt of the batch loss at the current point (ĝ·d)
     full_slope: float              # d/dt of the full loss at the current point (G·d)
+    minimum: float = float("nan")  # where the mean is lowest on xs (parabola-refined)
+    minimum_loss: float = float("nan")
 
     @property
     def sampled(self) -> bool:
@@ -41,8 +43,14 @@ class Lens:
 
 
 def lens(model: Model, X: np.ndarray, y: np.ndarray, params: np.ndarray, batch: np.ndarray,
-         points: int = 81, max_curves: int = 40, span: float | None = None) -> Lens:
-    """Compute the lens at ``params`` for the current ``batch`` (indices into X, y)."""
+         points: int = 81, max_curves: int = 40, span: float | None = None,
+         window: tuple[float, float] | None = None) -> Lens:
+    """Compute the lens at ``params`` for the current ``batch`` (indices into X, y).
+
+    ``window`` fixes the range of ``xs`` (parameter values for a one-parameter model, offsets
+    t otherwise), so a picture can stay put while the point moves; else it is centred on the
+    current point, ``span`` (or :func:`_default_span`) either side.
+    """
     n, p = X.shape[0], params.size
     with np.errstate(all="ignore"):
         G = model.batch_grad(params, X, y)
@@ -54,20 +62,48 @@ def lens(model: Model, X: np.ndarray, y: np.ndarray, params: np.ndarray, batch: 
             d = -G / norm if norm > 0 else np.eye(p)[0]
             label = "along −G (steepest descent)"
         shown = _choose_samples(n, batch, max_curves)
-        if span is None:
-            span = _default_span(model, X, y, params, d, shown)
-        ts = np.linspace(-span, span, points)
+        origin0 = float(params[0]) if p == 1 else 0.0
+        if window is not None:
+            ts = np.linspace(float(window[0]), float(window[1]), points) - origin0
+        else:
+            if span is None:
+                span = _default_span(model, X, y, params, d, shown)
+            ts = np.linspace(-span, span, points)
         thetas = params[None, :] + ts[:, None] * d[None, :]
         per_sample_all = model.per_sample_losses_many(thetas, X, y)  # (T, n)
         mean = per_sample_all.mean(axis=1)
         per_sample = per_sample_all[:, shown].T
         ghat = model.batch_grad(params, X[batch], y[batch]) if len(batch) else np.full(p, np.nan)
     origin = float(params[0]) if p == 1 else 0.0
+    xs = ts + origin
+    at, low = _refined_minimum(xs, mean)
     return Lens(
-        xs=ts + origin, per_sample=per_sample, shown=shown, mean=mean, n_samples=n, position=origin,
+        xs=xs, per_sample=per_sample, shown=shown, mean=mean, n_samples=n, position=origin,
         direction=d, axis_is_parameter=p == 1, label=label, batch=np.asarray(batch),
-        batch_slope=float(ghat @ d), full_slope=float(G @ d),
+        batch_slope=float(ghat @ d), full_slope=float(G @ d), minimum=at, minimum_loss=low,
     )
+
+
+def _refined_minimum(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]:
+    """The lowest point of the curve: the parabola through the lowest sample and its two
+    neighbours (exact when the curve is quadratic, as the MSE of a linear model along a line
+    is); the end point when the lowest sample is at an end (the minimum lies beyond)."""
+    ok = np.isfinite(ys)
+    if ok.sum() < 1:
+        return float("nan"), float("nan")
+    k = int(np.argmin(np.where(ok, ys, np.inf)))
+    if 0 < k < len(xs) - 1 and ok[k - 1] and ok[k + 1]:
+        x0, x1, x2 = xs[k - 1], xs[k], xs[k + 1]
+        y0, y1, y2 = ys[k - 1], ys[k], ys[k + 1]
+        denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
+        a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom
+        b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / denom
+        c = (x1 * x2 * (x1 - x2) * y0 + x2 * x0 * (x2 - x0) * y1 + x0 * x1 * (x0 - x1) * y2) / denom
+        if a > 0:
+            xm = -b / (2 * a)
+            if x0 <= xm <= x2:
+                return float(xm), float(c - b * b / (4 * a))
+    return float(xs[k]), float(ys[k])
 
 
 def _choose_samples(n: int, batch: np.ndarray, max_curves: int) -> np.ndarray:

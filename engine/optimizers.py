@@ -78,6 +78,24 @@ def _check_nonneg(setting: str, value: Any) -> float:
 
 
 @dataclass(frozen=True)
+class UpdateTerms:
+    """One step written out with its numbers (for the phase view and the detail line).
+
+    ``formula`` is the rule in SCIENCE.md §6's symbols (ĝ the step's gradient); ``terms`` the
+    named intermediate vectors in the order the rule computes them; ``delta`` = θ_new − θ_old
+    as :meth:`Optimizer.update` computes it; ``step_size`` the effective per-parameter step
+    γ/(√v̂ + ε) (Adam), γ/(√v + ε) (RMSprop), γ̃/(√s + ε) (Adagrad), None for the SGD family;
+    ``velocity`` the momentum buffer b_t after the step (SGD momentum/Nesterov), else None.
+    """
+
+    formula: str
+    terms: tuple[tuple[str, np.ndarray], ...]
+    delta: np.ndarray
+    step_size: np.ndarray | None = None
+    velocity: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class Optimizer:
     """One optimizer and its hyperparameters (immutable; the learning rate is passed per step).
 
@@ -168,6 +186,60 @@ class Optimizer:
         in the docstring of its step function below (``_sgd``, ``_rmsprop``, ...).
         """
         return self._step(grad, state, params, lr)
+
+    def explain(self, grad: np.ndarray, state: State, params: np.ndarray, lr: float) -> UpdateTerms:
+        """The step :meth:`update` takes from ``state``, written out: formula, intermediate
+        values (read from the new state), the update Δθ and, for the adaptive optimizers, the
+        effective per-parameter step size. Pure, like :meth:`update`.
+        """
+        new, st = self.update(grad, state, params, lr)
+        delta = new - params
+        name, wd, eps = self.name, self.weight_decay, self.eps
+        g_name = "g = ĝ + λθ_old" if wd and name != "adamw" else ""
+        g = grad + wd * params if (wd and name != "adamw") else grad
+        terms: list[tuple[str, np.ndarray]] = [(g_name, g)] if g_name else []
+        pre = (g_name + ";  ") if g_name else ""
+        gs = "g" if g_name else "ĝ"
+        if name in _SGD_FAMILY:
+            if self.momentum == 0:
+                return UpdateTerms(f"{pre}θ_new = θ_old − lr·{gs}", tuple(terms), delta)
+            buf = st["momentum_buffer"]
+            mu = f"{self.momentum:g}"
+            damp = f"(1−{self.dampening:g})·" if self.dampening else ""
+            first = state["t"] == 0
+            rule = f"b = {gs} (first step)" if first else f"b = {mu}·b_old + {damp}{gs}"
+            if name == "nesterov":
+                formula = f"{pre}{rule};  θ_new = θ_old − lr·({gs} + {mu}·b)"
+            else:
+                formula = f"{pre}{rule};  θ_new = θ_old − lr·b"
+            if not first:
+                terms.append(("b_old", state["momentum_buffer"]))
+            terms.append(("b velocity", buf))
+            return UpdateTerms(formula, tuple(terms), delta, velocity=buf)
+        if name == "rmsprop":
+            v = st["square_avg"]
+            step = lr / (np.sqrt(v) + eps)
+            formula = f"{pre}v = {self.alpha:g}·v_old + {1 - self.alpha:.2g}·{gs}²;  θ_new = θ_old − lr·{gs}/(√v + ε)"
+            terms += [("v", v), ("lr/(√v+ε)", step)]
+            return UpdateTerms(formula, tuple(terms), delta, step_size=step)
+        if name == "adagrad":
+            t = st["t"]
+            clr = lr / (1 + (t - 1) * self.lr_decay) if self.lr_decay else lr
+            s_ = st["sum"]
+            step = clr / (np.sqrt(s_) + eps)
+            formula = f"{pre}s = s_old + {gs}²;  θ_new = θ_old − lr·{gs}/(√s + ε)"
+            terms += [("s", s_), ("lr/(√s+ε)", step)]
+            return UpdateTerms(formula, tuple(terms), delta, step_size=step)
+        t = st["t"]
+        b1, b2 = self.betas
+        m_hat = st["exp_avg"] / (1.0 - b1**t)
+        v_hat = st["exp_avg_sq"] / (1.0 - b2**t)
+        step = lr / (np.sqrt(v_hat) + eps)
+        shrink = "θ_old ← θ_old·(1 − lr·λ);  " if (name == "adamw" and wd) else ""
+        formula = (f"{pre}{shrink}m = {b1:g}·m + {1 - b1:.2g}·{gs}, v = {b2:g}·v + {1 - b2:.2g}·{gs}²;  "
+                   f"m̂ = m/(1−{b1:g}^{t}), v̂ = v/(1−{b2:g}^{t});  θ_new = θ_old − lr·m̂/(√v̂ + ε)")
+        terms += [("m̂", m_hat), ("v̂", v_hat), ("lr/(√v̂+ε)", step)]
+        return UpdateTerms(formula, tuple(terms), delta, step_size=step)
 
     def describe(self) -> str:
         """A short label for the UI: "SGD", "SGD momentum 0.9", "Nesterov 0.9", "AdamW wd 0.01"."""

@@ -29,7 +29,7 @@ from .history import MAX_PARAMS, History
 from .landscape import Grid, gd_path, loss_grid
 from .models import Model, make_model
 from .noise import NoiseReport, noise_report
-from .optimizers import Optimizer, State, make_optimizer
+from .optimizers import Optimizer, State, UpdateTerms, make_optimizer
 from .sampling import Plan, Position, Sampler, make_plan, make_sampler, stream_generator
 from .errors import ScenarioError
 from .scenario import LIVE_SETTINGS, Scenario
@@ -45,6 +45,11 @@ PHASE_FORMULAS: dict[str, str] = {
 
 RUNNING, PAUSED = "running", "paused"
 READY, FINISHED, TARGET_REACHED, DIVERGED = "ready", "finished", "target reached", "diverged"
+DIVERGING = "diverging"
+
+DIVERGING_FACTOR = 1e3
+"""A step whose batch loss exceeds this many times the reference loss starts "diverging"
+(see :meth:`Simulation._check_diverging` for the rule and why it is safe from SGD noise)."""
 
 CHECKPOINT_EVERY = 32
 MAX_CHECKPOINTS = 2048
@@ -173,6 +178,7 @@ class PhaseData:
     params_before: np.ndarray | None = None      # update: θ before this iteration
     update: np.ndarray | None = None             # update: θ_new − θ_old (zero on a non-final micro-batch)
     lr: float = float("nan")
+    terms: UpdateTerms | None = None             # update: the optimizer's rule with its numbers
 
     @property
     def position(self) -> Position:
@@ -218,6 +224,8 @@ class _State:
     finished_epoch_loss: float = math.nan
     status: str = READY
     diverged_step: int = 0
+    diverging_step: int = 0        # the 1-based step at which "diverging" began (0: not diverging)
+    loss_ref: float = math.nan     # the reference loss of the diverging rule
     segment: int = 0
 
     def copy(self) -> _State:
@@ -228,7 +236,7 @@ class _State:
             rng_state=self.rng_state, accum=None if self.accum is None else self.accum.copy(),
             accum_n=self.accum_n, accum_loss=self.accum_loss, epoch_loss_sum=self.epoch_loss_sum,
             epoch_n=self.epoch_n, finished_epoch_loss=self.finished_epoch_loss, status=self.status, diverged_step=self.diverged_step,
-            segment=self.segment,
+            diverging_step=self.diverging_step, loss_ref=self.loss_ref, segment=self.segment,
         )
 
 
@@ -308,6 +316,7 @@ class Simulation:
         self.initial_val_loss = self.model.loss(init, self._Xv, self._yv) if self._has_val else math.nan
         self._train_loss = self.initial_train_loss
         self._val_loss = self.initial_val_loss
+        self._state.loss_ref = self.initial_train_loss
         self._take_checkpoint(pinned=True)
 
     # ----------------------------------------------------------------------------------------
@@ -408,9 +417,14 @@ class Simulation:
         s.order_pass = -1
         s.accum, s.accum_n, s.accum_loss = None, 0, 0.0
         s.epoch_loss_sum, s.epoch_n = 0.0, 0
-        if s.status in (FINISHED, TARGET_REACHED, DIVERGED):
+        if s.status in (FINISHED, TARGET_REACHED, DIVERGED, DIVERGING):
             s.status = READY
             s.diverged_step = 0
+        # the diverging rule starts afresh: measured from the loss here (if higher than at the start)
+        s.diverging_step = 0
+        with np.errstate(all="ignore"):
+            here = float(self.model.loss(s.params, self._X, self._y))
+        s.loss_ref = max(self.initial_train_loss, here) if math.isfinite(here) else self.initial_train_loss
         self._on_segment_change()
         self._take_checkpoint(pinned=True)
         return seg
@@ -444,13 +458,27 @@ class Simulation:
 
     @property
     def status(self) -> str:
-        """ready, finished, target reached or diverged (running/paused is the app's business)."""
+        """ready, diverging, finished, target reached or diverged (running/paused is the app's
+        business). "diverging" is not an end: training can go on (see :meth:`_check_diverging`)."""
         return self._state.status
 
     @property
     def diverged_step(self) -> int:
         """The 1-based step whose loss or parameters were not finite (0 if none)."""
         return self._state.diverged_step
+
+    @property
+    def diverging_step(self) -> int:
+        """The 1-based step at which the run started diverging (0 if it is not diverging).
+
+        See :meth:`_check_diverging` for the rule.
+        """
+        return self._state.diverging_step
+
+    @property
+    def diverging_threshold(self) -> float:
+        """The batch loss above which a step starts "diverging": DIVERGING_FACTOR × the reference loss."""
+        return DIVERGING_FACTOR * self._state.loss_ref
 
     @property
     def done(self) -> bool:
@@ -535,6 +563,8 @@ class Simulation:
         s = self._state
         if s.status == DIVERGED:
             return f"diverged at step {s.diverged_step}"
+        if s.status == DIVERGING:
+            return f"diverging since step {s.diverging_step}"
         return s.status
 
     # ----------------------------------------------------------------------------------------
@@ -596,10 +626,22 @@ class Simulation:
         self.run_iterations(self.iterations_to_epoch_end())
         return True
 
-    def run_iterations(self, n: int) -> int:
-        """Run up to ``n`` iterations (fewer at the end); return how many ran."""
+    def run_iterations(self, n: int, *, stop_at_diverging: bool = False) -> int:
+        """Run up to ``n`` iterations (fewer at the end); return how many ran.
+
+        With ``stop_at_diverging`` it also stops right after the step at which the run starts
+        diverging (so a viewer sees the onset); a run already diverging goes on.
+        """
         ran = 0
         with np.errstate(all="ignore"):
+            if stop_at_diverging:
+                while ran < n and not self.done:
+                    was = self._state.diverging_step
+                    self._iterate()
+                    ran += 1
+                    if self._state.diverging_step and not was:
+                        break
+                return ran
             while ran < n and not self.done:
                 self._iterate()
                 ran += 1
@@ -692,7 +734,7 @@ class Simulation:
                 if micro == 0:
                     self._step_indices = []
                 self._step_indices.append(indices)
-        self._last = (s.iteration, micro, micro_count, indices, params, loss, grad, seg)
+        self._last = (s.iteration, micro, micro_count, indices, params, loss, grad, seg, step_grad, s.opt_state)
         if step_grad is None:
             s.epoch_loss_sum += n * loss
             s.epoch_n += n
@@ -736,10 +778,48 @@ class Simulation:
             if self.on_step is not None and not self._replaying:
                 batch = np.concatenate(self._step_indices) if micro_count > 1 else indices
                 self.on_step(self._step_record(batch, step_loss, step_grad, lr))
+        self._check_diverging(step_loss)
         target = seg.scenario.target_loss
         if target > 0 and train_loss <= target:
             s.status = TARGET_REACHED
         self._end_iteration(seg)
+
+    def _check_diverging(self, step_loss: float) -> None:
+        """The "diverging" state: entered at the first step whose batch loss L_b (the step's
+        loss before its update) exceeds DIVERGING_FACTOR = 10³ times the reference loss
+        L_ref, left when a batch loss falls back below L_ref.
+
+        L_ref is the full training loss at the start, L(θ₀) — after a live change of settings
+        the larger of L(θ₀) and the loss where the change was made, so a rescued run is judged
+        from where it is.
+
+        Why this rule (SCIENCE.md §5, §6). Gradient descent on a loss with curvature λ along a
+        direction multiplies the error there by (1 − ηλ) per step: for ηλ > 2 the loss grows
+        geometrically, |1 − ηλ|² per step, and passes any fixed multiple of L(θ₀) within a few
+        steps (lr 1.6 on the worked example: L_b passes 10³·L(θ₀) at step 7, ~400 steps before
+        the loss overflows). A stable run (0 < ηλ < 2) only settles into a noise floor around
+        L* ≤ L(θ₀), so its loss stays below L(θ₀) apart from transients. Sampling noise alone
+        cannot reach the threshold either: the per-sample losses are ≥ 0, so L_b ≤ (N/B)·L(θ);
+        for N/B < 10³ a batch loss above 10³·L_ref means the full loss itself is above
+        (10³·B/N)·L_ref > L_ref — the run has climbed above where it started, not wobbled.
+        The batch loss is used (not the full loss) because every step computes it, so the onset
+        does not depend on how often the full loss is evaluated. The hysteresis (leave below
+        L_ref, not below the threshold) keeps the state from flickering around the threshold.
+        Being part of the training state, it is exact under back/goto (replayed, not guessed).
+        """
+        s = self._state
+        ref = s.loss_ref
+        if not ref > 0:
+            return
+        if s.diverging_step:
+            if step_loss < ref:
+                s.diverging_step = 0
+                if s.status == DIVERGING:
+                    s.status = READY
+        elif step_loss > DIVERGING_FACTOR * ref:
+            s.diverging_step = s.step
+            if s.status == READY:
+                s.status = DIVERGING
 
     def _end_iteration(self, seg: Segment) -> None:
         s = self._state
@@ -758,7 +838,7 @@ class Simulation:
         """The last finished iteration, every phase's values computed from the θ it started from."""
         if self._last is None:
             return None
-        iteration, micro, count, indices, params, loss, grad, seg = self._last
+        iteration, micro, count, indices, params, loss, grad, seg, _, _ = self._last
         X, y = self._X[indices], self._y[indices]
         p = PhaseData(iteration, micro, count, indices, X, y, seg, phase=3)
         p.outputs = self.model.predict(params, X)
@@ -769,7 +849,25 @@ class Simulation:
         final = count == 1 or micro == count - 1
         p.update = (self._state.params - params) if final and self._state.iteration == iteration + 1 else np.zeros_like(params)
         p.lr = self._last_lr
+        p.terms = self.last_update() if final else None
         return p
+
+    def last_update(self) -> UpdateTerms | None:
+        """The last optimizer step written out (formula, intermediate values, Δθ, effective step
+        size, velocity), recomputed by the optimizer from the state it started from; None
+        before any step or after a non-final micro-batch."""
+        if self._last is None:
+            return None
+        iteration, _, _, _, params, _, _, seg, step_grad, opt_before = self._last
+        if step_grad is None or self._state.iteration != iteration + 1 or not math.isfinite(self._last_lr):
+            return None
+        with np.errstate(all="ignore"):
+            return seg.optimizer.explain(step_grad, opt_before, params, self._last_lr)
+
+    @property
+    def optimizer_state(self) -> State:
+        """The optimizer's state now (read-only: ``t`` and its buffers, e.g. ``momentum_buffer``)."""
+        return self._state.opt_state
 
     def _diverge(self) -> None:
         s = self._state

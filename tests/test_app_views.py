@@ -34,6 +34,10 @@ async def test_compare_opens_from_the_main_screen_and_leaves_the_main_run_alone(
 async def test_lens_and_phase_view_take_the_place_of_the_plots() -> None:
     app = MbsimApp(load_preset("three-losses"), animate=False)
     async with app.run_test(size=(120, 40)) as pilot:
+        # one parameter: the lens opens by itself; l closes and opens it
+        assert app.lens.display and not app.landscape.display
+        await pilot.press("l")
+        await pilot.pause()
         assert app.landscape.display and not app.lens.display
         await pilot.press("l")
         await pilot.pause()

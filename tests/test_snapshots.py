@@ -18,7 +18,7 @@ STATES = {
     "start": ((), {}),
     "mid_epoch": (("n",) * 17 + ("p", "p"), {}),
     "epoch_boundary": (("e",), {}),
-    "diverged": (("e", "e"), {"lr": 100.0}),
+    "diverged": (("e", "e", "e"), {"lr": 100.0}),     # e stops at the onset of "diverging" once
     "finished": (("e", "e"), {"epochs": 2}),
     "help": (("n", "question_mark"), {}),
 }

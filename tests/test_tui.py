@@ -244,6 +244,11 @@ def test_divergence_stops_and_says_so():
     async def script(pilot):
         await pilot.press("space")
         await wait_until(pilot, lambda: not app.running)
+        # first it pauses where the loss starts to blow up (issue 10 item 2) ...
+        assert app.sim.status == "diverging"
+        assert f"diverging since step {app.sim.diverging_step}" in app.header.text
+        await pilot.press("space")          # ... space goes on, to the end of the road
+        await wait_until(pilot, lambda: not app.running)
         assert app.sim.status == "diverged"
         step = app.sim.diverged_step
         assert app.header.text.endswith(f"diverged at step {step} — try a smaller learning rate")
@@ -263,6 +268,8 @@ def test_divergence_with_e():
     app = make_app(lr=100)
 
     async def script(pilot):
+        await pilot.press("e")              # stops at the onset of "diverging"
+        assert "diverging since step" in app.header.text and not app.running
         await pilot.press("e", "e")
         assert "diverged at step" in app.header.text
         assert not app.running

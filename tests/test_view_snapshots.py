@@ -9,7 +9,7 @@ from engine import load_preset
 from tui.app import MbsimApp
 
 VIEWS = {
-    "lens_three_losses": ("three-losses", ("n", "n", "l")),
+    "lens_three_losses": ("three-losses", ("n", "n")),          # one parameter: the lens opens by itself
     "phase_view_worked_example": ("worked-example", ("n", "p", "p", "p")),
 }
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}

@@ -559,7 +559,12 @@ def test_widgets_follow_a_new_simulation() -> None:
             assert strip.order_shown is second.order
             assert "class 1" in strip.legend
             assert view.grid.loss.shape[1] == view.size.width
-            np.testing.assert_allclose(view.grid.loss, second.landscape(0, 1, view.grid.xs, view.grid.ys).loss)
+            # 33 parameters: a slice through start, now and GD's end (the current point lies in it)
+            plane = view.grid.plane
+            assert plane.kind == "path" and plane.distance(second.params[None])[0] < 1e-9
+            aa, bb = np.meshgrid(view.grid.xs, view.grid.ys)
+            want = second.model.losses_many(plane.lift(aa.ravel(), bb.ravel()), second.X, second.y)
+            np.testing.assert_allclose(view.grid.loss, want.reshape(aa.shape))
             assert plot.series["train"][0].max() == 3
 
     asyncio.run(main())

@@ -217,9 +217,25 @@ class MbsimApp(LiveActions, App[int]):
         self.lossplot.border_title = "loss"
         self.lens.border_title = "one-dimensional lens (l)"
         self.phase_view.border_title = "phase view (d)"
+        self._lens_for_one_parameter()
         self.redraw(force=True)
         if not self.start_paused:
             self.start_running()
+
+    def _lens_for_one_parameter(self) -> None:
+        """A one-parameter model has no two-parameter landscape: the lens opens by itself (and
+        closes again for a model with more, unless l opened it)."""
+        one = self.sim.model.n_params == 1
+        if one and not self.lens.display:
+            self._lens_auto = True
+        elif not one and getattr(self, "_lens_auto", False):
+            self._lens_auto = False
+        else:
+            return
+        self.query_one("#panels").set_class(one, "-lens")
+        self._key = None
+        self._plot_dirty[self.lens] = True
+        self._plot_dirty[self.landscape] = True
 
     # ------------------------------------------------------------------------------------------
     # drawing
@@ -335,7 +351,7 @@ class MbsimApp(LiveActions, App[int]):
         plots to their rate, the last state drawn when the key is released.
         """
         message = SimulationChanged(kind)
-        for panel in (self.strip, self.landscape, self.lossplot):
+        for panel in (self.strip, self.landscape, self.lossplot, self.lens):
             # delivered at once (not queued), so each panel knows before it is redrawn below
             handler = getattr(panel, "on_simulation_changed", None)
             if callable(handler):
@@ -418,8 +434,12 @@ class MbsimApp(LiveActions, App[int]):
             if limit is not None:
                 chunk = min(chunk, limit - ran)
             t0 = time.perf_counter()
-            got = sim.run_iterations(chunk)
+            onset = sim.diverging_step
+            got = sim.run_iterations(chunk, stop_at_diverging=True)
             t1 = time.perf_counter()
+            if sim.diverging_step and not onset:   # the run began to diverge: stop to show it
+                ran += got
+                break
             ran += got
             if got:
                 self._per_iteration = 0.8 * self._per_iteration + 0.2 * max((t1 - t0) / got, 1e-7)
@@ -439,6 +459,7 @@ class MbsimApp(LiveActions, App[int]):
         dt = min(now - self._last_tick, 0.25)
         self._last_tick = now
         sim = self.sim
+        onset = sim.diverging_step
         plot = self._plot_for_this_frame()
         budget = SLICE if plot is None else max(MIN_SLICE, SLICE - 2 * self._plot_cost.get(plot, SLICE))
         if self.goal is not None:
@@ -453,8 +474,8 @@ class MbsimApp(LiveActions, App[int]):
             if n:
                 ran = self._run_for(budget, n)
                 self._credit = self._credit - n if ran == n else 0.0
-        if sim.done:
-            self.pause()
+        if sim.done or (sim.diverging_step and not onset):
+            self.pause()           # finished, diverged, or began to diverge (space goes on)
         self.redraw(plots=not self.running)
         if plot is not None and self.running:
             self._draw_plot(plot)
@@ -508,8 +529,9 @@ class MbsimApp(LiveActions, App[int]):
             self.redraw()
             return
         target = sim.iteration + sim.iterations_to_epoch_end()
+        onset = sim.diverging_step
         self._run_for(SLICE, target - sim.iteration)
-        if sim.iteration < target and not sim.done:
+        if sim.iteration < target and not sim.done and not (sim.diverging_step and not onset):
             self.goal = target
             self.start_running()
         self.redraw()
@@ -572,6 +594,7 @@ class MbsimApp(LiveActions, App[int]):
 
     def action_toggle_lens(self) -> None:
         """The loss along one line through θ: each sample's own curve and their mean."""
+        self._lens_auto = False
         self._show_panel("lens", not self.lens.display)
 
     def action_toggle_phase_view(self) -> None:
@@ -590,6 +613,7 @@ class MbsimApp(LiveActions, App[int]):
         """Show a new run (new data, model, seed or a preset): pause, reset the panels, redraw."""
         self.pause()
         self.sim = sim
+        self._lens_for_one_parameter()
         self._jumped("reset")
 
     def refresh_all(self) -> None:

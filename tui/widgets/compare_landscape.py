@@ -3,7 +3,11 @@
 * Heat map of the full training loss L(θ) over parameters i and j (the first two by default),
   the same data for all three runs (they share the data set), drawn with half-block cells like
   the main screen's :class:`~tui.widgets.landscape.LandscapeView` (dark = low loss, log colour).
-  With more than two parameters the others are held at the mini-batch run's current values.
+  With more than two parameters, as on the main screen, the map is the loss on the plane through
+  the common start, the mini-batch run's current point and the end of full-batch GD
+  (``engine.landscape.path_plane``); every path is drawn at its projection onto that plane, so
+  the mini-batch run's marker lies exactly on its path. The plane follows the mini-batch run at
+  most once a second (:data:`GRID_INTERVAL`).
 * The paths, in the colours and lines of :data:`~tui.widgets._runs.RUN_STYLES`: Batch GD solid
   white, mini-batch dotted orange, SGD dotted magenta (SGD below, GD on top); the current point
   of each run as its marker (■ ◆ ●), the common start as ○.
@@ -26,7 +30,7 @@ import time
 import numpy as np
 from rich.style import Style
 
-from engine.landscape import loss_grid, view_box
+from engine.landscape import loss_grid, minimum, path_plane, plane_grid, view_box
 
 from ._cells import CellCanvas, LINE_CONTRAST, RGB, blend, hex_rgb, readable, rich_color
 from ._runs import RUN_STYLES, START_MARKER
@@ -83,6 +87,9 @@ class CompareLandscape(CellCanvas):
         self._palette_key: tuple | None = None
         self._busy: tuple | None = None
         self._limit: Box | None = None           # the largest box (see _fit_box)
+        self.plane = None                         # engine Plane (more than two parameters)
+        self._plane_time = -math.inf
+        self._anchor: np.ndarray | None = None
 
     # ------------------------------------------------------------------------------------
     def show(self, comp, *, force: bool = False) -> None:  # noqa: ANN001
@@ -91,6 +98,7 @@ class CompareLandscape(CellCanvas):
             self._comp = comp
             self._comp_id += 1
             self._ref = None
+            self._anchor = None
             self.forget()
             n = comp.runs[0].sim.model.n_params
             self.pair = (0, 1) if n >= 2 else (0, None)
@@ -106,6 +114,7 @@ class CompareLandscape(CellCanvas):
     def forget(self) -> None:
         """After a reset (or a new alignment): fit the box afresh at the next draw."""
         self.box = None
+        self.plane = None
         self.levels = None
         self._grid_key = None
         self._scale = None
@@ -158,7 +167,9 @@ class CompareLandscape(CellCanvas):
             d = sim.history.decimated(max(64, 2 * pw))
             now = np.asarray(sim.params, float)[None, :]
             params = np.vstack([d.params, now])
-            if j is None:
+            if self.plane is not None:
+                out.append(self.plane.coords(params))
+            elif j is None:
                 t = np.concatenate([self._epochs(sim, d.param_step), self._epochs(sim, [sim.step])])
                 out.append(np.stack([params[:, i], t], axis=1))
             else:
@@ -175,6 +186,8 @@ class CompareLandscape(CellCanvas):
         if ref is not None and len(ref):
             if j is None:
                 ends = np.array([[ref[0, i], 0.0], [ref[-1, i], 0.0]])
+            elif self.plane is not None:
+                ends = self.plane.coords(ref[[0, -1]])
             else:
                 ends = ref[[0, -1]][:, [i, j]]
             pts.append(ends)
@@ -200,6 +213,7 @@ class CompareLandscape(CellCanvas):
         self._ensure_palette()
         pw, ph, top = self._pixels()
         ref = self._reference(comp)
+        self._choose_plane(comp, ref, force)
         paths = self._paths(comp, pw)
         live = [p[-1] for run, p in zip(comp.runs, paths) if run.sim.status != "diverged"]
         if self.box is None:
@@ -220,12 +234,35 @@ class CompareLandscape(CellCanvas):
         self.paint(chars, sids)
         self.draws += 1
 
+    def _choose_plane(self, comp, ref, force: bool) -> None:  # noqa: ANN001
+        """More than two parameters: the plane through the start, the mini-batch run's current
+        point and full-batch GD's end (or its lowest point), renewed at most every
+        :data:`GRID_INTERVAL` seconds while that run moves."""
+        sim = comp.runs[1].sim
+        if sim.model.n_params <= 2 or ref is None or not len(ref):
+            self.plane = None
+            return
+        if self._anchor is None:
+            anchor, _ = minimum(sim.model, sim.X, sim.y, ref)
+            self._anchor = anchor if np.all(np.isfinite(anchor)) else np.asarray(ref[0], float)
+        now = np.asarray(sim.params, float)
+        old = self.plane
+        if old is not None and not force and time.monotonic() - self._plane_time < GRID_INTERVAL:
+            return
+        if old is not None and old.distance(now[None])[0] == 0.0:
+            return
+        start = np.asarray(comp.runs[0].sim.initial_params, float)
+        self.plane = path_plane(start, now, self._anchor, (sim.full_gradient(),))
+        self._plane_time = time.monotonic()
+
     # ------------------------------------------------------------------------------------
     def _update_grid(self, comp, pw: int, ph: int, force: bool) -> None:  # noqa: ANN001
         i, j = self.pair
         sim = comp.runs[1].sim
         box = self.box
-        held = np.asarray(sim.params, float)
+        plane = self.plane
+        held = (np.asarray(sim.params, float) if plane is None
+                else np.concatenate([plane.origin, plane.u, plane.v]))
         key = (box, pw, ph, self.pair, self._comp_id)
         if self._grid_key is not None and self._grid_key[:5] == key:
             if sim.model.n_params <= 2 or j is None:
@@ -245,9 +282,11 @@ class CompareLandscape(CellCanvas):
                 return np.repeat(row[None, :], ph, axis=0)
         else:
             ys = box.y1 - (np.arange(ph) + 0.5) * (box.y1 - box.y0) / ph     # top row first
-            params = held.copy()        # the thread must not see the parameters move
+            params = np.asarray(sim.params, float).copy()   # the thread must not see them move
 
             def compute() -> np.ndarray:
+                if plane is not None:
+                    return plane_grid(sim.model, X, y, plane, xs, ys, i, j).loss
                 return loss_grid(sim.model, X, y, params, i, j, xs, ys).loss
         cost = pw * (1 if j is None else ph) * sim.dataset.n_samples * sim.model.n_params
         if cost <= SYNC_COST or (self.levels is None and cost <= 4 * SYNC_COST):
@@ -414,6 +453,10 @@ class CompareLandscape(CellCanvas):
             title = f"Loss over {ni}, time ↓"
             extra = "  full data, log colour"
             ranges = f"  {ni} {fmt_value(box.x0)}…{fmt_value(box.x1)} →  epochs 0…{box.y1:g} ↓"
+        elif self.plane is not None:
+            title = "Loss on the plane through start, mini-batch's now and GD's end"
+            extra = f"  ({sim.model.n_params} parameters)"
+            ranges = f"  → {fmt_value(box.x0)}…{fmt_value(box.x1)}  ↑ {fmt_value(box.y0)}…{fmt_value(box.y1)}"
         else:
             nj = names[j]
             title = f"Loss over {ni}, {nj}"
@@ -426,6 +469,11 @@ class CompareLandscape(CellCanvas):
             if len(cand) <= w:
                 text = cand
                 break
+        if len(text) > w and self.plane is not None:
+            for short in ("Loss on plane: start, mini-batch now, GD end", "Loss on path plane"):
+                if len(short) <= w:
+                    break
+            title = text = short
         self.title = text[:w]
         x = self.put_text(chars, sids, 0, title, self._title, 0)
         self.put_text(chars, sids, 0, text[len(title):], self._muted, x)

@@ -91,6 +91,12 @@ class CompareRows(ItemLine):
             if status == "diverged":
                 state = sim.state_summary()
                 tails = [Text(f"✗ {state}", self._style("error")), Text("✗ diverged", self._style("error"))]
+            elif status == "diverging":          # the loss is blowing up, not yet infinite
+                state = sim.state_summary()
+                loss = fmt_loss(sim.train_loss)
+                err = self._style("error")
+                tails = [Text.assemble(("loss ", muted), (loss, value), (f"  ✗ {state}", err)),
+                         Text.assemble((loss, value), (" ✗ diverging", err)), Text("✗", err)]
             else:
                 state = "" if status == "ready" else status
                 loss = fmt_loss(sim.train_loss)

@@ -122,7 +122,23 @@ class DetailLine(ItemLine):
                 ("B_simple", fmt(r.b_simple)),
             ):
                 items.append(Text.assemble((label + " ", style("label")), (value, style("value"))))
+        step = _step_sizes(sim)
+        if step is not None:
+            items.append(Text.assemble((step[0] + " ", style("label")), (step[1], style("value"))))
         self.set_items(items)
+
+
+def _step_sizes(sim) -> tuple[str, str] | None:  # noqa: ANN001
+    """Adam, RMSprop, Adagrad: the effective per-parameter step size of the last step, from the
+    engine (``Simulation.last_update``): lr/(√v̂+ε) per parameter, a few shown."""
+    last_update = getattr(sim, "last_update", None)
+    terms = last_update() if callable(last_update) else None
+    if terms is None or terms.step_size is None:
+        return None
+    label = next((name for name, _ in terms.terms if name.startswith("lr/")), "step")
+    v = terms.step_size
+    shown = ", ".join(fmt(float(x), ".3g") for x in v[:3]) + (", …" if v.size > 3 else "")
+    return f"step per parameter {label} =", f"({shown})"
 
 
 def _batch_loss(sim) -> float:

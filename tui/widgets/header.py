@@ -22,12 +22,16 @@ def run_state(sim, *, running: bool, speed: int | None, goal: str = "") -> tuple
     """The state shown on the right of the header, and its kind (a style of app.tcss):
     "paused", "running", "done" or "error".
 
-    Finished, target reached and diverged come from the engine; running and paused are the
+    Diverging, finished, target reached and diverged come from the engine; running and paused are the
     app's business.
     """
     status = sim.status
     if status == "diverged":
         return f"{sim.state_summary()} — try a smaller learning rate", "error"
+    if status == "diverging":
+        # the loss is 10³× up (engine rule): say so at once; the app paused at the onset
+        go = f"running {speed_label(None if goal else speed)} — space to pause" if running else "paused — < halves lr, space goes on"
+        return f"{sim.state_summary()} · {go}", "error"
     if status == "finished":
         return "finished — r to start again", "done"
     if status == "target reached":

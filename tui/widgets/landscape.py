@@ -1,18 +1,25 @@
-"""The loss landscape: full-data loss over two parameters, with both paths and both gradients.
+"""The loss landscape: full-data loss on a plane, with both paths, the minimum and the arrows.
 
-* Heat map of the full training loss L(θ) over parameters i and j (all others held at their
-  current values), drawn with half-block cells (``▀``: foreground = upper pixel, background =
-  lower pixel) so the vertical resolution is doubled and pixels are about square. Colours follow
-  log L (dark = low loss).
+* The plane (``engine.landscape``): for two parameters the axes themselves (w across, b up);
+  for more, the plane through the start θ₀, the current point and the end of full-batch GD
+  (Li et al. 2018 slice along directions from the trajectory), so "now" lies on the plane, the
+  colour under it is its true loss and it ends its own path; the title says which. The palette
+  can still pick two parameters (``set_params``), the others held at their current values.
+* Heat map of the full training loss L(θ) on the plane, drawn with half-block cells (``▀``:
+  foreground = upper pixel, background = lower pixel) so the vertical resolution is doubled and
+  pixels are about square. Colours follow log L over the values in view (dark = low loss).
 * White = the full data: the full-batch gradient-descent reference path (solid; same start and
-  learning rate, ``sim.reference_path()``) and the arrow −G (where full-batch GD would go now).
-* Pink = this run: its path so far (dotted; ``history.decimated(...).params``), the current point
-  ``●`` and the arrow −ĝ of the current batch's gradient. Both arrows use one scale, so their
-  lengths compare; their direction is that of a step −lr·g in the picture.
-* The view box covers the start, the end of the reference path and the run's path
-  (``engine.landscape.view_box``); it only grows when the run leaves it, so the picture does not
-  jump. The grid is cached: it is recomputed when the box, the pair of parameters or (for more
-  than two parameters) the held values change, the latter at most twice a second.
+  learning rate, ``sim.reference_path()``), the minimum ◆ (least squares for linear regression,
+  else GD's converged end or its lowest point: ``engine.landscape.minimum``) and the arrow −G.
+* Pink = this run: its path so far (dotted), the current point ``●`` and the arrow −ĝ of the
+  current batch's gradient; with momentum also −b, the velocity (the step is −lr·b). The arrows
+  share one scale, so their lengths compare.
+* The view box covers the minimum, GD's path and the whole run with a margin, and only grows
+  (the picture does not jump) until a reset. A run that is diverging is framed on the bowl
+  (start and minimum, :data:`BOWL_ZOOM` times wider): its first overshooting steps zig-zag
+  across the valley, the later ones leave the map (an arrow on the edge shows where "now" went).
+  The grid is cached; while the plane moves (more than two parameters) it is recomputed at most
+  twice a second.
 
 Heavy work (the reference path, a grid over a large data set) runs in a thread so that the app
 keeps answering keys; the picture appears when it is ready.
@@ -30,10 +37,8 @@ from rich.style import Style
 from ..messages import SimulationChanged
 from ._cells import LINE_CONTRAST, RGB, CellCanvas, Throttle, blend, hex_rgb, readable, rich_color
 
-try:  # the engine helper; the fallback keeps the widget importable while the engine moves
-    from engine.landscape import view_box
-except ImportError:  # pragma: no cover
-    view_box = None  # type: ignore[assignment]
+from engine.landscape import axes_plane, path_plane, plane_grid, view_box
+from engine.landscape import minimum as landscape_minimum
 
 # dark, perceptual ramp (viridis, darkened) so that white and pink overlays stand out
 HEAT_STOPS = ("#2b0f3d", "#2e2f6b", "#1f5378", "#167473", "#2f8f5c", "#7aa33a", "#c2b13c")
@@ -42,6 +47,7 @@ FULL_COLOR = "#ffffff"      # full data: the GD reference path
 RUN_COLOR = "#ff5fd7"       # this run: dotted path and current point
 G_COLOR = "#5fd7ff"         # −G, the full gradient (where full-batch GD would go from here)
 GHAT_COLOR = "#ffaf3f"      # −ĝ, the batch gradient (where this batch pushes)
+VEL_COLOR = "#afff5f"       # −b, the momentum velocity (the step is −lr·b)
 NAN_COLOR = "#5a5a5a"
 
 ARROWS = "→↗↑↖←↙↓↘"          # by angle, counter-clockwise from east (screen directions)
@@ -52,6 +58,8 @@ DRAW_THROTTLE = 0.5         # s between redraws while running (force=True draws 
 HEAVY_SHARE = 0.25          # a repaint of more than this share of the cells is "heavy" ...
 HEAVY_COOLDOWN = 3.0        # ... and held-parameter grid updates then wait this long (s)
 SYNC_COST = 4e6             # grid points × samples × parameters below which we compute inline
+BOWL_ZOOM = 3.0             # a diverging run: the map spans this many times start…minimum
+REF_ZOOM = 10.0             # GD's path is framed up to this many times start…minimum
 
 
 @dataclass(frozen=True)
@@ -69,11 +77,7 @@ class Box:
 
 
 def _box_of(points: np.ndarray, i: int, j: int) -> Box:
-    if view_box is not None:
-        (x0, x1), (y0, y1) = view_box(points, i, j)
-    else:  # pragma: no cover
-        a, b = points[:, i], points[:, j]
-        x0, x1, y0, y1 = a.min() - 0.5, a.max() + 0.5, b.min() - 0.5, b.max() + 0.5
+    (x0, x1), (y0, y1) = view_box(points, i, j)
     return Box(float(x0), float(x1), float(y0), float(y1))
 
 
@@ -141,6 +145,15 @@ class LandscapeView(CellCanvas):
         self._scale_key: tuple = (None, None)
         self._heavy_until = 0.0
         self._heat_sids: np.ndarray | None = None
+        self.plane = None                 # engine Plane of the picture
+        self.plane_mode = "path"          # "path" (more than two parameters) or "axes" (set_params)
+        self._box_kind: tuple | None = None
+        self._min_key: tuple | None = None
+        self._min: tuple = (None, "")
+        self.minimum_label = ""
+        self.minimum_cell: tuple[int, int] | None = None
+        self.path_pixels: np.ndarray | None = None
+        self.off_map = False
 
     # ------------------------------------------------------------------------------------
     # public API
@@ -149,6 +162,8 @@ class LandscapeView(CellCanvas):
         if i == j:
             raise ValueError("the two parameters shown must differ")
         self.pair = (int(i), int(j))
+        self.plane_mode = "axes"
+        self.plane = None
         self.box = None
         self._grid_key = None
         self._sig = None
@@ -178,6 +193,7 @@ class LandscapeView(CellCanvas):
         """After a reset or a change of settings, fit the box afresh."""
         if message.kind in ("reset", "settings"):
             self.box = None
+            self.plane = None
             self._sig = None
 
     def on_resize(self) -> None:
@@ -195,6 +211,9 @@ class LandscapeView(CellCanvas):
         self.levels = None
         self._grid_key = None
         self._sig = None
+        self.plane = None
+        self.plane_mode = "path"          # a new run starts on its path's plane
+        self._min_key = None
         n = sim.model.n_params
         i, j = self.pair
         if not (0 <= i < n and 0 <= j < n and i != j):
@@ -234,28 +253,109 @@ class LandscapeView(CellCanvas):
         if sim.model.n_params < 2:
             self._draw_one_parameter(sim)
             return
-        i, j = self.pair
         pw, ph, top = self._pixels()
         ref = self._reference(sim)
         run = sim.history.decimated(max(64, 2 * pw)).params
         now_params = np.asarray(sim.params, float)
         run = np.vstack([run, now_params[None, :]])
-        # 1. the box: fit once, grow only when the run leaves it
-        if self.box is None or not self.box.contains(now_params[i], now_params[j]):
-            pts = [run]
-            if ref is not None and len(ref):
-                pts += [ref[:1], ref[-1:]]
-            self.box = _box_of(np.vstack(pts), i, j)
-            self._grid_key = None
-        box = self.box
-        # 2. the grid (cached)
-        self._update_grid(sim, box, pw, ph, force)
-        # 3. compose
-        chars, sids = self._draw_cells(sim, box, ref, run, pw, ph, top)
+        anchor, self.minimum_label = self._minimum(sim, ref)
+        # 1. the plane (the axes of two parameters, or through start, now and GD's end)
+        plane = self._choose_plane(sim, ref, anchor, run, force)
+        run_xy = plane.coords(run)
+        ref_xy = plane.coords(ref) if ref is not None and len(ref) else None
+        min_xy = plane.coords(anchor[None, :])[0] if anchor is not None else None
+        # 2. the box: the minimum and both paths inside; a diverging run is framed on the bowl
+        box = self._frame(sim, run_xy, ref_xy, min_xy)
+        # 3. the grid (cached)
+        self._update_grid(sim, plane, box, pw, ph, force)
+        # 4. compose
+        chars, sids = self._draw_cells(sim, plane, box, ref_xy, run_xy, min_xy, pw, ph, top)
         cells = self.paint(chars, sids)
         if cells > HEAVY_SHARE * chars.size and not force:
             # most of the map changed (a new grid): let the wire rest before the next one
             self._heavy_until = time.monotonic() + HEAVY_COOLDOWN
+
+    def _minimum(self, sim, ref):  # noqa: ANN001, ANN202
+        """(θ*, label) from the engine: the least-squares minimum, or GD's lowest point."""
+        key = (self._sim_id, ref is None)
+        if self._min_key != key:
+            self._min_key = key
+            self._min = (None, "")
+            if ref is not None and len(ref):
+                theta, label = landscape_minimum(sim.model, sim.X, sim.y, ref)
+                if np.all(np.isfinite(theta)):
+                    self._min = (np.asarray(theta, float), label)
+        return self._min
+
+    def _choose_plane(self, sim, ref, anchor, run: np.ndarray, force: bool):  # noqa: ANN001, ANN202
+        """The plane of the picture; while it would move (held values or "now" change, models
+        with more than two parameters), at most every :data:`GRID_THROTTLE` seconds."""
+        i, j = self.pair
+        now = run[-1]
+        names = sim.model.param_names
+        if self.plane_mode == "axes" or sim.model.n_params <= 2:
+            plane = axes_plane(now, i, j, names)
+        else:
+            origin = anchor if anchor is not None else sim.initial_params
+            fallbacks = tuple(p - origin for p in run[::-1][:64]) + (sim.full_gradient(),)
+            plane = path_plane(sim.initial_params, now, origin, fallbacks)
+        old = self.plane
+        if old is None or old.kind != plane.kind or force or sim.model.n_params <= 2:
+            self.plane = plane
+            return plane
+        same = (np.array_equal(old.origin, plane.origin) and np.array_equal(old.u, plane.u)
+                and np.array_equal(old.v, plane.v))
+        if same:
+            return old
+        now_t = time.monotonic()
+        if not self._grid_throttle.ready(now_t) or now_t < self._heavy_until:
+            wait = max(self._grid_throttle.wait(now_t), self._heavy_until - now_t)
+            self.schedule_trailing(wait, lambda: self.show(self._sim, force=False))
+            return old
+        self._grid_throttle.mark(now_t)
+        self.plane = plane
+        return plane
+
+    def _frame(self, sim, run_xy: np.ndarray, ref_xy, min_xy) -> Box:  # noqa: ANN001
+        """The box shown: the start, the minimum and both paths inside, with a margin; it only
+        grows (the picture does not jump) until a reset. A diverging run is framed on the bowl
+        (start and minimum, widened :data:`BOWL_ZOOM` times) so its first overshooting steps
+        show and the later, astronomically far ones leave the map."""
+        bowl = _box_of(np.vstack([run_xy[:1]] + ([min_xy[None, :]] if min_xy is not None else [])), 0, 1)
+
+        def within(points: np.ndarray, zoom: float) -> tuple[np.ndarray, Box]:
+            lim = Box(*_widen(bowl.x0, bowl.x1, zoom), *_widen(bowl.y0, bowl.y1, zoom))
+            ok = (np.all(np.isfinite(points), axis=1) & (points[:, 0] >= lim.x0) & (points[:, 0] <= lim.x1)
+                  & (points[:, 1] >= lim.y0) & (points[:, 1] <= lim.y1))
+            return points[ok], lim
+
+        limit = None
+        if sim.diverging_step or sim.status == "diverged":
+            run_pts, limit = within(run_xy, BOWL_ZOOM)
+        else:
+            run_pts = run_xy[np.all(np.isfinite(run_xy), axis=1)]
+        pts = [run_pts]
+        if ref_xy is not None:
+            # full-batch GD at a learning rate that diverges leaves the bowl too: keep its start
+            pts.append(within(ref_xy, REF_ZOOM if limit is None else BOWL_ZOOM)[0])
+        if min_xy is not None:
+            pts.append(min_xy[None, :])
+        allp = np.vstack(pts)
+        fit = _box_of(allp, 0, 1)
+        if limit is not None:
+            fit = Box(max(fit.x0, limit.x0), min(fit.x1, limit.x1), max(fit.y0, limit.y0), min(fit.y1, limit.y1))
+        box = self.box
+        if box is None or self._box_kind != (self.plane.kind, limit is None):
+            box = fit
+        elif not all(box.contains(float(x), float(y), inset=0.06) for x, y in allp):
+            box = Box(min(box.x0, fit.x0), max(box.x1, fit.x1), min(box.y0, fit.y0), max(box.y1, fit.y1))
+            if limit is not None:
+                box = Box(max(box.x0, limit.x0), min(box.x1, limit.x1), max(box.y0, limit.y0), min(box.y1, limit.y1))
+        if box != self.box:
+            self.box = box
+            self._grid_key = None
+        self._box_kind = (self.plane.kind, limit is None)
+        return box
 
     def _draw_one_parameter(self, sim) -> None:  # noqa: ANN001
         """A model with a single parameter has no two-parameter landscape: say so."""
@@ -274,35 +374,23 @@ class LandscapeView(CellCanvas):
         self.legend = ""
         self.paint(chars, sids)
 
-    def _update_grid(self, sim, box: Box, pw: int, ph: int, force: bool) -> None:  # noqa: ANN001
-        i, j = self.pair
-        key = (box, pw, ph, self.pair, self._sim_id)
-        params = np.asarray(sim.params, float)
-        held_moved = False
-        if sim.model.n_params > 2 and self._grid_held is not None and key == self._grid_key:
-            mask = np.ones(len(params), bool)
-            mask[[i, j]] = False
-            held_moved = not np.array_equal(params[mask], self._grid_held[mask])
-        if key == self._grid_key and not held_moved:
+    def _update_grid(self, sim, plane, box: Box, pw: int, ph: int, force: bool) -> None:  # noqa: ANN001
+        key = (box, pw, ph, self.pair, self._sim_id, plane.kind, plane.origin.tobytes(),
+               plane.u.tobytes(), plane.v.tobytes())
+        if key == self._grid_key:
             return
-        if key == self._grid_key and held_moved and not force:
-            now = time.monotonic()
-            if not self._grid_throttle.ready(now) or now < self._heavy_until:
-                wait = max(self._grid_throttle.wait(now), self._heavy_until - now)
-                self.schedule_trailing(wait, lambda: self.show(self._sim, force=False))
-                return
-        self._grid_throttle.mark()
         xs = box.x0 + (np.arange(pw) + 0.5) * (box.x1 - box.x0) / pw
         ys = box.y1 - (np.arange(ph) + 0.5) * (box.y1 - box.y0) / ph          # top row first
         cost = pw * ph * sim.dataset.n_samples * sim.model.n_params
         self._grid_key = key
-        self._grid_held = params.copy()
+        i, j = self.pair
+        X, y = sim.X, sim.y
         if cost <= SYNC_COST or self.grid is None and cost <= 4 * SYNC_COST:
-            self._set_grid(sim.landscape(i, j, xs, ys))
+            self._set_grid(plane_grid(sim.model, X, y, plane, xs, ys, i, j))
         else:
             gen = self._sim_id
-            self.run_in_thread(("grid", gen, key), lambda: sim.landscape(i, j, xs, ys),
-                            lambda k, g: self._got_grid(k, g), group="landscape")
+            self.run_in_thread(("grid", gen, key), lambda: plane_grid(sim.model, X, y, plane, xs, ys, i, j),
+                               lambda k, g: self._got_grid(k, g), group="landscape")
 
     def _got_grid(self, key: tuple, grid) -> None:  # noqa: ANN001
         if key[1] != self._sim_id or key[2] != self._grid_key:
@@ -366,9 +454,9 @@ class LandscapeView(CellCanvas):
             a = min(int(x), len(stops) - 2)
             c = blend(stops[a], stops[a + 1], x - a)
             heat.append(c)
-        self._heat = heat + [hex_rgb(c) for c in (FULL_COLOR, RUN_COLOR, G_COLOR, GHAT_COLOR, NAN_COLOR)]
+        self._heat = heat + [hex_rgb(c) for c in (FULL_COLOR, RUN_COLOR, G_COLOR, GHAT_COLOR, NAN_COLOR, VEL_COLOR)]
         k = HEAT_LEVELS
-        self.FULL, self.RUN, self.G, self.GHAT, self.NAN = k, k + 1, k + 2, k + 3, k + 4
+        self.FULL, self.RUN, self.G, self.GHAT, self.NAN, self.VEL = k, k + 1, k + 2, k + 3, k + 4, k + 5
         n = len(self._heat)
         self.table = type(self.table)()
         base = self.base_style
@@ -385,7 +473,7 @@ class LandscapeView(CellCanvas):
         # a marker character (current point, arrow tips) over a heat colour
         self._mark_sids = {
             (which, lo): self.table.index(base + Style(color=colors[which], bgcolor=colors[lo], bold=True))
-            for which in (self.FULL, self.RUN, self.G, self.GHAT) for lo in range(n)
+            for which in (self.FULL, self.RUN, self.G, self.GHAT, self.VEL) for lo in range(n)
         }
         # words 4.5:1 and legend marks 3:1 on the panel's background (WCAG AA, any theme): the
         # white of the GD path, say, turns dark grey in its legend on a light theme
@@ -402,13 +490,14 @@ class LandscapeView(CellCanvas):
         self._run_txt = self.table.index(base + Style(color=mark(self.RUN), bold=True))
         self._g_txt = self.table.index(base + Style(color=mark(self.G), bold=True))
         self._ghat_txt = self.table.index(base + Style(color=mark(self.GHAT), bold=True))
+        self._vel_txt = self.table.index(base + Style(color=mark(self.VEL), bold=True))
         self._blank = self.table.index(base)
         self._chars = np.empty((0, 0), dtype="<U1")   # force a full repaint
         self._strips.clear()
 
     # ------------------------------------------------------------------------------------
     def _to_pixels(self, box: Box, pts: np.ndarray, pw: int, ph: int) -> np.ndarray:
-        """(k, 2) float pixel coordinates (col, row) of parameter points (k, 2) = (θ_i, θ_j)."""
+        """(k, 2) float pixel coordinates (col, row) of plane points (k, 2) = (a, b)."""
         with np.errstate(all="ignore"):
             c = (pts[:, 0] - box.x0) / (box.x1 - box.x0) * pw - 0.5
             r = (box.y1 - pts[:, 1]) / (box.y1 - box.y0) * ph - 0.5
@@ -416,46 +505,53 @@ class LandscapeView(CellCanvas):
         out[~np.isfinite(out)] = -1e6
         return np.clip(out, -1e6, 1e6)
 
-    def _draw_cells(self, sim, box: Box, ref, run: np.ndarray, pw: int, ph: int,  # noqa: ANN001
-                 top: int) -> tuple[np.ndarray, np.ndarray]:
+    def _draw_cells(self, sim, plane, box: Box, ref_xy, run_xy: np.ndarray, min_xy,  # noqa: ANN001
+                    pw: int, ph: int, top: int) -> tuple[np.ndarray, np.ndarray]:
         h, w = self.size.height, self.size.width
-        i, j = self.pair
         no_color = self.app.no_color
         pix = np.full((ph, pw), self.NAN, dtype=np.int32)
         if self.levels is not None and self.levels.shape == (ph, pw):
             pix[:] = self.levels
         heat_only = pix.copy()
 
-        def plot(points: np.ndarray, color: int, dotted: bool) -> None:
+        def plot(points: np.ndarray, color: int, dotted: bool) -> np.ndarray:
             if len(points) == 0:
-                return
-            p = segment_pixels(self._to_pixels(box, points[:, [i, j]], pw, ph))
+                return np.zeros((0, 2), dtype=np.int64)
+            p = segment_pixels(self._to_pixels(box, points, pw, ph))
             if dotted:
                 p = p[::2]
             ok = (p[:, 0] >= 0) & (p[:, 0] < pw) & (p[:, 1] >= 0) & (p[:, 1] < ph)
             pix[p[ok, 1], p[ok, 0]] = color
+            return p[ok]
 
-        if ref is not None and len(ref):
-            step = max(1, len(ref) // (4 * pw))
-            pts = ref[::step]
-            if len(ref) and (len(ref) - 1) % step:
-                pts = np.vstack([pts, ref[-1:]])
+        if ref_xy is not None and len(ref_xy):
+            step = max(1, len(ref_xy) // (4 * pw))
+            pts = ref_xy[::step]
+            if (len(ref_xy) - 1) % step:
+                pts = np.vstack([pts, ref_xy[-1:]])
             plot(pts, self.FULL, dotted=False)
-        plot(run, self.RUN, dotted=True)
+        self.path_pixels = plot(run_xy, self.RUN, dotted=True)
 
-        # gradients: −G (full data) and −ĝ (batch), one common scale, in screen pixels
+        # arrows from the current point: −G (full data), −ĝ (batch) and, with momentum, −b (the
+        # velocity: the step is −lr·b), one common scale, in screen pixels
         marks: list[tuple[int, int, str, int]] = []     # (cell row, col, char, colour)
-        here = self._to_pixels(box, np.asarray(sim.params, float)[None, [i, j]], pw, ph)[0]
+        here = self._to_pixels(box, run_xy[-1:], pw, ph)[0]
         arrows = []
         G = sim.full_gradient()
         g = sim.batch_gradient()
-        for vec, color in ((g, self.GHAT), (G, self.G)):
-            if vec is None or not np.all(np.isfinite(vec[[i, j]])):
+        velocity = sim.optimizer_state.get("momentum_buffer")
+        if velocity is not None and sim.step == 0:
+            velocity = None
+        for vec, color in ((velocity, self.VEL), (g, self.GHAT), (G, self.G)):
+            if vec is None or not np.all(np.isfinite(vec)):
                 continue
-            d = np.array([-vec[i] / (box.x1 - box.x0) * pw, vec[j] / (box.y1 - box.y0) * ph])
-            arrows.append((d, color))
+            pv = plane.project_vector(vec)
+            d = np.array([-pv[0] / (box.x1 - box.x0) * pw, pv[1] / (box.y1 - box.y0) * ph])
+            if np.all(np.isfinite(d)):
+                arrows.append((d, color))
         longest = max((float(np.hypot(*d)) for d, _ in arrows), default=0.0)
         self.arrow_vectors = {}
+        names = {self.GHAT: "batch", self.G: "full", self.VEL: "velocity"}
         if longest > 0:
             size = float(np.clip(0.28 * min(pw, ph), 3, 14))
             for d, color in arrows:
@@ -474,11 +570,24 @@ class LandscapeView(CellCanvas):
                 tc, tr = int(round(tip[0])), int(round(tip[1]))
                 if 0 <= tc < pw and 0 <= tr < ph:
                     marks.append((tr // 2, tc, arrow, color))
-                self.arrow_vectors["batch" if color == self.GHAT else "full"] = v
+                self.arrow_vectors[names[color]] = v
 
+        self.minimum_cell = None
+        if min_xy is not None:
+            mp = self._to_pixels(box, min_xy[None, :], pw, ph)[0]
+            mc, mr = int(round(mp[0])), int(round(mp[1]))
+            if 0 <= mc < pw and 0 <= mr < ph:
+                marks.append((mr // 2, mc, "◆", self.FULL))
+                self.minimum_cell = (mr // 2 + top, mc)
         hc, hr = int(round(here[0])), int(round(here[1]))
-        if 0 <= hc < pw and 0 <= hr < ph:
+        self.off_map = not (0 <= hc < pw and 0 <= hr < ph)
+        if not self.off_map:
             marks.append((hr // 2, hc, "●", self.RUN))
+        else:
+            # off the map (a diverging run): an arrow on the edge, pointing where the run went
+            ang = math.atan2(-(here[1] - ph / 2), here[0] - pw / 2)
+            hc, hr = int(min(max(here[0], 0), pw - 1)), int(min(max(here[1], 0), ph - 1))
+            marks.append((hr // 2, hc, ARROWS[int(round(ang / (math.pi / 4))) % 8], self.RUN))
         self.current_cell = (hr // 2 + top, hc)
 
         # cells
@@ -493,12 +602,12 @@ class LandscapeView(CellCanvas):
             sids[top : top + rows, :pw] = self._heat_sids[upper, lower]
         for r, c, ch, color in marks:
             if no_color:
-                ch = {self.G: "G", self.GHAT: "g"}.get(color, "@")
+                ch = {self.G: "G", self.GHAT: "g", self.VEL: "v"}.get(color, "*" if ch == "◆" else "@")
             if 0 <= r < rows:
                 chars[top + r, c] = ch
                 under = int(heat_only[2 * r + 1, c])
                 sids[top + r, c] = self._mark_sids[color, under] if not no_color else self._title
-        self._write_text(sim, chars, sids, h, w)
+        self._write_text(sim, plane, chars, sids, h, w)
         return chars, sids
 
     def _compose_no_color(self, chars: np.ndarray, heat: np.ndarray, pix: np.ndarray, top: int,
@@ -514,49 +623,66 @@ class LandscapeView(CellCanvas):
         sub[(up == self.RUN) | (lo == self.RUN)] = "•"
         sub[(up == self.FULL) | (lo == self.FULL)] = "o"
 
-    def _write_text(self, sim, chars: np.ndarray, sids: np.ndarray, h: int, w: int) -> None:  # noqa: ANN001
-        i, j = self.pair
-        names = sim.model.param_names
-        ni, nj = names[i], names[j]
+    def _write_text(self, sim, plane, chars: np.ndarray, sids: np.ndarray, h: int, w: int) -> None:  # noqa: ANN001
         box = self.box
-        title = f"Loss over {ni}, {nj}"
-        extra = "  full data, log colour"
-        if sim.model.n_params > 2:
-            extra = "  others held at current values"
-        ranges = ""
-        if box is not None:
-            ranges = f"  {ni} {_fmt(box.x0)}…{_fmt(box.x1)} →  {nj} {_fmt(box.y0)}…{_fmt(box.y1)} ↑"
+        names = sim.model.param_names
+        n = sim.model.n_params
+        title = plane.title
+        if plane.kind == "path":
+            extra = f"  ({n} parameters)"
+            ranges = ""
+            if box is not None:
+                ranges = f"  → {_fmt(box.x0)}…{_fmt(box.x1)}  ↑ {_fmt(box.y0)}…{_fmt(box.y1)}"
+        else:
+            extra = "  full data, log colour" if n <= 2 else "  others held at current values"
+            ranges = ""
+            if box is not None:
+                ni, nj = plane.x_label, plane.y_label
+                ranges = f"  {ni} {_fmt(box.x0)}…{_fmt(box.x1)} →  {nj} {_fmt(box.y0)}…{_fmt(box.y1)} ↑"
         if self.pending_work and self.levels is None:
             extra = "  computing…"
-        text = title + extra + ranges
-        if len(text) > w:
-            text = title + ranges
-        if len(text) > w:
-            text = title + extra
-        if len(text) > w:
-            text = title
+        text = title
+        for cand in (title + extra + ranges, title + ranges, title + extra, title):
+            if len(cand) <= w:
+                text = cand
+                break
+        if len(text) > w and plane.kind == "path":
+            title = "Loss on plane: start, now, GD end"
+            text = title if len(title) <= w else "Loss on path plane"
+            title = text
         self.title = text[:w]
-        x = self.put_text(chars, sids, 0, title, self._title, 0)
+        x = self.put_text(chars, sids, 0, title[:w], self._title, 0)
         self.put_text(chars, sids, 0, text[len(title):], self._muted, x)
         if h >= 6:
             y = h - 1
+            minimum = self.minimum_label or "minimum"
+            vel = "momentum_buffer" in sim.optimizer_state and sim.step > 0
             long = [("━", "full-batch GD", self._full_txt), ("┄", "this run", self._run_txt),
-                    ("●", "now", self._run_txt), ("→", "−G all data", self._g_txt),
-                    ("→", "−ĝ batch", self._ghat_txt)]
+                    ("●", "now", self._run_txt), ("◆", minimum, self._full_txt),
+                    ("→", "−G all data", self._g_txt), ("→", "−ĝ batch", self._ghat_txt)]
             short = [("━", "GD", self._full_txt), ("┄", "run", self._run_txt),
-                     ("●", "now", self._run_txt), ("→", "−G", self._g_txt), ("→", "−ĝ", self._ghat_txt)]
+                     ("●", "now", self._run_txt), ("◆", "min" if minimum == "minimum" else "GD low", self._full_txt),
+                     ("→", "−G", self._g_txt), ("→", "−ĝ", self._ghat_txt)]
+            if vel:
+                long.append(("→", "−b velocity", self._vel_txt))
+                short.append(("→", "−b", self._vel_txt))
             if self.app.no_color:
-                long = [("o", "full-batch GD", self._title), ("•", "this run", self._title),
-                        ("@", "now", self._title), ("G", "−G all data", self._title),
-                        ("g", "−ĝ batch", self._title)]
-                short = [(g, lab, sid) for (g, _, sid), lab in zip(long, ("GD", "run", "now", "−G", "−ĝ"))]
-            for items, sep in ((long, "  "), (short, " ")):
-                total = sum(len(g) + 1 + len(t) for g, t, _ in items) + len(sep) * (len(items) - 1)
-                if total <= w or items is short:
+                glyphs = ["o", "•", "@", "*", "G", "g", "v"]
+                long = [(g, lab, self._title) for g, (_, lab, _) in zip(glyphs, long)]
+                short = [(g, lab, self._title) for g, (_, lab, _) in zip(glyphs, short)]
+            tiny = [item for item in short if item[1] != "now"] if len(short) > 6 else short
+            for items, sep, gap in ((long, "  ", " "), (short, " ", " "), (short, " ", ""), (tiny, " ", "")):
+                total = sum(len(g) + len(gap) + len(t) for g, t, _ in items) + len(sep) * (len(items) - 1)
+                if total <= w:
                     break
             x = 0
             for k, (glyph, label, sid) in enumerate(items):
                 x = self.put_text(chars, sids, y, glyph, sid, x)
-                x = self.put_text(chars, sids, y, " " + label + (sep if k < len(items) - 1 else ""), self._muted, x)
+                x = self.put_text(chars, sids, y, gap + label + (sep if k < len(items) - 1 else ""), self._muted, x)
             self.legend = "".join(chars[y].tolist()).rstrip()
 
+
+def _widen(a: float, b: float, factor: float) -> tuple[float, float]:
+    """The range [a, b] widened ``factor`` times about its middle."""
+    mid, half = 0.5 * (a + b), 0.5 * (b - a) * factor
+    return mid - half, mid + half

@@ -26,8 +26,22 @@ def pull_word(slope: float) -> str:
     return "pulls →" if slope < 0 else "pulls ←"
 
 
+def fmt_value(v: float) -> str:
+    """A short number with a real minus sign (−0.5, 1.33, 2.4e+03)."""
+    if not np.isfinite(v):
+        return "—"
+    text = f"{v:.3g}"
+    return text.replace("-", "−")
+
+
 class LensView(PlotextPlot):
-    """Per-sample loss curves along one line through θ, with their mean."""
+    """Per-sample loss curves along one line through θ, with their mean.
+
+    The x range stays put while stepping (the curves do not slide away while the teacher
+    talks); it is framed afresh when the point leaves it, on a reset or a change of settings,
+    and for a new simulation. The current batch's samples are drawn bold and named; the lowest
+    point of the mean is marked ◆ and its value written in the title.
+    """
 
     DEFAULT_CSS = """
     LensView {
@@ -40,13 +54,39 @@ class LensView(PlotextPlot):
         super().__init__(id=id, classes=classes)
         self.current: Lens | None = None
         self._key: tuple | None = None
+        self._window: tuple[float, float] | None = None
+        self._sim_id: int | None = None
+        self.frames = 0                    # how many times the x range was framed
+        self.highlighted: list[int] = []   # sample indices drawn as this batch's
+        self.minimum = float("nan")        # where the mean is lowest (x axis units)
+        self.title_text = ""
+
+    def reframe(self) -> None:
+        """Fit the x range afresh at the next draw (reset, change of settings)."""
+        self._window = None
+        self._key = None
+
+    def on_simulation_changed(self, message) -> None:  # noqa: ANN001
+        if message.kind in ("reset", "settings"):
+            self.reframe()
 
     def compute(self, sim: Simulation) -> Lens:
         """The lens at the simulation's current point (engine call, cached per state)."""
-        key = (sim.iteration, sim.phase, sim.params.tobytes())
+        if self._sim_id != id(sim):
+            self._sim_id = id(sim)
+            self.reframe()
+        key = (sim.iteration, sim.phase, sim.params.tobytes(), self._window)
         if self._key != key or self.current is None:
-            self.current = lens(sim.model, sim.X, sim.y, sim.params, sim.current_batch())
-            self._key = key
+            L = lens(sim.model, sim.X, sim.y, sim.params, sim.current_batch(), window=self._window)
+            lo, hi = float(L.xs[0]), float(L.xs[-1])
+            inset = 0.05 * (hi - lo)
+            if self._window is None or not (lo + inset <= L.position <= hi - inset):
+                if self._window is not None:      # the point left the range: frame afresh
+                    L = lens(sim.model, sim.X, sim.y, sim.params, sim.current_batch())
+                self._window = (float(L.xs[0]), float(L.xs[-1]))
+                self.frames += 1
+            self.current = L
+            self._key = (sim.iteration, sim.phase, sim.params.tobytes(), self._window)
         return self.current
 
     def show(self, sim: Simulation, *, force: bool = False) -> None:
@@ -62,22 +102,48 @@ class LensView(PlotextPlot):
         finite = np.isfinite(L.mean)
         top = float(np.nanmax(L.mean[finite])) * 1.25 if finite.any() else 1.0
         few = len(L.shown) <= len(SAMPLE_COLOURS)
+        in_batch = set(int(i) for i in L.batch)
+        self.highlighted = []
         for k, row in enumerate(L.per_sample):
             ok = np.isfinite(row) & (row <= top)
-            if ok.sum() > 1:
-                colour = SAMPLE_COLOURS[k] if few else "gray"
-                label = f"sample {int(L.shown[k])}" if few else None
-                plt.plot(xs[ok].tolist(), row[ok].tolist(), color=colour, marker="braille", label=label)
+            if ok.sum() <= 1:
+                continue
+            index = int(L.shown[k])
+            mine = index in in_batch
+            if mine:
+                self.highlighted.append(index)
+            if few:
+                colour = SAMPLE_COLOURS[k]
+                label = f"sample {index}" + (" ← this batch" if mine else "")
+            else:
+                colour = "cyan+" if mine else "gray"
+                label = None
+            plt.plot(xs[ok].tolist(), row[ok].tolist(), color=colour,
+                     marker="hd" if mine else "braille", label=label)
+        if not few and self.highlighted:
+            plt.plot([], [], color="cyan+", marker="hd", label="this batch's samples")
+        self.minimum = L.minimum
+        name = L.label if L.axis_is_parameter else "t"
         if finite.sum() > 1:
             plt.plot(xs[finite].tolist(), L.mean[finite].tolist(), color="orange+", marker="hd",
                      label="mean over all samples")
-            best = int(np.argmin(np.where(finite, L.mean, np.inf)))
-            plt.scatter([float(xs[best])], [float(L.mean[best])], color="orange+", marker="◆")
+            if np.isfinite(L.minimum):
+                plt.scatter([L.minimum], [L.minimum_loss], color="orange+", marker="◆")
         here = float(np.interp(L.position, xs[finite], L.mean[finite])) if finite.sum() > 1 else 0.0
         plt.vline(L.position, color="cyan")
         plt.scatter([L.position], [here], color="cyan", marker="●")
         shown = f"{len(L.shown)} of {L.n_samples} samples" if L.sampled else f"all {L.n_samples} samples"
-        plt.title(f"loss along {L.label} · thin: each sample's own loss ({shown}) · ◆ lowest mean")
-        plt.xlabel(f"● now · batch {pull_word(L.batch_slope)} · full data {pull_word(L.full_slope)}")
+        star = f"{name}* = {fmt_value(L.minimum)}" if L.axis_is_parameter else f"t = {fmt_value(L.minimum)}"
+        line = f"along {L.label}" if L.axis_is_parameter else f"along {L.label}, t from now"
+        self.title_text = f"loss {line} · ◆ mean lowest at {star}"
+        width = self.size.width - 4
+        if len(self.title_text) > width:
+            self.title_text = f"{line} · ◆ {star}"
+        plt.title(self.title_text)
+        xlabel = (f"● now {name} = {fmt_value(L.position)} · batch {pull_word(L.batch_slope)} · "
+                  f"all {pull_word(L.full_slope)} · {shown}")
+        if len(xlabel) > width:
+            xlabel = f"● {name} = {fmt_value(L.position)} · batch {pull_word(L.batch_slope)} · all {pull_word(L.full_slope)}"
+        plt.xlabel(xlabel)
         plt.ylim(0, max(top, 1e-12))
         self.refresh()
