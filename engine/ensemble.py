@@ -41,7 +41,7 @@ from .errors import ScenarioError
 from .optimizers import Optimizer
 from .sampling import Plan, Position, algorithm_name, stream_generator
 from .scenario import Scenario
-from .simulation import DIVERGED, FINISHED, READY, TARGET_REACHED, Simulation
+from .simulation import DIVERGED, DIVERGING, DIVERGING_FACTOR, FINISHED, READY, TARGET_REACHED, Simulation
 
 ALIGNMENTS: tuple[str, ...] = ("epochs", "samples", "steps")
 #: The most members an ensemble takes (``mbsim run --runs``): 100 is the noise cloud's default;
@@ -209,6 +209,8 @@ class _Group:
         self.finished_epoch_loss = np.full(k, np.nan)
         self.code = np.zeros(k, dtype=np.int8)
         self.diverged_step = np.zeros(k, dtype=np.int64)
+        self.diverging_step = np.zeros(k, dtype=np.int64)  # Simulation._check_diverging
+        self._loss_ref = float(ens.base.initial_train_loss)
         # a member that stops keeps its counters here (iteration, step, samples, epoch_n);
         # while it runs they are the group's
         self._frozen = np.zeros((k, 4), dtype=np.int64)
@@ -354,6 +356,7 @@ class _Group:
         self.iteration += 1
         self.samples_seen += n
         self.step = s
+        self._check_diverging(live, step_loss, s)
         self._loss_stamp = -1
         hit = None
         if self._any_target:
@@ -435,6 +438,21 @@ class _Group:
         self.code[rows] = code
         self._refresh_live()
 
+    def _check_diverging(self, live: np.ndarray, step_loss: np.ndarray, step: int) -> None:
+        """The lone run's "diverging" rule (:meth:`Simulation._check_diverging`) for every live
+        member: it starts at a batch loss above DIVERGING_FACTOR × L(θ₀), ends below L(θ₀)."""
+        ref = self._loss_ref
+        if not ref > 0:
+            return
+        d = self.diverging_step
+        clear = live & (d > 0) & (step_loss < ref)
+        start = live & (d == 0) & (step_loss > DIVERGING_FACTOR * ref)
+        if clear.any() or start.any():
+            d = d.copy()  # replaced, never written into: checkpoints keep the old array
+            d[clear] = 0
+            d[start] = step
+            self.diverging_step = d
+
     def _diverge(self, rows: np.ndarray) -> None:
         self.diverged_step[rows] = self.step + 1
         self._stop(rows, _DIVERGED)
@@ -468,7 +486,7 @@ class _Group:
     # --- checkpoints and rewinding -------------------------------------------------------------
     _FIELDS = ("params", "iteration", "step", "samples_seen", "order_pass", "orders",
                "accum", "accum_n", "accum_loss", "epoch_loss_sum", "epoch_n", "finished_epoch_loss",
-               "code", "diverged_step", "_frozen",
+               "code", "diverged_step", "diverging_step", "_frozen",
                "batch_loss", "train_loss", "val_loss", "_loss_stamp")
 
     # arrays the hot loop changes in place (the others are replaced, never written into)
@@ -679,9 +697,10 @@ class Ensemble:
 
     @property
     def status(self) -> list[str]:
-        """Each member's status: ready, finished, target reached or diverged."""
+        """Each member's status: ready, diverging, finished, target reached or diverged."""
         codes = self._gather("code")
-        return [_CODES[int(c)] for c in codes]
+        diverging = self._gather("diverging_step")
+        return [DIVERGING if c == _RUNNING and d > 0 else _CODES[int(c)] for c, d in zip(codes, diverging)]
 
     def accuracy(self) -> np.ndarray | None:
         """(K,) training accuracy at each member's parameters (None for regression)."""

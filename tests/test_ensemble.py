@@ -26,6 +26,9 @@ SMALL = {
 }
 
 
+RUNNING = ("ready", "diverging")  # the states in which a run takes further steps
+
+
 def assert_members_match_lone_runs(ens: Ensemble) -> None:
     """Step the ensemble one step at a time and every member's lone Simulation alongside;
     after every step the parameters, batch loss, train and validation losses, counters and
@@ -38,7 +41,7 @@ def assert_members_match_lone_runs(ens: Ensemble) -> None:
     checked = 0
     while ens.tick():
         for k, sim in enumerate(lone):
-            if ens.status[k] == "ready" or sim.status == "ready":
+            if ens.status[k] in RUNNING or sim.status in RUNNING:
                 sim.step_update()
             assert np.array_equal(ens.params[k], sim.params), (k, sim.step)
             assert ens.step[k] == sim.step and ens.iteration[k] == sim.iteration
@@ -288,3 +291,19 @@ def test_ensemble_refuses_epoch_end_cut_and_restart() -> None:
         sc = Scenario(samples=47, batch_size=5, steps_per_epoch=4, epochs=5, epoch_end=choice)
         with pytest.raises(ScenarioError, match="continue only"):
             Ensemble.seeds(sc, 3)
+
+
+def test_a_member_is_diverging_exactly_when_its_lone_run_is() -> None:
+    """lr 1.6 on the worked example climbs out of the bowl (SCIENCE.md §5: ηλ > 2): the member
+    says "diverging" at the same step as its lone run, the other member never does."""
+    sc = Scenario(epochs=2)
+    ens = Ensemble.vary(sc, "lr", [0.05, 1.6])
+    seen = set()
+    lone = ens.member_simulation(1)
+    while ens.tick():
+        if lone.status in RUNNING:
+            lone.step_update()
+        assert ens.status[1] == lone.status
+        seen.add(ens.status[1])
+        assert ens.status[0] in ("ready", "finished")
+    assert "diverging" in seen

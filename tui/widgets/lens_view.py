@@ -117,11 +117,11 @@ class LensView(PlotextPlot):
                 label = f"sample {index}" + (" ← this batch" if mine else "")
             else:
                 colour = "cyan+" if mine else "gray"
-                label = None
+                # the legend names the batch once, on its first curve (plotext cannot draw a
+                # legend entry for an empty series)
+                label = "this batch's samples" if mine and len(self.highlighted) == 1 else None
             plt.plot(xs[ok].tolist(), row[ok].tolist(), color=colour,
                      marker="hd" if mine else "braille", label=label)
-        if not few and self.highlighted:
-            plt.plot([], [], color="cyan+", marker="hd", label="this batch's samples")
         self.minimum = L.minimum
         name = L.label if L.axis_is_parameter else "t"
         if finite.sum() > 1:
