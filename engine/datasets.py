@@ -66,7 +66,7 @@ REGRESSION_DATASETS: tuple[str, ...] = ("line", "plane", "three-losses")
 CLASSIFICATION_DATASETS: tuple[str, ...] = ("blobs", "moons", "circles", "xor", "spiral")
 DATASETS: tuple[str, ...] = REGRESSION_DATASETS + CLASSIFICATION_DATASETS  # plus "csv:PATH"
 CSV_PREFIX = "csv:"
-CSV_MAX_BYTES = 20 * 1024 * 1024
+CSV_MAX_BYTES = 64 * 1024 * 1024  # room for 10**6 rows of a few full-precision columns
 
 # The three-losses teaching example (see the module docstring).
 THREE_LOSSES_X: tuple[float, ...] = (1.0, 0.5, 2.0)

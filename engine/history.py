@@ -8,6 +8,12 @@ memory stays flat: ten million steps keep at most ``cap`` buckets.
 Reading for a plot of width W picks a level of a lazily built pyramid of merged buckets with at
 most ~2W rows, so the cost of a read is proportional to W, not to the length of the history.
 Parameters are kept as a strided sample (the value at the end of every ``param_width``-th step).
+
+The full-data series (``train_loss``, ``val_loss``, ``train_acc``, ``val_acc``) are measured only
+where the simulation evaluates them (every ``eval_every`` steps, and whenever they are read), so
+most rows hold NaN there. Means ignore NaN: a bucket's mean is that of its measured values (NaN
+if none), its min/max likewise (``np.fmin``/``np.fmax``); :meth:`History.fill_last` records a
+value measured after the row was written.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ SERIES: tuple[str, ...] = (
     "val_acc",     # validation accuracy after the update (NaN without one, or for regression)
 )
 INDEX: dict[str, int] = {name: i for i, name in enumerate(SERIES)}
+#: The series measured on the whole data set (sparse: NaN where no evaluation ran).
+EVALUATED: tuple[str, ...] = ("train_loss", "val_loss", "train_acc", "val_acc")
+_EVAL_COLS = [INDEX[name] for name in EVALUATED]
 
 DEFAULT_CAP = 32_768
 PARAM_BUDGET = 2_000_000  # floats kept for the parameter path, whatever the model size
@@ -87,6 +96,7 @@ class History:
         self._acc_low = np.empty(s)
         self._acc_high = np.empty(s)
         self._acc_sum = np.empty(s)
+        self._acc_count = np.empty(s)
         self._staged = 0
         self._pyramid: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
         n_params = self.initial_params.size
@@ -98,19 +108,23 @@ class History:
     def append(self, values: Sequence[float] | np.ndarray, params: np.ndarray) -> None:
         """Record one step: ``values`` in the order of :data:`SERIES`, then the parameters after it."""
         self.count += 1
-        self._last_values = np.asarray(values, dtype=float) if self.width > 1 else values
+        self._last_values = np.array(values, dtype=float) if self.width > 1 else values
         if self.width == 1:
             self._mean[self._rows] = values
             self._rows += 1
         else:
+            v = self._last_values
+            measured = v == v
             if self._staged == 0:
-                self._acc_low[:] = values
-                self._acc_high[:] = values
-                self._acc_sum[:] = values
+                self._acc_low[:] = v
+                self._acc_high[:] = v
+                self._acc_sum[:] = 0.0
+                self._acc_count[:] = 0.0
             else:
-                np.fmin(self._acc_low, values, out=self._acc_low)
-                np.fmax(self._acc_high, values, out=self._acc_high)
-                self._acc_sum += values
+                np.fmin(self._acc_low, v, out=self._acc_low)
+                np.fmax(self._acc_high, v, out=self._acc_high)
+            np.add(self._acc_sum, v, out=self._acc_sum, where=measured)
+            self._acc_count += measured
             self._staged += 1
             if self._staged == self.width:
                 self._flush_stage()
@@ -126,7 +140,8 @@ class History:
 
     def _flush_stage(self) -> None:
         r = self._rows
-        self._mean[r] = self._acc_sum / self._staged
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self._mean[r] = self._acc_sum / self._acc_count   # NaN where nothing was measured
         self._low[r] = self._acc_low
         self._high[r] = self._acc_high
         self._rows += 1
@@ -135,7 +150,7 @@ class History:
     def _merge_level0(self) -> None:
         """Halve the resolution of the exact-or-bucketed level 0 (the bucket width doubles)."""
         half = self.cap // 2
-        mean = 0.5 * (self._mean[0::2] + self._mean[1::2])
+        mean = _pair_mean(self._mean[0::2], self._mean[1::2])
         low = np.fmin(self._low[0::2], self._low[1::2])
         high = np.fmax(self._high[0::2], self._high[1::2])
         self._mean = np.empty_like(self._mean)
@@ -146,6 +161,36 @@ class History:
         self.width *= 2
         self._staged = 0
         self._pyramid = []
+
+    def fill_last(self, step: int, values: Sequence[float]) -> None:
+        """Record the :data:`EVALUATED` series measured at ``step`` after its row was written
+        (only if ``step`` is the newest row and those cells are still NaN)."""
+        if step != self.count or step == 0:
+            return
+        if self._staged:                       # the step sits in the bucket being filled
+            last = self._last_values
+            for col, x in zip(_EVAL_COLS, values):
+                if last[col] != last[col] and x == x:
+                    last[col] = x
+                    self._acc_sum[col] += x
+                    self._acc_count[col] += 1
+                    self._acc_low[col] = min(self._acc_low[col], x) if self._acc_low[col] == self._acc_low[col] else x
+                    self._acc_high[col] = max(self._acc_high[col], x) if self._acc_high[col] == self._acc_high[col] else x
+            return
+        r = self._rows - 1
+        if r < 0:
+            return
+        changed = False
+        for col, x in zip(_EVAL_COLS, values):
+            if self._mean[r, col] != self._mean[r, col] and x == x:
+                self._mean[r, col] = x             # the bucket's only measured value
+                if self._low is not self._mean:
+                    self._low[r, col] = x
+                    self._high[r, col] = x
+                changed = True
+        if changed:
+            self._pyramid = [(m, lo, hi, min(n, r >> (level + 1)))
+                             for level, (m, lo, hi, n) in enumerate(self._pyramid)]
 
     # ------------------------------------------------------------------------------------
     def truncate(self, steps: int) -> int:
@@ -191,7 +236,7 @@ class History:
         mean, low, high, done = self._pyramid[level - 1]
         if done < rows:
             a, b = 2 * done, 2 * rows
-            mean[done:rows] = 0.5 * (below_mean[a:b:2] + below_mean[a + 1 : b : 2])
+            mean[done:rows] = _pair_mean(below_mean[a:b:2], below_mean[a + 1 : b : 2])
             low[done:rows] = np.fmin(below_low[a:b:2], below_low[a + 1 : b : 2])
             high[done:rows] = np.fmax(below_high[a:b:2], below_high[a + 1 : b : 2])
             self._pyramid[level - 1] = (mean, low, high, rows)
@@ -227,3 +272,11 @@ class History:
         for m, lo, hi, _ in self._pyramid:
             arrays += [m, lo, hi]
         return sum(a.nbytes for a in arrays)
+
+
+def _pair_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean of two equal-width buckets, ignoring NaN (a bucket where nothing was measured)."""
+    mean = 0.5 * (a + b)
+    np.copyto(mean, b, where=np.isnan(a))
+    np.copyto(mean, a, where=np.isnan(b))
+    return mean

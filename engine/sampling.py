@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import difflib
 import numbers
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from engine._lazy_numpy import LazyNumpy
 
 from engine.errors import ScenarioError
 
@@ -42,7 +43,9 @@ __all__ = [
     "ALGORITHMS",
 ]
 
-SAMPLINGS: tuple[str, ...] = ("reshuffle", "once", "sequential", "replacement", "stratified")
+from engine.names import SAMPLINGS  # noqa: E402  (the one list of names, NumPy-free)
+
+np = LazyNumpy(globals())  # NumPy on first use: `mbsim plan` needs only the Plan arithmetic
 
 #: short name -> long name of the three gradient-descent variants (SCIENCE.md §1).
 ALGORITHMS: dict[str, str] = {
@@ -500,6 +503,14 @@ class Plan:
         return [slice(j * b, min(j * b + b, n)) for j in range(self.batches_per_pass)]
 
 
+def _is_bool(value: Any) -> bool:
+    """True for a Python or NumPy bool (without importing NumPy for the check)."""
+    if isinstance(value, bool):
+        return True
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, numpy.bool_)
+
+
 def make_plan(
     n_samples: int,
     batch_size: int,
@@ -520,7 +531,7 @@ def make_plan(
     """
     n = _check_n_samples(n_samples)
     b = _check_batch_size(batch_size, n)
-    if not isinstance(drop_last, (bool, np.bool_)):
+    if not _is_bool(drop_last):
         raise ScenarioError("drop_last", drop_last, "must be true or false")
     drop_last = bool(drop_last)
     k = _whole(

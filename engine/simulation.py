@@ -13,6 +13,14 @@ Determinism: one ``np.random.Generator`` from the seed drives the data, the init
 and the sampling orders. Any way of stepping (phases, iterations, epochs, back and forth) gives
 bit-identical parameters, because every iteration runs the same code on the same state, and
 :meth:`Simulation.back` restores a checkpoint and replays forward.
+
+Evaluation (issue 14): a step costs what its batch costs, not what the data set costs. The full
+training and validation losses (and, for classifiers, the accuracies, from the same forward
+pass) are computed when read (:attr:`Simulation.train_loss`, :attr:`Simulation.val_loss`,
+:meth:`Simulation.accuracy`, :attr:`Simulation.history`), cached for the parameters they were
+computed at, and every ``eval_every`` steps (:meth:`Scenario.eval_interval`), where the history
+records them and the target loss is checked. Divergence is detected from the batch loss and the
+parameters (both must be finite), so it does not depend on how often the losses are evaluated.
 """
 
 from __future__ import annotations
@@ -224,7 +232,7 @@ class Simulation:
         self._state = _State(params=init, opt_state=self.segments[0].optimizer.init(init))
         self._on_segment_change()
         self.initial_params = init.copy()
-        self.history = History(init, cap=history_cap or 32_768)
+        self._history = History(init, cap=history_cap or 32_768)
         self.pending: PhaseData | None = None
         self._last: tuple | None = None
         self._last_lr = math.nan
@@ -239,8 +247,9 @@ class Simulation:
         self._reference_cache: dict[tuple[float, int], np.ndarray] = {}
         self.initial_train_loss = self.model.loss(init, self._X, self._y)
         self.initial_val_loss = self.model.loss(init, self._Xv, self._yv) if self._has_val else math.nan
-        self._train_loss = self.initial_train_loss
-        self._val_loss = self.initial_val_loss
+        self._eval_params: np.ndarray | None = None      # the parameters _eval_values belong to
+        self._eval_values: tuple[float, float, float, float] = (math.nan,) * 4
+        self._eval_step = -1                             # the step _eval_values were computed after
         self._take_checkpoint(pinned=True)
 
     # ----------------------------------------------------------------------------------------
@@ -389,13 +398,39 @@ class Simulation:
 
     @property
     def train_loss(self) -> float:
-        """Full training-set loss at the current parameters."""
-        return self._train_loss
+        """Full training-set loss at the current parameters (computed when read, then cached)."""
+        return self._evaluate()[0]
 
     @property
     def val_loss(self) -> float:
         """Validation loss at the current parameters (NaN without a validation set)."""
-        return self._val_loss
+        return self._evaluate()[1]
+
+    @property
+    def history(self) -> History:
+        """The per-step record; reading it records the current step's full losses first
+        (so a plot drawn from it ends at the losses the header shows)."""
+        if self._state.step and self._eval_params is not self._state.params:
+            self._evaluate()
+        return self._history
+
+    @property
+    def eval_every(self) -> int | None:
+        """Steps between the evaluations of the full losses (None: at every epoch end)."""
+        return self._eval_every
+
+    def _evaluate(self) -> tuple[float, float, float, float]:
+        """(train loss, val loss, train acc, val acc) at the current parameters, from one
+        forward pass over training and validation data; cached until the parameters change,
+        and recorded in the history's row of the current step."""
+        params = self._state.params
+        if self._eval_params is not params:
+            with np.errstate(all="ignore"):
+                self._eval_values = self.model.evaluate(params, self._X_all, self._y_all, self._n)
+            self._eval_params = params
+            self._eval_step = self._state.step
+            self._history.fill_last(self._state.step, self._eval_values)
+        return self._eval_values
 
     @property
     def epoch_loss(self) -> float:
@@ -565,6 +600,9 @@ class Simulation:
         self._k = seg.plan.accumulate
         self._m_epoch = seg.plan.iterations_per_epoch
         self._total_local = seg.plan.total_iterations
+        n_eval = self._n + len(self._yv)
+        per_step = seg.plan.total_samples / max(1, seg.plan.total_steps)
+        self._eval_every = seg.scenario.eval_interval(n_eval, per_step)
 
     def _begin_iteration(self) -> PhaseData:
         start, stop, micro, count = self._batch_slot()
@@ -625,8 +663,7 @@ class Simulation:
             return
         lr = seg.schedule(s.step + 1)
         new_params, new_opt = seg.optimizer.update(step_grad, s.opt_state, params, lr)
-        train_loss, val_loss = self.model.split_loss(new_params, self._X_all, self._y_all, self._n)
-        if not math.isfinite(train_loss):
+        if not _all_finite(new_params):
             self._diverge()
             return
         s.epoch_loss_sum += n * loss
@@ -637,27 +674,34 @@ class Simulation:
         s.opt_state = new_opt
         s.step += 1
         self._last_lr = lr
-        self._train_loss = train_loss
-        self._val_loss = val_loss
-        if s.step > self._recording_from:
-            acc = va = math.nan
-            if self._classify:
-                acc = self.model.accuracy(new_params, self._X, self._y)
-                if self._has_val:
-                    va = self.model.accuracy(new_params, self._Xv, self._yv)
-            epoch = seg.start_epoch + (s.iteration - seg.start_iteration) / self._m_epoch
-            self.history.append(
-                (s.iteration, s.samples, epoch, lr, step_loss, s.epoch_loss_sum / s.epoch_n,
-                 train_loss, val_loss, acc, va),
+        local = s.iteration - seg.start_iteration
+        k = self._eval_every
+        # eval points: every K steps, every epoch end (the Keras line reads them) and the last step
+        due = (k is not None and s.step % k == 0) or local % self._m_epoch == 0 or local >= self._total_local
+        recording = s.step > self._recording_from
+        target = seg.scenario.target_loss
+        if due and (recording or target > 0):
+            ev = self._evaluate_now(new_params)
+        else:
+            ev = _NOT_EVALUATED
+        if recording:
+            epoch = seg.start_epoch + local / self._m_epoch
+            self._history.append(
+                (s.iteration, s.samples, epoch, lr, step_loss, s.epoch_loss_sum / s.epoch_n, *ev),
                 new_params,
             )
             if self.on_step is not None and not self._replaying:
                 batch = np.concatenate(self._step_indices) if micro_count > 1 else indices
-                self.on_step(self._step_record(batch, step_loss, step_grad, lr))
-        target = seg.scenario.target_loss
-        if target > 0 and train_loss <= target:
+                self.on_step(self._step_record(batch, step_loss, step_grad, lr, ev))
+        if target > 0 and due and ev[0] <= target:
             s.status = TARGET_REACHED
         self._end_iteration(seg)
+
+    def _evaluate_now(self, params: np.ndarray) -> tuple[float, float, float, float]:
+        """Evaluate at an eval point, before the step's history row exists (no fill)."""
+        values = self.model.evaluate(params, self._X_all, self._y_all, self._n)
+        self._eval_params, self._eval_values, self._eval_step = params, values, self._state.step
+        return values
 
     def _end_iteration(self, seg: Segment) -> None:
         s = self._state
@@ -695,12 +739,18 @@ class Simulation:
         s.diverged_step = s.step + 1
         self.pending = None
 
-    def _step_record(self, indices: np.ndarray, loss: float, grad: np.ndarray, lr: float) -> StepRecord:
-        c = self.counters()
+    def _step_record(self, indices: np.ndarray, loss: float, grad: np.ndarray, lr: float,
+                     ev: tuple[float, ...]) -> StepRecord:
+        """The step just taken; its full losses are NaN unless it was an eval point. The
+        counters come from the iteration count (after a step the epoch is ⌊(i−1)/M⌋ + 1 and
+        the batch (i−1) mod M + 1 within the segment), not from a Position object."""
+        s = self._state
+        seg = self.segments[-1]
+        epoch_index, batch = divmod(s.iteration - seg.start_iteration - 1, self._m_epoch)
         return StepRecord(
-            epoch=c.epoch, batch=c.batch, iteration=c.iteration, step=self._state.step,
-            samples=self._state.samples, indices=indices, lr=lr, batch_loss=loss,
-            train_loss=self._train_loss, val_loss=self._val_loss, params=self._state.params, grad=grad,
+            epoch=seg.start_epoch + epoch_index + 1, batch=batch + 1, iteration=s.iteration,
+            step=s.step, samples=s.samples, indices=indices, lr=lr, batch_loss=loss,
+            train_loss=ev[0], val_loss=ev[1], params=s.params, grad=grad,
         )
 
     # ----------------------------------------------------------------------------------------
@@ -764,7 +814,6 @@ class Simulation:
         finally:
             self._replaying = False
         self._recording_from = 0
-        self._refresh_losses()
 
     def _steps_done_after(self, iterations: int) -> int:
         seg = self.segment
@@ -773,18 +822,17 @@ class Simulation:
             return seg.start_step + seg.plan.total_steps
         return seg.start_step + seg.plan.locate(local).step
 
-    def _refresh_losses(self) -> None:
-        p = self._state.params
-        self._train_loss = self.model.loss(p, self._X, self._y)
-        self._val_loss = self.model.loss(p, self._Xv, self._yv) if self._has_val else math.nan
-
     def reset(self) -> None:
         """Back to the start: same data, same initial parameters, same seed, first settings."""
         self.goto_iteration(0)
 
     def accuracy(self) -> float | None:
         """Training accuracy at the current parameters (None for regression)."""
-        return self.model.accuracy(self._state.params, self._X, self._y) if self._classify else None
+        return self._evaluate()[2] if self._classify else None
+
+    def val_accuracy(self) -> float | None:
+        """Validation accuracy at the current parameters (None for regression or without one)."""
+        return self._evaluate()[3] if self._classify and self._has_val else None
 
     @property
     def X(self) -> np.ndarray:
@@ -840,6 +888,16 @@ class Simulation:
     def full_gradient(self) -> np.ndarray:
         """G = ∇L(θ) over the whole training set at the current θ."""
         return self.model.batch_grad(self._state.params, self._X, self._y)
+
+
+_NOT_EVALUATED = (math.nan, math.nan, math.nan, math.nan)
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    """True when every entry is finite (a NaN or ±inf makes the dot product non-finite too,
+    but it can also overflow for huge finite values, so the exact check decides)."""
+    d = float(a @ a)
+    return math.isfinite(d) or bool(np.isfinite(a).all())
 
 
 def _describe_changes(old: Scenario, new: Scenario) -> str:
