@@ -77,6 +77,11 @@ class Scenario:
     # run
     seed: int = 0
     target_loss: float = 0.0
+    # How often the full losses are measured. A Scenario field (not a `run` option) because it
+    # decides what a run records (history and trace rows, the loss curve, when the target loss
+    # is checked), so a saved scenario or lesson must carry it; the TOML key, --eval-every, the
+    # settings screen and `mbsim plan` then come from FIELD_HELP/FIELD_GROUPS like every setting.
+    # It never changes the trajectory (tests/test_trajectories.py).
     eval_every: str = "auto"
 
     # ----------------------------------------------------------------------------------------
@@ -277,8 +282,9 @@ FIELD_HELP: dict[str, str] = {
     "seed": "random seed of the data, the initial parameters and the sampling",
     "target_loss": "stop when the full training loss reaches this (0: no target; checked "
                    "where the losses are evaluated, see eval_every)",
-    "eval_every": "compute the full training and validation losses every K steps, or at every "
-                  "epoch end (epoch), or auto: evaluation at most ~10% of the run, ~1,000 points",
+    "eval_every": "when to compute the full training and validation losses: every K steps, or "
+                  "epoch (epoch ends and the last step always count); auto: as often as costs "
+                  "at most ~10% of the run",
 }
 
 

@@ -103,7 +103,16 @@ def plan_data(scenario: Scenario, src: Sources) -> dict[str, Any]:
         "lr": scenario.lr,
         "schedule": scenario.schedule,
         "sampling": scenario.sampling,
+        "eval_every_setting": scenario.eval_every,
+        "eval_every": _eval_every(scenario, plan, val),
     }
+
+
+def _eval_every(scenario: Scenario, plan: Any, val: int) -> int | str:
+    """The steps between full-loss evaluations the run will use ("epoch" for every epoch end),
+    as :meth:`engine.scenario.Scenario.eval_interval` resolves it (the Simulation does the same)."""
+    k = scenario.eval_interval(plan.n_samples + val, plan.total_samples / max(1, plan.total_steps))
+    return "epoch" if k is None else k
 
 
 _SAMPLING_TEXT = {
@@ -170,6 +179,10 @@ def plan_lines(d: dict[str, Any]) -> list[str]:
     sampling = d["sampling"]
     lines.append(f"Sampling {sampling}: {_SAMPLING_TEXT.get(sampling, 'see SCIENCE.md')}")
     lines.append(f"Optimizer: {d['optimizer']}, lr {d['lr']:g}, schedule {d['schedule']}")
+    k = d["eval_every"]
+    when = "at every epoch end" if k == "epoch" else f"every {_plural(k, 'step')} and at every epoch end"
+    chosen = " (auto: at most ~10% of the run's cost)" if d["eval_every_setting"] == "auto" else ""
+    lines.append(f"Full training and validation losses: evaluated {when}{chosen}")
     return lines
 
 
