@@ -108,3 +108,14 @@ def test_stepping_in_one_go_gives_the_pinned_end(name: str) -> None:
     assert close(sim.params, final)
     assert close(sim.train_loss, train)
     assert close(sim.val_loss, val)
+
+
+@pytest.mark.parametrize("every", ["1", "3", "epoch"])
+@pytest.mark.parametrize("name", ["xor-mlp-adam", "steps-per-epoch"])
+def test_how_often_losses_are_evaluated_never_changes_the_trajectory(name: str, every: str) -> None:
+    _, final_step, final, train, val = PINNED[name]
+    sim = Simulation(scenario(name).replace(eval_every=every))
+    sim.on_step = lambda rec: None        # a writer attached, as with --trace/--history
+    sim.run_to_end()
+    assert sim.step == final_step and close(sim.params, final)
+    assert close(sim.train_loss, train) and close(sim.val_loss, val)
