@@ -41,6 +41,7 @@ EVALUATED: tuple[str, ...] = ("train_loss", "val_loss", "train_acc", "val_acc")
 _EVAL_COLS = [INDEX[name] for name in EVALUATED]
 
 DEFAULT_CAP = 32_768
+BLOCK_ROWS = 256          # exact rows gathered in a list before one copy into the arrays
 PARAM_BUDGET = 2_000_000  # floats kept for the parameter path, whatever the model size
 
 
@@ -103,10 +104,57 @@ class History:
         self.param_width = 1
         self._params = np.empty((self.param_cap, n_params))
         self._param_rows = 0
+        self._pending_values: list = []   # exact rows not yet copied into the arrays (a block)
+        self._pending_params: list = []
+        self._block = 0                   # rows the pending block may take before it is copied
 
     # ------------------------------------------------------------------------------------
     def append(self, values: Sequence[float] | np.ndarray, params: np.ndarray) -> None:
-        """Record one step: ``values`` in the order of :data:`SERIES`, then the parameters after it."""
+        """Record one step: ``values`` in the order of :data:`SERIES`, then the parameters after it.
+
+        While the record is exact, rows are kept in a short Python list and copied into the
+        preallocated arrays a block at a time (one NumPy call per block instead of two per
+        step); every read copies the pending block first. ``params`` must not be modified
+        afterwards (the simulation's parameter vectors never are).
+        """
+        if self._block:
+            self.count += 1
+            self._pending_values.append(values)
+            self._pending_params.append(params)
+            if len(self._pending_values) == self._block:
+                self._flush_block()
+            return
+        if self.width == 1 and self.param_width == 1:
+            room = min(BLOCK_ROWS, self.cap - self._rows, self.param_cap - self._param_rows)
+            if room > 1:
+                self._block = room
+                self.append(values, params)
+                return
+        self._append_row(values, params)
+
+    def _flush_block(self) -> None:
+        """Copy the pending exact rows into the arrays (they always fit: see ``_block``)."""
+        k = len(self._pending_values)
+        self._block = 0
+        if not k:
+            return
+        r, pr = self._rows, self._param_rows
+        self._mean[r : r + k] = self._pending_values
+        self._params[pr : pr + k] = self._pending_params
+        self._pending_values, self._pending_params = [], []
+        self._rows = r + k
+        self._param_rows = pr + k
+        if self._rows == self.cap:
+            self._merge_level0()
+        if self._param_rows == self.param_cap:
+            self._halve_params()
+
+    def _halve_params(self) -> None:
+        self._params[: self.param_cap // 2] = self._params[1 : self.param_cap : 2]
+        self._param_rows = self.param_cap // 2
+        self.param_width *= 2
+
+    def _append_row(self, values: Sequence[float] | np.ndarray, params: np.ndarray) -> None:
         self.count += 1
         self._last_values = np.array(values, dtype=float) if self.width > 1 else values
         if self.width == 1:
@@ -134,9 +182,7 @@ class History:
             self._params[self._param_rows] = params
             self._param_rows += 1
             if self._param_rows == self.param_cap:
-                self._params[: self.param_cap // 2] = self._params[1 : self.param_cap : 2]
-                self._param_rows = self.param_cap // 2
-                self.param_width *= 2
+                self._halve_params()
 
     def _flush_stage(self) -> None:
         r = self._rows
@@ -165,6 +211,7 @@ class History:
     def fill_last(self, step: int, values: Sequence[float]) -> None:
         """Record the :data:`EVALUATED` series measured at ``step`` after its row was written
         (only if ``step`` is the newest row and those cells are still NaN)."""
+        self._flush_block()
         if step != self.count or step == 0:
             return
         if self._staged:                       # the step sits in the bucket being filled
@@ -199,6 +246,7 @@ class History:
         Buckets cannot be split, so the count kept is the largest bucket boundary at or below
         ``steps`` (exactly ``steps`` while the history is exact); the caller replays the rest.
         """
+        self._flush_block()
         if steps >= self.count:
             return self.count
         steps = max(0, steps)
@@ -216,6 +264,7 @@ class History:
     # ------------------------------------------------------------------------------------
     def last(self, name: str) -> float:
         """The most recent value of a series (NaN before the first step)."""
+        self._flush_block()
         i = INDEX[name]
         if self._staged:
             return float(np.asarray(self._last_values)[i])
@@ -244,6 +293,7 @@ class History:
 
     def decimated(self, max_points: int) -> Decimated:
         """The history at a resolution of at most about ``max_points`` buckets (>= 2)."""
+        self._flush_block()
         max_points = max(2, int(max_points))
         level = 0
         rows = self._rows

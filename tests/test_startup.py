@@ -59,3 +59,14 @@ def test_name_lists_agree_with_their_modules() -> None:
     assert names.OPTIMIZERS == optimizers.OPTIMIZERS
     assert names.SAMPLINGS == sampling.SAMPLINGS
     assert names.SCHEDULES == schedules.SCHEDULES
+
+
+def test_blas_limited_with_threadpoolctl_when_numpy_is_already_loaded() -> None:
+    code = ("import numpy\nfrom engine.threads import use_one_blas_thread, blas_threads\n"
+            "assert use_one_blas_thread()\nprint(blas_threads())")
+    env_free = {k: v for k, v in __import__("os").environ.items()
+                if k not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "OMP_NUM_THREADS")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            timeout=120, env=env_free)
+    threads = eval(result.stdout.strip() or "None")
+    assert threads is not None and all(t == 1 for t in threads), result.stderr

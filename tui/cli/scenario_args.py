@@ -87,10 +87,10 @@ def _toml_keys(path: str) -> set[str]:
 
 def make_simulation(scenario: Scenario, src: Sources):  # -> engine.simulation.Simulation
     """The simulation; data errors (a bad CSV, too few rows...) become one-line usage errors."""
-    from engine.simulation import Simulation
     from engine.threads import use_one_blas_thread
 
     use_one_blas_thread()   # the command line owns the process (engine/threads.py says why)
+    from engine.simulation import Simulation
     try:
         return Simulation(scenario)
     except ScenarioError as err:
