@@ -200,6 +200,13 @@ class Segment:
 class Simulation:
     """One training run of a scenario; owns the data, parameters, RNG, counters and history."""
 
+    #: With ``eval_every = "auto"``, data sets up to this many samples (training + validation)
+    #: are evaluated after every step. 0 for the engine and ``mbsim run`` (a step then costs
+    #: what its batch costs). The TUI sets 20,000: its budget is 10,000 steps/s, an evaluation
+    #: of 20,000 samples costs ~20 µs, and a teacher stepping an epoch at a time sees the full
+    #: loss of every step instead of straight segments between eval points.
+    auto_every_step_up_to: int = 0
+
     def __init__(self, scenario: Scenario, *, history_cap: int | None = None) -> None:
         scenario.validate()
         self.rng = np.random.default_rng(scenario.seed)
@@ -603,6 +610,8 @@ class Simulation:
         n_eval = self._n + len(self._yv)
         per_step = seg.plan.total_samples / max(1, seg.plan.total_steps)
         self._eval_every = seg.scenario.eval_interval(n_eval, per_step)
+        if seg.scenario.eval_every == "auto" and n_eval <= self.auto_every_step_up_to:
+            self._eval_every = 1
 
     def _begin_iteration(self) -> PhaseData:
         start, stop, micro, count = self._batch_slot()

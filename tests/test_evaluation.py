@@ -81,3 +81,17 @@ def test_history_means_ignore_unmeasured_rows() -> None:
     assert list(d.series("train_loss")) == [25.0, 80.0]   # mean of 20, 30; then 80 alone
     lo, hi = d.envelope("train_loss")
     assert list(lo) == [20.0, 80.0] and list(hi) == [30.0, 80.0]
+
+
+def test_the_tui_policy_evaluates_every_step_on_small_data_only() -> None:
+    old = Simulation.auto_every_step_up_to
+    try:
+        Simulation.auto_every_step_up_to = 20_000
+        assert Simulation(Scenario(epochs=1)).eval_every == 1
+        assert Simulation(Scenario(epochs=1, eval_every="5")).eval_every == 5      # explicit wins
+        big = Simulation(Scenario(samples=30_000, val_samples=0, batch_size=32, epochs=1))
+        assert big.eval_every == Scenario(batch_size=32).eval_interval(30_000, 32)
+        Simulation.auto_every_step_up_to = 0                          # the engine's own default
+        assert Simulation(Scenario(epochs=1)).eval_every == 20
+    finally:
+        Simulation.auto_every_step_up_to = old

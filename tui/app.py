@@ -46,6 +46,9 @@ from .widgets.lossplot import LossPlot
 from .widgets.phase_view import PhaseView
 from .widgets.strip import SampleStrip
 
+# eval_every = auto: the TUI evaluates the full losses after every step on small data (issue 14)
+Simulation.auto_every_step_up_to = 20_000
+
 SPEEDS: tuple[int | None, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
 """Iterations (batches) per second; None is "max"."""
 DEFAULT_SPEED = 10
