@@ -115,7 +115,7 @@ class PhaseData:
         return self.segment.locate(self.iteration)
 
 
-@dataclass
+@dataclass(slots=True)
 class StepRecord:
     """One optimizer step, as the trace writes it (DESIGN.md "--trace")."""
 
@@ -672,7 +672,8 @@ class Simulation:
             return
         lr = seg.schedule(s.step + 1)
         new_params, new_opt = seg.optimizer.update(step_grad, s.opt_state, params, lr)
-        if not _all_finite(new_params):
+        norm2 = float(new_params @ new_params)   # finite ⇒ every entry finite (a sum of squares)
+        if norm2 - norm2 != 0.0 and not _all_finite(new_params):
             self._diverge()
             return
         s.epoch_loss_sum += n * loss
@@ -684,19 +685,18 @@ class Simulation:
         s.step += 1
         self._last_lr = lr
         local = s.iteration - seg.start_iteration
+        m_epoch = self._m_epoch
+        epoch_end = local % m_epoch == 0
         k = self._eval_every
         # eval points: every K steps, every epoch end (the Keras line reads them) and the last step
-        due = (k is not None and s.step % k == 0) or local % self._m_epoch == 0 or local >= self._total_local
+        due = epoch_end or (k is not None and s.step % k == 0) or local >= self._total_local
         recording = s.step > self._recording_from
         target = seg.scenario.target_loss
-        if due and (recording or target > 0):
-            ev = self._evaluate_now(new_params)
-        else:
-            ev = _NOT_EVALUATED
+        ev = self._evaluate_now(new_params) if due and (recording or target > 0) else _NOT_EVALUATED
         if recording:
-            epoch = seg.start_epoch + local / self._m_epoch
             self._history.append(
-                (s.iteration, s.samples, epoch, lr, step_loss, s.epoch_loss_sum / s.epoch_n, *ev),
+                (s.iteration, s.samples, seg.start_epoch + local / m_epoch, lr, step_loss,
+                 s.epoch_loss_sum / s.epoch_n, *ev),
                 new_params,
             )
             if self.on_step is not None and not self._replaying:
@@ -704,7 +704,8 @@ class Simulation:
                 self.on_step(self._step_record(batch, step_loss, step_grad, lr, ev))
         if target > 0 and due and ev[0] <= target:
             s.status = TARGET_REACHED
-        self._end_iteration(seg)
+        if epoch_end or s.iteration % self._checkpoint_every == 0:
+            self._end_iteration(seg)           # epoch bookkeeping, end of run, checkpoints
 
     def _evaluate_now(self, params: np.ndarray) -> tuple[float, float, float, float]:
         """Evaluate at an eval point, before the step's history row exists (no fill)."""

@@ -103,13 +103,12 @@ def trace_line(rec) -> str:
 def history_line(rec, epoch_loss: float) -> str:
     """One ``--history`` CSV row (:data:`HISTORY_COLUMNS`); an empty cell where a value is
     missing or not finite (e.g. the full losses between evaluations)."""
+    lr, bl, tl, vl = rec.lr, rec.batch_loss, rec.train_loss, rec.val_loss
+    # repr(x) for a number (inf included), "" for NaN: x == x is False only for NaN
     return (f"{rec.epoch},{rec.batch},{rec.iteration},{rec.step},{rec.samples},"
-            f"{_csv(rec.lr)},{_csv(rec.batch_loss)},{_csv(epoch_loss)},"
-            f"{_csv(rec.train_loss)},{_csv(rec.val_loss)}\n")
-
-
-def _csv(x: float) -> str:
-    return repr(x) if x - x == 0.0 else ("" if x != x else repr(x))
+            f"{repr(lr) if lr == lr else ''},{repr(bl) if bl == bl else ''},"
+            f"{repr(epoch_loss) if epoch_loss == epoch_loss else ''},"
+            f"{repr(tl) if tl == tl else ''},{repr(vl) if vl == vl else ''}\n")
 
 
 def write_data_csv(sim, stream: TextIO) -> None:
