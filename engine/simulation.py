@@ -862,9 +862,11 @@ class Simulation:
 
         The batch gradient is that of the batch in progress, or else of the last batch done.
         """
-        grads = self.model.per_sample_grads(self._state.params, self._X, self._y)
-        batch = self.current_batch()
-        return noise_report(grads, self.scenario.batch_size * self.scenario.accumulate, batch if len(batch) else None)
+        with np.errstate(all="ignore"):   # after a divergence θ may be finite but huge: ∞ is the answer
+            grads = self.model.per_sample_grads(self._state.params, self._X, self._y)
+            batch = self.current_batch()
+            return noise_report(grads, self.scenario.batch_size * self.scenario.accumulate,
+                                batch if len(batch) else None)
 
     def reference_path(self, max_steps: int = 2000) -> np.ndarray:
         """Full-batch GD from the same start with the same learning rate, one update per epoch
