@@ -161,7 +161,8 @@ def atomic_writer(path: str | Path) -> Iterator[TextIO]:
         raise _output_error(p, err) from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as raw:
+        raw = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        try:
             stream = _Guarded(raw, p)
             yield stream  # type: ignore[misc]
             stream.flush()
@@ -169,6 +170,16 @@ def atomic_writer(path: str | Path) -> Iterator[TextIO]:
                 os.fsync(raw.fileno())
             except OSError as err:
                 raise _output_error(p, err) from None
+        except BaseException:
+            try:  # closing flushes again; the error that matters is already on its way
+                raw.close()
+            except OSError:
+                pass
+            raise
+        try:
+            raw.close()
+        except OSError as err:
+            raise _output_error(p, err) from None
         try:
             os.replace(tmp, target)
         except OSError as err:

@@ -66,7 +66,7 @@ REGRESSION_DATASETS: tuple[str, ...] = ("line", "plane", "three-losses")
 CLASSIFICATION_DATASETS: tuple[str, ...] = ("blobs", "moons", "circles", "xor", "spiral")
 DATASETS: tuple[str, ...] = REGRESSION_DATASETS + CLASSIFICATION_DATASETS  # plus "csv:PATH"
 CSV_PREFIX = "csv:"
-CSV_MAX_BYTES = 20 * 1024 * 1024
+CSV_MAX_BYTES = 64 * 1024 * 1024  # room for 10**6 rows of a few full-precision columns
 #: Features (input columns) a CSV may have; with the target, MAX_FEATURES + 1 columns.
 MAX_FEATURES = 1000
 
@@ -155,10 +155,7 @@ def _check_common(
         )
 
 
-def class_counts(n: int, positive_fraction: float) -> tuple[int, int]:
-    """(n0, n1): n1 = round(positive_fraction·n) samples of class 1, n0 = n − n1 of class 0."""
-    n1 = int(round(positive_fraction * n))
-    return n - n1, n1
+from .scenario import class_counts  # noqa: E402  (one rule, NumPy-free, for validate() too)
 
 
 # --------------------------------------------------------------------------------------------

@@ -177,6 +177,13 @@ class _Group:
         self._acc = self.plan.accumulate
         self._m_epoch = self.plan.iterations_per_epoch
         self._total = self.plan.total_iterations
+        # when the lone run evaluates (Simulation._on_segment_change): the target is checked there
+        n_eval = ens.n_samples + len(ens.dataset.y_val)
+        per_step = self.plan.total_samples / max(1, self.plan.total_steps)
+        sc0 = scenarios[0]
+        self._eval_every = sc0.eval_interval(n_eval, per_step)
+        if sc0.eval_every == "auto" and n_eval <= Simulation.auto_every_step_up_to:
+            self._eval_every = 1
         self.targets = np.array([sc.target_loss for sc in scenarios])
         self._any_target = bool(np.any(self.targets > 0))
         # one update set per optimizer (members differing only in lr share one)
@@ -313,20 +320,9 @@ class _Group:
         train = val = None
         if self._eager:
             train, val = ens.model.split_loss_runs(new_params, ens.X_all, ens.y_all, ens.n_samples)
-            finite = np.isfinite(train)
-        else:
-            # the lone run stops when the train loss after the update is not finite: a bound
-            # settles it for almost every step; the unsure members are evaluated exactly
-            if np.abs(new_params).max() <= ens.finite_radius:
-                finite = self._all_true
-            else:
-                finite = ens.model.surely_finite_loss_runs(new_params, ens.x_absmax, ens.y_absmax,
-                                                           ens.n_samples)
-            if not finite.all():
-                unsure = ~finite
-                exact, _ = ens.model.split_loss_runs(new_params[unsure], ens.X_all, ens.y_all, ens.n_samples)
-                finite = finite.copy()
-                finite[unsure] = np.isfinite(exact)
+        # the lone run stops when its parameters stop being finite (Simulation._finish_iteration;
+        # a non-finite batch loss was caught above): the same test per member
+        finite = np.isfinite(new_params).all(axis=1)
         if not finite.all():
             bad = live & ~finite
             if bad.any():
@@ -359,7 +355,7 @@ class _Group:
         self._check_diverging(live, step_loss, s)
         self._loss_stamp = -1
         hit = None
-        if self._any_target:
+        if self._any_target and self._eval_due():
             hit = live & (self.targets > 0) & (train <= self.targets)
             if not hit.any():
                 hit = None
@@ -437,6 +433,14 @@ class _Group:
         self._frozen[rows] = (self.iteration, self.step, self.samples_seen, self.epoch_n)
         self.code[rows] = code
         self._refresh_live()
+
+    def _eval_due(self) -> bool:
+        """True after a step at which the lone run evaluates its full losses (and so checks the
+        target): every epoch end, every ``eval_every`` steps and the last step."""
+        local = self.iteration
+        k = self._eval_every
+        return (local % self._m_epoch == 0 or (k is not None and self.step % k == 0)
+                or local >= self._total)
 
     def _check_diverging(self, live: np.ndarray, step_loss: np.ndarray, step: int) -> None:
         """The lone run's "diverging" rule (:meth:`Simulation._check_diverging`) for every live

@@ -8,6 +8,12 @@ memory stays flat: ten million steps keep at most ``cap`` buckets.
 Reading for a plot of width W picks a level of a lazily built pyramid of merged buckets with at
 most ~2W rows, so the cost of a read is proportional to W, not to the length of the history.
 Parameters are kept as a strided sample (the value at the end of every ``param_width``-th step).
+
+The full-data series (``train_loss``, ``val_loss``, ``train_acc``, ``val_acc``) are measured only
+where the simulation evaluates them (every ``eval_every`` steps, and whenever they are read), so
+most rows hold NaN there. Means ignore NaN: a bucket's mean is that of its measured values (NaN
+if none), its min/max likewise (``np.fmin``/``np.fmax``); :meth:`History.fill_last` records a
+value measured after the row was written.
 """
 
 from __future__ import annotations
@@ -30,8 +36,12 @@ SERIES: tuple[str, ...] = (
     "val_acc",     # validation accuracy after the update (NaN without one, or for regression)
 )
 INDEX: dict[str, int] = {name: i for i, name in enumerate(SERIES)}
+#: The series measured on the whole data set (sparse: NaN where no evaluation ran).
+EVALUATED: tuple[str, ...] = ("train_loss", "val_loss", "train_acc", "val_acc")
+_EVAL_COLS = [INDEX[name] for name in EVALUATED]
 
 DEFAULT_CAP = 32_768
+BLOCK_ROWS = 256          # exact rows gathered in a list before one copy into the arrays
 PARAM_BUDGET = 2_000_000  # floats kept for the parameter path, whatever the model size
 MAX_PARAMS = 100_000      # the widest model a simulation takes (engine.simulation checks it)
 
@@ -90,30 +100,82 @@ class History:
         self._acc_low = np.empty(s)
         self._acc_high = np.empty(s)
         self._acc_sum = np.empty(s)
+        self._acc_count = np.empty(s)
         self._staged = 0
         self._pyramid: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
         n_params = self.initial_params.size
         self.param_width = 1
         self._params = np.empty((self.param_cap, n_params))
         self._param_rows = 0
+        self._pending_values: list = []   # exact rows not yet copied into the arrays (a block)
+        self._pending_params: list = []
+        self._block = 0                   # rows the pending block may take before it is copied
 
     # ------------------------------------------------------------------------------------
     def append(self, values: Sequence[float] | np.ndarray, params: np.ndarray) -> None:
-        """Record one step: ``values`` in the order of :data:`SERIES`, then the parameters after it."""
+        """Record one step: ``values`` in the order of :data:`SERIES`, then the parameters after it.
+
+        While the record is exact, rows are kept in a short Python list and copied into the
+        preallocated arrays a block at a time (one NumPy call per block instead of two per
+        step); every read copies the pending block first. ``params`` must not be modified
+        afterwards (the simulation's parameter vectors never are).
+        """
+        if self._block:
+            self.count += 1
+            self._pending_values.append(values)
+            self._pending_params.append(params)
+            if len(self._pending_values) == self._block:
+                self._flush_block()
+            return
+        if self.width == 1 and self.param_width == 1:
+            room = min(BLOCK_ROWS, self.cap - self._rows, self.param_cap - self._param_rows)
+            if room > 1:
+                self._block = room
+                self.append(values, params)
+                return
+        self._append_row(values, params)
+
+    def _flush_block(self) -> None:
+        """Copy the pending exact rows into the arrays (they always fit: see ``_block``)."""
+        k = len(self._pending_values)
+        self._block = 0
+        if not k:
+            return
+        r, pr = self._rows, self._param_rows
+        self._mean[r : r + k] = self._pending_values
+        self._params[pr : pr + k] = self._pending_params
+        self._pending_values, self._pending_params = [], []
+        self._rows = r + k
+        self._param_rows = pr + k
+        if self._rows == self.cap:
+            self._merge_level0()
+        if self._param_rows == self.param_cap:
+            self._halve_params()
+
+    def _halve_params(self) -> None:
+        self._params[: self.param_cap // 2] = self._params[1 : self.param_cap : 2]
+        self._param_rows = self.param_cap // 2
+        self.param_width *= 2
+
+    def _append_row(self, values: Sequence[float] | np.ndarray, params: np.ndarray) -> None:
         self.count += 1
-        self._last_values = np.asarray(values, dtype=float) if self.width > 1 else values
+        self._last_values = np.array(values, dtype=float) if self.width > 1 else values
         if self.width == 1:
             self._mean[self._rows] = values
             self._rows += 1
         else:
+            v = self._last_values
+            measured = v == v
             if self._staged == 0:
-                self._acc_low[:] = values
-                self._acc_high[:] = values
-                self._acc_sum[:] = values
+                self._acc_low[:] = v
+                self._acc_high[:] = v
+                self._acc_sum[:] = 0.0
+                self._acc_count[:] = 0.0
             else:
-                np.fmin(self._acc_low, values, out=self._acc_low)
-                np.fmax(self._acc_high, values, out=self._acc_high)
-                self._acc_sum += values
+                np.fmin(self._acc_low, v, out=self._acc_low)
+                np.fmax(self._acc_high, v, out=self._acc_high)
+            np.add(self._acc_sum, v, out=self._acc_sum, where=measured)
+            self._acc_count += measured
             self._staged += 1
             if self._staged == self.width:
                 self._flush_stage()
@@ -123,13 +185,12 @@ class History:
             self._params[self._param_rows] = params
             self._param_rows += 1
             if self._param_rows == self.param_cap:
-                self._params[: self.param_cap // 2] = self._params[1 : self.param_cap : 2]
-                self._param_rows = self.param_cap // 2
-                self.param_width *= 2
+                self._halve_params()
 
     def _flush_stage(self) -> None:
         r = self._rows
-        self._mean[r] = self._acc_sum / self._staged
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self._mean[r] = self._acc_sum / self._acc_count   # NaN where nothing was measured
         self._low[r] = self._acc_low
         self._high[r] = self._acc_high
         self._rows += 1
@@ -138,7 +199,7 @@ class History:
     def _merge_level0(self) -> None:
         """Halve the resolution of the exact-or-bucketed level 0 (the bucket width doubles)."""
         half = self.cap // 2
-        mean = 0.5 * (self._mean[0::2] + self._mean[1::2])
+        mean = _pair_mean(self._mean[0::2], self._mean[1::2])
         low = np.fmin(self._low[0::2], self._low[1::2])
         high = np.fmax(self._high[0::2], self._high[1::2])
         self._mean = np.empty_like(self._mean)
@@ -150,6 +211,37 @@ class History:
         self._staged = 0
         self._pyramid = []
 
+    def fill_last(self, step: int, values: Sequence[float]) -> None:
+        """Record the :data:`EVALUATED` series measured at ``step`` after its row was written
+        (only if ``step`` is the newest row and those cells are still NaN)."""
+        self._flush_block()
+        if step != self.count or step == 0:
+            return
+        if self._staged:                       # the step sits in the bucket being filled
+            last = self._last_values
+            for col, x in zip(_EVAL_COLS, values):
+                if last[col] != last[col] and x == x:
+                    last[col] = x
+                    self._acc_sum[col] += x
+                    self._acc_count[col] += 1
+                    self._acc_low[col] = min(self._acc_low[col], x) if self._acc_low[col] == self._acc_low[col] else x
+                    self._acc_high[col] = max(self._acc_high[col], x) if self._acc_high[col] == self._acc_high[col] else x
+            return
+        r = self._rows - 1
+        if r < 0:
+            return
+        changed = False
+        for col, x in zip(_EVAL_COLS, values):
+            if self._mean[r, col] != self._mean[r, col] and x == x:
+                self._mean[r, col] = x             # the bucket's only measured value
+                if self._low is not self._mean:
+                    self._low[r, col] = x
+                    self._high[r, col] = x
+                changed = True
+        if changed:
+            self._pyramid = [(m, lo, hi, min(n, r >> (level + 1)))
+                             for level, (m, lo, hi, n) in enumerate(self._pyramid)]
+
     # ------------------------------------------------------------------------------------
     def truncate(self, steps: int) -> int:
         """Forget steps after ``steps``; return the step count actually kept.
@@ -157,6 +249,7 @@ class History:
         Buckets cannot be split, so the count kept is the largest bucket boundary at or below
         ``steps`` (exactly ``steps`` while the history is exact); the caller replays the rest.
         """
+        self._flush_block()
         if steps >= self.count:
             return self.count
         steps = max(0, steps)
@@ -174,6 +267,7 @@ class History:
     # ------------------------------------------------------------------------------------
     def last(self, name: str) -> float:
         """The most recent value of a series (NaN before the first step)."""
+        self._flush_block()
         i = INDEX[name]
         if self._staged:
             return float(np.asarray(self._last_values)[i])
@@ -194,7 +288,7 @@ class History:
         mean, low, high, done = self._pyramid[level - 1]
         if done < rows:
             a, b = 2 * done, 2 * rows
-            mean[done:rows] = 0.5 * (below_mean[a:b:2] + below_mean[a + 1 : b : 2])
+            mean[done:rows] = _pair_mean(below_mean[a:b:2], below_mean[a + 1 : b : 2])
             low[done:rows] = np.fmin(below_low[a:b:2], below_low[a + 1 : b : 2])
             high[done:rows] = np.fmax(below_high[a:b:2], below_high[a + 1 : b : 2])
             self._pyramid[level - 1] = (mean, low, high, rows)
@@ -202,6 +296,7 @@ class History:
 
     def decimated(self, max_points: int) -> Decimated:
         """The history at a resolution of at most about ``max_points`` buckets (>= 2)."""
+        self._flush_block()
         max_points = max(2, int(max_points))
         level = 0
         rows = self._rows
@@ -230,3 +325,11 @@ class History:
         for m, lo, hi, _ in self._pyramid:
             arrays += [m, lo, hi]
         return sum(a.nbytes for a in arrays)
+
+
+def _pair_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean of two equal-width buckets, ignoring NaN (a bucket where nothing was measured)."""
+    mean = 0.5 * (a + b)
+    np.copyto(mean, b, where=np.isnan(a))
+    np.copyto(mean, a, where=np.isnan(b))
+    return mean

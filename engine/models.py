@@ -66,8 +66,7 @@ import numpy as np
 
 from engine.errors import ScenarioError
 
-MODELS: tuple[str, ...] = ("linear", "logistic", "mlp")
-ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "sigmoid")
+from engine.names import ACTIVATIONS, MODELS  # noqa: E402  (the one list of names)
 TASKS: tuple[str, ...] = ("regression", "classification")
 HIDDEN_MIN = 1
 HIDDEN_MAX = 256
@@ -356,6 +355,31 @@ class Model(ABC):
         first = np.add.reduce(ell[:, :n_first], axis=1) / n_first if n_first else np.full(k, np.nan)
         rest = np.add.reduce(ell[:, n_first:], axis=1) / n_rest if n_rest else np.full(k, np.nan)
         return first, rest
+
+    def evaluate(self, params: np.ndarray, X: np.ndarray, y: np.ndarray, n_first: int
+                 ) -> tuple[float, float, float, float]:
+        """(train loss, validation loss, train accuracy, validation accuracy) from ONE forward
+        pass over rows [:n_first] (training) and [n_first:] (validation) stacked.
+
+        The losses are :meth:`split_loss`'s; the accuracies are :meth:`accuracy`'s (class 1 when
+        the logit z > 0), NaN for mse models or an empty part.
+        """
+        f = self.forward(params, X)
+        n_rest = y.shape[0] - n_first
+        nan = float("nan")
+        if self.loss_name == "mse":
+            f -= y
+            a, b = f[:n_first], f[n_first:]
+            first = float(a @ a) / n_first if n_first else nan
+            rest = float(b @ b) / n_rest if n_rest else nan
+            return first, rest, nan, nan
+        hit = (f > 0.0) == (y > 0.5)
+        acc = float(np.count_nonzero(hit[:n_first])) / n_first if n_first else nan
+        vacc = float(np.count_nonzero(hit[n_first:])) / n_rest if n_rest else nan
+        ell = bce_pointwise(f, y)
+        first = float(np.add.reduce(ell[:n_first])) / n_first if n_first else nan
+        rest = float(np.add.reduce(ell[n_first:])) / n_rest if n_rest else nan
+        return first, rest, acc, vacc
 
     def per_sample_losses_many(
         self, params_batch: np.ndarray, X: np.ndarray, y: np.ndarray

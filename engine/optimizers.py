@@ -30,7 +30,7 @@ import numpy as np
 
 from engine.errors import ScenarioError
 
-OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw")
+from engine.names import OPTIMIZERS  # noqa: E402  (the one list of names)
 
 State = dict[str, "np.ndarray | int"]
 """Optimizer state: ``{"t": steps taken so far}`` plus the optimizer's arrays (never mutated)."""

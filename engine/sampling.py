@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import difflib
 import numbers
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from engine._lazy_numpy import LazyNumpy
 
 from engine.errors import ScenarioError
 
@@ -44,10 +45,11 @@ __all__ = [
     "stream_generator",
 ]
 
-SAMPLINGS: tuple[str, ...] = ("reshuffle", "once", "sequential", "replacement", "stratified")
+from engine.names import EPOCH_ENDS, SAMPLINGS  # noqa: E402  (the one list of names, NumPy-free)
+
+np = LazyNumpy(globals())  # NumPy on first use: `mbsim plan` needs only the Plan arithmetic
 
 #: What ends an epoch when ``steps_per_epoch`` is set (SCIENCE.md §1.3).
-EPOCH_ENDS: tuple[str, ...] = ("continue", "cut", "restart")
 
 #: short name -> long name of the three gradient-descent variants (SCIENCE.md §1).
 ALGORITHMS: dict[str, str] = {
@@ -605,6 +607,14 @@ class Plan:
         return [slice(j * b, min(j * b + b, n)) for j in range(self.batches_per_pass)]
 
 
+def _is_bool(value: Any) -> bool:
+    """True for a Python or NumPy bool (without importing NumPy for the check)."""
+    if isinstance(value, bool):
+        return True
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, numpy.bool_)
+
+
 def make_plan(
     n_samples: int,
     batch_size: int,
@@ -630,7 +640,7 @@ def make_plan(
     """
     n = _check_n_samples(n_samples)
     b = _check_batch_size(batch_size, n)
-    if not isinstance(drop_last, (bool, np.bool_)):
+    if not _is_bool(drop_last):
         raise ScenarioError("drop_last", drop_last, "must be true or false")
     drop_last = bool(drop_last)
     k = _whole(
@@ -731,4 +741,15 @@ def make_plan(
         cycle_epochs=cycle_epochs,
         iterations_per_pass=cycle_iterations,
         cycle_steps=cycle_steps,
+    )
+
+
+def plan_for(sc: Any, n_samples: int, start_epoch: int = 0) -> Plan:
+    """The batch arithmetic of scenario ``sc`` on ``n_samples`` training samples, for its epochs
+    from ``start_epoch`` on (the one place a Scenario becomes a Plan: the Simulation's segments
+    and ``mbsim plan`` both use it)."""
+    return make_plan(
+        n_samples, sc.batch_size, drop_last=sc.drop_last, accumulate=sc.accumulate,
+        steps_per_epoch=sc.steps_per_epoch_or_none, epochs=max(1, sc.epochs - start_epoch),
+        epoch_end=sc.epoch_end, sampling=sc.sampling,
     )

@@ -15,15 +15,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .datasets import CLASSIFICATION_DATASETS, DATASETS, REGRESSION_DATASETS
 from .errors import ScenarioError, format_value
-from .models import ACTIVATIONS
-from .models import MODELS as _MODELS
-from .optimizers import OPTIMIZERS
-from .sampling import EPOCH_ENDS, SAMPLINGS
-from .schedules import SCHEDULES
+from .names import ACTIVATIONS, CLASSIFICATION_DATASETS, DATASETS, EPOCH_ENDS, OPTIMIZERS
+from .names import MODELS as _MODELS
+from .names import REGRESSION_DATASETS, SAMPLINGS, SCHEDULES
 
 MODELS = ("auto",) + _MODELS
+
+
+def class_counts(n: int, positive_fraction: float) -> tuple[int, int]:
+    """(n0, n1): n1 = round(positive_fraction·n) samples of class 1, n0 = n − n1 of class 0."""
+    n1 = int(round(positive_fraction * n))
+    return n - n1, n1
 
 MOMENTUM_OPTIMIZERS = ("sgd", "momentum", "nesterov")
 #: Settings a running simulation can change without starting again (``Simulation.apply_changes``).
@@ -32,7 +35,10 @@ LIVE_SETTINGS: frozenset[str] = frozenset({
     "warmup_steps", "batch_size", "sampling", "drop_last", "accumulate", "steps_per_epoch",
     "epoch_end", "epochs", "target_loss",
 })
-MAX_SAMPLES = 200_000
+MAX_SAMPLES = 1_000_000
+MAX_EVAL_EVERY = 100_000_000
+EVAL_COST_SHARE = 0.1        # evaluation may cost ~10 % of a run (issue 14)
+EVAL_CALL_OVERHEAD = 1_000   # a call's fixed Python/NumPy cost, in samples through a small model
 MAX_EPOCHS = 1_000_000
 MAX_HIDDEN = 256
 THREE_LOSSES_SAMPLES = 3
@@ -78,6 +84,12 @@ class Scenario:
     # run
     seed: int = 0
     target_loss: float = 0.0
+    # How often the full losses are measured. A Scenario field (not a `run` option) because it
+    # decides what a run records (history and trace rows, the loss curve, when the target loss
+    # is checked), so a saved scenario or lesson must carry it; the TOML key, --eval-every, the
+    # settings screen and `mbsim plan` then come from FIELD_HELP/FIELD_GROUPS like every setting.
+    # It never changes the trajectory (tests/test_trajectories.py).
+    eval_every: str = "auto"
 
     # ----------------------------------------------------------------------------------------
     @property
@@ -146,6 +158,8 @@ class Scenario:
         _check_choice("model", self.model, MODELS)
         _check_int_range("hidden", self.hidden, 1, MAX_HIDDEN)
         _check_choice("activation", self.activation, ACTIVATIONS)
+        if self.model == "mlp" and not self.bias:
+            raise ScenarioError("bias", False, "the mlp always has biases; bias=false applies to linear and logistic")
         if self.model == "logistic" and self.task == "regression":
             raise ScenarioError(
                 "model", "logistic",
@@ -184,12 +198,11 @@ class Scenario:
         _check_int_range("warmup_steps", self.warmup_steps, 1, 100_000_000)
         _check_int_range("seed", self.seed, 0, 2**63 - 1)
         _check_float_range("target_loss", self.target_loss, 0.0, 1e12, zero_means="no target")
+        parse_eval_every(self.eval_every)
         return self
 
     def _check_class_counts(self) -> None:
         """A generated classification needs at least one training sample of each class."""
-        from .datasets import class_counts
-
         n0, n1 = class_counts(self.samples, self.positive_fraction)
         if n0 == 0 or n1 == 0:
             raise ScenarioError(
@@ -197,6 +210,29 @@ class Scenario:
                 f"gives {n1} of {self.samples} samples in class 1 and {n0} in class 0; a "
                 "classification needs at least one of each (change positive_fraction or samples)",
             )
+
+    def eval_interval(self, n_eval: int, samples_per_step: float) -> int | None:
+        """How many steps apart the full training and validation losses are computed
+        (None: at the end of every epoch, Keras' ``validation_freq=1``).
+
+        ``auto`` picks the smallest 1-2-5 number K such that evaluation costs at most ~10 % of
+        the run: the most points the cost bound allows, so the loss curve keeps at least ~1,000
+        points whenever the run has ``1000·K`` steps or more (when the two goals conflict — a
+        short run on a large dataset — the cost bound wins: scale is the point). The cost model counts samples through the model,
+        plus a fixed overhead per call of :data:`EVAL_CALL_OVERHEAD` samples: a step is a forward
+        and a backward pass (~3 forward passes) over its ``samples_per_step`` samples, an
+        evaluation one forward pass over the ``n_eval`` training and validation samples, so
+
+            K_cost = ⌈ (overhead + n_eval) / (0.1 · (overhead + 3 · samples_per_step)) ⌉.
+        """
+        value = parse_eval_every(self.eval_every)
+        if value == "epoch":
+            return None
+        if isinstance(value, int):
+            return value
+        over = EVAL_CALL_OVERHEAD
+        k_cost = math.ceil((over + n_eval) / (EVAL_COST_SHARE * (over + 3.0 * samples_per_step)))
+        return _nice_at_least(max(1, k_cost))
 
     def check_batch_size(self, n_samples: int) -> None:
         """The batch size must be a whole number between 1 and N (N itself is batch GD)."""
@@ -233,7 +269,7 @@ FIELD_GROUPS: dict[str, tuple[str, ...]] = {
                  "accumulate"),
     "optimizer": ("optimizer", "lr", "momentum", "weight_decay", "schedule", "decay_steps",
                   "decay_rate", "warmup_steps"),
-    "run": ("seed", "target_loss", "name", "description"),
+    "run": ("seed", "target_loss", "eval_every", "name", "description"),
 }
 
 #: What each setting means, in one line: the one source for ``--help``, the settings screen and
@@ -272,7 +308,11 @@ FIELD_HELP: dict[str, str] = {
     "decay_rate": "factor of each decay of the step schedule",
     "warmup_steps": "steps of linear warm-up of the warmup schedule",
     "seed": "random seed of the data, the initial parameters and the sampling",
-    "target_loss": "stop when the full training loss reaches this (0: no target)",
+    "target_loss": "stop when the full training loss reaches this (0: no target; checked "
+                   "where the losses are evaluated, see eval_every)",
+    "eval_every": "when to compute the full training and validation losses: every K steps, or "
+                  "epoch (epoch ends and the last step always count); auto: as often as costs "
+                  "at most ~10% of the run",
 }
 
 
@@ -349,6 +389,8 @@ def from_mapping(data: dict[str, Any], base: Scenario = DEFAULT, source: str = "
             changes[key] = float(value)
         elif kind == "optional float" and isinstance(value, int) and not isinstance(value, bool):
             changes[key] = float(value)
+        elif key == "eval_every" and isinstance(value, int) and not isinstance(value, bool):
+            changes[key] = str(value)    # TOML: eval_every = 10 or eval_every = "epoch"
     return dataclasses.replace(base, **changes)
 
 
@@ -473,6 +515,37 @@ def _check_types(s: Scenario) -> None:
             need = "text"
         if not ok:
             raise ScenarioError(f.name, value, f"must be {need}")
+
+
+def parse_eval_every(value: Any) -> int | str:
+    """``eval_every`` as K (an int ≥ 1), ``"epoch"`` or ``"auto"``; else one clear error."""
+    if isinstance(value, bool):
+        raise ScenarioError("eval_every", value, "must be a whole number of steps, epoch or auto")
+    if isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value.strip().lower()
+    else:
+        raise ScenarioError("eval_every", value, "must be a whole number of steps, epoch or auto")
+    if text in ("auto", "epoch"):
+        return text
+    try:
+        k = int(text)
+    except ValueError:
+        raise ScenarioError("eval_every", value, "must be a whole number of steps (e.g. 10), epoch or auto") from None
+    if not 1 <= k <= MAX_EVAL_EVERY:
+        raise ScenarioError("eval_every", value, f"must be a whole number from 1 to {MAX_EVAL_EVERY:,}, epoch or auto")
+    return k
+
+
+def _nice_at_least(k: int) -> int:
+    """The smallest 1-2-5 number (1, 2, 5, 10, 20, ...) at or above k."""
+    scale = 1
+    while True:
+        for m in (1, 2, 5):
+            if m * scale >= k:
+                return m * scale
+        scale *= 10
 
 
 def _check_int_range(key: str, value: int, low: int, high: int, zero_means: str | None = None) -> None:

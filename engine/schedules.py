@@ -18,7 +18,7 @@ from typing import Any
 
 from engine.errors import ScenarioError
 
-SCHEDULES: tuple[str, ...] = ("constant", "step", "cosine", "warmup")
+from engine.names import SCHEDULES  # noqa: E402  (the one list of names)
 
 Schedule = Callable[[int], float]
 

@@ -14,6 +14,14 @@ Determinism: one ``np.random.Generator`` from the seed drives the data, the init
 and the sampling orders. Any way of stepping (phases, iterations, epochs, back and forth) gives
 bit-identical parameters, because every iteration runs the same code on the same state, and
 :meth:`Simulation.back` restores a checkpoint and replays forward.
+
+Evaluation (issue 14): a step costs what its batch costs, not what the data set costs. The full
+training and validation losses (and, for classifiers, the accuracies, from the same forward
+pass) are computed when read (:attr:`Simulation.train_loss`, :attr:`Simulation.val_loss`,
+:meth:`Simulation.accuracy`, :attr:`Simulation.history`), cached for the parameters they were
+computed at, and every ``eval_every`` steps (:meth:`Scenario.eval_interval`), where the history
+records them and the target loss is checked. Divergence is detected from the batch loss and the
+parameters (both must be finite), so it does not depend on how often the losses are evaluated.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from .landscape import Grid, gd_path, loss_grid
 from .models import Model, make_model
 from .noise import NoiseReport, noise_report
 from .optimizers import Optimizer, State, UpdateTerms, make_optimizer
-from .sampling import Plan, Position, Sampler, make_plan, make_sampler, stream_generator
+from .sampling import Plan, Position, Sampler, make_plan, make_sampler, plan_for, stream_generator
 from .errors import ScenarioError
 from .scenario import LIVE_SETTINGS, Scenario
 from .schedules import make_schedule
@@ -58,7 +66,7 @@ CHECKPOINT_BUDGET = 8_000_000  # floats kept in checkpoints, whatever the model 
 
 def _prepare(scenario: Scenario) -> tuple[np.random.Generator, Dataset, Scenario, Model]:
     """The checks and the pieces a Simulation starts from: the RNG, the data, the resolved
-    scenario and the model (shared with :func:`check_scenario`, so both refuse the same)."""
+    scenario and the model (shared with :func:`check_scenario_with_data`, so both refuse the same)."""
     scenario.validate()
     rng = np.random.default_rng(scenario.seed)
     dataset = make_dataset(
@@ -82,10 +90,11 @@ def _prepare(scenario: Scenario) -> tuple[np.random.Generator, Dataset, Scenario
     return rng, dataset, sc, model
 
 
-def check_scenario(scenario: Scenario) -> tuple[Scenario, Plan, Dataset]:
+def check_scenario_with_data(scenario: Scenario) -> tuple[Scenario, Plan, Dataset]:
     """Everything ``Simulation(scenario)`` checks, without training state: the resolved
-    scenario, the plan and the data (``mbsim plan`` uses it, so plan and run refuse the same
-    scenarios). Raises :class:`ScenarioError` like the Simulation would."""
+    scenario, the plan and the data (:func:`engine.checks.check_scenario` uses it for CSV
+    data, so plan and run refuse the same scenarios). Raises :class:`ScenarioError` like the
+    Simulation would."""
     rng, ds, sc, model = _prepare(scenario)
     segment = Simulation._make_segment(_DataOnly(ds), sc, 0, 0, 0)  # type: ignore[arg-type]
     if scenario.is_csv:  # generated data are always of moderate size; a file's may not be
@@ -186,7 +195,7 @@ class PhaseData:
         return self.segment.locate(self.iteration)
 
 
-@dataclass
+@dataclass(slots=True)
 class StepRecord:
     """One optimizer step, as the trace writes it (DESIGN.md "--trace")."""
 
@@ -273,6 +282,13 @@ class Segment:
 class Simulation:
     """One training run of a scenario; owns the data, parameters, RNG, counters and history."""
 
+    #: With ``eval_every = "auto"``, data sets up to this many samples (training + validation)
+    #: are evaluated after every step. 0 for the engine and ``mbsim run`` (a step then costs
+    #: what its batch costs). The TUI sets 20,000: its budget is 10,000 steps/s, an evaluation
+    #: of 20,000 samples costs ~20 µs, and a teacher stepping an epoch at a time sees the full
+    #: loss of every step instead of straight segments between eval points.
+    auto_every_step_up_to: int = 0
+
     def __init__(self, scenario: Scenario, *, history_cap: int | None = None,
                  sampling_stream: int = 0) -> None:
         """``sampling_stream`` k ≥ 1 draws the sampling orders from their own generator
@@ -294,7 +310,7 @@ class Simulation:
         self._state = _State(params=init, opt_state=self.segments[0].optimizer.init(init))
         self._on_segment_change()
         self.initial_params = init.copy()
-        self.history = History(init, cap=history_cap or 32_768)
+        self._history = History(init, cap=history_cap or 32_768)
         self.pending: PhaseData | None = None
         self.revision: int = 0
         """Bumped by every change of what the simulation shows (stepping of any kind, back,
@@ -314,8 +330,9 @@ class Simulation:
         self._reference_cache: dict[tuple[float, int], np.ndarray] = {}
         self.initial_train_loss = _check_initial_loss(self.model, init, ds)
         self.initial_val_loss = self.model.loss(init, self._Xv, self._yv) if self._has_val else math.nan
-        self._train_loss = self.initial_train_loss
-        self._val_loss = self.initial_val_loss
+        self._eval_params: np.ndarray | None = None      # the parameters _eval_values belong to
+        self._eval_values: tuple[float, float, float, float] = (math.nan,) * 4
+        self._eval_step = -1                             # the step _eval_values were computed after
         self._state.loss_ref = self.initial_train_loss
         self._take_checkpoint(pinned=True)
 
@@ -324,11 +341,7 @@ class Simulation:
     def _make_segment(self, sc: Scenario, start_iteration: int, start_step: int, start_epoch: int,
                       note: str = "") -> Segment:
         ds = self.dataset
-        plan = make_plan(
-            ds.n_samples, sc.batch_size, drop_last=sc.drop_last, accumulate=sc.accumulate,
-            steps_per_epoch=sc.steps_per_epoch_or_none, epochs=max(1, sc.epochs - start_epoch),
-            epoch_end=sc.epoch_end, sampling=sc.sampling,
-        )
+        plan = plan_for(sc, ds.n_samples, start_epoch)
         sampler = make_sampler(sc.sampling, ds.n_samples, batch_size=sc.batch_size, labels=ds.labels)
         optimizer = make_optimizer(sc.optimizer, momentum=sc.momentum, weight_decay=sc.weight_decay)
         schedule = make_schedule(
@@ -487,13 +500,39 @@ class Simulation:
 
     @property
     def train_loss(self) -> float:
-        """Full training-set loss at the current parameters."""
-        return self._train_loss
+        """Full training-set loss at the current parameters (computed when read, then cached)."""
+        return self._evaluate()[0]
 
     @property
     def val_loss(self) -> float:
         """Validation loss at the current parameters (NaN without a validation set)."""
-        return self._val_loss
+        return self._evaluate()[1]
+
+    @property
+    def history(self) -> History:
+        """The per-step record; reading it records the current step's full losses first
+        (so a plot drawn from it ends at the losses the header shows)."""
+        if self._state.step and self._eval_params is not self._state.params:
+            self._evaluate()
+        return self._history
+
+    @property
+    def eval_every(self) -> int | None:
+        """Steps between the evaluations of the full losses (None: at every epoch end)."""
+        return self._eval_every
+
+    def _evaluate(self) -> tuple[float, float, float, float]:
+        """(train loss, val loss, train acc, val acc) at the current parameters, from one
+        forward pass over training and validation data; cached until the parameters change,
+        and recorded in the history's row of the current step."""
+        params = self._state.params
+        if self._eval_params is not params:
+            with np.errstate(all="ignore"):
+                self._eval_values = self.model.evaluate(params, self._X_all, self._y_all, self._n)
+            self._eval_params = params
+            self._eval_step = self._state.step
+            self._history.fill_last(self._state.step, self._eval_values)
+        return self._eval_values
 
     @property
     def epoch_loss(self) -> float:
@@ -684,6 +723,11 @@ class Simulation:
         self._wrap = 0 if seg.plan.continues else self._m
         self._cut = seg.plan.uneven_epochs
         self._total_local = seg.plan.total_iterations
+        n_eval = self._n + len(self._yv)
+        per_step = seg.plan.total_samples / max(1, seg.plan.total_steps)
+        self._eval_every = seg.scenario.eval_interval(n_eval, per_step)
+        if seg.scenario.eval_every == "auto" and n_eval <= self.auto_every_step_up_to:
+            self._eval_every = 1
 
     def _begin_iteration(self) -> PhaseData:
         start, stop, micro, count = self._batch_slot()
@@ -745,8 +789,8 @@ class Simulation:
             return
         lr = seg.schedule(s.step + 1)
         new_params, new_opt = seg.optimizer.update(step_grad, s.opt_state, params, lr)
-        train_loss, val_loss = self.model.split_loss(new_params, self._X_all, self._y_all, self._n)
-        if not math.isfinite(train_loss):
+        norm2 = float(new_params @ new_params)   # finite ⇒ every entry finite (a sum of squares)
+        if norm2 - norm2 != 0.0 and not _all_finite(new_params):
             self._diverge()
             return
         s.epoch_loss_sum += n * loss
@@ -757,32 +801,38 @@ class Simulation:
         s.opt_state = new_opt
         s.step += 1
         self._last_lr = lr
-        self._train_loss = train_loss
-        self._val_loss = val_loss
-        if s.step > self._recording_from:
-            acc = va = math.nan
-            if self._classify:
-                acc = self.model.accuracy(new_params, self._X, self._y)
-                if self._has_val:
-                    va = self.model.accuracy(new_params, self._Xv, self._yv)
-            local = s.iteration - seg.start_iteration
+        local = s.iteration - seg.start_iteration
+        m_epoch = self._m_epoch
+        epoch_end = (local % self._wrap if self._wrap else local) % m_epoch == 0
+        k = self._eval_every
+        # eval points: every K steps, every epoch end (the Keras line reads them) and the last step
+        due = epoch_end or (k is not None and s.step % k == 0) or local >= self._total_local
+        recording = s.step > self._recording_from
+        target = seg.scenario.target_loss
+        ev = self._evaluate_now(new_params) if due and (recording or target > 0) else _NOT_EVALUATED
+        if recording:
             if self._cut:  # epochs of different lengths: place the iteration in its epoch
                 epoch = seg.start_epoch + seg.plan.epochs_done(local)
             else:
-                epoch = seg.start_epoch + local / self._m_epoch
-            self.history.append(
-                (s.iteration, s.samples, epoch, lr, step_loss, s.epoch_loss_sum / s.epoch_n,
-                 train_loss, val_loss, acc, va),
+                epoch = seg.start_epoch + local / m_epoch
+            self._history.append(
+                (s.iteration, s.samples, epoch, lr, step_loss, s.epoch_loss_sum / s.epoch_n, *ev),
                 new_params,
             )
             if self.on_step is not None and not self._replaying:
                 batch = np.concatenate(self._step_indices) if micro_count > 1 else indices
-                self.on_step(self._step_record(batch, step_loss, step_grad, lr))
+                self.on_step(self._step_record(batch, step_loss, step_grad, lr, ev))
         self._check_diverging(step_loss)
-        target = seg.scenario.target_loss
-        if target > 0 and train_loss <= target:
+        if target > 0 and due and ev[0] <= target:
             s.status = TARGET_REACHED
-        self._end_iteration(seg)
+        if epoch_end or s.iteration % self._checkpoint_every == 0:
+            self._end_iteration(seg)           # epoch bookkeeping, end of run, checkpoints
+
+    def _evaluate_now(self, params: np.ndarray) -> tuple[float, float, float, float]:
+        """Evaluate at an eval point, before the step's history row exists (no fill)."""
+        values = self.model.evaluate(params, self._X_all, self._y_all, self._n)
+        self._eval_params, self._eval_values, self._eval_step = params, values, self._state.step
+        return values
 
     def _check_diverging(self, step_loss: float) -> None:
         """The "diverging" state: entered at the first step whose batch loss L_b (the step's
@@ -876,12 +926,24 @@ class Simulation:
         s.diverged_step = s.step + 1
         self.pending = None
 
-    def _step_record(self, indices: np.ndarray, loss: float, grad: np.ndarray, lr: float) -> StepRecord:
-        c = self.counters()
+    def _step_record(self, indices: np.ndarray, loss: float, grad: np.ndarray, lr: float,
+                     ev: tuple[float, ...]) -> StepRecord:
+        """The step just taken; its full losses are NaN unless it was an eval point. The
+        counters come from the iteration count (after a step the epoch is ⌊(i−1)/M⌋ + 1 and
+        the batch (i−1) mod M + 1 within the segment), not from a Position object, except
+        where epochs differ in length."""
+        s = self._state
+        seg = self.segments[-1]
+        if self._cut:  # epochs of different lengths (epoch_end = cut): the plan places it
+            c = self.counters()
+            epoch, batch = c.epoch, c.batch
+        else:
+            epoch_index, batch_index = divmod(s.iteration - seg.start_iteration - 1, self._m_epoch)
+            epoch, batch = seg.start_epoch + epoch_index + 1, batch_index + 1
         return StepRecord(
-            epoch=c.epoch, batch=c.batch, iteration=c.iteration, step=self._state.step,
-            samples=self._state.samples, indices=indices, lr=lr, batch_loss=loss,
-            train_loss=self._train_loss, val_loss=self._val_loss, params=self._state.params, grad=grad,
+            epoch=epoch, batch=batch, iteration=s.iteration,
+            step=s.step, samples=s.samples, indices=indices, lr=lr, batch_loss=loss,
+            train_loss=ev[0], val_loss=ev[1], params=s.params, grad=grad,
         )
 
     # ----------------------------------------------------------------------------------------
@@ -946,7 +1008,6 @@ class Simulation:
         finally:
             self._replaying = False
         self._recording_from = 0
-        self._refresh_losses()
 
     def _steps_done_after(self, iterations: int) -> int:
         seg = self.segment
@@ -955,18 +1016,17 @@ class Simulation:
             return seg.start_step + seg.plan.total_steps
         return seg.start_step + seg.plan.locate(local).step
 
-    def _refresh_losses(self) -> None:
-        p = self._state.params
-        self._train_loss = self.model.loss(p, self._X, self._y)
-        self._val_loss = self.model.loss(p, self._Xv, self._yv) if self._has_val else math.nan
-
     def reset(self) -> None:
         """Back to the start: same data, same initial parameters, same seed, first settings."""
         self.goto_iteration(0)
 
     def accuracy(self) -> float | None:
         """Training accuracy at the current parameters (None for regression)."""
-        return self.model.accuracy(self._state.params, self._X, self._y) if self._classify else None
+        return self._evaluate()[2] if self._classify else None
+
+    def val_accuracy(self) -> float | None:
+        """Validation accuracy at the current parameters (None for regression or without one)."""
+        return self._evaluate()[3] if self._classify and self._has_val else None
 
     @property
     def X(self) -> np.ndarray:
@@ -986,9 +1046,11 @@ class Simulation:
 
         The batch gradient is that of the batch in progress, or else of the last batch done.
         """
-        grads = self.model.per_sample_grads(self._state.params, self._X, self._y)
-        batch = self.current_batch()
-        return noise_report(grads, self.scenario.batch_size * self.scenario.accumulate, batch if len(batch) else None)
+        with np.errstate(all="ignore"):   # after a divergence θ may be finite but huge: ∞ is the answer
+            grads = self.model.per_sample_grads(self._state.params, self._X, self._y)
+            batch = self.current_batch()
+            return noise_report(grads, self.scenario.batch_size * self.scenario.accumulate,
+                                batch if len(batch) else None)
 
     def reference_path(self, max_steps: int = 2000) -> np.ndarray:
         """Full-batch GD from the same start with the same learning rate, one update per epoch
@@ -1022,6 +1084,16 @@ class Simulation:
     def full_gradient(self) -> np.ndarray:
         """G = ∇L(θ) over the whole training set at the current θ."""
         return self.model.batch_grad(self._state.params, self._X, self._y)
+
+
+_NOT_EVALUATED = (math.nan, math.nan, math.nan, math.nan)
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    """True when every entry is finite (a NaN or ±inf makes the dot product non-finite too,
+    but it can also overflow for huge finite values, so the exact check decides)."""
+    d = float(a @ a)
+    return math.isfinite(d) or bool(np.isfinite(a).all())
 
 
 def _describe_changes(old: Scenario, new: Scenario) -> str:

@@ -121,7 +121,13 @@ def test_target_loss_stops_early(capsys, tmp_path):
     assert code == 0 and err == ""
     _, steps = read_trace(trace)
     last = steps[-1]
-    assert last["train_loss"] <= 0.1 < steps[-2]["train_loss"]
+    evaluated = [s for s in steps if s["train_loss"] is not None]
+    # the target is checked where the full loss is evaluated (every eval_every steps): the run
+    # stops at the first evaluated step at or below it
+    assert evaluated[-1] is last
+    assert last["train_loss"] <= 0.1 < evaluated[-2]["train_loss"]
+    every = last["step"] - evaluated[-2]["step"]
+    assert all(s["step"] % every == 0 for s in evaluated)
     assert out.splitlines()[-1].startswith(f"Target loss 0.1 reached at step {last['step']} ")
     assert len(steps) < 40 * 1000
 
@@ -189,6 +195,7 @@ def test_trace_replays_with_plain_numpy_from_the_data_out_csv(capsys, tmp_path, 
 
     theta = np.array(header["params"])
     assert header["train_loss"] == pytest.approx(np.mean((predict(theta, X) - y) ** 2), abs=1e-12)
+    evaluated = []
     for s in steps:
         idx = np.array(s["indices"])
         g = grad_by_hand(theta, idx)
@@ -198,7 +205,10 @@ def test_trace_replays_with_plain_numpy_from_the_data_out_csv(capsys, tmp_path, 
         theta = theta - s["lr"] * g  # plain SGD
         np.testing.assert_allclose(s["params"], theta, rtol=0, atol=1e-12)
         theta = np.array(s["params"])
-        assert s["train_loss"] == pytest.approx(np.mean((predict(theta, X) - y) ** 2), abs=1e-12)
+        if s["train_loss"] is not None:     # evaluated every eval_every steps and at the end
+            evaluated.append(s["step"])
+            assert s["train_loss"] == pytest.approx(np.mean((predict(theta, X) - y) ** 2), abs=1e-12)
+    assert evaluated and evaluated[-1] == steps[-1]["step"]
 
 
 def test_history_epoch_loss_is_the_weighted_running_mean(capsys, tmp_path):
@@ -219,7 +229,10 @@ def test_history_epoch_loss_is_the_weighted_running_mean(capsys, tmp_path):
         for key in ("epoch", "batch", "iteration", "step", "samples"):
             assert int(row[key]) == s[key]
         for key in ("lr", "batch_loss", "train_loss", "val_loss"):
-            assert float(row[key]) == s[key]
+            # an empty cell where no evaluation ran, exactly where the trace has null
+            assert (row[key] == "") == (s[key] is None)
+            if s[key] is not None:
+                assert float(row[key]) == s[key]
         total += len(s["indices"]) * s["batch_loss"]
         n += len(s["indices"])
         assert float(row["epoch_loss"]) == pytest.approx(total / n, rel=1e-12)

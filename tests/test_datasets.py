@@ -35,7 +35,10 @@ def test_registry() -> None:
     assert REGRESSION_DATASETS == ("line", "plane", "three-losses")
     assert CLASSIFICATION_DATASETS == ("blobs", "moons", "circles", "xor", "spiral")
     assert DATASETS == REGRESSION_DATASETS + CLASSIFICATION_DATASETS
-    assert CSV_MAX_BYTES == 20 * 1024 * 1024
+    assert CSV_MAX_BYTES == 64 * 1024 * 1024
+    # room for the sample limit (issue 14): a million rows of two full-precision columns
+    widest_row = len(f"{-1.2345678901234567e-10!r},{-12.345678901234567!r}\n")
+    assert 1_000_000 * widest_row < CSV_MAX_BYTES
 
 
 @pytest.mark.parametrize("name", DATASETS)

@@ -7,6 +7,8 @@ its own tests against hand computations and torch (tests/test_simulation.py, tes
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -150,8 +152,9 @@ def test_target_reached_at_an_epoch_end_closes_the_epoch_as_the_lone_run() -> No
     sim.on_step = lambda rec: train.append(rec.train_loss)
     sim.run_to_end()
     per_epoch = 8                                               # N = 40, B = 5
-    target = next(train[s - 1] for s in range(per_epoch * 2, len(train) + 1, per_epoch)
-                  if train[s - 1] < min(train[: s - 1]))
+    evaluated = [v if v is not None and math.isfinite(v) else math.inf for v in train]  # NaN: not evaluated
+    target = next(evaluated[s - 1] for s in range(per_epoch * 2, len(train) + 1, per_epoch)
+                  if evaluated[s - 1] < min(evaluated[: s - 1]))
     ens = Ensemble.seeds(sc.replace(target_loss=target), 2)
     assert_members_match_lone_runs(ens)
     assert ens.status[0] == "target reached" and ens.step[0] % per_epoch == 0

@@ -31,7 +31,7 @@ def test_presets_cut_epochs_as_section_1_says(preset: str, sizes: list[int]) -> 
 def _least_squares_setup(sampling: str, lr: float, epochs: int, seed: int = 0) -> tuple[Simulation, float, float]:
     """Run SGD on the line data; return the simulation, L* and the Lyapunov excess prediction."""
     sc = Scenario(samples=200, val_samples=0, noise=0.3, batch_size=5, sampling=sampling, lr=lr,
-                  epochs=epochs, seed=seed)
+                  epochs=epochs, seed=seed, eval_every="1")  # every step's full loss
     sim = Simulation(sc, history_cap=epochs * 40 + 2)
     X = np.hstack([sim.dataset.X, np.ones((200, 1))])
     y = sim.dataset.y

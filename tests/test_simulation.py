@@ -199,10 +199,12 @@ def test_back_from_a_partial_iteration_discards_its_phases() -> None:
 def test_history_follows_back() -> None:
     sim = Simulation(small(epochs=2))
     sim.run_iterations(12)
-    loss_at_10 = sim.history.decimated(100).series("train_loss")[9]
+    batch_at_10 = sim.history.decimated(100).series("batch_loss")[9]
     sim.back(2)
     d = sim.history.decimated(100)
-    assert len(d.step) == 10 and d.series("train_loss")[-1] == loss_at_10
+    assert len(d.step) == 10 and d.series("batch_loss")[-1] == batch_at_10
+    # the full loss is evaluated when read: the row of step 10 now holds it
+    assert d.series("train_loss")[-1] == sim.model.loss(sim.params, sim.X, sim.y)
     sim.run_iterations(2)
     assert len(sim.history.decimated(100).step) == 12
 
@@ -267,6 +269,16 @@ def test_steps_per_epoch_continues_the_iterator() -> None:
 
 # --------------------------------------------------------------------------------------------
 # divergence
+def test_divergence_does_not_depend_on_how_often_losses_are_evaluated() -> None:
+    steps = set()
+    for every in ("1", "7", "epoch", "auto"):
+        sim = Simulation(Scenario(lr=100.0, epochs=3, eval_every=every))
+        sim.run_to_end()
+        assert sim.status == "diverged"
+        steps.add(sim.diverged_step)
+    assert len(steps) == 1
+
+
 def test_divergence_is_a_state_not_an_exception() -> None:
     sim = Simulation(Scenario(lr=100.0, epochs=3))
     sim.run_to_end()
@@ -275,7 +287,9 @@ def test_divergence_is_a_state_not_an_exception() -> None:
     assert s >= 1
     assert sim.state_summary() == f"diverged at step {s}"
     assert np.all(np.isfinite(sim.params))
-    assert np.isfinite(sim.train_loss)
+    # divergence is told by the batch loss and the parameters (issue 14), not by the full loss:
+    # the step that diverged had a non-finite batch loss or produced non-finite parameters
+    assert np.isfinite(sim.history.last("batch_loss"))
     assert sim.step == s - 1
     assert not sim.step_iteration()
     assert sim.back()

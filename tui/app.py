@@ -48,6 +48,9 @@ from .widgets.lossplot import LossPlot
 from .widgets.phase_view import PhaseView
 from .widgets.strip import SampleStrip
 
+# eval_every = auto: the TUI evaluates the full losses after every step on small data (issue 14)
+Simulation.auto_every_step_up_to = 20_000
+
 SPEEDS: tuple[float | None, ...] = (0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
 """Iterations (batches) per second; None is "max". Below 1 for narrating one batch at a time."""
 MIN_SPEED = SPEEDS[0]

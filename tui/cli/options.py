@@ -76,6 +76,8 @@ def add_scenario_options(parser: argparse.ArgumentParser) -> None:
                     metavar = "NAME"
                 if key in ("name", "description"):
                     metavar = "TEXT"
+                if key == "eval_every":
+                    metavar = "K|epoch"
                 group.add_argument(opt, dest=key, metavar=metavar, default=argparse.SUPPRESS,
                                    help=option_help(key))
 

@@ -82,13 +82,12 @@ def _alternative(plan: Plan, scenario: Scenario) -> Plan:
 
 def plan_data(scenario: Scenario, src: Sources) -> dict[str, Any]:
     """Every number of the plan, as plain data (``mbsim plan --json``)."""
-    from engine.simulation import check_scenario
+    from engine.checks import check_scenario
 
     try:  # the same checks as mbsim run's Simulation (one validation path), without training
-        scenario, plan, dataset = check_scenario(scenario)
+        scenario, plan, val = check_scenario(scenario)
     except ScenarioError as err:
         raise UsageError(src.describe(err)) from None
-    val = len(dataset.y_val)
     m, k = plan.batches_per_pass, plan.accumulate
     by_choice = {}
     if plan.steps_per_epoch is not None:
@@ -132,7 +131,16 @@ def plan_data(scenario: Scenario, src: Sources) -> dict[str, Any]:
         "lr": scenario.lr,
         "schedule": scenario.schedule,
         "sampling": scenario.sampling,
+        "eval_every_setting": scenario.eval_every,
+        "eval_every": _eval_every(scenario, plan, val),
     }
+
+
+def _eval_every(scenario: Scenario, plan: Any, val: int) -> int | str:
+    """The steps between full-loss evaluations the run will use ("epoch" for every epoch end),
+    as :meth:`engine.scenario.Scenario.eval_interval` resolves it (the Simulation does the same)."""
+    k = scenario.eval_interval(plan.n_samples + val, plan.total_samples / max(1, plan.total_steps))
+    return "epoch" if k is None else k
 
 
 _SAMPLING_TEXT = {
@@ -218,6 +226,10 @@ def plan_lines(d: dict[str, Any]) -> list[str]:
     sampling = d["sampling"]
     lines.append(f"Sampling {sampling}: {_SAMPLING_TEXT.get(sampling, 'see SCIENCE.md')}")
     lines.append(f"Optimizer: {d['optimizer']}, lr {d['lr']:g}, schedule {d['schedule']}")
+    k = d["eval_every"]
+    when = "at every epoch end" if k == "epoch" else f"every {_plural(k, 'step')} and at every epoch end"
+    chosen = " (auto: at most ~10% of the run's cost)" if d["eval_every_setting"] == "auto" else ""
+    lines.append(f"Full training and validation losses: evaluated {when}{chosen}")
     lines.append(f"Arithmetic: {d['arithmetic']}")
     return lines
 

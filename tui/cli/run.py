@@ -21,7 +21,7 @@ from engine.errors import OutputError, visible
 from .common import EXIT_CODES_TEXT, EXIT_DIVERGED, EXIT_OK, PROG, Interrupted
 from .scenario_args import build_scenario, make_simulation
 from .writers import (
-    HISTORY_COLUMNS, check_output_paths, csv_float, trace_header, trace_record, write_data_csv,
+    HISTORY_COLUMNS, check_output_paths, history_line, trace_header, trace_line, write_data_csv,
 )
 
 NAME = "run"
@@ -223,24 +223,21 @@ def _named(option: str, path: str, writer: Any) -> Iterator[Any]:
 
 def _make_callback(sim, trace: TextIO | None, history: TextIO | None, last: dict, guard: _Interrupts
                    ) -> Callable[[Any], None]:
-    dumps = json.dumps
-
     def on_step(rec) -> None:
-        epoch_loss = sim.epoch_loss
-        t = dumps(trace_record(rec)) + "\n" if trace is not None else None
-        h = None
-        if history is not None:
-            h = ",".join((
-                str(rec.epoch), str(rec.batch), str(rec.iteration), str(rec.step), str(rec.samples),
-                csv_float(rec.lr), csv_float(rec.batch_loss), csv_float(epoch_loss),
-                csv_float(rec.train_loss), csv_float(rec.val_loss),
-            )) + "\n"
-        with guard.deferred():
+        t = trace_line(rec) if trace is not None else None
+        h = history_line(rec, sim.epoch_loss) if history is not None else None
+        guard.critical = True          # guard.deferred(), inlined: this runs every step
+        try:
             if t is not None:
                 trace.write(t)
             if h is not None:
                 history.write(h)
             last["step"] = rec.step
+        finally:
+            guard.critical = False
+        if guard.pending:
+            signum, guard.pending = guard.pending, None
+            raise Interrupted(signum)
 
     return on_step
 

@@ -84,8 +84,10 @@ def _toml_keys(data: dict[str, Any]) -> set[str]:
 
 def make_simulation(scenario: Scenario, src: Sources):  # -> engine.simulation.Simulation
     """The simulation; data errors (a bad CSV, too few rows...) become one-line usage errors."""
-    from engine.simulation import Simulation
+    from engine.threads import use_one_blas_thread
 
+    use_one_blas_thread()   # the command line owns the process (engine/threads.py says why)
+    from engine.simulation import Simulation
     try:
         sim = Simulation(scenario)
     except ScenarioError as err:

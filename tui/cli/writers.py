@@ -70,6 +70,46 @@ def trace_record(rec) -> dict[str, Any]:
     }
 
 
+def _json_number(x: float) -> str:
+    """A float as json.dumps writes it (``repr``), ``null`` when not finite."""
+    return repr(x) if x - x == 0.0 else "null"
+
+
+def _json_list(values: list) -> str:
+    """A list of Python floats or ints as json.dumps writes it, non-finite floats as null.
+
+    One ``repr`` per value and no NumPy call per value; ``repr`` of a finite float never has
+    an ``n`` in it, ``nan`` and ``inf`` do, so only a list holding one takes the slow path."""
+    text = ", ".join(map(repr, values))
+    if "n" in text:
+        text = ", ".join(_json_number(float(v)) for v in values)
+    return "[" + text + "]"
+
+
+def trace_line(rec) -> str:
+    """One optimizer step as a JSON Lines line, byte for byte what
+    ``json.dumps(trace_record(rec)) + "\n"`` gives (tests/test_writers.py), but formatted
+    directly: the trace writer's cost per step is a few ``repr`` calls."""
+    return (
+        f'{{"epoch": {rec.epoch}, "batch": {rec.batch}, "iteration": {rec.iteration}, '
+        f'"step": {rec.step}, "samples": {rec.samples}, "indices": [{", ".join(map(str, rec.indices.tolist()))}], '
+        f'"lr": {_json_number(rec.lr)}, "batch_loss": {_json_number(rec.batch_loss)}, '
+        f'"train_loss": {_json_number(rec.train_loss)}, "val_loss": {_json_number(rec.val_loss)}, '
+        f'"params": {_json_list(rec.params.tolist())}, "grad": {_json_list(rec.grad.tolist())}}}\n'
+    )
+
+
+def history_line(rec, epoch_loss: float) -> str:
+    """One ``--history`` CSV row (:data:`HISTORY_COLUMNS`); an empty cell where a value is
+    missing or not finite (e.g. the full losses between evaluations)."""
+    lr, bl, tl, vl = rec.lr, rec.batch_loss, rec.train_loss, rec.val_loss
+    # repr(x) for a number (inf included), "" for NaN: x == x is False only for NaN
+    return (f"{rec.epoch},{rec.batch},{rec.iteration},{rec.step},{rec.samples},"
+            f"{repr(lr) if lr == lr else ''},{repr(bl) if bl == bl else ''},"
+            f"{repr(epoch_loss) if epoch_loss == epoch_loss else ''},"
+            f"{repr(tl) if tl == tl else ''},{repr(vl) if vl == vl else ''}\n")
+
+
 def write_data_csv(sim, stream: TextIO) -> None:
     """The training set in index order: a header (features..., target), one row per sample."""
     ds = sim.dataset

@@ -66,7 +66,7 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("data", "new simulation", ("dataset", "samples", "val_samples", "noise", "positive_fraction",
                                 "sort_by_class", "target", "standardize")),
     ("model", "new simulation", ("model", "hidden", "activation", "bias")),
-    ("run", "seed: new simulation", ("epochs", "target_loss", "seed")),
+    ("run", "seed, eval_every: new simulation", ("epochs", "target_loss", "eval_every", "seed")),
 )
 LEFT_GROUPS = ("batching", "optimizer")
 SETTINGS: tuple[str, ...] = tuple(key for _, _, keys in GROUPS for key in keys)
