@@ -319,7 +319,8 @@ class _Group:
                 new_states.append(st)
         train = val = None
         if self._eager:
-            train, val = ens.model.split_loss_runs(new_params, ens.X_all, ens.y_all, ens.n_samples)
+            with np.errstate(over="ignore", invalid="ignore"):  # a run far out: its loss is inf
+                train, val = ens.model.split_loss_runs(new_params, ens.X_all, ens.y_all, ens.n_samples)
         # the lone run stops when its parameters stop being finite (Simulation._finish_iteration;
         # a non-finite batch loss was caught above): the same test per member
         finite = np.isfinite(new_params).all(axis=1)
@@ -390,7 +391,8 @@ class _Group:
         if self._eager or self._loss_stamp == self.iteration:
             return self.train_loss, self.val_loss
         ens = self.ens
-        train, val = ens.model.split_loss_runs(self.params, ens.X_all, ens.y_all, ens.n_samples)
+        with np.errstate(over="ignore", invalid="ignore"):  # a run far out: its loss is inf
+            train, val = ens.model.split_loss_runs(self.params, ens.X_all, ens.y_all, ens.n_samples)
         fresh = self.member_step == 0
         if fresh.any():                       # the lone run's initial values (Model.loss)
             train = np.where(fresh, ens.initial_train_loss, train)
