@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 PANELS = (
     ("Header", "the scenario, the algorithm its batch size makes, the optimizer, the learning "
-               "rate, and whether the run is paused, running, finished or diverged."),
+               "rate, and whether the run is paused, running, finished, diverging (the loss is climbing away: the run pauses there) or diverged."),
     ("Counters", "how far training has got, counted five ways: the epoch, the batch within it, "
                  "iterations, optimizer steps and samples seen."),
     ("Sample strip", "every training sample in the order this epoch visits them: the current "
@@ -53,7 +53,8 @@ KEYS = (
     ("shift+s", "save an SVG screenshot of the screen shown in the working folder (also here and in compare mode)."),
     ("r", "start again from the same data and the same initial parameters."),
     ("?", "this help (escape or ? closes it)."),
-    ("q", "quit."),
+    ("q  ctrl+c", "quit."),
+    ("pgdn  .", "in a lesson (mbsim lesson NAME): the next slide; its directives run (pgup  , the previous one, exactly as it began; enter reveals an answer, t types one)."),
     ("ctrl+p", "the command palette: presets, x axis of the loss plot, landscape parameters, save the scenario, themes."),
 )
 
