@@ -134,6 +134,19 @@ def _pointwise_inplace(loss_name: str, f: np.ndarray, y: np.ndarray) -> np.ndarr
     return t
 
 
+def _bce_runs(z: np.ndarray, y_runs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(K,) mean bce on logits and (K, n) δ = (σ(z) − y)/n for K runs, the same operations as
+    the single-run models' bce branch (stable: log1p(e^{−|z|}), σ from e^{−|z|})."""
+    e = np.exp(-np.abs(z))
+    loss = (np.maximum(z, 0.0) - z * y_runs + np.log1p(e)).sum(axis=1) / n
+    delta = np.maximum(e, z >= 0.0)
+    e += 1.0
+    delta /= e
+    delta -= y_runs
+    delta *= 1.0 / n
+    return loss, delta
+
+
 def _dot_rows(a: np.ndarray) -> np.ndarray:
     """(K,) a_k · a_k for the rows of a (K, n) array: one BLAS dot per row (as ``r @ r``)."""
     return np.matmul(a[:, None, :], a[:, :, None])[:, 0, 0]
@@ -559,13 +572,7 @@ class LinearModel(Model):
         z = self._linear_runs(params_runs, X_runs)
         grad = np.empty((k, self.n_params), dtype=np.float64)
         if self._is_bce:
-            e = np.exp(-np.abs(z))
-            loss = (np.maximum(z, 0.0) - z * y_runs + np.log1p(e)).sum(axis=1) / n
-            delta = np.maximum(e, z >= 0.0)
-            e += 1.0
-            delta /= e
-            delta -= y_runs
-            delta *= 1.0 / n
+            loss, delta = _bce_runs(z, y_runs, n)
         else:
             z -= y_runs
             loss = _dot_rows(z) / n
@@ -791,13 +798,7 @@ class MLPModel(Model):
         z = np.matmul(h, W2[:, :, None])[:, :, 0]
         z += params_runs[:, -1:]
         if self._is_bce:
-            e = np.exp(-np.abs(z))
-            loss = (np.maximum(z, 0.0) - z * y_runs + np.log1p(e)).sum(axis=1) / n
-            delta = np.maximum(e, z >= 0.0)
-            e += 1.0
-            delta /= e
-            delta -= y_runs
-            delta *= inv_n
+            loss, delta = _bce_runs(z, y_runs, n)
         else:
             z -= y_runs
             loss = _dot_rows(z) * inv_n

@@ -9,6 +9,7 @@ import pytest
 
 from engine import Scenario
 from tui.app import MbsimApp
+from snapshot_helpers import settle_for_snapshot
 
 
 def test_a_shows_the_arithmetic_and_it_follows_the_batch_size():
@@ -66,13 +67,7 @@ def test_snapshot_with_the_arithmetic_line(snap_compare):
         await pilot.pause()
         await pilot.press("a", "n", "n", "n")
         await pilot.pause()
-        for _ in range(200):
-            if not pilot.app.busy:
-                break
-            await pilot.pause(0.05)
-        for _ in range(2):
-            pilot.app.settle()
-            await pilot.pause()
+        await settle_for_snapshot(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 

@@ -11,6 +11,7 @@ import pytest
 
 from engine.lessons import load_lesson
 from tui.lesson_mode import LessonApp
+from snapshot_helpers import settle_for_snapshot
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 
@@ -28,12 +29,6 @@ def test_lesson_slide(snap_compare, size):
                 await pilot.press("pagedown")
         await pilot.press("enter")
         await pilot.pause()
-        for _ in range(200):
-            if not pilot.app.busy:
-                break
-            await pilot.pause(0.05)
-        for _ in range(2):
-            pilot.app.settle()
-            await pilot.pause()
+        await settle_for_snapshot(pilot)
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)

@@ -13,6 +13,7 @@ import pytest
 
 from engine import Scenario
 from tui.app import MbsimApp
+from snapshot_helpers import settle_for_snapshot
 
 STATES = {
     "start": ((), {}),
@@ -35,14 +36,6 @@ def test_screen(snap_compare, state, size):
         await pilot.pause()
         await pilot.press(*keys)
         await pilot.pause()
-        for _ in range(200):  # a panel may compute its picture in a thread
-            if not pilot.app.busy:
-                break
-            await pilot.pause(0.05)
-        # twice: the first draw may change a panel's height (a detail line that wraps), and the
-        # plots must be drawn at their final size
-        for _ in range(2):
-            pilot.app.settle()
-            await pilot.pause()
+        await settle_for_snapshot(pilot)
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)

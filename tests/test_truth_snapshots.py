@@ -8,6 +8,7 @@ import pytest
 
 from engine import Scenario, load_preset
 from tui.app import MbsimApp
+from snapshot_helpers import settle_for_snapshot
 
 CASES = {
     # lr 1.6: e stops at the onset (step 7), then three more steps of the zig-zag
@@ -30,12 +31,6 @@ def test_truth(snap_compare, case):
         await pilot.pause()
         await pilot.press(*keys)
         await pilot.pause()
-        for _ in range(200):
-            if not pilot.app.busy and not pilot.app.running:
-                break
-            await pilot.pause(0.05)
-        for _ in range(2):
-            pilot.app.settle()
-            await pilot.pause()
+        await settle_for_snapshot(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -7,6 +7,7 @@ import pytest
 
 from engine import load_preset
 from tui.app import MbsimApp
+from snapshot_helpers import settle_for_snapshot
 
 VIEWS = {
     "lens_three_losses": ("three-losses", ("n", "n")),          # one parameter: the lens opens by itself
@@ -25,12 +26,6 @@ def test_view(snap_compare, view, size):
         await pilot.pause()
         await pilot.press(*keys)
         await pilot.pause()
-        for _ in range(200):
-            if not pilot.app.busy:
-                break
-            await pilot.pause(0.05)
-        for _ in range(2):
-            pilot.app.settle()
-            await pilot.pause()
+        await settle_for_snapshot(pilot)
 
     assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)
