@@ -207,7 +207,7 @@ async def test_space_runs_and_pauses_and_running_stops_when_all_are_done() -> No
         assert screen.running and screen.header.state_text.startswith("running ×10")
         await wait_until(pilot, lambda: screen.comp.target > 0)
         await pilot.press("space")
-        assert not screen.running and screen._timer is None
+        assert not screen.running and screen._frame_worker is None
         moved = screen.comp.target
         await pilot.pause(0.2)
         assert screen.comp.target == moved              # paused: nothing moves
@@ -219,7 +219,7 @@ async def test_space_runs_and_pauses_and_running_stops_when_all_are_done() -> No
         assert steps(screen) == [3, 15, 60]
         assert screen.rows.states == ["finished"] * 3
         assert screen.header.state_text == "all finished — r to start again"
-        assert screen._timer is None
+        assert screen._frame_worker is None
         await pilot.press("n")                          # a bell, nothing else
         assert steps(screen) == [3, 15, 60]
         await pilot.press("r")
@@ -264,7 +264,7 @@ async def test_keys_act_on_all_three_and_c_goes_back() -> None:
         await pilot.press("space", "escape")
         await pilot.pause()
         assert not isinstance(app.screen, CompareScreen)
-        assert not screen.running and screen._timer is None
+        assert not screen.running and screen._frame_worker is None
 
 
 async def test_paused_means_no_timers() -> None:
@@ -273,10 +273,10 @@ async def test_paused_means_no_timers() -> None:
         screen = await open_compare(pilot)
         await pilot.press("n", "n", "n", "n")           # a burst: the plots follow once
         await pilot.pause(0.4)
-        assert screen._timer is None and screen._plot_timer is None
-        draws = screen.plot_draws
+        assert screen._frame_worker is None and screen._plot_timer is None
+        draws = screen.plot_frames
         await pilot.pause(0.4)
-        assert screen.plot_draws == draws
+        assert screen.plot_frames == draws
         assert screen.plot.series[1][1][-1] == pytest.approx(0.1)   # the last state is drawn
 
 
@@ -352,7 +352,7 @@ async def test_a_long_epoch_runs_in_slices_and_space_stops_it() -> None:
         await pilot.press("e")
         await pilot.pause(0.1)
         await pilot.press("space")
-        assert not screen.running and screen.goal is None and screen._timer is None
+        assert not screen.running and screen.goal is None and screen._frame_worker is None
         stopped = steps(screen)
         assert stopped[1] < 800 and stopped[2] < 40_000
         await pilot.pause(0.2)

@@ -3,30 +3,22 @@
 The app owns no science: it holds one :class:`engine.Simulation`, calls its stepping methods on
 keys and in a frame loop, and asks each panel to ``show(sim)``.
 
-Timing, so that keys always answer and the wire stays quiet:
-
-* a frame loop (an async worker on the event loop, one frame every :data:`FRAME_INTERVAL`)
-  runs only while running; paused, nothing ticks;
-* each frame runs the engine for at most :data:`SLICE` seconds (at "max" speed, that is the
-  whole slice, in chunks sized to ~:data:`CHUNK_TIME`), so the event loop is never blocked
-  for much longer than a frame;
-* header, counters, strip and detail line update every frame in which something changed; the
-  landscape and the loss plot at most as often as :data:`PLOT_INTERVALS` says, one of them per
-  frame, and the gradient-noise readout at most every ``DetailLine.NOISE_INTERVAL`` seconds.
+Timing is :mod:`tui.runloop`'s (the one run loop, shared with compare mode and the noise
+cloud): header, counters, strip and detail line update every frame in which something changed;
+the landscape and the loss plot at most as often as its ``PLOT_INTERVALS`` says, one of them
+per frame, and the gradient-noise readout at most every ``DetailLine.NOISE_INTERVAL`` seconds.
+The engine runs in chunks sized to ~``CHUNK_TIME``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import signal
 import time
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.timer import Timer
-from textual.worker import Worker
 from textual.widgets import Static
 
 from engine import Scenario, Simulation
@@ -34,6 +26,8 @@ from engine import Scenario, Simulation
 from .commands import MbsimCommands
 from .live import LiveActions
 from .messages import RunStateChanged, SimulationChanged
+from .runloop import (CHUNK_TIME, DEFAULT_SPEED, FRAME_INTERVAL, MIN_SPEED, SLICE, SPEEDS,  # noqa: F401
+                      RunLoop, parse_speed)
 from .screens.compare import CompareScreen
 from .screens.help import HelpScreen
 from .widgets._cells import enable_partial_line_updates
@@ -51,47 +45,10 @@ from .widgets.strip import SampleStrip
 # eval_every = auto: the TUI evaluates the full losses after every step on small data (issue 14)
 Simulation.auto_every_step_up_to = 20_000
 
-SPEEDS: tuple[float | None, ...] = (0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
-"""Iterations (batches) per second; None is "max". Below 1 for narrating one batch at a time."""
-MIN_SPEED = SPEEDS[0]
-DEFAULT_SPEED = 10
-FRAME_INTERVAL = 1 / 20
-PLOT_INTERVALS = {            # seconds between two draws of a plot: (at a set speed, flat out)
-    "landscape": (0.25, 0.5),
-    "lossplot": (0.5, 1.0),   # the costliest on the wire and in time; a history changes slowly
-    "lens": (0.25, 0.5),
-}
-PLOT_BYTE_RATE = {"landscape": 4000, "lossplot": 6000, "lens": 4000}   # bytes/s each may write, running
-BYTES_PER_CELL = 8        # a repainted cell on the wire, measured: 3 bytes of UTF-8 braille, plus colour codes
-SLICE = 0.040
-MIN_SLICE = 0.005
-CHUNK_TIME = 0.004
-MIN_YIELD = 0.003   # seconds the frame loop always leaves to Textual (keys, screen updates)
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 SPEED_GROUP = Binding.Group("speed")
 BATCH_GROUP = Binding.Group("batch size")
 LR_GROUP = Binding.Group("lr")
-
-
-def parse_speed(speed: int | float | str | None) -> float | None:
-    """The speed of ``--speed``: batches per second (at least 0.2; whole numbers from 1 up), or
-    "max" (None).
-
-    ``None`` (not given) is the default, :data:`DEFAULT_SPEED`. Raises ValueError otherwise.
-    """
-    if speed is None:
-        return DEFAULT_SPEED
-    if isinstance(speed, str):
-        text = speed.strip().lower()
-        if text == "max":
-            return None
-        try:
-            speed = float(text)
-        except ValueError:
-            raise ValueError(f"speed must be a positive number of batches per second or 'max', not {speed!r}") from None
-    if isinstance(speed, bool) or not math.isfinite(speed) or speed < MIN_SPEED:
-        raise ValueError(f"speed must be at least {MIN_SPEED:g} batches per second or 'max', not {speed!r}")
-    return int(speed) if speed >= 1 else float(speed)
 
 
 class TooSmall(Static):
@@ -105,7 +62,7 @@ class TooSmall(Static):
         )
 
 
-class MbsimApp(LiveActions, App[int]):
+class MbsimApp(RunLoop, LiveActions, App[int]):
     """Mini-batch training, step by step."""
 
     CSS_PATH = "app.tcss"
@@ -162,22 +119,9 @@ class MbsimApp(LiveActions, App[int]):
         self.speed: float | None = parse_speed(speed)
         self.start_paused = paused
         self.handle_signals = False           # run_app: SIGINT/SIGTERM/SIGHUP end with 130/143/129
-        self.running = False
-        self.goal: int | None = None          # an iteration to run to at max speed (key e)
-        self._frame_worker: Worker | None = None
-        self._plot_timer: Timer | None = None
-        self._last_tick = 0.0
-        self._credit = 0.0
+        self.init_run_loop()                  # self.goal: an iteration to run to at max speed (e)
         self._per_iteration = 1e-4            # running estimate of the engine's time per iteration
         self._key: tuple | None = None
-        self._plot_dirty: dict = {}           # plot panel → its input changed since drawn
-        self._plot_time: dict = {}            # plot panel → when it was last drawn
-        self._plot_cost: dict = {}            # plot panel → seconds per show(), recent peak
-        self._plot_cells: dict = {}           # plot panel → cells its last draw repainted
-        # measured by bench/tui.py
-        self.iterations_run = 0
-        self.frames = 0
-        self.plot_frames = 0
 
     # ------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -213,9 +157,7 @@ class MbsimApp(LiveActions, App[int]):
         self.lens = self.query_one("#lens", LensView)
         self.phase_view = self.query_one("#phase", PhaseView)
         self._phase_auto = False
-        for panel in (self.landscape, self.lossplot, self.lens):
-            self._plot_dirty[panel] = True
-            self._plot_time[panel] = -math.inf
+        self.watch_plots(self.landscape, self.lossplot, self.lens)
         self.landscape.border_title = "loss landscape"
         self.lossplot.border_title = "loss"
         self.lens.border_title = "one-dimensional lens (l)"
@@ -267,65 +209,13 @@ class MbsimApp(LiveActions, App[int]):
             self.detail.show(sim, force=force)
             if self.phase_view.display:
                 self.phase_view.show(sim)
-            for panel in self._plot_dirty:
-                self._plot_dirty[panel] = True
+            self.mark_plots_dirty()
             self.frames += 1
-        if not plots:
-            return
-        now = time.monotonic()
-        waits = []
-        for panel, dirty in self._plot_dirty.items():
-            if not dirty or not panel.display:
-                continue
-            wait = self._plot_wait(panel, now)
-            if force or wait <= 0:
-                self._draw_plot(panel, force)
-            else:
-                waits.append(wait)
-        if waits and self._plot_timer is None:
-            # after a burst of keys: draw the last state once the interval has passed
-            self._plot_timer = self.set_timer(min(waits), self._plots_due)
+        if plots:
+            self.draw_due_plots(force)
 
-    def _plot_wait(self, panel, now: float) -> float:  # noqa: ANN001
-        """Seconds until ``panel`` may be drawn again."""
-        if not self.throttle:
-            return 0.0
-        flat_out = self.running and (self.speed is None or self.goal is not None)
-        interval = PLOT_INTERVALS[panel.id][1 if flat_out else 0]
-        if self.running:
-            # a redraw that repainted many cells (a big panel, a curve that shifted) waits longer
-            # before the next, so the panel's share of the wire stays within PLOT_BYTE_RATE at
-            # 200×60 as at 120×40 (DESIGN.md: ≤ 20 KB/s in all)
-            cells = self._plot_cells.get(panel, 0)
-            interval = max(interval, cells * BYTES_PER_CELL / PLOT_BYTE_RATE[panel.id])
-        return self._plot_time[panel] + interval - now
-
-    def _draw_plot(self, panel, force: bool = False) -> None:  # noqa: ANN001
-        """Draw one plot panel, keeping an estimate of what it costs (for the frame budget)."""
-        t = time.perf_counter()
-        if force or not self.throttle:
-            panel.show(self.sim, force=True)
-        else:
-            panel.show(self.sim)
-        cost = time.perf_counter() - t
-        # a slowly decaying peak: one slow draw keeps the engine's share small for a while
-        self._plot_cost[panel] = max(cost, 0.8 * self._plot_cost.get(panel, cost))
-        self._plot_cells[panel] = getattr(panel, "painted_cells", 0)
-        self._plot_time[panel] = time.monotonic()
-        self._plot_dirty[panel] = False
-        self.plot_frames += 1
-
-    def _plots_due(self) -> None:
-        self._plot_timer = None
-        if not self.running:  # while running the frame loop draws them
-            self.redraw()
-
-    def _plot_for_this_frame(self):  # noqa: ANN201
-        """While running: the plot panel to draw in this frame, if any (one per frame)."""
-        now = time.monotonic()
-        due = [(self._plot_wait(p, now), p.id, p) for p, dirty in self._plot_dirty.items() if dirty and p.display]
-        due = [d for d in due if d[0] <= 0]
-        return min(due)[2] if due else None
+    def plot_source(self) -> Simulation:
+        return self.sim
 
     def settle(self, *, refit: bool = True) -> None:
         """Draw everything that is waiting for its interval (tests and snapshots: no timers).
@@ -362,62 +252,25 @@ class MbsimApp(LiveActions, App[int]):
         self.redraw(force=kind == "reset")
 
     # ------------------------------------------------------------------------------------------
-    # running
-    def start_running(self) -> None:
-        """Run at the current speed until paused, finished or diverged."""
-        if self.sim.done:
-            self.bell()
-            return
-        self.running = True
-        self._credit = 0.0
-        if self._frame_worker is None or self._frame_worker.is_finished:
-            self._frame_worker = self.run_worker(self._frames(), name="frames", group="frames",
-                                         exclusive=True, exit_on_error=True)
-        self.post_message(RunStateChanged(True, self.speed))
+    # running (the loop itself is tui.runloop's)
+    def run_done(self) -> bool:
+        return self.sim.done
 
-    def pause(self) -> None:
-        """Stop running: the frame loop ends, nothing redraws until the next key."""
-        was = self.running
-        self.running = False
-        self.goal = None
-        if self._frame_worker is not None:
-            self._frame_worker.cancel()
-            self._frame_worker = None
-        if was:
-            self.post_message(RunStateChanged(False, self.speed))
+    def _goal_limit(self) -> int | None:
+        return self.goal - self.sim.iteration
 
-    async def _frames(self) -> None:
-        """The frame loop: one :meth:`_tick` per frame, always yielding to Textual in between.
+    def _goal_reached(self) -> bool:
+        return self.sim.iteration >= self.goal
 
-        At a set speed a frame starts every :data:`FRAME_INTERVAL`; flat out (max, or ``e``
-        running to the end of an epoch) the next frame starts as soon as Textual has drawn this
-        one and handled the keys that came in meanwhile.
-        """
-        self._last_tick = time.perf_counter()
-        while self.running:
-            start = time.perf_counter()
-            self._tick()
-            if self.speed is None or self.goal is not None:
-                await self._drawn()
-                await asyncio.sleep(MIN_YIELD)
-            else:
-                await asyncio.sleep(max(MIN_YIELD, start + FRAME_INTERVAL - time.perf_counter()))
+    def _onset(self) -> int:
+        return self.sim.diverging_step
 
-    async def _drawn(self, timeout: float = 0.25) -> None:
-        """Wait until Textual has refreshed the screen and gone idle (keys handled)."""
-        done = asyncio.get_running_loop().create_future()
-
-        def resolve() -> None:
-            if not done.done():
-                done.set_result(None)
-
-        self.call_after_refresh(resolve)
-        try:
-            await asyncio.wait_for(done, timeout)
-        except asyncio.TimeoutError:
-            pass
+    def _stops_here(self, onset: int) -> bool:
+        sim = self.sim
+        return sim.done or bool(sim.diverging_step and not onset)
 
     def on_run_state_changed(self, message: RunStateChanged) -> None:
+        message.stop()
         if not message.running:
             self._plot_dirty[self.lossplot] = True   # its x axis fits the data again when paused
         self.redraw()
@@ -450,38 +303,6 @@ class MbsimApp(LiveActions, App[int]):
                 break
         self.iterations_run += ran
         return ran
-
-    def _tick(self) -> None:
-        """One frame: run the engine for this frame's share of time, then redraw.
-
-        A frame that draws a plot gives the engine less time (by twice what that plot's ``show``
-        recently cost at most, once for ``show`` and once for Textual rendering it), so no frame
-        holds the event loop much longer than :data:`SLICE` and keys keep answering.
-        """
-        now = time.perf_counter()
-        dt = min(now - self._last_tick, 0.25)
-        self._last_tick = now
-        sim = self.sim
-        onset = sim.diverging_step
-        plot = self._plot_for_this_frame()
-        budget = SLICE if plot is None else max(MIN_SLICE, SLICE - 2 * self._plot_cost.get(plot, SLICE))
-        if self.goal is not None:
-            self._run_for(budget, self.goal - sim.iteration)
-            if sim.iteration >= self.goal:
-                self.pause()
-        elif self.speed is None:
-            self._run_for(budget)
-        else:
-            self._credit += self.speed * dt
-            n = int(self._credit)
-            if n:
-                ran = self._run_for(budget, n)
-                self._credit = self._credit - n if ran == n else 0.0
-        if sim.done or (sim.diverging_step and not onset):
-            self.pause()           # finished, diverged, or began to diverge (space goes on)
-        self.redraw(plots=not self.running)
-        if plot is not None and self.running:
-            self._draw_plot(plot)
 
     # ------------------------------------------------------------------------------------------
     # actions (keys)
@@ -525,19 +346,8 @@ class MbsimApp(LiveActions, App[int]):
 
     def action_step_epoch(self) -> None:
         """Run to the end of the epoch: at once if quick, else at max speed with the screen following."""
-        self.pause()
         sim = self.sim
-        if sim.done:
-            self.bell()
-            self.redraw()
-            return
-        target = sim.iteration + sim.iterations_to_epoch_end()
-        onset = sim.diverging_step
-        self._run_for(SLICE, target - sim.iteration)
-        if sim.iteration < target and not sim.done and not (sim.diverging_step and not onset):
-            self.goal = target
-            self.start_running()
-        self.redraw()
+        self.run_to_goal(sim.iteration + sim.iterations_to_epoch_end())
 
     def action_step_back(self) -> None:
         """Undo one iteration exactly (across epoch boundaries too)."""
@@ -547,29 +357,6 @@ class MbsimApp(LiveActions, App[int]):
         else:
             self.bell()
             self.redraw()
-
-    def action_faster(self) -> None:
-        self._change_speed(+1)
-
-    def action_slower(self) -> None:
-        self._change_speed(-1)
-
-    def _change_speed(self, direction: int) -> None:
-        order = [math.inf if s is None else s for s in SPEEDS]
-        now = math.inf if self.speed is None else self.speed
-        if direction > 0:
-            faster = [s for s in order if s > now]
-            new = faster[0] if faster else math.inf
-        else:
-            slower = [s for s in order if s < now]
-            new = slower[-1] if slower else order[0]
-        self.speed = None if new == math.inf else (int(new) if new >= 1 else float(new))
-        self._credit = 0.0
-        if self.running:
-            self.post_message(RunStateChanged(True, self.speed))
-        else:
-            self.notify(f"speed {speed_label(self.speed)} (batches per second) — space to run",
-                        timeout=2)
 
     def action_reset(self) -> None:
         """Back to the start (same data, same initial parameters)."""

@@ -10,13 +10,10 @@ The screen shows a header with the alignment explained in a sentence, one counte
 (exact DESIGN.md wording, labelled with the run's name, its loss and its state), one landscape
 with the three paths and one loss plot with the three full-training-loss curves.
 
-Timing, so that keys answer and the wire stays quiet:
-
-* paused, nothing runs (no timer); a key redraws the counters at once and the plots at once
-  unless they were drawn less than :data:`PLOT_INTERVAL` ago (then once, when it has passed);
-* running, a timer fires every :data:`FRAME_INTERVAL`; each frame runs ticks for at most
-  :data:`SLICE` seconds (less the recent cost of drawing the plots when they are due), updates
-  the counters, and redraws the plots at most every :data:`PLOT_INTERVAL` seconds.
+Timing is :mod:`tui.runloop`'s, the app's one run loop (here a unit is a tick): paused,
+nothing runs; a key redraws the counters at once and the plots at once unless they were drawn
+less than :data:`PLOT_INTERVAL` ago (then once, when it has passed); running, each frame runs
+ticks for at most ``SLICE`` seconds and draws at most one plot.
 """
 
 from __future__ import annotations
@@ -28,25 +25,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from engine import Scenario
 from engine.compare import ALIGNMENTS, Comparison
 
 from ..widgets._runs import short_names
+from ..widgets.header import speed_label
 from ..widgets.compare_header import CompareHeader
 from ..widgets.compare_landscape import CompareLandscape
 from ..widgets.compare_plot import ComparePlot
 from ..widgets.compare_rows import CompareRows
+from ..runloop import DEFAULT_SPEED, RunLoop
 from .help import HelpScreen
 
-SPEEDS: tuple[int | None, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, None)
-"""Ticks per second; None is "max" (as many as fit in each frame's slice)."""
-DEFAULT_SPEED = 10
-FRAME_INTERVAL = 1 / 20
-SLICE = 0.040
-MIN_SLICE = 0.005
 PLOT_INTERVAL = 0.25
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 EPS = 1e-9
@@ -90,10 +82,6 @@ def make_comparison(scenario: Scenario, batch_sizes: tuple[int, int, int] | None
         what = "Batch GD" if b == n else "SGD"
         return comp, f"this scenario is {what} (B={b}) already: compared with a mini-batch of B={mid}"
     return comp, ""
-
-
-def speed_label(speed: int | None) -> str:
-    return "×max" if speed is None else f"×{speed}"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -153,8 +141,11 @@ class CompareTooSmall(Static):
                 f"this one is {w}×{h}.\n\nPlease enlarge the window (c goes back).")
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(RunLoop, Screen[None]):
     """Batch GD, mini-batch GD and SGD in lockstep (see the module docstring)."""
+
+    PLOT_INTERVALS = {"landscape": (PLOT_INTERVAL, PLOT_INTERVAL), "lossplot": (PLOT_INTERVAL, PLOT_INTERVAL)}
+    SPEED_UNIT = "ticks per second"
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_WIDTH, "-w80"), (100, "-w100"), (110, "-w110")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_HEIGHT, "-h24"), (34, "-h34")]
@@ -244,20 +235,12 @@ class CompareScreen(Screen[None]):
                  name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
         self.comp, self.note = make_comparison(scenario, batch_sizes, align)
-        self.speed: int | None = speed
-        self.running = False
-        self.goal: float | None = None          # a target to run to at max speed (key e)
-        self.frames = 0                         # frames run (tests, benchmarks)
-        self.plot_draws = 0                     # times the two plots were drawn
+        self.speed: float | None = speed
+        self.throttle = True
+        self.init_run_loop()                    # self.goal: a target to run to at max speed (e)
         self._x_axis = x_axis
-        self._timer: Timer | None = None
-        self._plot_timer: Timer | None = None
-        self._plot_time = -math.inf
-        self._plots_dirty = True
-        self._plot_cost = 0.0
-        self._last = 0.0
-        self._credit = 0.0
         self._tick_cost = 1e-4                  # running estimate of the time per tick
+        self._key: tuple | None = None
         self._ready = False                     # the panels are mounted
 
     # ------------------------------------------------------------------------------------------
@@ -278,6 +261,7 @@ class CompareScreen(Screen[None]):
         self.plot = self.query_one("#cmp-plot", ComparePlot)
         self.landscape.border_title = "loss landscape"
         self.plot.border_title = "loss on the whole training set"
+        self.watch_plots(self.landscape, self.plot)
         self._ready = True
         self.redraw(force=True)
         if self.note:
@@ -307,7 +291,7 @@ class CompareScreen(Screen[None]):
             return f"running {speed_label(self.speed)} ticks/s — space to pause", "running"
         return "paused — space to run", "paused"
 
-    def redraw(self, *, force: bool = False) -> None:
+    def redraw(self, *, force: bool = False, plots: bool = True) -> None:
         """Header and rows now; the plots now if forced or due, else once they are due."""
         if not self._ready:
             return
@@ -315,30 +299,16 @@ class CompareScreen(Screen[None]):
         dark = self.app.current_theme.dark
         self.header.show(self.comp, state=state, kind=kind)
         self.rows.show(self.comp, dark=dark)
-        self._plots_dirty = True
-        wait = self._plot_time + PLOT_INTERVAL - time.monotonic()
-        if force or wait <= 0:
-            self._draw_plots(force=force)
-        elif not self.running and self._plot_timer is None:
-            self._plot_timer = self.set_timer(wait, self._plots_due)
+        key = (tuple((id(r.sim), r.sim.revision) for r in self.comp.runs), self.comp.align, self.app.theme)
+        if force or key != self._key:     # the one refresh rule: the runs' revisions
+            self._key = key
+            self.mark_plots_dirty()
+            self.frames += 1
+        if plots:
+            self.draw_due_plots(force)
 
-    def _draw_plots(self, force: bool = False) -> None:
-        if self._plot_timer is not None:
-            self._plot_timer.stop()
-            self._plot_timer = None
-        t = time.perf_counter()
-        self.landscape.show(self.comp, force=force)
-        self.plot.show(self.comp, force=force)
-        cost = time.perf_counter() - t
-        self._plot_cost = max(cost, 0.8 * self._plot_cost)
-        self._plot_time = time.monotonic()
-        self._plots_dirty = False
-        self.plot_draws += 1
-
-    def _plots_due(self) -> None:
-        self._plot_timer = None
-        if self._plots_dirty:
-            self._draw_plots()
+    def plot_source(self) -> Comparison:
+        return self.comp
 
     def settle(self) -> None:
         """Draw everything now, with the axes and the map fitted afresh to the present state, so
@@ -354,31 +324,14 @@ class CompareScreen(Screen[None]):
         return self.landscape.pending_work
 
     # ------------------------------------------------------------------------------------------
-    # running
-    def start_running(self) -> None:
-        if self.comp.done:
-            self.app.bell()
-            self.redraw()
-            return
-        self.running = True
-        self._credit = 0.0
-        self._last = time.perf_counter()
-        if self._timer is None:
-            self._timer = self.set_interval(FRAME_INTERVAL, self._frame)
-        self.redraw()
+    # running (the loop itself is tui.runloop's; a unit is a tick)
+    def run_done(self) -> bool:
+        return self.comp.done
 
-    def pause(self) -> None:
-        """Stop running: no timer is left, nothing redraws until the next key."""
-        was = self.running
-        self.running = False
-        self.goal = None
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        if was:
-            self.redraw()
+    def _goal_reached(self) -> bool:
+        return self.comp.done or self.comp.target >= self.goal - EPS
 
-    def _run_ticks(self, budget: float, limit: int | None = None) -> int:
+    def _run_for(self, budget: float, limit: int | None = None) -> int:
         """Ticks (toward :attr:`goal` if set) until ``limit`` or ``budget`` seconds; how many ran."""
         comp = self.comp
         start = time.perf_counter()
@@ -397,37 +350,8 @@ class CompareScreen(Screen[None]):
             self._tick_cost = 0.8 * self._tick_cost + 0.2 * (t1 - t0)
             if t1 + self._tick_cost > deadline:
                 break
+        self.iterations_run += ran
         return ran
-
-    def _frame(self) -> None:
-        """One frame: ticks for this frame's share of time, the counters, the plots when due."""
-        now = time.perf_counter()
-        dt = min(now - self._last, 0.25)
-        self._last = now
-        self.frames += 1
-        due = time.monotonic() - self._plot_time >= PLOT_INTERVAL
-        budget = SLICE if not due else max(MIN_SLICE, SLICE - 2 * self._plot_cost)
-        comp = self.comp
-        if self.goal is not None:
-            self._run_ticks(budget)
-            if comp.done or comp.target >= self.goal - EPS:
-                self.goal = None
-                self.running = False
-        elif self.speed is None:
-            self._run_ticks(budget)
-        else:
-            self._credit += self.speed * dt
-            n = int(self._credit)
-            if n:
-                ran = self._run_ticks(budget, n)
-                self._credit = self._credit - n if ran == n else 0.0
-        if comp.done:
-            self.running = False
-        if not self.running:
-            self.pause()
-            self.redraw(force=True)
-            return
-        self.redraw()
 
     # ------------------------------------------------------------------------------------------
     # actions (keys)
@@ -446,22 +370,7 @@ class CompareScreen(Screen[None]):
 
     def action_epoch(self) -> None:
         """To the end of the epoch: at once if quick, else at max speed with the screen following."""
-        self.pause()
-        comp = self.comp
-        if comp.done:
-            self.app.bell()
-            self.redraw()
-            return
-        self.goal = comp.epoch_target()
-        self._run_ticks(SLICE)
-        if not comp.done and comp.target < self.goal - EPS:
-            self.running = True
-            self._last = time.perf_counter()
-            if self._timer is None:
-                self._timer = self.set_interval(FRAME_INTERVAL, self._frame)
-        else:
-            self.goal = None
-        self.redraw()
+        self.run_to_goal(self.comp.epoch_target())
 
     def action_back(self) -> None:
         """Undo the last tick on all three runs, exactly."""
@@ -501,28 +410,6 @@ class CompareScreen(Screen[None]):
             self.notify(f"aligned by {new} — all three runs restarted from the same start", timeout=4)
         else:
             self.notify(f"aligned by {new} — all three runs start from the same start", timeout=4)
-
-    def action_faster(self) -> None:
-        self._change_speed(+1)
-
-    def action_slower(self) -> None:
-        self._change_speed(-1)
-
-    def _change_speed(self, direction: int) -> None:
-        order = [math.inf if s is None else s for s in SPEEDS]
-        now = math.inf if self.speed is None else self.speed
-        if direction > 0:
-            faster = [s for s in order if s > now]
-            new = faster[0] if faster else math.inf
-        else:
-            slower = [s for s in order if s < now]
-            new = slower[-1] if slower else order[0]
-        self.speed = None if new == math.inf else int(new)
-        self._credit = 0.0
-        if self.running:
-            self.redraw()
-        else:
-            self.notify(f"speed {speed_label(self.speed)} ticks per second — space to run", timeout=2)
 
     def action_close(self) -> None:
         """Back to the main screen (the comparison is dropped; ``c`` builds a fresh one)."""

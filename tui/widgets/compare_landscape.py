@@ -55,6 +55,8 @@ def fmt_value(v: float) -> str:
 class CompareLandscape(CellCanvas):
     """The loss over two parameters with the paths of the three compared runs."""
 
+    PLOT_KIND = "landscape"          # its timing row in tui.runloop
+
     DEFAULT_CSS = """
     CompareLandscape {
         width: 1fr;

@@ -75,6 +75,8 @@ def curve(sim, axis: str, width: int) -> tuple[np.ndarray, np.ndarray]:  # noqa:
 class ComparePlot(PlotextPlot):
     """Full training loss of the three compared runs (see the module docstring)."""
 
+    PLOT_KIND = "lossplot"          # its timing row in tui.runloop
+
     DEFAULT_CSS = """
     ComparePlot {
         width: 1fr;

@@ -113,6 +113,8 @@ class LandscapeView(CellCanvas):
     models the weight w and the bias b); change it with :meth:`set_params`.
     """
 
+    PLOT_KIND = "landscape"          # its timing row in tui.runloop
+
     DEFAULT_CSS = """
     LandscapeView {
         width: 1fr;

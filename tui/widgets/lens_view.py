@@ -43,6 +43,8 @@ class LensView(PlotextPlot):
     point of the mean is marked ◆ and its value written in the title.
     """
 
+    PLOT_KIND = "lens"          # its timing row in tui.runloop
+
     DEFAULT_CSS = """
     LensView {
         height: 1fr;

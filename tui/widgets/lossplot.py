@@ -127,6 +127,8 @@ def one_per_row(ticks: list[float], low: float, high: float, rows: int, gap: int
 class LossPlot(PlotextPlot):
     """Loss curves of the run so far; see the module docstring for what each curve is."""
 
+    PLOT_KIND = "lossplot"          # its timing row in tui.runloop
+
     PARTIAL_LINE_UPDATES = True      # see _cells.enable_partial_line_updates
 
     DEFAULT_CSS = """
