@@ -42,9 +42,6 @@ from .widgets.lossplot import LossPlot
 from .widgets.phase_view import PhaseView
 from .widgets.strip import SampleStrip
 
-# eval_every = auto: the TUI evaluates the full losses after every step on small data (issue 14)
-Simulation.auto_every_step_up_to = 20_000
-
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 SPEED_GROUP = Binding.Group("speed")
 BATCH_GROUP = Binding.Group("batch size")

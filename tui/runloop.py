@@ -28,7 +28,13 @@ from typing import Any
 from textual.timer import Timer
 from textual.worker import Worker
 
+from engine import Simulation
+
 from .messages import RunStateChanged
+
+# eval_every = auto: the TUI evaluates the full losses after every step on small data (issue 14);
+# here, so every screen with a run loop (main, compare, cloud) sees the same curves
+Simulation.auto_every_step_up_to = 20_000
 
 SPEEDS: tuple[float | None, ...] = (0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
 """Units per second (the main screen: batches; compare and the cloud: ticks); None is "max".

@@ -33,13 +33,15 @@ from engine.compare import ALIGNMENTS, Comparison
 from ..widgets._runs import short_names
 from ..widgets.header import speed_label
 from ..widgets.compare_header import CompareHeader
-from ..widgets.compare_landscape import CompareLandscape
-from ..widgets.compare_plot import ComparePlot
+from ..widgets.landscape import LandscapeView
+from ..widgets.lossplot import LossPlot
 from ..widgets.compare_rows import CompareRows
+from ..messages import SimulationChanged
 from ..runloop import DEFAULT_SPEED, RunLoop
 from .help import HelpScreen
 
 PLOT_INTERVAL = 0.25
+X_ORDER = ("epochs", "steps", "samples")    # x to cycle through: compare counts by data seen first
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 EPS = 1e-9
 SPEED_GROUP = Binding.Group("speed")
@@ -249,16 +251,16 @@ class CompareScreen(RunLoop, Screen[None]):
             yield CompareHeader(id="cmp-header")
             yield CompareRows(id="cmp-rows")
             with Horizontal(id="cmp-panels"):
-                yield CompareLandscape(id="cmp-landscape")
-                yield ComparePlot(id="cmp-plot", x_axis=self._x_axis)
+                yield LandscapeView(id="cmp-landscape")
+                yield LossPlot(id="cmp-plot", x_axis=self._x_axis)
         yield CompareTooSmall(id="cmp-too-small")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.header = self.query_one("#cmp-header", CompareHeader)
         self.rows = self.query_one("#cmp-rows", CompareRows)
-        self.landscape = self.query_one("#cmp-landscape", CompareLandscape)
-        self.plot = self.query_one("#cmp-plot", ComparePlot)
+        self.landscape = self.query_one("#cmp-landscape", LandscapeView)
+        self.plot = self.query_one("#cmp-plot", LossPlot)
         self.landscape.border_title = "loss landscape"
         self.plot.border_title = "loss on the whole training set"
         self.watch_plots(self.landscape, self.plot)
@@ -314,8 +316,8 @@ class CompareScreen(RunLoop, Screen[None]):
         """Draw everything now, with the axes and the map fitted afresh to the present state, so
         the picture does not depend on which frames happened to be drawn before (tests and
         snapshots)."""
-        self.landscape.forget()
-        self.plot.forget()
+        self.landscape.on_simulation_changed(SimulationChanged("reset"))
+        self.plot.on_simulation_changed(SimulationChanged("reset"))
         self.redraw(force=True)
 
     @property
@@ -383,13 +385,13 @@ class CompareScreen(RunLoop, Screen[None]):
         """All three back to the start (same data, same initial parameters)."""
         self.pause()
         self.comp.reset()
-        self.landscape.forget()
-        self.plot.forget()
+        self.landscape.on_simulation_changed(SimulationChanged("reset"))
+        self.plot.on_simulation_changed(SimulationChanged("reset"))
         self.redraw(force=True)
 
     def action_x_axis(self) -> None:
         """The loss plot's x axis: epochs → steps → samples."""
-        axis = self.plot.cycle_x_axis()
+        axis = self.plot.cycle_x_axis(X_ORDER)
         self._x_axis = axis
         self.notify(f"x axis: {axis}", timeout=2)
 
@@ -401,8 +403,8 @@ class CompareScreen(RunLoop, Screen[None]):
         moved = comp.target > 0
         comp.align = new
         comp.reset()
-        self.landscape.forget()
-        self.plot.forget()
+        self.landscape.on_simulation_changed(SimulationChanged("reset"))
+        self.plot.on_simulation_changed(SimulationChanged("reset"))
         self.plot.set_x_axis(new)         # the plot counts in the unit the runs are aligned by
         self._x_axis = new
         self.redraw(force=True)

@@ -1,4 +1,10 @@
-"""How compare mode tells its three runs apart: one colour, one line and one marker per run.
+"""What the panels draw — one run, a handful or a cloud — and how compare mode tells its
+three runs apart: one colour, one line and one marker per run.
+
+A panel's ``show(source)`` takes a :class:`~engine.Simulation` (one run, the main screen), a
+:class:`~engine.compare.Comparison` (a handful: ``runs`` is a list of labelled simulations) or
+an :class:`~engine.ensemble.Ensemble` (a cloud of K runs); :func:`source_kind` tells which, and
+:func:`revision_key` is what its picture depends on (the engine's revisions: the one refresh rule).
 
 Run 0 is Batch GD (B=N), run 1 the scenario's mini-batch size, run 2 SGD (B=1)
 (:class:`engine.compare.Comparison`). The same style is used in the landscape, the loss plot and
@@ -14,6 +20,7 @@ Without colour (``NO_COLOR``) the paths use letters instead (see the landscape).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -55,3 +62,24 @@ def short_names(labels: list[str]) -> list[str]:
             name = f"{name} {b}"
         out.append(name)
     return out
+
+
+def source_kind(src: Any) -> str:
+    """"one" (a Simulation), "runs" (a Comparison: a list of labelled runs) or "cloud" (an
+    Ensemble of K runs)."""
+    if hasattr(src, "history"):
+        return "one"
+    if isinstance(getattr(src, "runs", None), list):
+        return "runs"
+    return "cloud"
+
+
+def revision_key(src: Any) -> tuple:
+    """What a picture of ``src`` depends on: each simulation's identity and revision (bumped by
+    every change), or the ensemble's."""
+    kind = source_kind(src)
+    if kind == "one":
+        return (id(src), src.revision, src.step, src.history.count)
+    if kind == "runs":
+        return tuple((id(r.sim), r.sim.revision) for r in src.runs)
+    return (id(src), getattr(src, "revision", None), tuple(src.iteration[:1]))

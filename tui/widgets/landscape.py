@@ -21,6 +21,15 @@
   The grid is cached; while the plane moves (more than two parameters) it is recomputed at most
   twice a second.
 
+One widget for one run, a handful or a cloud (``show(source)``,
+:func:`~tui.widgets._runs.source_kind`): the main screen shows one run as above; compare mode
+(a :class:`~engine.compare.Comparison`) draws each run's path and current point in its
+:data:`~tui.widgets._runs.RUN_STYLES` colour and marker, from the common start ○; the noise
+cloud (an :class:`~engine.ensemble.Ensemble`) draws the K runs' current parameters as a cloud
+of points, their mean ✚, GD's path and the minimum. The map, the plane, the box and the colours
+are the same code for all three. A one-parameter model has no second axis: one run says so (the
+lens shows it); several draw w across and training time (epochs) downwards.
+
 Heavy work (the reference path, a grid over a large data set) runs in a thread so that the app
 keeps answering keys; the picture appears when it is ready.
 """
@@ -36,6 +45,7 @@ from rich.style import Style
 
 from ..messages import SimulationChanged
 from ._cells import LINE_CONTRAST, RGB, CellCanvas, Throttle, blend, hex_rgb, readable, rich_color
+from ._runs import RUN_STYLES, START_MARKER, revision_key, source_kind
 
 from engine.landscape import axes_plane, path_plane, plane_grid, view_box
 from engine.landscape import minimum as landscape_minimum
@@ -48,6 +58,8 @@ RUN_COLOR = "#ff5fd7"       # this run: dotted path and current point
 G_COLOR = "#5fd7ff"         # −G, the full gradient (where full-batch GD would go from here)
 GHAT_COLOR = "#ffaf3f"      # −ĝ, the batch gradient (where this batch pushes)
 VEL_COLOR = "#afff5f"       # −b, the momentum velocity (the step is −lr·b)
+CLOUD_COLOR = "#ffd75f"     # the noise cloud: one point per run
+START_COLOR = "#d0d0d0"     # several runs: their common start ○
 NAN_COLOR = "#5a5a5a"
 
 ARROWS = "→↗↑↖←↙↓↘"          # by angle, counter-clockwise from east (screen directions)
@@ -133,7 +145,9 @@ class LandscapeView(CellCanvas):
         self.title = ""
         self.legend = ""
         self.pending_work = False         # a thread is computing the reference path or a grid
-        self._sim = None
+        self._sim = None                  # what show() was given: a Simulation, Comparison or Ensemble
+        self._lead = None                 # its Simulation that gives the data, model and plane
+        self.kind = "one"                 # source_kind: one, runs or cloud
         self._sim_id = 0
         self._ref: np.ndarray | None = None
         self._sig: tuple | None = None
@@ -156,6 +170,13 @@ class LandscapeView(CellCanvas):
         self.minimum_cell: tuple[int, int] | None = None
         self.path_pixels: np.ndarray | None = None
         self.off_map = False
+        # several runs (compare mode) and the cloud (tests read these)
+        self.paths: list[np.ndarray] = []         # per run: drawn (x, y) points, start first, now last
+        self.current: list[tuple[float, float]] = []
+        self.marks: list[tuple[int, int] | None] = []   # per run: the cell (row, col) of its marker
+        self.runs_off_map: list[bool] = []
+        self.cloud_xy: np.ndarray | None = None    # the cloud's points on the picture's plane
+        self.cloud_inside = 0                      # how many of them are on the map
 
     # ------------------------------------------------------------------------------------
     # public API
@@ -173,13 +194,17 @@ class LandscapeView(CellCanvas):
             self.show(self._sim, force=True)
 
     def show(self, sim, *, force: bool = False) -> None:  # noqa: ANN001
-        """Redraw from the simulation if anything shown changed (rate-limited while running)."""
+        """Redraw from ``sim`` — a Simulation, a Comparison or an Ensemble — if anything shown
+        changed (rate-limited while running)."""
         if sim is not self._sim:
-            self._new_sim(sim)
+            self.kind = source_kind(sim)
+            self._new_sim(lead_simulation(sim))
         self._sim = sim
+        self._lead = lead_simulation(sim)
         if not self.is_mounted or self.size.width < 4 or self.size.height < 3:
             return
-        sig = (sim.iteration, sim.step, sim.phase, sim.revision, tuple(self.size),
+        lead = self._lead
+        sig = (revision_key(sim), lead.iteration, lead.step, lead.phase, lead.revision, tuple(self.size),
                self.pair, self.app.theme)
         if sig == self._sig and not force:
             return
@@ -197,6 +222,10 @@ class LandscapeView(CellCanvas):
             self.box = None
             self.plane = None
             self._sig = None
+            self.levels = None if self.kind != "one" else self.levels
+            if self.kind == "cloud" and message.kind == "settings":
+                self._ref = None              # a new lr for all K runs: GD's path is another
+                self._min_key = None
 
     def on_resize(self) -> None:
         self._sig = None
@@ -218,7 +247,9 @@ class LandscapeView(CellCanvas):
         self._min_key = None
         n = sim.model.n_params
         i, j = self.pair
-        if not (0 <= i < n and 0 <= j < n and i != j):
+        if n == 1 and self.kind != "one":
+            self.pair = (0, None)         # several runs of one parameter: w across, time down
+        elif not (0 <= i < n and j is not None and 0 <= j < n and i != j):
             self.pair = (0, 1) if n >= 2 else (0, 0)
 
     def _pixels(self) -> tuple[int, int, int]:
@@ -234,11 +265,12 @@ class LandscapeView(CellCanvas):
             return self._ref
         sc0 = sim.segments[0].scenario
         cost = min(2000, max(sc0.epochs, 50)) * sim.dataset.n_samples * sim.model.n_params
+        # the cloud's GD path is the ensemble's (its lr in force); else the run's own
+        path = getattr(self._sim, "reference_path", sim.reference_path) if self.kind == "cloud" else sim.reference_path
         if cost <= 2e6:
-            self._ref = sim.reference_path()
+            self._ref = path()
             return self._ref
-        self.run_in_thread(("ref", self._sim_id), sim.reference_path, self._got_reference,
-                           group="landscape")
+        self.run_in_thread(("ref", self._sim_id), path, self._got_reference, group="landscape")
         return None
 
     def _got_reference(self, key: tuple, ref: np.ndarray) -> None:
@@ -250,28 +282,39 @@ class LandscapeView(CellCanvas):
                 self.show(self._sim, force=True)
 
     # ------------------------------------------------------------------------------------
-    def _draw(self, sim, force: bool) -> None:  # noqa: ANN001
+    def _draw(self, src, force: bool) -> None:  # noqa: ANN001
         self._ensure_palette()
+        sim = lead_simulation(src)
         if sim.model.n_params < 2:
-            self._draw_one_parameter(sim)
+            if self.kind == "one":
+                self._draw_one_parameter(sim)
+            else:
+                self._draw_time_down(src, sim, force)
             return
         pw, ph, top = self._pixels()
         ref = self._reference(sim)
-        run = sim.history.decimated(max(64, 2 * pw)).params
-        now_params = np.asarray(sim.params, float)
-        run = np.vstack([run, now_params[None, :]])
+        # the runs' paths (the lead run's is ``run``: the plane passes through its "now")
+        tracks, run, cloud, wild = self._tracks(src, sim, pw)
         anchor, self.minimum_label = self._minimum(sim, ref)
         # 1. the plane (the axes of two parameters, or through start, now and GD's end)
         plane = self._choose_plane(sim, ref, anchor, run, force)
         run_xy = plane.coords(run)
+        tracks_xy = [plane.coords(t) for t in tracks]
+        cloud_xy = plane.coords(cloud) if cloud is not None else None
         ref_xy = plane.coords(ref) if ref is not None and len(ref) else None
         min_xy = plane.coords(anchor[None, :])[0] if anchor is not None else None
-        # 2. the box: the minimum and both paths inside; a diverging run is framed on the bowl
-        box = self._frame(sim, run_xy, ref_xy, min_xy)
+        # 2. the box: the minimum and the paths inside; a diverging run is framed on the bowl
+        tame = [xy for xy, w in zip(tracks_xy, wild) if not w] + ([cloud_xy] if cloud_xy is not None else [])
+        wild_xy = [xy for xy, w in zip(tracks_xy, wild) if w]
+        box = self._frame(run_xy[:1], tame, wild_xy, ref_xy, min_xy)
         # 3. the grid (cached)
         self._update_grid(sim, plane, box, pw, ph, force)
         # 4. compose
-        chars, sids = self._draw_cells(sim, plane, box, ref_xy, run_xy, min_xy, pw, ph, top)
+        if self.kind == "one":
+            chars, sids = self._draw_cells(sim, plane, box, ref_xy, run_xy, min_xy, pw, ph, top)
+        else:
+            chars, sids = self._draw_collection(src, sim, plane, box, ref_xy, tracks_xy, cloud_xy,
+                                                min_xy, pw, ph, top)
         cells = self.paint(chars, sids)
         if cells > HEAVY_SHARE * chars.size and not force:
             # most of the map changed (a new grid): let the wire rest before the next one
@@ -318,12 +361,12 @@ class LandscapeView(CellCanvas):
         self.plane = plane
         return plane
 
-    def _frame(self, sim, run_xy: np.ndarray, ref_xy, min_xy) -> Box:  # noqa: ANN001
+    def _frame(self, start_xy: np.ndarray, tame: list, wild: list, ref_xy, min_xy) -> Box:  # noqa: ANN001
         """The box shown: the start, the minimum and both paths inside, with a margin; it only
         grows (the picture does not jump) until a reset. A diverging run is framed on the bowl
         (start and minimum, widened :data:`BOWL_ZOOM` times) so its first overshooting steps
         show and the later, astronomically far ones leave the map."""
-        bowl = _box_of(np.vstack([run_xy[:1]] + ([min_xy[None, :]] if min_xy is not None else [])), 0, 1)
+        bowl = _box_of(np.vstack([start_xy] + ([min_xy[None, :]] if min_xy is not None else [])), 0, 1)
 
         def within(points: np.ndarray, zoom: float) -> tuple[np.ndarray, Box]:
             lim = Box(*_widen(bowl.x0, bowl.x1, zoom), *_widen(bowl.y0, bowl.y1, zoom))
@@ -332,11 +375,10 @@ class LandscapeView(CellCanvas):
             return points[ok], lim
 
         limit = None
-        if sim.diverging_step or sim.status == "diverged":
-            run_pts, limit = within(run_xy, BOWL_ZOOM)
-        else:
-            run_pts = run_xy[np.all(np.isfinite(run_xy), axis=1)]
-        pts = [run_pts]
+        pts = [start_xy] + [xy[np.all(np.isfinite(xy), axis=1)] for xy in tame]
+        for xy in wild:
+            inside, limit = within(xy, BOWL_ZOOM)
+            pts.append(inside)
         if ref_xy is not None:
             # full-batch GD at a learning rate that diverges leaves the bowl too: keep its start
             pts.append(within(ref_xy, REF_ZOOM if limit is None else BOWL_ZOOM)[0])
@@ -456,9 +498,13 @@ class LandscapeView(CellCanvas):
             a = min(int(x), len(stops) - 2)
             c = blend(stops[a], stops[a + 1], x - a)
             heat.append(c)
-        self._heat = heat + [hex_rgb(c) for c in (FULL_COLOR, RUN_COLOR, G_COLOR, GHAT_COLOR, NAN_COLOR, VEL_COLOR)]
+        # the map is always dark, so compare mode's runs keep their dark-theme colours on it
+        extra = (FULL_COLOR, RUN_COLOR, G_COLOR, GHAT_COLOR, NAN_COLOR, VEL_COLOR, CLOUD_COLOR, START_COLOR)
+        self._heat = heat + [hex_rgb(c) for c in extra] + [hex_rgb(st.dark) for st in RUN_STYLES]
         k = HEAT_LEVELS
         self.FULL, self.RUN, self.G, self.GHAT, self.NAN, self.VEL = k, k + 1, k + 2, k + 3, k + 4, k + 5
+        self.CLOUD, self.START = k + 6, k + 7
+        self.RUNS = [k + 8 + r for r in range(len(RUN_STYLES))]
         n = len(self._heat)
         self.table = type(self.table)()
         base = self.base_style
@@ -475,8 +521,13 @@ class LandscapeView(CellCanvas):
         # a marker character (current point, arrow tips) over a heat colour
         self._mark_sids = {
             (which, lo): self.table.index(base + Style(color=colors[which], bgcolor=colors[lo], bold=True))
-            for which in (self.FULL, self.RUN, self.G, self.GHAT, self.VEL) for lo in range(n)
+            for which in (self.FULL, self.RUN, self.G, self.GHAT, self.VEL, self.CLOUD, self.START)
+            for lo in range(n)
         }
+        # the current points of several runs: bright on a black cell, so they stand out of the
+        # map and of the paths
+        self._mark_sids.update({(which, lo): self.table.index(base + Style(color=colors[which], bgcolor="#000000", bold=True))
+                                for which in self.RUNS for lo in range(n)})
         # words 4.5:1 and legend marks 3:1 on the panel's background (WCAG AA, any theme): the
         # white of the GD path, say, turns dark grey in its legend on a light theme
         def words(c: RGB) -> str:
@@ -493,6 +544,10 @@ class LandscapeView(CellCanvas):
         self._g_txt = self.table.index(base + Style(color=mark(self.G), bold=True))
         self._ghat_txt = self.table.index(base + Style(color=mark(self.GHAT), bold=True))
         self._vel_txt = self.table.index(base + Style(color=mark(self.VEL), bold=True))
+        self._cloud_txt = self.table.index(base + Style(color=mark(self.CLOUD), bold=True))
+        dark = theme.dark
+        self._runs_txt = [self.table.index(base + Style(color=rich_color(readable(hex_rgb(st.color(dark)), bg_rgb, LINE_CONTRAST)),
+                                                        bold=True)) for st in RUN_STYLES]
         self._blank = self.table.index(base)
         self._chars = np.empty((0, 0), dtype="<U1")   # force a full repaint
         self._strips.clear()
@@ -592,7 +647,16 @@ class LandscapeView(CellCanvas):
             marks.append((hr // 2, hc, ARROWS[int(round(ang / (math.pi / 4))) % 8], self.RUN))
         self.current_cell = (hr // 2 + top, hc)
 
-        # cells
+        chars, sids = self._cells_of(pix, heat_only, marks, top, ph, pw)
+        self._write_text(sim, plane, chars, sids, h, w)
+        return chars, sids
+
+    def _cells_of(self, pix: np.ndarray, heat_only: np.ndarray, marks: list, top: int, ph: int,
+                 pw: int) -> tuple[np.ndarray, np.ndarray]:
+        """The cells: half blocks of the pixels (upper, lower), then the marker characters
+        (cell row, col, char, colour) over them, bright on the heat colour beneath."""
+        h, w = self.size.height, self.size.width
+        no_color = self.app.no_color
         chars = np.full((h, w), " ", dtype="<U1")
         sids = np.full((h, w), self._blank, dtype=np.int32)
         rows = ph // 2
@@ -602,15 +666,197 @@ class LandscapeView(CellCanvas):
         else:
             chars[top : top + rows, :pw] = np.where(upper == lower, " ", "▀")
             sids[top : top + rows, :pw] = self._heat_sids[upper, lower]
+        letters = {self.G: "G", self.GHAT: "g", self.VEL: "v", self.CLOUD: "•"}
+        letters.update({idx: style.letter for idx, style in zip(self.RUNS, RUN_STYLES)})
         for r, c, ch, color in marks:
             if no_color:
-                ch = {self.G: "G", self.GHAT: "g", self.VEL: "v"}.get(color, "*" if ch == "◆" else "@")
-            if 0 <= r < rows:
+                ch = letters.get(color, "*" if ch == "◆" else "o" if ch == START_MARKER else "@")
+            if 0 <= r < rows and 0 <= c < pw:
                 chars[top + r, c] = ch
-                under = int(heat_only[2 * r + 1, c])
+                under = int(heat_only[min(2 * r + 1, ph - 1), c])
                 sids[top + r, c] = self._mark_sids[color, under] if not no_color else self._title
-        self._write_text(sim, plane, chars, sids, h, w)
         return chars, sids
+
+    # ------------------------------------------------------------------------------------
+    # several runs (compare mode) and the cloud
+    def _tracks(self, src, sim, pw: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray | None, list[bool]]:  # noqa: ANN001
+        """(the runs' paths (k, P) each, start first and now last; the lead run's path, which
+        the plane passes through; the cloud's (K, P) points or None; which paths are wild —
+        diverging or diverged, framed on the bowl)."""
+        width = max(64, 2 * pw)
+
+        def path(s) -> np.ndarray:  # noqa: ANN001
+            return np.vstack([s.history.decimated(width).params, np.asarray(s.params, float)[None, :]])
+
+        def wild(s) -> bool:  # noqa: ANN001
+            return bool(s.diverging_step or s.status == "diverged")
+
+        if self.kind == "one":
+            run = path(sim)
+            return [run], run, None, [wild(sim)]
+        if self.kind == "runs":
+            tracks = [path(r.sim) for r in src.runs]
+            return tracks, path(sim), None, [wild(r.sim) for r in src.runs]
+        # the cloud: no paths, K points; the plane passes through the start and their mean
+        cloud = np.asarray(src.params, float)
+        ok = np.all(np.isfinite(cloud), axis=1)
+        start = np.asarray(sim.initial_params, float)
+        mean = cloud[ok].mean(axis=0) if ok.any() else start
+        return [], np.vstack([start, mean]), cloud[ok], []
+
+    def _draw_collection(self, src, sim, plane, box: Box, ref_xy, tracks_xy: list, cloud_xy,  # noqa: ANN001
+                         min_xy, pw: int, ph: int, top: int) -> tuple[np.ndarray, np.ndarray]:
+        """Compare mode's paths (SGD below, GD on top) and current points, or the cloud's
+        points and their mean ✚; GD's path, the minimum ◆ and the common start ○."""
+        pix = np.full((ph, pw), self.NAN, dtype=np.int32)
+        if self.levels is not None and self.levels.shape == (ph, pw):
+            pix[:] = self.levels
+        heat_only = pix.copy()
+
+        def plot(points: np.ndarray, color: int, dotted: bool) -> None:
+            p = segment_pixels(self._to_pixels(box, points, pw, ph))
+            if dotted:
+                p = p[::2]
+            ok = (p[:, 0] >= 0) & (p[:, 0] < pw) & (p[:, 1] >= 0) & (p[:, 1] < ph)
+            pix[p[ok, 1], p[ok, 0]] = color
+
+        marks: list[tuple[int, int, str, int]] = []
+        if self.kind == "cloud" and ref_xy is not None and len(ref_xy):
+            step = max(1, len(ref_xy) // (4 * pw))
+            plot(np.vstack([ref_xy[::step], ref_xy[-1:]]), self.FULL, dotted=False)
+        start = self._to_pixels(box, plane.coords(np.asarray(sim.initial_params, float)[None, :]), pw, ph)[0]
+        self.paths = tracks_xy
+        self.current = [(float(p[-1, 0]), float(p[-1, 1])) for p in tracks_xy]
+        self.marks = [None] * len(tracks_xy)
+        self.runs_off_map = [False] * len(tracks_xy)
+        for k in reversed(range(len(tracks_xy))):              # SGD below, GD on top
+            plot(tracks_xy[k], self.RUNS[k], RUN_STYLES[k].dotted)
+        if cloud_xy is not None:
+            self.cloud_xy = cloud_xy
+            p = np.rint(self._to_pixels(box, cloud_xy, pw, ph)).astype(np.int64)
+            ok = (p[:, 0] >= 0) & (p[:, 0] < pw) & (p[:, 1] >= 0) & (p[:, 1] < ph)
+            self.cloud_inside = int(ok.sum())
+            pix[p[ok, 1], p[ok, 0]] = self.CLOUD
+        marks.append((int(round(start[1])) // 2, int(round(start[0])), START_MARKER, self.START))
+        self.minimum_cell = None
+        if min_xy is not None:
+            mp = self._to_pixels(box, min_xy[None, :], pw, ph)[0]
+            mc, mr = int(round(mp[0])), int(round(mp[1]))
+            if 0 <= mc < pw and 0 <= mr < ph:
+                marks.append((mr // 2, mc, "◆", self.FULL))
+                self.minimum_cell = (mr // 2 + top, mc)
+        if cloud_xy is not None and len(cloud_xy):
+            mean = self._to_pixels(box, cloud_xy.mean(axis=0)[None, :], pw, ph)[0]
+            marks.append((int(round(mean[1])) // 2, int(round(mean[0])), "✚", self.CLOUD))
+        for k in reversed(range(len(tracks_xy))):
+            marks.append(self._run_mark(k, self._to_pixels(box, tracks_xy[k][-1:], pw, ph)[0], pw, ph, top))
+        chars, sids = self._cells_of(pix, heat_only, marks, top, ph, pw)
+        self._write_collection_text(src, sim, plane, chars, sids)
+        return chars, sids
+
+    def _run_mark(self, k: int, here: np.ndarray, pw: int, ph: int, top: int) -> tuple[int, int, str, int]:
+        """Run k's current point as its marker, or an arrow on the edge where it left the map."""
+        glyph = RUN_STYLES[k].marker
+        col, row = float(here[0]), float(here[1])
+        if not (-0.5 <= col < pw - 0.5 and -0.5 <= row < ph - 0.5):
+            self.runs_off_map[k] = True
+            ang = math.atan2(-(row - ph / 2), col - pw / 2)
+            glyph = ARROWS[int(round(ang / (math.pi / 4))) % 8]
+            col, row = min(max(col, 0.0), pw - 1.0), min(max(row, 0.0), ph - 1.0)
+        r, c = int(round(row)) // 2, int(round(col))
+        self.marks[k] = (r + top, c)
+        return r, c, glyph, self.RUNS[k]
+
+    def _write_collection_text(self, src, sim, plane, chars: np.ndarray, sids: np.ndarray) -> None:  # noqa: ANN001
+        """The title (as for one run) and the legend: one entry per run, or the cloud's."""
+        h, w = self.size.height, self.size.width
+        self._write_text(sim, plane, chars, sids, h, w, legend=False)
+        if h < 6:
+            self.legend = ""
+            return
+        no_color = self.app.no_color
+        minimum = "min" if self.minimum_label in ("", "minimum") else "GD low"
+        if self.kind == "cloud":
+            k = src.runs
+            long = [("•", f"{k} runs now", self._cloud_txt), ("✚", "their mean", self._cloud_txt),
+                    ("━", "full-batch GD", self._full_txt), ("◆", self.minimum_label or "minimum", self._full_txt),
+                    (START_MARKER, "start", self._title)]
+            short = [("•", f"{k} runs", self._cloud_txt), ("✚", "mean", self._cloud_txt),
+                     ("━", "GD", self._full_txt), ("◆", minimum, self._full_txt), (START_MARKER, "start", self._title)]
+            variants = [(long, "  "), (short, " "), (short[:4], " ")]
+        else:
+            labels = [r.label for r in src.runs]
+            algos = [lab.split(" (")[0] for lab in labels]
+            sizes = [lab.split("(")[-1].rstrip(")") for lab in labels]
+
+            def runs(names: list[str]) -> list:
+                return [((("o", "+", "x")[k] + RUN_STYLES[k].letter) if no_color else
+                         (RUN_STYLES[k].line + RUN_STYLES[k].marker), name, self._runs_txt[k])
+                        for k, name in enumerate(names)]
+
+            tail = [("◆", minimum, self._full_txt), (START_MARKER, "start", self._title)]
+            variants = [(runs(labels) + tail, "  "), (runs(algos) + tail, "  "), (runs(sizes) + tail, "  "),
+                        (runs(sizes) + tail[1:], "  "), (runs(sizes), " ")]
+        for items, sep in variants:
+            total = sum(len(g) + 1 + len(t) for g, t, _ in items) + len(sep) * (len(items) - 1)
+            if total <= w:
+                break
+        y, x = h - 1, 0
+        for n, (glyph, label, sid) in enumerate(items):
+            x = self.put_text(chars, sids, y, glyph, self._title if no_color else sid, x)
+            x = self.put_text(chars, sids, y, " " + label + (sep if n < len(items) - 1 else ""), self._muted, x)
+        self.legend = "".join(chars[y].tolist()).rstrip()
+
+    def _draw_time_down(self, src, sim, force: bool) -> None:  # noqa: ANN001
+        """Several runs of a one-parameter model: L(w) across (the same for every row) and
+        training time in epochs downwards, so each run's path is its w over time."""
+        pw, ph, top = self._pixels()
+        h, w = self.size.height, self.size.width
+        width = max(64, 2 * pw)
+        per_epoch = max(1, sim.plan.steps_per_epoch_count)
+        tracks, wild = [], []
+        runs = [r.sim for r in src.runs] if self.kind == "runs" else []
+        for s in runs:
+            d = s.history.decimated(width)
+            t = np.concatenate([np.asarray(d.param_step, float), [float(s.step)]]) / max(1, s.plan.steps_per_epoch_count)
+            wv = np.concatenate([d.params[:, 0], [float(np.asarray(s.params, float)[0])]])
+            tracks.append(np.stack([wv, t], axis=1))
+            wild.append(s.status == "diverged")
+        cloud = None
+        if self.kind == "cloud":
+            p = np.asarray(src.params, float)[:, 0]
+            t = float(np.max(src.step)) / per_epoch
+            cloud = np.stack([p[np.isfinite(p)], np.full(int(np.isfinite(p).sum()), t)], axis=1)
+        ref = self._reference(sim)
+        pts = [np.vstack(tr) for tr, wd in zip(tracks, wild) if not wd] or tracks
+        pts = list(pts) + ([cloud] if cloud is not None and len(cloud) else [])
+        if ref is not None and len(ref):
+            pts.append(np.array([[ref[0, 0], 0.0], [ref[-1, 0], 0.0]]))
+        allp = np.vstack(pts) if pts else np.array([[float(sim.initial_params[0]), 0.0]])
+        (x0, x1), _ = view_box(allp, 0, 1)
+        tmax = float(np.nanmax(allp[:, 1])) if np.isfinite(allp[:, 1]).any() else 0.0
+        box = Box(float(x0), float(x1), 0.0, _nice_epochs(tmax))
+        b = self.box
+        if b is None or box.y1 > b.y1 or box.x0 < b.x0 or box.x1 > b.x1:
+            self.box = box if b is None else Box(min(b.x0, box.x0), max(b.x1, box.x1), 0.0, max(b.y1, box.y1))
+            self._grid_key = None
+        box = self.box
+        key = ("time", box, pw, ph, self._sim_id)
+        if self._grid_key != key:
+            self._grid_key = key
+            xs = box.x0 + (np.arange(pw) + 0.5) * (box.x1 - box.x0) / pw
+            with np.errstate(all="ignore"):
+                row = sim.model.losses_many(xs[:, None], sim.X, sim.y)
+            self._set_grid(_RowGrid(np.repeat(row[None, :], ph, axis=0)))
+        flip = Box(box.x0, box.x1, -box.y1, 0.0)        # time grows downwards: y ↦ −t
+        down = [np.stack([tr[:, 0], -tr[:, 1]], axis=1) for tr in tracks]
+        cloud_down = None if cloud is None else np.stack([cloud[:, 0], -cloud[:, 1]], axis=1)
+        plane = _TimePlane(sim.model.param_names[0])
+        self.box = box
+        chars, sids = self._draw_collection(src, sim, plane, flip, None, down, cloud_down, None, pw, ph, top)
+        self.paths = tracks
+        self.current = [(float(p[-1, 0]), float(p[-1, 1])) for p in tracks]
+        self.paint(chars, sids)
 
     def _compose_no_color(self, chars: np.ndarray, heat: np.ndarray, pix: np.ndarray, top: int,
                           rows: int, pw: int) -> None:
@@ -623,14 +869,20 @@ class LandscapeView(CellCanvas):
         sub[edge] = "·"
         up, lo = pix[0::2][:rows], pix[1::2][:rows]
         sub[(up == self.RUN) | (lo == self.RUN)] = "•"
+        sub[(up == self.CLOUD) | (lo == self.CLOUD)] = "•"
+        for k in reversed(range(len(self.RUNS))):          # compare mode: GD o, mini-batch +, SGD x
+            sub[(up == self.RUNS[k]) | (lo == self.RUNS[k])] = ("o", "+", "x")[k]
         sub[(up == self.FULL) | (lo == self.FULL)] = "o"
 
-    def _write_text(self, sim, plane, chars: np.ndarray, sids: np.ndarray, h: int, w: int) -> None:  # noqa: ANN001
+    def _write_text(self, sim, plane, chars: np.ndarray, sids: np.ndarray, h: int, w: int,  # noqa: ANN001
+                    legend: bool = True) -> None:
         box = self.box
-        names = sim.model.param_names
         n = sim.model.n_params
         title = plane.title
-        if plane.kind == "path":
+        if plane.kind == "time":
+            extra = "  full data, log colour"
+            ranges = f"  {plane.x_label} {_fmt(box.x0)}…{_fmt(box.x1)} →  epochs 0…{box.y1:g} ↓"
+        elif plane.kind == "path":
             extra = f"  ({n} parameters)"
             ranges = ""
             if box is not None:
@@ -655,7 +907,7 @@ class LandscapeView(CellCanvas):
         self.title = text[:w]
         x = self.put_text(chars, sids, 0, title[:w], self._title, 0)
         self.put_text(chars, sids, 0, text[len(title):], self._muted, x)
-        if h >= 6:
+        if h >= 6 and legend:
             y = h - 1
             minimum = self.minimum_label or "minimum"
             vel = "momentum_buffer" in sim.optimizer_state and sim.step > 0
@@ -688,3 +940,46 @@ def _widen(a: float, b: float, factor: float) -> tuple[float, float]:
     """The range [a, b] widened ``factor`` times about its middle."""
     mid, half = 0.5 * (a + b), 0.5 * (b - a) * factor
     return mid - half, mid + half
+
+
+def lead_simulation(src):  # noqa: ANN001, ANN201
+    """The Simulation whose data, model and start a picture of ``src`` uses: the run itself,
+    compare mode's middle (mini-batch) run, or the ensemble's base run (its data and start)."""
+    kind = source_kind(src)
+    if kind == "one":
+        return src
+    if kind == "runs":
+        return src.runs[1 if len(src.runs) > 1 else 0].sim
+    return src.base
+
+
+@dataclass(frozen=True)
+class _RowGrid:
+    """A loss grid of the time-down picture (the same L(w) on every row)."""
+
+    loss: np.ndarray
+    i: int = 0
+
+
+class _TimePlane:
+    """The time-down picture's "plane": w across, epochs down (for the title)."""
+
+    kind = "time"
+
+    def __init__(self, name: str) -> None:
+        self.title = f"Loss over {name}, time ↓"
+        self.x_label, self.y_label = name, "epochs"
+
+    def coords(self, params: np.ndarray) -> np.ndarray:
+        return np.stack([params[:, 0], np.zeros(len(params))], axis=1)
+
+
+def _nice_epochs(t: float) -> float:
+    """A round number of epochs ≥ t (1, 2, 5, 10, 20, …), at least 1."""
+    if not t > 1:
+        return 1.0
+    e = math.floor(math.log10(t))
+    for m in (1, 2, 5, 10):
+        if m * 10.0**e >= t:
+            return m * 10.0**e
+    return 10.0 ** (e + 1)

@@ -9,6 +9,16 @@ and accuracy for classifiers, drawn by plotext through textual-plotext.
 * ``acc`` (right axis, 0–100 %): training and validation accuracy, for classifiers.
 * Vertical lines: live changes of settings (``sim.changes``).
 
+One widget for one run, a handful or a cloud (``show(source)``, :func:`~tui.widgets._runs.source_kind`):
+
+* one run (a :class:`~engine.Simulation`, the main screen): the curves above;
+* a handful (a :class:`~engine.compare.Comparison`, compare mode): each run's full training
+  loss in its :data:`~tui.widgets._runs.RUN_STYLES` colour, its current point as its marker,
+  one legend entry each;
+* a cloud (an :class:`~engine.ensemble.Ensemble`, the noise cloud): the band of the K runs'
+  training losses — the median (bold) and the 10 % and 90 % quantiles (faint) — and the
+  median batch loss, from ``Ensemble.band`` (x: steps).
+
 The x axis counts steps, epochs or samples seen (:meth:`LossPlot.set_x_axis`). The history is
 read decimated to the plot's width (``history.decimated(width)``), so a frame costs the same
 after a thousand or a million steps; non-finite values are dropped (plotext fails on ``inf``).
@@ -33,9 +43,11 @@ from textual_plotext import PlotextPlot
 
 from ..messages import SimulationChanged
 from ._cells import LINE_CONTRAST, RGB, blend, enable_partial_line_updates, hex_rgb, readable
+from ._runs import RUN_STYLES, revision_key, source_kind
 
 X_AXES = ("steps", "epochs", "samples")
 X_LABELS = {"steps": "step", "epochs": "epoch", "samples": "samples seen"}
+RUNS_X_LABELS = {"steps": "steps", "epochs": "epochs", "samples": "samples seen"}   # several runs count
 
 # Okabe–Ito colours (colour-blind safe), a bright set for dark themes and a deep one for light
 DARK = {"epoch": "#56b4e9", "train": "#f0a030", "val": "#e07ab8", "acc": "#2fbf8f",
@@ -43,6 +55,7 @@ DARK = {"epoch": "#56b4e9", "train": "#f0a030", "val": "#e07ab8", "acc": "#2fbf8
 LIGHT = {"epoch": "#0072b2", "train": "#d55e00", "val": "#aa3377", "acc": "#117733",
          "val_acc": "#55aa77", "change": "#887700"}
 
+CAP_DECADES = 3              # several runs: the y axis ends at most this many decades above the start
 REDRAW_INTERVAL = 0.5        # seconds between redraws while running (2 per second)
 IDLE_GAP = 0.4               # a call after this long a pause counts as a single step: draw now
 
@@ -110,6 +123,39 @@ def _tick_label(e: float) -> str:
     return f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e")
 
 
+def _bucket_x(d, mode: str) -> np.ndarray:  # noqa: ANN001
+    """The x of each bucket of a decimated history (at its end, as ``d.step`` is)."""
+    if mode == "steps":
+        return d.step.astype(float)
+    return d.envelope("epoch" if mode == "epochs" else "samples")[1]
+
+
+def run_curve(sim, axis: str, width: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """The full training loss of one run against ``axis``: the initial loss first, then one point
+    per bucket of the decimated history, the newest being the run's exact current point (so its
+    marker sits on the value its counters row shows); non-finite values dropped."""
+    d = sim.history.decimated(max(2, width))
+    xs = _bucket_x(d, axis)
+    x = np.concatenate([[0.0], xs])
+    y = np.concatenate([[float(sim.initial_train_loss)], d.series("train_loss")])
+    if len(xs) and sim.step > 0:
+        last = {"steps": float(sim.step), "epochs": sim.history.last("epoch"),
+                "samples": sim.history.last("samples")}[axis]
+        x[-1], y[-1] = last, sim.history.last("train_loss")
+    return finite_xy(x, y)
+
+
+def _decimate_index(n: int, width: int) -> np.ndarray:
+    """At most ~``width`` indices into n points, evenly spread, the first and the last kept."""
+    if n <= width:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, width).round().astype(np.int64))
+
+
+def _hex(rgb: RGB) -> str:
+    return "#%02x%02x%02x" % rgb
+
+
 def one_per_row(ticks: list[float], low: float, high: float, rows: int, gap: int = 2) -> list[float]:
     """Keep ticks at least ``gap`` text rows apart (whole numbers — powers of ten on a log
     axis — first), so plotext never has to choose between two labels on one row: ``rows`` is
@@ -163,6 +209,7 @@ class LossPlot(PlotextPlot):
         self._xlim: tuple[float, float] | None = None
         self._ylim: tuple[float, float] | None = None
         self._log_locked: bool | None = None
+        self._plotted: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     # ------------------------------------------------------------------------------------
     # public API
@@ -175,9 +222,9 @@ class LossPlot(PlotextPlot):
             self._xlim = None
             self._redraw_now()
 
-    def cycle_x_axis(self) -> str:
-        """Switch to the next x axis (steps → epochs → samples → steps); returns its name."""
-        self.set_x_axis(X_AXES[(X_AXES.index(self.x_axis) + 1) % len(X_AXES)])
+    def cycle_x_axis(self, order: tuple[str, ...] = X_AXES) -> str:
+        """Switch to the next x axis of ``order`` (steps → epochs → samples → steps); returns its name."""
+        self.set_x_axis(order[(order.index(self.x_axis) + 1) % len(order)])
         return self.x_axis
 
     def set_log_y(self, log: bool | None) -> None:
@@ -217,9 +264,10 @@ class LossPlot(PlotextPlot):
         self._sig = None
 
     # ------------------------------------------------------------------------------------
-    def _signature(self, sim) -> tuple:  # noqa: ANN001
-        return (sim.step, sim.history.count, sim.revision, self.x_axis, self.log_y,
-                tuple(self.size), self.app.theme)
+    def _signature(self, src) -> tuple:  # noqa: ANN001
+        """What the picture depends on: the source's revision(s) (the one refresh rule), the
+        axis, the size and the theme."""
+        return (revision_key(src), self.x_axis, self.log_y, tuple(self.size), self.app.theme)
 
     def _schedule(self, wait: float) -> None:
         if self._trailing is not None:
@@ -304,6 +352,11 @@ class LossPlot(PlotextPlot):
         pal["fg"] = fg
         pal["batch"] = blend(fg, bg_rgb, 0.62)
         pal["axes"] = blend(fg, bg_rgb, 0.5)
+        pal["band"] = blend(pal["train"], bg_rgb, 0.45)        # the cloud's 10 % and 90 % quantiles
+        for k, style in enumerate(RUN_STYLES):                 # compare mode's runs
+            pal[f"run{k}"] = hex_rgb(style.color(theme.dark))
+        if not theme.dark:
+            pal["run0"] = fg                                   # GD in the text colour on light themes
         # lines 3:1 on the background, words (ticks, legend) 4.5:1: WCAG AA in every theme
         pal = {k: readable(v, bg_rgb, LINE_CONTRAST) for k, v in pal.items()}
         pal["ticks"] = readable(blend(fg, bg_rgb, 0.3), bg_rgb)
@@ -341,22 +394,26 @@ class LossPlot(PlotextPlot):
         out.rstrip()
         return out
 
-    def _plot_data(self, sim, plt, pal: dict[str, RGB], w: int) -> Text:  # noqa: ANN001, C901
+    def _plot_data(self, src, plt, pal: dict[str, RGB], w: int) -> Text:  # noqa: ANN001
+        """Plot what ``src`` holds (one run, a handful, or a cloud); the legend above it."""
+        kind = source_kind(src)
+        if kind == "runs":
+            return self._runs_data(src, plt, pal, w)
+        if kind == "cloud":
+            return self._cloud_data(src, plt, pal, w)
+        return self._one_data(src, plt, pal, w)
+
+    # --- one run ---------------------------------------------------------------------------
+    def _one_data(self, sim, plt, pal: dict[str, RGB], w: int) -> Text:  # noqa: ANN001
         width = max(8, w - 10)                     # columns left for the data, roughly
-        hist = sim.history
-        d = hist.decimated(width)
+        d = sim.history.decimated(width)
         mode = self.x_axis
         self.series = {}
         initial = float(sim.initial_train_loss)
         init_val = float(getattr(sim, "initial_val_loss", math.nan))
         n = len(d.step)
         classify = sim.dataset.task == "classification"
-        if mode == "steps":
-            xs = d.step.astype(float)
-        elif mode == "epochs":          # each bucket at its end, as d.step is
-            xs = d.envelope("epoch")[1]
-        else:
-            xs = d.envelope("samples")[1]
+        xs = _bucket_x(d, mode)
         x0 = np.array([0.0])
         curves: list[tuple[str, np.ndarray, np.ndarray, str]] = []   # (name, x, y, colour key)
         exact = n > 0 and (n < 2 or d.step[1] - d.step[0] == 1)
@@ -373,96 +430,11 @@ class LossPlot(PlotextPlot):
         if has_val:
             curves.append(("val", np.concatenate([x0, xs]), np.concatenate([[init_val], val]), "val"))
         curves.append(("train", np.concatenate([x0, xs]), np.concatenate([[initial], d.series("train_loss")]), "train"))
-
-        # log or linear: decided once from the data (when not set), then kept
-        ys_all = np.concatenate([c[2][np.isfinite(c[2])] for c in curves] + [np.zeros(0)])
-        pos = ys_all[ys_all > 0]
-        if self.log_y is not None:
-            log = self.log_y
-        else:
-            # from the data, with hysteresis: log once the losses span 10×, linear below 3×
-            ratio = float(pos.max() / max(pos.min(), 1e-300)) if len(pos) else 1.0
-            if self._log_locked is None:
-                if n:
-                    self._log_locked = ratio > 10
-            elif self._log_locked and ratio < 3:
-                self._log_locked = False
-            elif not self._log_locked and ratio > 10:
-                self._log_locked = True
-            log = bool(self._log_locked)
-        self.log_now = log
-
-        # x range: 0 … 1-2-5 ceiling of the data, kept until the data outgrow it
         xmax = float(np.nanmax(xs)) if n and np.isfinite(xs).any() else 0.0
-        if xmax <= 0:
-            xmax = {"steps": 10.0, "epochs": 1.0, "samples": float(sim.dataset.n_samples)}[mode]
-        # paused or stepping: the axis ends a little past the data, at a round number; while
-        # running it grows in 1-2-5 jumps (each change of the axis moves every point: a full
-        # redraw on the wire), and fits the data again when the run pauses
-        if getattr(self.app, "running", False):
-            if self._xlim is None or xmax > self._xlim[1] or xmax < self._xlim[1] / 5:
-                self._xlim = (0.0, nice_ceiling(xmax))
-        else:
-            self._xlim = (0.0, axis_ceiling(xmax))
-        plt.xlim(*self._xlim)
-        ticks = nice_ticks(self._xlim[1], max(2, (w - 10) // 9))
-        plt.xticks(ticks, [_count_label(t) for t in ticks])
-
-        # y range (in log10 units on a log axis), kept while the data stay inside
-        plotted_y = []
+        log = self._axes(plt, curves, xmax, sim.dataset.n_samples, started=bool(n), w=w)
         for name, x, y, key in curves:
-            x, y = finite_xy(x, y, log)
-            if log:
-                y = np.log10(y)
-            plotted_y.append(y)
-            self.series[name] = (x, y)
-        allv = np.concatenate(plotted_y) if plotted_y else np.zeros(0)
-        if len(allv):
-            lo, hi = float(allv.min()), float(allv.max())
-            if log:
-                need = (math.floor(lo * 4) / 4, math.ceil(hi * 4) / 4)
-                if need[1] - need[0] < 0.5:
-                    need = (need[0] - 0.25, need[1] + 0.25)
-                cur = self._ylim
-                if cur is None or lo < cur[0] or hi > cur[1] or (cur[1] - cur[0]) > (need[1] - need[0]) + 1.5:
-                    self._ylim = need
-            else:
-                top = nice_ceiling(hi) if hi > 0 else 1.0
-                bottom = 0.0 if lo >= 0 else -nice_ceiling(-lo)
-                cur = self._ylim
-                if cur is None or lo < cur[0] or hi > cur[1] or cur[1] > 4 * max(hi, 1e-300):
-                    self._ylim = (bottom, top)
-        else:
-            self._ylim = None
-        if self._ylim is not None:
-            plt.ylim(*self._ylim)
-            rows = max(2, (self.size.height - 4) // 2)
-            if log:
-                a, b = self._ylim
-                span = max(1, math.floor(b) - math.ceil(a))
-                every = max(1, math.ceil((span + 1) / rows))
-                ticks = [float(e) for e in range(math.ceil(a), math.floor(b) + 1) if e % every == 0]
-                if len(ticks) < 3 and every == 1:
-                    ticks = sorted(set(ticks) | {e + math.log10(m) for e in range(math.floor(a), math.ceil(b) + 1)
-                                                 for m in (2, 5) if a <= e + math.log10(m) <= b})
-                ticks = one_per_row(ticks, a, b, max(2, self.size.height - 4))
-                plt.yticks(ticks, [_tick_label(t) for t in ticks])
-            else:
-                a, b = self._ylim
-                step = nice_ceiling((b - a) / rows)
-                ticks = [a + k * step for k in range(int(round((b - a) / step)) + 1)]
-                ticks = one_per_row(ticks, a, b, max(2, self.size.height - 4))
-                plt.yticks(ticks, [f"{t:g}" for t in ticks])
-
-        # draw: faint first so the main curves lie on top
-        for name, x, y, key in curves:
-            px, py = self.series[name]
-            if len(px) == 0:
-                continue
-            if len(px) == 1:
-                plt.scatter(px.tolist(), py.tolist(), marker="●", color=pal[key])
-            else:
-                plt.plot(px.tolist(), py.tolist(), marker="braille", color=pal[key])
+            self.series[name] = self._plotted[name]
+        self._draw_curves(plt, curves, pal)
 
         # accuracy on the right axis, 0 … 100 %
         if classify and n:
@@ -486,6 +458,209 @@ class LossPlot(PlotextPlot):
                 plt.vertical_line(xc, color=pal["change"])
 
         return self._legend(sim, pal, w, n, exact, has_val, classify, log)
+
+    # --- a handful of runs (compare mode) ----------------------------------------------------
+    def _runs_data(self, comp, plt, pal: dict[str, RGB], w: int) -> Text:  # noqa: ANN001
+        """The full training loss of each run, in its :data:`RUN_STYLES` colour, its current
+        point as its marker; a run that explodes runs along the top (:data:`CAP_DECADES`)."""
+        width = max(8, w - 10)
+        data = [run_curve(r.sim, self.x_axis, 2 * width) for r in comp.runs]   # braille: 2 dots a cell
+        self.series = [(r.label, x, y) for r, (x, y) in zip(comp.runs, data)]
+        start = max((float(y[0]) for _, y in data if len(y)), default=1.0)
+        curves = [(f"run{k}", x, y, f"run{k}") for k, (x, y) in enumerate(data)]
+        xmax = max((float(x.max()) for x, _ in data if len(x)), default=0.0)
+        started = any(r.sim.step > 0 for r in comp.runs)
+        log = self._axes(plt, curves, xmax, comp.runs[0].sim.dataset.n_samples, started=started, w=w,
+                         cap=start)
+        order = list(reversed(curves))            # SGD first, GD last (on top)
+        self._draw_curves(plt, order, pal)
+        for name, *_rest in order:
+            x, y = self._plotted[name]
+            if len(x):
+                k = int(name[3:])
+                plt.scatter([float(x[-1])], [float(y[-1])], marker=RUN_STYLES[k].marker, color=pal[name])
+        return self._runs_legend(comp, pal, w, log)
+
+    def _runs_legend(self, comp, pal: dict[str, RGB], w: int, log: bool) -> Text:  # noqa: ANN001
+        muted = Style(color=_hex(pal["ticks"]))
+        labels = [r.label for r in comp.runs]
+        states = ["  ✗ diverged" if r.sim.status == "diverged" else "" for r in comp.runs]
+        unit = f"x: {RUNS_X_LABELS[self.x_axis]}" + (" · log y" if log else "")
+        algos = [lab.split(" (")[0] for lab in labels]
+        sizes = [lab.split("(")[-1].rstrip(")") for lab in labels]
+        marks = ["✗" if st else "" for st in states]
+        variants = (
+            ([f"{lab}{st}" for lab, st in zip(labels, states)], f"   {unit}"),
+            ([f"{a}{st}" for a, st in zip(algos, states)], f"   {unit}"),
+            ([f"{b}{st}" for b, st in zip(sizes, states)], f"  {unit}"),
+            ([f"{b}{m}" for b, m in zip(sizes, marks)], f"  {unit}"),
+            ([f"{a}{st}" for a, st in zip(algos, states)], ""),
+            ([f"{b}{m}" for b, m in zip(sizes, marks)], ""),
+        )
+        last = len(labels) - 1
+        for names, tail in variants:
+            text = Text()
+            for k, name in enumerate(names):
+                style = RUN_STYLES[k]
+                text.append(style.line + style.marker + " ", Style(color=_hex(pal[f"run{k}"]), bold=True))
+                text.append(name + ("  " if k < last else ""), muted)
+            text.append(tail, muted)
+            if text.cell_len <= w:
+                break
+        self.legend = text.plain
+        self.drawn = [f"run{k}" for k in range(len(labels))]
+        return text
+
+    # --- a cloud of runs ---------------------------------------------------------------------
+    def _cloud_data(self, ens, plt, pal: dict[str, RGB], w: int) -> Text:  # noqa: ANN001
+        """The band of the K runs' losses over steps: the median of the full training loss
+        (bold), its 10 % and 90 % quantiles (faint), and the median batch loss (faint, noisy);
+        all from ``Ensemble.band`` (the engine's quantiles), decimated to the plot's width."""
+        width = 2 * max(8, w - 10)
+        self.series = {}
+        curves: list[tuple[str, np.ndarray, np.ndarray, str]] = []
+        steps, train = ens.band("train_loss", qs=(0.1, 0.5, 0.9))
+        started = len(steps) > 1 or (len(steps) == 1 and steps[0] > 0)
+        keep = _decimate_index(len(steps), width)
+        x = np.asarray(steps, float)[keep]
+        train = np.asarray(train, float)[:, keep]
+        try:
+            bsteps, batch = ens.band("batch_loss", qs=(0.5,))
+        except (KeyError, ValueError):           # no batch loss before the first step
+            bsteps, batch = np.zeros(0), np.zeros((1, 0))
+        bkeep = _decimate_index(len(bsteps), width)
+        if len(bsteps):
+            curves.append(("batch_q50", np.asarray(bsteps, float)[bkeep], np.asarray(batch, float)[0, bkeep], "batch"))
+        curves.append(("train_q10", x, train[0], "band"))
+        curves.append(("train_q90", x, train[2], "band"))
+        curves.append(("train_q50", x, train[1], "train"))
+        xmax = float(np.nanmax(x)) if len(x) and np.isfinite(x).any() else 0.0
+        log = self._axes(plt, curves, xmax, 1, started=started, w=w, cap=float(train[1, 0]) if len(x) else None)
+        self.series = {name: self._plotted[name] for name, *_ in curves}
+        self._draw_curves(plt, curves, pal)
+        muted = Style(color=_hex(pal["ticks"]))
+
+        def col(key: str) -> Style:
+            return Style(color=_hex(pal[key]), bold=True)
+
+        k = ens.runs
+        unit = "x: step" + (" · log y" if log else "")
+        long = [("━ ", "train", f"median of {k} runs"), ("━ ", "band", "10–90 %"), ("━ ", "batch", "batch loss (median)")]
+        short = [("━ ", "train", "median"), ("━ ", "band", "10–90 %"), ("━ ", "batch", "batch")]
+        if not len(bsteps):
+            long, short = long[:2], short[:2]
+        for items, tail in ((long, f"   {unit}"), (short, f"  {unit}"), (short, "")):
+            text = Text("  ").join(Text.assemble((g, col(key)), (label, muted)) for g, key, label in items)
+            text.append(tail, muted)
+            if text.cell_len <= w:
+                break
+        self.legend = text.plain
+        self.drawn = [key for _, key, _ in items]
+        return text
+
+    # --- shared: the axes and the curves -----------------------------------------------------
+    def _axes(self, plt, curves: list, xmax: float, n_samples: int, *, started: bool, w: int,  # noqa: ANN001, C901
+              cap: float | None = None) -> bool:
+        """Fit the axes to ``curves`` and set them on ``plt``; fills :attr:`_plotted` (name →
+        finite (x, y), y in log10 units on a log axis); True for a log y axis.
+
+        Log or linear is decided from the data (when not set) with hysteresis: log once the
+        losses span 10×, linear again below 3×. The x axis runs 0 … a round number past the
+        data (paused), or grows in 1-2-5 jumps while running (each change of the axis moves
+        every point: a full redraw on the wire). The y range is kept while the data stay in
+        it. ``cap``: curves are clipped :data:`CAP_DECADES` above it (a run that explodes runs
+        along the top rather than squeezing the others into the bottom row)."""
+        mode = self.x_axis
+        ys_all = np.concatenate([c[2][np.isfinite(c[2])] for c in curves] + [np.zeros(0)])
+        pos = ys_all[ys_all > 0]
+        if self.log_y is not None:
+            log = self.log_y
+        else:
+            ratio = float(pos.max() / max(pos.min(), 1e-300)) if len(pos) else 1.0
+            if self._log_locked is None:
+                if started:
+                    self._log_locked = ratio > 10
+            elif self._log_locked and ratio < 3:
+                self._log_locked = False
+            elif not self._log_locked and ratio > 10:
+                self._log_locked = True
+            log = bool(self._log_locked)
+        self.log_now = log
+
+        if xmax <= 0:
+            xmax = {"steps": 10.0, "epochs": 1.0, "samples": float(n_samples)}[mode]
+        if self._host_running():
+            if self._xlim is None or xmax > self._xlim[1] or xmax < self._xlim[1] / 5:
+                self._xlim = (0.0, nice_ceiling(xmax))
+        else:
+            self._xlim = (0.0, axis_ceiling(xmax))
+        plt.xlim(*self._xlim)
+        ticks = nice_ticks(self._xlim[1], max(2, (w - 10) // 9))
+        plt.xticks(ticks, [_count_label(t) for t in ticks])
+
+        self._plotted = {}
+        plotted_y = []
+        for name, x, y, _key in curves:
+            x, y = finite_xy(x, y, log)
+            if log:
+                y = np.log10(y)
+                if cap is not None and cap > 0:
+                    y = np.minimum(y, math.log10(cap) + CAP_DECADES)
+            elif cap is not None:
+                y = np.minimum(y, cap * 10**CAP_DECADES)
+            plotted_y.append(y)
+            self._plotted[name] = (x, y)
+        allv = np.concatenate(plotted_y) if plotted_y else np.zeros(0)
+        if len(allv):
+            lo, hi = float(allv.min()), float(allv.max())
+            cur = self._ylim
+            if log:
+                need = (math.floor(lo * 4) / 4, math.ceil(hi * 4) / 4)
+                if need[1] - need[0] < 0.5:
+                    need = (need[0] - 0.25, need[1] + 0.25)
+                if cur is None or lo < cur[0] or hi > cur[1] or (cur[1] - cur[0]) > (need[1] - need[0]) + 1.5:
+                    self._ylim = need
+            else:
+                top = nice_ceiling(hi) if hi > 0 else 1.0
+                bottom = 0.0 if lo >= 0 else -nice_ceiling(-lo)
+                if cur is None or lo < cur[0] or hi > cur[1] or cur[1] > 4 * max(hi, 1e-300):
+                    self._ylim = (bottom, top)
+        else:
+            self._ylim = None
+        if self._ylim is not None:
+            plt.ylim(*self._ylim)
+            rows = max(2, (self.size.height - 4) // 2)
+            a, b = self._ylim
+            if log:
+                span = max(1, math.floor(b) - math.ceil(a))
+                every = max(1, math.ceil((span + 1) / rows))
+                yt = [float(e) for e in range(math.ceil(a), math.floor(b) + 1) if e % every == 0]
+                if len(yt) < 3 and every == 1:
+                    yt = sorted(set(yt) | {e + math.log10(m) for e in range(math.floor(a), math.ceil(b) + 1)
+                                           for m in (2, 5) if a <= e + math.log10(m) <= b})
+                yt = one_per_row(yt, a, b, max(2, self.size.height - 4))
+                plt.yticks(yt, [_tick_label(t) for t in yt])
+            else:
+                step = nice_ceiling((b - a) / rows)
+                yt = [a + k * step for k in range(int(round((b - a) / step)) + 1)]
+                yt = one_per_row(yt, a, b, max(2, self.size.height - 4))
+                plt.yticks(yt, [f"{t:g}" for t in yt])
+        return log
+
+    def _draw_curves(self, plt, curves: list, pal: dict[str, RGB]) -> None:  # noqa: ANN001
+        """Each curve in its colour, in order (faint first, so the main curves lie on top)."""
+        for name, _x, _y, key in curves:
+            px, py = self._plotted[name]
+            if len(px) == 0:
+                continue
+            if len(px) == 1:
+                plt.scatter(px.tolist(), py.tolist(), marker="●", color=pal[key])
+            else:
+                plt.plot(px.tolist(), py.tolist(), marker="braille", color=pal[key])
+
+    def _host_running(self) -> bool:
+        """Whether the run loop of this panel's screen (compare, cloud) or the app's is running."""
+        return bool(getattr(self.screen, "running", getattr(self.app, "running", False)))
 
     def _legend(self, sim, pal: dict[str, RGB], w: int, n: int, exact: bool, has_val: bool,  # noqa: ANN001
                 classify: bool, log: bool) -> Text:
