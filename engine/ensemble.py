@@ -54,12 +54,14 @@ from .cloud import NoiseFloor, least_squares_noise_floor
 from .errors import ScenarioError
 from .optimizers import Optimizer
 from .sampling import Plan, Position, algorithm_name, stream_generator
-from .scenario import Scenario
+from .scenario import LIVE_SETTINGS, Scenario
 from .landscape import gd_path
 from .simulation import (DIVERGED, DIVERGING, DIVERGING_FACTOR, FINISHED, READY, TARGET_REACHED, Segment,
-                         Simulation, _describe_changes)
+                         Simulation, _describe_changes, check_scenario_with_data)
 
 ALIGNMENTS: tuple[str, ...] = ("epochs", "samples", "steps")
+#: Which members run as a lone Simulation (``Ensemble(lone=...)``).
+LONE: tuple[str, ...] = ("never", "alone", "always")
 #: The most members an ensemble takes (``mbsim run --runs``): 100 is the noise cloud's default;
 #: 1000 keeps a K × N order table and a K × N loss evaluation per step in a few MB.
 MAX_RUNS = 1000
@@ -230,6 +232,136 @@ class _MemberView:
     @property
     def scenario(self) -> Scenario:
         return self.segments[-1].scenario
+
+
+_STATUS_CODES = {READY: 0, DIVERGING: 0, FINISHED: 1, TARGET_REACHED: 2, DIVERGED: 3}
+
+
+class _LoneGroup:
+    """A group of ONE member backed by a lone :class:`Simulation` (``Ensemble(lone=...)``): its
+    full History, lens and landscape reads (what compare mode draws), stepped by the
+    Simulation itself, so it is the lone run by construction. A live change goes to the
+    Simulation (its segments); going back to a tick before a change made at the very
+    iteration the tick stood at undoes it by replaying that tick (see :meth:`goto`)."""
+
+    k = 1
+
+    def __init__(self, ens: Ensemble, member: int, sim: Simulation) -> None:
+        self.ens = ens
+        self.members = [member]
+        self.sim = sim
+        self._applied: list[tuple[int, int, dict]] = []   # (era, iteration, changes) made live
+
+    # --- what alignment reads ---------------------------------------------------------------
+    @property
+    def iteration(self) -> int:
+        return self.sim.iteration
+
+    @property
+    def step(self) -> int:
+        return self.sim.step
+
+    @property
+    def samples_seen(self) -> int:
+        return self.sim.samples_seen
+
+    @property
+    def plan(self) -> Plan:
+        return self.sim.plan
+
+    @property
+    def segment(self) -> Segment:
+        return self.sim.segment
+
+    @property
+    def done(self) -> bool:
+        return self.sim.done
+
+    def next_position(self) -> Position | None:
+        return self.sim.next_position()
+
+    def iterate(self) -> None:
+        self.sim.step_iteration()
+
+    # --- per-member views (arrays of one) ---------------------------------------------------
+    @property
+    def params(self) -> np.ndarray:
+        return self.sim.params[None, :]
+
+    @property
+    def batch_loss(self) -> np.ndarray:
+        return np.array([self.sim.history.last("batch_loss") if self.sim.step else math.nan])
+
+    def losses(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.array([self.sim.train_loss]), np.array([self.sim.val_loss])
+
+    @property
+    def epoch_loss(self) -> np.ndarray:
+        return np.array([self.sim.epoch_loss])
+
+    @property
+    def lr(self) -> np.ndarray:
+        return np.array([self.sim.history.last("lr") if self.sim.step else math.nan])
+
+    @property
+    def member_iteration(self) -> np.ndarray:
+        return np.array([self.sim.iteration], dtype=np.int64)
+
+    @property
+    def member_step(self) -> np.ndarray:
+        return np.array([self.sim.step], dtype=np.int64)
+
+    @property
+    def member_samples(self) -> np.ndarray:
+        return np.array([self.sim.samples_seen], dtype=np.int64)
+
+    @property
+    def diverged_step(self) -> np.ndarray:
+        return np.array([self.sim.diverged_step], dtype=np.int64)
+
+    @property
+    def diverging_step(self) -> np.ndarray:
+        return np.array([self.sim.diverging_step], dtype=np.int64)
+
+    @property
+    def code(self) -> np.ndarray:
+        return np.array([_STATUS_CODES[self.sim.status]], dtype=np.int8)
+
+    # --- live changes and rewinding -----------------------------------------------------------
+    def apply_changes(self, era: int, changes: dict) -> None:
+        self._applied.append((era, self.sim.iteration, dict(changes)))
+        self.sim.apply_changes(**changes)
+
+    def goto(self, iteration: int, era: int, target: float, align: str) -> None:
+        """The state of a tick of era ``era`` that stood at ``iteration`` (``target``: that tick's
+        goal). ``Simulation.goto_iteration`` undoes the changes made after ``iteration`` and keeps
+        one made AT it; when that one belongs to a later era, go one iteration further back and
+        replay the tick (its goal decides, as it did, whether the run also tried the next
+        iteration and diverged), then re-apply the changes of eras up to ``era`` made there."""
+        later = [a for a in self._applied if a[0] > era]
+        self._applied = [a for a in self._applied if a[0] <= era]
+        if not any(it == iteration for _e, it, _c in later):
+            self.sim.goto_iteration(iteration)
+            return
+        redo = [c for _e, it, c in self._applied if it == iteration]
+        if iteration > 0:
+            self.sim.goto_iteration(iteration - 1)
+            with np.errstate(all="ignore"):
+                while self.sim.iteration < iteration and not self.sim.done:
+                    self.sim.step_iteration()
+            for changes in redo:
+                self.sim.apply_changes(**changes)
+            advance(self, align, target, self.iterate)
+            return
+        # at the start the first settings were replaced (Simulation keeps no older checkpoint):
+        # change them back to the era's settings
+        self.sim.goto_iteration(0)
+        want = self.ens._eras[era].scenarios[self.members[0]]
+        now = self.sim.scenario
+        back = {key: getattr(want, key) for key in sorted(LIVE_SETTINGS) if getattr(want, key) != getattr(now, key)}
+        if back:
+            self.sim.apply_changes(**back)
+        advance(self, align, target, self.iterate)
 
 
 @dataclass
@@ -766,15 +898,26 @@ class Ensemble:
     ``members``: the runs (default: the scenario's own run alone). ``align``: what one tick
     advances (:data:`ALIGNMENTS`); ``reference``: the member whose batch is a tick (default the
     middle one of three, as compare mode, else the first); ``evaluate``: when the full losses
-    are computed (:data:`EVALUATIONS`; both exact).
+    are computed (:data:`EVALUATIONS`; both exact); ``lone``: which members run as a lone
+    :class:`Simulation` (:data:`LONE`: ``never``; ``alone``, a member alone in its group, e.g.
+    each batch size of compare mode; ``always``, every member) — with its full History, lens and
+    landscape reads (:meth:`simulation`), while groups of many members stay vectorised;
+    ``band``: record the loss band at every tick (:meth:`band`; reading a lone member's losses
+    evaluates them and so fills its History's row: compare mode, which draws those Histories,
+    records no band).
     """
 
     def __init__(self, scenario: Scenario, members: Sequence[Member] | None = None, *,
-                 align: str = "steps", reference: int | None = None, evaluate: str = "read") -> None:
+                 align: str = "steps", reference: int | None = None, evaluate: str = "read",
+                 lone: str = "never", band: bool = True) -> None:
         members = list(members) if members else [Member("run")]
         if evaluate not in EVALUATIONS:
             raise ScenarioError("evaluate", evaluate, "allowed: " + ", ".join(EVALUATIONS))
+        if lone not in LONE:
+            raise ScenarioError("lone", lone, "allowed: " + ", ".join(LONE))
         self.evaluate = evaluate
+        self.lone = lone
+        self.records_band = bool(band)
         if not 1 <= len(members) <= MAX_RUNS:
             raise ScenarioError("runs", len(members), f"an ensemble has 1 to {MAX_RUNS} runs")
         self.align = check_alignment(align)
@@ -801,19 +944,30 @@ class Ensemble:
         for i, m in enumerate(members):
             sc = base.check_changes(**m.changes) if m.changes else base.scenario
             seg = base._make_segment(sc, 0, 0, 0)
-            _check_plan_mode(seg)
             if m.stream:
                 gen = stream_generator(scenario.seed, m.stream)
             else:
                 gen = np.random.Generator(type(base.rng.bit_generator)())
                 gen.bit_generator.state = data_state
             self.scenarios.append(sc)
-            by_plan.setdefault(seg.plan, []).append((i, sc, seg, gen))
-        self.groups: list[_Group] = []
+            by_plan.setdefault((seg.plan, i) if lone == "always" else seg.plan, []).append((i, sc, seg, gen))
+        self.groups: list[_Group | _LoneGroup] = []
         self._where: list[tuple[int, int]] = [(0, 0)] * len(members)
+        base_free = True
         for rows in by_plan.values():
-            g = _Group(self, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
-                       [r[3] for r in rows])
+            g: _Group | _LoneGroup
+            if len(rows) == 1 and lone != "never":
+                i, sc = rows[0][0], rows[0][1]
+                stream = members[i].stream
+                if base_free and stream == 0 and sc == base.scenario:
+                    sim, base_free = base, False          # the scenario's own run: no second copy
+                else:
+                    sim = Simulation(sc, sampling_stream=stream)
+                g = _LoneGroup(self, i, sim)
+            else:
+                _check_plan_mode(rows[0][2])
+                g = _Group(self, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+                           [r[3] for r in rows])
             for row, (i, *_rest) in enumerate(rows):
                 self._where[i] = (len(self.groups), row)
             self.groups.append(g)
@@ -852,12 +1006,7 @@ class Ensemble:
     @classmethod
     def batch_sizes(cls, scenario: Scenario, sizes: Sequence[int] | None = None, **kw: Any) -> Ensemble:
         """Compare mode's runs: batch sizes (N, B, 1) by default, labelled as compare mode does."""
-        probe = Simulation(scenario.replace(accumulate=1))
-        n = probe.dataset.n_samples
-        sizes = tuple(sizes) if sizes else (n, probe.scenario.batch_size, 1)
-        members = [Member(f"{algorithm_name(b, n)} (B={b})", {"batch_size": b, "accumulate": 1})
-                   for b in sizes]
-        return cls(scenario, members, **kw)
+        return cls(scenario, batch_size_members(scenario, sizes)[0], **kw)
 
     # --- per-member views (member order) --------------------------------------------------------
     def _gather(self, name: str) -> np.ndarray:
@@ -953,6 +1102,11 @@ class Ensemble:
         :meth:`member_scenario`)."""
         return self.scenarios[0]
 
+    def simulation(self, k: int) -> Simulation | None:
+        """The lone Simulation that runs member k (``lone``), or None when it is vectorised."""
+        g = self.groups[self._where[k][0]]
+        return g.sim if isinstance(g, _LoneGroup) else None
+
     def member_simulation(self, k: int) -> Simulation:
         """A lone Simulation of member k from the start, with its first settings (the run it is
         bit-identical to; replay the same :meth:`apply_changes` on it to follow live changes)."""
@@ -975,9 +1129,13 @@ class Ensemble:
         afresh), decided by Simulation's own rules on the member's state (:class:`_MemberView`)."""
         memo: dict[tuple, tuple[Scenario, Segment, bool]] = {}
         out = []
-        for k in range(self.runs):
+        for k in range(len(self.members)):
             gi, row = self._where[k]
-            view = self.groups[gi].member_view(row)
+            group = self.groups[gi]
+            if isinstance(group, _LoneGroup):
+                out.append((group.sim.check_changes(**changes), group.sim.segment, False))
+                continue
+            view = group.member_view(row)
             old = view.scenario
             st = view._state
             key = (old, view.segment.start_iteration, view.segment.start_epoch, st.iteration, st.step, st.samples)
@@ -1006,31 +1164,45 @@ class Ensemble:
         position. The change stays in force while the ticks stay at or after it (as the lone
         run's segments): :meth:`back` before it restores the old settings."""
         plans = self._plan_changes(changes)
-        states = []
+        states: list[_MemberState | None] = []
+        lone: list[_LoneGroup] = []
         for k, (_new, _seg, fresh) in enumerate(plans):
             gi, row = self._where[k]
-            st = self.groups[gi].member_state(row)
+            group = self.groups[gi]
+            if isinstance(group, _LoneGroup):
+                states.append(None)
+                lone.append(group)
+                continue
+            st = group.member_state(row)
             if fresh:
                 st.opt_state = None
             states.append(st)
         by_key: dict[tuple, list[int]] = {}
         for k, ((_new, seg, _f), st) in enumerate(zip(plans, states)):
-            key = (seg.plan, seg.start_iteration, seg.start_step, seg.start_epoch, st.samples)
-            by_key.setdefault(key, []).append(k)
-        groups: list[_Group] = []
-        where: list[tuple[int, int]] = [(0, 0)] * self.runs
+            if st is not None:
+                key = (seg.plan, seg.start_iteration, seg.start_step, seg.start_epoch, st.samples)
+                by_key.setdefault(key, []).append(k)
+        groups: list[_Group | _LoneGroup] = []
+        where: list[tuple[int, int]] = [(0, 0)] * len(self.members)
+        for g in lone:
+            where[g.members[0]] = (len(groups), 0)
+            groups.append(g)
         for idx in by_key.values():
             g = _Group(self, idx, [plans[i][0] for i in idx], [plans[i][1] for i in idx],
                        [states[i].generator for i in idx], [states[i] for i in idx])
             for row, i in enumerate(idx):
                 where[i] = (len(groups), row)
             groups.append(g)
-        ref_step = states[self.reference].step
+        ref_step = int(self.step[self.reference])
+        note = _describe_changes(self.scenarios[0], plans[0][0])
         era = _Era(groups, where, [np.array(g.members) for g in groups], [p[0] for p in plans],
-                   ref_step, plans[0][1].note)
+                   ref_step, note)
         for g, idx in zip(groups, era.index):
-            g.batch_loss = np.array([states[i].batch_loss for i in idx])
+            if isinstance(g, _Group):
+                g.batch_loss = np.array([states[i].batch_loss for i in idx])
         del self._eras[self._era + 1:]
+        for g in lone:
+            g.apply_changes(self._era + 1, changes)
         self._eras.append(era)
         self._set_era(len(self._eras) - 1)
         target = self._ticks[-1][0]
@@ -1107,7 +1279,10 @@ class Ensemble:
             del self._eras[era + 1:]
             self._set_era(era)
         for g, it in zip(self.groups, positions):
-            g.goto_iteration(it)
+            if isinstance(g, _LoneGroup):
+                g.goto(it, era, _target, self.align)
+            else:
+                g.goto_iteration(it)
         self._band.truncate(len(self._ticks))
 
     def back(self) -> bool:
@@ -1133,6 +1308,8 @@ class Ensemble:
 
     # --- the loss band ----------------------------------------------------------------------
     def _record_tick(self) -> None:
+        if not self.records_band:
+            return
         band = self._band
         n = len(self._ticks) - 1
         if not band.wants(n):
@@ -1266,6 +1443,16 @@ def _check_plan_mode(seg: Segment) -> None:
     if seg.plan.mode in ("cut", "restart"):
         raise ScenarioError("epoch_end", seg.scenario.epoch_end,
                             "an ensemble of runs supports epoch_end = continue only")
+
+
+def batch_size_members(scenario: Scenario, sizes: Sequence[int] | None = None) -> tuple[list[Member], tuple[int, ...]]:
+    """Compare mode's members: one per batch size (default N, the scenario's B, 1), without
+    accumulation, labelled "Batch GD (B=200)", "Mini-batch GD (B=5)", "SGD (B=1)"."""
+    probe = check_scenario_with_data(scenario.replace(accumulate=1))
+    n = probe[2].n_samples
+    sizes = tuple(sizes) if sizes else (n, probe[0].batch_size, 1)
+    members = [Member(f"{algorithm_name(b, n)} (B={b})", {"batch_size": b, "accumulate": 1}) for b in sizes]
+    return members, sizes
 
 
 def _check_runs(runs: Any) -> int:
