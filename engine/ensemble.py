@@ -219,22 +219,21 @@ class _MemberView:
     _next_segment_epoch = Simulation._next_segment_epoch
     check_changes = Simulation.check_changes
     _make_segment = Simulation._make_segment
+    segment = Simulation.segment
+    scenario = Simulation.scenario
 
     def __init__(self, dataset: Any, segment: Segment, iteration: int, step: int, samples: int) -> None:
         self.dataset = dataset
         self.segments = [segment]
         self._state = SimpleNamespace(iteration=iteration, step=step, samples=samples)
 
-    @property
-    def segment(self) -> Segment:
-        return self.segments[-1]
-
-    @property
-    def scenario(self) -> Scenario:
-        return self.segments[-1].scenario
-
 
 _STATUS_CODES = {READY: 0, DIVERGING: 0, FINISHED: 1, TARGET_REACHED: 2, DIVERGED: 3}
+
+
+def _one(value: Any, dtype: Any = float) -> np.ndarray:
+    """A per-member array of a group of one."""
+    return np.array([value], dtype=dtype)
 
 
 class _LoneGroup:
@@ -252,30 +251,13 @@ class _LoneGroup:
         self.sim = sim
         self._applied: list[tuple[int, int, dict]] = []   # (era, iteration, changes) made live
 
-    # --- what alignment reads ---------------------------------------------------------------
-    @property
-    def iteration(self) -> int:
-        return self.sim.iteration
-
-    @property
-    def step(self) -> int:
-        return self.sim.step
-
-    @property
-    def samples_seen(self) -> int:
-        return self.sim.samples_seen
-
-    @property
-    def plan(self) -> Plan:
-        return self.sim.plan
-
-    @property
-    def segment(self) -> Segment:
-        return self.sim.segment
-
-    @property
-    def done(self) -> bool:
-        return self.sim.done
+    # --- what alignment reads (the Simulation's own) --------------------------------------------
+    iteration = property(lambda self: self.sim.iteration)
+    step = property(lambda self: self.sim.step)
+    samples_seen = property(lambda self: self.sim.samples_seen)
+    plan = property(lambda self: self.sim.plan)
+    segment = property(lambda self: self.sim.segment)
+    done = property(lambda self: self.sim.done)
 
     def next_position(self) -> Position | None:
         return self.sim.next_position()
@@ -283,49 +265,24 @@ class _LoneGroup:
     def iterate(self) -> None:
         self.sim.step_iteration()
 
-    # --- per-member views (arrays of one) ---------------------------------------------------
+    # --- per-member views: arrays of one ------------------------------------------------------
+    member_iteration = property(lambda self: _one(self.sim.iteration, np.int64))
+    member_step = property(lambda self: _one(self.sim.step, np.int64))
+    member_samples = property(lambda self: _one(self.sim.samples_seen, np.int64))
+    diverged_step = property(lambda self: _one(self.sim.diverged_step, np.int64))
+    diverging_step = property(lambda self: _one(self.sim.diverging_step, np.int64))
+    code = property(lambda self: _one(_STATUS_CODES[self.sim.status], np.int8))
+    epoch_loss = property(lambda self: _one(self.sim.epoch_loss))
+    # the last step's values (reading the History records the current losses first)
+    batch_loss = property(lambda self: _one(self.sim.history.last("batch_loss") if self.sim.step else math.nan))
+    lr = property(lambda self: _one(self.sim.history.last("lr") if self.sim.step else math.nan))
+
     @property
     def params(self) -> np.ndarray:
         return self.sim.params[None, :]
 
-    @property
-    def batch_loss(self) -> np.ndarray:
-        return np.array([self.sim.history.last("batch_loss") if self.sim.step else math.nan])
-
     def losses(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.array([self.sim.train_loss]), np.array([self.sim.val_loss])
-
-    @property
-    def epoch_loss(self) -> np.ndarray:
-        return np.array([self.sim.epoch_loss])
-
-    @property
-    def lr(self) -> np.ndarray:
-        return np.array([self.sim.history.last("lr") if self.sim.step else math.nan])
-
-    @property
-    def member_iteration(self) -> np.ndarray:
-        return np.array([self.sim.iteration], dtype=np.int64)
-
-    @property
-    def member_step(self) -> np.ndarray:
-        return np.array([self.sim.step], dtype=np.int64)
-
-    @property
-    def member_samples(self) -> np.ndarray:
-        return np.array([self.sim.samples_seen], dtype=np.int64)
-
-    @property
-    def diverged_step(self) -> np.ndarray:
-        return np.array([self.sim.diverged_step], dtype=np.int64)
-
-    @property
-    def diverging_step(self) -> np.ndarray:
-        return np.array([self.sim.diverging_step], dtype=np.int64)
-
-    @property
-    def code(self) -> np.ndarray:
-        return np.array([_STATUS_CODES[self.sim.status]], dtype=np.int8)
+        return _one(self.sim.train_loss), _one(self.sim.val_loss)
 
     # --- live changes and rewinding -----------------------------------------------------------
     def apply_changes(self, era: int, changes: dict) -> None:
