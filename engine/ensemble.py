@@ -73,9 +73,13 @@ MAX_RUNS = 1000
 EVALUATIONS: tuple[str, ...] = ("step", "read")
 _CHECKPOINT_EVERY = 32
 _MAX_CHECKPOINTS = 256
-#: The loss band keeps about this many values per quantity (K per recorded tick; see
-#: :meth:`Ensemble.band`): 2,048 ticks of 100 runs, 1.6 MB per quantity.
+#: The loss band keeps about this many batch losses (K per recorded tick, 64 to 2,048 ticks;
+#: see :meth:`Ensemble.band`): 2,048 ticks of 100 runs, 1.6 MB.
 BAND_POINTS = 1 << 18
+#: The full losses of the band: at most this many ticks (their K parameter vectors kept until
+#: evaluated, at most BAND_PARAM_FLOATS floats, so fewer ticks for large models; 16 at least).
+BAND_EVAL_POINTS = 256
+BAND_PARAM_FLOATS = 1 << 21
 
 
 # ------------------------------------------------------------------------------------------------
@@ -335,50 +339,118 @@ class _Era:
 
 
 class _BandRecord:
-    """Each member's batch, training and validation loss at recorded ticks, decimated: tick n
-    is recorded when n is a multiple of ``stride``; when full, the ticks that are not
-    multiples of 2·stride are dropped and the stride doubles (so the record is the same however
-    the ticks were reached: back and replay give the same points)."""
+    """Values of the K members at recorded ticks, decimated: tick n is recorded when n is a
+    multiple of ``stride``; when full, the ticks that are not multiples of 2·stride are dropped
+    and the stride doubles (so the record is the same however the ticks were reached: back and
+    replay give the same points). ``fields``: name → the shape of one point's array."""
 
-    def __init__(self, k: int) -> None:
-        self.cap = int(min(2048, max(64, BAND_POINTS // k)))
+    def __init__(self, cap: int, fields: dict[str, tuple[int, ...]], fill: dict[str, Any]) -> None:
+        self.cap = int(cap)
         self.stride = 1
         self.n = 0
         self.ticks = np.zeros(self.cap, dtype=np.int64)
         self.steps = np.zeros(self.cap, dtype=np.int64)
-        self.values = np.full((3, self.cap, k), np.nan)
+        self.data = {name: np.full((self.cap,) + shape, fill[name]) for name, shape in fields.items()}
 
     def wants(self, tick: int) -> bool:
+        """True when tick ``tick`` is to be recorded (making room first when full)."""
         if self.n == self.cap and tick % self.stride == 0:
             keep = np.flatnonzero(self.ticks[:self.n] % (2 * self.stride) == 0)
             m = len(keep)
             self.ticks[:m] = self.ticks[keep]
             self.steps[:m] = self.steps[keep]
-            self.values[:, :m] = self.values[:, keep]
+            for arr in self.data.values():
+                arr[:m] = arr[keep]
             self.n = m
             self.stride *= 2
         return tick % self.stride == 0
 
-    def add(self, tick: int, step: int, values: list[np.ndarray]) -> None:
+    def add(self, tick: int, step: int, **values: Any) -> int:
         i = self.n
         self.ticks[i], self.steps[i] = tick, step
-        for q, v in enumerate(values):
-            self.values[q, i] = v
+        for name, v in values.items():
+            self.data[name][i] = v
         self.n = i + 1
+        return i
 
     def truncate(self, ticks: int) -> None:
         """Keep the points of ticks 0..ticks−1."""
         self.n = int(np.searchsorted(self.ticks[:self.n], ticks))
 
-    def quantiles(self, q: int, qs: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
-        v = self.values[q, :self.n]
-        v = np.where(np.isfinite(v), v, np.nan)
-        ok = ~np.isnan(v).all(axis=1)
-        x = self.steps[:self.n][ok]
-        if not x.size:
-            return x, np.empty((len(qs), 0))
+
+def band_quantiles(steps: np.ndarray, values: np.ndarray, qs: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(x, quantiles over the members (len(qs), len(x))) of ``values`` (points, K), leaving out
+    non-finite values and the points where none is finite."""
+    v = np.where(np.isfinite(values), values, np.nan)
+    ok = ~np.isnan(v).all(axis=1)
+    x = steps[ok]
+    if not x.size:
+        return x, np.empty((len(qs), 0))
+    with np.errstate(all="ignore"):
+        return x, np.nanquantile(v[ok], qs, axis=1)
+
+
+class _LossBand:
+    """The loss band's record: each member's batch loss at every recorded tick (K floats a
+    tick, up to :data:`BAND_POINTS` // K ticks), and, sparser (up to :data:`BAND_EVAL_POINTS`
+    ticks, fewer for large models), the members' parameters, from which the full training and
+    validation losses are evaluated only when :meth:`Ensemble.band` asks for them (one stacked
+    evaluation of the new points; never, if nobody asks)."""
+
+    def __init__(self, ens: Ensemble) -> None:
+        k, p = len(ens.members), ens.initial_params.size
+        self.ens = ens
+        self.batch = _BandRecord(min(2048, max(64, BAND_POINTS // k)), {"loss": (k,)}, {"loss": np.nan})
+        cap = min(BAND_EVAL_POINTS, max(16, BAND_PARAM_FLOATS // (k * p)))
+        self.full = _BandRecord(cap, {"params": (k, p), "gone": (k,), "train": (k,), "val": (k,), "done": ()},
+                                {"params": 0.0, "gone": False, "train": np.nan, "val": np.nan, "done": False})
+
+    def record(self, tick: int) -> None:
+        ens = self.ens
+        want_batch, want_full = self.batch.wants(tick), self.full.wants(tick)
+        if not (want_batch or want_full):
+            return
+        gone = ens._gather("code") == _DIVERGED
+        step = int(ens.step[ens.reference])
+        if want_batch:
+            loss = ens.batch_loss
+            self.batch.add(tick, step, loss=np.where(gone, np.nan, loss) if gone.any() else loss)
+        if want_full:
+            if tick == 0:   # every member at its start: the lone run's L(θ₀)
+                k = len(ens.members)
+                self.full.add(tick, step, params=ens.params, gone=gone, done=True,
+                              train=np.full(k, ens.initial_train_loss), val=np.full(k, ens.initial_val_loss))
+            else:
+                self.full.add(tick, step, params=ens.params, gone=gone, done=False)
+
+    def truncate(self, ticks: int) -> None:
+        self.batch.truncate(ticks)
+        self.full.truncate(ticks)
+
+    def _evaluate(self) -> None:
+        rec = self.full
+        d = rec.data
+        todo = np.flatnonzero(~d["done"][:rec.n])
+        if not todo.size:
+            return
+        ens = self.ens
+        k, p = d["params"].shape[1:]
+        stacked = d["params"][todo].reshape(len(todo) * k, p)
         with np.errstate(all="ignore"):
-            return x, np.nanquantile(v[ok], qs, axis=1)
+            train, val = ens.model.split_loss_runs(stacked, ens.X_all, ens.y_all, ens.n_samples)
+        gone = d["gone"][todo]
+        d["train"][todo] = np.where(gone, np.nan, train.reshape(len(todo), k))
+        d["val"][todo] = np.where(gone, np.nan, val.reshape(len(todo), k))
+        d["done"][todo] = True
+
+    def quantiles(self, quantity: str, qs: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+        if quantity == "batch_loss":
+            rec = self.batch
+            return band_quantiles(rec.steps[:rec.n], rec.data["loss"][:rec.n], qs)
+        self._evaluate()
+        rec = self.full
+        name = "train" if quantity == "train_loss" else "val"
+        return band_quantiles(rec.steps[:rec.n], rec.data[name][:rec.n], qs)
 
 
 class _Group:
@@ -935,7 +1007,7 @@ class Ensemble:
         ref = (len(members) // 2 if len(members) == 3 else 0) if reference is None else reference
         self.reference = ref
         self._ticks: list[tuple[float, int, tuple[int, ...]]] = [(0.0, 0, self._positions())]
-        self._band = _BandRecord(len(members))
+        self._band = _LossBand(self)
         self._band_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self._reference_cache: dict[tuple, np.ndarray] = {}
         self._floor_cache: dict[tuple, NoiseFloor] = {}
@@ -1265,21 +1337,8 @@ class Ensemble:
 
     # --- the loss band ----------------------------------------------------------------------
     def _record_tick(self) -> None:
-        if not self.records_band:
-            return
-        band = self._band
-        n = len(self._ticks) - 1
-        if not band.wants(n):
-            return
-        codes = self._gather("code")
-        gone = codes == _DIVERGED
-        values = []
-        for name in ("batch_loss", "train_loss", "val_loss"):
-            v = self._gather(name)
-            if gone.any():
-                v = np.where(gone, np.nan, v)
-            values.append(v)
-        band.add(n, int(self.step[self.reference]), values)
+        if self.records_band:
+            self._band.record(len(self._ticks) - 1)
 
     def band(self, quantity: str = "train_loss",
              qs: Sequence[float] = (0.1, 0.5, 0.9)) -> tuple[np.ndarray, np.ndarray]:
@@ -1291,10 +1350,12 @@ class Ensemble:
         is finite are left out.
 
         Recorded at every tick (in step alignment: every step), decimated to keep memory
-        bounded: at most :data:`BAND_POINTS` // K ticks (clamped to 64..2048) are kept, and
-        when the record is full every other one is dropped and only every 2nd, 4th, ... tick is
-        recorded from then on (K values per quantity per kept tick; quantiles are computed when
-        asked, cached per :attr:`revision`). Truncated by back, goto_tick and reset."""
+        bounded (:class:`_LossBand`): the batch losses of at most :data:`BAND_POINTS` // K ticks
+        (64..2,048), the parameters of at most :data:`BAND_EVAL_POINTS` ticks (fewer for large
+        models) for the full losses, which are evaluated when first asked for (so a run that
+        never asks pays nothing). When a record is full every other point is dropped and only
+        every 2nd, 4th, ... tick is recorded from then on. Quantiles are computed when asked
+        and cached per :attr:`revision`. Truncated by back, goto_tick and reset."""
         names = ("batch_loss", "train_loss", "val_loss")
         if quantity not in names:
             raise ScenarioError("quantity", quantity, "allowed: " + ", ".join(names))
@@ -1304,7 +1365,7 @@ class Ensemble:
         key = (self.revision, quantity, qs)
         hit = self._band_cache.get(key)
         if hit is None:
-            hit = self._band.quantiles(names.index(quantity), qs)
+            hit = self._band.quantiles(quantity, qs)
             self._band_cache = {key: hit}
         return hit[0].copy(), hit[1].copy()
 

@@ -580,96 +580,22 @@ def test_band_memory_is_bounded_by_decimation(monkeypatch: pytest.MonkeyPatch) -
     import engine.ensemble as ensemble_module
 
     monkeypatch.setattr(ensemble_module, "BAND_POINTS", 2 * 64)
+    monkeypatch.setattr(ensemble_module, "BAND_EVAL_POINTS", 64)
     ens = Ensemble.seeds(SMALL["linear"].replace(epochs=30), 2)
     steps_at = [0]
+    losses_at = [ens.train_loss]
     for _ in range(200):
         ens.tick()
         steps_at.append(int(ens.step[0]))
+        losses_at.append(ens.train_loss)
+    expect = [steps_at[t] for t in range(0, 201, 4)]
     x, _ = ens.band("train_loss")
-    assert list(x) == [steps_at[t] for t in range(0, 201, 4)]
-    assert ens._band.values.shape == (3, 64, 2)
-
-
-# ------------------------------------------------------------------------------------------------
-# members run by a lone Simulation (compare mode is an Ensemble)
-
-
-def test_lone_members_equal_their_lone_runs_and_mix_with_vectorised_groups() -> None:
-    sc = SMALL["logistic"]
-    assert_members_match_lone_runs(Ensemble.vary(sc, "batch_size", [40, 6, 1], lone="always"))
-    mixed = Ensemble(sc.replace(epochs=8), [Member("a", {"batch_size": 40}), Member("b", {}, 1),
-                                            Member("c", {}, 2)], lone="alone")
-    assert mixed.simulation(0) is not None and mixed.simulation(1) is None
-    change_then_compare(mixed, 4, {"lr": 0.2, "batch_size": 10})
-    assert mixed.simulation(0) is not None          # still the same lone Simulation
-    assert len(mixed.groups) == 2
-
-
-def test_comparison_is_an_ensemble_of_lone_simulations() -> None:
-    sc = Scenario(samples=40, val_samples=10, epochs=3)
-    comp = Comparison(sc)
-    assert isinstance(comp, Ensemble)
-    assert [r.label for r in comp.runs] == ["Batch GD (B=40)", "Mini-batch GD (B=5)", "SGD (B=1)"]
-    assert comp.batch_sizes == (40, 5, 1) and comp.align == "epochs" and comp.unit() == 1 / 8
-    for k, r in enumerate(comp.runs):
-        assert comp.simulation(k) is r.sim
-    lone = [Simulation(sc.replace(batch_size=b, accumulate=1)) for b in (40, 5, 1)]
-    for _ in range(8):                             # one epoch: GD 1 step, mini-batch 8, SGD 40
-        comp.tick()
-    assert [r.sim.step for r in comp.runs] == [1, 8, 40]
-    for sim, r in zip(lone, comp.runs):
-        sim.run_epoch()
-        assert np.array_equal(sim.params, r.sim.params)
-
-
-def test_a_live_change_in_compare_mode_applies_to_all_three_runs() -> None:
-    sc = Scenario(samples=40, val_samples=10, epochs=4)
-    comp = Comparison(sc)
-    lone = [Simulation(sc.replace(batch_size=b, accumulate=1)) for b in (40, 5, 1)]
-    for _ in range(11):
-        comp.tick()
-    revision = comp.revision
-    comp.apply_changes(lr=0.02, optimizer="momentum")
-    assert comp.revision > revision
-    for sim, r in zip(lone, comp.runs):
-        sim.run_iterations(r.sim.iteration)
-        sim.apply_changes(lr=0.02, optimizer="momentum")
-        assert r.sim.scenario.lr == 0.02 and r.sim.scenario.optimizer == "momentum"
-    while comp.tick():
-        pass
-    for sim, r in zip(lone, comp.runs):
-        sim.run_to_end()
-        assert np.array_equal(sim.params, r.sim.params)
-    for setting, value in (("batch_size", 8), ("accumulate", 2)):
-        with pytest.raises(ScenarioError, match="compare mode's runs are the batch sizes 40, 5, 1"):
-            comp.apply_changes(**{setting: value})
-
-
-@pytest.mark.parametrize("ticks", [5, 9])
-def test_back_in_compare_mode_before_a_change_undoes_it_even_for_a_run_that_did_not_move(ticks: int) -> None:
-    """GD (one step per epoch of 8 ticks) stands still between its steps: a change made at tick
-    5 finds it at iteration 0, at tick 9 at iteration 1. Going back one tick before the change
-    must give GD its old settings although its iteration is the same; ticking on then equals a
-    comparison that never saw the change."""
-    sc = Scenario(samples=40, val_samples=10, epochs=6)
-    comp, plain = Comparison(sc), Comparison(sc)
-    for _ in range(ticks):
-        comp.tick()
-    gd_at = comp.runs[0].sim.iteration
-    comp.apply_changes(lr=0.2, sampling="replacement")
-    for _ in range(2):
-        comp.tick()
-    assert comp.runs[0].sim.iteration == gd_at      # GD has not moved
-    for _ in range(3):
-        comp.back()
-    for _ in range(ticks - 1):
-        plain.tick()
-    for a, b in zip(comp.runs, plain.runs):
-        assert a.sim.scenario == b.sim.scenario
-        assert np.array_equal(a.sim.params, b.sim.params) and a.sim.iteration == b.sim.iteration
-    for _ in range(30):
-        comp.tick()
-        plain.tick()
-    for a, b in zip(comp.runs, plain.runs):
-        assert np.array_equal(a.sim.params, b.sim.params)
-        assert a.sim.step == b.sim.step
+    assert list(x) == expect
+    x, _ = ens.band("batch_loss")
+    assert list(x) == expect[1:]                       # no batch loss before the first step
+    x, values = ens.band("train_loss", (0.0, 1.0))     # the min and max of the two runs
+    for col, t in enumerate(range(0, 201, 4)):
+        assert values[0, col] == pytest.approx(losses_at[t].min(), rel=1e-12)
+        assert values[1, col] == pytest.approx(losses_at[t].max(), rel=1e-12)
+    assert ens._band.batch.data["loss"].shape == (64, 2)
+    assert ens._band.full.data["params"].shape == (64, 2, 2)
