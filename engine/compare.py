@@ -1,30 +1,41 @@
 """Compare mode: Batch GD, mini-batch GD and SGD in lockstep on the same data from the same start.
 
-Three simulations of one scenario that differ only in the batch size (N, B, 1 by default). They
-share the seed, so the data and the initial parameters are identical. A *tick* advances all three
-by the same amount of the chosen alignment:
+Three runs of one scenario that differ only in the batch size (N, B, 1 by default). They share
+the seed, so the data and the initial parameters are identical. A *tick* advances all three by
+the same amount of the chosen alignment:
 
 * ``epochs`` (default): the same fraction of an epoch — after one epoch of N = 200, B = 5, GD has
   made 1 update, mini-batch 40 and SGD 200;
 * ``samples``: the same number of samples seen;
 * ``steps``: one optimizer step each.
 
-The alignment arithmetic is :mod:`engine.ensemble`'s (one copy): an :class:`~engine.ensemble.Ensemble`
-of the same three batch sizes (``Ensemble.batch_sizes``) ticks to bit-identical parameters
-(tests/test_ensemble.py). This class keeps three full :class:`Simulation` objects because the
-compare screen reads their histories, paths and counters.
+A :class:`Comparison` IS an :class:`~engine.ensemble.Ensemble` (one engine for 1, 3 or K runs):
+its members are the batch sizes (``engine.ensemble.batch_size_members``), each run by a lone
+:class:`Simulation` (``lone="always"``), because the compare screen reads their histories, paths
+and counters (``comp.runs[k].sim``); the ticks, the alignment, ``back``, ``reset``,
+``revision`` and live changes are the Ensemble's.
+
+**Live changes in compare mode** (``[ ] < >`` and the settings): :meth:`Comparison.apply_changes`
+applies a change to all three runs, as ``Simulation.apply_changes`` to each — the learning
+rate, the optimizer and its momentum and weight decay, the schedule, the sampling, drop_last,
+steps_per_epoch, epoch_end, epochs and the target loss. The batch size and accumulation are
+refused: the three runs ARE batch sizes (GD, mini-batch, SGD); a new comparison chooses others.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any, Sequence
 
-from .ensemble import ALIGNMENTS, advance, check_alignment, epoch_target, progress_after_next, tick_unit
-from .sampling import algorithm_name
+from .ensemble import ALIGNMENTS, Ensemble, batch_size_members
+from .errors import ScenarioError
 from .scenario import Scenario
 from .simulation import Simulation
 
-__all__ = ["ALIGNMENTS", "Comparison", "Run"]
+__all__ = ["ALIGNMENTS", "Comparison", "Run", "BATCH_SETTINGS"]
+
+#: Settings compare mode does not change live: its runs are defined by them.
+BATCH_SETTINGS: frozenset[str] = frozenset({"batch_size", "accumulate"})
 
 
 @dataclass
@@ -35,87 +46,40 @@ class Run:
     sim: Simulation
 
 
-@dataclass
-class Comparison:
-    """Three runs of one scenario with different batch sizes, stepped together."""
+class Comparison(Ensemble):
+    """Three (or more) runs of one scenario with different batch sizes, stepped together: an
+    :class:`Ensemble` of lone Simulations aligned by ``align``, the middle run's batch a tick."""
 
-    scenario: Scenario
-    batch_sizes: tuple[int, int, int] | None = None
-    align: str = "epochs"
-    runs: list[Run] = field(init=False)
-    _ticks: list[tuple[float, tuple[int, ...]]] = field(init=False, default_factory=list)
+    def __init__(self, scenario: Scenario, batch_sizes: Sequence[int] | None = None,
+                 align: str = "epochs") -> None:
+        members, sizes = batch_size_members(scenario, batch_sizes)
+        super().__init__(scenario, members, align=align, reference=1 if len(members) > 1 else 0,
+                         evaluate="read", lone="always", band=False)
+        self.given_scenario = scenario
+        self.batch_sizes: tuple[int, ...] = sizes
+        self._runs = [Run(m.label, self.member_sim(k)) for k, m in enumerate(members)]
 
-    def __post_init__(self) -> None:
-        check_alignment(self.align)
-        middle = Simulation(self.scenario.replace(accumulate=1))
-        n = middle.dataset.n_samples
-        sizes = self.batch_sizes or (n, middle.scenario.batch_size, 1)
-        self.batch_sizes = tuple(sizes)  # type: ignore[assignment]
-        self.runs = []
-        for k, b in enumerate(sizes):
-            reuse = k == 1 and b == middle.scenario.batch_size
-            sim = middle if reuse else Simulation(self.scenario.replace(batch_size=b, accumulate=1))
-            self.runs.append(Run(f"{algorithm_name(b, n)} (B={b})", sim))
-        self._ticks = [(0.0, self._positions())]
+    def member_sim(self, k: int) -> Simulation:
+        sim = self.simulation(k)
+        assert sim is not None   # lone="always": every member is a Simulation
+        return sim
 
     @property
-    def target(self) -> float:
-        """How far the runs have been asked to go, in the alignment's unit."""
-        return self._ticks[-1][0]
+    def runs(self) -> list[Run]:  # type: ignore[override]
+        """The compared runs, in batch-size order (GD, mini-batch, SGD)."""
+        return self._runs
 
-    # ------------------------------------------------------------------------------------
-    def _positions(self) -> tuple[int, ...]:
-        return tuple(r.sim.iteration for r in self.runs)
+    def check_changes(self, **changes: Any) -> None:
+        """As :meth:`Ensemble.check_changes`, refusing the batch size and accumulation."""
+        bad = sorted(set(changes) & BATCH_SETTINGS)
+        if bad:
+            sizes = ", ".join(str(b) for b in self.batch_sizes)
+            raise ScenarioError(bad[0], changes[bad[0]],
+                                f"compare mode's runs are the batch sizes {sizes}; start a comparison "
+                                "of other batch sizes instead")
+        super().check_changes(**changes)
 
-    def _progress_after_next(self, sim: Simulation) -> float:
-        """Where ``sim`` would stand, in the alignment's unit, after its next iteration."""
-        return progress_after_next(sim, self.align)
-
-    def unit(self) -> float:
-        """One tick, in the alignment's unit: a batch of the middle run (its share of an epoch,
-        or its samples), or one step."""
-        return tick_unit(self.runs[1].sim, self.align)
-
-    def _advance_to(self, target: float) -> None:
-        for r in self.runs:
-            advance(r.sim, self.align, target, r.sim.step_iteration)
-        self._ticks.append((target, self._positions()))
-
-    @property
-    def done(self) -> bool:
-        """True when every run has finished (or diverged)."""
-        return all(r.sim.done for r in self.runs)
-
-    def tick(self) -> bool:
-        """Advance all three by one unit of the alignment; False when all are done."""
-        if self.done:
-            return False
-        self._advance_to(self.target + self.unit())
-        return True
-
-    def epoch_target(self) -> float:
-        """Where :meth:`tick_epoch` takes the runs: the end of the current epoch, in the
-        alignment's unit (for steps: one epoch of the middle run's steps further)."""
-        return epoch_target(self.target, self.align, self.runs[0].sim.dataset.n_samples, self.runs[1].sim)
-
-    def tick_epoch(self) -> bool:
-        """Advance all three to the end of the current epoch (see :meth:`epoch_target`)."""
-        if self.done:
-            return False
-        self._advance_to(self.epoch_target())
-        return True
-
-    def back(self) -> bool:
-        """Undo the last tick on all three runs (exactly: each run steps back to where it was)."""
-        if len(self._ticks) <= 1:
-            return False
-        self._ticks.pop()
-        for r, it in zip(self.runs, self._ticks[-1][1]):
-            r.sim.goto_iteration(it)
-        return True
-
-    def reset(self) -> None:
-        """All three back to the start."""
-        for r in self.runs:
-            r.sim.reset()
-        self._ticks = [(0.0, self._positions())]
+    def apply_changes(self, **changes: Any) -> None:
+        """A live change for all compared runs (see the module docstring for what is allowed)."""
+        self.check_changes(**changes)
+        super().apply_changes(**changes)

@@ -10,6 +10,7 @@ import pytest
 from engine import Scenario
 from engine.cloud import least_squares_noise_floor, noise_factor, solve_discrete_lyapunov
 from engine.ensemble import Ensemble
+from engine.simulation import Simulation
 
 
 def test_lyapunov_diagonal_by_hand() -> None:
@@ -85,3 +86,58 @@ def test_cloud_of_100_seeds_matches_lyapunov_and_halves_when_b_doubles() -> None
     assert abs(m10 / p10 - 1) < 0.15
     assert 0.4 < m10 / m5 < 0.6
     assert p10 / p5 == pytest.approx(0.5)     # c = 1/B: Σ_θ is linear in c
+
+
+def test_predicted_spread_is_the_lyapunov_floor_of_the_settings_in_force() -> None:
+    sc = Scenario(sampling="replacement", lr=0.05, batch_size=5, epochs=3)
+    ens = Ensemble.seeds(sc, 4)
+    nf = ens.predicted_spread()
+    assert ens.prediction_note() == ""
+    assert nf.spread == least_squares_noise_floor(ens.X, ens.y, 0.05, 5, replacement=True).spread
+    ens.tick()
+    ens.apply_changes(batch_size=10)          # a live change: the prediction follows it
+    assert ens.predicted_spread().spread == pytest.approx(nf.spread / 2, rel=1e-12)   # c = 1/B
+    ens.apply_changes(sampling="reshuffle")
+    fpc = least_squares_noise_floor(ens.X, ens.y, 0.05, 10, replacement=False)
+    assert ens.predicted_spread().factor == pytest.approx((200 - 10) / (10 * 199))
+    assert ens.predicted_spread().spread == fpc.spread
+    assert "anti-correlated" in ens.prediction_note()
+
+
+@pytest.mark.parametrize(("scenario", "words"), [
+    (Scenario(dataset="blobs", model="logistic", epochs=1), "least squares"),
+    (Scenario(optimizer="adam", epochs=1), "plain SGD"),
+    (Scenario(momentum=0.9, epochs=1), "momentum"),
+    (Scenario(schedule="cosine", epochs=1), "cosine"),
+    (Scenario(sampling="sequential", epochs=1), "same batches"),
+    (Scenario(lr=5.0, epochs=1), "stationary"),
+])
+def test_no_prediction_says_why(scenario: Scenario, words: str) -> None:
+    ens = Ensemble.seeds(scenario, 2)
+    assert ens.predicted_spread() is None
+    assert words in ens.prediction_note()
+
+
+def test_no_prediction_for_members_with_different_settings() -> None:
+    ens = Ensemble.vary(Scenario(epochs=1), "lr", [0.05, 0.1])
+    assert ens.predicted_spread() is None and "differ in lr" in ens.prediction_note()
+
+
+def test_reference_path_is_full_batch_gd_from_the_start_and_follows_an_lr_change() -> None:
+    sc = Scenario(epochs=60)
+    ens = Ensemble.seeds(sc, 3)
+    sim = Simulation(sc)
+    assert np.array_equal(ens.reference_path(), sim.reference_path())
+    assert ens.reference_path() is ens.reference_path()        # cached
+    ens.tick()
+    ens.apply_changes(lr=0.1)
+    # an independent loop: θ ← θ − 0.1 · (2/N) X̃ᵀ(X̃θ − y) from the start, 60 updates
+    Xt = np.hstack([ens.X, np.ones((len(ens.y), 1))])
+    theta = ens.initial_params.copy()
+    path = [theta]
+    for _ in range(60):
+        theta = theta - 0.1 * (2 / len(ens.y)) * Xt.T @ (Xt @ theta - ens.y)
+        path.append(theta)
+    got = ens.reference_path()
+    assert got[0] == pytest.approx(path[0]) and got[-1] == pytest.approx(path[len(got) - 1], rel=1e-9)
+    assert len(got) <= 61

@@ -35,26 +35,9 @@ def assert_members_match_lone_runs(ens: Ensemble) -> None:
     """Step the ensemble one step at a time and every member's lone Simulation alongside;
     after every step the parameters, batch loss, train and validation losses, counters and
     status must be equal bit for bit."""
-    lone = [ens.member_simulation(k) for k in range(ens.runs)]
-    batch_losses: list[list[float]] = [[] for _ in lone]
-    for sim, record in zip(lone, batch_losses):
-        sim.on_step = lambda rec, record=record: record.append(rec.batch_loss)
     assert ens.align == "steps"
-    checked = 0
-    while ens.tick():
-        for k, sim in enumerate(lone):
-            if ens.status[k] in RUNNING or sim.status in RUNNING:
-                sim.step_update()
-            assert np.array_equal(ens.params[k], sim.params), (k, sim.step)
-            assert ens.step[k] == sim.step and ens.iteration[k] == sim.iteration
-            assert ens.samples_seen[k] == sim.samples_seen
-            assert np.array_equal(ens.train_loss[k], sim.train_loss)
-            assert np.array_equal(ens.val_loss[k], sim.val_loss, equal_nan=True)
-            assert np.array_equal(ens.epoch_loss[k], sim.epoch_loss, equal_nan=True)
-            if sim.step:
-                assert np.array_equal(ens.batch_loss[k], batch_losses[k][-1])
-            assert ens.status[k] == sim.status
-            checked += 1
+    lone, batch_losses = lone_runs(ens)
+    checked = step_lone_alongside(ens, lone, batch_losses)
     for k, sim in enumerate(lone):
         assert sim.done and ens.status[k] == sim.status
         assert ens.diverged_step[k] == sim.diverged_step
@@ -310,3 +293,309 @@ def test_a_member_is_diverging_exactly_when_its_lone_run_is() -> None:
         seen.add(ens.status[1])
         assert ens.status[0] in ("ready", "finished")
     assert "diverging" in seen
+
+
+# ------------------------------------------------------------------------------------------------
+# live changes for all members (issue 11: `[ ] < >` apply to all K runs)
+
+
+def step_lone_alongside(ens: Ensemble, lone: list[Simulation], batch_losses: list[list[float]]) -> int:
+    """Tick the ensemble (step alignment) to the end, stepping each lone run one step per tick,
+    and compare them bit for bit after every tick; returns how many comparisons were made."""
+    checked = 0
+    while ens.tick():
+        for k, sim in enumerate(lone):
+            if ens.status[k] in RUNNING or sim.status in RUNNING:
+                sim.step_update()
+            assert np.array_equal(ens.params[k], sim.params), (k, sim.step)
+            assert ens.step[k] == sim.step and ens.iteration[k] == sim.iteration
+            assert ens.samples_seen[k] == sim.samples_seen
+            assert np.array_equal(ens.train_loss[k], sim.train_loss)
+            assert np.array_equal(ens.val_loss[k], sim.val_loss, equal_nan=True)
+            assert np.array_equal(ens.epoch_loss[k], sim.epoch_loss, equal_nan=True)
+            if sim.step:
+                assert np.array_equal(ens.batch_loss[k], batch_losses[k][-1])
+            assert ens.status[k] == sim.status
+            checked += 1
+    return checked
+
+
+def lone_runs(ens: Ensemble) -> tuple[list[Simulation], list[list[float]]]:
+    lone = [ens.member_simulation(k) for k in range(ens.runs)]
+    losses: list[list[float]] = [[] for _ in lone]
+    for sim, record in zip(lone, losses):
+        sim.on_step = lambda rec, record=record: record.append(rec.batch_loss)
+    return lone, losses
+
+
+def change_then_compare(ens: Ensemble, ticks: int, changes: dict) -> list[Simulation]:
+    """Tick ``ticks`` times, apply ``changes`` to the ensemble and to every lone run driven to
+    the same iteration, then compare them to the end."""
+    lone, losses = lone_runs(ens)
+    for _ in range(ticks):
+        ens.tick()
+    for k, sim in enumerate(lone):
+        sim.run_iterations(int(ens.iteration[k]) - sim.iteration)
+        assert np.array_equal(sim.params, ens.params[k])
+    ens.apply_changes(**changes)
+    for sim in lone:
+        sim.apply_changes(**changes)
+    for k, sim in enumerate(lone):
+        assert ens.member_scenario(k) == sim.scenario
+    assert step_lone_alongside(ens, lone, losses) > 0
+    for k, sim in enumerate(lone):
+        assert sim.done and ens.status[k] == sim.status
+    return lone
+
+
+CHANGES = [
+    {"batch_size": 8},
+    {"lr": 0.02, "optimizer": "momentum"},
+    {"optimizer": "adam", "lr": 0.01},
+    {"sampling": "replacement", "accumulate": 2},
+    {"epochs": 5, "drop_last": True, "batch_size": 7},
+]
+
+
+@pytest.mark.parametrize("model", ["linear", "logistic", "mlp"])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_a_live_change_for_all_members_equals_the_lone_runs_given_it(model: str, optimizer: str) -> None:
+    sc = SMALL[model].replace(optimizer=optimizer,
+                              lr=0.01 if optimizer in ("adam", "adamw", "rmsprop") else SMALL[model].lr)
+    for i, changes in enumerate(CHANGES):
+        # mid-epoch (11 steps of 7 or 8 per epoch) and, for one change, at an epoch boundary
+        ticks = 7 if i == 1 and model != "linear" else (8 if i == 1 else 11)
+        ens = Ensemble.seeds(sc, 3, evaluate="step" if i % 2 else "read")
+        change_then_compare(ens, ticks, changes)
+        assert len(ens.groups) == 1     # one plan, one position: still stepped together
+
+
+def test_a_change_regroups_members_of_different_batch_sizes() -> None:
+    """Three batch sizes stand at different iterations: a change to one B keeps three groups
+    (different positions), each member equal to its lone run given the change."""
+    sc = SMALL["linear"].replace(epochs=12)
+    ens = Ensemble.vary(sc, "batch_size", [40, 5, 1])
+    change_then_compare(ens, 6, {"batch_size": 8, "lr": 0.03})
+    assert len(ens.groups) == 3
+    assert [ens.member_scenario(k).batch_size for k in range(3)] == [8, 8, 8]
+
+
+def test_members_differing_in_lr_keep_their_lr_through_a_b_change() -> None:
+    sc = SMALL["linear"]
+    ens = Ensemble.vary(sc, "lr", [0.01, 0.05])
+    change_then_compare(ens, 5, {"batch_size": 10})
+    assert [ens.member_scenario(k).lr for k in range(2)] == [0.01, 0.05]
+    assert len(ens.groups) == 1
+
+
+def test_a_diverged_member_resumes_from_its_own_position_as_its_lone_run() -> None:
+    """lr 10 diverges early; a change to lr 0.05 makes it continue from its last finite
+    parameters at the step it stopped (its lone run's apply_changes), while the other member
+    goes on from the ensemble's step: two groups."""
+    sc = SMALL["linear"].replace(epochs=20)
+    ens = Ensemble.vary(sc, "lr", [0.05, 10.0])
+    lone = change_then_compare(ens, 60, {"lr": 0.05})
+    assert ens.diverged_step[1] == 0 and lone[1].diverged_step == 0
+    assert ens.status == ["finished", "finished"]
+
+
+def test_a_member_that_reached_its_target_resumes_after_a_change() -> None:
+    sc = SMALL["linear"].replace(epochs=50, target_loss=0.12)
+    ens = Ensemble.seeds(sc, 3)
+    lone, losses = lone_runs(ens)
+    while "target reached" not in ens.status:
+        ens.tick()
+    for _ in range(3):
+        ens.tick()
+    for k, sim in enumerate(lone):
+        sim.run_iterations(int(ens.iteration[k]) - sim.iteration)
+    ens.apply_changes(target_loss=0.0, lr=0.02)
+    for sim in lone:
+        sim.apply_changes(target_loss=0.0, lr=0.02)
+    assert step_lone_alongside(ens, lone, losses) > 0
+    assert ens.status == ["finished"] * 3
+
+
+def test_back_across_a_change_restores_the_old_settings_exactly() -> None:
+    sc = SMALL["mlp"].replace(epochs=6)
+    ens = Ensemble.seeds(sc, 4)
+    plain = Ensemble.seeds(sc, 4)
+    for _ in range(10):
+        ens.tick()
+        plain.tick()
+    ens.apply_changes(batch_size=4, optimizer="adam", lr=0.01)
+    assert ens.scenario.batch_size == 4 and ens.changes and ens.changes[0][0] == 10
+    changed = Ensemble.seeds(sc, 4)
+    lone = [changed.member_simulation(k) for k in range(4)]
+    for _ in range(10):
+        ens.tick()
+    after = ens.params.copy()
+    for _ in range(10):
+        ens.back()
+    # at the change: its settings are still in force (as the lone run's goto to that iteration)
+    assert ens.scenario.batch_size == 4 and list(ens.step) == [10] * 4
+    assert np.array_equal(ens.params, plain.params)
+    for _ in range(10):
+        ens.tick()
+    assert np.array_equal(ens.params, after)
+    for _ in range(10):
+        ens.back()
+    ens.back()                      # before the change: the old settings
+    assert ens.scenario.batch_size == 6 and not ens.changes
+    for _ in range(15):
+        ens.tick()
+    for _ in range(14):             # ens: 9 + 15 ticks; plain: 10 + 14
+        plain.tick()
+    assert np.array_equal(ens.params, plain.params)
+    # the lone runs given the change at step 10, then 10 steps: the "after" state
+    for k, sim in enumerate(lone):
+        sim.run_iterations(10)
+        sim.apply_changes(batch_size=4, optimizer="adam", lr=0.01)
+        sim.run_iterations(10)
+        assert np.array_equal(sim.params, after[k])
+    ens.reset()
+    assert ens.scenario.batch_size == 6
+    assert np.array_equal(ens.params, np.repeat(ens.initial_params[None], 4, axis=0))
+
+
+def test_goto_tick_across_two_changes() -> None:
+    sc = SMALL["linear"].replace(epochs=6)
+    ens = Ensemble.seeds(sc, 3)
+    snapshots = {}
+    for t in range(1, 31):
+        ens.tick()
+        if t == 8:
+            ens.apply_changes(lr=0.02)
+        if t == 20:
+            ens.apply_changes(batch_size=10, sampling="replacement")
+        snapshots[t] = (ens.params.copy(), ens.scenario)
+    for t in (25, 20, 12, 8, 3):
+        ens.goto_tick(t)
+        assert np.array_equal(ens.params, snapshots[t][0]), t
+        assert ens.scenario == snapshots[t][1], t
+    assert ens.scenario.lr == sc.lr and not ens.changes
+    for t in range(4, 31):          # the same ticks and changes again: the same states
+        ens.tick()
+        if t == 8:
+            ens.apply_changes(lr=0.02)
+        if t == 20:
+            ens.apply_changes(batch_size=10, sampling="replacement")
+        assert np.array_equal(ens.params, snapshots[t][0]), t
+    assert [c[0] for c in ens.changes] == [8, 20]
+    with pytest.raises(ScenarioError, match="tick"):
+        ens.goto_tick(ens.ticks + 1)
+
+
+def test_a_change_raises_the_lone_runs_error_before_anything_changes() -> None:
+    sc = SMALL["linear"].replace(epochs=2)
+    ens = Ensemble.seeds(sc, 3)
+    sim = Simulation(sc)
+    ens.tick()
+    sim.step_update()
+    before, revision = ens.params.copy(), ens.revision
+    for changes in ({"batch_size": 0}, {"batch_size": 41}, {"model": "mlp"}, {"lr": -1.0},
+                    {"optimizer": "nope"}, {"epochs": 0}):
+        with pytest.raises(ScenarioError) as lone_err:
+            sim.check_changes(**changes)
+        with pytest.raises(ScenarioError) as ens_err:
+            ens.apply_changes(**changes)
+        assert str(ens_err.value) == str(lone_err.value)
+        with pytest.raises(ScenarioError):
+            ens.check_changes(**changes)
+    assert np.array_equal(ens.params, before) and ens.revision == revision
+    ens.run_to_end()
+    sim.run_to_end()
+    with pytest.raises(ScenarioError) as lone_err:
+        sim.apply_changes(lr=0.01)
+    with pytest.raises(ScenarioError) as ens_err:
+        ens.apply_changes(lr=0.01)
+    assert str(ens_err.value) == str(lone_err.value) and "finished" in str(ens_err.value)
+
+
+def test_an_ensemble_refuses_a_live_change_to_epoch_end_cut() -> None:
+    ens = Ensemble.seeds(Scenario(samples=47, batch_size=5, epochs=5), 2)
+    ens.tick()
+    with pytest.raises(ScenarioError, match="continue only"):
+        ens.apply_changes(steps_per_epoch=4, epoch_end="cut")
+
+
+def test_revision_is_bumped_by_every_mutating_method() -> None:
+    ens = Ensemble.seeds(SMALL["linear"], 2)
+    seen = [ens.revision]
+    for act in (ens.tick, ens.tick_epoch, ens.back, lambda: ens.apply_changes(lr=0.02),
+                lambda: ens.goto_tick(0), ens.tick, ens.reset, ens.run_to_end):
+        act()
+        assert ens.revision > seen[-1]
+        seen.append(ens.revision)
+    ens.params, ens.band(), ens.spread(), ens.predicted_spread()   # reads change nothing
+    assert ens.revision == seen[-1]
+
+
+# ------------------------------------------------------------------------------------------------
+# the loss band
+
+
+def test_band_is_the_quantiles_of_the_members_at_every_tick_and_follows_back() -> None:
+    sc = SMALL["linear"].replace(epochs=20, val_samples=10)
+    ens = Ensemble.vary(sc, "lr", [0.01, 0.02, 0.05, 0.1, 10.0])   # lr 10 diverges
+    seen: list[tuple[int, np.ndarray, np.ndarray]] = []
+    while ens.tick():
+        gone = np.array([s == "diverged" for s in ens.status])
+        seen.append((int(ens.step[0]), np.where(gone, np.nan, ens.batch_loss),
+                     np.where(gone, np.nan, ens.train_loss)))
+    assert "diverged" in ens.status
+    for q_index, name in ((1, "batch_loss"), (2, "train_loss")):
+        x, values = ens.band(name, (0.1, 0.5, 0.9))
+        assert values.shape == (3, len(x))
+        expect_x = [s for s, *v in seen if np.isfinite(v[q_index - 1]).any()]
+        if name == "train_loss":
+            expect_x = [0] + expect_x                   # the start: every member at L(θ₀)
+        assert list(x) == expect_x
+        for s, *v in seen:
+            vals = v[q_index - 1]
+            finite = vals[np.isfinite(vals)]
+            col = list(x).index(s)
+            # np.percentile's default (linear) rule, by hand: position q·(n − 1) in the sorted values
+            srt = np.sort(finite)
+            for row, q in enumerate((0.1, 0.5, 0.9)):
+                pos = q * (len(srt) - 1)
+                lo, hi = int(math.floor(pos)), int(math.ceil(pos))
+                expect = srt[lo] + (srt[hi] - srt[lo]) * (pos - lo)
+                assert values[row, col] == pytest.approx(expect, rel=1e-12)
+    n_before = len(ens.band("batch_loss")[0])
+    for _ in range(5):
+        ens.back()
+    x, _ = ens.band("batch_loss")
+    assert len(x) == n_before - 5 and x[-1] == ens.step[0]
+    ens.reset()
+    x, values = ens.band("train_loss")
+    assert list(x) == [0] and np.allclose(values, ens.initial_train_loss)
+    with pytest.raises(ScenarioError, match="quantity"):
+        ens.band("loss")
+
+
+def test_band_memory_is_bounded_by_decimation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With room for 64 ticks: ticks 0..63 fill it, tick 64 keeps the even ones (stride 2),
+    tick 128 the multiples of 4: after 200 ticks the record holds ticks 0, 4, ..., 200."""
+    import engine.ensemble as ensemble_module
+
+    monkeypatch.setattr(ensemble_module, "BAND_POINTS", 2 * 64)
+    monkeypatch.setattr(ensemble_module, "BAND_EVAL_POINTS", 64)
+    ens = Ensemble.seeds(SMALL["linear"].replace(epochs=30), 2)
+    steps_at = [0]
+    losses_at = [ens.train_loss]
+    for _ in range(200):
+        ens.tick()
+        steps_at.append(int(ens.step[0]))
+        losses_at.append(ens.train_loss)
+    expect = [steps_at[t] for t in range(0, 201, 4)]
+    x, _ = ens.band("train_loss")
+    assert list(x) == expect
+    x, _ = ens.band("batch_loss")
+    assert list(x) == expect[1:]                       # no batch loss before the first step
+    x, values = ens.band("train_loss", (0.0, 1.0))     # the min and max of the two runs
+    for col, t in enumerate(range(0, 201, 4)):
+        assert values[0, col] == pytest.approx(losses_at[t].min(), rel=1e-12)
+        assert values[1, col] == pytest.approx(losses_at[t].max(), rel=1e-12)
+    assert ens._band.batch.data["loss"].shape == (64, 2)
+    assert ens._band.full.data["params"].shape == (64, 2, 2)
