@@ -21,13 +21,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from engine import Scenario, Simulation
+from engine import Scenario, ScenarioError, Simulation
+from engine.errors import visible
 
 from .commands import MbsimCommands
 from .live import LiveActions
 from .messages import RunStateChanged, SimulationChanged
 from .runloop import (CHUNK_TIME, DEFAULT_SPEED, FRAME_INTERVAL, MIN_SPEED, SLICE, SPEEDS,  # noqa: F401
                       RunLoop, parse_speed)
+from .screens.cloud import DEFAULT_RUNS, CloudScreen
 from .screens.compare import CompareScreen
 from .screens.help import HelpScreen
 from .widgets._cells import enable_partial_line_updates
@@ -91,6 +93,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         Binding("r", "reset", "reset"),
         Binding("s", "settings", "settings"),
         Binding("c", "compare", "compare"),
+        Binding("k", "cloud", "cloud"),
         Binding("l", "toggle_lens", "lens"),
         Binding("d", "toggle_phase_view", "detail"),
         Binding("a", "toggle_arithmetic", "arithmetic"),
@@ -102,7 +105,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
 
     def __init__(self, scenario: Scenario | Simulation | None = None, *, paused: bool = True,
                  speed: int | float | str | None = None, animate: bool = True,
-                 throttle: bool = True) -> None:
+                 throttle: bool = True, runs: int = DEFAULT_RUNS) -> None:
         """``animate=False`` turns the reshuffle animation off and ``throttle=False`` draws the
         plots on every change (both for tests and snapshots, which must not depend on timing)."""
         super().__init__()
@@ -115,6 +118,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
             self.sim = Simulation(scenario if scenario is not None else Scenario())
         self.speed: float | None = parse_speed(speed)
         self.start_paused = paused
+        self.cloud_runs = runs                # K of the noise cloud (k; --runs)
         self.handle_signals = False           # run_app: SIGINT/SIGTERM/SIGHUP end with 130/143/129
         self.init_run_loop()                  # self.goal: an iteration to run to at max speed (e)
         self._per_iteration = 1e-4            # running estimate of the engine's time per iteration
@@ -306,7 +310,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # compare mode has its own runs and keys: the main run's keys must not act behind it
         # (a screenshot works on every screen: it pictures the screen shown)
-        if isinstance(self.screen, CompareScreen) and action not in ("quit", "command_palette", "screenshot"):
+        if isinstance(self.screen, (CompareScreen, CloudScreen)) and action not in ("quit", "command_palette", "screenshot"):
             return False
         # the help screen is modal: keys of the main screen wait until it is closed
         if isinstance(self.screen, HelpScreen) and action not in ("quit", "command_palette", "help", "screenshot"):
@@ -367,6 +371,18 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         """Compare mode: Batch GD, this batch size and SGD in lockstep (c or escape comes back)."""
         self.pause()
         self.push_screen(CompareScreen(self.sim.scenario))
+
+    def action_cloud(self) -> None:
+        """The noise cloud: K runs of this scenario with different sampling seeds (k or escape
+        comes back)."""
+        self.pause()
+        try:
+            screen = CloudScreen(self.sim.scenario, runs=self.cloud_runs, speed=self.speed)
+        except ScenarioError as err:       # e.g. epoch_end = cut: an ensemble refuses it, with why
+            self.bell()
+            self.notify(visible(f"no noise cloud: {err}"), severity="error", markup=False)
+            return
+        self.push_screen(screen)
 
     def _show_panel(self, name: str, on: bool) -> None:
         """Show the lens instead of the landscape, or the phase view instead of the loss plot."""
@@ -429,13 +445,13 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
 
 
 def run_app(scenario: Scenario | Simulation | None = None, *, paused: bool = True,
-            speed: int | float | str | None = None) -> int:
+            speed: int | float | str | None = None, runs: int | None = None) -> int:
     """Open the TUI on ``scenario``; return the exit code.
 
     ``paused=False`` starts running at once (``--run``); ``speed`` is batches per second, or
     "max" (``--speed``; None is the default, 10). A bad scenario raises before the screen opens.
     """
-    app = MbsimApp(scenario, paused=paused, speed=speed)
+    app = MbsimApp(scenario, paused=paused, speed=speed, runs=runs or DEFAULT_RUNS)
     app.handle_signals = True
     result = app.run()
     if app.return_code:

@@ -56,6 +56,8 @@ def commands_for(app: object) -> Iterator[Command]:
     yield Command("Settings…", "every setting of the scenario (key s)", "settings")
     yield Command("Save scenario…", "write the settings in force to a TOML file", "save_scenario")
     yield Command("Screenshot", "save an SVG picture of the screen in the working directory", "screenshot")
+    yield Command("Noise cloud", "K runs of this scenario with different sampling seeds, their spread "
+                  "measured and predicted (key k)", "cloud")
     for axis in X_AXES:
         yield Command(f"Loss plot x axis: {axis}", X_AXIS_HELP[axis], f"x_axis({axis!r})")
     for name, description in preset_list():

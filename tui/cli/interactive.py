@@ -19,6 +19,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="start running at once")
     tui.add_argument("--speed", metavar="N", default=argparse.SUPPRESS,
                      help="starting speed of the TUI (steps per second)")
+    tui.add_argument("--runs", metavar="K", default=argparse.SUPPRESS,
+                     help="runs in the noise cloud (key k), 1 to 1000 (default 100)")
 
 
 def under_web_driver() -> bool:
@@ -63,4 +65,7 @@ def execute(ns: argparse.Namespace) -> int:
             os.environ.get("MBSIM_FORCE_TUI") or under_web_driver()):
         raise UsageError("the TUI needs a terminal; use 'mbsim run' for headless output "
                          "(or 'mbsim plan', 'mbsim presets')")
-    return int(app.run_app(sim, paused=not getattr(ns, "start_running", False), speed=speed) or 0)
+    from .run_ensemble import parse_runs
+
+    runs = parse_runs(getattr(ns, "runs", None))
+    return int(app.run_app(sim, paused=not getattr(ns, "start_running", False), speed=speed, runs=runs) or 0)

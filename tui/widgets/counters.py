@@ -16,8 +16,19 @@ from ._lines import ItemLine
 _COUNTER = re.compile(r"(\S+) (\S+)")
 
 
+def ensemble_counters(ens):  # noqa: ANN001, ANN201
+    """Member 0 of an ensemble seen as a lone run (the engine's own counters rule); the noise
+    cloud's members all share its plan, so its counters are every member's."""
+    gi, row = ens._where[0]
+    group = ens.groups[gi]
+    return group.member_view(row) if hasattr(group, "member_view") else group.sim
+
+
 def counter_items(sim) -> list[tuple[str, str]]:
     """(label, value) pairs of the counters line, read from ``sim.counters()``."""
+    if not hasattr(sim, "history"):        # an ensemble (the cloud): its counters and K
+        items = [tuple(m.groups()) for m in _COUNTER.finditer(ensemble_counters(sim).counters().text())]
+        return items + [("Runs", str(sim.runs))]
     c = sim.counters()
     items = [tuple(m.groups()) for m in _COUNTER.finditer(c.text())]
     plan = sim.plan
@@ -39,7 +50,8 @@ class CountersLine(ItemLine):
     COMPONENT_CLASSES = {"counters--value", "counters--label"}
 
     def show(self, sim) -> None:
-        """Redraw from ``sim.counters()`` (no-op when the counters did not change)."""
+        """Redraw from ``sim.counters()`` — a run's, or an ensemble's (the cloud: every member
+        is at the same counters) — (no-op when the counters did not change)."""
         value = self.get_component_rich_style("counters--value", partial=True) if self.is_attached else ""
         label = self.get_component_rich_style("counters--label", partial=True) if self.is_attached else ""
         self.set_items([Text.assemble((name, label), " ", (val, value)) for name, val in counter_items(sim)])

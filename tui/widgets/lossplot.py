@@ -514,8 +514,8 @@ class LossPlot(PlotextPlot):
     # --- a cloud of runs ---------------------------------------------------------------------
     def _cloud_data(self, ens, plt, pal: dict[str, RGB], w: int) -> Text:  # noqa: ANN001
         """The band of the K runs' losses over steps: the median of the full training loss
-        (bold), its 10 % and 90 % quantiles (faint), and the median batch loss (faint, noisy);
-        all from ``Ensemble.band`` (the engine's quantiles), decimated to the plot's width."""
+        (bold) and its 10 % and 90 % quantiles (faint), from ``Ensemble.band`` (the engine's
+        quantiles), decimated to the plot's width."""
         width = 2 * max(8, w - 10)
         self.series = {}
         curves: list[tuple[str, np.ndarray, np.ndarray, str]] = []
@@ -524,13 +524,7 @@ class LossPlot(PlotextPlot):
         keep = _decimate_index(len(steps), width)
         x = np.asarray(steps, float)[keep]
         train = np.asarray(train, float)[:, keep]
-        try:
-            bsteps, batch = ens.band("batch_loss", qs=(0.5,))
-        except (KeyError, ValueError):           # no batch loss before the first step
-            bsteps, batch = np.zeros(0), np.zeros((1, 0))
-        bkeep = _decimate_index(len(bsteps), width)
-        if len(bsteps):
-            curves.append(("batch_q50", np.asarray(bsteps, float)[bkeep], np.asarray(batch, float)[0, bkeep], "batch"))
+        bsteps = np.zeros(0)
         curves.append(("train_q10", x, train[0], "band"))
         curves.append(("train_q90", x, train[2], "band"))
         curves.append(("train_q50", x, train[1], "train"))

@@ -1,0 +1,370 @@
+"""The noise cloud (``k``): K runs of the current scenario from the same start, differing only in
+the sampling seed (:meth:`engine.ensemble.Ensemble.seeds`), stepped together.
+
+The same panels as the main screen and compare mode, given an Ensemble: the landscape draws the
+K runs' current parameters as a cloud of points that moves as they step, their mean ✚, the
+full-batch GD reference path (``Ensemble.reference_path``) and the minimum ◆; the loss plot the
+band of the K runs' training losses (median, 10–90 %). The readout beside them: the measured
+spread tr Cov of the K parameter vectors (``Ensemble.spread``) and the stationary spread
+predicted by the Lyapunov equation of SCIENCE.md §5 (``Ensemble.predicted_spread``), or the
+engine's note why there is none (``Ensemble.prediction_note``).
+
+The run loop is :mod:`tui.runloop`'s (a unit is one step of every run). ``[ ] < >``, ``o`` and
+``m`` change all K runs live (``Ensemble.apply_changes``): double B and the cloud shrinks. The
+screen redraws from ``Ensemble.revision`` (the one refresh rule).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from engine import Scenario, ScenarioError
+from engine.ensemble import Ensemble
+from engine.errors import visible
+from engine.live import next_batch_size, next_optimizer, next_sampling, previous_batch_size
+
+from ..messages import SimulationChanged
+from ..runloop import DEFAULT_SPEED, RunLoop
+from ..widgets.counters import CountersLine
+from ..widgets.header import speed_label
+from ..widgets.landscape import LandscapeView
+from ..widgets.lossplot import LossPlot
+from .help import HelpScreen
+
+DEFAULT_RUNS = 100
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+SPEED_GROUP = Binding.Group("speed")
+BATCH_GROUP = Binding.Group("batch size")
+LR_GROUP = Binding.Group("lr")
+
+HELP_KEYS = (
+    ("space", "run or pause all K runs together."),
+    ("n  →", "one step of every run."),
+    ("e", "to the end of the epoch."),
+    ("←  backspace", "one step back, exactly, for all K runs."),
+    ("+  -", "faster or slower, in steps per second."),
+    ("[  ]", "batch size of every run to the previous / next power of two: the cloud grows / shrinks."),
+    ("<  >", "halve / double the learning rate of every run."),
+    ("o  m", "next optimizer / next sampling for every run."),
+    ("r", "all K runs back to the same start."),
+    ("k  escape", "back to the main screen."),
+    ("?", "this help (escape or ? closes it)."),
+)
+HELP_PANELS = (
+    ("Cloud", "K runs of this scenario from the same start, differing only in which samples "
+              "each batch draws (the sampling seed). Each point • is one run's parameters now, "
+              "✚ their mean, ━ full-batch GD, ◆ the minimum, ○ the common start."),
+    ("Spread", "measured: tr Cov of the K parameter vectors (divisor K − 1). Predicted: the "
+               "stationary tr Σ_θ of SGD on least squares, Σ_θ = (I − ηH) Σ_θ (I − ηH)ᵀ + η² c C "
+               "(SCIENCE.md §5), c = 1/B with replacement. It grows with η and shrinks with B."),
+    ("Loss band", "the median of the K runs' full training loss, and its 10 % and 90 % quantiles."),
+)
+
+
+def fmt_spread(v: float | None) -> str:
+    """A spread, 4 significant digits (— when there is none)."""
+    if v is None or not math.isfinite(v):
+        return "—"
+    return f"{v:.4g}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.3e}"
+
+
+class CloudHelp(HelpScreen):
+    """Help for the noise cloud (a :class:`HelpScreen`, so the app treats it as its help)."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-box") as box:
+            box.border_title = "noise cloud help"
+            box.border_subtitle = "↑ ↓ scroll · escape closes"
+            with VerticalScroll(id="help-scroll"):
+                for title, rows in (("Noise cloud", HELP_PANELS), ("Keys", HELP_KEYS)):
+                    yield Static(title, classes="help-section")
+                    with Grid(classes="help-grid"):
+                        for name, text in rows:
+                            yield Static(name, classes="help-name", markup=False)
+                            yield Static(text, classes="help-text", markup=False)
+
+
+class CloudReadout(Static):
+    """The header line, the counters' note and the spread readout (measured vs predicted)."""
+
+    def show(self, ens: Ensemble, state: str) -> None:
+        sc = ens.scenario
+        measured = ens.spread()
+        floor = ens.predicted_spread()
+        self.measured = measured
+        self.predicted = floor.spread if floor is not None else None
+        self.note = ens.prediction_note()
+        line1 = Text.assemble(("Noise cloud", "bold"), "  ", (visible(sc.name), "bold"),
+                              f"  {ens.runs} runs, one start, different sampling seeds  "
+                              f"B={sc.batch_size}  {sc.optimizer}  lr {sc.lr:g}  {sc.sampling}  ",
+                              (state, "bold"))
+        parts = [("spread tr Cov[θ] ", ""), (f"measured {fmt_spread(measured)}", "bold")]
+        if floor is not None:
+            ratio = measured / floor.spread if floor.spread > 0 and math.isfinite(measured) else math.nan
+            parts += [("  ·  predicted (Lyapunov, §5) ", ""), (fmt_spread(floor.spread), "bold"),
+                      (f"  ·  measured/predicted {ratio:.2f}" if math.isfinite(ratio) else "", "")]
+        line2 = Text.assemble(*parts)
+        lines = [line1, line2]
+        if self.note:
+            lines.append(Text(self.note, style="italic"))
+        self.text = "\n".join(t.plain for t in lines)
+        self.update(Text("\n").join(lines))
+
+
+class CloudScreen(RunLoop, Screen[None]):
+    """The noise cloud (see the module docstring)."""
+
+    SPEED_UNIT = "steps per second"
+
+    DEFAULT_CSS = """
+    CloudScreen { layout: vertical; background: $background; }
+    CloudScreen #cloud-main { height: 1fr; }
+    CloudScreen #cloud-readout { height: auto; padding: 0 1; background: $panel; color: $foreground; }
+    CloudScreen #cloud-counters { height: auto; padding: 0 1; }
+    CloudScreen #cloud-panels { height: 1fr; min-height: 8; }
+    CloudScreen #cloud-landscape, CloudScreen #cloud-plot {
+        height: 1fr;
+        border: round $panel-lighten-2;
+        border-title-color: $text-muted;
+        border-title-align: left;
+    }
+    CloudScreen #cloud-landscape { width: 1fr; }
+    CloudScreen #cloud-plot { width: 1fr; }
+    CloudScreen #cloud-too-small {
+        display: none; width: 1fr; height: 1fr; content-align: center middle; text-align: center;
+        color: $warning; text-style: bold;
+    }
+    CloudScreen.-narrow #cloud-main, CloudScreen.-short #cloud-main,
+    CloudScreen.-narrow Footer, CloudScreen.-short Footer { display: none; }
+    CloudScreen.-narrow #cloud-too-small, CloudScreen.-short #cloud-too-small { display: block; }
+    CloudScreen Footer.-compact FooterLabel { margin: 0 1 0 0; }
+    CloudScreen.-w80 FooterKey.-command-palette,
+    CloudScreen.-w80 Footer KeyGroup, CloudScreen.-w80 Footer FooterLabel { display: none; }
+    """
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_WIDTH, "-w80"), (110, "-w110")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_HEIGHT, "-h24")]
+
+    BINDINGS = [
+        Binding("space", "toggle_run", "run"),
+        Binding("n", "tick", "step"),
+        Binding("right", "tick", "step", show=False),
+        Binding("e", "epoch", "epoch"),
+        Binding("left", "back", "back", key_display="←"),
+        Binding("backspace", "back", "back", show=False),
+        Binding("plus,equals_sign", "faster", "faster", key_display="+", group=SPEED_GROUP),
+        Binding("minus", "slower", "slower", key_display="-", group=SPEED_GROUP),
+        Binding("left_square_bracket", "batch_smaller", "batch size", key_display="[", group=BATCH_GROUP),
+        Binding("right_square_bracket", "batch_larger", "batch size", key_display="]", group=BATCH_GROUP),
+        Binding("less_than_sign", "lr_half", "lr", key_display="<", group=LR_GROUP),
+        Binding("greater_than_sign", "lr_double", "lr", key_display=">", group=LR_GROUP),
+        Binding("o", "cycle_optimizer", "optimizer", show=False),
+        Binding("m", "cycle_sampling", "sampling", show=False),
+        Binding("r", "reset", "reset"),
+        Binding("k", "close", "main"),
+        Binding("escape", "close", "main", show=False),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("p", "no_phase", "phase", show=False),
+    ]
+
+    def __init__(self, scenario: Scenario, *, runs: int = DEFAULT_RUNS, speed: float | None = DEFAULT_SPEED,
+                 name: str | None = None, id: str | None = None) -> None:
+        super().__init__(name=name, id=id)
+        self.ens = Ensemble.seeds(scenario, runs, align="steps", band=True)   # ScenarioError: the caller says it
+        self.speed = speed
+        self.throttle = True
+        self.init_run_loop()
+        self._key: tuple | None = None
+        self._ready = False
+        self._tick_cost = 1e-4
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="cloud-main"):
+            yield CloudReadout(id="cloud-readout")
+            yield CountersLine(id="cloud-counters")
+            with Horizontal(id="cloud-panels"):
+                yield LandscapeView(id="cloud-landscape")
+                yield LossPlot(id="cloud-plot", x_axis="steps")
+        yield Static(f"the noise cloud needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT} (k goes back)",
+                     id="cloud-too-small")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.readout = self.query_one("#cloud-readout", CloudReadout)
+        self.counters = self.query_one("#cloud-counters", CountersLine)
+        self.landscape = self.query_one("#cloud-landscape", LandscapeView)
+        self.plot = self.query_one("#cloud-plot", LossPlot)
+        self.landscape.border_title = f"{self.ens.runs} runs on the loss landscape"
+        self.plot.border_title = "loss band of the runs (full training set)"
+        self.watch_plots(self.landscape, self.plot)
+        self._ready = True
+        self.redraw(force=True)
+
+    def on_screen_suspend(self) -> None:
+        self.pause()
+
+    def on_unmount(self) -> None:
+        self._ready = False
+        self.pause()
+
+    # --- drawing ------------------------------------------------------------------------------
+    def run_state(self) -> str:
+        ens = self.ens
+        if ens.done:
+            diverged = sum(s == "diverged" for s in ens.status)
+            return f"{diverged} of {ens.runs} diverged — r to start again" if diverged else "finished — r to start again"
+        if self.running:
+            if self.goal is not None:
+                return "running to the end of the epoch ×max — space to stop"
+            return f"running {speed_label(self.speed)} — space to pause"
+        return "paused — space to run"
+
+    def redraw(self, *, force: bool = False, plots: bool = True) -> None:
+        """Readout and counters now; the plots when due. Everything derives from the revision."""
+        if not self._ready:
+            return
+        ens = self.ens
+        key = (ens.revision, self.app.theme)
+        self.readout.show(ens, self.run_state())
+        if force or key != self._key:
+            self._key = key
+            self.counters.show(ens)
+            self.mark_plots_dirty()
+            self.frames += 1
+        if plots:
+            self.draw_due_plots(force)
+
+    def plot_source(self) -> Ensemble:
+        return self.ens
+
+    def settle(self) -> None:
+        """Draw everything now, the axes and the map fitted afresh (tests and snapshots)."""
+        self._forget("reset")
+        self.redraw(force=True)
+
+    def _forget(self, kind: str) -> None:
+        message = SimulationChanged(kind)
+        self.landscape.on_simulation_changed(message)
+        self.plot.on_simulation_changed(message)
+
+    @property
+    def busy(self) -> bool:
+        return self.landscape.pending_work
+
+    # --- running (tui.runloop's; a unit is one step of every run) ------------------------------
+    def run_done(self) -> bool:
+        return self.ens.done
+
+    def _goal_reached(self) -> bool:
+        return self.ens.done or self.ens.target >= self.goal - 1e-9
+
+    def _run_for(self, budget: float, limit: int | None = None) -> int:
+        ens = self.ens
+        deadline = time.perf_counter() + budget
+        ran = 0
+        while limit is None or ran < limit:
+            if self.goal is not None and ens.target >= self.goal - 1e-9:
+                break
+            t0 = time.perf_counter()
+            if not ens.tick():
+                break
+            ran += 1
+            t1 = time.perf_counter()
+            self._tick_cost = 0.8 * self._tick_cost + 0.2 * (t1 - t0)
+            if t1 + self._tick_cost > deadline:
+                break
+        self.iterations_run += ran
+        return ran
+
+    # --- keys -----------------------------------------------------------------------------------
+    def action_toggle_run(self) -> None:
+        if self.running:
+            self.pause()
+        else:
+            self.start_running()
+
+    def action_tick(self) -> None:
+        self.pause()
+        if not self.ens.tick():
+            self.app.bell()
+        self.redraw()
+
+    def action_epoch(self) -> None:
+        self.run_to_goal(self.ens.epoch_target())
+
+    def action_back(self) -> None:
+        self.pause()
+        if not self.ens.back():
+            self.app.bell()
+        self.redraw()
+
+    def action_reset(self) -> None:
+        self.pause()
+        self.ens.reset()
+        self._forget("reset")
+        self.redraw(force=True)
+
+    def _change(self, what: str, **changes: Any) -> None:
+        """One live change for all K runs (the engine refuses a bad one with the lone run's
+        message); the screen redraws from the new revision."""
+        self.pause()
+        try:
+            self.ens.check_changes(**changes)
+            self.ens.apply_changes(**changes)
+        except ScenarioError as err:
+            self.app.bell()
+            self.notify(visible(str(err)), severity="error", markup=False)
+            return
+        self._forget("settings")
+        self.redraw(force=True)
+        self.notify(visible(f"all {self.ens.runs} runs: {what}"), timeout=3, markup=False)
+
+    def _batch(self, new: int) -> None:
+        b = self.ens.scenario.batch_size
+        if new == b:
+            self.app.bell()
+            self.notify(f"B = {b} already", severity="warning", timeout=3)
+            return
+        self._change(f"B {b} → {new}", batch_size=new)
+
+    def action_batch_smaller(self) -> None:
+        self._batch(previous_batch_size(self.ens.scenario.batch_size, self.ens.n_samples))
+
+    def action_batch_larger(self) -> None:
+        self._batch(next_batch_size(self.ens.scenario.batch_size, self.ens.n_samples))
+
+    def action_lr_half(self) -> None:
+        lr = self.ens.scenario.lr
+        self._change(f"lr {lr:g} → {lr / 2:g}", lr=lr / 2)
+
+    def action_lr_double(self) -> None:
+        lr = self.ens.scenario.lr
+        self._change(f"lr {lr:g} → {lr * 2:g}", lr=lr * 2)
+
+    def action_cycle_optimizer(self) -> None:
+        new = next_optimizer(self.ens.scenario.optimizer)
+        self._change(f"optimizer {new} (fresh state)", optimizer=new)
+
+    def action_cycle_sampling(self) -> None:
+        new = next_sampling(self.ens.scenario.sampling, self.ens.dataset.task == "classification")
+        self._change(f"sampling {new}", sampling=new)
+
+    def action_close(self) -> None:
+        self.pause()
+        self.dismiss(None)
+
+    def action_help(self) -> None:
+        self.pause()
+        self.app.push_screen(CloudHelp())
+
+    def action_no_phase(self) -> None:
+        self.app.bell()
+        self.notify("the cloud steps whole steps (n); p steps one phase on the main screen", timeout=3)
