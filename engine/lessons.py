@@ -12,7 +12,8 @@ A lesson is one UTF-8 Markdown file:
   ``preset = "NAME"`` / ``scenario = "FILE.toml"`` / any scenario setting
       start a fresh run: from the preset or file, else from the lesson's scenario so far, with
       the settings changed (same keys, same checks and messages as scenario files);
-  ``view = "main" | "compare" | "lens" | "phase"``, ``highlight = "PANEL"`` or a list;
+  ``view = "main" | "compare" | "lens" | "phase" | "cloud"``, ``highlight = "PANEL"`` or a list;
+  ``runs = K`` with ``view = "cloud"``: the noise cloud's K runs (1 to 1000, default 100);
   ``run = "epoch" | "pass" | "end" | "step K" | "iteration K" | "epoch K" | "loss X"``
       run until that condition (the end of the epoch or pass in progress, the end of the run,
       the step/iteration counter reading K, epoch K complete, the full training loss below X)
@@ -57,9 +58,10 @@ MAX_SLIDES = 200
 LESSON_FOLDER = "lesson_files"
 
 FRONT_KEYS: tuple[str, ...] = ("title", "audience", "minutes", "preset", "scenario")
-DIRECTIVES: tuple[str, ...] = ("preset", "scenario", "run", "speed", "pause", "view", "highlight",
+DIRECTIVES: tuple[str, ...] = ("preset", "scenario", "run", "speed", "pause", "view", "runs", "highlight",
                                "keys", "question")
-VIEWS: tuple[str, ...] = ("main", "compare", "lens", "phase")
+VIEWS: tuple[str, ...] = ("main", "compare", "lens", "phase", "cloud")
+DEFAULT_CLOUD_RUNS = 100
 PANELS: tuple[str, ...] = ("header", "counters", "strip", "landscape", "lossplot", "lens", "phase",
                            "detail")
 PAUSES: tuple[str, ...] = ("epoch", "pass", "step", "none")
@@ -70,7 +72,7 @@ KEYS: dict[str, str] = {
     "space": "run / pause", "n": "one batch", "→": "one batch", "e": "to the end of the epoch",
     "p": "one phase", "←": "step back", "backspace": "step back", "+": "faster", "-": "slower",
     "[": "smaller batch", "]": "larger batch", "<": "halve lr", ">": "double lr",
-    "o": "next optimizer", "m": "next sampling", "r": "reset", "s": "settings", "c": "compare",
+    "o": "next optimizer", "m": "next sampling", "r": "reset", "s": "settings", "c": "compare", "k": "noise cloud",
     "l": "lens", "d": "phase view", "a": "arithmetic line", "S": "screenshot",
 }
 
@@ -168,6 +170,7 @@ class Slide:
     speed: int | None = None          # batches per second; None is "max"
     pause: str = "none"
     view: str | None = None
+    runs: int | None = None           # view = "cloud": K runs (None: the default, 100)
     highlight: tuple[str, ...] = ()
     keys: tuple[str, ...] | None = None   # None: every key
     questions: tuple[Question, ...] = ()
@@ -735,6 +738,17 @@ def _parse_slide(number: int, line: int, body: list[str], source: str, base_dir:
     if view == "compare" and run is not None:
         raise fail("run", "run = ... cannot go with view = \"compare\": compare mode has its own three "
                           "runs (space runs them); put the run on a slide of its own")
+    if view == "cloud" and run is not None:
+        raise fail("run", "run = ... cannot go with view = \"cloud\": the noise cloud has its own K "
+                          "runs (space runs them); put the run on a slide of its own")
+    runs = data.get("runs")
+    if runs is not None:
+        from .ensemble import MAX_RUNS
+
+        if view != "cloud":
+            raise fail("runs", "runs = K goes with view = \"cloud\" (the noise cloud's runs)")
+        if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= MAX_RUNS:
+            raise fail("runs", f"runs = {format_value(runs)}: must be a whole number from 1 to {MAX_RUNS}")
     highlight = data.get("highlight", ())
     if isinstance(highlight, str):
         highlight = (highlight,)
@@ -785,7 +799,7 @@ def _parse_slide(number: int, line: int, body: list[str], source: str, base_dir:
             raise fail("explain", "explain = ...: must be text", n)
         questions.append(Question(ask.strip(), answer, explain.strip(), line_of("answer", n)))
     return Slide(number, line, markdown, title, fresh=fresh, scenario=scenario,
-                 changes=tuple(settings), run=run, speed=speed, pause=pause, view=view,
+                 changes=tuple(settings), run=run, speed=speed, pause=pause, view=view, runs=runs,
                  highlight=tuple(highlight), keys=keys, questions=tuple(questions))
 
 

@@ -141,7 +141,7 @@ BROKEN = {
                         "never a number typed in"),
     "question without ask": (GOOD_FRONT + "# One\n```mbsim\n[[question]]\nanswer = \"sim.step\"\n```\n", 6,
                              "needs ask ="),
-    "bad view": (GOOD_FRONT + "# One\n```mbsim\nview = \"lense\"\n```\n", 6, "view = 'lense': allowed: main, compare, lens, phase"),
+    "bad view": (GOOD_FRONT + "# One\n```mbsim\nview = \"lense\"\n```\n", 6, "view = 'lense': allowed: main, compare, lens, phase, cloud"),
     "bad key": (GOOD_FRONT + "# One\n```mbsim\nkeys = [\"n\", \"x\"]\n```\n", 6, "keys: 'x' is not a key of the main screen"),
     "bad highlight": (GOOD_FRONT + "# One\n```mbsim\nhighlight = \"plot\"\n```\n", 6, "highlight 'plot': allowed:"),
     "bad speed": (GOOD_FRONT + "# One\n```mbsim\nrun = \"end\"\nspeed = 0\n```\n", 7, "speed = 0: must be batches per second"),

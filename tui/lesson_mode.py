@@ -37,6 +37,7 @@ from engine.lessons import (
 )
 
 from .app import SLICE, MbsimApp
+from .screens.cloud import CloudScreen
 from .screens.compare import CompareScreen
 from .screens.help import HelpScreen
 from .widgets.lesson_panel import LessonPanel, QuestionLine
@@ -219,7 +220,16 @@ class LessonApp(MbsimApp):
         view = slide.view
         if isinstance(self.screen, CompareScreen) and view != "compare":
             self.screen.action_close()  # a slide that does not ask for compare mode is on main
+        if isinstance(self.screen, CloudScreen) and view != "cloud":
+            self.screen.action_close()
         if view is None:
+            return
+        if view == "cloud":
+            if not isinstance(self.screen, CloudScreen):
+                self.cloud_runs = slide.runs or self.cloud_runs
+                self.action_cloud()
+            self.notify(f"Slide {slide.number}/{len(self.lesson.slides)}: {slide.title} — the noise cloud. "
+                        "PageDown: next slide · k: back to the main screen", timeout=6)
             return
         if view == "compare":
             if not isinstance(self.screen, CompareScreen):
@@ -357,14 +367,14 @@ class LessonApp(MbsimApp):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in LESSON_ACTIONS:
             # on the main screen, and (to move on) in compare mode; never under help or settings
-            if isinstance(self.screen, CompareScreen):
+            if isinstance(self.screen, (CompareScreen, CloudScreen)):
                 return action in ("next_slide", "previous_slide")
             return len(self.screen_stack) == 1
         return super().check_action(action, parameters)
 
     async def run_action(self, action: Any, default_namespace: Any = None, namespaces: Any = None) -> bool:
         name = action.rsplit(".", 1)[-1] if isinstance(action, str) else None
-        on_main = not isinstance(self.screen, (CompareScreen, HelpScreen))
+        on_main = not isinstance(self.screen, (CompareScreen, CloudScreen, HelpScreen))
         if name in MAIN_ACTIONS and on_main and default_namespace in (None, self):
             if self.allowed is not None and name not in self.allowed:
                 keys = ", ".join(self.slide.keys)
