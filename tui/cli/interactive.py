@@ -68,4 +68,5 @@ def execute(ns: argparse.Namespace) -> int:
     from .run_ensemble import parse_runs
 
     runs = parse_runs(getattr(ns, "runs", None))
-    return int(app.run_app(sim, paused=not getattr(ns, "start_running", False), speed=speed, runs=runs) or 0)
+    extra = {"runs": runs} if runs is not None else {}     # the noise cloud's K (key k)
+    return int(app.run_app(sim, paused=not getattr(ns, "start_running", False), speed=speed, **extra) or 0)
