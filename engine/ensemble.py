@@ -277,9 +277,10 @@ class _LoneGroup:
     diverging_step = property(lambda self: _one(self.sim.diverging_step, np.int64))
     code = property(lambda self: _one(_STATUS_CODES[self.sim.status], np.int8))
     epoch_loss = property(lambda self: _one(self.sim.epoch_loss))
-    # the last step's values (reading the History records the current losses first)
-    batch_loss = property(lambda self: _one(self.sim.history.last("batch_loss") if self.sim.step else math.nan))
-    lr = property(lambda self: _one(self.sim.history.last("lr") if self.sim.step else math.nan))
+    # the last step's values, from the History as it is (its public property would evaluate
+    # the full losses first and record them: the band reads these at every tick)
+    batch_loss = property(lambda self: _one(self.sim._history.last("batch_loss") if self.sim.step else math.nan))
+    lr = property(lambda self: _one(self.sim._history.last("lr") if self.sim.step else math.nan))
 
     @property
     def params(self) -> np.ndarray:

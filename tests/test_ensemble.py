@@ -599,3 +599,20 @@ def test_band_memory_is_bounded_by_decimation(monkeypatch: pytest.MonkeyPatch) -
         assert values[1, col] == pytest.approx(losses_at[t].max(), rel=1e-12)
     assert ens._band.batch.data["loss"].shape == (64, 2)
     assert ens._band.full.data["params"].shape == (64, 2, 2)
+
+
+def test_the_band_of_lone_members_leaves_their_histories_as_a_lone_run_would() -> None:
+    """Recording the band reads a lone member's batch loss at every tick without evaluating
+    (and so recording) its full losses: its History equals a plain Simulation's."""
+    from engine.history import SERIES
+
+    sc = Scenario(samples=40, val_samples=10, epochs=3)
+    ens = Ensemble.seeds(sc, 1, lone="always")
+    plain = Simulation(sc)
+    while ens.tick():
+        plain.step_update()
+    a, b = ens.simulation(0).history.decimated(1000), plain.history.decimated(1000)
+    for name in SERIES:
+        assert np.array_equal(a.series(name), b.series(name), equal_nan=True), name
+    x, values = ens.band("batch_loss", (0.5,))
+    assert len(x) == plain.step and values[0, -1] == plain.history.last("batch_loss")
