@@ -300,12 +300,14 @@ def test_a_member_is_diverging_exactly_when_its_lone_run_is() -> None:
 
 
 def step_lone_alongside(ens: Ensemble, lone: list[Simulation], batch_losses: list[list[float]]) -> int:
-    """Tick the ensemble (step alignment) to the end, stepping each lone run one step per tick,
-    and compare them bit for bit after every tick; returns how many comparisons were made."""
+    """Tick the ensemble (step alignment) to the end, stepping each lone run to the member's
+    step (one step per tick; more for a member that resumed behind the ticks after a change, as
+    it catches up) and, when the member has stopped, until the lone run stops too; compare them
+    bit for bit after every tick; returns how many comparisons were made."""
     checked = 0
     while ens.tick():
         for k, sim in enumerate(lone):
-            if ens.status[k] in RUNNING or sim.status in RUNNING:
+            while not sim.done and (sim.step < ens.step[k] or ens.status[k] not in RUNNING):
                 sim.step_update()
             assert np.array_equal(ens.params[k], sim.params), (k, sim.step)
             assert ens.step[k] == sim.step and ens.iteration[k] == sim.iteration
