@@ -277,9 +277,10 @@ class _LoneGroup:
     diverging_step = property(lambda self: _one(self.sim.diverging_step, np.int64))
     code = property(lambda self: _one(_STATUS_CODES[self.sim.status], np.int8))
     epoch_loss = property(lambda self: _one(self.sim.epoch_loss))
-    # the last step's values (reading the History records the current losses first)
-    batch_loss = property(lambda self: _one(self.sim.history.last("batch_loss") if self.sim.step else math.nan))
-    lr = property(lambda self: _one(self.sim.history.last("lr") if self.sim.step else math.nan))
+    # the last step's values, from the History as it is (its public property would evaluate
+    # the full losses first and record them: the band reads these at every tick)
+    batch_loss = property(lambda self: _one(self.sim._history.last("batch_loss") if self.sim.step else math.nan))
+    lr = property(lambda self: _one(self.sim._history.last("lr") if self.sim.step else math.nan))
 
     @property
     def params(self) -> np.ndarray:
@@ -555,6 +556,7 @@ class _Group:
         self.code = np.zeros(k, dtype=np.int8)
         self.diverged_step = np.zeros(k, dtype=np.int64)
         self.diverging_step = np.zeros(k, dtype=np.int64)  # Simulation._check_diverging
+        self._no_diverging = self.diverging_step          # this very array: nobody diverging
         # a member that stops keeps its counters here (iteration, step, samples, epoch_n);
         # while it runs they are the group's
         self._frozen = np.zeros((k, 4), dtype=np.int64)
@@ -827,16 +829,18 @@ class _Group:
     def _check_diverging(self, live: np.ndarray, step_loss: np.ndarray, step: int) -> None:
         """The lone run's "diverging" rule (:meth:`Simulation._check_diverging`) for every live
         member: it starts at a batch loss above DIVERGING_FACTOR × L(θ₀), ends below L(θ₀)."""
+        d = self.diverging_step
+        if d is self._no_diverging and not (step_loss > self._diverging_at).any():
+            return                    # the common case: no member diverging, none starting
         ref = self._loss_ref
         live = live & self._ref_ok
-        d = self.diverging_step
         clear = live & (d > 0) & (step_loss < ref)
         start = live & (d == 0) & (step_loss > self._diverging_at)
         if clear.any() or start.any():
             d = d.copy()  # replaced, never written into: checkpoints keep the old array
             d[clear] = 0
             d[start] = step
-            self.diverging_step = d
+            self.diverging_step = d if d.any() else self._no_diverging
 
     def _diverge(self, rows: np.ndarray) -> None:
         self.diverged_step[rows] = self.step + 1

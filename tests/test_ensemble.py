@@ -300,12 +300,14 @@ def test_a_member_is_diverging_exactly_when_its_lone_run_is() -> None:
 
 
 def step_lone_alongside(ens: Ensemble, lone: list[Simulation], batch_losses: list[list[float]]) -> int:
-    """Tick the ensemble (step alignment) to the end, stepping each lone run one step per tick,
-    and compare them bit for bit after every tick; returns how many comparisons were made."""
+    """Tick the ensemble (step alignment) to the end, stepping each lone run to the member's
+    step (one step per tick; more for a member that resumed behind the ticks after a change, as
+    it catches up) and, when the member has stopped, until the lone run stops too; compare them
+    bit for bit after every tick; returns how many comparisons were made."""
     checked = 0
     while ens.tick():
         for k, sim in enumerate(lone):
-            if ens.status[k] in RUNNING or sim.status in RUNNING:
+            while not sim.done and (sim.step < ens.step[k] or ens.status[k] not in RUNNING):
                 sim.step_update()
             assert np.array_equal(ens.params[k], sim.params), (k, sim.step)
             assert ens.step[k] == sim.step and ens.iteration[k] == sim.iteration
@@ -599,3 +601,20 @@ def test_band_memory_is_bounded_by_decimation(monkeypatch: pytest.MonkeyPatch) -
         assert values[1, col] == pytest.approx(losses_at[t].max(), rel=1e-12)
     assert ens._band.batch.data["loss"].shape == (64, 2)
     assert ens._band.full.data["params"].shape == (64, 2, 2)
+
+
+def test_the_band_of_lone_members_leaves_their_histories_as_a_lone_run_would() -> None:
+    """Recording the band reads a lone member's batch loss at every tick without evaluating
+    (and so recording) its full losses: its History equals a plain Simulation's."""
+    from engine.history import SERIES
+
+    sc = Scenario(samples=40, val_samples=10, epochs=3)
+    ens = Ensemble.seeds(sc, 1, lone="always")
+    plain = Simulation(sc)
+    while ens.tick():
+        plain.step_update()
+    a, b = ens.simulation(0).history.decimated(1000), plain.history.decimated(1000)
+    for name in SERIES:
+        assert np.array_equal(a.series(name), b.series(name), equal_nan=True), name
+    x, values = ens.band("batch_loss", (0.5,))
+    assert len(x) == plain.step and values[0, -1] == plain.history.last("batch_loss")
