@@ -36,7 +36,7 @@ from .widgets._cells import enable_partial_line_updates
 from .widgets.arithmetic import ArithmeticLine
 from .widgets.counters import CountersLine
 from .widgets.detail import DetailLine
-from .widgets.header import StatusHeader, speed_label
+from .widgets.header import StatusHeader
 from .widgets.keybar import KeyBar
 from .widgets.landscape import LandscapeView
 from .widgets.lens_view import LensView

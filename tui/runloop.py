@@ -352,3 +352,138 @@ class RunLoop:
     def on_run_state_changed(self, message: RunStateChanged) -> None:
         message.stop()        # a screen's own run: the app behind it has nothing to redraw
         self.redraw()
+
+
+EPS = 1e-9
+
+
+def advance_toward(collection: Any, goal: float) -> bool:
+    """One tick of ``collection`` (a Comparison or an Ensemble) toward ``goal`` (the last,
+    shorter stretch exactly to it); False when there."""
+    if collection.done or collection.target >= goal - EPS:
+        return False
+    if collection.target + collection.unit() <= goal + EPS:
+        collection.tick()
+    else:
+        collection.tick_epoch()   # only by samples when B does not divide N: tick_epoch goes to goal
+    return True
+
+
+class TickLoop(RunLoop):
+    """A screen whose unit is a *tick* of a collection of runs stepped together (compare mode's
+    Comparison, the noise cloud's Ensemble: ``tick``, ``tick_epoch``, ``back``, ``reset``,
+    ``target``, ``epoch_target``, ``done``): the keys and the frame work they share.
+
+    The host sets :attr:`collection`, :attr:`landscape`, :attr:`plot` and ``_ready``;
+    :data:`HELP` is its help screen's class, :data:`NO_PHASE` what ``p`` says there."""
+
+    HELP: Any = None
+    NO_PHASE = "this screen steps whole ticks (n); p steps one phase on the main screen"
+    collection: Any
+
+    def init_tick_loop(self, speed: float | None) -> None:
+        self.speed = speed
+        self.throttle = True
+        self.init_run_loop()                 # self.goal: a target to run to at max speed (e)
+        self._tick_cost = 1e-4               # running estimate of the time per tick
+        self._key: tuple | None = None
+        self._ready = False
+
+    def plot_source(self) -> Any:
+        return self.collection
+
+    def run_done(self) -> bool:
+        return self.collection.done
+
+    def _goal_reached(self) -> bool:
+        return self.collection.done or self.collection.target >= self.goal - EPS
+
+    def _run_for(self, budget: float, limit: int | None = None) -> int:
+        """Ticks (toward :attr:`goal` if set) until ``limit`` or ``budget`` seconds; how many ran."""
+        col = self.collection
+        deadline = time.perf_counter() + budget
+        ran = 0
+        while limit is None or ran < limit:
+            t0 = time.perf_counter()
+            moved = advance_toward(col, self.goal) if self.goal is not None else col.tick()
+            if not moved:
+                break
+            ran += 1
+            t1 = time.perf_counter()
+            self._tick_cost = 0.8 * self._tick_cost + 0.2 * (t1 - t0)
+            if t1 + self._tick_cost > deadline:
+                break
+        self.iterations_run += ran
+        return ran
+
+    def forget(self, kind: str = "reset") -> None:
+        """Tell the plots the runs jumped (reset) or changed settings: axes and map fit afresh."""
+        from .messages import SimulationChanged
+
+        message = SimulationChanged(kind)
+        self.landscape.on_simulation_changed(message)
+        self.plot.on_simulation_changed(message)
+
+    def settle(self) -> None:
+        """Draw everything now, with the axes and the map fitted afresh to the present state, so
+        the picture does not depend on which frames happened to be drawn before (tests and
+        snapshots)."""
+        self.forget("reset")
+        self.redraw(force=True)
+
+    @property
+    def busy(self) -> bool:
+        """True while the landscape computes in the background (tests wait for it)."""
+        return self.landscape.pending_work
+
+    def on_screen_suspend(self) -> None:
+        self.pause()
+
+    def on_unmount(self) -> None:
+        self._ready = False
+        self.pause()
+
+    # --- keys -----------------------------------------------------------------------------------
+    def action_toggle_run(self) -> None:
+        if self.running:
+            self.pause()
+        else:
+            self.start_running()
+
+    def action_tick(self) -> None:
+        """One tick: every run advances by one unit of the alignment."""
+        self.pause()
+        if not self.collection.tick():
+            self.app.bell()
+        self.redraw()
+
+    def action_epoch(self) -> None:
+        """To the end of the epoch: at once if quick, else at max speed with the screen following."""
+        self.run_to_goal(self.collection.epoch_target())
+
+    def action_back(self) -> None:
+        """Undo the last tick on every run, exactly."""
+        self.pause()
+        if not self.collection.back():
+            self.app.bell()
+        self.redraw()
+
+    def action_reset(self) -> None:
+        """Every run back to the start (same data, same initial parameters)."""
+        self.pause()
+        self.collection.reset()
+        self.forget("reset")
+        self.redraw(force=True)
+
+    def action_close(self) -> None:
+        """Back to the main screen (the runs are dropped; the key builds fresh ones)."""
+        self.pause()
+        self.dismiss(None)
+
+    def action_help(self) -> None:
+        self.pause()
+        self.app.push_screen(self.HELP())
+
+    def action_no_phase(self) -> None:
+        self.app.bell()
+        self.notify(self.NO_PHASE, timeout=3)

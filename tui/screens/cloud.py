@@ -17,7 +17,6 @@ screen redraws from ``Ensemble.revision`` (the one refresh rule).
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 from rich.text import Text
@@ -32,8 +31,7 @@ from engine.ensemble import Ensemble
 from engine.errors import visible
 from engine.live import next_batch_size, next_optimizer, next_sampling, previous_batch_size
 
-from ..messages import SimulationChanged
-from ..runloop import DEFAULT_SPEED, RunLoop
+from ..runloop import DEFAULT_SPEED, TickLoop
 from ..widgets.counters import CountersLine
 from ..widgets.header import speed_label
 from ..widgets.landscape import LandscapeView
@@ -120,10 +118,12 @@ class CloudReadout(Static):
         self.update(Text("\n").join(lines))
 
 
-class CloudScreen(RunLoop, Screen[None]):
+class CloudScreen(TickLoop, Screen[None]):
     """The noise cloud (see the module docstring)."""
 
     SPEED_UNIT = "steps per second"
+    HELP = CloudHelp
+    NO_PHASE = "the cloud steps whole steps (n); p steps one phase on the main screen"
 
     DEFAULT_CSS = """
     CloudScreen { layout: vertical; background: $background; }
@@ -179,12 +179,8 @@ class CloudScreen(RunLoop, Screen[None]):
                  name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
         self.ens = Ensemble.seeds(scenario, runs, align="steps", band=True)   # ScenarioError: the caller says it
-        self.speed = speed
-        self.throttle = True
-        self.init_run_loop()
-        self._key: tuple | None = None
-        self._ready = False
-        self._tick_cost = 1e-4
+        self.collection = self.ens
+        self.init_tick_loop(speed)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="cloud-main"):
@@ -207,13 +203,6 @@ class CloudScreen(RunLoop, Screen[None]):
         self.watch_plots(self.landscape, self.plot)
         self._ready = True
         self.redraw(force=True)
-
-    def on_screen_suspend(self) -> None:
-        self.pause()
-
-    def on_unmount(self) -> None:
-        self._ready = False
-        self.pause()
 
     # --- drawing ------------------------------------------------------------------------------
     def run_state(self) -> str:
@@ -242,76 +231,7 @@ class CloudScreen(RunLoop, Screen[None]):
         if plots:
             self.draw_due_plots(force)
 
-    def plot_source(self) -> Ensemble:
-        return self.ens
-
-    def settle(self) -> None:
-        """Draw everything now, the axes and the map fitted afresh (tests and snapshots)."""
-        self._forget("reset")
-        self.redraw(force=True)
-
-    def _forget(self, kind: str) -> None:
-        message = SimulationChanged(kind)
-        self.landscape.on_simulation_changed(message)
-        self.plot.on_simulation_changed(message)
-
-    @property
-    def busy(self) -> bool:
-        return self.landscape.pending_work
-
-    # --- running (tui.runloop's; a unit is one step of every run) ------------------------------
-    def run_done(self) -> bool:
-        return self.ens.done
-
-    def _goal_reached(self) -> bool:
-        return self.ens.done or self.ens.target >= self.goal - 1e-9
-
-    def _run_for(self, budget: float, limit: int | None = None) -> int:
-        ens = self.ens
-        deadline = time.perf_counter() + budget
-        ran = 0
-        while limit is None or ran < limit:
-            if self.goal is not None and ens.target >= self.goal - 1e-9:
-                break
-            t0 = time.perf_counter()
-            if not ens.tick():
-                break
-            ran += 1
-            t1 = time.perf_counter()
-            self._tick_cost = 0.8 * self._tick_cost + 0.2 * (t1 - t0)
-            if t1 + self._tick_cost > deadline:
-                break
-        self.iterations_run += ran
-        return ran
-
-    # --- keys -----------------------------------------------------------------------------------
-    def action_toggle_run(self) -> None:
-        if self.running:
-            self.pause()
-        else:
-            self.start_running()
-
-    def action_tick(self) -> None:
-        self.pause()
-        if not self.ens.tick():
-            self.app.bell()
-        self.redraw()
-
-    def action_epoch(self) -> None:
-        self.run_to_goal(self.ens.epoch_target())
-
-    def action_back(self) -> None:
-        self.pause()
-        if not self.ens.back():
-            self.app.bell()
-        self.redraw()
-
-    def action_reset(self) -> None:
-        self.pause()
-        self.ens.reset()
-        self._forget("reset")
-        self.redraw(force=True)
-
+    # --- keys (the run keys are TickLoop's; a tick is one step of every run) ----------------------
     def _change(self, what: str, **changes: Any) -> None:
         """One live change for all K runs (the engine refuses a bad one with the lone run's
         message); the screen redraws from the new revision."""
@@ -323,7 +243,7 @@ class CloudScreen(RunLoop, Screen[None]):
             self.app.bell()
             self.notify(visible(str(err)), severity="error", markup=False)
             return
-        self._forget("settings")
+        self.forget("settings")
         self.redraw(force=True)
         self.notify(visible(f"all {self.ens.runs} runs: {what}"), timeout=3, markup=False)
 
@@ -356,15 +276,3 @@ class CloudScreen(RunLoop, Screen[None]):
     def action_cycle_sampling(self) -> None:
         new = next_sampling(self.ens.scenario.sampling, self.ens.dataset.task == "classification")
         self._change(f"sampling {new}", sampling=new)
-
-    def action_close(self) -> None:
-        self.pause()
-        self.dismiss(None)
-
-    def action_help(self) -> None:
-        self.pause()
-        self.app.push_screen(CloudHelp())
-
-    def action_no_phase(self) -> None:
-        self.app.bell()
-        self.notify("the cloud steps whole steps (n); p steps one phase on the main screen", timeout=3)

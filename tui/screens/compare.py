@@ -19,7 +19,6 @@ ticks for at most ``SLICE`` seconds and draws at most one plot.
 from __future__ import annotations
 
 import math
-import time
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -36,30 +35,17 @@ from ..widgets.compare_header import CompareHeader
 from ..widgets.landscape import LandscapeView
 from ..widgets.lossplot import LossPlot
 from ..widgets.compare_rows import CompareRows
-from ..messages import SimulationChanged
-from ..runloop import DEFAULT_SPEED, RunLoop
+from ..runloop import DEFAULT_SPEED, TickLoop, advance_toward  # noqa: F401 (advance_toward: tests)
 from .help import HelpScreen
 
 PLOT_INTERVAL = 0.25
 X_ORDER = ("epochs", "steps", "samples")    # x to cycle through: compare counts by data seen first
 MIN_WIDTH, MIN_HEIGHT = 80, 24
-EPS = 1e-9
 SPEED_GROUP = Binding.Group("speed")
 
 
 # ------------------------------------------------------------------------------------------------
 # the alignment arithmetic the keys need (what one tick is, where the epoch ends)
-def advance_toward(comp: Comparison, goal: float) -> bool:
-    """One tick toward ``goal`` (the last, shorter stretch exactly to it); False when there."""
-    if comp.done or comp.target >= goal - EPS:
-        return False
-    if comp.target + comp.unit() <= goal + EPS:
-        comp.tick()
-    else:
-        comp.tick_epoch()       # only by samples when B does not divide N: tick_epoch goes to goal
-    return True
-
-
 def middle_batch_size(n: int) -> int:
     """A mini-batch size to compare with when the scenario's own is already N or 1: the power of
     two nearest √N, between 2 and N − 1."""
@@ -143,11 +129,13 @@ class CompareTooSmall(Static):
                 f"this one is {w}×{h}.\n\nPlease enlarge the window (c goes back).")
 
 
-class CompareScreen(RunLoop, Screen[None]):
+class CompareScreen(TickLoop, Screen[None]):
     """Batch GD, mini-batch GD and SGD in lockstep (see the module docstring)."""
 
     PLOT_INTERVALS = {"landscape": (PLOT_INTERVAL, PLOT_INTERVAL), "lossplot": (PLOT_INTERVAL, PLOT_INTERVAL)}
     SPEED_UNIT = "ticks per second"
+    NO_PHASE = "compare mode steps whole ticks (n); p steps one phase on the main screen"
+    HELP = CompareHelp
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_WIDTH, "-w80"), (100, "-w100"), (110, "-w110")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_HEIGHT, "-h24"), (34, "-h34")]
@@ -237,13 +225,9 @@ class CompareScreen(RunLoop, Screen[None]):
                  name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
         self.comp, self.note = make_comparison(scenario, batch_sizes, align)
-        self.speed: float | None = speed
-        self.throttle = True
-        self.init_run_loop()                    # self.goal: a target to run to at max speed (e)
+        self.collection = self.comp
+        self.init_tick_loop(speed)
         self._x_axis = x_axis
-        self._tick_cost = 1e-4                  # running estimate of the time per tick
-        self._key: tuple | None = None
-        self._ready = False                     # the panels are mounted
 
     # ------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -268,13 +252,6 @@ class CompareScreen(RunLoop, Screen[None]):
         self.redraw(force=True)
         if self.note:
             self.notify(self.note, timeout=6)
-
-    def on_screen_suspend(self) -> None:
-        self.pause()
-
-    def on_unmount(self) -> None:
-        self._ready = False
-        self.pause()
 
     # ------------------------------------------------------------------------------------------
     # drawing
@@ -309,86 +286,8 @@ class CompareScreen(RunLoop, Screen[None]):
         if plots:
             self.draw_due_plots(force)
 
-    def plot_source(self) -> Comparison:
-        return self.comp
-
-    def settle(self) -> None:
-        """Draw everything now, with the axes and the map fitted afresh to the present state, so
-        the picture does not depend on which frames happened to be drawn before (tests and
-        snapshots)."""
-        self.landscape.on_simulation_changed(SimulationChanged("reset"))
-        self.plot.on_simulation_changed(SimulationChanged("reset"))
-        self.redraw(force=True)
-
-    @property
-    def busy(self) -> bool:
-        """True while the landscape computes in the background (tests wait for it)."""
-        return self.landscape.pending_work
-
-    # ------------------------------------------------------------------------------------------
-    # running (the loop itself is tui.runloop's; a unit is a tick)
-    def run_done(self) -> bool:
-        return self.comp.done
-
-    def _goal_reached(self) -> bool:
-        return self.comp.done or self.comp.target >= self.goal - EPS
-
-    def _run_for(self, budget: float, limit: int | None = None) -> int:
-        """Ticks (toward :attr:`goal` if set) until ``limit`` or ``budget`` seconds; how many ran."""
-        comp = self.comp
-        start = time.perf_counter()
-        deadline = start + budget
-        ran = 0
-        while limit is None or ran < limit:
-            t0 = time.perf_counter()
-            if self.goal is not None:
-                moved = advance_toward(comp, self.goal)
-            else:
-                moved = comp.tick()
-            if not moved:
-                break
-            ran += 1
-            t1 = time.perf_counter()
-            self._tick_cost = 0.8 * self._tick_cost + 0.2 * (t1 - t0)
-            if t1 + self._tick_cost > deadline:
-                break
-        self.iterations_run += ran
-        return ran
-
     # ------------------------------------------------------------------------------------------
     # actions (keys)
-    def action_toggle_run(self) -> None:
-        if self.running:
-            self.pause()
-        else:
-            self.start_running()
-
-    def action_tick(self) -> None:
-        """One tick: every run advances by one unit of the alignment."""
-        self.pause()
-        if not self.comp.tick():
-            self.app.bell()
-        self.redraw()
-
-    def action_epoch(self) -> None:
-        """To the end of the epoch: at once if quick, else at max speed with the screen following."""
-        self.run_to_goal(self.comp.epoch_target())
-
-    def action_back(self) -> None:
-        """Undo the last tick on all three runs, exactly."""
-        self.pause()
-        if not self.comp.back():
-            self.app.bell()
-        self.redraw()
-
-    def action_reset(self) -> None:
-        """All three back to the start (same data, same initial parameters)."""
-        self.pause()
-        self.comp.reset()
-        self.landscape.on_simulation_changed(SimulationChanged("reset"))
-        self.plot.on_simulation_changed(SimulationChanged("reset"))
-        self.redraw(force=True)
-
     def action_x_axis(self) -> None:
         """The loss plot's x axis: epochs → steps → samples."""
         axis = self.plot.cycle_x_axis(X_ORDER)
@@ -403,8 +302,7 @@ class CompareScreen(RunLoop, Screen[None]):
         moved = comp.target > 0
         comp.align = new
         comp.reset()
-        self.landscape.on_simulation_changed(SimulationChanged("reset"))
-        self.plot.on_simulation_changed(SimulationChanged("reset"))
+        self.forget("reset")
         self.plot.set_x_axis(new)         # the plot counts in the unit the runs are aligned by
         self._x_axis = new
         self.redraw(force=True)
@@ -412,16 +310,3 @@ class CompareScreen(RunLoop, Screen[None]):
             self.notify(f"aligned by {new} — all three runs restarted from the same start", timeout=4)
         else:
             self.notify(f"aligned by {new} — all three runs start from the same start", timeout=4)
-
-    def action_close(self) -> None:
-        """Back to the main screen (the comparison is dropped; ``c`` builds a fresh one)."""
-        self.pause()
-        self.dismiss(None)
-
-    def action_help(self) -> None:
-        self.pause()
-        self.app.push_screen(CompareHelp())
-
-    def action_no_phase(self) -> None:
-        self.app.bell()
-        self.notify("compare mode steps whole ticks (n); p steps one phase on the main screen", timeout=3)
