@@ -22,7 +22,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -78,17 +78,8 @@ def fmt_spread(v: float | None) -> str:
 class CloudHelp(HelpScreen):
     """Help for the noise cloud (a :class:`HelpScreen`, so the app treats it as its help)."""
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="help-box") as box:
-            box.border_title = "noise cloud help"
-            box.border_subtitle = "↑ ↓ scroll · escape closes"
-            with VerticalScroll(id="help-scroll"):
-                for title, rows in (("Noise cloud", HELP_PANELS), ("Keys", HELP_KEYS)):
-                    yield Static(title, classes="help-section")
-                    with Grid(classes="help-grid"):
-                        for name, text in rows:
-                            yield Static(name, classes="help-name", markup=False)
-                            yield Static(text, classes="help-text", markup=False)
+    BOX_TITLE = "noise cloud help"
+    SECTIONS = (("Noise cloud", HELP_PANELS), ("Keys", HELP_KEYS))
 
 
 class CloudReadout(Static):

@@ -22,7 +22,7 @@ import math
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -106,18 +106,8 @@ HELP_PANELS = (
 class CompareHelp(HelpScreen):
     """Help for compare mode (a :class:`HelpScreen`, so the app treats it as its help)."""
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="help-box") as box:
-            box.border_title = "compare mode help"
-            box.border_subtitle = "↑ ↓ scroll · escape closes"
-            with VerticalScroll(id="help-scroll"):
-                for title, rows in (("Compare mode", HELP_PANELS), ("Alignment", HELP_ALIGN),
-                                    ("Keys", HELP_KEYS)):
-                    yield Static(title, classes="help-section")
-                    with Grid(classes="help-grid"):
-                        for name, text in rows:
-                            yield Static(name, classes="help-name", markup=False)
-                            yield Static(text, classes="help-text", markup=False)
+    BOX_TITLE = "compare mode help"
+    SECTIONS = (("Compare mode", HELP_PANELS), ("Alignment", HELP_ALIGN), ("Keys", HELP_KEYS))
 
 
 class CompareTooSmall(Static):

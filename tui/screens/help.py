@@ -46,6 +46,7 @@ KEYS = (
     ("m", "next sampling order: reshuffle, once, sequential, with replacement, stratified."),
     ("s", "settings: every setting, checked as you type; says whether Apply keeps the run or starts a new one."),
     ("c", "compare mode: Batch GD, this batch size and SGD side by side from the same start."),
+    ("k", "the noise cloud: K runs (100, or mbsim --runs K) with different sampling seeds from the same start, their spread measured and predicted."),
     ("l", "the one-dimensional lens: each sample's own loss along one line, and their mean."),
     ("d", "the phase view: the current batch's inputs, predictions, losses, gradients and update (p opens it too)."),
     ("a", "the arithmetic line: the batch arithmetic of the settings in force, with numbers "
@@ -94,7 +95,11 @@ def help_text() -> str:
 
 
 class HelpScreen(ModalScreen[None]):
-    """Help over the main screen; escape, ? or q closes it."""
+    """Help over the main screen; escape, ? or q closes it. A screen's own help (compare mode,
+    the noise cloud) is a subclass with its :attr:`BOX_TITLE` and :attr:`SECTIONS`."""
+
+    BOX_TITLE = "mbsim help"
+    SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = SECTIONS
 
     BINDINGS = [
         Binding("escape,question_mark,q", "close", "close help"),
@@ -103,10 +108,10 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box") as box:
-            box.border_title = "mbsim help"
+            box.border_title = self.BOX_TITLE
             box.border_subtitle = "↑ ↓ scroll · escape closes"
             with VerticalScroll(id="help-scroll"):
-                for title, rows in SECTIONS:
+                for title, rows in self.SECTIONS:
                     yield Static(title, classes="help-section")
                     with Grid(classes="help-grid"):
                         for name, text in rows:
