@@ -197,7 +197,8 @@ class PhaseData:
 
 @dataclass(slots=True)
 class StepRecord:
-    """One optimizer step, as the trace writes it (DESIGN.md "--trace")."""
+    """One optimizer step, as the trace writes it (DESIGN.md "--trace"), and the running epoch
+    loss the history writes with it (:attr:`Simulation.epoch_loss` after the step)."""
 
     epoch: int
     batch: int
@@ -211,6 +212,7 @@ class StepRecord:
     val_loss: float
     params: np.ndarray
     grad: np.ndarray
+    epoch_loss: float = math.nan
 
 
 @dataclass(slots=True)
@@ -970,20 +972,17 @@ class Simulation:
         """The step just taken; its full losses are NaN unless it was an eval point. The
         counters come from the iteration count (after a step the epoch is ⌊(i−1)/M⌋ + 1 and
         the batch (i−1) mod M + 1 within the segment), not from a Position object, except
-        where epochs differ in length."""
+        where epochs differ in length. (Built with positional arguments: this runs every step
+        of a run writing a trace or a history.)"""
         s = self._state
-        seg = self.segments[-1]
         if self._cut:  # epochs of different lengths (epoch_end = cut): the plan places it
             c = self.counters()
             epoch, batch = c.epoch, c.batch
         else:
-            epoch_index, batch_index = divmod(s.iteration - seg.start_iteration - 1, self._m_epoch)
-            epoch, batch = seg.start_epoch + epoch_index + 1, batch_index + 1
-        return StepRecord(
-            epoch=epoch, batch=batch, iteration=s.iteration,
-            step=s.step, samples=s.samples, indices=indices, lr=lr, batch_loss=loss,
-            train_loss=ev[0], val_loss=ev[1], params=s.params, grad=grad,
-        )
+            epoch_index, batch_index = divmod(s.iteration - self._seg_start - 1, self._m_epoch)
+            epoch, batch = self._seg.start_epoch + epoch_index + 1, batch_index + 1
+        return StepRecord(epoch, batch, s.iteration, s.step, s.samples, indices, lr, loss, ev[0], ev[1],
+                          s.params, grad, s.epoch_loss_sum / s.epoch_n)
 
     # ----------------------------------------------------------------------------------------
     # checkpoints and stepping back

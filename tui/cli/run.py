@@ -20,9 +20,7 @@ from engine.errors import OutputError, visible
 
 from .common import EXIT_CODES_TEXT, EXIT_DIVERGED, EXIT_OK, PROG, Interrupted
 from .scenario_args import build_scenario, make_simulation
-from .writers import (
-    HISTORY_COLUMNS, check_output_paths, history_line, trace_header, trace_line, write_data_csv,
-)
+from .writers import HISTORY_COLUMNS, StepFiles, check_output_paths, trace_header, write_data_csv
 
 NAME = "run"
 SUMMARY = "train headless, one Keras-style line per epoch"
@@ -169,7 +167,7 @@ def _execute(ns: argparse.Namespace, guard: _Interrupts) -> int:
             write_data_csv(sim, stream)
 
     stopped: Interrupted | None = None
-    last = {"step": 0}
+    files: StepFiles | None = None
     with ExitStack() as stack:
         trace = stack.enter_context(writer("--trace")) if "--trace" in outputs else None
         history = stack.enter_context(writer("--history")) if "--history" in outputs else None
@@ -177,15 +175,18 @@ def _execute(ns: argparse.Namespace, guard: _Interrupts) -> int:
             trace.write(json.dumps(trace_header(sim)) + "\n")
         if history is not None:
             history.write(",".join(HISTORY_COLUMNS) + "\n")
-        callback = _make_callback(sim, trace, history, last, guard) if (trace or history) else None
-        sim.on_step = callback
+        if trace is not None or history is not None:
+            files = StepFiles(trace, history, sim.params.size, sim.scenario.batch_size * sim.scenario.accumulate)
+            sim.on_step = _make_callback(files, guard)
         try:
             _train(sim, quiet, out)
         except Interrupted as sig:
             stopped = sig
         finally:
-            sim.on_step = None
             guard.critical = True  # a second signal waits until the files are closed
+            sim.on_step = None
+            if files is not None:
+                files.flush()      # the steps of the last block
     guard.critical = False
     stopped = stopped or (Interrupted(guard.pending) if guard.pending else None)
     guard.pending = None
@@ -196,7 +197,7 @@ def _execute(ns: argparse.Namespace, guard: _Interrupts) -> int:
         if not quiet:
             _print_epoch(sim, out)
         written = f"; wrote {', '.join(repr(p) for p in outputs.values())}" if outputs else ""
-        print(f"{PROG}: {visible(stopped.what)} at step {last['step'] if callback else sim.step} "
+        print(f"{PROG}: {visible(stopped.what)} at step {files.last_step if files else sim.step} "
               f"(epoch {c.epoch}/{c.epochs}){visible(written)}", file=sys.stderr)
         return stopped.exit_code
     if status == "diverged":
@@ -221,23 +222,21 @@ def _named(option: str, path: str, writer: Any) -> Iterator[Any]:
         raise
 
 
-def _make_callback(sim, trace: TextIO | None, history: TextIO | None, last: dict, guard: _Interrupts
-                   ) -> Callable[[Any], None]:
+def _make_callback(files: StepFiles, guard: _Interrupts) -> Callable[[Any], None]:
+    """The simulation's per-step hook: keep the record, write a full block (a signal during
+    the write waits until the block is written, so the files hold whole steps)."""
+    add = files.add
+
     def on_step(rec) -> None:
-        t = trace_line(rec) if trace is not None else None
-        h = history_line(rec, sim.epoch_loss) if history is not None else None
-        guard.critical = True          # guard.deferred(), inlined: this runs every step
-        try:
-            if t is not None:
-                trace.write(t)
-            if h is not None:
-                history.write(h)
-            last["step"] = rec.step
-        finally:
-            guard.critical = False
-        if guard.pending:
-            signum, guard.pending = guard.pending, None
-            raise Interrupted(signum)
+        if add(rec):
+            guard.critical = True          # guard.deferred(), inlined: this runs every block
+            try:
+                files.flush()
+            finally:
+                guard.critical = False
+            if guard.pending:
+                signum, guard.pending = guard.pending, None
+                raise Interrupted(signum)
 
     return on_step
 
