@@ -28,20 +28,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from .datasets import Dataset, make_dataset
 from .history import MAX_PARAMS, History
-from .landscape import Grid, gd_path, loss_grid
 from .models import Model, make_model
-from .noise import NoiseReport, noise_report
 from .optimizers import Optimizer, State, UpdateTerms, make_optimizer
 from .sampling import Plan, Position, Sampler, make_plan, make_sampler, plan_for, stream_generator
 from .errors import ScenarioError
 from .scenario import LIVE_SETTINGS, Scenario
 from .schedules import make_schedule
+
+if TYPE_CHECKING:  # imported where used: a run without the TUI needs neither
+    from .landscape import Grid
+    from .noise import NoiseReport
 
 PHASES: tuple[str, ...] = ("forward", "loss", "backward", "update")
 PHASE_FORMULAS: dict[str, str] = {
@@ -1084,6 +1086,8 @@ class Simulation:
 
         The batch gradient is that of the batch in progress, or else of the last batch done.
         """
+        from .noise import noise_report
+
         with np.errstate(all="ignore"):   # after a divergence θ may be finite but huge: ∞ is the answer
             grads = self.model.per_sample_grads(self._state.params, self._X, self._y)
             batch = self.current_batch()
@@ -1098,6 +1102,8 @@ class Simulation:
         cache = self._reference_cache
         if key not in cache:
             steps = min(max_steps, max(self.segments[0].scenario.epochs, 50))
+            from .landscape import gd_path
+
             cache[key] = gd_path(self.model, self._X, self._y, self.initial_params, lr, steps)
         return cache[key]
 
@@ -1110,6 +1116,8 @@ class Simulation:
         """
         X, y = (self._X, self._y) if batch is None else (self._X[batch], self._y[batch])
         held = self._state.params if params is None else np.asarray(params, dtype=float)
+        from .landscape import loss_grid
+
         return loss_grid(self.model, X, y, held, i, j, np.asarray(xs), np.asarray(ys))
 
     def batch_gradient(self) -> np.ndarray | None:

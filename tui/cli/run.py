@@ -8,7 +8,6 @@ interrupted by SIGINT/SIGTERM/SIGHUP (the files hold every step done so far).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import signal
 import sys
@@ -144,6 +143,9 @@ def execute(ns: argparse.Namespace) -> int:
 
 
 def _execute(ns: argparse.Namespace, guard: _Interrupts) -> int:
+    from engine.threads import use_one_blas_thread
+
+    use_one_blas_thread()  # before anything imports NumPy: then it is free (engine/threads.py)
     scenario, src = build_scenario(ns)
     outputs = {opt: getattr(ns, dest) for opt, dest in
                (("--trace", "trace"), ("--history", "history"), ("--data-out", "data_out"))
@@ -157,9 +159,10 @@ def _execute(ns: argparse.Namespace, guard: _Interrupts) -> int:
     sim = make_simulation(scenario, src)
     quiet = ns.quiet
     out = _Screen(sys.stdout)
-    from engine.atomic import atomic_writer
 
     def writer(option: str):  # names the option in an OS error (disk full, size limit)
+        from engine.atomic import atomic_writer
+
         return _named(option, outputs[option], atomic_writer(outputs[option]))
 
     if "--data-out" in outputs:
@@ -172,6 +175,8 @@ def _execute(ns: argparse.Namespace, guard: _Interrupts) -> int:
         trace = stack.enter_context(writer("--trace")) if "--trace" in outputs else None
         history = stack.enter_context(writer("--history")) if "--history" in outputs else None
         if trace is not None:
+            import json
+
             trace.write(json.dumps(trace_header(sim)) + "\n")
         if history is not None:
             history.write(",".join(HISTORY_COLUMNS) + "\n")

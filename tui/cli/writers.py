@@ -209,6 +209,8 @@ def _csv_cell(text: str) -> str:
 def check_output_paths(outputs: dict[str, str]) -> None:
     """Refuse, before anything is written, every output that would destroy what it should not
     (see :func:`engine.atomic.output_problem`) and two outputs naming the same file."""
+    if not outputs:
+        return
     from engine.atomic import output_problem
 
     seen: dict[str, str] = {}
