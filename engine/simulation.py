@@ -853,9 +853,16 @@ class Simulation:
                 epoch = start_epoch + (seg.plan.epochs_done(local) if cut else local / m_epoch)
                 history.append((iteration, s.samples, epoch, lr, step_loss, s.epoch_loss_sum / s.epoch_n) + ev,
                                new_params)
-                if on_step is not None:
+                if on_step is not None:  # the step as a StepRecord (its full losses NaN unless evaluated)
                     batch = np.concatenate(self._step_indices) if micro_count > 1 else indices
-                    on_step(self._step_record(batch, step_loss, step_grad, lr, ev))
+                    if cut:  # epochs of different lengths: the plan places the step
+                        c = self.counters()
+                        epoch_no, batch_no = c.epoch, c.batch
+                    else:    # after a step the epoch is ⌊(i−1)/M⌋ + 1 and the batch (i−1) mod M + 1
+                        e, b = divmod(local - 1, m_epoch)
+                        epoch_no, batch_no = start_epoch + e + 1, b + 1
+                    on_step(StepRecord(epoch_no, batch_no, iteration, step, s.samples, batch, lr, step_loss,
+                                       ev[0], ev[1], new_params, step_grad, s.epoch_loss_sum / s.epoch_n))
             onset = False
             if s.diverging_step or step_loss > DIVERGING_FACTOR * s.loss_ref:  # else nothing changes
                 was = s.diverging_step
@@ -968,23 +975,6 @@ class Simulation:
         s.status = DIVERGED
         s.diverged_step = s.step + 1
         self.pending = None
-
-    def _step_record(self, indices: np.ndarray, loss: float, grad: np.ndarray, lr: float,
-                     ev: tuple[float, ...]) -> StepRecord:
-        """The step just taken; its full losses are NaN unless it was an eval point. The
-        counters come from the iteration count (after a step the epoch is ⌊(i−1)/M⌋ + 1 and
-        the batch (i−1) mod M + 1 within the segment), not from a Position object, except
-        where epochs differ in length. (Built with positional arguments: this runs every step
-        of a run writing a trace or a history.)"""
-        s = self._state
-        if self._cut:  # epochs of different lengths (epoch_end = cut): the plan places it
-            c = self.counters()
-            epoch, batch = c.epoch, c.batch
-        else:
-            epoch_index, batch_index = divmod(s.iteration - self._seg_start - 1, self._m_epoch)
-            epoch, batch = self._seg.start_epoch + epoch_index + 1, batch_index + 1
-        return StepRecord(epoch, batch, s.iteration, s.step, s.samples, indices, lr, loss, ev[0], ev[1],
-                          s.params, grad, s.epoch_loss_sum / s.epoch_n)
 
     # ----------------------------------------------------------------------------------------
     # checkpoints and stepping back
