@@ -22,6 +22,12 @@ pass) are computed when read (:attr:`Simulation.train_loss`, :attr:`Simulation.v
 computed at, and every ``eval_every`` steps (:meth:`Scenario.eval_interval`), where the history
 records them and the target loss is checked. Divergence is detected from the batch loss and the
 parameters (both must be finite), so it does not depend on how often the losses are evaluated.
+
+The step loop (issue 14): every way of stepping runs :meth:`Simulation._run`, one loop over what
+:meth:`Simulation._on_segment_change` caches of the segment in force, so its bookkeeping
+(counters, eval points, the history row, the diverging rule, checkpoints) is a small part of a
+step next to the model's and the optimizer's NumPy calls; the history takes rows a block at a
+time (:mod:`engine.history`), a step record is built only when something listens (``on_step``).
 """
 
 from __future__ import annotations
