@@ -212,10 +212,21 @@ def _direct_stream(p: str) -> Iterator[_Guarded]:
             time.sleep(0.02)
     flags = fcntl.fcntl(fd, fcntl.F_GETFL)
     fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as raw:
+    raw = os.fdopen(fd, "w", encoding="utf-8", newline="")
+    try:
         stream = _Guarded(raw, p)
         yield stream
         stream.flush()
+    except BaseException:
+        try:  # closing flushes again; the error that matters is already on its way
+            raw.close()
+        except OSError:
+            pass
+        raise
+    try:
+        raw.close()
+    except OSError as err:
+        raise _output_error(p, err) from None
 
 
 def create_exclusive(path: str | Path, *, binary: bool = False) -> TextIO | BinaryIO:

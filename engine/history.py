@@ -115,10 +115,11 @@ class History:
     def append(self, values: Sequence[float] | np.ndarray, params: np.ndarray) -> None:
         """Record one step: ``values`` in the order of :data:`SERIES`, then the parameters after it.
 
-        While the record is exact, rows are kept in a short Python list and copied into the
-        preallocated arrays a block at a time (one NumPy call per block instead of two per
-        step); every read copies the pending block first. ``params`` must not be modified
-        afterwards (the simulation's parameter vectors never are).
+        Rows are kept in a short Python list and copied into the preallocated arrays a block
+        at a time (a few NumPy calls per block instead of several per step): while the record
+        is exact in one copy, once it is bucketed by reducing the block's buckets together
+        (:meth:`_add_rows`). Every read copies the pending block first. ``params`` must not be
+        modified afterwards (the simulation's parameter vectors never are).
         """
         if self._block:
             self.count += 1
@@ -127,30 +128,109 @@ class History:
             if len(self._pending_values) == self._block:
                 self._flush_block()
             return
-        if self.width == 1 and self.param_width == 1:
-            room = min(BLOCK_ROWS, self.cap - self._rows, self.param_cap - self._param_rows)
-            if room > 1:
-                self._block = room
-                self.append(values, params)
-                return
+        room = min(BLOCK_ROWS, self._room())
+        if room > 1:
+            self._block = room
+            self.append(values, params)
+            return
         self._append_row(values, params)
 
     def _flush_block(self) -> None:
-        """Copy the pending exact rows into the arrays (they always fit: see ``_block``)."""
+        """Copy the pending rows into the arrays (while exact they always fit: see ``_block``)."""
         k = len(self._pending_values)
         self._block = 0
         if not k:
             return
-        r, pr = self._rows, self._param_rows
-        self._mean[r : r + k] = self._pending_values
-        self._params[pr : pr + k] = self._pending_params
+        values, params = self._pending_values, self._pending_params
         self._pending_values, self._pending_params = [], []
+        if self.width > 1 or self.param_width > 1:
+            self.count -= k
+            self._add_rows(np.array(values, dtype=float), params)
+            return
+        r, pr = self._rows, self._param_rows
+        self._mean[r : r + k] = values
+        self._params[pr : pr + k] = params
         self._rows = r + k
         self._param_rows = pr + k
         if self._rows == self.cap:
             self._merge_level0()
         if self._param_rows == self.param_cap:
             self._halve_params()
+
+    def _room(self) -> int:
+        """Steps that fit before level 0 fills or the parameter path does (then the buckets or
+        the stride double): a block never crosses that, so ``width`` is always current."""
+        c, pw = self.count, self.param_width
+        fits = (self.cap - self._rows) * self.width - self._staged
+        return min(fits, (c // pw + self.param_cap - self._param_rows) * pw - c)
+
+    def _add_rows(self, rows: np.ndarray, params: list) -> None:
+        """Record several steps at once, as that many :meth:`_append_row` calls would (bucket
+        sums may differ in the last bits: NumPy sums a block pairwise). Works in chunks within
+        which neither the bucket width nor the parameter stride changes."""
+        i, k = 0, len(rows)
+        while i < k:
+            c, pw = self.count, self.param_width
+            take = min(k - i, self._room())
+            self._add_values(rows[i : i + take])
+            first = (pw - (c + 1) % pw) % pw                           # the first count ≡ 0 mod pw
+            picked = params[i + first : i + take : pw]
+            if picked:
+                pr = self._param_rows
+                self._params[pr : pr + len(picked)] = picked
+                self._param_rows = pr + len(picked)
+            self.count = c + take
+            i += take
+            if self._rows == self.cap:
+                self._merge_level0()
+            if self._param_rows == self.param_cap:
+                self._halve_params()
+
+    def _add_values(self, part: np.ndarray) -> None:
+        """Add consecutive rows to level 0 (they fit): complete the staged bucket, write the
+        whole buckets, stage the rest."""
+        w = self.width
+        self._last_values = part[-1].copy()
+        if w == 1:
+            r = self._rows
+            self._mean[r : r + len(part)] = part
+            self._rows = r + len(part)
+            return
+        j = 0
+        if self._staged:
+            j = min(w - self._staged, len(part))
+            self._stage(part[:j])
+            if self._staged == w:
+                self._flush_stage()
+        n = (len(part) - j) // w
+        if n:
+            b = part[j : j + n * w].reshape(n, w, -1)
+            measured = b == b
+            r = self._rows
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self._mean[r : r + n] = np.where(measured, b, 0.0).sum(axis=1) / measured.sum(axis=1)
+            self._low[r : r + n] = np.fmin.reduce(b, axis=1)
+            self._high[r : r + n] = np.fmax.reduce(b, axis=1)
+            self._rows = r + n
+            j += n * w
+        if j < len(part):
+            self._stage(part[j:])
+
+    def _stage(self, part: np.ndarray) -> None:
+        """Add rows to the bucket being filled (min, max, sum and count of the measured values)."""
+        measured = part == part
+        low, high = np.fmin.reduce(part, axis=0), np.fmax.reduce(part, axis=0)
+        total = np.where(measured, part, 0.0).sum(axis=0)
+        if self._staged == 0:
+            self._acc_low[:], self._acc_high[:] = low, high
+            self._acc_sum[:] = total
+            self._acc_count[:] = measured.sum(axis=0)
+        else:
+            np.fmin(self._acc_low, low, out=self._acc_low)
+            np.fmax(self._acc_high, high, out=self._acc_high)
+            self._acc_sum += total
+            self._acc_count += measured.sum(axis=0)
+        self._staged += len(part)
 
     def _halve_params(self) -> None:
         self._params[: self.param_cap // 2] = self._params[1 : self.param_cap : 2]

@@ -187,6 +187,12 @@ class Optimizer:
         """
         return self._step(grad, state, params, lr)
 
+    @property
+    def step_function(self) -> StepFn:
+        """The pure function :meth:`update` calls, ``(grad, state, params, lr) → (new_params,
+        new_state)``: the simulation's step loop calls it directly (one Python call less)."""
+        return self._step
+
     def explain(self, grad: np.ndarray, state: State, params: np.ndarray, lr: float) -> UpdateTerms:
         """The step :meth:`update` takes from ``state``, written out: formula, intermediate
         values (read from the new state), the update Δθ and, for the adaptive optimizers, the

@@ -9,9 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-import tomllib
 from dataclasses import dataclass, fields
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -399,6 +397,8 @@ SCENARIO_MAX_BYTES = 1_000_000
 
 def parse_toml(text: str, source: str = "scenario file") -> dict[str, Any]:
     """TOML text as a table; malformed or absurdly nested TOML is one :class:`ScenarioError`."""
+    import tomllib  # only when a TOML text is read (startup imports no more than it needs)
+
     try:
         return tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as exc:
@@ -439,6 +439,8 @@ def write_toml(scenario: Scenario, path: str | Path) -> Path:
 # ---------------------------------------------------------------------------------------------
 # presets
 def _preset_files() -> dict[str, Any]:
+    from importlib import resources
+
     folder = resources.files("engine") / "presets"
     return {entry.name[:-5]: entry for entry in folder.iterdir() if entry.name.endswith(".toml")}
 

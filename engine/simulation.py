@@ -22,26 +22,34 @@ pass) are computed when read (:attr:`Simulation.train_loss`, :attr:`Simulation.v
 computed at, and every ``eval_every`` steps (:meth:`Scenario.eval_interval`), where the history
 records them and the target loss is checked. Divergence is detected from the batch loss and the
 parameters (both must be finite), so it does not depend on how often the losses are evaluated.
+
+The step loop (issue 14): every way of stepping runs :meth:`Simulation._run`, one loop over what
+:meth:`Simulation._on_segment_change` caches of the segment in force, so its bookkeeping
+(counters, eval points, the history row, the diverging rule, checkpoints) is a small part of a
+step next to the model's and the optimizer's NumPy calls; the history takes rows a block at a
+time (:mod:`engine.history`), a step record is built only when something listens (``on_step``).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from .datasets import Dataset, make_dataset
 from .history import MAX_PARAMS, History
-from .landscape import Grid, gd_path, loss_grid
 from .models import Model, make_model
-from .noise import NoiseReport, noise_report
 from .optimizers import Optimizer, State, UpdateTerms, make_optimizer
 from .sampling import Plan, Position, Sampler, make_plan, make_sampler, plan_for, stream_generator
 from .errors import ScenarioError
 from .scenario import LIVE_SETTINGS, Scenario
 from .schedules import make_schedule
+
+if TYPE_CHECKING:  # imported where used: a run without the TUI needs neither
+    from .landscape import Grid
+    from .noise import NoiseReport
 
 PHASES: tuple[str, ...] = ("forward", "loss", "backward", "update")
 PHASE_FORMULAS: dict[str, str] = {
@@ -197,7 +205,8 @@ class PhaseData:
 
 @dataclass(slots=True)
 class StepRecord:
-    """One optimizer step, as the trace writes it (DESIGN.md "--trace")."""
+    """One optimizer step, as the trace writes it (DESIGN.md "--trace"), and the running epoch
+    loss the history writes with it (:attr:`Simulation.epoch_loss` after the step)."""
 
     epoch: int
     batch: int
@@ -211,9 +220,10 @@ class StepRecord:
     val_loss: float
     params: np.ndarray
     grad: np.ndarray
+    epoch_loss: float = math.nan
 
 
-@dataclass
+@dataclass(slots=True)
 class _State:
     """Everything that changes while training: what a checkpoint copies and back() restores."""
 
@@ -295,6 +305,7 @@ class Simulation:
         (:func:`engine.sampling.stream_generator`), the data and initial parameters still
         from the seed: member k of an :class:`engine.ensemble.Ensemble` of seeds."""
         self.rng, self.dataset, sc, self.model = _prepare(scenario)
+        self._loss_and_grad = self.model.loss_and_grad
         ds = self.dataset
         init = self.model.init_params(self.rng)
         if sampling_stream:
@@ -673,17 +684,11 @@ class Simulation:
         """
         ran = 0
         with np.errstate(all="ignore"):
-            if stop_at_diverging:
-                while ran < n and not self.done:
-                    was = self._state.diverging_step
-                    self._iterate()
-                    ran += 1
-                    if self._state.diverging_step and not was:
-                        break
-                return ran
             while ran < n and not self.done:
-                self._iterate()
-                ran += 1
+                done, onset = self._run(n - ran, stop_at_diverging)
+                ran += done
+                if onset:
+                    break
         return ran
 
     def run_to_end(self) -> None:
@@ -695,36 +700,53 @@ class Simulation:
         """(start, stop, micro, micro_count) of the next iteration; draws a new order at a pass start.
 
         The data are permuted once per pass (``_Xo``, ``_yo``), so a batch is a slice.
+        (:meth:`_iterate` does the same inline.)
         """
         s = self._state
-        seg = self.segments[-1]
-        table = self._table
-        local = s.iteration - seg.start_iteration
+        local = s.iteration - self._seg_start
         pass_index, j = divmod(local, self._m)
+        if pass_index != s.order_pass or s.order is not self._permuted_for:
+            self._start_pass(pass_index)
+        if self._micros is None:
+            k = self._k
+            return self._starts[j], self._stops[j], local % k, k
+        return self._starts[j], self._stops[j], self._micros[j], self._counts[j]
+
+    def _start_pass(self, pass_index: int) -> None:
+        """Draw the order of pass ``pass_index`` (unless it is the one in the state, e.g. after
+        a checkpoint was restored) and permute the data to it."""
+        s = self._state
         if pass_index != s.order_pass:
-            s.order = seg.sampler.order(self.rng, s.order)
+            s.order = self.segments[-1].sampler.order(self.rng, s.order)
             s.order_pass = pass_index
         if s.order is not self._permuted_for:
             self._Xo, self._yo = self._X[s.order], self._y[s.order]
             self._permuted_for = s.order
-        if table.micro is None:
-            k = self._k
-            return table.start[j], table.stop[j], local % k, k
-        return table.start[j], table.stop[j], table.micro[j], table.micro_count[j]
 
     def _on_segment_change(self) -> None:
+        """Cache what the step loop reads of the segment in force (its plan's pass table,
+        epoch length, schedule, optimizer step, target, eval interval) as plain attributes."""
         seg = self.segments[-1]
-        self._table = seg.plan.pass_table()
-        self._m = seg.plan.iterations_per_pass  # a pass's iterations (M, or min(S·K, M) for restart)
-        self._k = seg.plan.accumulate
-        self._m_epoch = seg.plan.iterations_per_epoch
+        plan = seg.plan
+        self._seg = seg
+        self._seg_start = seg.start_iteration
+        table = plan.pass_table()
+        self._starts, self._stops = table.start, table.stop
+        self._micros, self._counts = table.micro, table.micro_count
+        self._m = plan.iterations_per_pass  # a pass's iterations (M, or min(S·K, M) for restart)
+        self._k = plan.accumulate
+        self._m_epoch = plan.iterations_per_epoch
         # epoch boundaries: every S·K iterations when the iterator continues, else measured
         # inside each pass (cut: a pass is cut into epochs of S·K, the last one shorter)
-        self._wrap = 0 if seg.plan.continues else self._m
-        self._cut = seg.plan.uneven_epochs
-        self._total_local = seg.plan.total_iterations
+        self._wrap = 0 if plan.continues else self._m
+        self._cut = plan.uneven_epochs
+        self._total_local = plan.total_iterations
+        self._update = seg.optimizer.step_function
+        # a constant schedule's rate, read once (the schedule's own value, so bit-identical)
+        self._fixed_lr = seg.schedule(1) if seg.scenario.schedule == "constant" else None
+        self._target = seg.scenario.target_loss
         n_eval = self._n + len(self._yv)
-        per_step = seg.plan.total_samples / max(1, seg.plan.total_steps)
+        per_step = plan.total_samples / max(1, plan.total_steps)
         self._eval_every = seg.scenario.eval_interval(n_eval, per_step)
         if seg.scenario.eval_every == "auto" and n_eval <= self.auto_every_step_up_to:
             self._eval_every = 1
@@ -736,97 +758,131 @@ class Simulation:
                          self._yo[start:stop], self.segments[-1])
 
     def _iterate(self) -> None:
-        """One iteration: the hot path (no per-iteration objects beyond need)."""
-        self.revision += 1
-        p = self.pending
-        if p is not None:
-            if p.grad is None:
-                p.batch_loss, p.grad = self.model.loss_and_grad(self._state.params, p.X, p.y)
-            self.pending = None
-            self._finish_iteration(p.indices, p.micro, p.micro_count, p.batch_loss, p.grad)
-            return
-        start, stop, micro, count = self._batch_slot()
-        loss, grad = self.model.loss_and_grad(self._state.params, self._Xo[start:stop], self._yo[start:stop])
-        self._finish_iteration(self._state.order[start:stop], micro, count, loss, grad)
+        """One iteration (finishing the one whose phases are being stepped, if any)."""
+        self._run(1, False)
 
-    def _finish_iteration(self, indices: np.ndarray, micro: int, micro_count: int, loss: float,
-                          grad: np.ndarray) -> None:
-        """Accumulate the iteration's gradient and, on its last micro-batch, take the step.
+    def _run(self, limit: int, stop_at_diverging: bool) -> tuple[int, bool]:
+        """The step loop: up to ``limit`` iterations, until the run is done or, with
+        ``stop_at_diverging``, right after the step at which it starts diverging. Returns
+        (iterations run, stopped at that onset). Every way of stepping comes here.
 
-        A step's gradient is the mean over all its samples: Σ n_j ĝ_j / Σ n_j, which for K equal
-        micro-batches is the mean of the K micro-batch gradients (SCIENCE.md §1.2).
+        An iteration: the batch's slot in the pass (:meth:`_batch_slot`, inline; a new pass
+        draws its order), the batch loss and gradient, and on the last micro-batch of a step
+        the update. A step's gradient is the mean over all its samples: Σ n_j ĝ_j / Σ n_j,
+        which for K equal micro-batches is the mean of the K micro-batch gradients (SCIENCE.md
+        §1.2). What the loop reads of the segment is cached by :meth:`_on_segment_change` and
+        held in locals (issue 14: the loop's own cost is a small part of a step's).
         """
         s = self._state
-        n = len(indices)
-        if not math.isfinite(loss):
-            self._diverge()
-            return
-        params = s.params
-        seg = self.segments[-1]
-        if micro_count == 1:
-            step_grad, step_loss = grad, loss
-        else:
-            if micro == 0:
-                s.accum, s.accum_n, s.accum_loss = grad * n, n, loss * n
+        seg = self._seg
+        lag, update = self._loss_and_grad, self._update
+        fixed_lr, schedule = self._fixed_lr, seg.schedule
+        m, k, starts, stops = self._m, self._k, self._starts, self._stops
+        micros, counts, seg_start = self._micros, self._counts, self._seg_start
+        wrap, m_epoch, total_local = self._wrap, self._m_epoch, self._total_local
+        every, target, history = self._eval_every, self._target, self._history
+        on_step = None if self._replaying else self.on_step
+        recording_from, start_epoch, cut = self._recording_from, seg.start_epoch, self._cut
+        ran = 0
+        while ran < limit:
+            self.revision += 1
+            ran += 1
+            p = self.pending
+            if p is None:
+                local = s.iteration - seg_start
+                pass_index, j = divmod(local, m)
+                if pass_index != s.order_pass or s.order is not self._permuted_for:
+                    self._start_pass(pass_index)
+                start, stop = starts[j], stops[j]
+                if micros is None:
+                    micro, micro_count = local % k, k
+                else:
+                    micro, micro_count = micros[j], counts[j]
+                loss, grad = lag(s.params, self._Xo[start:stop], self._yo[start:stop])
+                indices = s.order[start:stop]
+            else:  # the iteration whose phases were stepped one by one
+                if p.grad is None:
+                    p.batch_loss, p.grad = lag(s.params, p.X, p.y)
+                self.pending = None
+                indices, micro, micro_count, loss, grad = p.indices, p.micro, p.micro_count, p.batch_loss, p.grad
+            n = len(indices)
+            if not _isfinite(loss):
+                self._diverge()
+                return ran, False
+            params = s.params
+            if micro_count == 1:
+                step_grad, step_loss = grad, loss
             else:
-                s.accum = s.accum + grad * n
-                s.accum_n += n
-                s.accum_loss += loss * n
-            step_grad = s.accum / s.accum_n if micro == micro_count - 1 else None
-            step_loss = s.accum_loss / s.accum_n
-            if self.on_step is not None:
                 if micro == 0:
-                    self._step_indices = []
-                self._step_indices.append(indices)
-        self._last = (s.iteration, micro, micro_count, indices, params, loss, grad, seg, step_grad, s.opt_state)
-        if step_grad is None:
+                    s.accum, s.accum_n, s.accum_loss = grad * n, n, loss * n
+                else:
+                    s.accum = s.accum + grad * n
+                    s.accum_n += n
+                    s.accum_loss += loss * n
+                step_grad = s.accum / s.accum_n if micro == micro_count - 1 else None
+                step_loss = s.accum_loss / s.accum_n
+                if on_step is not None:
+                    if micro == 0:
+                        self._step_indices = []
+                    self._step_indices.append(indices)
+            self._last = (s.iteration, micro, micro_count, indices, params, loss, grad, seg, step_grad, s.opt_state)
+            if step_grad is None:  # a micro-batch before the last one of its step
+                s.epoch_loss_sum += n * loss
+                s.epoch_n += n
+                s.iteration += 1
+                s.samples += n
+                self._last_lr = math.nan
+                self._end_iteration(seg)
+                continue
+            step = s.step + 1
+            lr = fixed_lr if fixed_lr is not None else schedule(step)
+            new_params, new_opt = update(step_grad, s.opt_state, params, lr)
+            if not _finite_params(new_params):
+                self._diverge()
+                return ran, False
             s.epoch_loss_sum += n * loss
             s.epoch_n += n
-            s.iteration += 1
+            s.iteration = iteration = s.iteration + 1
             s.samples += n
-            self._last_lr = math.nan
-            self._end_iteration(seg)
-            return
-        lr = seg.schedule(s.step + 1)
-        new_params, new_opt = seg.optimizer.update(step_grad, s.opt_state, params, lr)
-        norm2 = float(new_params @ new_params)   # finite ⇒ every entry finite (a sum of squares)
-        if norm2 - norm2 != 0.0 and not _all_finite(new_params):
-            self._diverge()
-            return
-        s.epoch_loss_sum += n * loss
-        s.epoch_n += n
-        s.iteration += 1
-        s.samples += n
-        s.params = new_params
-        s.opt_state = new_opt
-        s.step += 1
-        self._last_lr = lr
-        local = s.iteration - seg.start_iteration
-        m_epoch = self._m_epoch
-        epoch_end = (local % self._wrap if self._wrap else local) % m_epoch == 0
-        k = self._eval_every
-        # eval points: every K steps, every epoch end (the Keras line reads them) and the last step
-        due = epoch_end or (k is not None and s.step % k == 0) or local >= self._total_local
-        recording = s.step > self._recording_from
-        target = seg.scenario.target_loss
-        ev = self._evaluate_now(new_params) if due and (recording or target > 0) else _NOT_EVALUATED
-        if recording:
-            if self._cut:  # epochs of different lengths: place the iteration in its epoch
-                epoch = seg.start_epoch + seg.plan.epochs_done(local)
-            else:
-                epoch = seg.start_epoch + local / m_epoch
-            self._history.append(
-                (s.iteration, s.samples, epoch, lr, step_loss, s.epoch_loss_sum / s.epoch_n, *ev),
-                new_params,
-            )
-            if self.on_step is not None and not self._replaying:
-                batch = np.concatenate(self._step_indices) if micro_count > 1 else indices
-                self.on_step(self._step_record(batch, step_loss, step_grad, lr, ev))
-        self._check_diverging(step_loss)
-        if target > 0 and due and ev[0] <= target:
-            s.status = TARGET_REACHED
-        if epoch_end or s.iteration % self._checkpoint_every == 0:
-            self._end_iteration(seg)           # epoch bookkeeping, end of run, checkpoints
+            s.params = new_params
+            s.opt_state = new_opt
+            s.step = step
+            self._last_lr = lr
+            local = iteration - seg_start
+            epoch_end = (local % wrap if wrap else local) % m_epoch == 0
+            # eval points: every K steps, every epoch end (the Keras line reads them), the last step
+            due = epoch_end or (every is not None and step % every == 0) or local >= total_local
+            recording = step > recording_from
+            ev = self._evaluate_now(new_params) if due and (recording or target > 0) else _NOT_EVALUATED
+            if recording:
+                # epochs of different lengths (cut): the plan places the iteration in its epoch
+                epoch = start_epoch + (seg.plan.epochs_done(local) if cut else local / m_epoch)
+                history.append((iteration, s.samples, epoch, lr, step_loss, s.epoch_loss_sum / s.epoch_n) + ev,
+                               new_params)
+                if on_step is not None:  # the step as a StepRecord (its full losses NaN unless evaluated)
+                    batch = np.concatenate(self._step_indices) if micro_count > 1 else indices
+                    if cut:  # epochs of different lengths: the plan places the step
+                        c = self.counters()
+                        epoch_no, batch_no = c.epoch, c.batch
+                    else:    # after a step the epoch is ⌊(i−1)/M⌋ + 1 and the batch (i−1) mod M + 1
+                        e, b = divmod(local - 1, m_epoch)
+                        epoch_no, batch_no = start_epoch + e + 1, b + 1
+                    on_step(StepRecord(epoch_no, batch_no, iteration, step, s.samples, batch, lr, step_loss,
+                                       ev[0], ev[1], new_params, step_grad, s.epoch_loss_sum / s.epoch_n))
+            onset = False
+            if s.diverging_step or step_loss > DIVERGING_FACTOR * s.loss_ref:  # else nothing changes
+                was = s.diverging_step
+                self._check_diverging(step_loss)
+                onset = stop_at_diverging and not was and s.diverging_step > 0
+            if target > 0 and due and ev[0] <= target:
+                s.status = TARGET_REACHED
+            if epoch_end or iteration % self._checkpoint_every == 0:
+                self._end_iteration(seg)       # epoch bookkeeping, end of run, checkpoints
+            if onset:
+                return ran, True
+            if s.status in _RUN_ENDS:
+                return ran, False
+        return ran, False
 
     def _evaluate_now(self, params: np.ndarray) -> tuple[float, float, float, float]:
         """Evaluate at an eval point, before the step's history row exists (no fill)."""
@@ -926,26 +982,6 @@ class Simulation:
         s.diverged_step = s.step + 1
         self.pending = None
 
-    def _step_record(self, indices: np.ndarray, loss: float, grad: np.ndarray, lr: float,
-                     ev: tuple[float, ...]) -> StepRecord:
-        """The step just taken; its full losses are NaN unless it was an eval point. The
-        counters come from the iteration count (after a step the epoch is ⌊(i−1)/M⌋ + 1 and
-        the batch (i−1) mod M + 1 within the segment), not from a Position object, except
-        where epochs differ in length."""
-        s = self._state
-        seg = self.segments[-1]
-        if self._cut:  # epochs of different lengths (epoch_end = cut): the plan places it
-            c = self.counters()
-            epoch, batch = c.epoch, c.batch
-        else:
-            epoch_index, batch_index = divmod(s.iteration - seg.start_iteration - 1, self._m_epoch)
-            epoch, batch = seg.start_epoch + epoch_index + 1, batch_index + 1
-        return StepRecord(
-            epoch=epoch, batch=batch, iteration=s.iteration,
-            step=s.step, samples=s.samples, indices=indices, lr=lr, batch_loss=loss,
-            train_loss=ev[0], val_loss=ev[1], params=s.params, grad=grad,
-        )
-
     # ----------------------------------------------------------------------------------------
     # checkpoints and stepping back
     def _take_checkpoint(self, pinned: bool = False) -> None:
@@ -1004,7 +1040,7 @@ class Simulation:
         try:
             with np.errstate(all="ignore"):
                 while self._state.iteration < target and not self.done:
-                    self._iterate()
+                    self._run(target - self._state.iteration, False)
         finally:
             self._replaying = False
         self._recording_from = 0
@@ -1046,6 +1082,8 @@ class Simulation:
 
         The batch gradient is that of the batch in progress, or else of the last batch done.
         """
+        from .noise import noise_report
+
         with np.errstate(all="ignore"):   # after a divergence θ may be finite but huge: ∞ is the answer
             grads = self.model.per_sample_grads(self._state.params, self._X, self._y)
             batch = self.current_batch()
@@ -1060,6 +1098,8 @@ class Simulation:
         cache = self._reference_cache
         if key not in cache:
             steps = min(max_steps, max(self.segments[0].scenario.epochs, 50))
+            from .landscape import gd_path
+
             cache[key] = gd_path(self.model, self._X, self._y, self.initial_params, lr, steps)
         return cache[key]
 
@@ -1072,6 +1112,8 @@ class Simulation:
         """
         X, y = (self._X, self._y) if batch is None else (self._X[batch], self._y[batch])
         held = self._state.params if params is None else np.asarray(params, dtype=float)
+        from .landscape import loss_grid
+
         return loss_grid(self.model, X, y, held, i, j, np.asarray(xs), np.asarray(ys))
 
     def batch_gradient(self) -> np.ndarray | None:
@@ -1087,6 +1129,17 @@ class Simulation:
 
 
 _NOT_EVALUATED = (math.nan, math.nan, math.nan, math.nan)
+_isfinite = math.isfinite
+_RUN_ENDS = (FINISHED, TARGET_REACHED)  # ends a step can reach without diverging
+
+
+def _finite_params(a: np.ndarray) -> bool:
+    """True when every parameter is finite. A sum is finite only if every term is (an inf
+    or NaN makes it inf or NaN), so a finite sum decides at once; one that overflowed from
+    huge finite values falls back to the exact check. Small vectors are summed as Python
+    floats (cheaper than a NumPy call), larger ones by a dot product."""
+    total = sum(a.tolist()) if a.size <= 16 else float(a @ a)
+    return total - total == 0.0 or _all_finite(a)
 
 
 def _all_finite(a: np.ndarray) -> bool:

@@ -85,3 +85,34 @@ def test_ten_million_steps_stay_under_50_mb() -> None:
     h = History(np.zeros(33))
     bound = h.nbytes() + 3 * h.cap * len(SERIES) * 8 * 2  # level 0 min/max + the pyramid
     assert bound < 50e6
+
+
+def test_long_records_keep_exact_envelopes_means_and_parameters_through_many_merges() -> None:
+    """Rows are added a block at a time (bucketed blocks reduced together): after many merges
+    the buckets still hold what the plain record says, and the parameter path the exact
+    parameters of the steps it names."""
+    h = History(np.zeros(2), cap=16)
+    rng = np.random.default_rng(3)
+    vals = rng.random(1000)
+    sparse = np.where(np.arange(1000) % 3 == 0, vals * 2, np.nan)   # measured every 3rd step
+    params = np.stack([vals, -vals], axis=1)
+    for k, v in enumerate(vals):
+        row = np.full(len(SERIES), np.nan)
+        row[INDEX["batch_loss"]] = v
+        row[INDEX["train_loss"]] = sparse[k]
+        h.append(tuple(row), params[k].copy())
+        assert h.count == k + 1
+    assert h.width == 64 and h.param_width == 64
+    d = h.decimated(1000)
+    rows = len(d.step)
+    w = h.width
+    assert rows == 1000 // w and np.array_equal(d.step, np.arange(1, rows + 1) * w)
+    dense = vals[: rows * w].reshape(rows, w)
+    lo, hi = d.envelope("batch_loss")
+    assert np.array_equal(lo, dense.min(axis=1)) and np.array_equal(hi, dense.max(axis=1))
+    assert np.allclose(d.series("batch_loss"), dense.mean(axis=1), rtol=1e-12)
+    lo, hi = d.envelope("train_loss")
+    blocks = sparse[: rows * w].reshape(rows, w)
+    assert np.array_equal(lo, np.nanmin(blocks, axis=1)) and np.array_equal(hi, np.nanmax(blocks, axis=1))
+    assert np.array_equal(d.params[1:], params[d.param_step[1:] - 1])
+    assert h.last("batch_loss") == vals[-1]

@@ -350,3 +350,23 @@ def test_the_last_batch_is_known_after_stepping_back_onto_a_checkpoint() -> None
     sim.back(1)                       # iteration 32: a checkpoint
     assert sim.iteration == 32 and sim.last is not None
     assert sim.last.iteration == 31 and len(sim.current_batch()) == 5
+
+
+def test_a_step_record_carries_the_keras_running_epoch_loss():
+    """StepRecord.epoch_loss (the --history column) is Σ n_b·L_b / Σ n_b over the epoch so far,
+    recomputed here from the records' own batch losses and batch sizes, and what
+    Simulation.epoch_loss says at that step."""
+    sim = Simulation(Scenario(samples=23, val_samples=0, batch_size=5, epochs=3))
+    seen = []
+    sim.on_step = lambda rec: seen.append((rec, sim.epoch_loss))
+    sim.run_to_end()
+    assert len(seen) == 3 * 5
+    total = count = 0.0
+    for rec, said in seen:
+        if rec.batch == 1:
+            total = count = 0.0
+        n = len(rec.indices)
+        total += n * rec.batch_loss
+        count += n
+        assert rec.epoch_loss == pytest.approx(total / count, rel=1e-14)
+        assert rec.epoch_loss == said

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from engine.simulation import StepRecord
-from tui.cli.writers import HISTORY_COLUMNS, history_line, trace_line, trace_record
+from tui.cli.writers import (
+    HISTORY_COLUMNS, StepFiles, history_line, history_rows, trace_line, trace_lines, trace_record,
+)
 
 
 def record(params: list[float], grad: list[float], train: float, val: float, lr: float = 0.05) -> StepRecord:
@@ -50,3 +52,44 @@ def test_history_line_reads_back_with_csv(rec: StepRecord) -> None:
             assert got[key] == ""           # no evaluation ran at this step
         else:
             assert float(got[key]) == value  # full precision (repr round-trips)
+
+
+def test_the_block_formatters_give_the_per_step_lines() -> None:
+    """trace_lines / history_rows format a block in one loop; each step's text must be what
+    the one-step formatters give (which the tests above check against json and csv)."""
+    recs = [record([0.5 * i, -1.0], [1.0, 2.0 / 3.0], math.nan if i % 2 else 0.1 * i, math.nan, lr=0.05)
+            for i in range(5)] + CASES
+    for i, r in enumerate(recs):
+        r.epoch_loss = 0.01 * i if i != 3 else math.nan
+    assert trace_lines(recs) == "".join(trace_line(r) for r in recs)
+    assert history_rows(recs) == "".join(history_line(r, r.epoch_loss) for r in recs)
+
+
+def test_step_files_write_whole_blocks_of_both_files_and_the_rest_at_flush() -> None:
+    trace, history = io.StringIO(), io.StringIO()
+    files = StepFiles(trace, history, n_params=2, batch=4)
+    files.block = 3
+    recs = [record([float(i), 1.0], [0.0, 1.0], math.nan, math.nan) for i in range(7)]
+    for i, r in enumerate(recs):
+        r.step = i + 1
+    assert [files.add(r) for r in recs[:3]] == [False, False, True]   # full: the caller flushes
+    assert trace.getvalue() == "" and files.last_step == 0
+    files.flush()
+    assert trace.getvalue() == "".join(trace_line(r) for r in recs[:3]) and files.last_step == 3
+    assert len(history.getvalue().splitlines()) == 3
+    assert [files.add(r) for r in recs[3:]] == [False, False, True, True]
+    files.flush()
+    assert trace.getvalue() == "".join(trace_line(r) for r in recs)
+    assert history.getvalue() == "".join(history_line(r, r.epoch_loss) for r in recs)
+    assert files.last_step == 7
+    files.flush()                                  # nothing kept: nothing written twice
+    assert len(history.getvalue().splitlines()) == 7
+
+
+def test_a_wide_model_writes_small_blocks() -> None:
+    """A block keeps at most ~BLOCK_VALUES numbers alive (parameters, gradient, indices)."""
+    assert StepFiles(None, io.StringIO(), n_params=2, batch=5).block == StepFiles.BLOCK_STEPS
+    wide = StepFiles(io.StringIO(), None, n_params=100_000, batch=32)
+    assert wide.block == 1
+    mid = StepFiles(io.StringIO(), None, n_params=257, batch=32)
+    assert mid.block * (2 * 257 + 32) <= StepFiles.BLOCK_VALUES

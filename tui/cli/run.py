@@ -8,7 +8,6 @@ interrupted by SIGINT/SIGTERM/SIGHUP (the files hold every step done so far).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import signal
 import sys
@@ -20,9 +19,7 @@ from engine.errors import OutputError, visible
 
 from .common import EXIT_CODES_TEXT, EXIT_DIVERGED, EXIT_OK, PROG, Interrupted
 from .scenario_args import build_scenario, make_simulation
-from .writers import (
-    HISTORY_COLUMNS, check_output_paths, history_line, trace_header, trace_line, write_data_csv,
-)
+from .writers import HISTORY_COLUMNS, StepFiles, check_output_paths, trace_header, write_data_csv
 
 NAME = "run"
 SUMMARY = "train headless, one Keras-style line per epoch"
@@ -146,6 +143,9 @@ def execute(ns: argparse.Namespace) -> int:
 
 
 def _execute(ns: argparse.Namespace, guard: _Interrupts) -> int:
+    from engine.threads import use_one_blas_thread
+
+    use_one_blas_thread()  # before anything imports NumPy: then it is free (engine/threads.py)
     scenario, src = build_scenario(ns)
     outputs = {opt: getattr(ns, dest) for opt, dest in
                (("--trace", "trace"), ("--history", "history"), ("--data-out", "data_out"))
@@ -159,9 +159,10 @@ def _execute(ns: argparse.Namespace, guard: _Interrupts) -> int:
     sim = make_simulation(scenario, src)
     quiet = ns.quiet
     out = _Screen(sys.stdout)
-    from engine.atomic import atomic_writer
 
     def writer(option: str):  # names the option in an OS error (disk full, size limit)
+        from engine.atomic import atomic_writer
+
         return _named(option, outputs[option], atomic_writer(outputs[option]))
 
     if "--data-out" in outputs:
@@ -169,23 +170,28 @@ def _execute(ns: argparse.Namespace, guard: _Interrupts) -> int:
             write_data_csv(sim, stream)
 
     stopped: Interrupted | None = None
-    last = {"step": 0}
+    files: StepFiles | None = None
     with ExitStack() as stack:
         trace = stack.enter_context(writer("--trace")) if "--trace" in outputs else None
         history = stack.enter_context(writer("--history")) if "--history" in outputs else None
         if trace is not None:
+            import json
+
             trace.write(json.dumps(trace_header(sim)) + "\n")
         if history is not None:
             history.write(",".join(HISTORY_COLUMNS) + "\n")
-        callback = _make_callback(sim, trace, history, last, guard) if (trace or history) else None
-        sim.on_step = callback
+        if trace is not None or history is not None:
+            files = StepFiles(trace, history, sim.params.size, sim.scenario.batch_size * sim.scenario.accumulate)
+            sim.on_step = _make_callback(files, guard)
         try:
             _train(sim, quiet, out)
         except Interrupted as sig:
             stopped = sig
         finally:
-            sim.on_step = None
             guard.critical = True  # a second signal waits until the files are closed
+            sim.on_step = None
+            if files is not None:
+                files.flush()      # the steps of the last block
     guard.critical = False
     stopped = stopped or (Interrupted(guard.pending) if guard.pending else None)
     guard.pending = None
@@ -196,7 +202,7 @@ def _execute(ns: argparse.Namespace, guard: _Interrupts) -> int:
         if not quiet:
             _print_epoch(sim, out)
         written = f"; wrote {', '.join(repr(p) for p in outputs.values())}" if outputs else ""
-        print(f"{PROG}: {visible(stopped.what)} at step {last['step'] if callback else sim.step} "
+        print(f"{PROG}: {visible(stopped.what)} at step {files.last_step if files else sim.step} "
               f"(epoch {c.epoch}/{c.epochs}){visible(written)}", file=sys.stderr)
         return stopped.exit_code
     if status == "diverged":
@@ -221,23 +227,21 @@ def _named(option: str, path: str, writer: Any) -> Iterator[Any]:
         raise
 
 
-def _make_callback(sim, trace: TextIO | None, history: TextIO | None, last: dict, guard: _Interrupts
-                   ) -> Callable[[Any], None]:
+def _make_callback(files: StepFiles, guard: _Interrupts) -> Callable[[Any], None]:
+    """The simulation's per-step hook: keep the record, write a full block (a signal during
+    the write waits until the block is written, so the files hold whole steps)."""
+    add = files.add
+
     def on_step(rec) -> None:
-        t = trace_line(rec) if trace is not None else None
-        h = history_line(rec, sim.epoch_loss) if history is not None else None
-        guard.critical = True          # guard.deferred(), inlined: this runs every step
-        try:
-            if t is not None:
-                trace.write(t)
-            if h is not None:
-                history.write(h)
-            last["step"] = rec.step
-        finally:
-            guard.critical = False
-        if guard.pending:
-            signum, guard.pending = guard.pending, None
-            raise Interrupted(signum)
+        if add(rec):
+            guard.critical = True          # guard.deferred(), inlined: this runs every block
+            try:
+                files.flush()
+            finally:
+                guard.critical = False
+            if guard.pending:
+                signum, guard.pending = guard.pending, None
+                raise Interrupted(signum)
 
     return on_step
 
