@@ -472,6 +472,8 @@ class Lab:
                 for i, b in enumerate(self.batch_sizes):
                     if i < len(self.points):
                         continue
+                    if cancelled is not None and cancelled():
+                        raise KeyboardInterrupt
                     self.points.append(self._run_point(i, b, t0, progress, cancelled))
                     if progress is not None:
                         done = (i + 1) * len(self.points[-1].tried or [0]) * self.runs
