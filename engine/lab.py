@@ -490,7 +490,9 @@ class Lab:
     def two_batch_at(self, params_list: Sequence[np.ndarray]) -> float | None:
         """The two-batch estimate of B_simple (SCIENCE.md §3) at the given parameters, pooled:
         per parameter vector, the consecutive batches of b = the scenario's batch size in one
-        permutation (stream :data:`TWO_BATCH_STREAM`), b and 2b = B; ratio of the averages."""
+        permutation (stream :data:`TWO_BATCH_STREAM`), b and 2b = B; ratio of the averages.
+        At the start the same θ₀ is given K times (K permutations), as many as at the target
+        (one per run that reached it)."""
         b = self.batch0
         n = self.n_samples
         pairs = (n // b) // 2
@@ -516,7 +518,7 @@ class Lab:
             reached = [p for _, p in self._reached_params]
             bt = [noise_report(self.probe.model.per_sample_grads(p, self.probe.X, self.probe.y), 1).b_simple
                   for p in reached]
-            two_start = self.two_batch_at([self.probe.initial_params])
+            two_start = self.two_batch_at([self.probe.initial_params] * self.runs)
             two_target = self.two_batch_at(reached) if reached else None
         return LabResult(
             scenario=self.base.name or "", n_samples=self.n_samples, epochs_budget=self.base.epochs,

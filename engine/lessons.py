@@ -12,7 +12,8 @@ A lesson is one UTF-8 Markdown file:
   ``preset = "NAME"`` / ``scenario = "FILE.toml"`` / any scenario setting
       start a fresh run: from the preset or file, else from the lesson's scenario so far, with
       the settings changed (same keys, same checks and messages as scenario files);
-  ``view = "main" | "compare" | "lens" | "phase"``, ``highlight = "PANEL"`` or a list;
+  ``view = "main" | "compare" | "lens" | "phase" | "lab"``, ``highlight = "PANEL"`` or a list
+      (``lab``: the batch-size lab on the slide's scenario, :mod:`engine.lab`);
   ``run = "epoch" | "pass" | "end" | "step K" | "iteration K" | "epoch K" | "loss X"``
       run until that condition (the end of the epoch or pass in progress, the end of the run,
       the step/iteration counter reading K, epoch K complete, the full training loss below X)
@@ -59,7 +60,7 @@ LESSON_FOLDER = "lesson_files"
 FRONT_KEYS: tuple[str, ...] = ("title", "audience", "minutes", "preset", "scenario")
 DIRECTIVES: tuple[str, ...] = ("preset", "scenario", "run", "speed", "pause", "view", "highlight",
                                "keys", "question")
-VIEWS: tuple[str, ...] = ("main", "compare", "lens", "phase")
+VIEWS: tuple[str, ...] = ("main", "compare", "lens", "phase", "lab")
 PANELS: tuple[str, ...] = ("header", "counters", "strip", "landscape", "lossplot", "lens", "phase",
                            "detail")
 PAUSES: tuple[str, ...] = ("epoch", "pass", "step", "none")
@@ -735,6 +736,9 @@ def _parse_slide(number: int, line: int, body: list[str], source: str, base_dir:
     if view == "compare" and run is not None:
         raise fail("run", "run = ... cannot go with view = \"compare\": compare mode has its own three "
                           "runs (space runs them); put the run on a slide of its own")
+    if view == "lab" and run is not None:
+        raise fail("run", "run = ... cannot go with view = \"lab\": the lab runs its own sweep of batch "
+                          "sizes; put the run on a slide of its own")
     highlight = data.get("highlight", ())
     if isinstance(highlight, str):
         highlight = (highlight,)

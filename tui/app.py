@@ -137,6 +137,7 @@ class MbsimApp(LiveActions, App[int]):
         Binding("r", "reset", "reset"),
         Binding("s", "settings", "settings"),
         Binding("c", "compare", "compare"),
+        Binding("b", "lab", "batch-size lab", show=False),
         Binding("l", "toggle_lens", "lens"),
         Binding("d", "toggle_phase_view", "detail"),
         Binding("a", "toggle_arithmetic", "arithmetic"),
@@ -583,6 +584,13 @@ class MbsimApp(LiveActions, App[int]):
         """Compare mode: Batch GD, this batch size and SGD in lockstep (c or escape comes back)."""
         self.pause()
         self.push_screen(CompareScreen(self.sim.scenario))
+
+    def action_lab(self) -> None:
+        """The batch-size lab: steps vs examples over batch sizes (escape or b comes back)."""
+        from .screens.lab import LabScreen
+
+        self.pause()
+        self.push_screen(LabScreen(self.sim.scenario))
 
     def _show_panel(self, name: str, on: bool) -> None:
         """Show the lens instead of the landscape, or the phase view instead of the loss plot."""
