@@ -79,9 +79,9 @@ class LabSummary(Widget):
         if hw is not None:
             t.append("Hardware: " if wide else "", label)
             t.append(f"P = {hw.parallel}", value)
-            t.append(" samples in parallel, " if wide else ", ", muted)
+            t.append(" in parallel, " if wide else ", ", muted)
             t.append(f"M = {hw.memory}", value)
-            t.append(" in memory: a step takes ceil(B/P) units, the target steps × ceil(B/P); "
+            t.append(" in memory: time per step ceil(B/P), to target S × ceil(B/P); "
                      "B > M does not fit" if wide else ": step = ceil(B/P)", muted)
             t.append("\n")
         t.append(LIMITS_LONG if wide else LIMITS_SHORT, muted)
