@@ -355,31 +355,28 @@ class Lab:
             return self.target_loss
         epochs = min(self.base.epochs, PILOT_EPOCHS)
         sc = self.base.replace(epochs=epochs, eval_every="epoch")
-        members = [Member(f"B={b}", {"batch_size": b, "lr": lr_for(self.lr_rule, self.lr0, self.batch0, b)}, 0)
-                   for b in self.batch_sizes]
-        ens = Ensemble(sc, members, align="epochs", evaluate="read")
-        losses = []
+        start = self.probe.initial_train_loss
+        levels = {}
         t0 = time.monotonic()
         last = t0
-        while ens.tick_epoch():
-            losses.append(ens.train_loss.copy())
-            now = time.monotonic()
-            if cancelled is not None and cancelled():
-                raise KeyboardInterrupt
-            if progress is not None and now - last >= REPORT_EVERY:
-                last = now
-                progress(Progress("pilot", None, 0, len(self.batch_sizes), 0, self._runs_total(),
-                                  now - t0, None))
-        table = np.array(losses)                       # (epochs, batch sizes)
-        tail = table[len(table) // 2:]
-        levels = {}
-        status = ens.status
-        start = self.probe.initial_train_loss
+        # stream 0 of each batch size, alone (each is the ensemble's member 0, bit for bit;
+        # a lone run of one is cheaper than an ensemble group of one)
         for j, b in enumerate(self.batch_sizes):
-            col = tail[:, j]
-            level = float(np.median(col))
+            sim = Simulation(sc.replace(batch_size=b, lr=lr_for(self.lr_rule, self.lr0, self.batch0, b)))
+            losses = []
+            while sim.run_epoch():
+                losses.append(sim.train_loss)
+                if cancelled is not None and cancelled():
+                    raise KeyboardInterrupt
+                now = time.monotonic()
+                if progress is not None and now - last >= REPORT_EVERY:
+                    last = now
+                    progress(Progress("pilot", b, j, len(self.batch_sizes), 0, self.runs_total(),
+                                      now - t0, None))
+            tail = np.array(losses[len(losses) // 2:])
+            level = float(np.median(tail)) if len(tail) else math.nan
             # a run that diverged, or that never got below its start, sets no level
-            if status[j] != "diverged" and np.isfinite(col).all() and level < start:
+            if sim.status != "diverged" and np.isfinite(tail).all() and level < start:
                 levels[b] = level
         self.pilot_levels = levels
         if not levels:
@@ -389,7 +386,8 @@ class Lab:
         self.target_loss = hi + 0.5 * (hi - lo)
         return self.target_loss
 
-    def _runs_total(self) -> int:
+    def runs_total(self) -> int:
+        """Runs in the whole sweep: batch sizes × K (× the tuned grid's learning rates)."""
         cands = len(TUNED_FACTORS) if self.lr_rule == "tuned" else 1
         return len(self.batch_sizes) * self.runs * cands
 
@@ -409,7 +407,7 @@ class Lab:
                    for lr in lrs for s in range(k)]
         ens = Ensemble(sc, members, align="steps", evaluate="step")
         done_before = index * k * len(lrs)
-        total = self._runs_total()
+        total = self.runs_total()
         last = time.monotonic()
         chunk = 64
         while True:
@@ -477,7 +475,7 @@ class Lab:
                     self.points.append(self._run_point(i, b, t0, progress, cancelled))
                     if progress is not None:
                         done = (i + 1) * len(self.points[-1].tried or [0]) * self.runs
-                        progress(self._progress(i, b, done, self._runs_total(), time.monotonic() - t0))
+                        progress(self._progress(i, b, done, self.runs_total(), time.monotonic() - t0))
             self.complete = True
         except KeyboardInterrupt:
             self.complete = False

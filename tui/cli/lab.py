@@ -236,7 +236,8 @@ def progress_text(p) -> str:  # noqa: ANN001
     from .progress import eta_text
 
     if p.phase == "pilot":
-        return f"lab: choosing the target loss (pilot of {p.points} batch sizes)  elapsed {eta_text(p.elapsed)}"
+        return (f"lab: choosing the target loss: pilot run B = {p.batch_size} ({p.point + 1}/{p.points})  "
+                f"elapsed {eta_text(p.elapsed)}")
     eta = eta_text(p.eta) if p.eta is not None else "?"
     return (f"lab: B = {p.batch_size} ({p.point + 1}/{p.points})  runs {p.runs_done}/{p.runs_total}  "
             f"elapsed {eta_text(p.elapsed)}  ETA {eta}")

@@ -132,7 +132,7 @@ class LabScreen(Screen[None]):
             return
         self.running = True
         bar = self.query_one(ProgressBar)
-        bar.update(total=self.lab._runs_total(), progress=0)
+        bar.update(total=self.lab.runs_total(), progress=0)
         self.query_one("#lab-progress-text", Static).update("choosing the target loss…")
         self._show_header("running", "running")
         self.query_one(TradeoffPlot).show(None)
@@ -162,7 +162,7 @@ class LabScreen(Screen[None]):
         bar = self.query_one(ProgressBar)
         bar.update(total=p.runs_total, progress=p.runs_done)
         if p.phase == "pilot":
-            text = f"choosing the target loss… {eta_text(p.elapsed)}"
+            text = f"choosing the target loss: pilot run B = {p.batch_size} ({p.point + 1}/{p.points})"
         else:
             text = f"B = {p.batch_size} ({p.point + 1}/{p.points}) · runs {p.runs_done}/{p.runs_total} · ETA {eta_text(p.eta)}"
             self._show_header("running", "running")
