@@ -174,7 +174,7 @@ def report(result, out: TextIO) -> None:  # noqa: ANN001
             "time/step", "time to target")
     cells = []
     for r in table_rows(result):
-        t_step = "no fit (B > M)" if r["time_per_step"] is None else str(r["time_per_step"])
+        t_step = "B > M" if r["time_per_step"] is None else str(r["time_per_step"])
         cells.append((str(r["batch_size"]), fmt(r["lr"]), fmt(r["steps"]), fmt(r["examples"]),
                        fmt(r["epochs"]), f"{r['reached']}/{r['runs']}", fmt(r["fit_steps"]),
                        r["regime"] or "-", t_step, fmt(r["time_to_target"])))
