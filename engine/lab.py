@@ -55,19 +55,18 @@ import numpy as np
 
 from .ensemble import MAX_RUNS, Ensemble, Member
 from .errors import ScenarioError
+# the rules and defaults live in engine.names, NumPy-free, for ``mbsim lab --help``
+from .names import LAB_MEMORY as DEFAULT_MEMORY
+from .names import LAB_PARALLEL as DEFAULT_PARALLEL
+from .names import LAB_RUNS as DEFAULT_RUNS
+from .names import LR_RULES, TUNED_FACTORS
 from .noise import noise_report, two_batch_estimate
 from .sampling import stream_generator
 from .scenario import Scenario
 from .simulation import TARGET_REACHED, Simulation
 
-LR_RULES: tuple[str, ...] = ("constant", "linear", "sqrt", "tuned")
-#: The tuned rule's grid: the scenario's lr times these.
-TUNED_FACTORS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
-DEFAULT_RUNS = 8
 #: The pilot that chooses the default target runs at most this many epochs.
 PILOT_EPOCHS = 100
-DEFAULT_PARALLEL = 16
-DEFAULT_MEMORY = 128
 #: Regime borders in units of B_crit (see the module docstring: 25 % from an asymptote).
 REGIME_FACTOR = 4.0
 REGIMES = ("perfect scaling", "diminishing returns", "maximal data parallelism")

@@ -53,7 +53,10 @@ MAX_HARDWARE = 1_000_000_000
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """The options of ``mbsim lab`` (besides the scenario's)."""
-    from engine.lab import DEFAULT_MEMORY, DEFAULT_PARALLEL, DEFAULT_RUNS, LR_RULES
+    from engine.names import LAB_MEMORY as DEFAULT_MEMORY
+    from engine.names import LAB_PARALLEL as DEFAULT_PARALLEL
+    from engine.names import LAB_RUNS as DEFAULT_RUNS
+    from engine.names import LR_RULES
 
     g = parser.add_argument_group("the sweep")
     g.add_argument("--batch-sizes", metavar="B1,B2,...|pow2", dest="batch_sizes", default=None,
@@ -116,7 +119,7 @@ def parse_whole(option: str, text: str | None, low: int, high: int, what: str) -
 
 
 def parse_rule(text: str) -> str:
-    from engine.lab import LR_RULES
+    from engine.names import LR_RULES
 
     if text not in LR_RULES:
         import difflib
