@@ -12,7 +12,8 @@ A lesson is one UTF-8 Markdown file:
   ``preset = "NAME"`` / ``scenario = "FILE.toml"`` / any scenario setting
       start a fresh run: from the preset or file, else from the lesson's scenario so far, with
       the settings changed (same keys, same checks and messages as scenario files);
-  ``view = "main" | "compare" | "lens" | "phase" | "cloud"``, ``highlight = "PANEL"`` or a list;
+  ``view = "main" | "compare" | "lens" | "phase" | "cloud" | "lab"``, ``highlight = "PANEL"`` or a list
+      (``lab``: the batch-size lab on the slide's scenario, :mod:`engine.lab`);
   ``runs = K`` with ``view = "cloud"``: the noise cloud's K runs (1 to 1000, default 100);
   ``run = "epoch" | "pass" | "end" | "step K" | "iteration K" | "epoch K" | "loss X"``
       run until that condition (the end of the epoch or pass in progress, the end of the run,
@@ -60,7 +61,7 @@ LESSON_FOLDER = "lesson_files"
 FRONT_KEYS: tuple[str, ...] = ("title", "audience", "minutes", "preset", "scenario")
 DIRECTIVES: tuple[str, ...] = ("preset", "scenario", "run", "speed", "pause", "view", "runs", "highlight",
                                "keys", "question")
-VIEWS: tuple[str, ...] = ("main", "compare", "lens", "phase", "cloud")
+VIEWS: tuple[str, ...] = ("main", "compare", "lens", "phase", "cloud", "lab")
 DEFAULT_CLOUD_RUNS = 100
 PANELS: tuple[str, ...] = ("header", "counters", "strip", "landscape", "lossplot", "lens", "phase",
                            "detail")
@@ -738,6 +739,9 @@ def _parse_slide(number: int, line: int, body: list[str], source: str, base_dir:
     if view == "compare" and run is not None:
         raise fail("run", "run = ... cannot go with view = \"compare\": compare mode has its own three "
                           "runs (space runs them); put the run on a slide of its own")
+    if view == "lab" and run is not None:
+        raise fail("run", "run = ... cannot go with view = \"lab\": the lab runs its own sweep of batch "
+                          "sizes; put the run on a slide of its own")
     if view == "cloud" and run is not None:
         raise fail("run", "run = ... cannot go with view = \"cloud\": the noise cloud has its own K "
                           "runs (space runs them); put the run on a slide of its own")

@@ -19,3 +19,12 @@ OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "nesterov", "rmsprop", "adagra
 SCHEDULES: tuple[str, ...] = ("constant", "step", "cosine", "warmup")
 #: What steps_per_epoch does at the end of a pass (SCIENCE.md §1.3).
 EPOCH_ENDS: tuple[str, ...] = ("continue", "cut", "restart")
+
+# the batch-size lab (engine.lab re-exports these; ``mbsim lab --help`` needs them without NumPy)
+#: How the learning rate follows the batch size in the lab.
+LR_RULES: tuple[str, ...] = ("constant", "linear", "sqrt", "tuned")
+#: The tuned rule's grid: the scenario's lr times these.
+TUNED_FACTORS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+LAB_RUNS = 8          # runs per batch size
+LAB_PARALLEL = 16     # the hardware model's P: samples processed in parallel
+LAB_MEMORY = 128      # the hardware model's M: samples the device holds

@@ -82,6 +82,18 @@ CASES = [
      ["--batch-size", "40", "30"]),
     ("output-folder-missing", ["run", "--trace", "{missing}/x/t.jsonl"], ["--trace", "does not exist"]),
     ("output-is-folder", ["run", "--history", "{tmp}"], ["--history", "directory"]),
+    ("lab-batch-sizes-zero", ["lab", "--batch-sizes", "0,4"], ["--batch-sizes", "0,4", "whole number"]),
+    ("lab-batch-sizes-text", ["lab", "--batch-sizes", "1,x"], ["--batch-sizes", "1,x", "'x'", "pow2"]),
+    ("lab-batch-sizes-empty", ["lab", "--batch-sizes", "1,,4"], ["--batch-sizes", "an empty item"]),
+    ("lab-batch-sizes-above-n", ["lab", "--batch-sizes", "4,300"], ["--batch-sizes", "300", "N = 200"]),
+    ("lab-lr-rule", ["lab", "--lr-rule", "linar"], ["--lr-rule", "linar", "did you mean 'linear'"]),
+    ("lab-runs-zero", ["lab", "--runs", "0"], ["--runs", "0", "from 1 to"]),
+    ("lab-runs-tuned-too-many", ["lab", "--runs", "200"], ["--runs", "200", "from 1 to 142", "tuned"]),
+    ("lab-parallel-zero", ["lab", "--parallel", "0"], ["--parallel", "0", "whole number"]),
+    ("lab-memory-text", ["lab", "--memory", "ten"], ["--memory", "ten", "whole number"]),
+    ("lab-target-negative", ["lab", "--target-loss", "-1"], ["--target-loss", "-1"]),
+    ("lab-json-folder", ["lab", "--json", "{tmp}"], ["--json", "directory"]),
+    ("lab-option-of-run", ["lab", "--trace", "t.jsonl"], ["--trace", "an option of 'mbsim run'"]),
 ]
 
 

@@ -147,6 +147,10 @@ BROKEN = {
     "bad speed": (GOOD_FRONT + "# One\n```mbsim\nrun = \"end\"\nspeed = 0\n```\n", 7, "speed = 0: must be batches per second"),
     "run in compare": (GOOD_FRONT + "# One\n```mbsim\nview = \"compare\"\nrun = \"epoch\"\n```\n", 7,
                        "cannot go with view = \"compare\""),
+    "run in lab": (GOOD_FRONT + "# One\n```mbsim\nview = \"lab\"\nrun = \"epoch\"\n```\n", 7,
+                   "cannot go with view = \"lab\""),
+    "bad view near lab": (GOOD_FRONT + "# One\n```mbsim\nview = \"labs\"\n```\n", 6,
+                          "view = 'labs': allowed: main, compare, lens, phase, lab"),
     "control character": (GOOD_FRONT + "# One\n\nred \x1b[31m text\n", 6,
                           "holds a control character (U+001B)"),
     "empty slide": (GOOD_FRONT + "# One\n---\n\n---\n# Three\n", 6, "slide 2 is empty"),
@@ -168,6 +172,12 @@ def test_check_matrix_names_the_file_and_line(tmp_path, capsys, case):
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert lines == [f"mbsim: {err}"]
+
+
+def test_a_lab_slide_passes_check(tmp_path, capsys):
+    path = write(tmp_path, GOOD_FRONT + "# One\n```mbsim\npreset = \"worked-example\"\nview = \"lab\"\n```\n")
+    assert load_lesson(path).slides[0].view == "lab"
+    assert main(["lesson", path, "--check"]) == 0
 
 
 def test_there_are_at_least_15_broken_lessons():

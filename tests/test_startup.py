@@ -24,7 +24,7 @@ print("NUMPY" if "numpy" in sys.modules else "NO-NUMPY", code, file=sys.stderr)
 
 
 @pytest.mark.parametrize("args", [["--help"], ["plan"], ["plan", "--batch-size", "7", "--accumulate", "3"],
-                                  ["presets"], ["run", "--help"], ["--version"]])
+                                  ["presets"], ["run", "--help"], ["lab", "--help"], ["--version"]])
 def test_command_imports_no_numpy(args: list[str]) -> None:
     result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True,
                             cwd=ROOT, timeout=120)

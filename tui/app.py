@@ -94,6 +94,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         Binding("s", "settings", "settings"),
         Binding("c", "compare", "compare"),
         Binding("k", "cloud", "cloud"),
+        Binding("b", "lab", "batch-size lab", show=False),
         Binding("l", "toggle_lens", "lens"),
         Binding("d", "toggle_phase_view", "detail"),
         Binding("a", "toggle_arithmetic", "arithmetic"),
@@ -383,6 +384,12 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
             self.notify(visible(f"no noise cloud: {err}"), severity="error", markup=False)
             return
         self.push_screen(screen)
+    def action_lab(self) -> None:
+        """The batch-size lab: steps vs examples over batch sizes (escape or b comes back)."""
+        from .screens.lab import LabScreen
+
+        self.pause()
+        self.push_screen(LabScreen(self.sim.scenario))
 
     def _show_panel(self, name: str, on: bool) -> None:
         """Show the lens instead of the landscape, or the phase view instead of the loss plot."""

@@ -39,6 +39,7 @@ from engine.lessons import (
 from .app import SLICE, MbsimApp
 from .screens.cloud import CloudScreen
 from .screens.compare import CompareScreen
+from .screens.lab import LabScreen
 from .screens.help import HelpScreen
 from .widgets.lesson_panel import LessonPanel, QuestionLine
 
@@ -222,7 +223,15 @@ class LessonApp(MbsimApp):
             self.screen.action_close()  # a slide that does not ask for compare mode is on main
         if isinstance(self.screen, CloudScreen) and view != "cloud":
             self.screen.action_close()
+        if isinstance(self.screen, LabScreen) and view != "lab":
+            self.screen.action_close()  # nor for the lab (closing stops its sweep)
         if view is None:
+            return
+        if view == "lab":
+            if not isinstance(self.screen, LabScreen):
+                self.action_lab()
+            self.notify(f"Slide {slide.number}/{len(self.lesson.slides)}: {slide.title} — the batch-size lab. "
+                        "PageDown: next slide · b: back to the main screen", timeout=6)
             return
         if view == "cloud":
             if not isinstance(self.screen, CloudScreen):
@@ -367,14 +376,14 @@ class LessonApp(MbsimApp):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in LESSON_ACTIONS:
             # on the main screen, and (to move on) in compare mode; never under help or settings
-            if isinstance(self.screen, (CompareScreen, CloudScreen)):
+            if isinstance(self.screen, (CompareScreen, CloudScreen, LabScreen)):
                 return action in ("next_slide", "previous_slide")
             return len(self.screen_stack) == 1
         return super().check_action(action, parameters)
 
     async def run_action(self, action: Any, default_namespace: Any = None, namespaces: Any = None) -> bool:
         name = action.rsplit(".", 1)[-1] if isinstance(action, str) else None
-        on_main = not isinstance(self.screen, (CompareScreen, CloudScreen, HelpScreen))
+        on_main = not isinstance(self.screen, (CompareScreen, CloudScreen, LabScreen, HelpScreen))
         if name in MAIN_ACTIONS and on_main and default_namespace in (None, self):
             if self.allowed is not None and name not in self.allowed:
                 keys = ", ".join(self.slide.keys)

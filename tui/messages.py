@@ -35,3 +35,24 @@ class RunStateChanged(Message):
 
     running: bool
     speed: int | None
+
+
+@dataclass
+class LabProgress(Message):
+    """The batch-size lab's sweep moved on (posted from its worker thread).
+
+    ``progress`` is an :class:`engine.lab.Progress`: the phase, the batch size in work, the runs
+    done of all, the elapsed time and the ETA.
+    """
+
+    progress: object
+
+
+@dataclass
+class LabFinished(Message):
+    """The batch-size lab's sweep ended: ``result`` is its :class:`engine.lab.LabResult` (all of
+    it, or the batch sizes done before escape stopped it: ``result.complete`` says which);
+    ``error`` is the one-line reason when the sweep could not run at all."""
+
+    result: object | None
+    error: str = ""

@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 from types import ModuleType
 
-from . import interactive, lesson, lessons, plan, presets, run, serve
+from . import interactive, lab, lesson, lessons, plan, presets, run, serve
 from .common import EXIT_CODES_TEXT, PROG
 from .options import Parser, add_scenario_options
 
 #: The commands, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[ModuleType, ...] = (run, plan, presets, lessons, lesson, serve)
+COMMAND_MODULES: tuple[ModuleType, ...] = (run, plan, lab, presets, lessons, lesson, serve)
 
 EPILOG_MAIN = """\
 examples:
@@ -27,6 +27,7 @@ examples:
   mbsim run --quiet --trace t.jsonl --data-out d.csv    every step, replayable outside mbsim
   mbsim plan --samples 1000 --batch-size 400            3 batches per epoch: 400, 400, 200
   mbsim presets                           the built-in scenarios
+  mbsim lab                               the batch-size lab: steps vs examples over batch sizes
   mbsim lessons                           the built-in lessons
   mbsim lesson epochs-and-batches         play one (--check validates, --export prints it)
   mbsim serve                             the TUI in web browsers: http://127.0.0.1:8000/
