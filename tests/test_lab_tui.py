@@ -43,7 +43,8 @@ def test_b_opens_the_lab_the_bar_moves_and_escape_returns():
         main_screen = app.screen
         await pilot.press("b")
         screen = app.screen
-        assert isinstance(screen, LabScreen) and screen.running
+        # the sweep of this small scenario may already be over when the key press returns
+        assert isinstance(screen, LabScreen) and (screen.running or screen.result is not None)
         bar = screen.query_one(ProgressBar)
         seen = []
         while screen.running:

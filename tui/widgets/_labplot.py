@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from ._cells import LINE_CONTRAST, RGB, blend, hex_rgb, readable
-from .compare_plot import decade_label
+from .lossplot import decade_label
 
 # Okabe–Ito colours (colour-blind safe): dark themes, light themes
 DARK = {"point": "#f0a030", "curve": "#56b4e9", "ray": "#e07ab8", "limit": "#d0d060"}

@@ -114,7 +114,8 @@ def _count_label(v: float) -> str:
     return f"{v:.3g}"
 
 
-def _tick_label(e: float) -> str:
+def decade_label(e: float) -> str:
+    """The label of 10^e on a log axis (shared with the lab's log–log plots)."""
     v = 10.0**e
     if -3 <= e <= 4 and abs(e - round(e)) < 1e-9:
         return f"{v:g}"
@@ -633,7 +634,7 @@ class LossPlot(PlotextPlot):
                     yt = sorted(set(yt) | {e + math.log10(m) for e in range(math.floor(a), math.ceil(b) + 1)
                                            for m in (2, 5) if a <= e + math.log10(m) <= b})
                 yt = one_per_row(yt, a, b, max(2, self.size.height - 4))
-                plt.yticks(yt, [_tick_label(t) for t in yt])
+                plt.yticks(yt, [decade_label(t) for t in yt])
             else:
                 step = nice_ceiling((b - a) / rows)
                 yt = [a + k * step for k in range(int(round((b - a) / step)) + 1)]
