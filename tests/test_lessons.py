@@ -150,7 +150,7 @@ BROKEN = {
     "run in lab": (GOOD_FRONT + "# One\n```mbsim\nview = \"lab\"\nrun = \"epoch\"\n```\n", 7,
                    "cannot go with view = \"lab\""),
     "bad view near lab": (GOOD_FRONT + "# One\n```mbsim\nview = \"labs\"\n```\n", 6,
-                          "view = 'labs': allowed: main, compare, lens, phase, lab"),
+                          "view = 'labs': allowed: main, compare, lens, phase, cloud, lab"),
     "control character": (GOOD_FRONT + "# One\n\nred \x1b[31m text\n", 6,
                           "holds a control character (U+001B)"),
     "empty slide": (GOOD_FRONT + "# One\n---\n\n---\n# Three\n", 6, "slide 2 is empty"),
