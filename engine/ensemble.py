@@ -56,7 +56,7 @@ from .optimizers import Optimizer
 from .sampling import Plan, Position, algorithm_name, stream_generator
 from .scenario import LIVE_SETTINGS, Scenario
 from .landscape import gd_path
-from .simulation import (DIVERGED, DIVERGING, DIVERGING_FACTOR, FINISHED, READY, TARGET_REACHED, Segment,
+from .simulation import (Counters, DIVERGED, DIVERGING, DIVERGING_FACTOR, FINISHED, READY, TARGET_REACHED, Segment,
                          Simulation, _describe_changes, check_scenario_with_data)
 
 ALIGNMENTS: tuple[str, ...] = ("epochs", "samples", "steps")
@@ -1123,6 +1123,18 @@ class Ensemble:
     def done(self) -> bool:
         """True when no member will run another iteration."""
         return all(g.done for g in self.groups)
+
+    def counters(self, member: int = 0) -> Counters:
+        """Member ``member``'s counters (DESIGN.md wording), by the lone run's own rule
+        (:meth:`Simulation.counters`): a vectorised member is seen through its group's view,
+        a lone one is its Simulation. Members of one plan (the noise cloud) share them."""
+        if not 0 <= member < len(self.members):
+            raise ScenarioError("member", member, f"allowed: 0 to {len(self.members) - 1}")
+        gi, row = self._where[member]
+        group = self.groups[gi]
+        if isinstance(group, _LoneGroup):
+            return group.sim.counters()
+        return group.member_view(row).counters()
 
     def member_scenario(self, k: int) -> Scenario:
         """Member k's resolved scenario in force now (live changes included)."""

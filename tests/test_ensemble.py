@@ -618,3 +618,21 @@ def test_the_band_of_lone_members_leaves_their_histories_as_a_lone_run_would() -
         assert np.array_equal(a.series(name), b.series(name), equal_nan=True), name
     x, values = ens.band("batch_loss", (0.5,))
     assert len(x) == plain.step and values[0, -1] == plain.history.last("batch_loss")
+
+
+def test_counters_of_each_member_equal_its_lone_runs_counters() -> None:
+    """Ensemble.counters(k) is member k's lone run's counters, for vectorised members of
+    different batch sizes (compare mode's three) after an epoch-aligned tick and a change of B."""
+    sc = Scenario(epochs=3)
+    ens = Ensemble.vary(sc, "batch_size", [200, 5, 1])
+    lone = [ens.member_simulation(k) for k in range(3)]
+    for _ in range(57):
+        ens.tick()
+    for k, sim in enumerate(lone):
+        while sim.iteration < int(ens.iteration[k]):
+            sim.step_iteration()
+        assert ens.counters(k) == sim.counters()
+    # hand-checked: B=5, 57 iterations: epoch 2 (40 batches in epoch 1), batch 17 of 40, 285 samples
+    assert ens.counters(1).text() == "Epoch 2/3  Batch 17/40  Iteration 57  Step 57  Samples 285"
+    with pytest.raises(ScenarioError, match="allowed: 0 to 2"):
+        ens.counters(3)

@@ -16,18 +16,10 @@ from ._lines import ItemLine
 _COUNTER = re.compile(r"(\S+) (\S+)")
 
 
-def ensemble_counters(ens):  # noqa: ANN001, ANN201
-    """Member 0 of an ensemble seen as a lone run (the engine's own counters rule); the noise
-    cloud's members all share its plan, so its counters are every member's."""
-    gi, row = ens._where[0]
-    group = ens.groups[gi]
-    return group.member_view(row) if hasattr(group, "member_view") else group.sim
-
-
 def counter_items(sim) -> list[tuple[str, str]]:
     """(label, value) pairs of the counters line, read from ``sim.counters()``."""
     if not hasattr(sim, "history"):        # an ensemble (the cloud): its counters and K
-        items = [tuple(m.groups()) for m in _COUNTER.finditer(ensemble_counters(sim).counters().text())]
+        items = [tuple(m.groups()) for m in _COUNTER.finditer(sim.counters(0).text())]
         return items + [("Runs", str(sim.runs))]
     c = sim.counters()
     items = [tuple(m.groups()) for m in _COUNTER.finditer(c.text())]
