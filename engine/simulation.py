@@ -300,10 +300,15 @@ class Simulation:
     auto_every_step_up_to: int = 0
 
     def __init__(self, scenario: Scenario, *, history_cap: int | None = None,
-                 sampling_stream: int = 0) -> None:
+                 sampling_stream: int = 0, record: bool = True) -> None:
         """``sampling_stream`` k ≥ 1 draws the sampling orders from their own generator
         (:func:`engine.sampling.stream_generator`), the data and initial parameters still
-        from the seed: member k of an :class:`engine.ensemble.Ensemble` of seeds."""
+        from the seed: member k of an :class:`engine.ensemble.Ensemble` of seeds.
+
+        ``record=False`` keeps no record in memory, for a headless run whose record is its
+        files (``mbsim run``: :attr:`on_step` still sees every step): :attr:`history` stays
+        empty and the only checkpoint is the start, so :meth:`back` and :meth:`goto_iteration`
+        stay exact but replay from the start. The trajectory is the same either way."""
         self.rng, self.dataset, sc, self.model = _prepare(scenario)
         self._loss_and_grad = self.model.loss_and_grad
         ds = self.dataset
@@ -335,7 +340,9 @@ class Simulation:
         self._recording_from = 0
         self._replaying = False
         self._checkpoints: list[_Checkpoint] = []
-        self._checkpoint_every = CHECKPOINT_EVERY
+        self._record = record
+        # without a record, no checkpoint after the start: the counter never reaches a multiple
+        self._checkpoint_every = CHECKPOINT_EVERY if record else 1 << 62
         # checkpoints hold params and optimizer state (~4 vectors): at most CHECKPOINT_BUDGET floats
         self._max_checkpoints = max(16, min(MAX_CHECKPOINTS, CHECKPOINT_BUDGET // (4 * init.size)))
         self._reference_cache: dict[tuple[float, int], np.ndarray] = {}
@@ -780,7 +787,7 @@ class Simulation:
         m, k, starts, stops = self._m, self._k, self._starts, self._stops
         micros, counts, seg_start = self._micros, self._counts, self._seg_start
         wrap, m_epoch, total_local = self._wrap, self._m_epoch, self._total_local
-        every, target, history = self._eval_every, self._target, self._history
+        every, target, history, keep = self._eval_every, self._target, self._history, self._record
         on_step = None if self._replaying else self.on_step
         recording_from, start_epoch, cut = self._recording_from, seg.start_epoch, self._cut
         ran = 0
@@ -855,10 +862,11 @@ class Simulation:
             recording = step > recording_from
             ev = self._evaluate_now(new_params) if due and (recording or target > 0) else _NOT_EVALUATED
             if recording:
-                # epochs of different lengths (cut): the plan places the iteration in its epoch
-                epoch = start_epoch + (seg.plan.epochs_done(local) if cut else local / m_epoch)
-                history.append((iteration, s.samples, epoch, lr, step_loss, s.epoch_loss_sum / s.epoch_n) + ev,
-                               new_params)
+                if keep:
+                    # epochs of different lengths (cut): the plan places the iteration in its epoch
+                    epoch = start_epoch + (seg.plan.epochs_done(local) if cut else local / m_epoch)
+                    history.append((iteration, s.samples, epoch, lr, step_loss, s.epoch_loss_sum / s.epoch_n) + ev,
+                                   new_params)
                 if on_step is not None:  # the step as a StepRecord (its full losses NaN unless evaluated)
                     batch = np.concatenate(self._step_indices) if micro_count > 1 else indices
                     if cut:  # epochs of different lengths: the plan places the step

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Scenario, Simulation
+from engine import Scenario, Simulation, load_preset
 from engine.errors import ScenarioError
 from engine.simulation import PHASES, StepRecord
 
@@ -370,3 +370,28 @@ def test_a_step_record_carries_the_keras_running_epoch_loss():
         count += n
         assert rec.epoch_loss == pytest.approx(total / count, rel=1e-14)
         assert rec.epoch_loss == said
+
+
+@pytest.mark.parametrize("preset", ["worked-example", "xor-mlp"])
+def test_a_run_without_record_has_the_same_trajectory_and_steps(preset: str) -> None:
+    """record=False (mbsim run) keeps no History and no checkpoint after the start; on_step
+    still sees every step, the parameters after every step are the recorded run's bit for
+    bit, and back stays exact (it replays from the start)."""
+    sc = load_preset(preset).replace(epochs=3)
+    kept, bare = Simulation(sc), Simulation(sc, record=False)
+    seen: list = []
+    bare.on_step = seen.append
+    kept.run_to_end()
+    bare.run_to_end()
+    assert len(seen) == kept.step == bare.step
+    assert kept.history.count == kept.step and bare.history.count == 0
+    assert len(bare._checkpoints) == 1
+    for rec in seen[-5:]:
+        other = Simulation(sc)
+        other.run_iterations(rec.iteration)
+        assert np.array_equal(other.params, rec.params)
+    assert np.array_equal(kept.params, bare.params)
+    assert kept.train_loss == bare.train_loss
+    bare.back(7)
+    kept.back(7)
+    assert bare.iteration == kept.iteration and np.array_equal(bare.params, kept.params)

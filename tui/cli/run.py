@@ -156,7 +156,7 @@ def _execute(ns: argparse.Namespace, guard: _Interrupts) -> int:
     runs = run_ensemble.parse_runs(getattr(ns, "runs", None))
     if runs is not None and runs > 1:
         return run_ensemble.execute(ns, scenario, src, runs, outputs, guard)
-    sim = make_simulation(scenario, src)
+    sim = make_simulation(scenario, src, record=False)
     quiet = ns.quiet
     out = _Screen(sys.stdout)
 
