@@ -26,8 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def measure(args: list[str], seconds: float, warmup: float, cols: int, rows: int) -> dict[str, float]:
-    """Run ``python -m tui ARGS`` on a pty; return bytes/s after ``warmup`` and the first-frame time."""
+def measure(args: list[str], seconds: float, warmup: float, cols: int, rows: int,
+            keys: tuple[bytes, ...] = ()) -> dict[str, float]:
+    """Run ``python -m tui ARGS`` on a pty; return bytes/s after ``warmup`` and the first-frame time.
+
+    ``keys`` are typed one by one, 0.5 s apart, once the first screenful has arrived (e.g.
+    ``(b"k", b" ")`` opens the noise cloud and runs it); ``warmup`` then counts from the last."""
     start = time.perf_counter()
     pid, fd = pty.fork()
     if pid == 0:  # child
@@ -58,6 +62,13 @@ def measure(args: list[str], seconds: float, warmup: float, cols: int, rows: int
             now = time.perf_counter()
             if first_frame is None and total > cols * rows:  # a screenful has been written
                 first_frame = now - start
+                for key in keys:
+                    time.sleep(0.5)
+                    os.write(fd, key)
+                if keys:
+                    now = time.perf_counter()
+                    t_warm = now + warmup
+                    t_end = t_warm + seconds
             if now >= t_warm:
                 counted += len(data)
     finally:

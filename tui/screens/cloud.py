@@ -32,6 +32,7 @@ from engine.errors import visible
 from engine.live import next_batch_size, next_optimizer, next_sampling, previous_batch_size
 
 from ..runloop import DEFAULT_SPEED, TickLoop
+from ..widgets.cloud_readout import CloudReadout
 from ..widgets.counters import CountersLine
 from ..widgets.header import speed_label
 from ..widgets.landscape import LandscapeView
@@ -68,45 +69,11 @@ HELP_PANELS = (
 )
 
 
-def fmt_spread(v: float | None) -> str:
-    """A spread, 4 significant digits (— when there is none)."""
-    if v is None or not math.isfinite(v):
-        return "—"
-    return f"{v:.4g}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.3e}"
-
-
 class CloudHelp(HelpScreen):
     """Help for the noise cloud (a :class:`HelpScreen`, so the app treats it as its help)."""
 
     BOX_TITLE = "noise cloud help"
     SECTIONS = (("Noise cloud", HELP_PANELS), ("Keys", HELP_KEYS))
-
-
-class CloudReadout(Static):
-    """The header line, the counters' note and the spread readout (measured vs predicted)."""
-
-    def show(self, ens: Ensemble, state: str) -> None:
-        sc = ens.scenario
-        measured = ens.spread()
-        floor = ens.predicted_spread()
-        self.measured = measured
-        self.predicted = floor.spread if floor is not None else None
-        self.note = ens.prediction_note()
-        line1 = Text.assemble(("Noise cloud", "bold"), "  ", (visible(sc.name), "bold"),
-                              f"  {ens.runs} runs, one start, different sampling seeds  "
-                              f"B={sc.batch_size}  {sc.optimizer}  lr {sc.lr:g}  {sc.sampling}  ",
-                              (state, "bold"))
-        parts = [("spread tr Cov[θ] ", ""), (f"measured {fmt_spread(measured)}", "bold")]
-        if floor is not None:
-            ratio = measured / floor.spread if floor.spread > 0 and math.isfinite(measured) else math.nan
-            parts += [("  ·  predicted (Lyapunov, §5) ", ""), (fmt_spread(floor.spread), "bold"),
-                      (f"  ·  measured/predicted {ratio:.2f}" if math.isfinite(ratio) else "", "")]
-        line2 = Text.assemble(*parts)
-        lines = [line1, line2]
-        if self.note:
-            lines.append(Text(self.note, style="italic"))
-        self.text = "\n".join(t.plain for t in lines)
-        self.update(Text("\n").join(lines))
 
 
 class CloudScreen(TickLoop, Screen[None]):
