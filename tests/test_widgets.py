@@ -15,6 +15,8 @@ import pytest
 from textual.app import App, ComposeResult
 
 from engine import Scenario, Simulation, load_preset
+from engine.compare import Comparison
+from tui.widgets.counters import CountersLine
 from tui.widgets.landscape import LandscapeView, segment_pixels
 from tui.widgets.lossplot import LossPlot, finite_xy, nice_ceiling, nice_ticks
 from tui.widgets.strip import CURRENT, GLYPHS, SITS_OUT, TO_COME, USED, SampleStrip, make_layout, occurrences
@@ -489,6 +491,30 @@ def test_helpers() -> None:
     assert nice_ticks(500, 6) == [0, 100, 200, 300, 400, 500]
     x, y = finite_xy(np.array([1, 2, 3, 4.0]), np.array([1, np.inf, np.nan, -1.0]), log=True)
     assert x.tolist() == [1.0] and y.tolist() == [1.0]
+
+
+# ================================================================================ counters
+def test_one_counters_widget_draws_a_run_as_one_line_and_a_comparison_as_labelled_rows() -> None:
+    counters = CountersLine()
+    counters.styles.height = "auto"
+    start = "Epoch 1/1000  Batch 0/{m}  Iteration 0  Step 0  Samples 0"
+
+    async def script(pilot, widget) -> None:  # noqa: ANN001
+        widget.show(Simulation(Scenario()))
+        await pilot.pause()
+        assert widget.text == start.format(m=40) and widget.rows == []
+        assert [line.strip() for line in screen_text(widget)] == [start.format(m=40)]
+        comp = Comparison(Scenario())
+        widget.show(comp)
+        await pilot.pause()
+        assert widget.counters == [start.format(m=m) for m in (1, 40, 200)]
+        assert [row.split("  ")[0] for row in widget.rows] == [r.label for r in comp.runs]
+        shown = screen_text(widget)
+        assert len(shown) == 3 and widget.one_line(widget.content_size.width)
+        for line, marker, run, text in zip(shown, "■◆●", comp.runs, widget.counters):
+            assert line.startswith(f"{marker} {run.label}") and text in line and "loss " in line
+
+    run(counters, script, size=(140, 10))
 
 
 # ================================================================================ partial line updates

@@ -30,11 +30,10 @@ from engine import Scenario
 from engine.compare import ALIGNMENTS, Comparison
 
 from ..widgets._runs import short_names
-from ..widgets.header import speed_label
-from ..widgets.compare_header import CompareHeader
+from ..widgets.counters import CountersLine
+from ..widgets.header import StatusHeader, speed_label
 from ..widgets.landscape import LandscapeView
 from ..widgets.lossplot import LossPlot
-from ..widgets.compare_rows import CompareRows
 from ..runloop import DEFAULT_SPEED, TickLoop, advance_toward  # noqa: F401 (advance_toward: tests)
 from .help import HelpScreen
 
@@ -142,23 +141,23 @@ class CompareScreen(TickLoop, Screen[None]):
         background: $panel;
         color: $foreground;
     }
-    CompareScreen CompareHeader > .cheader--title { text-style: bold; color: $accent; }
-    CompareScreen CompareHeader > .cheader--name { text-style: bold; color: $text; }
-    CompareScreen CompareHeader > .cheader--align { text-style: bold; color: $primary-lighten-2; }
-    CompareScreen CompareHeader > .cheader--muted { color: $text-muted; }
-    CompareScreen CompareHeader > .cheader--running { text-style: bold; color: $accent; }
-    CompareScreen CompareHeader > .cheader--paused { text-style: bold; color: $warning; }
-    CompareScreen CompareHeader > .cheader--done { text-style: bold; color: $success; }
-    CompareScreen CompareHeader > .cheader--error { text-style: bold reverse; color: $error; }
+    CompareScreen StatusHeader > .header--title { text-style: bold; color: $accent; }
+    CompareScreen StatusHeader > .header--name { text-style: bold; color: $text; }
+    CompareScreen StatusHeader > .header--align { text-style: bold; color: $primary-lighten-2; }
+    CompareScreen StatusHeader > .header--muted { color: $text-muted; }
+    CompareScreen StatusHeader > .header--running { text-style: bold; color: $accent; }
+    CompareScreen StatusHeader > .header--paused { text-style: bold; color: $warning; }
+    CompareScreen StatusHeader > .header--done { text-style: bold; color: $success; }
+    CompareScreen StatusHeader > .header--error { text-style: bold reverse; color: $error; }
     CompareScreen #cmp-rows {
         height: auto;
         padding: 0 1;
     }
-    CompareScreen CompareRows > .rows--label { text-style: bold; color: $text; }
-    CompareScreen CompareRows > .rows--value { text-style: bold; color: $text; }
-    CompareScreen CompareRows > .rows--muted { color: $text-muted; }
-    CompareScreen CompareRows > .rows--done { text-style: bold; color: $success; }
-    CompareScreen CompareRows > .rows--error { text-style: bold reverse; color: $error; }
+    CompareScreen CountersLine > .counters--run { text-style: bold; color: $text; }
+    CompareScreen CountersLine > .counters--value { text-style: bold; color: $text; }
+    CompareScreen CountersLine > .counters--label { color: $text-muted; }
+    CompareScreen CountersLine > .counters--done { text-style: bold; color: $success; }
+    CompareScreen CountersLine > .counters--error { text-style: bold reverse; color: $error; }
     CompareScreen #cmp-panels { height: 1fr; min-height: 8; }
     CompareScreen #cmp-landscape, CompareScreen #cmp-plot {
         height: 1fr;
@@ -222,8 +221,8 @@ class CompareScreen(TickLoop, Screen[None]):
     # ------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Vertical(id="cmp-main"):
-            yield CompareHeader(id="cmp-header")
-            yield CompareRows(id="cmp-rows")
+            yield StatusHeader(id="cmp-header")
+            yield CountersLine(id="cmp-rows")
             with Horizontal(id="cmp-panels"):
                 yield LandscapeView(id="cmp-landscape")
                 yield LossPlot(id="cmp-plot", x_axis=self._x_axis)
@@ -231,8 +230,8 @@ class CompareScreen(TickLoop, Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.header = self.query_one("#cmp-header", CompareHeader)
-        self.rows = self.query_one("#cmp-rows", CompareRows)
+        self.header = self.query_one("#cmp-header", StatusHeader)
+        self.rows = self.query_one("#cmp-rows", CountersLine)
         self.landscape = self.query_one("#cmp-landscape", LandscapeView)
         self.plot = self.query_one("#cmp-plot", LossPlot)
         self.landscape.border_title = "loss landscape"
