@@ -545,6 +545,7 @@ class _Group:
             self._loss_stamp = self.iteration   # the losses carried were evaluated at these params
         self._ref_ok = self._loss_ref > 0
         self._diverging_at = DIVERGING_FACTOR * self._loss_ref
+        self._diverging_low = float(self._diverging_at.min()) if self._diverging_at.size else math.inf
         self.order_pass = -1
         self._Xo: np.ndarray | None = None
         self._yo: np.ndarray | None = None
@@ -705,9 +706,9 @@ class _Group:
                 train, val = ens.model.split_loss_runs(new_params, ens.X_all, ens.y_all, ens.n_samples)
         # the lone run stops when its parameters stop being finite (Simulation._finish_iteration;
         # a non-finite batch loss was caught above): the same test per member
-        finite = np.isfinite(new_params).all(axis=1)
-        if not finite.all():
-            bad = live & ~finite
+        # a finite sum means every parameter is finite (as Simulation's _finite_params)
+        if not math.isfinite(np.add.reduce(new_params, axis=None)):
+            bad = live & ~np.isfinite(new_params).all(axis=1)
             if bad.any():
                 self._diverge(bad)
                 live = self._live
@@ -830,7 +831,7 @@ class _Group:
         """The lone run's "diverging" rule (:meth:`Simulation._check_diverging`) for every live
         member: it starts at a batch loss above DIVERGING_FACTOR × L(θ₀), ends below L(θ₀)."""
         d = self.diverging_step
-        if d is self._no_diverging and not (step_loss > self._diverging_at).any():
+        if d is self._no_diverging and not np.maximum.reduce(step_loss) > self._diverging_low:
             return                    # the common case: no member diverging, none starting
         ref = self._loss_ref
         live = live & self._ref_ok
@@ -974,9 +975,12 @@ class Ensemble:
         data_state = base.rng.bit_generator.state
         by_plan: dict[Plan, list[tuple[int, Scenario, Any, np.random.Generator]]] = {}
         self.scenarios: list[Scenario] = []
+        first_segments: dict[Scenario, Segment] = {}   # members of one scenario share its (frozen) segment
         for i, m in enumerate(members):
             sc = base.check_changes(**m.changes) if m.changes else base.scenario
-            seg = base._make_segment(sc, 0, 0, 0)
+            seg = first_segments.get(sc)
+            if seg is None:
+                seg = first_segments[sc] = base._make_segment(sc, 0, 0, 0)
             if m.stream:
                 gen = stream_generator(scenario.seed, m.stream)
             else:

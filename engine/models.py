@@ -59,6 +59,7 @@ tests/test_ensemble.py checks this for every model, loss and activation with np.
 from __future__ import annotations
 
 import difflib
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
@@ -344,12 +345,17 @@ class Model(ABC):
         def ok(m: float) -> bool:
             return bool(self.surely_finite_loss_runs(np.full((1, self.n_params), m), x_absmax, y_absmax, n)[0])
 
-        m = 1.0
-        if not ok(m):
+        if not ok(1.0):
             return 0.0
-        while m < 1e300 and ok(m * 2.0):
-            m *= 2.0
-        return m
+        # the largest e with ok(2^e), 2^e < 2e300, by bisection (ok is monotone in e)
+        low, high = 0, 998           # ok(2^low) holds; 2^998 > 2e300 is past the search
+        while high - low > 1:
+            mid = (low + high) // 2
+            if ok(math.ldexp(1.0, mid)):
+                low = mid
+            else:
+                high = mid
+        return math.ldexp(1.0, low)
 
     def split_loss_runs(
         self, params_runs: np.ndarray, X: np.ndarray, y: np.ndarray, n_first: int

@@ -455,3 +455,20 @@ def test_mlp_without_bias_and_bad_task() -> None:
     with pytest.raises(ScenarioError) as err:
         make_model("linear", 0, "regression")
     assert err.value.setting == "n_features"
+
+
+@pytest.mark.parametrize("name,task", [("linear", "regression"), ("logistic", "classification"),
+                                       ("mlp", "regression"), ("mlp", "classification")])
+def test_finite_loss_radius_is_the_largest_power_of_two_that_passes(name: str, task: str) -> None:
+    """The bisection finds what walking up the powers of two one by one finds."""
+    model = make_model(name, 2, task, hidden=4)
+    x_absmax, y_absmax, n = np.array([3.0, 0.5]), 2.0, 200
+
+    def ok(m: float) -> bool:
+        return bool(model.surely_finite_loss_runs(np.full((1, model.n_params), m), x_absmax, y_absmax, n)[0])
+
+    m = 1.0
+    while m < 1e300 and ok(m * 2.0):
+        m *= 2.0
+    assert model.finite_loss_radius(x_absmax, y_absmax, n) == m
+    assert ok(m) and not ok(2.0 * m)
