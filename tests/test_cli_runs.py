@@ -22,12 +22,14 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:  # noqa: ANN001
 
 
 def lone_runs(scenario: Scenario, runs: int) -> list[list[tuple[float, float, np.ndarray]]]:
-    """(batch loss, train loss, params) after every step of each lone run k."""
+    """(batch loss, train loss, params) after every step of each lone run k. The train loss is
+    read at every step (a record holds it only at the run's eval points, which depend on
+    ``Simulation.auto_every_step_up_to``: the TUI raises it when imported)."""
     result = []
     for k in range(runs):
         sim = Simulation(scenario, sampling_stream=k)
         rows: list[tuple[float, float, np.ndarray]] = []
-        sim.on_step = lambda rec, rows=rows: rows.append((rec.batch_loss, rec.train_loss, rec.params.copy()))
+        sim.on_step = lambda rec, rows=rows, sim=sim: rows.append((rec.batch_loss, sim.train_loss, rec.params.copy()))
         sim.run_to_end()
         result.append(rows)
     return result
