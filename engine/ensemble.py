@@ -73,6 +73,11 @@ MAX_RUNS = 1000
 EVALUATIONS: tuple[str, ...] = ("step", "read")
 _CHECKPOINT_EVERY = 32
 _MAX_CHECKPOINTS = 256
+#: A group left behind by a live change keeps at most this many checkpoints (evenly spaced,
+#: its first and last among them): going back into its stretch stays exact and replays a
+#: little more, and a long lesson of many changes does not keep 256 snapshots of K generators
+#: per change.
+_LEFT_CHECKPOINTS = 16
 #: The loss band keeps about this many batch losses (K per recorded tick, 64 to 2,048 ticks;
 #: see :meth:`Ensemble.band`): 2,048 ticks of 100 runs, 1.6 MB.
 BAND_POINTS = 1 << 18
@@ -900,6 +905,13 @@ class _Group:
             self._checkpoints = [c for i, c in enumerate(cps) if i % 2 == 0 or i == last]
             self._every *= 2
 
+    def thin_checkpoints(self, keep: int = _LEFT_CHECKPOINTS) -> None:
+        """Keep at most ``keep`` (≥ 2) checkpoints, evenly spaced, the first and last among them."""
+        cps = self._checkpoints
+        if len(cps) > keep:
+            picks = np.unique(np.linspace(0, len(cps) - 1, keep).round().astype(int))
+            self._checkpoints = [cps[i] for i in picks]
+
     def goto_iteration(self, target: int) -> None:
         """The exact state after ``target`` iterations: restore a checkpoint, replay forward."""
         cps = self._checkpoints
@@ -1250,6 +1262,9 @@ class Ensemble:
             if isinstance(g, _Group):
                 g.batch_loss = np.array([states[i].batch_loss for i in idx])
         del self._eras[self._era + 1:]
+        for g in self.groups:          # the groups this change leaves behind
+            if isinstance(g, _Group):
+                g.thin_checkpoints()
         for g in lone:
             g.apply_changes(self._era + 1, changes)
         self._eras.append(era)

@@ -636,3 +636,32 @@ def test_counters_of_each_member_equal_its_lone_runs_counters() -> None:
     assert ens.counters(1).text() == "Epoch 2/3  Batch 17/40  Iteration 57  Step 57  Samples 285"
     with pytest.raises(ScenarioError, match="allowed: 0 to 2"):
         ens.counters(3)
+
+
+def test_groups_left_by_a_change_keep_few_checkpoints_and_back_stays_exact() -> None:
+    """A live change thins the checkpoints of the groups it leaves behind (at most 16); going
+    back to any earlier tick still gives that tick's exact parameters."""
+    ens = Ensemble.seeds(Scenario(epochs=100), 4)
+    seen: dict[int, np.ndarray] = {}
+    for _ in range(900):                      # 900 iterations: ~29 checkpoints every 32
+        ens.tick()
+    seen[ens.ticks] = ens.params.copy()
+    seen[500] = None
+    old_groups = list(ens.groups)
+    assert len(old_groups[0]._checkpoints) > 16
+    ens.apply_changes(batch_size=10)
+    for _ in range(300):
+        ens.tick()
+    seen[ens.ticks] = ens.params.copy()
+    ens.apply_changes(lr=0.025)
+    for _ in range(50):
+        ens.tick()
+    assert all(len(g._checkpoints) <= 16 for g in old_groups)
+    # tick 500 from a fresh ensemble driven there (no change made before it)
+    fresh = Ensemble.seeds(Scenario(epochs=100), 4)
+    for _ in range(500):
+        fresh.tick()
+    seen[500] = fresh.params.copy()
+    for tick in sorted(seen, reverse=True):
+        ens.goto_tick(tick)
+        assert np.array_equal(ens.params, seen[tick]), tick

@@ -6,6 +6,7 @@ settings gives the same points). Nothing here times anything."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from textual.widgets import ProgressBar
 
@@ -70,8 +71,22 @@ def test_b_opens_the_lab_the_bar_moves_and_escape_returns():
     drive(app, script)
 
 
-def test_escape_stops_the_sweep_and_keeps_what_is_done():
-    app = MbsimApp(Scenario(), animate=False)                 # the worked example: a long sweep
+def test_escape_stops_the_sweep_and_keeps_what_is_done(monkeypatch):  # noqa: ANN001
+    """The sweep waits after its first batch size until escape has been pressed (the engine
+    finishes this small sweep in well under a second, faster than keys arrive)."""
+    pressed = threading.Event()
+    run = Lab.run
+
+    def held_run(self, progress=None, cancelled=None):  # noqa: ANN001, ANN202
+        def held_progress(p):  # noqa: ANN001, ANN202
+            if progress is not None:
+                progress(p)
+            if self.points:
+                pressed.wait(30)
+        return run(self, progress=held_progress, cancelled=cancelled)
+
+    monkeypatch.setattr(Lab, "run", held_run)
+    app = MbsimApp(Scenario(), animate=False)
 
     async def script(pilot):
         await pilot.press("b")
@@ -79,6 +94,8 @@ def test_escape_stops_the_sweep_and_keeps_what_is_done():
         assert isinstance(screen, LabScreen)
         await wait_until(pilot, lambda: screen.lab is not None and len(screen.lab.points) >= 1)
         await pilot.press("escape")                             # stop, stay
+        assert screen._cancel.is_set()
+        pressed.set()
         await wait_until(pilot, lambda: not screen.running)
         assert app.screen is screen
         r = screen.result
