@@ -10,9 +10,10 @@ other programs on a shared machine count less. Two ensembles:
   as the lone run computes its own today — K times the lone run's arithmetic, in stacked arrays;
 * ``evaluate="read"`` (what ``mbsim run --runs K`` uses without ``--history``): the losses only
   when read (here: never during the run), divergence settled by a bound (exact, see
-  engine/ensemble.py). The lone run still evaluates every step, so this ratio flatters the
-  ensemble until Simulation evaluates lazily too; hence also the like-for-like ratio against
-  an ensemble of ONE run with ``evaluate="read"`` (same code, same evaluation policy).
+  engine/ensemble.py). The lone run evaluates its full losses at its eval points (every
+  ``eval_every`` steps and at each epoch end, issue 14), so it still does a little more; hence
+  also the like-for-like ratio against an ensemble of ONE run with ``evaluate="read"`` (same
+  code, same evaluation policy).
 
 Three models: the worked example (linear, N = 200, B = 5), logistic regression on blobs (B = 10,
 reshuffled; and the ``imbalanced`` preset, whose stratified sampler is a Python routine per run

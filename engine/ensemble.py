@@ -190,6 +190,10 @@ class _UpdateSet:
     constant_lr: float | np.ndarray | None
     state: dict
     last_lr: float | np.ndarray = math.nan
+    step: Any = field(init=False, repr=False)      # the optimizer's pure step function
+
+    def __post_init__(self) -> None:
+        self.step = self.optimizer.step_function
 
 
 _CODES = {0: READY, 1: FINISHED, 2: TARGET_REACHED, 3: DIVERGED}
@@ -527,6 +531,8 @@ class _Group:
                 state = {key: (np.stack([states[r][key] for r in rows]) if isinstance(v, np.ndarray) else v)
                          for key, v in first.items()}
             self.sets.append(_UpdateSet(opt, sel, scheds, const, state))
+        one = self.sets[0] if len(self.sets) == 1 and isinstance(self.sets[0].rows, slice) else None
+        self._one_set: _UpdateSet | None = one
         self.params = init
         self.orders: np.ndarray | None = None
         if starts is None:
@@ -635,10 +641,12 @@ class _Group:
     def _draw_orders(self, pass_index: int) -> None:
         prev = self.orders
         orders = np.empty((self.k, self.ens.n_samples), dtype=np.int64)
-        live = self._live
+        live = self._live.tolist()
         for i, (sampler, gen) in enumerate(zip(self.samplers, self.rngs)):
-            if live[i] or prev is None:
-                orders[i] = sampler.order(gen, None if prev is None else prev[i])
+            if prev is None:
+                sampler.order_into(gen, None, orders[i])
+            elif live[i]:
+                sampler.order_into(gen, prev[i], orders[i])
             else:   # a stopped member draws no more (its generator stays where its lone run's is)
                 orders[i] = prev[i]
         self.orders = orders
@@ -691,6 +699,21 @@ class _Group:
             self._end_iteration(all_live, live, None)
             return
         s = self.step + 1
+        one = self._one_set
+        if one is not None and all_live and not self._eager:
+            # the common case, as below with one update set over all members, every one live
+            new_params, st = one.step(step_grad, one.state, self.params, self._set_lr(one, s))
+            if not math.isfinite(np.add.reduce(new_params, axis=None)):
+                bad = ~np.isfinite(new_params).all(axis=1)
+                if bad.any():
+                    self._diverge(bad)
+                    self._finish_step(False, self._live, n, loss, step_loss, s, new_params, [st], None, None)
+                    return
+            self.params = new_params
+            one.state = st
+            self.batch_loss = step_loss
+            self._finish_step(True, live, n, loss, step_loss, s, None, None, None, None)
+            return
         new_states = []
         if len(self.sets) == 1 and isinstance(self.sets[0].rows, slice):
             us = self.sets[0]
@@ -725,7 +748,18 @@ class _Group:
             if train is not None:
                 self.train_loss, self.val_loss = train, val
             self.batch_loss = step_loss
+            self._finish_step(True, live, n, loss, step_loss, s, None, None, train, None)
         else:
+            self._finish_step(False, live, n, loss, step_loss, s, new_params, new_states, train, val)
+
+    def _finish_step(self, all_live: bool, live: np.ndarray, n: int, loss: np.ndarray,
+                     step_loss: np.ndarray, s: int, new_params: np.ndarray | None,
+                     new_states: list[dict] | None, train: np.ndarray | None,
+                     val: np.ndarray | None) -> None:
+        """The end of a step: with members stopped (``all_live`` False) the live ones take
+        ``new_params``, ``new_states``, ``train``/``val``; then the counts, counters, the
+        diverging rule, the target and the epoch's end, as the lone run."""
+        if not all_live:
             keep = live[:, None]
             self.params = np.where(keep, new_params, self.params)
             for us, st in zip(self.sets, new_states):
@@ -737,7 +771,11 @@ class _Group:
                 self.train_loss = np.where(live, train, self.train_loss)
                 self.val_loss = np.where(live, val, self.val_loss)
             self.batch_loss = np.where(live, step_loss, self.batch_loss)
-        self._commit_counts(all_live, live, n, loss)
+        if all_live:
+            self.epoch_loss_sum = self.epoch_loss_sum + n * loss
+        else:
+            self.epoch_loss_sum = np.where(live, self.epoch_loss_sum + n * loss, self.epoch_loss_sum)
+        self.epoch_n += n
         self.iteration += 1
         self.samples_seen += n
         self.step = s

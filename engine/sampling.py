@@ -134,6 +134,11 @@ class Sampler(ABC):
         the order into batches with :meth:`Plan.locate` (``order[start:stop]``).
         """
 
+    def order_into(self, rng: np.random.Generator, previous: np.ndarray | None, out: np.ndarray) -> None:
+        """:meth:`order` written into ``out`` (an int64 row of length N), drawing exactly what
+        :meth:`order` draws: the ensemble fills one row per run this way."""
+        out[...] = self.order(rng, previous)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n_samples={self.n_samples})"
 
@@ -146,6 +151,15 @@ class ReshuffleSampler(Sampler):
 
     def order(self, rng: np.random.Generator, previous: np.ndarray | None) -> np.ndarray:
         return rng.permutation(self.n_samples).astype(np.int64, copy=False)
+
+    def order_into(self, rng: np.random.Generator, previous: np.ndarray | None, out: np.ndarray) -> None:
+        """``rng.permutation(N)`` is ``arange(N)`` shuffled in place: the same draws, without
+        the temporary arrays."""
+        identity = self.__dict__.get("_identity")
+        if identity is None:
+            identity = self._identity = np.arange(self.n_samples, dtype=np.int64)
+        out[...] = identity
+        rng.shuffle(out)
 
 
 class OnceSampler(Sampler):

@@ -443,3 +443,20 @@ def test_same_seed_same_orders(name: str) -> None:
     if name not in ("sequential", "once"):
         assert not np.array_equal(first[0], first[1])
         assert not all(np.array_equal(x, y) for x, y in zip(first, passes(12)))
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLINGS))
+def test_order_into_draws_what_order_draws(name: str) -> None:
+    """Every sampler's order_into writes the order that order returns, pass after pass, and
+    leaves its generator in the same state (the ensemble's rows equal the lone runs')."""
+    n, labels = 37, np.arange(37) % 3
+    sampler = make_sampler(name, n, labels=labels, batch_size=5)
+    a, b = np.random.default_rng(11), np.random.default_rng(11)
+    prev_a = prev_b = None
+    out = np.empty(n, dtype=np.int64)
+    for _ in range(6):
+        prev_a = sampler.order(a, prev_a)
+        sampler.order_into(b, prev_b, out)
+        prev_b = out.copy()
+        assert np.array_equal(prev_a, prev_b)
+        assert a.bit_generator.state == b.bit_generator.state
