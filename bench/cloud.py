@@ -28,18 +28,12 @@ from tui.app import MbsimApp  # noqa: E402
 SIZE = (120, 40)
 
 
-def count_screen_updates(app: MbsimApp) -> list[int]:
-    """Count the screen updates Textual composes (headless, it composes them but writes nothing)."""
-    counter = [0]
-    display = app._display
-
-    def counted(screen, renderable):  # noqa: ANN001
-        if renderable is not None:
-            counter[0] += 1
-        return display(screen, renderable)
-
-    app._display = counted
-    return counter
+def _bench_module(name: str):  # noqa: ANN202
+    """A sibling benchmark script as a module (bench/tui.py would shadow the tui package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 async def at_max_speed(cloud: bool, runs: int, seconds: float) -> tuple[float, float, float]:
@@ -51,7 +45,7 @@ async def at_max_speed(cloud: bool, runs: int, seconds: float) -> tuple[float, f
             await pilot.press("k")
             await pilot.pause(0.5)
         host = app.screen if cloud else app
-        updates = count_screen_updates(app)
+        updates = _bench_module("tui").count_screen_updates(app)
         await pilot.press("space")
         await asyncio.sleep(0.5)  # warm up
         f0, u0, i0, t0 = host.frames, updates[0], host.iterations_run, time.perf_counter()
@@ -76,9 +70,7 @@ def main() -> int:
     print(f"  ratio cloud/main: updates {cloud_u / max(main_u, 1e-9):.2f}, frames {cloud_f / max(main_f, 1e-9):.2f}"
           f"   (budget ≥ 10 updates/s: {cloud_u / 10:.2f}×)")
 
-    spec = importlib.util.spec_from_file_location("tui_bytes", Path(__file__).with_name("tui_bytes.py"))
-    tui_bytes = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tui_bytes)
+    tui_bytes = _bench_module("tui_bytes")
     cols, rows = SIZE
     wire = {}
     for label, keys in (("main screen", (b" ",)), ("noise cloud", (b"k", b" "))):
