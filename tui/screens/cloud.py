@@ -34,7 +34,7 @@ from engine.live import next_batch_size, next_optimizer, next_sampling, previous
 from ..runloop import DEFAULT_SPEED, TickLoop
 from ..widgets.cloud_readout import CloudReadout
 from ..widgets.counters import CountersLine
-from ..widgets.header import speed_label
+from ..widgets.header import StatusHeader, speed_label
 from ..widgets.landscape import LandscapeView
 from ..widgets.lossplot import LossPlot
 from .help import HelpScreen
@@ -86,7 +86,17 @@ class CloudScreen(TickLoop, Screen[None]):
     DEFAULT_CSS = """
     CloudScreen { layout: vertical; background: $background; }
     CloudScreen #cloud-main { height: 1fr; }
-    CloudScreen #cloud-readout { height: auto; padding: 0 1; background: $panel; color: $foreground; }
+    CloudScreen #cloud-header, CloudScreen #cloud-readout {
+        height: auto; padding: 0 1; background: $panel; color: $foreground;
+    }
+    CloudScreen StatusHeader > .header--title { text-style: bold; color: $accent; }
+    CloudScreen StatusHeader > .header--name { text-style: bold; color: $text; }
+    CloudScreen StatusHeader > .header--muted, CloudScreen StatusHeader > .header--batch { color: $text-muted; }
+    CloudScreen StatusHeader > .header--plain { color: $foreground; }
+    CloudScreen StatusHeader > .header--running { text-style: bold; color: $accent; }
+    CloudScreen StatusHeader > .header--paused { text-style: bold; color: $warning; }
+    CloudScreen StatusHeader > .header--done { text-style: bold; color: $success; }
+    CloudScreen StatusHeader > .header--error { text-style: bold reverse; color: $error; }
     CloudScreen #cloud-counters { height: auto; padding: 0 1; }
     CloudScreen #cloud-panels { height: 1fr; min-height: 8; }
     CloudScreen #cloud-landscape, CloudScreen #cloud-plot {
@@ -142,6 +152,7 @@ class CloudScreen(TickLoop, Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="cloud-main"):
+            yield StatusHeader(id="cloud-header")
             yield CloudReadout(id="cloud-readout")
             yield CountersLine(id="cloud-counters")
             with Horizontal(id="cloud-panels"):
@@ -152,6 +163,7 @@ class CloudScreen(TickLoop, Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.header = self.query_one("#cloud-header", StatusHeader)
         self.readout = self.query_one("#cloud-readout", CloudReadout)
         self.counters = self.query_one("#cloud-counters", CountersLine)
         self.landscape = self.query_one("#cloud-landscape", LandscapeView)
@@ -163,16 +175,19 @@ class CloudScreen(TickLoop, Screen[None]):
         self.redraw(force=True)
 
     # --- drawing ------------------------------------------------------------------------------
-    def run_state(self) -> str:
+    def run_state(self) -> tuple[str, str]:
+        """The state text and its kind (a header style: running, paused, done, error)."""
         ens = self.ens
         if ens.done:
             diverged = sum(s == "diverged" for s in ens.status)
-            return f"{diverged} of {ens.runs} diverged — r to start again" if diverged else "finished — r to start again"
+            if diverged:
+                return f"{diverged} of {ens.runs} diverged — r to start again", "error"
+            return "finished — r to start again", "done"
         if self.running:
             if self.goal is not None:
-                return "running to the end of the epoch ×max — space to stop"
-            return f"running {speed_label(self.speed)} — space to pause"
-        return "paused — space to run"
+                return "running to the end of the epoch ×max — space to stop", "running"
+            return f"running {speed_label(self.speed)} — space to pause", "running"
+        return "paused — space to run", "paused"
 
     def redraw(self, *, force: bool = False, plots: bool = True) -> None:
         """Readout and counters now; the plots when due. Everything derives from the revision."""
@@ -180,7 +195,9 @@ class CloudScreen(TickLoop, Screen[None]):
             return
         ens = self.ens
         key = (ens.revision, self.app.theme)
-        self.readout.show(ens, self.run_state())
+        state, kind = self.run_state()
+        self.header.show(ens, state=state, kind=kind)
+        self.readout.show(ens)
         if force or key != self._key:
             self._key = key
             self.counters.show(ens)

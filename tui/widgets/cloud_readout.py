@@ -1,12 +1,10 @@
-"""The noise cloud's readout: what runs and its state, the measured spread of the K runs
-against the spread predicted for the stationary state (SCIENCE.md §5), and the prediction's
-note where there is one.
+"""The noise cloud's readout: the measured spread of the K runs against the spread predicted
+for the stationary state (SCIENCE.md §5), and the prediction's note where there is one.
 
-``Noise cloud  worked-example  100 runs, one start, different sampling seeds  B=5 ...  paused``
 ``spread tr Cov[θ] measured 0.001794  ·  predicted (Lyapunov, §5) 0.001774  ·  measured/predicted 1.01``
 
-Each line is its own Static, repainted only when its text changes: while running, only the
-spread line changes at every step (a repaint costs its cells' bytes on the wire).
+Each line is its own Static, repainted only when its text changes (a repaint costs its cells'
+bytes on the wire).
 """
 
 from __future__ import annotations
@@ -18,8 +16,6 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from engine.errors import visible
-
 
 def fmt_spread(v: float | None) -> str:
     """A spread, 4 significant digits (— when there is none)."""
@@ -30,7 +26,7 @@ def fmt_spread(v: float | None) -> str:
 
 
 class CloudReadout(Vertical):
-    """The header line, the spread readout (measured vs predicted) and the prediction's note."""
+    """The spread readout (measured vs predicted) and the prediction's note."""
 
     DEFAULT_CSS = """
     CloudReadout { height: auto; }
@@ -44,30 +40,25 @@ class CloudReadout(Vertical):
         self.measured = math.nan
         self.predicted: float | None = None
         self.note = ""
-        self._shown: list[Text | None] = [None, None, None]
+        self._shown: list[Text | None] = [None, None]
 
     def compose(self) -> ComposeResult:
-        for _ in range(3):
+        for _ in range(2):
             yield Static(classes="-empty")
 
-    def show(self, ens, state: str) -> None:  # noqa: ANN001 (an engine.ensemble.Ensemble)
-        """Redraw from the ensemble and the screen's run state (each line only if it changed)."""
-        sc = ens.scenario
+    def show(self, ens) -> None:  # noqa: ANN001 (an engine.ensemble.Ensemble)
+        """Redraw from the ensemble (each line only if it changed)."""
         measured = ens.spread()
         floor = ens.predicted_spread()
         self.measured = measured
         self.predicted = floor.spread if floor is not None else None
         self.note = ens.prediction_note()
-        line1 = Text.assemble(("Noise cloud", "bold"), "  ", (visible(sc.name), "bold"),
-                              f"  {ens.runs} runs, one start, different sampling seeds  "
-                              f"B={sc.batch_size}  {sc.optimizer}  lr {sc.lr:g}  {sc.sampling}  ",
-                              (state, "bold"))
         parts = [("spread tr Cov[θ] ", ""), (f"measured {fmt_spread(measured)}", "bold")]
         if floor is not None:
             ratio = measured / floor.spread if floor.spread > 0 and math.isfinite(measured) else math.nan
             parts += [("  ·  predicted (Lyapunov, §5) ", ""), (fmt_spread(floor.spread), "bold"),
                       (f"  ·  measured/predicted {ratio:.2f}" if math.isfinite(ratio) else "", "")]
-        lines = [line1, Text.assemble(*parts), Text(self.note, style="italic") if self.note else None]
+        lines = [Text.assemble(*parts), Text(self.note, style="italic") if self.note else None]
         self.text = "\n".join(t.plain for t in lines if t is not None)
         for static, line, before in zip(self.query(Static), lines, self._shown):
             if line == before:

@@ -93,7 +93,8 @@ def explanations(comp) -> list[tuple[str, str]]:  # noqa: ANN001
 
 class StatusHeader(ItemLine):
     """Scenario, algorithm (Batch GD / SGD / Mini-batch GD), optimizer, learning rate and state;
-    for a comparison, its title, scenario and state, and the alignment sentence below."""
+    for a comparison, its title, scenario and state, and the alignment sentence below; for the
+    noise cloud, its title, scenario, K and settings, and state."""
 
     COMPONENT_CLASSES = {
         "header--name", "header--algorithm", "header--batch", "header--plain",
@@ -107,6 +108,7 @@ class StatusHeader(ItemLine):
         self.state_kind = ""
         self.explanation = ""          # compare mode: the full (longest) alignment sentence
         self._wordings: list[tuple[str, str]] = []
+        self._optional: tuple[int, ...] = ()   # items left out, in this order, to keep one line
 
     def show(self, source, *, running: bool = False, speed: int | None = 10, goal: str = "",  # noqa: ANN001
              state: str = "", kind: str = "") -> None:
@@ -115,6 +117,9 @@ class StatusHeader(ItemLine):
         No-op when nothing changed."""
         if source_kind(source) == "runs":
             self._show_comparison(source, state, kind)
+            return
+        if source_kind(source) == "cloud":
+            self._show_cloud(source, state, kind)
             return
         sim = source
         sc = sim.scenario
@@ -126,7 +131,7 @@ class StatusHeader(ItemLine):
             batch = f"B={sc.batch_size}×{plan.accumulate}"
         state, kind = run_state(sim, running=running, speed=speed, goal=goal)
         self.state_text, self.state_kind = state, kind
-        self.explanation, self._wordings = "", []
+        self.explanation, self._wordings, self._optional = "", [], ()
         items = [
             Text(visible(sc.name), style=self._style("name")),
             Text(plan.algorithm, style=self._style("algorithm")),
@@ -136,6 +141,23 @@ class StatusHeader(ItemLine):
             Text(state, style=self._style(kind)),
         ]
         self.set_items(items)
+
+    def _show_cloud(self, ens, state: str, kind: str) -> None:  # noqa: ANN001
+        """Title, scenario, K, batch size, optimizer, lr, sampling and state of the noise cloud
+        ``ens`` (an Ensemble of sampling seeds); narrow, K's wording and then the sampling go."""
+        sc = ens.scenario
+        self.state_text, self.state_kind = state, kind
+        self.explanation, self._wordings, self._optional = "", [], (2, 6)
+        self.set_items([
+            Text("Noise cloud", style=self._style("title")),
+            Text(visible(sc.name), style=self._style("name")),
+            Text(f"{ens.runs} runs, different sampling seeds", style=self._style("muted")),
+            Text(f"B={sc.batch_size} of N={ens.n_samples}", style=self._style("batch")),
+            Text(sc.optimizer, style=self._style("plain")),
+            Text(f"lr {sc.lr:g}", style=self._style("plain")),
+            Text(sc.sampling, style=self._style("plain")),
+            Text(state, style=self._style(kind)),
+        ])
 
     def _show_comparison(self, comp, state: str, kind: str) -> None:  # noqa: ANN001
         """Title, scenario, state and the alignment sentence of the comparison ``comp``."""
@@ -165,9 +187,16 @@ class StatusHeader(ItemLine):
     def lines(self, width: int) -> list[Text]:
         if self._wordings:
             return self._comparison_lines(max(1, width))
-        # the state goes to the right edge when everything fits on one line
-        items = [i for i in self._items if i is not None]
-        if items:
+        # the state goes to the right edge when everything fits on one line (leaving out the
+        # optional items, in their order, if that makes it fit)
+        everything = [i for i in self._items if i is not None]
+        dropped: set[int] = set()
+        for drop in (None, *self._optional):
+            if drop is not None:
+                dropped.add(drop)
+            items = [item for k, item in enumerate(everything) if k not in dropped]
+            if not items:
+                break
             total = sum(i.cell_len for i in items) + 2 * (len(items) - 1)
             if total <= width:
                 left = Text("  ").join(items[:-1])
