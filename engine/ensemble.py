@@ -700,41 +700,25 @@ class _Group:
             return
         s = self.step + 1
         one = self._one_set
-        if one is not None and all_live and not self._eager:
-            # the common case, as below with one update set over all members, every one live
+        if one is not None:          # one update set over all members: one stacked update
             new_params, st = one.step(step_grad, one.state, self.params, self._set_lr(one, s))
-            if not math.isfinite(np.add.reduce(new_params, axis=None)):
-                bad = ~np.isfinite(new_params).all(axis=1)
-                if bad.any():
-                    self._diverge(bad)
-                    self._finish_step(False, self._live, n, loss, step_loss, s, new_params, [st], None, None)
-                    return
-            self.params = new_params
-            one.state = st
-            self.batch_loss = step_loss
-            self._finish_step(True, live, n, loss, step_loss, s, None, None, None, None)
-            return
-        new_states = []
-        if len(self.sets) == 1 and isinstance(self.sets[0].rows, slice):
-            us = self.sets[0]
-            new_params, st = us.optimizer.update(step_grad, us.state, self.params, self._set_lr(us, s))
-            new_states.append(st)
+            new_states = [st]
         else:
+            new_states = []
             new_params = np.empty_like(self.params)
             for us in self.sets:
                 rows = us.rows
                 g = step_grad if isinstance(rows, slice) else step_grad[rows]
                 p = self.params if isinstance(rows, slice) else self.params[rows]
-                new_p, st = us.optimizer.update(g, us.state, p, self._set_lr(us, s))
+                new_p, st = us.step(g, us.state, p, self._set_lr(us, s))
                 new_params[rows] = new_p
                 new_states.append(st)
         train = val = None
         if self._eager:
             with np.errstate(over="ignore", invalid="ignore"):  # a run far out: its loss is inf
                 train, val = ens.model.split_loss_runs(new_params, ens.X_all, ens.y_all, ens.n_samples)
-        # the lone run stops when its parameters stop being finite (Simulation._finish_iteration;
-        # a non-finite batch loss was caught above): the same test per member
-        # a finite sum means every parameter is finite (as Simulation's _finite_params)
+        # the lone run stops when its parameters stop being finite (a non-finite batch loss was
+        # caught above): the same test per member, after a finite sum clears them all at once
         if not math.isfinite(np.add.reduce(new_params, axis=None)):
             bad = live & ~np.isfinite(new_params).all(axis=1)
             if bad.any():
@@ -748,18 +732,7 @@ class _Group:
             if train is not None:
                 self.train_loss, self.val_loss = train, val
             self.batch_loss = step_loss
-            self._finish_step(True, live, n, loss, step_loss, s, None, None, train, None)
         else:
-            self._finish_step(False, live, n, loss, step_loss, s, new_params, new_states, train, val)
-
-    def _finish_step(self, all_live: bool, live: np.ndarray, n: int, loss: np.ndarray,
-                     step_loss: np.ndarray, s: int, new_params: np.ndarray | None,
-                     new_states: list[dict] | None, train: np.ndarray | None,
-                     val: np.ndarray | None) -> None:
-        """The end of a step: with members stopped (``all_live`` False) the live ones take
-        ``new_params``, ``new_states``, ``train``/``val``; then the counts, counters, the
-        diverging rule, the target and the epoch's end, as the lone run."""
-        if not all_live:
             keep = live[:, None]
             self.params = np.where(keep, new_params, self.params)
             for us, st in zip(self.sets, new_states):
@@ -771,11 +744,7 @@ class _Group:
                 self.train_loss = np.where(live, train, self.train_loss)
                 self.val_loss = np.where(live, val, self.val_loss)
             self.batch_loss = np.where(live, step_loss, self.batch_loss)
-        if all_live:
-            self.epoch_loss_sum = self.epoch_loss_sum + n * loss
-        else:
-            self.epoch_loss_sum = np.where(live, self.epoch_loss_sum + n * loss, self.epoch_loss_sum)
-        self.epoch_n += n
+        self._commit_counts(all_live, live, n, loss)
         self.iteration += 1
         self.samples_seen += n
         self.step = s

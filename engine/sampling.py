@@ -149,16 +149,17 @@ class ReshuffleSampler(Sampler):
 
     name = "reshuffle"
 
+    def __init__(self, n_samples: int) -> None:
+        super().__init__(n_samples)
+        self._identity = np.arange(n_samples, dtype=np.int64)
+
     def order(self, rng: np.random.Generator, previous: np.ndarray | None) -> np.ndarray:
         return rng.permutation(self.n_samples).astype(np.int64, copy=False)
 
     def order_into(self, rng: np.random.Generator, previous: np.ndarray | None, out: np.ndarray) -> None:
         """``rng.permutation(N)`` is ``arange(N)`` shuffled in place: the same draws, without
         the temporary arrays."""
-        identity = self.__dict__.get("_identity")
-        if identity is None:
-            identity = self._identity = np.arange(self.n_samples, dtype=np.int64)
-        out[...] = identity
+        out[...] = self._identity
         rng.shuffle(out)
 
 

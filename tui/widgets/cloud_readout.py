@@ -24,7 +24,6 @@ def fmt_spread(v: float | None) -> str:
     return f"{v:.4g}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.3e}"
 
 
-
 class CloudReadout(Vertical):
     """The spread readout (measured vs predicted) and the prediction's note."""
 

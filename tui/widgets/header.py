@@ -112,13 +112,15 @@ class StatusHeader(ItemLine):
 
     def show(self, source, *, running: bool = False, speed: int | None = 10, goal: str = "",  # noqa: ANN001
              state: str = "", kind: str = "") -> None:
-        """Redraw from a simulation and the app's run state, or from a comparison and the
-        ``state`` text its screen decided, of style ``kind`` (running, paused, done, error).
+        """Redraw from a simulation and the app's run state, or from a comparison or a noise
+        cloud and the ``state`` text its screen decided, of style ``kind`` (running, paused,
+        done, error).
         No-op when nothing changed."""
-        if source_kind(source) == "runs":
+        what = source_kind(source)
+        if what == "runs":
             self._show_comparison(source, state, kind)
             return
-        if source_kind(source) == "cloud":
+        if what == "cloud":
             self._show_cloud(source, state, kind)
             return
         sim = source
