@@ -350,7 +350,7 @@ async def test_a_long_epoch_runs_in_slices_and_space_stops_it() -> None:
         assert steps(screen) == [1, 400, 20_000]
         assert screen.comp.target == pytest.approx(1.0)
         await pilot.press("e")
-        await pilot.pause(0.1)
+        assert screen.running and screen.goal == 2.0     # 20,000 more SGD steps: far from done
         await pilot.press("space")
         assert not screen.running and screen.goal is None and screen._frame_worker is None
         stopped = steps(screen)
