@@ -78,6 +78,9 @@ _MAX_CHECKPOINTS = 256
 #: little more, and a long lesson of many changes does not keep 256 snapshots of K generators
 #: per change.
 _LEFT_CHECKPOINTS = 16
+# reshuffled orders drawn ahead: at most this many passes per call, and this many indices
+_AHEAD_PASSES = 8
+_AHEAD_ELEMENTS = 1 << 21
 #: The loss band keeps about this many batch losses (K per recorded tick, 64 to 2,048 ticks;
 #: see :meth:`Ensemble.band`): 2,048 ticks of 100 runs, 1.6 MB.
 BAND_POINTS = 1 << 18
@@ -578,6 +581,17 @@ class _Group:
         self._all_true = np.ones(k, dtype=bool)
         self._all_live = True
         self._done = False
+        # where every sampler allows it (reshuffle), each member's orders are drawn a few passes
+        # ahead in one call (:meth:`_draw_ahead`); its generator then runs ahead of its lone
+        # run's, so each member also keeps the state its block started from, and how many
+        # passes of the block its lone run has drawn
+        self._ahead_ok = all(sm.draws_ahead for sm in self.samplers)
+        self._ahead: np.ndarray | None = None             # (k, P, N): pass _ahead_first + p in row p
+        self._ahead_first = 0
+        self._ahead_passes = 0
+        self._ahead_states: list[dict | None] = [None] * k
+        self._ahead_from = np.full(k, -1, dtype=np.int64)  # the pass each member's block starts at
+        self._drawn = np.zeros(k, dtype=np.int64)
         self._checkpoints: list[tuple[int, dict]] = []
         # a checkpoint holds K generator states: fewer of them for a large ensemble (back()
         # replays at most this many iterations)
@@ -615,8 +629,22 @@ class _Group:
             here = float(ens.model.loss(params, ens.X, ens.y))
         ref = max(ens.initial_train_loss, here) if math.isfinite(here) else ens.initial_train_loss
         return _MemberState(params, opt, it, st, sm, None if self.orders is None else self.orders[row],
-                            self.rngs[row], float(self.finished_epoch_loss[row]), float(train[row]),
+                            self._lone_generator(row), float(self.finished_epoch_loss[row]), float(train[row]),
                             float(val[row]), float(self.lr[row]), ref, float(self.batch_loss[row]))
+
+    def _lone_generator(self, row: int) -> np.random.Generator:
+        """Member ``row``'s generator in the state its lone run's is in now. Drawn ahead, the
+        group's own is past it: then a new generator, wound to the start of the member's block
+        and through the passes its lone run has drawn (the group's stays as it is)."""
+        gen = self.rngs[row]
+        if self._ahead_from[row] < 0:
+            return gen
+        lone = np.random.Generator(type(gen.bit_generator)())
+        lone.bit_generator.state = self._ahead_states[row]
+        drawn = int(self._drawn[row])
+        if drawn:
+            self.samplers[row].orders_ahead_into(lone, np.empty((drawn, self.ens.n_samples), dtype=np.int64))
+        return lone
 
     def member_view(self, row: int) -> _MemberView:
         """Member ``row`` as a lone run for Simulation's change rules."""
@@ -640,21 +668,75 @@ class _Group:
     # --- the hot loop -------------------------------------------------------------------------
     def _draw_orders(self, pass_index: int) -> None:
         prev = self.orders
-        orders = np.empty((self.k, self.ens.n_samples), dtype=np.int64)
-        live = self._live.tolist()
-        for i, (sampler, gen) in enumerate(zip(self.samplers, self.rngs)):
-            if prev is None:
-                sampler.order_into(gen, None, orders[i])
-            elif live[i]:
-                sampler.order_into(gen, prev[i], orders[i])
-            else:   # a stopped member draws no more (its generator stays where its lone run's is)
-                orders[i] = prev[i]
+        if self._ahead_ok:
+            orders = self._draw_ahead(pass_index)
+        else:
+            orders = np.empty((self.k, self.ens.n_samples), dtype=np.int64)
+            live = self._live.tolist()
+            for i, (sampler, gen) in enumerate(zip(self.samplers, self.rngs)):
+                if prev is None:
+                    sampler.order_into(gen, None, orders[i])
+                elif live[i]:
+                    sampler.order_into(gen, prev[i], orders[i])
+                else:   # a stopped member draws no more (its generator stays where its lone run's is)
+                    orders[i] = prev[i]
         self.orders = orders
         self.order_pass = pass_index
         ens = self.ens
         # each member's data in its pass order, so a batch is a slice (as Simulation._batch_slot)
         self._Xo = np.take(ens.X, orders, axis=0)
         self._yo = np.take(ens.y, orders)
+
+    def _draw_ahead(self, pass_index: int) -> np.ndarray:
+        """(k, N) this pass's orders, from the block drawn ahead; past its end, a new block:
+        the next few passes of every running member, one call each (a stopped member draws
+        no more and keeps its order)."""
+        row = pass_index - self._ahead_first
+        if self._ahead is None or not 0 <= row < self._ahead_passes:
+            self._new_block(pass_index)
+            row = 0
+        if self._all_live:
+            self._drawn = self._drawn + 1
+            return self._ahead[:, row].copy()   # a copy: a checkpoint keeps it, not the block
+        live = self._live
+        self._drawn = np.where(live, self._drawn + 1, self._drawn)
+        return np.where(live[:, None], self._ahead[:, row], self.orders)
+
+    def _new_block(self, pass_index: int) -> None:
+        """Draw the orders of passes ``pass_index`` on (as many as remain, at most
+        _AHEAD_PASSES, within _AHEAD_ELEMENTS indices) for every running member."""
+        k, n = self.k, self.ens.n_samples
+        passes_left = -(-self._total // self._m) - pass_index
+        p = max(1, min(_AHEAD_PASSES, passes_left, _AHEAD_ELEMENTS // max(1, k * n)))
+        block = np.empty((k, p, n), dtype=np.int64)
+        states = list(self._ahead_states)
+        start, drawn = self._ahead_from.copy(), self._drawn.copy()
+        live = self._live.tolist()
+        for i, (sampler, gen) in enumerate(zip(self.samplers, self.rngs)):
+            if live[i]:
+                states[i] = gen.bit_generator.state
+                sampler.orders_ahead_into(gen, block[i])
+                start[i], drawn[i] = pass_index, 0
+            else:
+                block[i] = 0 if self.orders is None else self.orders[i]
+        self._ahead, self._ahead_first, self._ahead_passes = block, pass_index, p
+        self._ahead_states, self._ahead_from, self._drawn = states, start, drawn
+
+    def _redraw_block(self) -> None:
+        """The block drawn ahead, drawn again from the states it started from (a checkpoint
+        keeps those, not the block); the caller then restores the generators' states."""
+        self._ahead = None
+        if not self._ahead_ok or self._ahead_passes == 0:
+            return
+        k, n, p = self.k, self.ens.n_samples, self._ahead_passes
+        block = np.empty((k, p, n), dtype=np.int64)
+        for i, (sampler, gen) in enumerate(zip(self.samplers, self.rngs)):
+            if self._ahead_from[i] == self._ahead_first:
+                gen.bit_generator.state = self._ahead_states[i]
+                sampler.orders_ahead_into(gen, block[i])
+            else:
+                block[i] = 0 if self.orders is None else self.orders[i]
+        self._ahead = block
 
     def iterate(self) -> None:
         """One iteration of every member (SCIENCE.md §1.2 for accumulation), exactly as
@@ -674,15 +756,17 @@ class _Group:
         all_live = self._all_live
         live = self._live
         loss, grad = ens.model.loss_and_grad_runs(self.params, self._Xo[:, start:stop], self._yo[:, start:stop])
-        # losses are ≥ 0 (mse, bce): a finite sum means every one is finite (else look closer)
-        if not math.isfinite(np.add.reduce(loss)):
+        # the largest batch loss: NaN or inf if any is (maximum propagates NaN), and what the
+        # "diverging" rule compares first
+        loss_max = np.maximum.reduce(loss)
+        if not math.isfinite(loss_max):
             bad = live & ~np.isfinite(loss)
             if bad.any():
                 self._diverge(bad)
                 live = self._live
                 all_live = False
         if count == 1:
-            step_grad, step_loss = grad, loss
+            step_grad, step_loss, step_max = grad, loss, loss_max
         else:
             if micro == 0:
                 self.accum, self.accum_n, self.accum_loss = grad * n, n, loss * n
@@ -692,6 +776,7 @@ class _Group:
                 self.accum_loss = self.accum_loss + loss * n
             step_grad = self.accum / self.accum_n if micro == count - 1 else None
             step_loss = self.accum_loss / self.accum_n
+            step_max = None
         if step_grad is None:
             self._commit_counts(all_live, live, n, loss)
             self.iteration += 1
@@ -744,18 +829,27 @@ class _Group:
                 self.train_loss = np.where(live, train, self.train_loss)
                 self.val_loss = np.where(live, val, self.val_loss)
             self.batch_loss = np.where(live, step_loss, self.batch_loss)
-        self._commit_counts(all_live, live, n, loss)
+        if all_live:
+            self.epoch_loss_sum = self.epoch_loss_sum + n * loss
+            self.epoch_n += n
+        else:
+            self._commit_counts(all_live, live, n, loss)
         self.iteration += 1
         self.samples_seen += n
         self.step = s
-        self._check_diverging(live, step_loss, s)
+        # the common case, no member diverging and none starting, skips the rule (a NaN
+        # maximum does not: the other members still follow it)
+        if (self.diverging_step is not self._no_diverging
+                or not (step_max if step_max is not None else np.maximum.reduce(step_loss)) <= self._diverging_low):
+            self._check_diverging(live, step_loss, s)
         self._loss_stamp = -1
         hit = None
         if self._any_target and self._eval_due():
             hit = live & (self.targets > 0) & (train <= self.targets)
             if not hit.any():
                 hit = None
-        self._end_iteration(all_live, live, hit)
+        if (self.iteration - self.start_iteration) % self._m_epoch == 0 or self.iteration % self._every == 0:
+            self._end_iteration(all_live, live, hit)
         if hit is not None:                   # after the epoch's end, as the lone run
             self._stop(hit, _TARGET)
 
@@ -841,10 +935,9 @@ class _Group:
 
     def _check_diverging(self, live: np.ndarray, step_loss: np.ndarray, step: int) -> None:
         """The lone run's "diverging" rule (:meth:`Simulation._check_diverging`) for every live
-        member: it starts at a batch loss above DIVERGING_FACTOR × L(θ₀), ends below L(θ₀)."""
+        member: it starts at a batch loss above DIVERGING_FACTOR × L(θ₀), ends below L(θ₀).
+        :meth:`iterate` calls it only when a member is diverging or may start to."""
         d = self.diverging_step
-        if d is self._no_diverging and not np.maximum.reduce(step_loss) > self._diverging_low:
-            return                    # the common case: no member diverging, none starting
         ref = self._loss_ref
         live = live & self._ref_ok
         clear = live & (d > 0) & (step_loss < ref)
@@ -889,7 +982,8 @@ class _Group:
     _FIELDS = ("params", "iteration", "step", "samples_seen", "order_pass", "orders",
                "accum", "accum_n", "accum_loss", "epoch_loss_sum", "epoch_n", "finished_epoch_loss",
                "code", "diverged_step", "diverging_step", "_frozen",
-               "batch_loss", "train_loss", "val_loss", "_loss_stamp")
+               "batch_loss", "train_loss", "val_loss", "_loss_stamp",
+               "_ahead_first", "_ahead_passes", "_ahead_states", "_ahead_from", "_drawn")
 
     # arrays the hot loop changes in place (the others are replaced, never written into)
     _MUTABLE = ("code", "diverged_step", "_frozen")
@@ -935,6 +1029,7 @@ class _Group:
         for us, (st, lr) in zip(self.sets, snap["_states"]):
             us.state, us.last_lr = dict(st), lr
         self._refresh_live()
+        self._redraw_block()
         for g, st in zip(self.rngs, snap["_rngs"]):
             g.bit_generator.state = st
         with np.errstate(all="ignore"):

@@ -584,9 +584,9 @@ class LinearModel(Model):
             loss = _dot_rows(z) / n
             z *= 2.0 / n
             delta = z
-        grad[:, :d] = np.matmul(delta[:, None, :], X_runs)[:, 0, :]
+        np.matmul(delta[:, None, :], X_runs, out=grad[:, None, :d])
         if self.bias:
-            grad[:, d] = np.add.reduce(delta, axis=1)
+            np.add.reduce(delta, axis=1, out=grad[:, d])
         return loss, grad
 
 

@@ -139,6 +139,16 @@ class Sampler(ABC):
         :meth:`order` draws: the ensemble fills one row per run this way."""
         out[...] = self.order(rng, previous)
 
+    #: True where :meth:`orders_ahead_into` exists: the order does not depend on the previous
+    #: pass, and several passes can be drawn in one call
+    draws_ahead: bool = False
+
+    def orders_ahead_into(self, rng: np.random.Generator, out: np.ndarray) -> None:
+        """The orders of the next P passes, one per row of ``out`` ((P, N) int64), drawing
+        exactly what P successive calls of :meth:`order` draw (the ensemble draws a run's
+        orders a few passes ahead this way). Only where :attr:`draws_ahead`."""
+        raise NotImplementedError(f"{type(self).__name__} draws one pass at a time")
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n_samples={self.n_samples})"
 
@@ -161,6 +171,14 @@ class ReshuffleSampler(Sampler):
         the temporary arrays."""
         out[...] = self._identity
         rng.shuffle(out)
+
+    draws_ahead = True
+
+    def orders_ahead_into(self, rng: np.random.Generator, out: np.ndarray) -> None:
+        """P passes in one call: ``Generator.permuted(axis=1)`` shuffles the rows one after
+        another, each as ``shuffle`` does, so row p is the (p+1)-th ``permutation(N)``."""
+        out[...] = self._identity
+        rng.permuted(out, axis=1, out=out)
 
 
 class OnceSampler(Sampler):

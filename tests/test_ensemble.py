@@ -665,3 +665,39 @@ def test_groups_left_by_a_change_keep_few_checkpoints_and_back_stays_exact() -> 
     for tick in sorted(seen, reverse=True):
         ens.goto_tick(tick)
         assert np.array_equal(ens.params, seen[tick]), tick
+
+
+def test_orders_drawn_ahead_leave_every_lone_generator_exact() -> None:
+    """Reshuffled orders are drawn 8 passes ahead, so the group's generators run ahead of the
+    lone runs'. At the start, middle and end of a block the generator a member hands on (to a
+    live change) is in its lone run's state; going back into a block that is past (its orders
+    drawn again from its starting states) gives the exact state, and so does running on."""
+    sc = SMALL["linear"].replace(epochs=30)           # 40 samples, B = 5: 8 iterations a pass
+    ens = Ensemble.seeds(sc, 3)
+    lone = [ens.member_simulation(k) for k in range(3)]
+    group = ens.groups[0]
+
+    def check(iteration: int) -> None:
+        for k, sim in enumerate(lone):
+            sim.run_iterations(iteration - sim.iteration)
+            assert int(ens.iteration[k]) == iteration
+            assert np.array_equal(sim.params, ens.params[k])
+            assert group._lone_generator(k).bit_generator.state == sim.rng.bit_generator.state
+
+    for iteration in (1, 8, 9, 63, 64, 65, 100):      # passes 0, 1, 7, 8 (a new block), 12
+        while int(ens.iteration[0]) < iteration:
+            ens.tick()
+        assert group._ahead_passes == 8 and group._ahead_first == (0 if iteration <= 64 else 8)
+        check(iteration)
+    assert group.rngs[0].bit_generator.state != lone[0].rng.bit_generator.state   # ahead
+    while int(ens.iteration[0]) < 150:                 # into the third block (passes 16 on)
+        ens.tick()
+    ens.goto_tick(101)                                 # checkpoint at 96: the second block again
+    assert group._ahead_first == 8
+    for k in range(3):
+        lone[k] = ens.member_simulation(k)
+    check(101)
+    ens.run_to_end()
+    for k, sim in enumerate(lone):
+        sim.run_to_end()
+        assert np.array_equal(sim.params, ens.params[k])

@@ -460,3 +460,23 @@ def test_order_into_draws_what_order_draws(name: str) -> None:
         prev_b = out.copy()
         assert np.array_equal(prev_a, prev_b)
         assert a.bit_generator.state == b.bit_generator.state
+
+
+@pytest.mark.parametrize("n", [1, 2, 37, 200, 1000])
+@pytest.mark.parametrize("passes", [1, 3, 8])
+def test_orders_ahead_are_the_successive_passes(n: int, passes: int) -> None:
+    """Drawing P passes in one call (``orders_ahead_into``) gives the P orders that P calls of
+    ``order`` give, and leaves the generator where they leave it; the samplers whose order
+    depends on the previous pass, or that draw integers in bulk, do not offer it."""
+    sampler = make_sampler("reshuffle", n, labels=None, batch_size=1)
+    assert sampler.draws_ahead
+    a, b = np.random.default_rng(n * 10 + passes), np.random.default_rng(n * 10 + passes)
+    one_by_one = [sampler.order(a, None) for _ in range(passes)]
+    block = np.full((passes, n), -1, dtype=np.int64)
+    sampler.orders_ahead_into(b, block)
+    assert np.array_equal(block, np.array(one_by_one))
+    assert a.bit_generator.state == b.bit_generator.state
+    assert all(sorted(row) == list(range(n)) for row in block.tolist())
+    for name in sorted(SAMPLINGS):
+        if name != "reshuffle":
+            assert not make_sampler(name, 12, labels=np.arange(12) % 2, batch_size=4).draws_ahead
