@@ -563,6 +563,8 @@ class _Group:
         self.order_pass = -1
         self._Xo: np.ndarray | None = None
         self._yo: np.ndarray | None = None
+        self._by_sample = bool(getattr(ens.model, "runs_by_sample", False))
+        self._xs = self._ys = None
         self.accum: np.ndarray | None = None
         self.accum_n = 0
         self.accum_loss = np.zeros(k)
@@ -682,10 +684,17 @@ class _Group:
                     orders[i] = prev[i]
         self.orders = orders
         self.order_pass = pass_index
+        self._take_data()
+
+    def _take_data(self) -> None:
+        """Each member's data in its pass order, so that a batch is a slice (as
+        Simulation._batch_slot); sample-major too where the model uses it."""
         ens = self.ens
-        # each member's data in its pass order, so a batch is a slice (as Simulation._batch_slot)
-        self._Xo = np.take(ens.X, orders, axis=0)
-        self._yo = np.take(ens.y, orders)
+        self._Xo = np.take(ens.X, self.orders, axis=0)
+        self._yo = np.take(ens.y, self.orders)
+        if self._by_sample:
+            self._xs = np.ascontiguousarray(self._Xo[:, :, 0].T)
+            self._ys = np.ascontiguousarray(self._yo.T)
 
     def _draw_ahead(self, pass_index: int) -> np.ndarray:
         """(k, N) this pass's orders, from the block drawn ahead; past its end, a new block:
@@ -755,7 +764,11 @@ class _Group:
         n = stop - start
         all_live = self._all_live
         live = self._live
-        loss, grad = ens.model.loss_and_grad_runs(self.params, self._Xo[:, start:stop], self._yo[:, start:stop])
+        if self._by_sample:
+            loss, grad = ens.model.loss_and_grad_runs_by_sample(
+                self.params, self._xs[start:stop], self._ys[start:stop], self._Xo[:, start:stop])
+        else:
+            loss, grad = ens.model.loss_and_grad_runs(self.params, self._Xo[:, start:stop], self._yo[:, start:stop])
         # the largest batch loss: NaN or inf if any is (maximum propagates NaN), and what the
         # "diverging" rule compares first
         loss_max = np.maximum.reduce(loss)
@@ -1024,8 +1037,7 @@ class _Group:
         for name in self._MUTABLE:
             setattr(self, name, snap[name].copy())
         if self.orders is not None:
-            self._Xo = np.take(self.ens.X, self.orders, axis=0)
-            self._yo = np.take(self.ens.y, self.orders)
+            self._take_data()
         for us, (st, lr) in zip(self.sets, snap["_states"]):
             us.state, us.last_lr = dict(st), lr
         self._refresh_live()

@@ -269,6 +269,30 @@ def test_back_is_exact_with_the_sparser_checkpoints_of_a_large_ensemble() -> Non
     assert list(ens.step) == [133] * 20
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_sample_major_linear_step_equals_the_lone_runs_step(bias: bool) -> None:
+    """One feature, squared error: the sample-major loss and gradient equal each run's own
+    loss_and_grad bit for bit, on both sides of 8 samples (below it the bias gradient is summed
+    down the rows; NumPy sums 8 and more pairwise), for 1 to 100 runs and values of every size."""
+    from engine.models import LinearModel
+    m = LinearModel("linear", "mse", 1, bias=bias)
+    assert m.runs_by_sample
+    assert not make_model("linear", 2, "regression").runs_by_sample
+    assert not make_model("logistic", 1, "classification").runs_by_sample
+    rng = np.random.default_rng(8)
+    for n in (1, 2, 5, 7, 8, 9, 13, 64, 200):
+        for k in (1, 3, 100):
+            P = rng.standard_normal((k, m.n_params)) * 10.0 ** rng.integers(-3, 4, (k, 1))
+            X = rng.standard_normal((k, n + 6, 1)) * 10.0 ** rng.integers(-4, 5, (k, n + 6, 1))
+            y = rng.standard_normal((k, n + 6)) * 10.0 ** rng.integers(-4, 5, (k, n + 6))
+            Xs, ys = X[:, 3:3 + n], y[:, 3:3 + n]
+            losses, grads = m.loss_and_grad_runs_by_sample(
+                P, np.ascontiguousarray(Xs[:, :, 0].T), np.ascontiguousarray(ys.T), Xs)
+            for r in range(k):
+                loss, grad = m.loss_and_grad(P[r], Xs[r], ys[r])
+                assert loss == losses[r] and np.array_equal(grad, grads[r]), (n, k, r)
+
+
 def test_ensemble_refuses_epoch_end_cut_and_restart() -> None:
     """Epochs cut short by a pass are not in the vectorised loop: refused with a reason."""
     from engine.errors import ScenarioError
