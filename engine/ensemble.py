@@ -799,7 +799,12 @@ class _Group:
         s = self.step + 1
         one = self._one_set
         if one is not None:          # one update set over all members: one stacked update
-            new_params, st = one.step(step_grad, one.state, self.params, self._set_lr(one, s))
+            lr = one.constant_lr
+            if lr is None:
+                lr = self._set_lr(one, s)
+            else:
+                one.last_lr = lr
+            new_params, st = one.step(step_grad, one.state, self.params, lr)
             new_states = [st]
         else:
             new_states = []
@@ -825,8 +830,11 @@ class _Group:
                 all_live = False
         if all_live:
             self.params = new_params
-            for us, st in zip(self.sets, new_states):
-                us.state = st
+            if one is not None:
+                one.state = new_states[0]
+            else:
+                for us, st in zip(self.sets, new_states):
+                    us.state = st
             if train is not None:
                 self.train_loss, self.val_loss = train, val
             self.batch_loss = step_loss
