@@ -690,11 +690,15 @@ class _Group:
         """Each member's data in its pass order, so that a batch is a slice (as
         Simulation._batch_slot); sample-major too where the model uses it."""
         ens = self.ens
-        self._Xo = np.take(ens.X, self.orders, axis=0)
-        self._yo = np.take(ens.y, self.orders)
-        if self._by_sample:
-            self._xs = np.ascontiguousarray(self._Xo[:, :, 0].T)
-            self._ys = np.ascontiguousarray(self._yo.T)
+        if self._by_sample:               # one feature: x run-major for the dots, x and y sample-major
+            x = ens.X[:, 0]
+            self._Xo = np.take(x, self.orders)
+            by_sample = self.orders.T
+            self._xs = np.take(x, by_sample)
+            self._ys = np.take(ens.y, by_sample)
+        else:
+            self._Xo = np.take(ens.X, self.orders, axis=0)
+            self._yo = np.take(ens.y, self.orders)
 
     def _draw_ahead(self, pass_index: int) -> np.ndarray:
         """(k, N) this pass's orders, from the block drawn ahead; past its end, a new block:

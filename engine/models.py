@@ -613,10 +613,11 @@ class LinearModel(Model):
 
     def loss_and_grad_runs_by_sample(
         self, params_runs: np.ndarray, x_by_sample: np.ndarray, y_by_sample: np.ndarray,
-        X_runs: np.ndarray,
+        x_runs: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`loss_and_grad_runs` for one feature and squared error, the batch given also
-        sample-major (``x_by_sample``, ``y_by_sample``: (n, K), sample i of run k at [i, k]).
+        """:meth:`loss_and_grad_runs` for one feature and squared error, the batch's x given
+        run-major (``x_runs``: (K, n)) and x, y sample-major (``x_by_sample``, ``y_by_sample``:
+        (n, K), sample i of run k at [i, k]).
 
         The same operations on the same numbers: r = x·w + b − y elementwise, run along the K
         runs (faster for a small batch); then r is copied run-major so that L = r·r / n and
@@ -634,7 +635,7 @@ class LinearModel(Model):
         scale = 2.0 / n
         r *= scale
         grad = np.empty((k, self.n_params), dtype=np.float64)
-        grad[:, 0] = _dot_each(r, X_runs[:, :, 0])
+        grad[:, 0] = _dot_each(r, x_runs)
         if self.bias:
             if n < 8:
                 rs *= scale

@@ -287,7 +287,7 @@ def test_sample_major_linear_step_equals_the_lone_runs_step(bias: bool) -> None:
             y = rng.standard_normal((k, n + 6)) * 10.0 ** rng.integers(-4, 5, (k, n + 6))
             Xs, ys = X[:, 3:3 + n], y[:, 3:3 + n]
             losses, grads = m.loss_and_grad_runs_by_sample(
-                P, np.ascontiguousarray(Xs[:, :, 0].T), np.ascontiguousarray(ys.T), Xs)
+                P, np.ascontiguousarray(Xs[:, :, 0].T), np.ascontiguousarray(ys.T), Xs[:, :, 0])
             for r in range(k):
                 loss, grad = m.loss_and_grad(P[r], Xs[r], ys[r])
                 assert loss == losses[r] and np.array_equal(grad, grads[r]), (n, k, r)
