@@ -605,7 +605,6 @@ class LinearModel(Model):
             np.add.reduce(delta, axis=1, out=grad[:, d])
         return loss, grad
 
-
     @property
     def runs_by_sample(self) -> bool:
         """True where :meth:`loss_and_grad_runs_by_sample` applies: one feature, squared error."""
