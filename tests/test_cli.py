@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from engine.scenario import FIELD_NAMES, field_kind, presets
+from engine.scenario import FIELD_NAMES, field_kind, preset_names, presets
 from engine import scenario as sc_mod
 from tui.cli import build_parser
 from tui.cli.plan import summarize_sizes
@@ -497,3 +497,13 @@ def test_readme_option_table_is_made_from_the_field_help_texts():
     assert table in readme, "README's option table is out of date; it should be:\n" + table
     for key in FIELD_NAMES:
         assert f"| `{key}` |" in table
+
+
+def test_presets_descriptions_are_those_of_the_loaded_scenarios():
+    """``presets()`` reads each file's description line without loading the scenario: the
+    same text as the loaded preset's."""
+    from engine.scenario import load_preset
+    items = presets()
+    assert [n for n, _ in items] == list(preset_names())
+    for name, description in items:
+        assert description and description == load_preset(name).description
