@@ -148,19 +148,17 @@ def _bce_runs(z: np.ndarray, y_runs: np.ndarray, n: int) -> tuple[np.ndarray, np
     return loss, delta
 
 
-def _dot_rows(a: np.ndarray) -> np.ndarray:
-    """(K,) a_k · a_k for the rows of a (K, n) array: one BLAS dot per row (as ``r @ r``;
-    ``np.vecdot`` where NumPy has it, 2.0 on, calls the same dot with less overhead)."""
-    if _vecdot is not None:
-        return _vecdot(a, a)
-    return np.matmul(a[:, None, :], a[:, :, None])[:, 0, 0]
-
-
 def _dot_each(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(K,) a_k · b_k for two (K, n) arrays, one BLAS dot per row (as ``np.dot(a_k, b_k)``)."""
+    """(K,) a_k · b_k for two (K, n) arrays, one BLAS dot per row (as ``np.dot(a_k, b_k)``;
+    ``np.vecdot`` where NumPy has it, 2.0 on, calls the same dot with less overhead)."""
     if _vecdot is not None:
         return _vecdot(a, b)
     return np.matmul(a[:, None, :], b[:, :, None])[:, 0, 0]
+
+
+def _dot_rows(a: np.ndarray) -> np.ndarray:
+    """(K,) a_k · a_k for the rows of a (K, n) array (as ``r @ r``)."""
+    return _dot_each(a, a)
 
 
 _vecdot = getattr(np, "vecdot", None)
