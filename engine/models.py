@@ -411,6 +411,27 @@ class Model(ABC):
         rest = float(np.add.reduce(ell[n_first:])) / n_rest if n_rest else nan
         return first, rest, acc, vacc
 
+    def evaluate_runs(self, params_runs: np.ndarray, X: np.ndarray, y: np.ndarray, n_first: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`evaluate` for K parameter vectors (K, P) on one shared data set: four (K,)
+        arrays, row k bit-identical to ``evaluate(params_runs[k], X, y, n_first)``."""
+        f = self._forward_shared_runs(params_runs, X)
+        k = f.shape[0]
+        n_rest = y.shape[0] - n_first
+        nan = np.full(k, np.nan)
+        if self.loss_name == "mse":
+            f -= y
+            first = _dot_rows(f[:, :n_first]) / n_first if n_first else nan
+            rest = _dot_rows(f[:, n_first:]) / n_rest if n_rest else nan.copy()
+            return first, rest, nan.copy(), nan.copy()
+        hit = (f > 0.0) == (y > 0.5)
+        acc = np.count_nonzero(hit[:, :n_first], axis=1) / n_first if n_first else nan.copy()
+        vacc = np.count_nonzero(hit[:, n_first:], axis=1) / n_rest if n_rest else nan.copy()
+        ell = bce_pointwise(f, y)
+        first = np.add.reduce(ell[:, :n_first], axis=1) / n_first if n_first else nan.copy()
+        rest = np.add.reduce(ell[:, n_first:], axis=1) / n_rest if n_rest else nan.copy()
+        return first, rest, acc, vacc
+
     def per_sample_losses_many(
         self, params_batch: np.ndarray, X: np.ndarray, y: np.ndarray
     ) -> np.ndarray:

@@ -43,6 +43,7 @@ __all__ = [
     "algorithm_name",
     "ALGORITHMS",
     "stream_generator",
+    "draw_orders",
 ]
 
 from engine.names import EPOCH_ENDS, SAMPLINGS  # noqa: E402  (the one list of names, NumPy-free)
@@ -309,6 +310,23 @@ class StratifiedSampler(Sampler):
             f"StratifiedSampler(n_samples={self.n_samples}, batch_size={self.batch_size}, "
             f"classes={self.classes.tolist()})"
         )
+
+
+def draw_orders(samplers: list[Sampler], generators: list[np.random.Generator],
+                previous: np.ndarray | None, live: np.ndarray | None) -> np.ndarray:
+    """(K, N) the next pass's orders of K runs, row k drawn by ``samplers[k]`` from
+    ``generators[k]`` exactly as its :meth:`Sampler.order` draws it; a run that is not ``live``
+    draws nothing and keeps its ``previous`` order (``live`` None: every run draws)."""
+    k, n = len(samplers), samplers[0].n_samples
+    orders = np.empty((k, n), dtype=np.int64)
+    for i, (sampler, gen) in enumerate(zip(samplers, generators)):
+        if previous is None:
+            sampler.order_into(gen, None, orders[i])
+        elif live is None or live[i]:
+            sampler.order_into(gen, previous[i], orders[i])
+        else:
+            orders[i] = previous[i]
+    return orders
 
 
 def _closest(name: str, choices: tuple[str, ...]) -> str:

@@ -385,7 +385,7 @@ def test_a_run_without_record_has_the_same_trajectory_and_steps(preset: str) -> 
     bare.run_to_end()
     assert len(seen) == kept.step == bare.step
     assert kept.history.count == kept.step and bare.history.count == 0
-    assert len(bare._checkpoints) == 1
+    assert bare.checkpoint_count == 1
     for rec in seen[-5:]:
         other = Simulation(sc)
         other.run_iterations(rec.iteration)
