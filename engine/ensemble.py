@@ -325,6 +325,19 @@ class Ensemble(CloudReadings):
         gi, row = self._where[member]
         return self.groups[gi].counters(row)
 
+    def position(self, member: int = 0) -> Counters:
+        """Where member ``member``'s group stands: the counters of its running members (the
+        member's own, :meth:`counters`, stop where it stopped)."""
+        return self._group_of(member).position()
+
+    def iterations_to_epoch_end(self, member: int = 0) -> int:
+        """Iterations left in the current epoch of member ``member``'s group (a whole epoch at
+        a boundary), as :meth:`Simulation.iterations_to_epoch_end`."""
+        g = self._group_of(member)
+        seg = g.segment
+        pos = seg.plan.locate(g.iteration - seg.start_iteration)
+        return seg.plan.epoch_iterations(pos.epoch) - pos.batch_in_epoch
+
     def member_scenario(self, k: int) -> Scenario:
         """Member k's resolved scenario in force now (live changes included)."""
         return self.scenarios[k]

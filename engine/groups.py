@@ -137,6 +137,11 @@ class Group:
     def member_state(self, row: int) -> MemberState:
         return self.runs.member_state(row)
 
+    def position(self) -> Counters:
+        """The counters of the group's running members (where the group stands)."""
+        r = self.runs
+        return counters_at(r.segment, r.iteration, r.step, r.samples_seen)
+
     def goto(self, iteration: int, era: int, target: float, align: str) -> None:
         self.runs.goto(iteration)
 
@@ -210,6 +215,9 @@ class SimulationGroup:
         return self.sim.segment
 
     def counters(self, row: int) -> Counters:
+        return self.sim.counters()
+
+    def position(self) -> Counters:
         return self.sim.counters()
 
     def thin_checkpoints(self, keep: int) -> None:
