@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Protocol
 
 from .errors import ScenarioError
-from .sampling import Plan, Position
+from .plan import Plan, Position
 
 ALIGNMENTS: tuple[str, ...] = ("epochs", "samples", "steps")
 

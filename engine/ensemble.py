@@ -44,7 +44,6 @@ says why not. :meth:`Ensemble.band` gives the quantiles of the members' losses p
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -60,7 +59,7 @@ from .rules import ENGINE_POLICY, EvalPolicy, loss_reference
 from .runs import DIVERGED as _DIVERGED
 from .runs import RUNNING as _RUNNING
 from .runs import MemberState, Runs
-from .sampling import Plan, stream_generator
+from .sampling import stream_generator
 from .scenario import Scenario
 from .segment import Segment, check_changes, describe_changes, fresh_optimizer, make_segment, next_segment_epoch
 from .simulation import DIVERGING, STATUS_OF_CODE, Simulation

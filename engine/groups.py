@@ -21,7 +21,7 @@ from .alignment import advance
 from .counters import Counters, counters_at
 from .errors import ScenarioError
 from .runs import DIVERGED, RUNNING, MemberState, Runs
-from .sampling import Position, algorithm_name
+from .plan import Position, algorithm_name
 from .scenario import LIVE_SETTINGS, Scenario
 from .segment import Segment
 

@@ -42,6 +42,8 @@ class Orders:
         self.k = len(samplers)
         self.passes = passes                      # passes the stretch of settings has in all
         self.ahead_ok = all(s.draws_ahead for s in samplers)
+        # the runs of one plan sample alike (the plan fixes the sampling): one assembles for all
+        self.width = samplers[0].raw_width
         self.block: np.ndarray | None = None      # (k, P, N): pass s.ahead_first + p in [:, p]
 
     def draw(self, s: RunsState, pass_index: int, live: np.ndarray, all_live: bool) -> None:
@@ -59,28 +61,45 @@ class Orders:
             row = 0
         if all_live:
             s.drawn = s.drawn + 1
+            if s.ahead_passes == 1:              # the block is this pass: hand it over
+                orders, self.block = self.block[:, 0], None
+                return orders
             return self.block[:, row].copy()     # a copy: a checkpoint keeps it, not the block
         s.drawn = np.where(live, s.drawn + 1, s.drawn)
         return np.where(live[:, None], self.block[:, row], s.orders)
 
     def _new_block(self, s: RunsState, pass_index: int, live: np.ndarray) -> None:
         """Draw the orders of passes ``pass_index`` on (as many as remain, at most
-        AHEAD_PASSES, within AHEAD_ELEMENTS indices) for every running run."""
+        AHEAD_PASSES, within AHEAD_ELEMENTS indices) for every running run: each run's random
+        draws from its own generator, then every row put together at once (``assemble``)."""
         k, n = self.k, self.n
         p = max(1, min(AHEAD_PASSES, self.passes - pass_index, AHEAD_ELEMENTS // max(1, k * n)))
-        block = np.empty((k, p, n), dtype=np.int64)
         states = list(s.ahead_states)
         start, drawn = s.ahead_from.copy(), s.drawn.copy()
+        raw = self._raw(k, p)
         for i, (sampler, gen) in enumerate(zip(self.samplers, self.generators)):
             if live[i]:
                 states[i] = gen.bit_generator.state
-                sampler.orders_ahead_into(gen, block[i])
+                sampler.draw_ahead_into(gen, raw[i])
                 start[i], drawn[i] = pass_index, 0
             else:
-                block[i] = 0 if s.orders is None else s.orders[i]
-        self.block = block
+                raw[i] = 0 if raw.shape[2] == n else np.arange(raw.shape[2])   # replaced below
+        self.block = self._assemble(raw, k, p)
+        for i in np.flatnonzero(~live).tolist():
+            self.block[i] = 0 if s.orders is None else s.orders[i]
         s.ahead_first, s.ahead_passes = pass_index, p
         s.ahead_states, s.ahead_from, s.drawn = states, start, drawn
+
+    def _raw(self, k: int, p: int) -> np.ndarray:
+        return np.empty((k, p, self.width), dtype=np.int64)
+
+    def _assemble(self, raw: np.ndarray, k: int, p: int) -> np.ndarray:
+        """(k, p, N) orders from the (k, p, width) draws, every row at once."""
+        if self.width == self.n and type(self.samplers[0]).assemble is Sampler.assemble:
+            return raw                            # the draw is the order (reshuffle)
+        block = np.empty((k, p, self.n), dtype=np.int64)
+        self.samplers[0].assemble(raw.reshape(k * p, self.width), block.reshape(k * p, self.n))
+        return block
 
     def redraw(self, s: RunsState) -> None:
         """After a restore: the block drawn ahead, drawn again from the states it started from
@@ -88,15 +107,18 @@ class Orders:
         self.block = None
         if not self.ahead_ok or s.ahead_passes == 0:
             return
-        k, n, p = self.k, self.n, s.ahead_passes
-        block = np.empty((k, p, n), dtype=np.int64)
+        k, p = self.k, s.ahead_passes
+        raw = self._raw(k, p)
+        again = s.ahead_from == s.ahead_first
         for i, (sampler, gen) in enumerate(zip(self.samplers, self.generators)):
-            if s.ahead_from[i] == s.ahead_first:
+            if again[i]:
                 gen.bit_generator.state = s.ahead_states[i]
-                sampler.orders_ahead_into(gen, block[i])
+                sampler.draw_ahead_into(gen, raw[i])
             else:
-                block[i] = 0 if s.orders is None else s.orders[i]
-        self.block = block
+                raw[i] = 0 if raw.shape[2] == self.n else np.arange(raw.shape[2])
+        self.block = self._assemble(raw, k, p)
+        for i in np.flatnonzero(~again).tolist():
+            self.block[i] = 0 if s.orders is None else s.orders[i]
 
     def generator(self, s: RunsState, row: int) -> np.random.Generator:
         """Run ``row``'s generator in the state a run drawing one pass at a time would be in
@@ -109,7 +131,7 @@ class Orders:
         lone.bit_generator.state = s.ahead_states[row]
         used = int(s.drawn[row])
         if used:
-            self.samplers[row].orders_ahead_into(lone, np.empty((used, self.n), dtype=np.int64))
+            self.samplers[row].draw_ahead_into(lone, np.empty((used, self.width), dtype=np.int64))
         return lone
 
     def generator_states(self) -> list[dict]:

@@ -12,7 +12,7 @@ import numpy as np
 from .optimizers import UpdateTerms
 
 if TYPE_CHECKING:
-    from .sampling import Position
+    from .plan import Position
     from .segment import Segment
 
 PHASES: tuple[str, ...] = ("forward", "loss", "backward", "update")

@@ -13,7 +13,7 @@ from .datasets import Dataset, make_dataset
 from .errors import ScenarioError
 from .history import MAX_PARAMS
 from .models import Model, make_model
-from .sampling import Plan
+from .plan import Plan
 from .scenario import Scenario
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .sampling import Plan
+    from .plan import Plan
     from .scenario import Scenario
 
 DIVERGING_FACTOR = 1e3

@@ -17,7 +17,8 @@ from .counters import Counters
 from .datasets import Dataset
 from .errors import ScenarioError
 from .optimizers import Optimizer, make_optimizer
-from .sampling import Plan, Position, Sampler, make_sampler, plan_for
+from .plan import Plan, Position, plan_for
+from .sampling import Sampler, make_sampler
 from .scenario import LIVE_SETTINGS, Scenario
 from .schedules import make_schedule
 

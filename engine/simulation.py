@@ -46,7 +46,8 @@ from .prepare import TrainingData, check_scenario_with_data, initial_loss, prepa
 from .rules import DIVERGING_FACTOR, ENGINE_POLICY, EvalPolicy, loss_reference
 from .runs import DIVERGED as _DIVERGED_CODE
 from .runs import Runs
-from .sampling import Plan, Position, stream_generator
+from .plan import Plan, Position
+from .sampling import stream_generator
 from .scenario import LIVE_SETTINGS, Scenario
 from .segment import Segment, check_changes, describe_changes, fresh_optimizer, make_segment, next_segment_epoch
 
