@@ -109,12 +109,15 @@ class Ensemble(CloudReadings):
     ``band``: record the loss band at every tick (:meth:`band`; reading a lone member's losses
     evaluates them and so fills its History's row: compare mode, which draws those Histories,
     records no band); ``eval_policy``: when each member evaluates and checks its target, as its
-    lone run with that policy (:class:`engine.rules.EvalPolicy`).
+    lone run with that policy (:class:`engine.rules.EvalPolicy`); ``exact_target``: check each
+    member's target after every step as a lone run with ``eval_every = 1`` does, at the cost of
+    its batch (loss bounds, :mod:`engine.target`; vectorised members only).
     """
 
     def __init__(self, scenario: Scenario, members: Sequence[Member] | None = None, *,
                  align: str = "steps", reference: int | None = None, evaluate: str = "read",
-                 lone: str = "never", band: bool = True, eval_policy: EvalPolicy = ENGINE_POLICY) -> None:
+                 lone: str = "never", band: bool = True, eval_policy: EvalPolicy = ENGINE_POLICY,
+                 exact_target: bool = False) -> None:
         members = list(members) if members else [Member("run")]
         if evaluate not in EVALUATIONS:
             raise ScenarioError("evaluate", evaluate, "allowed: " + ", ".join(EVALUATIONS))
@@ -124,6 +127,7 @@ class Ensemble(CloudReadings):
         self.lone = lone
         self.records_band = bool(band)
         self.eval_policy = eval_policy
+        self.exact_target = bool(exact_target)
         if not 1 <= len(members) <= MAX_RUNS:
             raise ScenarioError("runs", len(members), f"an ensemble has 1 to {MAX_RUNS} runs")
         self.align = check_alignment(align)
@@ -196,7 +200,7 @@ class Ensemble(CloudReadings):
         k = len(members)
         runs = Runs(self.model, self.data, segments, generators, self.initial_params, self.initial_train_loss,
                     starts, policy=self.eval_policy,
-                    evaluate_at="step" if self.evaluate == "step" else "target",
+                    evaluate_at="step" if self.evaluate == "step" else "target", exact_target=self.exact_target,
                     # a checkpoint holds K generator states: fewer of them for a large ensemble
                     # (back() replays at most this many iterations)
                     checkpoint_every=_CHECKPOINT_EVERY * max(1, k // 8), max_checkpoints=_MAX_CHECKPOINTS)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 #: Reshuffled orders drawn ahead: at most this many passes per call, and this many indices.
 AHEAD_PASSES = 8
-AHEAD_ELEMENTS = 1 << 21
+AHEAD_ELEMENTS = 1 << 20
 
 
 class Orders:

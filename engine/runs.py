@@ -45,9 +45,13 @@ from .prepare import TrainingData
 from .rules import DIVERGING_FACTOR, EvalPolicy, diverging_update
 from .segment import Segment
 from .snapshot import Checkpoints
+from .target import ExactTarget, evaluate_runs
 from .updates import UpdateSet, fresh_state, row_lrs, row_state, stack_states, update_sets
 
 RUNNING, FINISHED, TARGET_REACHED, DIVERGED = 0, 1, 2, 3
+#: Past this many numbers (K runs × N samples × (d + 1)) a run's data are not kept in pass
+#: order: each step gathers its batch instead (the same values; memory bounded whatever N).
+GATHER_ABOVE = 1 << 20
 #: When the full losses are evaluated, besides when read: at the eval points (a lone run: its
 #: history and trace record them), after every step, or only where a target is checked.
 EVALUATE_AT = ("points", "step", "target")
@@ -100,6 +104,10 @@ class RunsState:
     frozen: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), dtype=np.int64))
     eval_params: np.ndarray | None = None    # the parameters ``evaluation`` was computed at
     evaluation: tuple | None = None          # (train, val, train acc, val acc), each (K,)
+    anchor: np.ndarray | None = None     # engine.target: where each run's loss was last evaluated
+    anchor_loss: np.ndarray | None = None
+    anchor_grad: np.ndarray | None = None   # (convex models) the full gradient there
+    target_evaluations: int = 0          # runs evaluated by the every-step target check
     ahead_first: int = 0                 # engine.orders: the block of orders drawn ahead
     ahead_passes: int = 0
     ahead_states: list = field(default_factory=list)
@@ -117,7 +125,7 @@ class Runs:
         "model", "data", "segments", "k", "one", "plan", "start_iteration", "start_step", "start_epoch",
         "uneven", "sets", "targets", "policy", "evaluate_at", "eval_every", "orders_", "checkpoints",
         "on_step", "keep_step_batches", "eval_from_step", "_m", "_acc", "_m_epoch", "_wrap", "_total",
-        "_table", "_by_sample", "_gather", "_const_lr", "_one_set", "_any_target", "_nan",
+        "_table", "_by_sample", "_gather", "_const_lr", "_one_set", "_any_target", "_nan", "_exact",
     })
     #: Attributes recomputed from the state after a restore (:meth:`_derive`).
     DERIVED = frozenset({
@@ -128,7 +136,8 @@ class Runs:
     def __init__(self, model: Model, data: TrainingData, segments: list[Segment],
                  generators: list[np.random.Generator], initial_params: np.ndarray, initial_loss: float,
                  starts: list[MemberState] | None = None, *, policy: EvalPolicy = EvalPolicy(),
-                 evaluate_at: str = "points", checkpoint_every: int = 32, max_checkpoints: int = 256) -> None:
+                 evaluate_at: str = "points", exact_target: bool = False, checkpoint_every: int = 32,
+                 max_checkpoints: int = 256) -> None:
         if evaluate_at not in EVALUATE_AT:
             raise ValueError(f"evaluate_at must be one of {EVALUATE_AT}, not {evaluate_at!r}")
         self.model = model
@@ -154,6 +163,9 @@ class Runs:
         self.eval_every = policy.interval(seg0.scenario, len(data.y_all), plan)
         self.targets = np.array([s.scenario.target_loss for s in segments], dtype=float)
         self._any_target = bool(np.any(self.targets > 0))
+        # the target checked after every step (engine.target), else at the eval points
+        self._exact = (ExactTarget(model, data.X, data.X_all, data.y_all, data.n, self.targets)
+                       if exact_target and self._any_target else None)
         #: called after every step with (step loss, step gradient, rate, evaluation or None)
         self.on_step: Callable[[Any, np.ndarray, Any, tuple | None], None] | None = None
         self.keep_step_batches = False   # keep a step's micro-batches (a lone run's trace)
@@ -165,14 +177,18 @@ class Runs:
                                                  constant, counts)
         self._one_set = self.sets[0] if len(self.sets) == 1 else None
         self._const_lr = self._one_set.constant_lr if self._one_set is not None else None
-        # one feature, squared error, many runs: the sample-major product (engine.models)
-        self._by_sample = bool(getattr(model, "runs_by_sample", False)) and k > 1
         passes = -(-self._total // self._m)
         self.orders_ = Orders([s.sampler for s in segments], generators, data.n, passes)
         # each run's data in its pass order (a batch is then a slice), unless that is large:
         # then a batch is gathered at each step (the same values)
-        self._gather = k * data.n * (data.X.shape[1] + 1) > 4_000_000
+        self._gather = k * data.n * (data.X.shape[1] + 1) > GATHER_ABOVE
+        # one feature, squared error, many runs: the sample-major product (engine.models)
+        self._by_sample = bool(getattr(model, "runs_by_sample", False)) and k > 1 and not self._gather
         self.state = self._first_state(initial_params, initial_loss, starts)
+        if self._exact is not None:
+            self.state.anchor = self.params.copy()
+            self.state.anchor_loss = self._exact.evaluate(self.state.anchor)
+            self.state.anchor_grad = self._exact.gradients(self.state.anchor)
         self.checkpoints: Checkpoints[RunsState] = Checkpoints(checkpoint_every, max_checkpoints)
         self._derive()
         self._take_checkpoint()
@@ -314,7 +330,7 @@ class Runs:
     def _evaluate(self, params: np.ndarray) -> tuple:
         d = self.data
         with np.errstate(all="ignore"):       # a run far out: its loss is inf
-            values = self.model.evaluate_runs(params[None, :] if self.one else params, d.X_all, d.y_all, d.n)
+            values = evaluate_runs(self.model, params[None, :] if self.one else params, d.X_all, d.y_all, d.n)
         s = self.state
         s.eval_params, s.evaluation = params, values
         return values
@@ -349,7 +365,7 @@ class Runs:
         every, hook = self.eval_every, self.on_step
         at_points, every_step = self.evaluate_at == "points", self.evaluate_at == "step"
         lag = model.loss_and_grad if one else model.loss_and_grad_runs
-        by_sample, gather = self._by_sample, self._gather
+        by_sample, gather, exact = self._by_sample, self._gather, self._exact is not None
         ran = 0
         while ran < limit and not self._done:
             ran += 1
@@ -452,7 +468,7 @@ class Runs:
             epoch_end = (local % wrap if wrap else local) % m_epoch == 0
             due = epoch_end or (every is not None and step % every == 0) or local >= total
             ev = None
-            if every_step or (due and ((at_points and step > self.eval_from_step) or self._any_target)):
+            if every_step or (due and ((at_points and step > self.eval_from_step) or (self._any_target and not exact))):
                 ev = self._evaluate(s.params)
             if hook is not None:
                 hook(step_loss, step_grad, lrs[0], ev if due else None)
@@ -464,7 +480,9 @@ class Runs:
                     s.diverging_step = new
                     self._diverging = bool(new.any())
             hit = None
-            if due and self._any_target:
+            if self._exact is not None:
+                hit = self._exact.check(s, s.params[None, :] if one else s.params, live)
+            elif due and self._any_target:
                 hit = live & (self.targets > 0) & (ev[0] <= self.targets)
                 if not hit.any():
                     hit = None

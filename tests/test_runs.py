@@ -170,3 +170,19 @@ def test_checkpoints_thin_and_keep_the_first() -> None:
     assert cps.items[0].iteration == 0 and len(cps) <= 5 and cps.every > 2
     assert cps.latest(13).iteration <= 13
     assert cps.latest(13, before=True).iteration < 13
+
+
+def test_large_runs_gather_their_batches_and_equal_lone_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past GATHER_ABOVE numbers a Runs gathers each batch instead of keeping its runs' data in
+    pass order (memory bounded whatever N): the same numbers as the lone runs."""
+    import engine.runs as runs_module
+
+    monkeypatch.setattr(runs_module, "GATHER_ABOVE", 10)
+    for sc in (SCENARIOS["worked"], SCENARIOS["stratified-mlp"]):
+        ens = Ensemble.seeds(sc.replace(epochs=2), 3)
+        assert ens.groups[0].runs._gather
+        ens.run_to_end()
+        for k in range(3):
+            lone = ens.member_simulation(k)
+            lone.run_to_end()
+            assert np.array_equal(lone.params, ens.params[k])
