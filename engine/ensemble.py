@@ -76,6 +76,9 @@ LONE: tuple[str, ...] = ("never", "alone", "always")
 EVALUATIONS: tuple[str, ...] = ("step", "read")
 _CHECKPOINT_EVERY = 32
 _MAX_CHECKPOINTS = 256
+#: A group's checkpoints hold at most this many numbers (K orders of N and K parameter vectors
+#: with their optimizer state each): fewer checkpoints for many runs of large data (64 MB).
+_CHECKPOINT_BUDGET = 8_000_000
 #: A group left behind by a live change keeps at most this many checkpoints (evenly spaced,
 #: its first and last among them): going back into its stretch stays exact and replays a
 #: little more, and a long lesson of many changes does not keep 256 snapshots of K generators
@@ -111,13 +114,15 @@ class Ensemble(CloudReadings):
     records no band); ``eval_policy``: when each member evaluates and checks its target, as its
     lone run with that policy (:class:`engine.rules.EvalPolicy`); ``exact_target``: check each
     member's target after every step as a lone run with ``eval_every = 1`` does, at the cost of
-    its batch (loss bounds, :mod:`engine.target`; vectorised members only).
+    its batch (loss bounds, :mod:`engine.target`; vectorised members only); ``record=False``:
+    no checkpoint after the start (a headless run that never goes back: :meth:`back` still
+    exact, replaying from the start), as ``Simulation(record=False)``.
     """
 
     def __init__(self, scenario: Scenario, members: Sequence[Member] | None = None, *,
                  align: str = "steps", reference: int | None = None, evaluate: str = "read",
                  lone: str = "never", band: bool = True, eval_policy: EvalPolicy = ENGINE_POLICY,
-                 exact_target: bool = False) -> None:
+                 exact_target: bool = False, record: bool = True) -> None:
         members = list(members) if members else [Member("run")]
         if evaluate not in EVALUATIONS:
             raise ScenarioError("evaluate", evaluate, "allowed: " + ", ".join(EVALUATIONS))
@@ -128,6 +133,7 @@ class Ensemble(CloudReadings):
         self.records_band = bool(band)
         self.eval_policy = eval_policy
         self.exact_target = bool(exact_target)
+        self.record = bool(record)
         if not 1 <= len(members) <= MAX_RUNS:
             raise ScenarioError("runs", len(members), f"an ensemble has 1 to {MAX_RUNS} runs")
         self.align = check_alignment(align)
@@ -203,7 +209,9 @@ class Ensemble(CloudReadings):
                     evaluate_at="step" if self.evaluate == "step" else "target", exact_target=self.exact_target,
                     # a checkpoint holds K generator states: fewer of them for a large ensemble
                     # (back() replays at most this many iterations)
-                    checkpoint_every=_CHECKPOINT_EVERY * max(1, k // 8), max_checkpoints=_MAX_CHECKPOINTS)
+                    checkpoint_every=_CHECKPOINT_EVERY * max(1, k // 8) if self.record else 1 << 62,
+                    max_checkpoints=max(2, min(_MAX_CHECKPOINTS, _CHECKPOINT_BUDGET // (
+                        k * (self.n_samples + 4 * self.initial_params.size)))))
         return Group(members, runs)
 
     # --- ways to build one -------------------------------------------------------------------

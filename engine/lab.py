@@ -82,6 +82,8 @@ REGIME_FACTOR = 4.0
 REGIMES = ("perfect scaling", "diminishing returns", "maximal data parallelism")
 #: The sampling stream of the two-batch estimate's batches (none of the runs uses it).
 TWO_BATCH_STREAM = 1_000_003
+#: The two-batch estimate uses at most this many pairs of batches per parameter vector.
+TWO_BATCH_PAIRS = 200
 #: Seconds of training between two progress reports.
 REPORT_EVERY = 0.1
 TARGET_RULE = ("the highest level reached by any batch size in a pilot (stream 0, median of the "
@@ -419,7 +421,7 @@ class Lab:
         members = [Member(f"B={batch_size} lr={lr:g} run {s}", {"batch_size": batch_size, "lr": lr}, s)
                    for lr in lrs for s in range(k)]
         # the target after every step at the cost of the batch (engine.target)
-        ens = Ensemble(sc, members, align="steps", evaluate="read", band=False, exact_target=True)
+        ens = Ensemble(sc, members, align="steps", evaluate="read", band=False, exact_target=True, record=False)
         done_before = index * k * len(lrs)
         total = self.runs_total()
         last = time.monotonic()
@@ -500,10 +502,11 @@ class Lab:
         per parameter vector, the consecutive batches of b = the scenario's batch size in one
         permutation (stream :data:`TWO_BATCH_STREAM`), b and 2b = B; ratio of the averages.
         At the start the same θ₀ is given K times (K permutations), as many as at the target
-        (one per run that reached it)."""
+        (one per run that reached it). At most :data:`TWO_BATCH_PAIRS` pairs per vector (the
+        first of the permutation), so a large N costs what a small one does."""
         b = self.batch0
         n = self.n_samples
-        pairs = (n // b) // 2
+        pairs = min((n // b) // 2, TWO_BATCH_PAIRS)
         if pairs < 1 or not len(params_list):
             return None
         gen = stream_generator(self.base.seed, TWO_BATCH_STREAM)

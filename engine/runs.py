@@ -383,8 +383,7 @@ class Runs:
             if by_sample:
                 loss, grad = model.loss_and_grad_runs_by_sample(params, self._xs[a:b], self._ys[a:b], self._xo[:, a:b])
             elif gather:
-                idx = s.orders[0, a:b] if one else s.orders[:, a:b]
-                loss, grad = lag(params, np.take(self.data.X, idx, axis=0), np.take(self.data.y, idx))
+                loss, grad = self._gathered(params, a, b)
             else:
                 loss, grad = lag(params, self._xo[a:b] if one else self._xo[:, a:b],
                                  self._yo[a:b] if one else self._yo[:, a:b])
@@ -493,6 +492,25 @@ class Runs:
             if onset:
                 return ran, True
         return ran, False
+
+    def _gathered(self, params: np.ndarray, a: int, b: int) -> tuple[Any, np.ndarray]:
+        """The loss and gradient of the batch at [a, b) of each run's order, its samples gathered
+        now, in chunks of runs of at most GATHER_ABOVE numbers (a row does not depend on the
+        others: the same numbers, in bounded memory whatever the batch)."""
+        d, orders, model = self.data, self.state.orders, self.model
+        if self.one:
+            idx = orders[0, a:b]
+            return model.loss_and_grad(params, np.take(d.X, idx, axis=0), np.take(d.y, idx))
+        rows = max(1, GATHER_ABOVE // ((b - a) * (d.X.shape[1] + 1)))
+        if rows >= self.k:
+            idx = orders[:, a:b]
+            return model.loss_and_grad_runs(params, np.take(d.X, idx, axis=0), np.take(d.y, idx))
+        loss, grad = np.empty(self.k), np.empty_like(params)
+        for r in range(0, self.k, rows):
+            idx = orders[r:r + rows, a:b]
+            loss[r:r + rows], grad[r:r + rows] = model.loss_and_grad_runs(
+                params[r:r + rows], np.take(d.X, idx, axis=0), np.take(d.y, idx))
+        return loss, grad
 
     def _start_pass(self, pass_index: int) -> None:
         """The orders of pass ``pass_index`` (drawn unless the state holds them, e.g. after a

@@ -75,7 +75,7 @@ def execute(ns: argparse.Namespace, scenario, src, runs: int, outputs: dict[str,
         raise UsageError(f"--trace writes the steps of one run; --runs {runs} makes {runs} runs. "
                          "Drop --trace (use --history for their quantiles), or use --runs 1")
     try:
-        ens = Ensemble.seeds(scenario, runs, evaluate="read", band=False)
+        ens = Ensemble.seeds(scenario, runs, evaluate="read", band=False, record=False)
     except ScenarioError as err:
         raise UsageError(src.describe(err)) from None
     quiet = ns.quiet
