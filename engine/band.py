@@ -12,9 +12,11 @@ the same points.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
+
+from .errors import ScenarioError
 
 if TYPE_CHECKING:
     from .ensemble import Ensemble
@@ -90,6 +92,7 @@ class LossBand:
         cap = min(BAND_EVAL_POINTS, max(16, BAND_PARAM_FLOATS // (k * p)))
         self.full = BandRecord(cap, {"params": (k, p), "gone": (k,), "train": (k,), "val": (k,), "done": ()},
                                {"params": 0.0, "gone": False, "train": np.nan, "val": np.nan, "done": False})
+        self._cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
     def record(self, tick: int) -> None:
         ens = self.ens
@@ -137,3 +140,31 @@ class LossBand:
         rec = self.full
         name = "train" if quantity == "train_loss" else "val"
         return band_quantiles(rec.steps[:rec.n], rec.data[name][:rec.n], qs)
+
+    def band(self, quantity: str, qs: Sequence[float], revision: int) -> tuple[np.ndarray, np.ndarray]:
+        """The band of the members' losses: (x, values) with x the reference member's step at
+        each recorded tick (1-D) and values (len(qs), len(x)) the quantiles ``qs`` over the
+        members of ``quantity`` there — "batch_loss" (each member's last step), "train_loss" or
+        "val_loss" (the full losses, evaluated at the recorded ticks). Non-finite members are
+        left out (a diverged member is left out from its divergence on); ticks where no member
+        is finite are left out.
+
+        Recorded at every tick (in step alignment: every step), decimated to keep memory
+        bounded (:mod:`engine.band`): the batch losses of at most :data:`BAND_POINTS` // K ticks
+        (64..2,048), the parameters of at most :data:`BAND_EVAL_POINTS` ticks (fewer for large
+        models) for the full losses, which are evaluated when first asked for (so a run that
+        never asks pays nothing). When a record is full every other point is dropped and only
+        every 2nd, 4th, ... tick is recorded from then on. Quantiles are computed when asked
+        and cached per :attr:`revision`. Truncated by back, goto_tick and reset."""
+        names = ("batch_loss", "train_loss", "val_loss")
+        if quantity not in names:
+            raise ScenarioError("quantity", quantity, "allowed: " + ", ".join(names))
+        qs = tuple(float(q) for q in qs)
+        if not qs or not all(0.0 <= q <= 1.0 for q in qs):
+            raise ScenarioError("quantiles", qs, "each must be from 0 to 1")
+        key = (revision, quantity, qs)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self.quantiles(quantity, qs)
+            self._cache = {key: hit}
+        return hit[0].copy(), hit[1].copy()

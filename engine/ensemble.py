@@ -195,7 +195,6 @@ class Ensemble(CloudReadings):
         self.reference = ref
         self._ticks: list[tuple[float, int, tuple[int, ...]]] = [(0.0, 0, self._positions())]
         self._band = LossBand(self)
-        self._band_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self._reference_cache: dict[tuple, np.ndarray] = {}
         self._floor_cache: dict[tuple, NoiseFloor] = {}
         self._record_tick()
@@ -589,28 +588,6 @@ class Ensemble(CloudReadings):
     def band(self, quantity: str = "train_loss",
              qs: Sequence[float] = (0.1, 0.5, 0.9)) -> tuple[np.ndarray, np.ndarray]:
         """The band of the members' losses: (x, values) with x the reference member's step at
-        each recorded tick (1-D) and values (len(qs), len(x)) the quantiles ``qs`` over the
-        members of ``quantity`` there — "batch_loss" (each member's last step), "train_loss" or
-        "val_loss" (the full losses, evaluated at the recorded ticks). Non-finite members are
-        left out (a diverged member is left out from its divergence on); ticks where no member
-        is finite are left out.
-
-        Recorded at every tick (in step alignment: every step), decimated to keep memory
-        bounded (:mod:`engine.band`): the batch losses of at most :data:`BAND_POINTS` // K ticks
-        (64..2,048), the parameters of at most :data:`BAND_EVAL_POINTS` ticks (fewer for large
-        models) for the full losses, which are evaluated when first asked for (so a run that
-        never asks pays nothing). When a record is full every other point is dropped and only
-        every 2nd, 4th, ... tick is recorded from then on. Quantiles are computed when asked
-        and cached per :attr:`revision`. Truncated by back, goto_tick and reset."""
-        names = ("batch_loss", "train_loss", "val_loss")
-        if quantity not in names:
-            raise ScenarioError("quantity", quantity, "allowed: " + ", ".join(names))
-        qs = tuple(float(q) for q in qs)
-        if not qs or not all(0.0 <= q <= 1.0 for q in qs):
-            raise ScenarioError("quantiles", qs, "each must be from 0 to 1")
-        key = (self.revision, quantity, qs)
-        hit = self._band_cache.get(key)
-        if hit is None:
-            hit = self._band.quantiles(quantity, qs)
-            self._band_cache = {key: hit}
-        return hit[0].copy(), hit[1].copy()
+        each recorded tick and values (len(qs), len(x)) the quantiles ``qs`` over the members of
+        "batch_loss", "train_loss" or "val_loss" (:meth:`engine.band.LossBand.band` says how)."""
+        return self._band.band(quantity, qs, self.revision)

@@ -34,85 +34,24 @@ of a ``Runs`` are settings (:data:`Runs.SETTINGS`) or recomputed from the state 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
+from .batches import Batches
 from .models import Model
 from .orders import Orders
 from .prepare import TrainingData
 from .rules import DIVERGING_FACTOR, EvalPolicy, diverging_update
+from .runs_state import DIVERGED, FINISHED, RUNNING, TARGET_REACHED, MemberState, RunsState  # noqa: F401
 from .segment import Segment
 from .snapshot import Checkpoints
 from .target import ExactTarget, evaluate_runs
 from .updates import UpdateSet, fresh_state, row_lrs, row_state, stack_states, update_sets
 
-RUNNING, FINISHED, TARGET_REACHED, DIVERGED = 0, 1, 2, 3
-#: Past this many numbers (K runs × N samples × (d + 1)) a run's data are not kept in pass
-#: order: each step gathers its batch instead (the same values; memory bounded whatever N).
-GATHER_ABOVE = 1 << 20
 #: When the full losses are evaluated, besides when read: at the eval points (a lone run: its
 #: history and trace record them), after every step, or only where a target is checked.
 EVALUATE_AT = ("points", "step", "target")
-
-
-@dataclass
-class MemberState:
-    """One run's state where a new stretch of settings starts (a live change): what it keeps
-    (parameters, optimizer state or None for a fresh one, counters, its last order and
-    generator, the last epoch's loss, its last rate and batch loss) and its diverging rule's
-    new reference loss."""
-
-    params: np.ndarray
-    opt_state: dict | None
-    iteration: int
-    step: int
-    samples: int
-    order: np.ndarray | None
-    generator: np.random.Generator
-    finished_epoch_loss: float
-    lr: float
-    loss_ref: float
-    batch_loss: float = math.nan
-
-
-@dataclass(slots=True)
-class RunsState:
-    """Everything that changes while K runs train (what a checkpoint keeps)."""
-
-    params: np.ndarray                   # (K, P); one run: (P,)
-    opt_states: list[dict]               # one per update set (one run: its (P,) buffers)
-    last_lrs: list[Any]                  # one per update set: the last step's rate
-    loss_ref: np.ndarray                 # (K,) the diverging rule's reference loss
-    start_lr: np.ndarray                 # (K,) each run's rate before this stretch's first step
-    batch_loss: Any                      # (K,) the last step's loss (before its update); one run: a float
-    finished_epoch_loss: Any             # (K,); one run: a float
-    iteration: int = 0                   # counters of the running runs (stopped ones: frozen)
-    step: int = 0
-    samples: int = 0
-    orders: np.ndarray | None = None     # (K, N) this pass's orders
-    order_pass: int = -1
-    accum: np.ndarray | None = None      # the step's gradient sum over its micro-batches
-    accum_n: int = 0
-    accum_loss: Any = None               # (K,); one run: a float
-    epoch_loss_sum: Any = 0.0            # (K,); one run: a float
-    epoch_n: int = 0
-    code: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
-    diverged_step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    diverging_step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    frozen: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), dtype=np.int64))
-    eval_params: np.ndarray | None = None    # the parameters ``evaluation`` was computed at
-    evaluation: tuple | None = None          # (train, val, train acc, val acc), each (K,)
-    anchor: np.ndarray | None = None     # engine.target: where each run's loss was last evaluated
-    anchor_loss: np.ndarray | None = None
-    anchor_grad: np.ndarray | None = None   # (convex models) the full gradient there
-    target_evaluations: int = 0          # runs evaluated by the every-step target check
-    ahead_first: int = 0                 # engine.orders: the block of orders drawn ahead
-    ahead_passes: int = 0
-    ahead_states: list = field(default_factory=list)
-    ahead_from: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    drawn: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 class Runs:
@@ -125,12 +64,12 @@ class Runs:
         "model", "data", "segments", "k", "one", "plan", "start_iteration", "start_step", "start_epoch",
         "uneven", "sets", "targets", "policy", "evaluate_at", "eval_every", "orders_", "checkpoints",
         "on_step", "keep_step_batches", "eval_from_step", "_m", "_acc", "_m_epoch", "_wrap", "_total",
-        "_table", "_by_sample", "_gather", "_const_lr", "_one_set", "_any_target", "_nan", "_exact",
+        "_table", "batches", "_const_lr", "_one_set", "_any_target", "_nan", "_exact",
     })
     #: Attributes recomputed from the state after a restore (:meth:`_derive`).
     DERIVED = frozenset({
         "state", "_live", "_all_live", "_done", "_diverging_at", "_diverging_low", "_diverging",
-        "_xo", "_yo", "_xs", "_ys", "_data_pass", "_last", "_step_parts",
+        "_last", "_step_parts",
     })
 
     def __init__(self, model: Model, data: TrainingData, segments: list[Segment],
@@ -179,11 +118,7 @@ class Runs:
         self._const_lr = self._one_set.constant_lr if self._one_set is not None else None
         passes = -(-self._total // self._m)
         self.orders_ = Orders([s.sampler for s in segments], generators, data.n, passes)
-        # each run's data in its pass order (a batch is then a slice), unless that is large:
-        # then a batch is gathered at each step (the same values)
-        self._gather = k * data.n * (data.X.shape[1] + 1) > GATHER_ABOVE
-        # one feature, squared error, many runs: the sample-major product (engine.models)
-        self._by_sample = bool(getattr(model, "runs_by_sample", False)) and k > 1 and not self._gather
+        self.batches = Batches(model, data, k)      # each step's batches (engine.batches)
         self.state = self._first_state(initial_params, initial_loss, starts)
         if self._exact is not None:
             self.state.anchor = self.params.copy()
@@ -237,8 +172,7 @@ class Runs:
         self._diverging_at = DIVERGING_FACTOR * s.loss_ref
         self._diverging_low = float(self._diverging_at.min())
         self._diverging = bool(s.diverging_step.any())
-        self._xo = self._yo = self._xs = self._ys = None
-        self._data_pass = -1
+        self.batches.forget()
         self._last: tuple | None = None
         self._step_parts: list[tuple[np.ndarray, int, int]] = []
 
@@ -358,20 +292,19 @@ class Runs:
         after a step at which a run starts diverging. Returns (iterations run, stopped at that
         onset)."""
         s = self.state
-        model, sets, one_set, one = self.model, self.sets, self._one_set, self.one
+        sets, one_set, one = self.sets, self._one_set, self.one
         m, acc, t = self._m, self._acc, self._table
         starts, stops, micros, counts = t.start, t.stop, t.micro, t.micro_count
         start_it, wrap, m_epoch, total = self.start_iteration, self._wrap, self._m_epoch, self._total
         every, hook = self.eval_every, self.on_step
         at_points, every_step = self.evaluate_at == "points", self.evaluate_at == "step"
-        lag = model.loss_and_grad if one else model.loss_and_grad_runs
-        by_sample, gather, exact = self._by_sample, self._gather, self._exact is not None
+        batches, exact = self.batches, self._exact is not None
         ran = 0
         while ran < limit and not self._done:
             ran += 1
             it = s.iteration - start_it
             pass_index, j = divmod(it, m)
-            if pass_index != s.order_pass or pass_index != self._data_pass:
+            if pass_index != s.order_pass or pass_index != batches.pass_index:
                 self._start_pass(pass_index)
             a, b = starts[j], stops[j]
             if micros is None:
@@ -380,13 +313,7 @@ class Runs:
                 micro, count = micros[j], counts[j]
             n = b - a
             params = s.params
-            if by_sample:
-                loss, grad = model.loss_and_grad_runs_by_sample(params, self._xs[a:b], self._ys[a:b], self._xo[:, a:b])
-            elif gather:
-                loss, grad = self._gathered(params, a, b)
-            else:
-                loss, grad = lag(params, self._xo[a:b] if one else self._xo[:, a:b],
-                                 self._yo[a:b] if one else self._yo[:, a:b])
+            loss, grad = batches.loss_and_grad(params, a, b)
             loss_max = loss if one else np.maximum.reduce(loss)
             all_live, live = self._all_live, self._live
             if not math.isfinite(loss_max):
@@ -493,47 +420,13 @@ class Runs:
                 return ran, True
         return ran, False
 
-    def _gathered(self, params: np.ndarray, a: int, b: int) -> tuple[Any, np.ndarray]:
-        """The loss and gradient of the batch at [a, b) of each run's order, its samples gathered
-        now, in chunks of runs of at most GATHER_ABOVE numbers (a row does not depend on the
-        others: the same numbers, in bounded memory whatever the batch)."""
-        d, orders, model = self.data, self.state.orders, self.model
-        if self.one:
-            idx = orders[0, a:b]
-            return model.loss_and_grad(params, np.take(d.X, idx, axis=0), np.take(d.y, idx))
-        rows = max(1, GATHER_ABOVE // ((b - a) * (d.X.shape[1] + 1)))
-        if rows >= self.k:
-            idx = orders[:, a:b]
-            return model.loss_and_grad_runs(params, np.take(d.X, idx, axis=0), np.take(d.y, idx))
-        loss, grad = np.empty(self.k), np.empty_like(params)
-        for r in range(0, self.k, rows):
-            idx = orders[r:r + rows, a:b]
-            loss[r:r + rows], grad[r:r + rows] = model.loss_and_grad_runs(
-                params[r:r + rows], np.take(d.X, idx, axis=0), np.take(d.y, idx))
-        return loss, grad
-
     def _start_pass(self, pass_index: int) -> None:
         """The orders of pass ``pass_index`` (drawn unless the state holds them, e.g. after a
         restore) and the runs' data in that order."""
         s = self.state
         if pass_index != s.order_pass:
             self.orders_.draw(s, pass_index, self._live, self._all_live)
-        self._data_pass = pass_index
-        if self._gather:
-            return
-        d, orders = self.data, s.orders
-        if self.one:
-            order = orders[0]
-            self._xo, self._yo = d.X[order], d.y[order]
-        elif self._by_sample:      # one feature: x run-major for the dots, x and y sample-major
-            x = d.X[:, 0]
-            self._xo = np.take(x, orders)
-            by_sample = orders.T
-            self._xs = np.take(x, by_sample)
-            self._ys = np.take(d.y, by_sample)
-        else:
-            self._xo = np.take(d.X, orders, axis=0)
-            self._yo = np.take(d.y, orders)
+        self.batches.start_pass(s.orders, pass_index)
 
     def _add_epoch_loss(self, all_live: bool, live: np.ndarray, n: int, loss: Any) -> None:
         s = self.state
@@ -635,7 +528,7 @@ class Runs:
         s = self.state
         it = s.iteration - self.start_iteration
         pass_index, j = divmod(it, self._m)
-        if pass_index != s.order_pass or pass_index != self._data_pass:
+        if pass_index != s.order_pass or pass_index != self.batches.pass_index:
             self._start_pass(pass_index)
         t = self._table
         a, b = t.start[j], t.stop[j]

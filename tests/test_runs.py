@@ -111,10 +111,10 @@ def test_a_restore_gives_back_the_state_and_what_derives_from_it(name: str) -> N
         if f.name in ("eval_params", "evaluation"):      # a cache: computed again on demand
             continue
         assert _same(getattr(ra.state, f.name), getattr(rb.state, f.name)), f.name
-    for attr in ("_live", "_all_live", "_done", "_diverging_at", "_diverging_low", "_diverging", "_data_pass"):
+    for attr in ("_live", "_all_live", "_done", "_diverging_at", "_diverging_low", "_diverging"):
         assert _same(getattr(ra, attr), getattr(rb, attr)), attr
-    for attr in ("_xo", "_yo", "_xs", "_ys"):
-        assert _same(getattr(ra, attr), getattr(rb, attr)), attr
+    for attr in ("xo", "yo", "xs", "ys", "orders", "pass_index"):
+        assert _same(getattr(ra.batches, attr), getattr(rb.batches, attr)), attr
 
 
 def test_a_snapshot_keeps_every_field_whatever_it_is() -> None:
@@ -175,12 +175,12 @@ def test_checkpoints_thin_and_keep_the_first() -> None:
 def test_large_runs_gather_their_batches_and_equal_lone_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Past GATHER_ABOVE numbers a Runs gathers each batch instead of keeping its runs' data in
     pass order (memory bounded whatever N): the same numbers as the lone runs."""
-    import engine.runs as runs_module
+    import engine.batches as batches_module
 
-    monkeypatch.setattr(runs_module, "GATHER_ABOVE", 10)
+    monkeypatch.setattr(batches_module, "GATHER_ABOVE", 10)
     for sc in (SCENARIOS["worked"], SCENARIOS["stratified-mlp"]):
         ens = Ensemble.seeds(sc.replace(epochs=2), 3)
-        assert ens.groups[0].runs._gather
+        assert ens.groups[0].runs.batches.gather
         ens.run_to_end()
         for k in range(3):
             lone = ens.member_simulation(k)
