@@ -115,6 +115,7 @@ class Simulation(RunReadings):
         # checkpoints hold params and optimizer state (~4 vectors): at most CHECKPOINT_BUDGET floats
         self.checkpoint_limit = max(16, min(MAX_CHECKPOINTS, CHECKPOINT_BUDGET // (4 * init.size)))
         self._reference_cache: dict[tuple[float, int], np.ndarray] = {}
+        self._order_view: tuple = (None, None)       # (the state's orders, run 0's row of them)
         self._eras: list[Runs] = [self._new_era(make_segment(sc, ds, 0, 0, 0), None)]
         self._last_runs = self._eras[0]
 
@@ -330,9 +331,14 @@ class Simulation(RunReadings):
 
     @property
     def order(self) -> np.ndarray | None:
-        """The sample order of the current pass (None before its first batch is drawn)."""
+        """The sample order of the current pass (None before its first batch is drawn): the same
+        array object for the whole pass (a panel tells a new pass by ``is not``)."""
         s = self._runs.state
-        return s.orders[0] if s.order_pass >= 0 else None
+        if s.order_pass < 0:
+            return None
+        if self._order_view[0] is not s.orders:
+            self._order_view = (s.orders, s.orders[0])
+        return self._order_view[1]
 
     @property
     def rng(self) -> np.random.Generator:
