@@ -380,7 +380,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         self.pause()
         try:
             screen = CloudScreen(self.sim.scenario, runs=self.cloud_runs, speed=self.speed)
-        except ScenarioError as err:       # e.g. epoch_end = cut: an ensemble refuses it, with why
+        except ScenarioError as err:       # e.g. too many runs: the ensemble refuses, with why
             self.bell()
             self.notify(visible(f"no noise cloud: {err}"), severity="error", markup=False)
             return
