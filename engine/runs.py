@@ -105,8 +105,9 @@ class Runs:
         # the target checked after every step (engine.target), else at the eval points
         self._exact = (ExactTarget(model, data.X, data.X_all, data.y_all, data.n, self.targets)
                        if exact_target and self._any_target else None)
-        #: called after every step with (step loss, step gradient, rate, evaluation or None)
-        self.on_step: Callable[[Any, np.ndarray, Any, tuple | None], None] | None = None
+        #: called after every step with (step loss, step gradient, rate, evaluation or None, and
+        #: the last batch's slice [a, b) of the orders and its step's micro-batch count)
+        self.on_step: Callable[..., None] | None = None
         self.keep_step_batches = False   # keep a step's micro-batches (a lone run's trace)
         self.eval_from_step = 0          # no evaluation at eval points up to this step (replay)
         constant = [s.schedule(1) if s.scenario.schedule == "constant" else None for s in segments]
@@ -299,6 +300,10 @@ class Runs:
         every, hook = self.eval_every, self.on_step
         at_points, every_step = self.evaluate_at == "points", self.evaluate_at == "step"
         batches, exact = self.batches, self._exact is not None
+        # one run, its data in pass order: the batch sliced here (no call between), as ever
+        direct = one and not batches.gather
+        lag, xo, yo = self.model.loss_and_grad, batches.xo, batches.yo
+        cp = self.checkpoints
         ran = 0
         while ran < limit and not self._done:
             ran += 1
@@ -306,6 +311,7 @@ class Runs:
             pass_index, j = divmod(it, m)
             if pass_index != s.order_pass or pass_index != batches.pass_index:
                 self._start_pass(pass_index)
+                xo, yo = batches.xo, batches.yo
             a, b = starts[j], stops[j]
             if micros is None:
                 micro, count = it % acc, acc
@@ -313,7 +319,10 @@ class Runs:
                 micro, count = micros[j], counts[j]
             n = b - a
             params = s.params
-            loss, grad = batches.loss_and_grad(params, a, b)
+            if direct:
+                loss, grad = lag(params, xo[a:b], yo[a:b])
+            else:
+                loss, grad = batches.loss_and_grad(params, a, b)
             loss_max = loss if one else np.maximum.reduce(loss)
             all_live, live = self._all_live, self._live
             if not math.isfinite(loss_max):
@@ -397,7 +406,7 @@ class Runs:
             if every_step or (due and ((at_points and step > self.eval_from_step) or (self._any_target and not exact))):
                 ev = self._evaluate(s.params)
             if hook is not None:
-                hook(step_loss, step_grad, lrs[0], ev if due else None)
+                hook(step_loss, step_grad, lrs[0], ev if due else None, a, b, count)
             onset = False
             if self._diverging or not (step_max if step_max is not None else np.maximum.reduce(step_loss)) <= self._diverging_low:
                 new = diverging_update(s.diverging_step, step_loss, s.loss_ref, live, step)
@@ -412,7 +421,7 @@ class Runs:
                 hit = live & (self.targets > 0) & (ev[0] <= self.targets)
                 if not hit.any():
                     hit = None
-            if epoch_end or s.iteration % self.checkpoints.every == 0:
+            if epoch_end or s.iteration % cp.every == 0:
                 self._end_iteration(live, hit, epoch_end)
             if hit is not None:              # after the epoch's end, as one run does it
                 self._stop(hit, TARGET_REACHED, 0)

@@ -126,7 +126,7 @@ class Simulation(RunReadings):
                     None if start is None else [start], policy=self._policy, evaluate_at="points",
                     checkpoint_every=CHECKPOINT_EVERY if self._record else 1 << 62,
                     max_checkpoints=self.checkpoint_limit)
-        runs.on_step = self._record_step if (self._record or self._on_step is not None) else None
+        runs.on_step = self._recorder(runs) if (self._record or self._on_step is not None) else None
         runs.keep_step_batches = self._on_step is not None
         return runs
 
@@ -181,7 +181,7 @@ class Simulation(RunReadings):
     def on_step(self, callback: Callable[[StepRecord], None] | None) -> None:
         self._on_step = callback
         for runs in self._eras:
-            runs.on_step = self._record_step if (self._record or callback is not None) else None
+            runs.on_step = self._recorder(runs) if (self._record or callback is not None) else None
             runs.keep_step_batches = callback is not None
 
     def check_changes(self, **changes: object) -> Scenario:
@@ -495,36 +495,42 @@ class Simulation(RunReadings):
         self.revision += ran + (1 if runs.state.code[0] == _DIVERGED_CODE else 0)
         return ran, onset
 
-    def _record_step(self, step_loss: float, step_grad: np.ndarray, lr: float,
-                     ev: tuple | None) -> None:
-        """After every step: the History's row and the :attr:`on_step` record (the full losses
-        NaN unless this step was evaluated)."""
-        runs = self._runs
-        s = runs.state
-        step = s.step
-        if step <= self._recording_from:
-            return
-        values = _NOT_EVALUATED if ev is None else (float(ev[0][0]), float(ev[1][0]), float(ev[2][0]), float(ev[3][0]))
-        loss = float(step_loss)
-        epoch_loss = s.epoch_loss_sum / s.epoch_n
-        iteration = s.iteration
-        local = iteration - runs.start_iteration
-        plan = runs.plan
-        cut = runs.uneven
-        if self._record:
-            # epochs of different lengths (cut): the plan places the iteration in its epoch
-            epoch = runs.start_epoch + (plan.epochs_done(local) if cut else local / plan.iterations_per_epoch)
-            self._history.append((iteration, s.samples, epoch, lr, loss, epoch_loss) + values, s.params)
-        on_step = self._on_step
-        if on_step is not None and not self._replaying:
-            if cut:  # epochs of different lengths: the plan places the step
-                c = self.counters()
-                epoch_no, batch_no = c.epoch, c.batch
-            else:    # after a step the epoch is ⌊(i−1)/M⌋ + 1 and the batch (i−1) mod M + 1
-                e, b = divmod(local - 1, plan.iterations_per_epoch)
-                epoch_no, batch_no = runs.start_epoch + e + 1, b + 1
-            on_step(StepRecord(epoch_no, batch_no, iteration, step, s.samples, runs.step_indices(), lr, loss,
-                               values[0], values[1], s.params, step_grad, epoch_loss))
+    def _recorder(self, runs: Runs) -> Callable[..., None]:
+        """The hook ``runs`` calls after every step: the History's row and the :attr:`on_step`
+        record (the full losses NaN unless this step was evaluated). What it reads of the
+        stretch of settings is bound once."""
+        history, plan = self._history, runs.plan
+        start_it, start_epoch, per_epoch, cut = runs.start_iteration, runs.start_epoch, plan.iterations_per_epoch, runs.uneven
+        epochs_done, indices = plan.epochs_done, runs.step_indices
+
+        def record(step_loss: float, step_grad: np.ndarray, lr: float, ev: tuple | None, a: int, b: int,
+                   count: int) -> None:
+            s = runs.state       # (a restore replaces it)
+            step = s.step
+            if step <= self._recording_from:
+                return
+            values = _NOT_EVALUATED if ev is None else (float(ev[0][0]), float(ev[1][0]), float(ev[2][0]), float(ev[3][0]))
+            loss = float(step_loss)
+            epoch_loss = s.epoch_loss_sum / s.epoch_n
+            iteration = s.iteration
+            local = iteration - start_it
+            if self._record:
+                # epochs of different lengths (cut): the plan places the iteration in its epoch
+                epoch = start_epoch + (epochs_done(local) if cut else local / per_epoch)
+                history.append((iteration, s.samples, epoch, lr, loss, epoch_loss) + values, s.params)
+            on_step = self._on_step
+            if on_step is not None and not self._replaying:
+                if cut:  # epochs of different lengths: the plan places the step
+                    c = self.counters()
+                    epoch_no, batch_no = c.epoch, c.batch
+                else:    # after a step the epoch is ⌊(i−1)/M⌋ + 1 and the batch (i−1) mod M + 1
+                    e, j = divmod(local - 1, per_epoch)
+                    epoch_no, batch_no = start_epoch + e + 1, j + 1
+                batch = s.orders[0, a:b] if count == 1 else indices()
+                on_step(StepRecord(epoch_no, batch_no, iteration, step, s.samples, batch, lr, loss,
+                                   values[0], values[1], s.params, step_grad, epoch_loss))
+
+        return record
 
     @property
     def optimizer_state(self) -> State:
