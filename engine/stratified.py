@@ -60,8 +60,21 @@ class StratifiedSampler(Sampler):
         key_type = np.int16 if rows < (1 << 15) else np.int32
         # the batch of the class-major t-th sample: class 0's in the order π visits them, then
         # class 1's, ...; class c's r-th goes to the batch holding its r-th place
-        self._batch_of = np.concatenate(
-            [np.repeat(np.arange(rows, dtype=key_type), table[:, c]) for c in range(len(classes))])
+        batch_of = np.concatenate([np.repeat(np.arange(rows, dtype=key_type), table[:, c])
+                                   for c in range(len(classes))])
+        # the extra item N (the rotation's marker) gets a class and a batch past every other
+        # one, so the stable sorts put it last and it drops off the end
+        self._codes_ext = np.append(self._codes, self._codes.dtype.type(len(classes)) if len(classes) < 255 else 255)
+        n_full = self._n_full
+        if n_full > 1 and n_full * (n_samples + 1) <= (1 << 20):
+            # every rotation's batch of each class-major place, worked out once (a gather a pass)
+            shift = np.arange(n_full)[:, None]
+            full = batch_of < n_full
+            rotated = np.where(full, (batch_of + shift) % n_full, batch_of).astype(key_type)
+            self._rotations = np.hstack([rotated, np.full((n_full, 1), rows, dtype=key_type)])
+        else:
+            self._rotations = None
+        self._batch_of = np.append(batch_of, key_type(rows))
         self._key_type = key_type
 
     @property
@@ -108,20 +121,24 @@ class StratifiedSampler(Sampler):
         """Each row of ``out`` ((R, N)) the order of one pass from its row of ``raw`` ((R, N + 1),
         from :meth:`draw_ahead_into`): R passes, of one run or of K runs, at once."""
         n, rows = self.n_samples, raw.shape[0]
-        marker = raw == n
-        where = np.argmax(marker, axis=1)                  # uniform over N + 1 places
-        perm = raw[~marker].reshape(rows, n)               # the others: a uniform permutation π
-        by_class = np.argsort(self._codes[perm], axis=1, kind="stable")
-        batch = self._batch_of
-        if self._n_full > 1:                                # rotate the full batches
-            shift = where * self._n_full // (n + 1)
-            full = batch < self._n_full
-            batch = np.where(full, (batch + shift[:, None]) % self._n_full, batch).astype(self._key_type)
+        # the places of π grouped by class, in π's order; the marker N (a class of its own, the
+        # last) ends the row, so its place in the draw is the row's last entry
+        by_class = np.argsort(self._codes_ext[raw], axis=1, kind="stable")
+        n_full = self._n_full
+        if n_full <= 1:
+            batch = np.broadcast_to(self._batch_of, (rows, n + 1))
         else:
-            batch = np.broadcast_to(batch, (rows, n))
-        key = np.empty((rows, n), dtype=self._key_type)
-        np.put_along_axis(key, by_class, batch, axis=1)    # the batch of each place of π
-        out[...] = np.take_along_axis(perm, np.argsort(key, axis=1, kind="stable"), axis=1)
+            shift = by_class[:, n] * n_full // (n + 1)     # where N landed: uniform over N + 1
+            if self._rotations is not None:
+                batch = self._rotations[shift]
+            else:
+                full = self._batch_of < n_full
+                batch = np.where(full, (self._batch_of + shift[:, None]) % n_full,
+                                 self._batch_of).astype(self._key_type)
+        key = np.empty((rows, n + 1), dtype=self._key_type)
+        np.put_along_axis(key, by_class, batch, axis=1)    # the batch of each place of the draw
+        order = np.take_along_axis(raw, np.argsort(key, axis=1, kind="stable"), axis=1)
+        out[...] = order[:, :n]                           # the marker, last, dropped
 
     def orders_ahead_into(self, rng: np.random.Generator, out: np.ndarray) -> None:
         """The orders of the next P passes, one per row of ``out`` ((P, N))."""
