@@ -47,7 +47,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import ScenarioError, format_value
 from .files import read_bytes_limited
-from .scenario import DEFAULT, FIELD_NAMES, Scenario, from_mapping, from_toml_text, load_preset
+from .scenario import (DEFAULT, FIELD_NAMES, Scenario, from_mapping, from_toml_text, load_preset,
+                       toml_limit_problem)
 
 if TYPE_CHECKING:
     from .sampling import Plan
@@ -528,6 +529,9 @@ def _toml(lines: list[str], first: int, source: str, what: str) -> dict[str, Any
             line = first + (written[-1] if written else 0)
         reason = _TOML_AT.sub("", msg).replace("(at end of document)", "at the end").strip()
         raise LessonError(source, line, f"{what} is not valid TOML: {reason}") from None
+    except (RecursionError, ValueError) as exc:  # valid TOML beyond a limit of Python's (issue 23)
+        at, reason = toml_limit_problem(lines, exc)
+        raise LessonError(source, first + at, f"{what} {reason}") from None
 
 
 def _unknown(key: str, allowed: tuple[str, ...], what: str) -> str:
