@@ -11,6 +11,10 @@ before anything starts, so every mistake is one line and exit 2:
   (:func:`bind`): a bad port, a port in use, a host that does not resolve is one line;
 * who may start sessions: on a loopback address anyone on this machine; on any other address a
   warning and an access token in the URL (``--token``, or one made by ``secrets.token_urlsafe``);
+  and under which names (:func:`tui.web_requests.allowed_host_names`: the ``--host`` name,
+  ``localhost`` on loopback, this machine's name on the wildcard address; any IP address);
+* for ``--lesson``: the lesson is read and checked here (:func:`check_lesson`), as ``mbsim lesson``
+  does, so a missing or bad one is one line before anything is bound;
 * how many at once: ``--max-sessions``, by default what this machine's available memory holds at
   the measured footprint of a session (:data:`SESSION_RSS_MB`, from bench/serve_load.py), at
   most :data:`DEFAULT_CAP`.
@@ -48,7 +52,8 @@ examples:
 Safe by default: it listens on 127.0.0.1 unless --host says otherwise. On any other address
 anyone who can reach it could start sessions, so a token is required in the URL (printed; or
 choose it with --token): a request without it gets 403 and starts nothing. Tabs beyond
---max-sessions get a page saying so (HTTP 503).
+--max-sessions get a page saying so (HTTP 503). A browser session never writes the server's
+files: screenshots and the scenario are offered as downloads.
 """
 SCENARIO_OPTIONS = True
 
@@ -167,11 +172,28 @@ def scenario_arguments(ns: argparse.Namespace) -> list[str]:
 
 
 def session_argv(ns: argparse.Namespace) -> list[str]:
-    """What each tab runs: ``python -m tui [SCENARIO OPTIONS]`` or ``python -m tui lesson NAME``."""
+    """What each tab runs: ``python -m tui [SCENARIO OPTIONS]`` or ``python -m tui lesson NAME``
+    (a lesson file by its absolute path)."""
     base = [sys.executable, "-m", "tui"]
     if ns.lesson is not None:
-        return base + ["lesson", ns.lesson]
+        from engine.lessons import builtin_names, looks_like_file
+
+        lesson = ns.lesson
+        if looks_like_file(lesson) or lesson not in builtin_names():
+            lesson = str(Path(lesson).absolute())
+        return base + ["lesson", lesson]
     return base + scenario_arguments(ns)
+
+
+def check_lesson(ns: argparse.Namespace) -> None:
+    """``--lesson``: read, parse and check it as ``mbsim lesson NAME`` would (one line if bad)."""
+    from engine.lessons import LessonError, load_lesson
+    from engine.errors import visible
+
+    try:
+        load_lesson(ns.lesson)
+    except LessonError as err:
+        raise UsageError(visible(str(err))) from None
 
 
 def bind(host: str, port: int) -> tuple[socket.socket, bool]:
@@ -243,6 +265,7 @@ def execute(ns: argparse.Namespace) -> int:
         if not ns.lesson or not ns.lesson.isprintable():
             raise UsageError(f"--lesson {ns.lesson!r}: a lesson name or file is needed "
                              "(see: mbsim lessons)")
+        check_lesson(ns)  # as the scenario is: one line now, not a blank page in every tab
         title = f"mbsim · lesson {ns.lesson}"
     else:
         scenario, src = build_scenario(ns)
@@ -269,7 +292,12 @@ def execute(ns: argparse.Namespace) -> int:
         print(f"open {url}", flush=True)
         print("Ctrl+C stops the server and every session.", flush=True)
 
-    config = webserve.ServeConfig(argv=argv, max_sessions=max_sessions, token=token, title=title)
+    import socket
+    from tui.web_requests import allowed_host_names
+
+    names = allowed_host_names(ns.host, loopback, machine=socket.gethostname())
+    config = webserve.ServeConfig(argv=argv, max_sessions=max_sessions, token=token, title=title,
+                                  host_names=names)
     try:
         webserve.serve(sock, config, ready)
     finally:
