@@ -22,7 +22,6 @@ import sys
 import time
 
 import aiohttp
-import pytest
 
 from engine import Scenario, Simulation
 from engine.scenario import from_toml_text
@@ -114,16 +113,20 @@ def test_a_forged_host_with_a_matching_origin_is_refused_dns_rebinding():
         assert server.stop() == 0
 
 
-@pytest.mark.parametrize("origin", ["chrome-extension://127.0.0.1:{port}", "null",
-                                    "file://127.0.0.1:{port}", "ftp://127.0.0.1:{port}",
-                                    "http://127.0.0.1:{other}"])
-def test_only_an_http_origin_of_this_server_may_open_a_session(origin):
+FOREIGN_ORIGINS = ["chrome-extension://127.0.0.1:{port}", "null", "file://127.0.0.1:{port}",
+                   "ftp://127.0.0.1:{port}", "ws://127.0.0.1:{port}", "http://127.0.0.1:{other}",
+                   "http://127.0.0.1:{port}@attacker.example"]
+
+
+def test_only_an_http_origin_of_this_server_may_open_a_session():
     server = start_server()
     port = server.port
     try:
-        forged = origin.format(port=port, other=port + 1 if port < 65535 else port - 1)
-        answer = raw_request(port, websocket_request(port, extra=f"Origin: {forged}\r\n"))
-        assert answer is not None and answer.status == 403
+        other = port + 1 if port < 65535 else port - 1
+        for origin in FOREIGN_ORIGINS:
+            forged = origin.format(port=port, other=other)
+            answer = raw_request(port, websocket_request(port, extra=f"Origin: {forged}\r\n"))
+            assert answer is not None and answer.status == 403, forged
         assert server.sessions() == []
         secure = raw_request(port, websocket_request(
             port, extra=f"Origin: https://127.0.0.1:{port}\r\n"))  # behind a TLS proxy
