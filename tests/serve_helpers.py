@@ -48,6 +48,14 @@ def children_of() -> dict[int, list[int]]:
     return tree
 
 
+def parent_of(pid: int) -> int | None:
+    """The parent of ``pid`` (field 4 of /proc/PID/stat), None when it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def descendants(pid: int) -> list[int]:
     """Every live process below ``pid``."""
     tree, out, todo = children_of(), [], [pid]
@@ -125,8 +133,21 @@ class ServerProcess:
         raise AssertionError(f"server never printed {pattern!r}: {self.lines} {self.err_lines}")
 
     def sessions(self) -> list[int]:
-        """The live session processes (children of the server)."""
-        return descendants(self.proc.pid)
+        """The live session processes below the server: its children started as
+        ``python -m tui``, and those forked by its fork server (``python -m tui.web_zygote``, a
+        child of the server; not itself a session)."""
+        return [pid for pid in descendants(self.proc.pid) if pid != self.fork_server()]
+
+    def fork_server(self) -> int | None:
+        """The server's fork server process, if it runs one."""
+        for pid in children_of().get(self.proc.pid, []):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if cmdline[1:3] == [b"-m", b"tui.web_zygote"] and parent_of(pid) == self.proc.pid:
+                return pid
+        return None
 
     def stop(self) -> int:
         """Ctrl+C (SIGINT), then wait for the exit code."""

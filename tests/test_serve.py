@@ -21,8 +21,8 @@ import aiohttp
 import pytest
 
 from engine.lessons import builtin_text
-from serve_helpers import (ROOT, alive, descendants, free_port, quit_packet, start_server,
-                           wait_until)
+from serve_helpers import (ROOT, alive, descendants, free_port, parent_of, quit_packet,
+                           start_server, wait_until)
 from tui.cli import main
 from tui.cli import serve as serve_cmd
 from tui.cli.options import normalize_argv
@@ -87,15 +87,10 @@ def test_lesson_and_scenario_options_are_refused_together(capsys):
                    "scenario"]
 
 
-# -- defaults ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("available, expected", [
-    (8000.0, 50),   # 0.75 × 8000 / 80 = 75 → capped at 50
-    (1000.0, 9),    # 0.75 × 1000 / 80 = 9.375
-    (100.0, 1),     # less than one session's worth: still one
-    (None, 10),     # unknown memory: a cautious 10
-])
-def test_default_cap_follows_available_memory(available, expected):
-    assert serve_cmd.default_max_sessions(available, per_session_mb=80) == expected
+# -- defaults (the cap itself: tests/test_serve_sizing.py) --------------------------------------
+def test_without_max_sessions_the_cap_is_sized_and_with_it_fixed():
+    assert serve_cmd.parse_max_sessions(None) is None  # sized by what is served
+    assert serve_cmd.parse_max_sessions("7") == 7
 
 
 def test_mem_available_is_read_from_meminfo(tmp_path):
@@ -391,12 +386,13 @@ async def test_ctrl_c_stops_the_server_and_every_session_process():
         sockets = [await open_session(server.url, client) for _ in range(2)]
         pids = wait_until(lambda: len(server.sessions()) == 2 and server.sessions(),
                           "two session processes")
-        for pid in pids:  # each session is python -m tui, in a process group of its own
-            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
-            assert cmdline[1:3] == [b"-m", b"tui"]
+        fork_server = server.fork_server()
+        assert fork_server is not None  # python -m tui sessions are forked from it
+        for pid in pids:  # each session is forked from the fork server, in a group of its own
+            assert parent_of(pid) == fork_server
             assert os.getpgid(pid) == pid != os.getpgid(server.proc.pid)
         assert server.stop() == 0  # SIGINT, as Ctrl+C in its terminal
         for ws in sockets:
             await ws.close()
-    assert [pid for pid in pids if alive(pid)] == []
+    assert [pid for pid in pids if alive(pid)] == [] and not alive(fork_server)
     assert server.lines[-1] == "mbsim serve: stopped; every session ended"

@@ -33,11 +33,16 @@ short) and each concern is one visible piece:
   request to ``/ws`` that is no websocket handshake gets 400;
 * :meth:`SessionServer.handle_static`: only the files textual-serve ships, looked up by name in
   a table made at start (no path from a request ever reaches the file system);
-* :data:`PAGE`: our own page for textual.js, with an ``@font-face`` on the font file served from
-  ``/static/fonts`` and local monospace fonts after it; nothing in it names another host;
-* :class:`SessionProcess`: each session is ``python -m tui …`` started with
-  ``create_subprocess_exec`` (an argv list: no shell, nothing to quote) in its own session
-  (process group), so Ctrl+C in the server's terminal reaches the server only, and the server
+* :data:`PAGE` (:mod:`tui.web_pages`): our own page for textual.js, with an ``@font-face`` on
+  the font file served from ``/static/fonts`` and local monospace fonts after it; nothing in it
+  names another host;
+* :meth:`SessionServer.cap`: ``max_sessions``, lowered when the sessions measured so far take
+  more memory than estimated (:mod:`tui.serve_sizing`, when the cap was not given);
+* :class:`SessionProcess`: each session is ``python -m tui …`` forked from a process that has
+  imported the app once (:mod:`tui.web_spawn`, :mod:`tui.web_zygote`: 30 tabs opening at once
+  are served in ~3 s instead of ~10 on 2 cores), or else started with
+  ``create_subprocess_exec`` (an argv list: no shell, nothing to quote); either way in its own
+  session (process group), so Ctrl+C in the server's terminal reaches the server only, and the server
   ends every session itself: ``quit`` and the end of its stdin first, then SIGTERM, then SIGKILL
   to the group (:meth:`SessionProcess.end`). A closed tab frees its place in the cap at once;
   its process is ended meanwhile. If the server itself is killed, each session sees its stdin
@@ -72,6 +77,9 @@ from textual_serve.download_manager import DownloadManager
 
 import textual_serve
 
+from .serve_sizing import Sizing
+from .web_pages import MESSAGE_PAGE, PAGE
+from .web_spawn import ForkedProcess, ForkServer, forkable
 from .web_messages import MAX_COLS, MAX_ROWS, MIN_COLS, MIN_ROWS, MalformedMessage, read_message
 from .web_requests import (TOKEN_COOKIE, LimitedLog, allowed_host_names, host_allowed,
                            one_line_logger, origin_allowed)
@@ -102,22 +110,31 @@ class SessionProcess(AppService):
     """
 
     def __init__(self, argv: Sequence[str], *, extra_env: dict[str, str] | None = None,
-                 log: Callable[[str], None] | None = None, **kwargs) -> None:
+                 log: Callable[[str], None] | None = None, spawner: ForkServer | None = None,
+                 **kwargs) -> None:
         super().__init__(shlex.join(argv), **kwargs)
         self.argv = list(argv)
         self.extra_env = dict(extra_env or {})
         self.log = log
-        self.process: asyncio.subprocess.Process | None = None
+        self.spawner = spawner
+        self.process: asyncio.subprocess.Process | ForkedProcess | None = None
         self.started = False  # the app has spoken the protocol (it can be asked to quit)
 
     async def _open_app_process(self, width: int = 80, height: int = 24):  # AppService's hook
         env = self._build_environment(width=width, height=height)
         env.update(self.extra_env)
-        process = await asyncio.create_subprocess_exec(
-            *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True,
-        )
-        self._process = self.process = process
+        process: asyncio.subprocess.Process | ForkedProcess | None = None
+        if self.spawner is not None and self.spawner.alive and forkable(self.argv):
+            try:
+                process = await self.spawner.spawn(self.argv, env)
+            except (OSError, ConnectionError, ValueError):
+                process = None  # started the ordinary way below
+        if process is None:
+            process = await asyncio.create_subprocess_exec(
+                *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True,
+            )
+        self._process = self.process = process  # type: ignore[assignment]
         self._stdin = process.stdin
         return process
 
@@ -230,6 +247,19 @@ class ServeConfig:
     host_names: frozenset[str] = field(
         default_factory=lambda: allowed_host_names("127.0.0.1", loopback=True))
     header_timeout: float = HEADER_TIMEOUT
+    fork_server: bool = True  # sessions of python -m tui forked from a pre-imported process
+    sizing: Sizing | None = None  # the cap follows the sessions' measured memory (below max_sessions)
+
+
+def session_environment(extra_env: dict[str, str] | None = None, width: int = 80,
+                        height: int = 24) -> dict[str, str]:
+    """A session's environment: textual-serve's (``AppService._build_environment``: the web
+    driver, truecolor, the terminal size) plus ``extra_env``."""
+    probe = AppService.__new__(AppService)  # the method reads only ``debug``
+    probe.debug = False
+    env = AppService._build_environment(probe, width=width, height=height)
+    env.update(extra_env or {})
+    return env
 
 
 def _clamp(value: str | int | None, low: int, high: int, default: int) -> int:
@@ -277,6 +307,8 @@ class SessionServer:
         self.ending: set[SessionProcess] = set()  # closed tabs whose process is being ended
         self.websockets: set[web.WebSocketResponse] = set()
         self.log_line = LimitedLog(config.log)
+        self.spawner: ForkServer | None = None
+        self._last_cap = config.max_sessions
         self.static = static_files()
         self._next_id = 1
         self._closing = False
@@ -340,11 +372,25 @@ class SessionServer:
                                 samesite="Strict", path="/")
         return response
 
+    def cap(self) -> int:
+        """How many sessions at once: ``max_sessions``, or lower when the sessions measured so
+        far take more memory than was estimated (:class:`tui.serve_sizing.Sizing`)."""
+        sizing = self.config.sizing
+        if sizing is None:
+            return self.config.max_sessions
+        sizing.observe(s.process.pid for s in self.sessions.values() if s.process is not None)
+        cap = min(self.config.max_sessions, sizing.cap())
+        if cap < self._last_cap:
+            self.config.log(f"sessions take up to {sizing.per_session_mb:.0f} MB (measured): at "
+                            f"most {cap} at once from now on")
+        self._last_cap = cap
+        return cap
+
     def full(self) -> bool:
-        return len(self.sessions) >= self.config.max_sessions
+        return len(self.sessions) >= self.cap()
 
     def _full_page(self, request: web.Request) -> web.Response:
-        n = self.config.max_sessions
+        n = self.cap()
         return self.refuse(request, 503, "503 · all sessions in use",
                            f"All {n} session{'s' if n != 1 else ''} of this mbsim server are "
                            "in use. Close a tab that runs mbsim, or ask whoever started the "
@@ -406,6 +452,7 @@ class SessionServer:
         session = SessionProcess(
             self.config.argv, extra_env=self.config.extra_env,
             log=lambda line: self.log_line(f"session {session_id} said: {line}"),
+            spawner=self.spawner,
             write_bytes=websocket.send_bytes, write_str=websocket.send_str,
             close=websocket.close, download_manager=self.download_manager,
         )
@@ -418,7 +465,7 @@ class SessionServer:
             await session.start(cols, rows)
             assert session.process is not None
             self.config.log(f"session {session_id} opened (pid {session.process.pid}; "
-                            f"{len(self.sessions)} of {self.config.max_sessions} in use)")
+                            f"{len(self.sessions)} of {self.cap()} in use)")
             reader = asyncio.ensure_future(self._read_browser(websocket, session, session_id))
             exited = asyncio.ensure_future(session.process.wait())
             await asyncio.wait({reader, exited}, return_when=asyncio.FIRST_COMPLETED)
@@ -435,9 +482,11 @@ class SessionServer:
     async def _end_session(self, session_id: int, session: SessionProcess,
                            websocket: web.WebSocketResponse) -> None:
         """Free the tab's place at once, then end its process and close the websocket."""
+        if self.config.sizing is not None and session.process is not None:
+            self.config.sizing.observe([session.process.pid])  # its peak, before it is gone
         if self.sessions.pop(session_id, None) is not None and session.process is not None:
             self.config.log(f"session {session_id} closed ({len(self.sessions)} of "
-                            f"{self.config.max_sessions} in use)")
+                            f"{self.cap()} in use)")
         self.ending.add(session)
         try:
             await asyncio.shield(session.end())
@@ -495,6 +544,12 @@ class SessionServer:
         stop = stop or asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if self.config.fork_server and forkable(self.config.argv):
+            self.spawner = ForkServer()
+            if not await self.spawner.start(session_environment(self.config.extra_env)):
+                self.config.log("sessions start as separate processes (the fork server did not "
+                                "start)")
+                self.spawner = None
         runner = web.AppRunner(self.make_app(), handle_signals=False, access_log=None,
                                shutdown_timeout=2.0, logger=one_line_logger(self.log_line),
                                keepalive_timeout=self.config.header_timeout)
@@ -508,6 +563,8 @@ class SessionServer:
         finally:
             await self.close_all()
             await runner.cleanup()
+            if self.spawner is not None:
+                await self.spawner.stop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
@@ -515,55 +572,3 @@ class SessionServer:
 def serve(sock: socket.socket, config: ServeConfig, ready: Callable[[], None] | None = None) -> None:
     """Run the server on ``sock`` until Ctrl+C; every session process is ended before returning."""
     asyncio.run(SessionServer(config).run(sock, ready))
-
-
-#: The page for one tab. textual.js (from /static) finds ``.textual-terminal``, reads its
-#: ``data-session-websocket-url`` and ``data-font-size`` and adds ``-first-byte`` / ``-closed``
-#: to the body. The font is the file textual-serve ships, served from here; if it cannot load,
-#: the terminal falls back to the local monospace fonts named after it (same cell grid: xterm.js
-#: measures whichever font it gets).
-PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<link rel="stylesheet" href="/static/css/xterm.css">
-<link rel="preload" href="/static/fonts/RobotoMono-VariableFont_wght.ttf" as="font" type="font/ttf" crossorigin>
-<style>
-@font-face {{ font-family: "Roboto Mono"; font-style: normal; font-weight: 100 700;
-  src: url("/static/fonts/RobotoMono-VariableFont_wght.ttf") format("truetype"); }}
-@font-face {{ font-family: "Roboto Mono"; font-style: italic; font-weight: 100 700;
-  src: url("/static/fonts/RobotoMono-Italic-VariableFont_wght.ttf") format("truetype"); }}
-html, body {{ margin: 0; height: 100%; background: #0c181f; color: #eee;
-  font-family: "Roboto Mono", "DejaVu Sans Mono", Menlo, Consolas, monospace; }}
-.note {{ position: absolute; inset: 0; display: flex; align-items: center;
-  justify-content: center; text-align: center; font-size: 16px; }}
-body.-first-byte .starting {{ display: none; }}
-.ended {{ display: none; z-index: 10; background: #0c181f; }}
-body.-closed .ended {{ display: flex; }}
-.ended button {{ margin-top: 1em; padding: .6em 1.6em; font: inherit; color: #fff;
-  background: #5e0ba7; border: 0; cursor: pointer; }}
-#terminal {{ position: absolute; inset: 0; opacity: 0; }}
-body.-first-byte #terminal {{ opacity: 1; }}
-</style>
-<script src="/static/js/textual.js"></script>
-</head>
-<body>
-<div class="note starting">{title}: starting a session…</div>
-<div class="note ended"><div>Session ended.<br>
-<button type="button" onclick="window.location.reload()">Start again</button></div></div>
-<div id="terminal" class="textual-terminal" data-session-websocket-url="{websocket_url}"
- data-font-size="{font_size}"></div>
-</body>
-</html>
-"""
-
-#: A refusal (403, 503): says what happened and what to do, in the same colours as the app page.
-MESSAGE_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>body {{ margin: 0; height: 100vh; display: flex; align-items: center; justify-content: center;
-background: #0c181f; color: #eee; font: 16px "DejaVu Sans Mono", Menlo, Consolas, monospace; }}
-main {{ max-width: 40em; padding: 2em; background: #12232d; }}</style></head>
-<body><main><h1>{title}</h1><p>{text}</p></main></body></html>
-"""
