@@ -7,7 +7,9 @@ an overall deadline; it stops by itself and ends the server with SIGINT, as Ctrl
 
 Measured (DESIGN.md's class budget: 30 sessions, half running, on 2 cores):
 
-* the burst: N tabs opening at once, seconds until every one has its first screen (≤ 3 s);
+* the burst: N tabs opening at once, seconds until every one has its first screen (≤ 3 s), and
+  the CPU time each session process had used by then (its own: a forked session's starts at
+  the fork, a started one's includes its imports);
 * key latency: R sessions (default N/2) run at the default speed (``space``) while the others
   press ``n`` (one batch; paused, so nothing else is drawn) K times, 0.3 s apart: from sending
   the key to the first screen bytes back; median, p95 (≤ 150 ms) and worst over every key;
@@ -145,6 +147,7 @@ async def measure(n: int, running: int, keys: int, cols: int, rows: int) -> dict
                                               for _ in range(n)))
             all_up = time.monotonic() - t0
             pids = server.sessions()
+            start_cpu = statistics.median(cpu_seconds(pid) for pid in pids)
             runners, steppers = sessions[:running], sessions[running:]
             stop = asyncio.Event()
             for s in runners:
@@ -176,6 +179,7 @@ async def measure(n: int, running: int, keys: int, cols: int, rows: int) -> dict
     session_cpu = sorted((cpu[pid] for pid in pids), reverse=True)
     return {
         "sessions": n, "running": running, "pids": len(pids), "all_up_s": all_up,
+        "start_cpu_s": start_cpu,
         "rss_median": statistics.median(rss), "rss_max": max(rss), "server_rss": server_rss,
         "lat_median_ms": 1000 * statistics.median(latencies),
         "lat_p95_ms": 1000 * percentile(latencies, 0.95), "lat_max_ms": 1000 * max(latencies),
@@ -190,9 +194,9 @@ async def measure(n: int, running: int, keys: int, cols: int, rows: int) -> dict
 
 
 def report(r: dict) -> None:
-    print(f"  {r['sessions']} session(s), {r['running']} running: all up in {r['all_up_s']:.1f} s; "
-          f"RSS per session median {r['rss_median']:.0f} MB, max {r['rss_max']:.0f} MB "
-          f"(server {r['server_rss']:.0f} MB)")
+    print(f"  {r['sessions']} session(s), {r['running']} running: all up in {r['all_up_s']:.1f} s "
+          f"(CPU to its first screen {r['start_cpu_s']:.2f} s a session, median); RSS per session "
+          f"median {r['rss_median']:.0f} MB, max {r['rss_max']:.0f} MB (server {r['server_rss']:.0f} MB)")
     print(f"    key latency median {r['lat_median_ms']:.0f} ms, p95 {r['lat_p95_ms']:.0f} ms, "
           f"worst {r['lat_max_ms']:.0f} ms; CPU per running session {100 * r['cpu_running']:.0f} % "
           f"of a core, per paused one {100 * r['cpu_paused']:.1f} %, server "
