@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from .context import Context
 from .expressions import Comparison, evaluate, render
 from .quantities import DEFAULT_TOLERANCE, QUANTITIES, Quantity, format_quantity
-from .words import number
+from .words import number, signed
 
 if TYPE_CHECKING:
     from ..simulation import Simulation
@@ -104,8 +104,10 @@ def answer_of(question: Question, sim: Simulation, lesson: Lesson | None = None,
             said = (question.choices[0] if ok else question.choices[1]) if question.choices else ("yes" if ok else "no")
             return Answer(ok, said, f"{text} → {said}")
         value = evaluate(question.expr, value_of)
-        shown = number(value)
-        return Answer(value, shown, f"{render(question.expr, label)} = {_numbers(question, value_of)} = {shown}")
+        shown = signed(value)
+        numbers = _numbers(question, value_of)
+        working = f"{render(question.expr, label)} = " + ("" if numbers == shown else f"{numbers} = ") + shown
+        return Answer(value, shown, working)
     except (ValueError, ArithmeticError) as err:
         return Answer(None, f"not known yet ({err})", "", False)
 
@@ -115,7 +117,7 @@ def _numbers(question: Question, value_of: Any) -> str:
     from .expressions import Read
 
     def as_number(r: Read) -> str:
-        return number(evaluate(r, value_of))
+        return signed(evaluate(r, value_of))
 
     return render(question.expr, as_number)
 

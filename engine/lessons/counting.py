@@ -244,9 +244,16 @@ def _work_update(sim: Simulation, value: Any) -> Working:
     if last is not None and last.grad is not None and sc.optimizer == "sgd" and not (sc.momentum or 0) \
             and not (sc.weight_decay or 0) and last.micro_count == 1:
         names = sim.model.param_names
-        return Working(f"θ_new − θ_old = −η · ĝ = −{number(last.lr)} × ({vector(list(last.grad), names)})",
-                       " = ")
+        return Working(f"θ_new − θ_old = −η · ĝ = −{number(last.lr)} × {vector(list(last.grad))}", " = ",
+                       f" for ({', '.join(names)})" if len(names) > 1 else "", bare=True)
     return Working("θ_new − θ_old, the optimizer's step", ": ")
+
+
+def _step_length(sim: Simulation) -> float:
+    last = sim.last
+    if last is None:
+        raise ValueError("no batch has run yet")
+    return float(sum(float(u) * float(u) for u in last.update) ** 0.5)
 
 
 def _work_indices(sim: Simulation, value: Any) -> Working:
@@ -298,6 +305,10 @@ COUNTING: list[Quantity] = [
        _plan("last_batch_size"), "the size of the last batch", "samples", "count", _work_last_batch),
     _q("plan.leftover", "samples left out of every pass by drop_last (N mod B)", _plan("leftover"),
        "samples left out of each epoch", "samples", "count", _work_leftover),
+    _q("plan.samples_per_pass", "samples used in one pass over the data: N − leftover", _plan("samples_per_pass"),
+       "samples in one pass over the data", "samples", "count",
+       lambda s, v: Working(f"N − samples left out = {s.plan.n_samples:,} − {s.plan.leftover:,}") if s.plan.leftover
+       else Working("no sample is left out: all N", " = ")),
     _q("plan.iterations_per_epoch", "iterations (forward + backward passes) per epoch",
        _plan("iterations_per_epoch"), "iterations per epoch", "iterations", "count", _work_iterations_per_epoch),
     _q("plan.steps_per_epoch", "optimizer steps (updates) per epoch", _steps_per_epoch, "steps per epoch",
@@ -349,6 +360,9 @@ COUNTING: list[Quantity] = [
        "θ", "vector", _work_grad),
     _q("last.update", "θ_new − θ_old of the last iteration", _last("update"), "the last update", "θ", "vector",
        _work_update),
+    _q("last.step_length", "|θ_new − θ_old|, the length of the last update", _step_length,
+       "the length of the last step", "", "number",
+       lambda s, v: Working("|θ_new − θ_old|, how far the last step moved the parameters", ": ")),
     _q("last.indices", "the sample indices of the last batch (numbered from 0)", _last("indices"),
        "the samples of the last batch", "", "indices", _work_indices),
     _q("order.distinct", "different samples in this pass's order", _distinct, "different samples drawn",

@@ -278,6 +278,10 @@ def render(node: Expr, label_of: Callable[[Read], str]) -> str:
         return f"−{render(node.left, label_of)}"
     sym = {"+": " + ", "-": " − ", "*": " × ", "/": " / "}[node.op]
     left, right = render(node.left, label_of), render(node.right, label_of)  # type: ignore[arg-type]
+    if isinstance(node.left, Read) and any(c in left for c in "/×+−"):
+        left = f"({left})"
+    if isinstance(node.right, Read) and any(c in right for c in "/×+−"):
+        right = f"({right})"
     if isinstance(node.right, Apply) and node.right.op in "+-":
         right = f"({right})"
     if isinstance(node.left, Apply) and node.left.op in "+-" and node.op in "*/":

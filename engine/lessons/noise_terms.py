@@ -23,6 +23,15 @@ def _batch(sim: Simulation) -> int:
     return sim.plan.effective_batch
 
 
+def _mean_sample_norm(sim: Simulation) -> float:
+    """The mean of |gᵢ| over the N samples at the current θ (≥ |G| by the triangle inequality)."""
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        grads = sim.model.per_sample_grads(sim.params, sim.X, sim.y)
+        return float(np.mean(np.linalg.norm(grads, axis=1)))
+
+
 def _fpc(sim: Simulation) -> float:
     from ..noise import fpc_factor
 
@@ -79,6 +88,12 @@ def _min_loss(sim: Simulation) -> float:
 def _excess_loss(sim: Simulation) -> float:
     """L(θ) − L(θ*): how far the training loss sits above its minimum (linear models)."""
     return float(sim.train_loss - _min_loss(sim))
+
+
+def _distance(sim: Simulation) -> float:
+    """|θ − θ*|: how far the parameters are from the minimum (linear models)."""
+    theta = _least_squares(sim)
+    return float(sum((float(a) - b) ** 2 for a, b in zip(sim.params, theta)) ** 0.5)
 
 
 def _sample_minima(sim: Simulation) -> Any:
@@ -177,6 +192,9 @@ def _say(how: str, joint: str = ": ") -> Callable[[Any, Any], Working]:
 NOISE_TERMS: list[Quantity] = [
     _q("noise.grad_norm", "|G|, the norm of the full gradient", _noise("grad_norm"), "|G|", "", "number",
        _say("|G|, the length of the mean gradient over all N samples")),
+    _q("noise.mean_sample_grad_norm", "the mean of |gᵢ|, the lengths of the per-sample gradients",
+       _mean_sample_norm, "the mean length of one sample's gradient", "", "number",
+       _say("the mean of |gᵢ| over the N samples, at the current parameters")),
     _q("noise.batch_grad_norm", "|ĝ|, the norm of the current batch's gradient", _noise("batch_grad_norm"), "|ĝ|",
        "", "number", _say("|ĝ|, the length of the batch's mean gradient")),
     _q("noise.cosine", "cos(ĝ, G): how well the batch gradient points along the full gradient",
@@ -200,6 +218,9 @@ NOISE_TERMS: list[Quantity] = [
        "", "number", _say("L(θ*), the training loss at its minimum")),
     _q("fit.excess_loss", "L(θ) − L(θ*): the training loss above its minimum (linear models)", _excess_loss,
        "the excess loss", "", "number", _work_excess),
+    _q("fit.distance", "|θ − θ*|: how far the parameters are from the minimum (linear models)", _distance,
+       "the distance to the minimum", "", "number",
+       lambda s, v: Working("|θ − θ*|, the distance from the parameters now to the minimum of the mean loss", ": ")),
     _q("fit.sample_minima", "where each sample's own loss is lowest: w = y_i / x_i", _sample_minima,
        "each sample's own minimum", "", "list", _work_sample_minima),
     _q("cloud.runs", "K, the runs of the noise cloud", lambda c: c.runs, "the runs of the cloud", "runs", "count",

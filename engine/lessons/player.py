@@ -20,7 +20,7 @@ from .context import Context
 from .expressions import Comparison, Read, evaluate, holds, reads, render, tolerance_text
 from .model import Lesson, LessonError, RunCondition, Slide
 from .quantities import QUANTITIES
-from .words import number
+from .words import signed
 
 if TYPE_CHECKING:
     from ..simulation import Simulation
@@ -145,12 +145,13 @@ def resolver(context: Context, refs: dict[tuple[str, int], Any]):  # noqa: ANN20
 
 
 def explain_comparison(claim: Comparison, value_of: Any) -> tuple[bool, str]:
-    """(holds, the comparison in words with its numbers): "the training loss (= 0.47) < the
-    training loss (slide 4) (= 0.52)"."""
+    """(holds, the comparison in words with its numbers): "the training loss = 0.4743, the
+    training loss (slide 4) = 0.5224: is 0.4743 < 0.5224? yes"."""
     left, right = evaluate(claim.left, value_of), evaluate(claim.right, value_of)
     ok = holds(claim, left, right)
-    text = (f"{render(claim.left, label)} = {number(left)}, {render(claim.right, label)} = {number(right)}: "
-            f"{number(left)} {claim.op} {number(right)}{tolerance_text(claim)}")
+    a, b = signed(left), signed(right)
+    text = (f"{render(claim.left, label)} = {a}, {render(claim.right, label)} = {b}: "
+            f"is {a} {claim.op} {b}{tolerance_text(claim)}? {'yes' if ok else 'no'}")
     return ok, text
 
 
