@@ -163,14 +163,14 @@ class LessonApp(MbsimApp):
         await self.panel.show_slide(self.lesson.title, index + 1, len(self.lesson.slides), slide.text)
         if fresh is not None:
             self.replace_simulation(fresh)
-        if slide.live and not back:
+        if slide.live:
             self._apply_live(slide)
         self._apply_view(slide)  # a panel the view hides is not drawn for the new run
         self._apply_highlight(slide)
         self.allowed = None if slide.keys is None else (
             frozenset(KEY_ACTIONS[k] for k in slide.keys) | ALWAYS_ALLOWED)
         self.autopause = slide.pause
-        if slide.run is not None:
+        if slide.run is not None and slide.view != "cloud":   # a cloud slide's run runs the cloud
             self._start_run(slide)
         self.redraw()
         self.show_lesson_state()
