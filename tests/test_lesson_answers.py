@@ -425,3 +425,15 @@ def test_the_cursor_follows_live_changes_as_the_simulation_does():
             assert (cursor.start_iteration, cursor.start_step, cursor.start_epoch) == (
                 sim.segment.start_iteration, sim.segment.start_step, sim.segment.start_epoch)
             assert cursor.plan == sim.plan
+
+
+def test_the_readme_documents_the_format_and_its_example_claim_holds(tmp_path, capsys):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = readme.split("````markdown\n", 1)[1].split("\n````", 1)[0]
+    path = tmp_path / "example.md"
+    path.write_text(example + "\n", encoding="utf-8")
+    assert main(["lesson", str(path), "--check"]) == 0
+    assert "1 claim holds (engine run" in capsys.readouterr().out
+    for word in ("`[live]`", "`accept", "`tolerance", "`choices", "[[claim]]", "`that`", "`why`", "within 20%",
+                 "within factor 3", "A lesson with claims makes `--check` run the", "`runs = 100`"):
+        assert word in readme, word
