@@ -263,7 +263,9 @@ def test_a_wrong_answer_gets_the_working_without_the_result():
     assert not v.correct and not v.reveals
     assert v.message == "✗ not 781. The last, short batch counts too. ⌈N / B⌉ = ⌈50,000 / 64⌉ = ⌈781.2⌉ = ?"
     right = judge(q, "782", end.sim, lesson)
-    assert right.correct and right.reveals and "= 782 batches per epoch" in right.message
+    assert right.correct and right.reveals and right.message == "✓ 782: right."
+    assert answer_of(q, end.sim, lesson).with_explanation(q.explain).endswith(
+        "= 782 batches per epoch, the last one short. 781 full batches take 49,984 samples; one more batch takes the rest.")
 
 
 def test_screen_forms_list_what_a_panel_could_show():

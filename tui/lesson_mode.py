@@ -34,6 +34,7 @@ from engine.arithmetic import arithmetic_line
 from engine.lessons import (
     KEYS, Lesson, Slide, Unreachable, answer_of, apply_slide, cloud_goal, judge, run_target,
 )
+from engine.lessons.player import has_references, values_at
 
 from .app import SLICE, MbsimApp
 from .screens.cloud import CloudScreen
@@ -128,6 +129,8 @@ class LessonApp(MbsimApp):
         # MbsimApp.on_mount runs after this one (Textual calls each class's handler)
         self.panel = self.query_one("#lesson", LessonPanel)
         self.call_later(self.open_slide, 0)
+        if has_references(self.lesson):   # answers that read quantity@N: compute them meanwhile
+            self.run_worker(lambda: values_at(self.lesson), thread=True, exclusive=False, group="lesson-values")
 
     @property
     def slide(self) -> Slide:
@@ -161,11 +164,15 @@ class LessonApp(MbsimApp):
         self.revealed, self.verdicts = {}, {}
         self.panel.input.display = False
         await self.panel.show_slide(self.lesson.title, index + 1, len(self.lesson.slides), slide.text)
+        own_screen = slide.view in ("cloud", "lab")   # built from the slide's own run: after it
+        if not own_screen:
+            self._apply_view(slide)  # first: a panel the view hides is not drawn for the new run
         if fresh is not None:
             self.replace_simulation(fresh)
         if slide.live:
             self._apply_live(slide)
-        self._apply_view(slide)  # a panel the view hides is not drawn for the new run
+        if own_screen:
+            self._apply_view(slide)
         self._apply_highlight(slide)
         self.allowed = None if slide.keys is None else (
             frozenset(KEY_ACTIONS[k] for k in slide.keys) | ALWAYS_ALLOWED)
@@ -220,26 +227,25 @@ class LessonApp(MbsimApp):
         view = slide.view
         if isinstance(self.screen, CompareScreen) and view != "compare":
             self.screen.action_close()  # a slide that does not ask for compare mode is on main
-        if isinstance(self.screen, CloudScreen) and view != "cloud":
+        # the cloud and the lab run on the scenario they were opened with: every slide opens its own
+        if isinstance(self.screen, CloudScreen):
             self.screen.action_close()
-        if isinstance(self.screen, LabScreen) and view != "lab":
-            self.screen.action_close()  # nor for the lab (closing stops its sweep)
+        if isinstance(self.screen, LabScreen):
+            self.screen.action_close()  # closing stops its sweep
         if view is None:
             return
         if view == "lab":
-            if not isinstance(self.screen, LabScreen):
-                self.action_lab()
+            self.action_lab()
             self.notify(f"Slide {slide.number}/{len(self.lesson.slides)}: {slide.title} — the batch-size lab. "
                         "PageDown: next slide · b: back to the main screen", timeout=6)
             return
         if view == "cloud":
-            if not isinstance(self.screen, CloudScreen):
-                self.cloud_runs = slide.runs or self.cloud_runs
-                self.action_cloud()
-                screen = self.screen
-                if slide.run is not None and isinstance(screen, CloudScreen):
-                    goal = cloud_goal(slide.run, self.sim.plan)   # the slide's run runs the cloud
-                    self.call_after_refresh(lambda: screen.run_to_goal(goal))
+            self.cloud_runs = slide.runs or self.cloud_runs
+            self.action_cloud()
+            screen = self.screen
+            if slide.run is not None and isinstance(screen, CloudScreen):
+                goal = cloud_goal(slide.run, self.sim.plan)   # the slide's run runs the cloud
+                self.call_after_refresh(lambda: screen.run_to_goal(goal))
             self.notify(f"Slide {slide.number}/{len(self.lesson.slides)}: {slide.title} — the noise cloud. "
                         "PageDown: next slide · k: back to the main screen", timeout=6)
             return
@@ -402,7 +408,7 @@ class LessonApp(MbsimApp):
         """The revealed answer's line: its working in the students' words, then the explanation."""
         q = self.slide.questions[i]
         answer = answer_of(q, self.sim, self.lesson)
-        return f"{answer.line} {q.explain}".strip() if answer.known else answer.text
+        return answer.with_explanation(q.explain) if answer.known else answer.text
 
     def action_reveal(self) -> None:
         """Reveal the next question's answer, read from the simulation now."""
