@@ -319,8 +319,12 @@ def judge(question: Question, typed: str, sim: Simulation, lesson: Lesson | None
 
 
 def _capital(text: str) -> str:
-    """A sentence's first letter in capitals (not θ_new or a symbol)."""
-    return text[0].upper() + text[1:] if text and "a" <= text[0] <= "z" else text
+    """A sentence's first letter in capitals when it starts with a word ("the mean loss" → "The
+    mean loss"), never a symbol (c, wᵢ, w*, θ_new keep their case)."""
+    first = text.split(" ", 1)[0] if text else ""
+    if len(first) >= 2 and first.isascii() and first.isalpha() and first.islower():
+        return text[0].upper() + text[1:]
+    return text
 
 
 # ------------------------------------------------------------------------------------------------
