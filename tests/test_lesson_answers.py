@@ -248,6 +248,7 @@ def test_choices_yes_no_accept_and_a_computed_answer(tmp_path):
     assert judge(yes, "yes", end.sim, lesson).correct and not judge(yes, "no", end.sim, lesson).correct
     assert "Answer yes or no." in judge(yes, "maybe", end.sim, lesson).message
     assert judge(which, "Below", end.sim, lesson).correct and not judge(which, "above", end.sim, lesson).correct
+    assert judge(which, "bel", end.sim, lesson).correct and not judge(which, "b", end.sim, lesson).correct
     assert answer_of(which, end.sim, lesson).text == "below"
     assert judge(many, "forty", end.sim, lesson).correct and judge(many, "40", end.sim, lesson).correct
     a = answer_of(ratio, end.sim, lesson)

@@ -296,6 +296,9 @@ def judge(question: Question, typed: str, sim: Simulation, lesson: Lesson | None
         if isinstance(question.expr, Comparison):
             words = [_norm(c) for c in question.choices] if question.choices else None
             if words:
+                starts = [w for w in words if len(said) >= 3 and w.startswith(said)]
+                if said not in words and len(starts) == 1:   # "closer" for "closer to 1"
+                    said = starts[0]
                 right = said == _norm(answer.text)
                 if not right and said not in words:
                     why = f"answer {question.choices[0]!r} or {question.choices[1]!r}. "
