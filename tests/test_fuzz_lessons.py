@@ -38,6 +38,11 @@ HOSTILE_LINES = [
     'title = "\\u001b]0;pwned\\u0007"',
     "[[question]]",
     "[[question]]\nask = 1",
+    "[[claim]]\nthat = \"sim.step < 3\"",
+    "[[claim]]\nthat = \"" + "(" * 500 + "1" + ")" * 500 + " < 2\"",
+    "[[claim]]\nthat = \"sim.step@" + "9" * 30 + " > 0\"",
+    "[live]\nbatch_size = 4",
+    "[live]\nlr = " + "[" * 900 + "]" * 900,
     "key =",
     "batch_size = 4\nbatch_size = 5",
     "```", "~~~", "---", "+++", "```mbsim", "```mbsim\nrun = \"end\"\n```",
@@ -145,7 +150,7 @@ def check_lesson_outcome(code: int, out: str, err: str, path: Path) -> None:
     assert "\x1b" not in err and "\x07" not in err and "\x00" not in err
 
 
-@settings(max_examples=120, deadline=None,
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(lessons(), mutated_builtins()))
 def test_random_lessons_are_checked_or_refused_in_one_file_line_message(capsys, text):
