@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ScenarioError, format_value
-from ..scenario import DEFAULT, FIELD_NAMES, LIVE_SETTINGS, Scenario, from_mapping, from_toml_text, load_preset
+from ..scenario import (DEFAULT, FIELD_NAMES, LIVE_SETTINGS, Scenario, from_mapping, from_toml_text,
+                        load_preset, toml_limit_problem)
 from .asking import check_references, parse_claims, parse_questions
 from .conditions import parse_run
 from .model import (
@@ -51,6 +52,9 @@ def _toml(lines: list[str], first: int, source: str, what: str) -> dict[str, Any
             line = first + (written[-1] if written else 0)
         reason = _TOML_AT.sub("", msg).replace("(at end of document)", "at the end").strip()
         raise LessonError(source, line, f"{what} is not valid TOML: {reason}") from None
+    except (RecursionError, ValueError) as exc:  # valid TOML beyond a limit of Python's (issue 23)
+        at, reason = toml_limit_problem(lines, exc)
+        raise LessonError(source, first + at, f"{what} {reason}") from None
 
 
 def _unknown(key: str, allowed: tuple[str, ...], what: str) -> str:
