@@ -77,6 +77,8 @@ def read_bytes_limited(path: str | os.PathLike[str], limit: int, what: str) -> b
     p = os.fspath(path)
     if p == "":
         raise ScenarioError(what, None, "no file given")
+    if "\0" in p:  # the OS cannot take it (Python raises ValueError, not OSError)
+        raise ScenarioError(what, None, "a file name cannot contain a NUL character")
     try:
         st = os.stat(p)
     except OSError as err:

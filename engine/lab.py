@@ -294,7 +294,7 @@ class LabResult:
             "epochs_budget": self.epochs_budget, "runs": self.runs, "lr_rule": self.lr_rule,
             "lr": self.lr0, "batch_size": self.batch0,
             "tuned_factors": list(TUNED_FACTORS) if self.lr_rule == "tuned" else None,
-            "target_loss": self.target_loss, "target_rule": self.target_rule,
+            "target_loss": _num(self.target_loss), "target_rule": self.target_rule,
             "points": points, "fit": fit,
             "b_simple": {"start": _num(self.b_simple_start), "target": _num(self.b_simple_target)},
             "two_batch": {"start": _num(self.two_batch_start), "target": _num(self.two_batch_target)},

@@ -47,7 +47,7 @@ class Scenario:
     """Every setting of one simulation (the TOML keys; options are spelled ``--batch-size``)."""
 
     name: str = "worked-example"
-    description: str = "The seeds' worked example: 200 samples, batches of 5, 40 updates per epoch."
+    description: str = "The worked example: 200 samples on a line, batches of 5, 40 updates per epoch."
     # data
     dataset: str = "line"
     samples: int = 200
@@ -395,17 +395,51 @@ def from_mapping(data: dict[str, Any], base: Scenario = DEFAULT, source: str = "
 SCENARIO_MAX_BYTES = 1_000_000
 
 
+def toml_limit_problem(lines: list[str], exc: BaseException) -> tuple[int, str]:
+    """Where and why TOML that is valid but beyond a limit of Python's failed to load.
+
+    ``tomllib`` raises :class:`RecursionError` for arrays or inline tables nested some hundreds
+    deep, and :class:`ValueError` for an integer longer than ``sys.get_int_max_str_digits()``
+    (4300) digits. Returns the index in ``lines`` of the line at fault (the most deeply bracketed
+    line; the line with the long number) and what is wrong, in words for the author.
+    """
+    import sys
+
+    if isinstance(exc, RecursionError):
+        depth = [t.count("[") + t.count("{") for t in lines]
+        at = max(range(len(lines)), key=depth.__getitem__) if lines else 0
+        return at, "nests arrays or tables too deeply (some hundreds of levels)"
+    limit = sys.get_int_max_str_digits() or 4300
+    for i, text in enumerate(lines):
+        run = max((len(m.replace("_", "")) for m in _digit_runs(text)), default=0)
+        if run > limit:
+            return i, f"holds a number with {run:,} digits; at most {limit:,} are allowed"
+    return 0, f"holds a value beyond Python's limits ({str(exc).splitlines()[0][:80]})"
+
+
+def _digit_runs(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"[0-9][0-9_]*", text)
+
+
 def parse_toml(text: str, source: str = "scenario file") -> dict[str, Any]:
-    """TOML text as a table; malformed or absurdly nested TOML is one :class:`ScenarioError`."""
+    """TOML text as a table; malformed TOML, TOML nested absurdly deep or a number beyond
+    Python's digit limit is one :class:`ScenarioError`."""
     import tomllib  # only when a TOML text is read (startup imports no more than it needs)
 
+    text = text.removeprefix("\ufeff")
     try:
-        return tomllib.loads(text.removeprefix("\ufeff"))
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, None, f"is not valid TOML ({exc})") from None
     except RecursionError:
         raise ScenarioError(source, None, "nests arrays or tables too deeply; a scenario file "
                                           "is a flat list of key = value lines") from None
+    except ValueError as exc:  # an integer longer than Python's digit limit
+        lines = text.split("\n")
+        at, reason = toml_limit_problem(lines, exc)
+        raise ScenarioError(source, None, f"line {at + 1}: {reason}") from None
 
 
 def from_toml_text(text: str, source: str = "scenario file", base: Scenario = DEFAULT) -> Scenario:
@@ -448,7 +482,7 @@ def _preset_files() -> dict[str, Any]:
 PRESET_ORDER = (
     "worked-example", "full-batch", "sgd", "mini-batch-32", "uneven-last-batch", "drop-last",
     "steps-per-epoch", "accumulate", "no-shuffle", "with-replacement", "imbalanced",
-    "xor-perceptron", "xor-mlp", "three-losses", "momentum", "adam",
+    "xor-perceptron", "xor-mlp", "three-losses", "momentum", "adam", "critical-batch",
 )
 
 

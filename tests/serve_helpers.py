@@ -48,6 +48,14 @@ def children_of() -> dict[int, list[int]]:
     return tree
 
 
+def parent_of(pid: int) -> int | None:
+    """The parent of ``pid`` (field 4 of /proc/PID/stat), None when it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def descendants(pid: int) -> list[int]:
     """Every live process below ``pid``."""
     tree, out, todo = children_of(), [], [pid]
@@ -125,8 +133,21 @@ class ServerProcess:
         raise AssertionError(f"server never printed {pattern!r}: {self.lines} {self.err_lines}")
 
     def sessions(self) -> list[int]:
-        """The live session processes (children of the server)."""
-        return descendants(self.proc.pid)
+        """The live session processes below the server: its children started as
+        ``python -m tui``, and those forked by its fork server (``python -m tui.web_zygote``, a
+        child of the server; not itself a session)."""
+        return [pid for pid in descendants(self.proc.pid) if pid != self.fork_server()]
+
+    def fork_server(self) -> int | None:
+        """The server's fork server process, if it runs one."""
+        for pid in children_of().get(self.proc.pid, []):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if cmdline[1:3] == [b"-m", b"tui.web_zygote"] and parent_of(pid) == self.proc.pid:
+                return pid
+        return None
 
     def stop(self) -> int:
         """Ctrl+C (SIGINT), then wait for the exit code."""
@@ -142,13 +163,17 @@ class ServerProcess:
         return code
 
 
-def start_server(*args: str, port: int | None = None) -> ServerProcess:
-    """Start ``mbsim serve --port P ARGS`` on loopback and wait for its ``open URL`` line."""
+def start_server(*args: str, port: int | None = None, cwd: Path | None = None) -> ServerProcess:
+    """Start ``mbsim serve --port P ARGS`` on loopback and wait for its ``open URL`` line.
+
+    ``cwd``: the server's working folder (by default the repository; the code is always the
+    repository's, through PYTHONPATH)."""
     port = port or free_port()
     argv = [sys.executable, "-m", "tui", "serve", "--port", str(port), *args]
     env = dict(os.environ)
     env.pop("TEXTUAL_DRIVER", None)
-    proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.Popen(argv, cwd=cwd or ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env)
     server = ServerProcess(proc, "", port)
     server.url = server.wait_line(r"^open (http://\S+)").group(1)
@@ -159,3 +184,66 @@ def quit_packet() -> bytes:
     """The web driver's meta packet asking the app to quit (``M`` + 4-byte length + JSON)."""
     payload = json.dumps({"type": "quit"}).encode()
     return b"M" + len(payload).to_bytes(4, "big") + payload
+
+
+@dataclass
+class RawResponse:
+    """What a server answered to a hand-written request: status, headers (lower-case names), body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def raw_request(port: int, data: bytes, guard: float = HANG_GUARD) -> RawResponse | None:
+    """Send ``data`` as is on a new loopback connection and read the answer until the server
+    closes or the response is complete; None when the server closed without a word."""
+    with socket.create_connection(("127.0.0.1", port), timeout=guard) as sock:
+        sock.sendall(data)
+        received = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            received += chunk
+            head, sep, body = received.partition(b"\r\n\r\n")
+            if sep and head.startswith(b"HTTP/1.1 101"):  # a websocket was opened: enough
+                break
+            if sep:
+                length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                if length and len(body) >= int(length.group(1)):
+                    break
+    if not received:
+        return None
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return RawResponse(status, headers, body)
+
+
+def websocket_request(port: int, path: str = "/ws?width=80&height=24", *,
+                      host: str | None = None, extra: str = "",
+                      version: str | None = "13", key: str | None = "dGhlIHNhbXBsZSBub25jZQ==") -> bytes:
+    """A websocket handshake as bytes; ``host``, ``version`` and ``key`` may be forged or left out."""
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host or f'127.0.0.1:{port}'}",
+             "Upgrade: websocket", "Connection: Upgrade"]
+    if key is not None:
+        lines.append(f"Sec-WebSocket-Key: {key}")
+    if version is not None:
+        lines.append(f"Sec-WebSocket-Version: {version}")
+    return ("\r\n".join(lines) + "\r\n" + extra + "\r\n").encode()
+
+
+ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\\\)|\x1b[()][0-9A-Za-z]|\x1b.")
+
+
+def screen_text(data: bytes) -> str:
+    """The text in a stream of terminal bytes, escape sequences removed (for "has X appeared")."""
+    return ANSI.sub(b"", data).decode("utf-8", "replace")

@@ -1,6 +1,6 @@
 """Snapshot tests of a lesson slide at 80×24 and 120×40 (pytest-textual-snapshot).
 
-epochs-and-batches, slide 5 (N = 1000, B = 400: batches of 400, 400 and 200), after its run,
+epochs-and-batches, slide 5 (N = 1000, B = 400: batches of 400, 400 and 200), after its run (the two full batches),
 with the first question revealed. Taken as tests/test_snapshots.py takes the main screen:
 paused, no animation, plots drawn on every change and everything settled at the end.
 """

@@ -20,8 +20,9 @@ import sys
 import aiohttp
 import pytest
 
-from serve_helpers import (ROOT, alive, descendants, free_port, quit_packet, start_server,
-                           wait_until)
+from engine.lessons import builtin_text
+from serve_helpers import (ROOT, alive, descendants, free_port, parent_of, quit_packet,
+                           start_server, wait_until)
 from tui.cli import main
 from tui.cli import serve as serve_cmd
 from tui.cli.options import normalize_argv
@@ -70,9 +71,13 @@ def test_session_command_gives_the_same_scenario_as_the_serve_command_line(tmp_p
         "from-file", 8, 3, 0.2, 7)
 
 
-def test_lesson_is_passed_through_as_mbsim_lesson_name():
-    ns = parse("serve", "--lesson", "what is an epoch")
-    assert serve_cmd.session_argv(ns) == [sys.executable, "-m", "tui", "lesson", "what is an epoch"]
+def test_lesson_is_passed_through_as_mbsim_lesson_name(tmp_path, monkeypatch):
+    ns = parse("serve", "--lesson", "why-shuffle")  # a built-in lesson: by its name
+    assert serve_cmd.session_argv(ns) == [sys.executable, "-m", "tui", "lesson", "why-shuffle"]
+    monkeypatch.chdir(tmp_path)  # a lesson file: by its absolute path (a session's folder may differ)
+    ns = parse("serve", "--lesson", "my lesson.md")
+    assert serve_cmd.session_argv(ns) == [sys.executable, "-m", "tui", "lesson",
+                                          str(tmp_path / "my lesson.md")]
 
 
 def test_lesson_and_scenario_options_are_refused_together(capsys):
@@ -82,15 +87,10 @@ def test_lesson_and_scenario_options_are_refused_together(capsys):
                    "scenario"]
 
 
-# -- defaults ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("available, expected", [
-    (8000.0, 50),   # 0.75 × 8000 / 80 = 75 → capped at 50
-    (1000.0, 9),    # 0.75 × 1000 / 80 = 9.375
-    (100.0, 1),     # less than one session's worth: still one
-    (None, 10),     # unknown memory: a cautious 10
-])
-def test_default_cap_follows_available_memory(available, expected):
-    assert serve_cmd.default_max_sessions(available, per_session_mb=80) == expected
+# -- defaults (the cap itself: tests/test_serve_sizing.py) --------------------------------------
+def test_without_max_sessions_the_cap_is_sized_and_with_it_fixed():
+    assert serve_cmd.parse_max_sessions(None) is None  # sized by what is served
+    assert serve_cmd.parse_max_sessions("7") == 7
 
 
 def test_mem_available_is_read_from_meminfo(tmp_path):
@@ -352,10 +352,13 @@ async def test_keys_sent_over_the_websocket_reach_the_app_and_S_offers_the_svg()
     assert not list(ROOT.glob("mbsim-*.svg"))  # nothing written on the server's side
 
 
-async def test_a_tab_whose_session_cannot_start_is_closed_not_left_waiting():
-    # no such lesson (and on a branch without 'mbsim lesson', no such command): the session
-    # process ends at once with its one-line error; the tab is closed, the server goes on
-    server = start_server("--lesson", "no-such-lesson-0f3a")
+async def test_a_tab_whose_session_cannot_start_is_closed_not_left_waiting(tmp_path):
+    # the lesson file is checked when the server starts, then removed: each session process
+    # ends at once with its one-line error; the tab is closed, the server goes on
+    lesson = tmp_path / "gone.md"
+    lesson.write_text(builtin_text("why-shuffle"))
+    server = start_server("--lesson", str(lesson))
+    lesson.unlink()
     try:
         async with aiohttp.ClientSession() as client:
             ws = await client.ws_connect(
@@ -372,6 +375,9 @@ async def test_a_tab_whose_session_cannot_start_is_closed_not_left_waiting():
                 assert response.status == 200  # still serving
     finally:
         assert server.stop() == 0
+    # the session's one-line error reaches the server's log (made visible, one line)
+    said = [line for line in server.lines if line.startswith("session 1 said: ")]
+    assert len(said) == 1 and "gone.md" in said[0] and "does not exist" in said[0], server.lines
 
 
 async def test_ctrl_c_stops_the_server_and_every_session_process():
@@ -380,12 +386,13 @@ async def test_ctrl_c_stops_the_server_and_every_session_process():
         sockets = [await open_session(server.url, client) for _ in range(2)]
         pids = wait_until(lambda: len(server.sessions()) == 2 and server.sessions(),
                           "two session processes")
-        for pid in pids:  # each session is python -m tui, in a process group of its own
-            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
-            assert cmdline[1:3] == [b"-m", b"tui"]
+        fork_server = server.fork_server()
+        assert fork_server is not None  # python -m tui sessions are forked from it
+        for pid in pids:  # each session is forked from the fork server, in a group of its own
+            assert parent_of(pid) == fork_server
             assert os.getpgid(pid) == pid != os.getpgid(server.proc.pid)
         assert server.stop() == 0  # SIGINT, as Ctrl+C in its terminal
         for ws in sockets:
             await ws.close()
-    assert [pid for pid in pids if alive(pid)] == []
+    assert [pid for pid in pids if alive(pid)] == [] and not alive(fork_server)
     assert server.lines[-1] == "mbsim serve: stopped; every session ended"

@@ -126,6 +126,16 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         self._per_iteration = 1e-4            # running estimate of the engine's time per iteration
         self._key: tuple | None = None
 
+    def get_driver_class(self) -> type:
+        """Textual's choice, except that its web driver becomes :class:`tui.web_driver.SessionDriver`
+        (a browser session ends when its server is gone)."""
+        driver = super().get_driver_class()
+        if (driver.__module__, driver.__name__) == ("textual.drivers.web_driver", "WebDriver"):
+            from .web_driver import SessionDriver
+
+            return SessionDriver
+        return driver
+
     # ------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Vertical(id="main"):

@@ -53,10 +53,16 @@ def preset_list() -> list[tuple[str, str]]:
 
 def commands_for(app: object) -> Iterator[Command]:
     """Every command for the app's current run, in the order the palette lists them."""
+    web = bool(getattr(app, "is_web", False))  # in a browser files are downloads, never written
     yield Command("Settings…", "every setting of the scenario (key s)", "settings")
-    yield Command("Save scenario…", "write the settings in force to a TOML file", "save_scenario")
+    if web:
+        yield Command("Download scenario", "the settings in force as a TOML file, downloaded by "
+                      "your browser", "save_scenario")
+    else:
+        yield Command("Save scenario…", "write the settings in force to a TOML file", "save_scenario")
     yield Command("Batch-size lab", "steps vs examples to reach a loss, over batch sizes (key b)", "lab")
-    yield Command("Screenshot", "save an SVG picture of the screen in the working directory", "screenshot")
+    yield Command("Screenshot", "download an SVG picture of the screen (key S)" if web else
+                  "save an SVG picture of the screen in the working directory", "screenshot")
     yield Command("Noise cloud", "K runs of this scenario with different sampling seeds, their spread "
                   "measured and predicted (key k)", "cloud")
     for axis in X_AXES:

@@ -32,9 +32,9 @@ from textual.widgets import Input
 from engine import ScenarioError, Simulation
 from engine.arithmetic import arithmetic_line
 from engine.lessons import (
-    KEYS, Lesson, Slide, Unreachable, check_answer, format_quantity, quantity_value,
-    run_target,
+    KEYS, Lesson, Slide, Unreachable, answer_of, apply_slide, cloud_goal, judge, run_target,
 )
+from engine.lessons.player import has_references, values_at
 
 from .app import SLICE, MbsimApp
 from .runloop import EVAL_POLICY
@@ -130,6 +130,8 @@ class LessonApp(MbsimApp):
         # MbsimApp.on_mount runs after this one (Textual calls each class's handler)
         self.panel = self.query_one("#lesson", LessonPanel)
         self.call_later(self.open_slide, 0)
+        if has_references(self.lesson):   # answers that read quantity@N: compute them meanwhile
+            self.run_worker(lambda: values_at(self.lesson), thread=True, exclusive=False, group="lesson-values")
 
     @property
     def slide(self) -> Slide:
@@ -163,18 +165,34 @@ class LessonApp(MbsimApp):
         self.revealed, self.verdicts = {}, {}
         self.panel.input.display = False
         await self.panel.show_slide(self.lesson.title, index + 1, len(self.lesson.slides), slide.text)
-        self._apply_view(slide)  # first: a panel the view hides is not drawn for the new run
+        own_screen = slide.view in ("cloud", "lab")   # built from the slide's own run: after it
+        if not own_screen:
+            self._apply_view(slide)  # first: a panel the view hides is not drawn for the new run
         if fresh is not None:
             self.replace_simulation(fresh)
+        if slide.live:
+            self._apply_live(slide)
+        if own_screen:
+            self._apply_view(slide)
         self._apply_highlight(slide)
         self.allowed = None if slide.keys is None else (
             frozenset(KEY_ACTIONS[k] for k in slide.keys) | ALWAYS_ALLOWED)
         self.autopause = slide.pause
-        if slide.run is not None:
+        if slide.run is not None and slide.view != "cloud":   # a cloud slide's run runs the cloud
             self._start_run(slide)
         self.redraw()
         self.show_lesson_state()
         return True
+
+    def _apply_live(self, slide: Slide) -> None:
+        """The slide's ``live`` settings on the run in progress (the parameters kept), as the keys
+        and the settings screen change them."""
+        try:
+            self.sim.apply_changes(**dict(slide.live))
+        except ScenarioError as err:
+            self.notify(f"{self.lesson.source}:{slide.live_line}: {err}", severity="error", timeout=8)
+            return
+        self._jumped("settings")
 
     def _record(self) -> SlideStart:
         sim = self.sim
@@ -203,41 +221,32 @@ class LessonApp(MbsimApp):
         """The state slide ``index`` begins in if only the lesson's directives had acted."""
         sim = Simulation(self.lesson.start, eval_policy=EVAL_POLICY)
         for slide in self.lesson.slides[:index]:
-            if slide.fresh:
-                sim = Simulation(slide.scenario, eval_policy=EVAL_POLICY)
-            if slide.run is None:
-                continue
-            try:
-                target = self._target(slide, sim)
-            except Unreachable:
-                continue
-            if target is None:
-                while not sim.done and not sim.train_loss < slide.run.value:
-                    sim.run_iterations(1)
-            else:
-                sim.run_iterations(target - sim.iteration)
+            sim = apply_slide(slide, sim)
         return sim
 
     def _apply_view(self, slide: Slide) -> None:
         view = slide.view
         if isinstance(self.screen, CompareScreen) and view != "compare":
             self.screen.action_close()  # a slide that does not ask for compare mode is on main
-        if isinstance(self.screen, CloudScreen) and view != "cloud":
+        # the cloud and the lab run on the scenario they were opened with: every slide opens its own
+        if isinstance(self.screen, CloudScreen):
             self.screen.action_close()
-        if isinstance(self.screen, LabScreen) and view != "lab":
-            self.screen.action_close()  # nor for the lab (closing stops its sweep)
+        if isinstance(self.screen, LabScreen):
+            self.screen.action_close()  # closing stops its sweep
         if view is None:
             return
         if view == "lab":
-            if not isinstance(self.screen, LabScreen):
-                self.action_lab()
+            self.action_lab()
             self.notify(f"Slide {slide.number}/{len(self.lesson.slides)}: {slide.title} — the batch-size lab. "
                         "PageDown: next slide · b: back to the main screen", timeout=6)
             return
         if view == "cloud":
-            if not isinstance(self.screen, CloudScreen):
-                self.cloud_runs = slide.runs or self.cloud_runs
-                self.action_cloud()
+            self.cloud_runs = slide.runs or self.cloud_runs
+            self.action_cloud()
+            screen = self.screen
+            if slide.run is not None and isinstance(screen, CloudScreen):
+                goal = cloud_goal(slide.run, self.sim.plan)   # the slide's run runs the cloud
+                self.call_after_refresh(lambda: screen.run_to_goal(goal))
             self.notify(f"Slide {slide.number}/{len(self.lesson.slides)}: {slide.title} — the noise cloud. "
                         "PageDown: next slide · k: back to the main screen", timeout=6)
             return
@@ -396,16 +405,11 @@ class LessonApp(MbsimApp):
 
     # ------------------------------------------------------------------------------------------
     # questions
-    def _question_answer(self, i: int) -> tuple[str, Any]:
+    def _question_answer(self, i: int) -> str:
+        """The revealed answer's line: its working in the students' words, then the explanation."""
         q = self.slide.questions[i]
-        try:
-            value = quantity_value(q.answer, self.sim)
-        except (ValueError, ArithmeticError) as err:
-            return f"not known yet ({err})", None
-        text = f"{format_quantity(value)}  ({q.answer})"
-        if q.explain:
-            text += f" {q.explain}"
-        return text, value
+        answer = answer_of(q, self.sim, self.lesson)
+        return answer.with_explanation(q.explain) if answer.known else answer.text
 
     def action_reveal(self) -> None:
         """Reveal the next question's answer, read from the simulation now."""
@@ -413,7 +417,7 @@ class LessonApp(MbsimApp):
         if not pending:
             self.notify("no question left on this slide (PageDown: next slide)", timeout=3)
             return
-        self.revealed[pending[0]] = self._question_answer(pending[0])[0]
+        self.revealed[pending[0]] = self._question_answer(pending[0])
         self.show_lesson_state()
 
     def action_answer(self) -> None:
@@ -437,13 +441,10 @@ class LessonApp(MbsimApp):
         if not typed or not pending:
             return
         i = pending[0]
-        text, value = self._question_answer(i)
-        shown = typed if typed.isprintable() else repr(typed)
-        if value is not None and check_answer(typed, value):
-            self.revealed[i] = text
-            self.verdicts[i] = f"✓ {shown} is right"
-        else:
-            self.verdicts[i] = f"✗ not {shown}"
+        verdict = judge(self.slide.questions[i], typed, self.sim, self.lesson)
+        if verdict.correct:
+            self.revealed[i] = self._question_answer(i)
+        self.verdicts[i] = verdict.message
         self.show_lesson_state()
 
     def on_key(self, event: Any) -> None:

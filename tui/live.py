@@ -303,9 +303,14 @@ class LiveActions:
         self._tell(f"landscape: {names[i]} (across) × {names[j]} (up)")
 
     def action_save_scenario(self) -> None:
-        """Ask for a path and save the scenario in force as TOML."""
-        from .screens.save import SavePrompt
+        """Ask for a path and save the scenario in force as TOML. In a browser (``mbsim serve``)
+        the TOML is offered as a download instead: a web session never writes the server's files."""
+        from .screens.save import SavePrompt, default_filename
 
+        if getattr(self, "is_web", False):
+            scenario = scenario_to_save(self.sim)
+            self.offer_download(scenario.to_toml(), default_filename(scenario), "application/toml")
+            return
         if isinstance(self.screen, SavePrompt):  # type: ignore[attr-defined]
             return
 
@@ -324,13 +329,9 @@ class LiveActions:
         """
         from .files import create_numbered
 
-        if getattr(self, "is_web", False):
-            name = filename or screenshot_name(folder="/nonexistent")
-            svg = self.export_screenshot()  # type: ignore[attr-defined]
-            self.deliver_text(io.StringIO(svg), save_filename=name,  # type: ignore[attr-defined]
-                              open_method="download", mime_type="image/svg+xml",
-                              encoding="utf-8")
-            self._tell(f"screenshot offered as a download: {name}", replace=False)
+        if getattr(self, "is_web", False):  # the name is only a proposal to the browser
+            name = os.path.basename(filename or "") or screenshot_name(folder="/nonexistent")
+            self.offer_download(self.export_screenshot(), name, "image/svg+xml")  # type: ignore[attr-defined]
             return
         folder = Path(path) if path else Path.cwd()
         name = filename or f"mbsim-{datetime.now().strftime('%Y-%m-%d-%H%M%S')}.svg"
@@ -342,6 +343,14 @@ class LiveActions:
             self._refuse(f"screenshot not saved: {err.strerror or err} ({folder})")
             return
         self._tell(f"screenshot saved: {os.path.abspath(saved)}", replace=False)
+
+    def offer_download(self, text: str, name: str, mime_type: str) -> None:
+        """In a browser: offer ``text`` as a file the browser downloads (``App.deliver_text``,
+        textual-serve's single-use ``/download/{key}``) and say so. Nothing touches the server's
+        files: this is how a web session saves anything."""
+        self.deliver_text(io.StringIO(text), save_filename=name,  # type: ignore[attr-defined]
+                          open_method="download", mime_type=mime_type, encoding="utf-8")
+        self._tell(f"offered as a download: {name} (your browser saves it)", replace=False)
 
     # -- system commands: Textual's, with its Screenshot replaced by ours (working directory)
     def get_system_commands(self, screen: Any) -> Iterable[Any]:

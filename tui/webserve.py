@@ -6,7 +6,7 @@ Built on textual-serve (Textualize's package), but not on its ``Server`` class. 
   web driver's ``D``/``M``/``P`` packets on the child's stdin/stdout, meta messages such as
   resize, focus, quit, file deliveries);
 * :class:`textual_serve.download_manager.DownloadManager`: the single-use ``/download/{key}``
-  URLs that ``App.deliver_text`` offers (the ``S`` screenshot in the browser);
+  URLs that ``App.deliver_text`` offers (the ``S`` screenshot and the scenario in the browser);
 * its static files: ``textual.js`` (xterm.js and the browser half of the protocol), ``xterm.css``
   and the Roboto Mono font files it ships.
 
@@ -21,20 +21,39 @@ and on Ctrl+C it asks each app to quit but never waits for nor kills them. Overr
 that would leave nothing of the class but its name, so the routes here are our own (about as
 short) and each concern is one visible piece:
 
-* :func:`guard` (a middleware): a websocket or download asked for by another site's page
-  (its ``Origin``) is refused; and the access token, from ``?token=`` (then remembered in an
-  HttpOnly, SameSite=Strict cookie, because textual.js opens ``/ws`` and ``/download/…`` without
-  the query) — a request without it gets 403 and nothing is started;
+* :meth:`SessionServer.guard` (a middleware; the checks are :mod:`tui.web_requests`): a request
+  whose ``Host`` is not a name this server was bound to is refused (421: DNS rebinding); a
+  websocket or download asked for by another site's page (its ``Origin``, http(s) only) is
+  refused (403); and the access token, from ``?token=`` (then remembered in an HttpOnly,
+  SameSite=Strict cookie, because textual.js opens ``/ws`` and ``/download/…`` without the
+  query) — a request without it gets 403 and nothing is started. Whatever else goes wrong in a
+  handler is a short page (4xx, or 500) and one log line, never a traceback;
 * :meth:`SessionServer.handle_index` / :meth:`SessionServer.handle_websocket`: the session cap,
-  checked before the page and again before the spawn (HTTP 503 with a page that says why);
-* :data:`PAGE`: our own page for textual.js, with an ``@font-face`` on the font file served from
-  ``/static/fonts`` and local monospace fonts after it; nothing in it names another host;
-* :class:`SessionProcess`: each session is ``python -m tui …`` started with
-  ``create_subprocess_exec`` (an argv list: no shell, nothing to quote) in its own session
-  (process group), so Ctrl+C in the server's terminal reaches the server only, and the server
-  ends every session itself: ``quit`` first, then SIGTERM, then SIGKILL to the group
-  (:meth:`SessionServer.close_all`). Binding is done by the caller on a socket it made
-  (:func:`SessionServer.run` takes it), so a bad address is one line before anything starts.
+  checked before the page and again before the spawn (HTTP 503 with a page that says why); a
+  request to ``/ws`` that is no websocket handshake gets 400;
+* :meth:`SessionServer.handle_static`: only the files textual-serve ships, looked up by name in
+  a table made at start (no path from a request ever reaches the file system);
+* :data:`PAGE` (:mod:`tui.web_pages`): our own page for textual.js, with an ``@font-face`` on
+  the font file served from ``/static/fonts`` and local monospace fonts after it; nothing in it
+  names another host;
+* :meth:`SessionServer.cap`: ``max_sessions``, lowered when the sessions measured so far take
+  more memory than estimated (:mod:`tui.serve_sizing`, when the cap was not given);
+* :class:`SessionProcess`: each session is ``python -m tui …`` forked from a process that has
+  imported the app once (:mod:`tui.web_spawn`, :mod:`tui.web_zygote`: 30 tabs opening at once
+  are served in ~3 s instead of ~10 on 2 cores), or else started with
+  ``create_subprocess_exec`` (an argv list: no shell, nothing to quote); either way in its own
+  session (process group), so Ctrl+C in the server's terminal reaches the server only, and the server
+  ends every session itself: ``quit`` and the end of its stdin first, then SIGTERM, then SIGKILL
+  to the group (:meth:`SessionProcess.end`). A closed tab frees its place in the cap at once;
+  its process is ended meanwhile. If the server itself is killed, each session sees its stdin
+  close and ends (:mod:`tui.web_driver`);
+* :meth:`SessionServer._read_browser`: every websocket message is checked
+  (:func:`tui.web_messages.read_message`); a malformed one is ignored with one log line and the
+  session goes on.
+
+Binding is done by the caller on a socket it made (:func:`SessionServer.run` takes it), so a bad
+address is one line before anything starts. Idle connections and requests whose headers do not
+arrive within :attr:`ServeConfig.header_timeout` seconds are closed (slowloris).
 """
 
 from __future__ import annotations
@@ -44,13 +63,13 @@ import html
 import json
 import os
 import re
-import secrets
 import shlex
 import signal
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
@@ -58,53 +77,149 @@ from textual_serve.download_manager import DownloadManager
 
 import textual_serve
 
+from .serve_sizing import Sizing
+from .web_pages import MESSAGE_PAGE, PAGE
+from .web_spawn import ForkedProcess, ForkServer, forkable
+from .web_messages import MAX_COLS, MAX_ROWS, MIN_COLS, MIN_ROWS, MalformedMessage, read_message
+from .web_requests import (TOKEN_COOKIE, LimitedLog, allowed_host_names, host_allowed,
+                           one_line_logger, origin_allowed)
+from .web_requests import token_ok as _token_matches
+
+__all__ = ["ServeConfig", "SessionProcess", "SessionServer", "serve", "token_ok", "same_origin",
+           "TOKEN_COOKIE", "MIN_COLS", "MAX_COLS", "MIN_ROWS", "MAX_ROWS", "PAGE", "MESSAGE_PAGE"]
+
 #: textual-serve's static files (textual.js, xterm.css, fonts), served under /static.
 STATIC_DIR = Path(textual_serve.__file__).resolve().parent / "static"
-#: The cookie that remembers the token for /ws and /download (textual.js drops the query).
-TOKEN_COOKIE = "mbsim_token"
-#: A browser's terminal size is clamped to this (a huge size would be a huge screen to render).
-MIN_COLS, MAX_COLS, MIN_ROWS, MAX_ROWS = 20, 400, 8, 200
 #: How long a session gets to quit after ``quit`` and after SIGTERM, in seconds.
 QUIT_GRACE, TERM_GRACE = 3.0, 2.0
-#: Largest message accepted from a browser (keys and resizes are a few bytes).
+#: Largest message accepted from a browser (keys and resizes are a few bytes); a larger one
+#: closes the websocket (code 1009), as the websocket protocol says.
 MAX_MESSAGE = 64 * 1024
+#: Seconds a connection may take to send a request's headers, or stay idle between requests.
+HEADER_TIMEOUT = 10.0
+#: The last bytes of a session's stderr kept for the log when it ends.
+STDERR_KEPT = 4096
 
 
 class SessionProcess(AppService):
     """One mbsim process for one browser tab (textual-serve's AppService, started without a shell).
 
     ``argv`` is run with ``create_subprocess_exec`` in a new session (its own process group),
-    with the web driver's environment from AppService plus ``extra_env``.
+    with the web driver's environment from AppService plus ``extra_env``. ``log`` gets the last
+    lines the process wrote to stderr when it ends (made visible by the caller's log).
     """
 
     def __init__(self, argv: Sequence[str], *, extra_env: dict[str, str] | None = None,
+                 log: Callable[[str], None] | None = None, spawner: ForkServer | None = None,
                  **kwargs) -> None:
         super().__init__(shlex.join(argv), **kwargs)
         self.argv = list(argv)
         self.extra_env = dict(extra_env or {})
-        self.process: asyncio.subprocess.Process | None = None
+        self.log = log
+        self.spawner = spawner
+        self.process: asyncio.subprocess.Process | ForkedProcess | None = None
+        self.started = False  # the app has spoken the protocol (it can be asked to quit)
 
     async def _open_app_process(self, width: int = 80, height: int = 24):  # AppService's hook
         env = self._build_environment(width=width, height=height)
         env.update(self.extra_env)
-        process = await asyncio.create_subprocess_exec(
-            *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True,
-        )
-        self._process = self.process = process
+        process: asyncio.subprocess.Process | ForkedProcess | None = None
+        if self.spawner is not None and self.spawner.alive and forkable(self.argv):
+            try:
+                process = await self.spawner.spawn(self.argv, env)
+            except (OSError, ConnectionError, ValueError):
+                process = None  # started the ordinary way below
+        if process is None:
+            process = await asyncio.create_subprocess_exec(
+                *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True,
+            )
+        self._process = self.process = process  # type: ignore[assignment]
         self._stdin = process.stdin
         return process
 
+    async def run(self) -> None:
+        """Read the app's packets until it exits (AppService's loop, with a bounded stderr).
+
+        The first line is the web driver's ``__GANGLION__``; then packets of a type byte
+        (``D`` screen bytes, ``M`` meta JSON, ``P`` packed file chunks), a 4-byte big-endian
+        length and the payload. Once the browser is gone the packets are read and dropped, so
+        the app is never blocked writing while it is asked to quit. The last
+        :data:`STDERR_KEPT` bytes of stderr go to ``log``.
+        """
+        process = self._process
+        assert process is not None and process.stdout is not None and process.stderr is not None
+        stdout, stderr = process.stdout, process.stderr
+        tail = bytearray()
+
+        async def read_stderr() -> None:
+            while chunk := await stderr.read(4096):
+                tail.extend(chunk)
+                del tail[:-STDERR_KEPT]
+
+        stderr_task = asyncio.ensure_future(read_stderr())
+        handlers = {b"D": self.on_data, b"M": self.on_meta, b"P": self.on_packed}
+        try:
+            for _ in range(10):
+                line = await stdout.readline()
+                if not line or line == b"__GANGLION__\n":
+                    break
+            while True:
+                kind = await stdout.readexactly(1)
+                size = int.from_bytes(await stdout.readexactly(4), "big")
+                payload = await stdout.readexactly(size)
+                handler = handlers.get(kind)
+                if handler is None:
+                    continue
+                try:
+                    await handler(payload)
+                except Exception:  # the websocket is closed (or closing): drop, keep reading
+                    handlers.clear()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            try:
+                await asyncio.wait_for(stderr_task, 1.0)
+            except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
+                stderr_task.cancel()
+        if tail and self.log is not None:
+            for line in bytes(tail).decode("utf-8", "replace").strip().splitlines()[-5:]:
+                self.log(line)
+
+    async def on_data(self, payload: bytes) -> None:
+        self.started = True
+        await super().on_data(payload)
+
+    async def on_meta(self, data: bytes) -> None:
+        """AppService's, except that only http(s) links are passed to the browser to open."""
+        self.started = True
+        try:
+            meta = json.loads(data)
+        except ValueError:
+            return
+        if isinstance(meta, dict) and meta.get("type") == "open_url":
+            if urlsplit(str(meta.get("url", ""))).scheme not in ("http", "https"):
+                return
+        await super().on_meta(data)
+
     async def end(self) -> None:
-        """Ask the app to quit; SIGTERM then SIGKILL its process group if it does not."""
+        """End the process: an app not yet started is killed at once (nothing to lose); a
+        running one is asked to quit (and its stdin closed), then SIGTERM, then SIGKILL to
+        its process group."""
         process = self.process
         if process is None or process.returncode is not None:
             return
-        try:
-            await self.send_meta({"type": "quit"})
-        except Exception:  # the pipe is gone: the process is on its way out
-            pass
-        for sig, grace in ((None, QUIT_GRACE), (signal.SIGTERM, TERM_GRACE), (signal.SIGKILL, None)):
+        steps: tuple[tuple[signal.Signals | None, float | None], ...]
+        if self.started:
+            try:
+                await asyncio.wait_for(self.send_meta({"type": "quit"}), 1.0)
+                self.stdin.close()
+            except Exception:  # the pipe is gone: the process is on its way out
+                pass
+            steps = ((None, QUIT_GRACE), (signal.SIGTERM, TERM_GRACE), (signal.SIGKILL, None))
+        else:
+            steps = ((signal.SIGKILL, None),)
+        for sig, grace in steps:
             if sig is not None:
                 try:
                     os.killpg(process.pid, sig)
@@ -119,7 +234,9 @@ class SessionProcess(AppService):
 
 @dataclass
 class ServeConfig:
-    """What ``mbsim serve`` decided: the session command, the cap, the token, the title."""
+    """What ``mbsim serve`` decided: the session command, the cap, the token, the title, the
+    names the server answers to (``host_names``, patterns for
+    :func:`tui.web_requests.host_allowed`; IP addresses always), the header timeout."""
 
     argv: list[str]
     max_sessions: int
@@ -127,12 +244,28 @@ class ServeConfig:
     title: str = "mbsim"
     extra_env: dict[str, str] = field(default_factory=dict)
     log: Callable[[str], None] = lambda line: print(line, flush=True)
+    host_names: frozenset[str] = field(
+        default_factory=lambda: allowed_host_names("127.0.0.1", loopback=True))
+    header_timeout: float = HEADER_TIMEOUT
+    fork_server: bool = True  # sessions of python -m tui forked from a pre-imported process
+    sizing: Sizing | None = None  # the cap follows the sessions' measured memory (below max_sessions)
+
+
+def session_environment(extra_env: dict[str, str] | None = None, width: int = 80,
+                        height: int = 24) -> dict[str, str]:
+    """A session's environment: textual-serve's (``AppService._build_environment``: the web
+    driver, truecolor, the terminal size) plus ``extra_env``."""
+    probe = AppService.__new__(AppService)  # the method reads only ``debug``
+    probe.debug = False
+    env = AppService._build_environment(probe, width=width, height=height)
+    env.update(extra_env or {})
+    return env
 
 
 def _clamp(value: str | int | None, low: int, high: int, default: int) -> int:
     try:
         number = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
     return max(low, min(high, number))
 
@@ -144,23 +277,24 @@ def _message_page(status: int, title: str, text: str) -> web.Response:
 
 def token_ok(request: web.Request, token: str | None) -> bool:
     """True when no token is needed, or the request carries it (query or cookie)."""
-    if token is None:
-        return True
-    given = request.query.get("token") or request.cookies.get(TOKEN_COOKIE) or ""
-    return secrets.compare_digest(given.encode("utf-8", "replace"), token.encode("utf-8"))
+    given = request.query.get("token") or request.cookies.get(TOKEN_COOKIE)
+    return _token_matches(given, token)
 
 
 def same_origin(request: web.Request) -> bool:
-    """False when a browser says the request comes from another site's page.
+    """False when a browser says the request comes from anything but this server's own page
+    (:func:`tui.web_requests.origin_allowed`)."""
+    return origin_allowed(request.headers.get("Origin"), request.headers.get("Host"))
 
-    Browsers send ``Origin`` with every websocket handshake, and a websocket is not bound by
-    the same-origin policy: without this check any web page a student visits could open
-    sessions on a loopback server (which needs no token) and read their screens.
-    """
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True  # not a browser page (curl, the tests' clients)
-    return origin.split("://", 1)[-1].rstrip("/").lower() == request.host.lower()
+
+def static_files(folder: Path = STATIC_DIR) -> dict[str, Path]:
+    """The files under ``folder`` by their relative path (``js/textual.js``); regular files
+    only, no links: what ``/static/…`` may serve."""
+    found = {}
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            found[path.relative_to(folder).as_posix()] = path
+    return found
 
 
 class SessionServer:
@@ -170,7 +304,12 @@ class SessionServer:
         self.config = config
         self.download_manager = DownloadManager()
         self.sessions: dict[int, SessionProcess] = {}
+        self.ending: set[SessionProcess] = set()  # closed tabs whose process is being ended
         self.websockets: set[web.WebSocketResponse] = set()
+        self.log_line = LimitedLog(config.log)
+        self.spawner: ForkServer | None = None
+        self._last_cap = config.max_sessions
+        self.static = static_files()
         self._next_id = 1
         self._closing = False
 
@@ -182,40 +321,84 @@ class SessionServer:
             web.get("/ws", self.handle_websocket),
             web.get("/download/{key}", self.handle_download),
             web.get("/favicon.ico", self.handle_favicon),
-            web.static("/static", STATIC_DIR, show_index=False, follow_symlinks=False),
+            web.get("/static/{path:.+}", self.handle_static),
         ])
         return app
 
+    def refuse(self, request: web.Request, status: int, title: str, text: str,
+               why: str = "") -> web.Response:
+        """A short page for the browser and one line in the log."""
+        where = request.raw_path if len(request.raw_path) <= 100 else request.raw_path[:100] + "…"
+        self.log_line(f"refused {request.method} {where} from {request.remote}: {status} "
+                      f"{why or title.split(' · ', 1)[-1]}")
+        return _message_page(status, title, text)
+
     @web.middleware
     async def guard(self, request: web.Request, handler) -> web.StreamResponse:
-        """The access token: 403 without it, before any route runs (so nothing starts)."""
+        """Host, Origin and token (module docstring); a handler's error is a page, not a traceback."""
+        hosts = request.headers.getall("Host", [])
+        if len(hosts) != 1 or not host_allowed(hosts[0], self.config.host_names):
+            return self.refuse(request, 421, "421 · not this server's address",
+                               "This mbsim server answers only to its own address (the one it "
+                               "printed when it started); open that address.",
+                               why=f"unknown Host {hosts[0][:80]!r}" if hosts else "no Host")
         if request.path in ("/ws", "/download") or request.path.startswith("/download/"):
             if not same_origin(request):
-                return _message_page(403, "403 · another site", "Sessions of this mbsim server "
-                                     "can only be opened from its own page.")
+                origin = request.headers.get("Origin", "")[:80]
+                return self.refuse(request, 403, "403 · another site", "Sessions of this mbsim "
+                                   "server can only be opened from its own page.",
+                                   why=f"Origin {origin!r}")
         if not token_ok(request, self.config.token):
-            return _message_page(403, "403 · access token needed",
-                                 "This mbsim server needs the access token that was printed "
-                                 "with its address: open the full URL, with ?token=…")
-        response = await handler(request)
-        if self.config.token is not None and request.query.get("token"):
+            return self.refuse(request, 403, "403 · access token needed",
+                               "This mbsim server needs the access token that was printed "
+                               "with its address: open the full URL, with ?token=…")
+        try:
+            response = await handler(request)
+        except web.HTTPException as err:
+            if err.status < 400:
+                raise
+            return self.refuse(request, err.status, f"{err.status} · {err.reason.lower()}",
+                               err.text if err.text and not err.text.startswith(str(err.status))
+                               else "Nothing of mbsim is at this address.")
+        except (asyncio.CancelledError, ConnectionError):
+            raise
+        except Exception as err:  # a bug or the OS's error: a page and one line, not a traceback
+            first = str(err).splitlines()[0][:120] if str(err) else ""
+            return self.refuse(request, 500, "500 · server error", "Something went wrong on the "
+                               "server; try again.", why=f"{type(err).__name__}: {first}")
+        if (self.config.token is not None and request.query.get("token")
+                and not response.prepared):
             response.set_cookie(TOKEN_COOKIE, self.config.token, httponly=True,
                                 samesite="Strict", path="/")
         return response
 
-    def full(self) -> bool:
-        return len(self.sessions) >= self.config.max_sessions
+    def cap(self) -> int:
+        """How many sessions at once: ``max_sessions``, or lower when the sessions measured so
+        far take more memory than was estimated (:class:`tui.serve_sizing.Sizing`)."""
+        sizing = self.config.sizing
+        if sizing is None:
+            return self.config.max_sessions
+        sizing.observe(s.process.pid for s in self.sessions.values() if s.process is not None)
+        cap = min(self.config.max_sessions, sizing.cap())
+        if cap < self._last_cap:
+            self.config.log(f"sessions take up to {sizing.per_session_mb:.0f} MB (measured): at "
+                            f"most {cap} at once from now on")
+        self._last_cap = cap
+        return cap
 
-    def _full_page(self) -> web.Response:
-        n = self.config.max_sessions
-        return _message_page(503, "503 · all sessions in use",
-                             f"All {n} session{'s' if n != 1 else ''} of this mbsim server are "
-                             "in use. Close a tab that runs mbsim, or ask whoever started the "
-                             "server to raise --max-sessions, then reload this page.")
+    def full(self) -> bool:
+        return len(self.sessions) >= self.cap()
+
+    def _full_page(self, request: web.Request) -> web.Response:
+        n = self.cap()
+        return self.refuse(request, 503, "503 · all sessions in use",
+                           f"All {n} session{'s' if n != 1 else ''} of this mbsim server are "
+                           "in use. Close a tab that runs mbsim, or ask whoever started the "
+                           "server to raise --max-sessions, then reload this page.")
 
     async def handle_index(self, request: web.Request) -> web.Response:
         if self.full():
-            return self._full_page()
+            return self._full_page(request)
         scheme = "wss" if request.secure else "ws"
         page = PAGE.format(
             title=html.escape(self.config.title),
@@ -228,13 +411,19 @@ class SessionServer:
     async def handle_favicon(self, request: web.Request) -> web.Response:
         return web.Response(status=204)  # no icon, and no 404 in the browser's console
 
+    async def handle_static(self, request: web.Request) -> web.StreamResponse:
+        path = self.static.get(request.match_info["path"])
+        if path is None:
+            raise web.HTTPNotFound(text="No such file.")
+        return web.FileResponse(path)
+
     async def handle_download(self, request: web.Request) -> web.StreamResponse:
         """A file the app offered (``App.deliver_text``): streamed chunk by chunk from it."""
         key = request.match_info["key"]
         try:
             meta = await self.download_manager.get_download_metadata(key)
         except KeyError:
-            raise web.HTTPNotFound(text="no such download (each link works once)")
+            raise web.HTTPNotFound(text="No such download (each link works once).")
         response = web.StreamResponse()
         content_type = meta.mime_type + (f"; charset={meta.encoding}" if meta.encoding else "")
         response.headers["Content-Type"] = content_type
@@ -251,13 +440,19 @@ class SessionServer:
     async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
         if self._closing:
             return _message_page(503, "503 · server stopping", "This mbsim server is stopping.")
-        if self.full():
-            return self._full_page()
         websocket = web.WebSocketResponse(heartbeat=15, max_msg_size=MAX_MESSAGE)
+        if not websocket.can_prepare(request).ok:
+            return self.refuse(request, 400, "400 · not a websocket", "This address is where "
+                               "mbsim's page opens its session; open the server's address in a "
+                               "browser instead.", why="not a valid websocket handshake")
+        if self.full():
+            return self._full_page(request)
         session_id = self._next_id
         self._next_id += 1
         session = SessionProcess(
             self.config.argv, extra_env=self.config.extra_env,
+            log=lambda line: self.log_line(f"session {session_id} said: {line}"),
+            spawner=self.spawner,
             write_bytes=websocket.send_bytes, write_str=websocket.send_str,
             close=websocket.close, download_manager=self.download_manager,
         )
@@ -270,8 +465,8 @@ class SessionServer:
             await session.start(cols, rows)
             assert session.process is not None
             self.config.log(f"session {session_id} opened (pid {session.process.pid}; "
-                            f"{len(self.sessions)} of {self.config.max_sessions} in use)")
-            reader = asyncio.ensure_future(self._read_browser(websocket, session))
+                            f"{len(self.sessions)} of {self.cap()} in use)")
+            reader = asyncio.ensure_future(self._read_browser(websocket, session, session_id))
             exited = asyncio.ensure_future(session.process.wait())
             await asyncio.wait({reader, exited}, return_when=asyncio.FIRST_COMPLETED)
             reader.cancel()
@@ -286,13 +481,18 @@ class SessionServer:
 
     async def _end_session(self, session_id: int, session: SessionProcess,
                            websocket: web.WebSocketResponse) -> None:
+        """Free the tab's place at once, then end its process and close the websocket."""
+        if self.config.sizing is not None and session.process is not None:
+            self.config.sizing.observe([session.process.pid])  # its peak, before it is gone
+        if self.sessions.pop(session_id, None) is not None and session.process is not None:
+            self.config.log(f"session {session_id} closed ({len(self.sessions)} of "
+                            f"{self.cap()} in use)")
+        self.ending.add(session)
         try:
             await asyncio.shield(session.end())
             await self.download_manager.cancel_app_downloads(app_service_id=session.app_service_id)
         finally:
-            if self.sessions.pop(session_id, None) is not None and session.process is not None:
-                self.config.log(f"session {session_id} closed ({len(self.sessions)} of "
-                                f"{self.config.max_sessions} in use)")
+            self.ending.discard(session)
             self.websockets.discard(websocket)
             if not websocket.closed:
                 try:
@@ -300,34 +500,38 @@ class SessionServer:
                 except Exception:
                     pass
 
-    async def _read_browser(self, websocket: web.WebSocketResponse,
-                            session: SessionProcess) -> None:
-        """The browser's messages: keys (``stdin``), ``resize``, ``ping``, ``focus``, ``blur``."""
+    async def _read_browser(self, websocket: web.WebSocketResponse, session: SessionProcess,
+                            session_id: int) -> None:
+        """The browser's messages (:mod:`tui.web_messages`); a malformed one is ignored with
+        one log line."""
         async for message in websocket:
+            if message.type == WSMsgType.ERROR:  # e.g. too big: aiohttp closes the websocket
+                self.log_line(f"session {session_id}: websocket error: {message.data}")
+                continue
             if message.type != WSMsgType.TEXT:
+                self.log_line(f"session {session_id}: ignored a {message.type.name.lower()} "
+                              "message (the protocol is JSON text)")
                 continue
             try:
-                envelope = json.loads(message.data)
-                kind, data = envelope[0], envelope[1] if len(envelope) > 1 else None
-            except (ValueError, TypeError, IndexError, KeyError):
-                continue  # not the protocol: ignore it
-            if kind == "stdin" and isinstance(data, str):
-                await session.send_bytes(data.encode("utf-8"))
-            elif kind == "resize" and isinstance(data, dict):
-                await session.set_terminal_size(
-                    _clamp(data.get("width"), MIN_COLS, MAX_COLS, 80),
-                    _clamp(data.get("height"), MIN_ROWS, MAX_ROWS, 24))
-            elif kind == "ping":
-                await websocket.send_json(["pong", data])
-            elif kind == "focus":
+                checked = read_message(message.data)
+            except MalformedMessage as err:
+                self.log_line(f"session {session_id}: ignored a malformed message: {err}")
+                continue
+            if checked.kind == "stdin":
+                await session.send_bytes(checked.keys)
+            elif checked.kind == "resize":
+                await session.set_terminal_size(*checked.size)
+            elif checked.kind == "ping":
+                await websocket.send_json(["pong", checked.text])
+            elif checked.kind == "focus":
                 await session.focus()
-            elif kind == "blur":
+            elif checked.kind == "blur":
                 await session.blur()
 
     async def close_all(self) -> None:
         """End every session (quit, then SIGTERM, then SIGKILL) and close every websocket."""
         self._closing = True
-        await asyncio.gather(*(s.end() for s in list(self.sessions.values())),
+        await asyncio.gather(*(s.end() for s in [*self.sessions.values(), *self.ending]),
                              return_exceptions=True)
         await asyncio.gather(*(ws.close(code=1001, message=b"server stopping")
                                for ws in list(self.websockets)), return_exceptions=True)
@@ -340,8 +544,15 @@ class SessionServer:
         stop = stop or asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if self.config.fork_server and forkable(self.config.argv):
+            self.spawner = ForkServer()
+            if not await self.spawner.start(session_environment(self.config.extra_env)):
+                self.config.log("sessions start as separate processes (the fork server did not "
+                                "start)")
+                self.spawner = None
         runner = web.AppRunner(self.make_app(), handle_signals=False, access_log=None,
-                               shutdown_timeout=2.0)
+                               shutdown_timeout=2.0, logger=one_line_logger(self.log_line),
+                               keepalive_timeout=self.config.header_timeout)
         await runner.setup()
         try:
             site = web.SockSite(runner, sock)
@@ -352,6 +563,8 @@ class SessionServer:
         finally:
             await self.close_all()
             await runner.cleanup()
+            if self.spawner is not None:
+                await self.spawner.stop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
@@ -359,55 +572,3 @@ class SessionServer:
 def serve(sock: socket.socket, config: ServeConfig, ready: Callable[[], None] | None = None) -> None:
     """Run the server on ``sock`` until Ctrl+C; every session process is ended before returning."""
     asyncio.run(SessionServer(config).run(sock, ready))
-
-
-#: The page for one tab. textual.js (from /static) finds ``.textual-terminal``, reads its
-#: ``data-session-websocket-url`` and ``data-font-size`` and adds ``-first-byte`` / ``-closed``
-#: to the body. The font is the file textual-serve ships, served from here; if it cannot load,
-#: the terminal falls back to the local monospace fonts named after it (same cell grid: xterm.js
-#: measures whichever font it gets).
-PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<link rel="stylesheet" href="/static/css/xterm.css">
-<link rel="preload" href="/static/fonts/RobotoMono-VariableFont_wght.ttf" as="font" type="font/ttf" crossorigin>
-<style>
-@font-face {{ font-family: "Roboto Mono"; font-style: normal; font-weight: 100 700;
-  src: url("/static/fonts/RobotoMono-VariableFont_wght.ttf") format("truetype"); }}
-@font-face {{ font-family: "Roboto Mono"; font-style: italic; font-weight: 100 700;
-  src: url("/static/fonts/RobotoMono-Italic-VariableFont_wght.ttf") format("truetype"); }}
-html, body {{ margin: 0; height: 100%; background: #0c181f; color: #eee;
-  font-family: "Roboto Mono", "DejaVu Sans Mono", Menlo, Consolas, monospace; }}
-.note {{ position: absolute; inset: 0; display: flex; align-items: center;
-  justify-content: center; text-align: center; font-size: 16px; }}
-body.-first-byte .starting {{ display: none; }}
-.ended {{ display: none; z-index: 10; background: #0c181f; }}
-body.-closed .ended {{ display: flex; }}
-.ended button {{ margin-top: 1em; padding: .6em 1.6em; font: inherit; color: #fff;
-  background: #5e0ba7; border: 0; cursor: pointer; }}
-#terminal {{ position: absolute; inset: 0; opacity: 0; }}
-body.-first-byte #terminal {{ opacity: 1; }}
-</style>
-<script src="/static/js/textual.js"></script>
-</head>
-<body>
-<div class="note starting">{title}: starting a session…</div>
-<div class="note ended"><div>Session ended.<br>
-<button type="button" onclick="window.location.reload()">Start again</button></div></div>
-<div id="terminal" class="textual-terminal" data-session-websocket-url="{websocket_url}"
- data-font-size="{font_size}"></div>
-</body>
-</html>
-"""
-
-#: A refusal (403, 503): says what happened and what to do, in the same colours as the app page.
-MESSAGE_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>body {{ margin: 0; height: 100vh; display: flex; align-items: center; justify-content: center;
-background: #0c181f; color: #eee; font: 16px "DejaVu Sans Mono", Menlo, Consolas, monospace; }}
-main {{ max-width: 40em; padding: 2em; background: #12232d; }}</style></head>
-<body><main><h1>{title}</h1><p>{text}</p></main></body></html>
-"""

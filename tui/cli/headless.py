@@ -50,19 +50,28 @@ def epoch_line(epoch: int, epochs: int, batch: int, batches: int, loss: float, t
 class Interrupts:
     """SIGINT (Ctrl+C), SIGTERM and SIGHUP raise :class:`Interrupted` at once, except while a
     step's lines are being written or the files are being closed (then right after), so the
-    trace and the history always hold the same whole steps and no temporary file is left."""
+    trace and the history always hold the same whole steps and no temporary file is left.
+
+    Only the first signal raises: mbsim is then stopping, and further signals (Ctrl+C pressed
+    five times) are noted and change nothing, not even after :meth:`installed` ends (they are
+    ignored from then on: the process is about to exit with the first signal's code; a
+    restored default handler would kill it by the signal instead)."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def __init__(self) -> None:
         self.critical = False
         self.pending: int | None = None
+        self.raised = False
+        self.received = False
         self._old: dict[int, Any] = {}
 
     def _handler(self, signum: int, frame: Any) -> None:
-        if self.critical:
+        self.received = True
+        if self.critical or self.raised:
             self.pending = self.pending or signum
         else:
+            self.raised = True
             raise Interrupted(signum)
 
     @contextmanager
@@ -76,7 +85,7 @@ class Interrupts:
             yield
         finally:
             for sig, old in self._old.items():
-                signal.signal(sig, old)
+                signal.signal(sig, signal.SIG_IGN if self.received else old)
 
     @contextmanager
     def deferred(self) -> Iterator[None]:
@@ -85,8 +94,9 @@ class Interrupts:
             yield
         finally:
             self.critical = False
-        if self.pending:
+        if self.pending and not self.raised:
             signum, self.pending = self.pending, None
+            self.raised = True
             raise Interrupted(signum)
 
 

@@ -168,7 +168,10 @@ def report(result, out: TextIO) -> None:  # noqa: ANN001
     name = visible(result.scenario or "scenario")
     print(f"Batch-size lab: {name}, N = {result.n_samples}, {result.runs} runs per batch size, "
           f"lr rule {result.lr_rule} (lr {result.lr0:g} at B = {result.batch0})", file=out)
-    if result.target_rule == "given":
+    if not math.isfinite(result.target_loss):  # stopped in the pilot that chooses it
+        print(f"Target loss not chosen yet (stopped during the pilot that chooses it); "
+              f"budget {result.epochs_budget:,} epochs", file=out)
+    elif result.target_rule == "given":
         print(f"Target loss {fmt(result.target_loss)} (given), checked after every step; "
               f"budget {result.epochs_budget:,} epochs", file=out)
     else:

@@ -118,7 +118,14 @@ _OTHER_VALUES = {
     "speed": "batches per second, or max",
     "host": "an address, e.g. 127.0.0.1", "port": "a port number, e.g. 8000",
     "max_sessions": "a whole number", "token": "a text", "lesson": "a lesson name or file",
+    "batch_sizes": "batch sizes, e.g. 1,2,4,8 or pow2", "lr_rule": "a rule, e.g. tuned",
+    "runs": "a whole number", "parallel": "a whole number", "memory": "a whole number",
+    "json_out": "a file path", "csv_out": "a file path",
 }
+#: Options besides the scenario's whose value is a number or a list of numbers: a value such as
+#: ``-1`` or ``-1,2`` after them is taken as their (bad) value, not as an option.
+NUMERIC_OPTIONS = frozenset({"--speed", "--runs", "--batch-sizes", "--parallel", "--memory",
+                             "--port", "--max-sessions"})
 
 
 def _value_hint(parser: argparse.ArgumentParser, option: str) -> str:
@@ -202,8 +209,14 @@ def looks_like_number(token: str) -> bool:
     return True
 
 
+def looks_like_numbers(token: str) -> bool:
+    """True for ``-1`` or ``-1,2``: numbers separated by commas (a value, not an option)."""
+    return all(looks_like_number(part) for part in token.split(","))
+
+
 def normalize_argv(argv: Sequence[str]) -> list[str]:
-    """``--drop-last=false`` → ``--no-drop-last``; ``--lr -1e-3`` → ``--lr=-1e-3``.
+    """``--drop-last=false`` → ``--no-drop-last``; ``--lr -1e-3`` → ``--lr=-1e-3`` (and
+    ``--batch-sizes -1,2`` → ``--batch-sizes=-1,2``: a bad value, refused as such).
 
     argparse would refuse both (a flag with a value; a value that looks like an option).
     """
@@ -226,8 +239,8 @@ def normalize_argv(argv: Sequence[str]) -> list[str]:
             except ScenarioError as err:
                 raise UsageError(err.as_option()) from None
             out.append(head if flag else "--no-" + head[2:])
-        elif token in valued and i + 1 < len(tokens) and tokens[i + 1].startswith("-") \
-                and looks_like_number(tokens[i + 1]):
+        elif (token in valued or token in NUMERIC_OPTIONS) and i + 1 < len(tokens) \
+                and tokens[i + 1].startswith("-") and looks_like_numbers(tokens[i + 1]):
             out.append(f"{token}={tokens[i + 1]}")
             i += 1
         else:

@@ -151,8 +151,9 @@ def _make_callback(files: StepFiles, guard: Interrupts) -> Callable[[Any], None]
                 files.flush()
             finally:
                 guard.critical = False
-            if guard.pending:
+            if guard.pending and not guard.raised:
                 signum, guard.pending = guard.pending, None
+                guard.raised = True
                 raise Interrupted(signum)
 
     return on_step

@@ -11,9 +11,13 @@ before anything starts, so every mistake is one line and exit 2:
   (:func:`bind`): a bad port, a port in use, a host that does not resolve is one line;
 * who may start sessions: on a loopback address anyone on this machine; on any other address a
   warning and an access token in the URL (``--token``, or one made by ``secrets.token_urlsafe``);
-* how many at once: ``--max-sessions``, by default what this machine's available memory holds at
-  the measured footprint of a session (:data:`SESSION_RSS_MB`, from bench/serve_load.py), at
-  most :data:`DEFAULT_CAP`.
+  and under which names (:func:`tui.web_requests.allowed_host_names`: the ``--host`` name,
+  ``localhost`` on loopback, this machine's name on the wildcard address; any IP address);
+* for ``--lesson``: the lesson is read and checked here (:func:`check_lesson`), as ``mbsim lesson``
+  does, so a missing or bad one is one line before anything is bound;
+* how many at once: ``--max-sessions``, by default what this machine's memory and cores hold
+  for the scenario served (:mod:`tui.serve_sizing`: estimated from the scenario, then measured
+  as sessions run), at most :data:`~tui.serve_sizing.DEFAULT_CAP`.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ if TYPE_CHECKING:  # socket, ipaddress and secrets are imported when serving (mb
     import socket
 
 from engine.scenario import FIELD_NAMES
+from tui.serve_sizing import DEFAULT_CAP, Sizing, estimate_session_mb, mem_available_mb
 
 from .common import EXIT_INTERNAL, EXIT_OK, PROG, UsageError
 from .options import bool_keys, option_name
@@ -48,21 +53,14 @@ examples:
 Safe by default: it listens on 127.0.0.1 unless --host says otherwise. On any other address
 anyone who can reach it could start sessions, so a token is required in the URL (printed; or
 choose it with --token): a request without it gets 403 and starts nothing. Tabs beyond
---max-sessions get a page saying so (HTTP 503).
+--max-sessions get a page saying so (HTTP 503). A browser session never writes the server's
+files: screenshots and the scenario are offered as downloads.
 """
 SCENARIO_OPTIONS = True
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
-#: The default cap never exceeds this, whatever the memory.
-DEFAULT_CAP = 50
 #: Upper bound for an explicit --max-sessions.
 MAX_CAP = 1000
-#: Resident memory of one session in MB, measured by bench/serve_load.py (20 sessions of the
-#: worked example at 120x40, after 12 keys each: median 62 MB, max 63 MB), with headroom for
-#: larger scenarios and screens.
-SESSION_RSS_MB = 80
-#: Share of the available memory the default cap may plan to use.
-MEMORY_SHARE = 0.75
 TOKEN_RE = re.compile(r"[A-Za-z0-9_.~-]{8,200}")
 
 
@@ -75,8 +73,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     web.add_argument("--port", default=str(DEFAULT_PORT), metavar="N",
                      help=f"port to listen on, 1-65535 (default: {DEFAULT_PORT})")
     web.add_argument("--max-sessions", default=None, metavar="N",
-                     help="most tabs served at once (default: what the available memory holds "
-                          f"at ~{SESSION_RSS_MB} MB a session, at most {DEFAULT_CAP})")
+                     help="most tabs served at once (default: what this machine's memory and "
+                          "cores hold for the scenario served, measured as sessions run; at "
+                          f"most {DEFAULT_CAP})")
     web.add_argument("--token", default=None, metavar="TEXT",
                      help="the access token the URL must carry (8-200 of A-Z a-z 0-9 _ . ~ -); "
                           "default: none on a loopback address, a generated one otherwise")
@@ -103,31 +102,11 @@ def parse_port(text: str) -> int:
     return port
 
 
-def mem_available_mb(meminfo: str | Path = "/proc/meminfo") -> float | None:
-    """MemAvailable from /proc/meminfo in MB (None where there is no such file or line)."""
-    try:
-        with open(meminfo, encoding="ascii", errors="replace") as f:
-            text = f.read(64 * 1024)
-    except OSError:
-        return None
-    match = re.search(r"^MemAvailable:\s+(\d+)\s+kB", text, re.MULTILINE)
-    return int(match.group(1)) / 1024 if match else None
-
-
-def default_max_sessions(available_mb: float | None, per_session_mb: float = SESSION_RSS_MB) -> int:
-    """``floor(MEMORY_SHARE × available / per session)``, between 1 and :data:`DEFAULT_CAP`.
-
-    Unknown memory gives a cautious 10.
-    """
-    if available_mb is None:
-        return 10
-    return max(1, min(DEFAULT_CAP, int(MEMORY_SHARE * available_mb // per_session_mb)))
-
-
-def parse_max_sessions(text: str | None) -> int:
-    """``--max-sessions``: a whole number from 1 to :data:`MAX_CAP`; absent: the memory's."""
+def parse_max_sessions(text: str | None) -> int | None:
+    """``--max-sessions``: a whole number from 1 to :data:`MAX_CAP`; absent: None (the cap is
+    then sized by what is served: :mod:`tui.serve_sizing`)."""
     if text is None:
-        return default_max_sessions(mem_available_mb())
+        return None
     try:
         n = int(text, 10)
     except (TypeError, ValueError):
@@ -167,11 +146,28 @@ def scenario_arguments(ns: argparse.Namespace) -> list[str]:
 
 
 def session_argv(ns: argparse.Namespace) -> list[str]:
-    """What each tab runs: ``python -m tui [SCENARIO OPTIONS]`` or ``python -m tui lesson NAME``."""
+    """What each tab runs: ``python -m tui [SCENARIO OPTIONS]`` or ``python -m tui lesson NAME``
+    (a lesson file by its absolute path)."""
     base = [sys.executable, "-m", "tui"]
     if ns.lesson is not None:
-        return base + ["lesson", ns.lesson]
+        from engine.lessons import builtin_names, looks_like_file
+
+        lesson = ns.lesson
+        if looks_like_file(lesson) or lesson not in builtin_names():
+            lesson = str(Path(lesson).absolute())
+        return base + ["lesson", lesson]
     return base + scenario_arguments(ns)
+
+
+def check_lesson(ns: argparse.Namespace):  # noqa: ANN201 - engine.lessons.Lesson
+    """``--lesson``: read, parse and check it as ``mbsim lesson NAME`` would (one line if bad)."""
+    from engine.errors import visible
+    from engine.lessons import LessonError, load_lesson
+
+    try:
+        return load_lesson(ns.lesson)
+    except LessonError as err:
+        raise UsageError(visible(str(err))) from None
 
 
 def bind(host: str, port: int) -> tuple[socket.socket, bool]:
@@ -243,11 +239,20 @@ def execute(ns: argparse.Namespace) -> int:
         if not ns.lesson or not ns.lesson.isprintable():
             raise UsageError(f"--lesson {ns.lesson!r}: a lesson name or file is needed "
                              "(see: mbsim lessons)")
+        lesson = check_lesson(ns)  # as a scenario is: one line now, not a blank page per tab
         title = f"mbsim · lesson {ns.lesson}"
+        from engine.simulation import Simulation
+
+        sim = Simulation(lesson.start)
     else:
         scenario, src = build_scenario(ns)
-        make_simulation(scenario, src)  # a data error now, as one line, not in every tab
+        sim = make_simulation(scenario, src)  # a data error now, as one line, not in every tab
         title = f"mbsim · {scenario.name}"
+    sizing = None
+    if max_sessions is None:  # sized by what is served (tui/serve_sizing.py)
+        sizing = Sizing(estimate_session_mb(sim), mem_available_mb())
+        max_sessions = sizing.initial_cap()
+    del sim
     try:
         from tui import webserve
     except ModuleNotFoundError as err:
@@ -264,12 +269,18 @@ def execute(ns: argparse.Namespace) -> int:
     argv = session_argv(ns)
 
     def ready() -> None:
-        print(f"{PROG} serve: one mbsim per browser tab, at most {max_sessions} at once "
+        why = f", {sizing.describe()}" if sizing is not None else ""
+        print(f"{PROG} serve: one mbsim per browser tab, at most {max_sessions} at once{why} "
               f"({shown(title)})", flush=True)
         print(f"open {url}", flush=True)
         print("Ctrl+C stops the server and every session.", flush=True)
 
-    config = webserve.ServeConfig(argv=argv, max_sessions=max_sessions, token=token, title=title)
+    import socket
+    from tui.web_requests import allowed_host_names
+
+    names = allowed_host_names(ns.host, loopback, machine=socket.gethostname())
+    config = webserve.ServeConfig(argv=argv, max_sessions=max_sessions, token=token, title=title,
+                                  host_names=names, sizing=sizing)
     try:
         webserve.serve(sock, config, ready)
     finally:

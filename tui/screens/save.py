@@ -6,6 +6,9 @@ with a clear message), never overwrites a file without a second confirmation, cr
 (:func:`tui.files.write_new`: never through a link) and replaces a confirmed one atomically with
 :func:`engine.scenario.write_toml`. It dismisses with the absolute path written,
 or None when cancelled.
+
+Never in a browser: under ``mbsim serve`` the app offers the TOML as a download instead (see
+:meth:`tui.live.LiveActions.action_save_scenario`), and this prompt refuses to write if reached.
 """
 
 from __future__ import annotations
@@ -190,6 +193,10 @@ class SavePrompt(ModalScreen[Path | None]):
 
     def action_save(self) -> None:
         """Write the file (asking once more before replacing an existing one)."""
+        if self.app.is_web:  # never reached through the app (it offers a download); a safeguard
+            self._say("a browser session cannot write files on the server", "error")
+            self.app.bell()
+            return
         path = self._check()
         if path is None:
             self.app.bell()

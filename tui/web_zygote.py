@@ -1,0 +1,140 @@
+"""The fork server of ``mbsim serve``: one process that has imported the app once, forking a
+session per browser tab (``python -m tui.web_zygote FD``; started by :mod:`tui.web_spawn`).
+
+Starting ``python -m tui`` costs ~0.5 s of CPU, ~90 % of it imports (Textual, Rich, NumPy,
+plotext, the engine); 30 tabs opening at once on 2 cores waited ~10 s. This process imports all
+of it once (:func:`prepare`), then waits on its end of a Unix socket pair (``FD``, private to the
+server that started it) for requests: a JSON message (the session's arguments, its environment)
+with three file descriptors (its stdin, stdout and stderr pipes). For each it forks; the child
+makes the pipes its standard streams, starts a session of its own (``setsid``: its own process
+group, which the server signals), takes the session's environment and runs ``mbsim`` with the
+arguments, exactly as ``python -m tui ARGS`` would, then exits with its code. The fork costs
+milliseconds and shares the imported modules' memory until it is written to.
+
+It is single-threaded when it forks (NumPy is told to use one BLAS thread before it loads, so no
+thread pool exists: engine/threads.py). It reaps its children. It ends when the server's end of
+the socket closes (the server stopped or was killed); its children then live on until their own
+stdin closes, which ends them (:mod:`tui.web_driver`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+
+# the largest request accepted from the server: the protocol's, shared with tui.web_spawn
+from .web_protocol import MAX_REQUEST
+
+
+def prepare() -> None:
+    """Import what a session imports, so each fork starts with it loaded."""
+    from engine.threads import use_one_blas_thread
+
+    use_one_blas_thread()  # before NumPy loads: no BLAS thread pool exists when we fork
+    import textual.drivers.web_driver  # noqa: F401
+    import tui.app  # noqa: F401  (Textual, Rich, plotext, NumPy, the engine, the screens)
+    import tui.cli  # noqa: F401
+    import tui.cli.interactive  # noqa: F401
+    import tui.cli.lesson  # noqa: F401
+    import tui.lesson_mode  # noqa: F401
+    import tui.web_driver  # noqa: F401
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (VmRSS), 0 where /proc has none."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _reap(signum: int, frame: object) -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _session(request: dict, fds: list[int], server: socket.socket) -> None:
+    """In the forked child: become the session (see the module docstring); never returns."""
+    code = 1
+    try:
+        server.close()
+        os.setsid()
+        for target, fd in zip((0, 1, 2), fds):
+            os.dup2(fd, target)
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):  # as a fresh Python has them
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.environ.clear()
+        os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+        sys.argv = ["mbsim", *[str(a) for a in request["args"]]]
+        from tui.entry import main
+
+        code = int(main() or 0)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - a child must never return into the server loop
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            pass
+        os._exit(code)
+
+
+def serve(server: socket.socket) -> None:
+    """Answer fork requests until the server's end closes."""
+    signal.signal(signal.SIGCHLD, _reap)
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(server, MAX_REQUEST, 3)
+        except InterruptedError:
+            continue
+        except OSError:
+            return
+        if not message:
+            return
+        try:
+            request = json.loads(message)
+            if len(fds) != 3:
+                raise ValueError("three file descriptors expected")
+            pid = os.fork()
+        except (ValueError, OSError) as err:
+            for fd in fds:
+                os.close(fd)
+            server.sendall(json.dumps({"error": str(err)}).encode())
+            continue
+        if pid == 0:
+            _session(request, fds, server)
+        for fd in fds:
+            os.close(fd)
+        server.sendall(json.dumps({"pid": pid}).encode())
+
+
+def main() -> int:
+    server = socket.socket(fileno=int(sys.argv[1]))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is for the server, which ends us
+    prepare()
+    server.sendall(json.dumps({"ready": True, "rss_mb": rss_mb()}).encode())
+    serve(server)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
