@@ -24,19 +24,37 @@ import numpy as np
 T = TypeVar("T")
 
 
+_PLAIN = (int, float, bool, str, type(None), np.integer, np.floating, np.bool_)
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    """The field names of a dataclass (looked up once per class)."""
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def freeze(value: Any) -> Any:
     """``value`` made safe to share with a checkpoint: arrays frozen in place (and returned),
     containers copied with their items frozen, anything else (numbers, strings, None,
     frozen dataclasses) returned as it is."""
+    kind = type(value)
+    if kind is np.ndarray:
+        value.flags.writeable = False
+        return value
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {k: freeze(v) for k, v in value.items()}
+    if kind is list:
+        return [freeze(v) for v in value]
+    if kind is tuple:
+        return tuple(freeze(v) for v in value)
     if isinstance(value, np.ndarray):
         value.flags.writeable = False
         return value
-    if isinstance(value, dict):
-        return {k: freeze(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [freeze(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(freeze(v) for v in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return snapshot(value)
     return value
@@ -45,27 +63,36 @@ def freeze(value: Any) -> Any:
 def thaw(value: Any) -> Any:
     """A working copy of a frozen value: containers copied (so the caller may change them),
     arrays shared (still frozen: the caller replaces them, never writes into them)."""
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is np.ndarray or kind in _PLAIN:
+        return value
+    if kind is dict:
         return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if kind is list:
         return [thaw(v) for v in value]
-    if isinstance(value, tuple):
+    if kind is tuple:
         return tuple(thaw(v) for v in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return restore(value)
     return value
 
 
+def _rebuilt(state: T, convert: Any) -> T:
+    cls = type(state)
+    new = object.__new__(cls)
+    for name in _names(cls):
+        object.__setattr__(new, name, convert(getattr(state, name)))
+    return new
+
+
 def snapshot(state: T) -> T:
     """A frozen copy of the dataclass ``state``: every field, by :func:`freeze`."""
-    return dataclasses.replace(state, **{f.name: freeze(getattr(state, f.name))
-                                         for f in dataclasses.fields(state)})  # type: ignore[type-var]
+    return _rebuilt(state, freeze)
 
 
 def restore(frozen: T) -> T:
     """A working copy of a snapshot (the snapshot stays as it is, for the next restore)."""
-    return dataclasses.replace(frozen, **{f.name: thaw(getattr(frozen, f.name))
-                                          for f in dataclasses.fields(frozen)})  # type: ignore[type-var]
+    return _rebuilt(frozen, thaw)
 
 
 @dataclasses.dataclass
