@@ -2,7 +2,8 @@
 time of one); prints ratios, is not a test.
 
 In one process, alternating, median of ROUNDS: ``Ensemble.seeds(scenario, K).run_to_end()``
-against ``Simulation(scenario).run_to_end()`` — the same scenario, so the same number of steps
+against ``Simulation(scenario, record=False).run_to_end()`` (the ensemble without band or
+checkpoints: as ``mbsim run`` makes both) — the same scenario, so the same number of steps
 per run; construction included in both (and, paired, each round's ensemble between two lone
 runs, the median of those ratios); CPU time of the process (``time.process_time``), so
 other programs on a shared machine count less. Two ensembles:
@@ -20,13 +21,25 @@ Three models: the worked example (linear, N = 200, B = 5), logistic regression o
 reshuffled; and the ``imbalanced`` preset, whose stratified sampler is a Python routine per run
 and pass: it costs K times the lone run's), and ``xor-mlp`` (8 tanh units, B = 10).
 
+**From the command line** (issue 25, the budget as a user meets it): whole processes,
+``mbsim run --quiet --runs K`` against ``mbsim run --quiet`` for the four models (the worked
+example; logistic on blobs; the ``imbalanced`` preset, stratified sampling; ``xor-mlp``), CPU
+time of each child (user + system), startup removed: each command is also run with
+``--epochs 1`` and the ratio is (T_K(E) − T_K(1)) / (T_1(E) − T_1(1)), the cost of E − 1 epochs
+of K runs against one run's; paired: each round's four commands run next to each other, the
+median over rounds of the per-round ratios. Budget: ≤ 3×.
+
 Run it after the README's install:  .venv/bin/python bench/ensemble.py [--rounds N] [--runs K]
+                                        [--cli-rounds N] [--cli-epochs E] [--no-cli] [--no-inprocess]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -59,12 +72,12 @@ def measure(scenario: Scenario, runs: int, rounds: int) -> tuple[float, float, f
     for _ in range(rounds):
         def one() -> None:
             nonlocal steps
-            sim = Simulation(scenario)
+            sim = Simulation(scenario, record=False)      # as mbsim run: no record in memory
             sim.run_to_end()
             steps = sim.step
 
         def many(evaluate: str, k: int = runs) -> None:
-            e = Ensemble.seeds(scenario, k, evaluate=evaluate)
+            e = Ensemble.seeds(scenario, k, evaluate=evaluate, band=False, record=False)
             e.run_to_end()
 
         lone.append(_time(one))
@@ -78,12 +91,71 @@ def measure(scenario: Scenario, runs: int, rounds: int) -> tuple[float, float, f
     return med(lone), med(ens), med(lazy), med(single), steps, med(pair)
 
 
+#: The four models from the command line: (name, options, epochs E).
+CLI_CASES = (
+    ("linear   worked example", [], 400),
+    ("logistic blobs         ", ["--dataset", "blobs", "--model", "logistic", "--batch-size", "10", "--lr", "0.2"], 400),
+    ("stratified imbalanced  ", ["--preset", "imbalanced"], 400),
+    ("mlp      xor-mlp       ", ["--preset", "xor-mlp"], 300),
+)
+
+
+def child_cpu(cmd: list[str], env: dict[str, str]) -> float:
+    """CPU seconds (user + system) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, stdin=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if r.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(cmd[:6])} ... failed ({r.returncode}): {r.stderr.strip()[-300:]}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def command_line(runs: int, rounds: int, epochs_scale: float) -> bool:
+    """Print the command-line ratios of the four models; True when every one is within budget."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    script = Path(sys.executable).parent / "mbsim"
+    mbsim = [str(script)] if script.exists() else [sys.executable, "-m", "tui"]
+    print(f"From the command line: mbsim run --quiet --runs {runs} vs mbsim run --quiet, CPU of whole "
+          f"processes, startup removed (the same command with --epochs 1 subtracted), paired, median of "
+          f"{rounds} rounds (budget <= {BUDGET:g}x)")
+    ok = True
+    for name, opts, epochs in CLI_CASES:
+        e = str(max(2, int(epochs * epochs_scale)))
+        one = mbsim + ["run", "--quiet"] + opts
+        many = one + ["--runs", str(runs)]
+        for cmd in (one, many):                     # warm the file cache and the compiled modules
+            child_cpu(cmd + ["--epochs", "1"], env)
+        ratios, lone, group = [], [], []
+        for _ in range(rounds):
+            t1 = child_cpu(one + ["--epochs", e], env) - child_cpu(one + ["--epochs", "1"], env)
+            tk = child_cpu(many + ["--epochs", e], env) - child_cpu(many + ["--epochs", "1"], env)
+            ratios.append(tk / t1)
+            lone.append(t1)
+            group.append(tk)
+        r = statistics.median(ratios)
+        ok = ok and r <= BUDGET
+        print(f"  {name}  {e:>4} epochs: one run {statistics.median(lone):6.3f} s, {runs} runs "
+              f"{statistics.median(group):6.3f} s: {r:5.2f}x  (rounds: {', '.join(f'{x:.2f}' for x in ratios)})  "
+              f"{'OK' if r <= BUDGET else 'OVER'}")
+    return ok
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--epochs", type=int, default=0, help="override every scenario's epochs (0: 100)")
+    ap.add_argument("--cli-rounds", type=int, default=5)
+    ap.add_argument("--cli-epochs", type=float, default=1.0, help="scale the command-line cases' epochs")
+    ap.add_argument("--no-cli", action="store_true", help="in-process figures only")
+    ap.add_argument("--no-inprocess", action="store_true", help="command-line figures only")
     a = ap.parse_args()
+    if not a.no_cli:
+        command_line(a.runs, a.cli_rounds, a.cli_epochs)
+    if a.no_inprocess:
+        return 0
     epochs = a.epochs or 100
     cases = [
         ("linear   worked example", Scenario(epochs=epochs)),

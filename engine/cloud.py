@@ -20,7 +20,9 @@ vec Σ = (I − A ⊗ A)⁻¹ vec Q.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -86,3 +88,106 @@ def least_squares_noise_floor(X: np.ndarray, y: np.ndarray, lr: float, batch_siz
     stable = 0.0 < lr * lam < 2.0
     sigma = solve_discrete_lyapunov(A, lr * lr * c * C) if stable else np.full_like(H, np.inf)
     return NoiseFloor(theta, H, C, c, lr, sigma, stable)
+
+
+class CloudReadings:
+    """The noise cloud's readings of an :class:`~engine.ensemble.Ensemble` (mixed into it): the
+    spread of the K parameter vectors, the predicted stationary state and why there is none,
+    the full-batch GD path from the shared start. Reads the ensemble's public ``params``,
+    ``model``, ``scenarios``, ``X``, ``y`` and ``initial_params``."""
+
+    _floor_cache: dict
+    _reference_cache: dict
+    params: np.ndarray
+    model: Any
+    scenarios: list
+    X: np.ndarray
+    y: np.ndarray
+    initial_params: np.ndarray
+
+    # --- the cloud (SCIENCE.md §5) ------------------------------------------------------------
+    def spread(self, params: np.ndarray | None = None) -> float:
+        """tr Cov of the K parameter vectors: Σ_p var_p with divisor K − 1 (NaN for K = 1)."""
+        p = self.params if params is None else params
+        if p.shape[0] < 2:
+            return math.nan
+        return float(np.sum(np.var(p, axis=0, ddof=1)))
+
+    def noise_floor(self, member: int = 0) -> NoiseFloor | None:
+        """SCIENCE.md §5's predicted stationary state for member ``member``'s learning rate and
+        batch (B × accumulate; c = 1/B with ``replacement`` sampling, else the finite population
+        factor); None unless the model is least squares (linear, mse)."""
+        if self.model.name != "linear" or self.model.loss_name != "mse":
+            return None
+        sc = self.scenarios[member]
+        key = (sc.lr, sc.batch_size * sc.accumulate, sc.sampling == "replacement")
+        cache = self._floor_cache
+        if key not in cache:
+            cache[key] = least_squares_noise_floor(self.X, self.y, key[0], key[1], replacement=key[2],
+                                                   bias=getattr(self.model, "bias", True))
+        return cache[key]
+
+    _CLOUD_SETTINGS = ("lr", "batch_size", "accumulate", "sampling", "optimizer", "momentum",
+                       "weight_decay", "schedule")
+
+    def prediction_note(self) -> str:
+        """Why :meth:`predicted_spread` is None ("" when there is a prediction; a caveat for
+        sampling without replacement, whose prediction uses the finite population factor)."""
+        model = self.model
+        if model.name != "linear" or model.loss_name != "mse":
+            return (f"no prediction: the stationary spread is predicted for least squares (a linear "
+                    f"model with mse loss); this is {model.name} with {model.loss_name}")
+        sc = self.scenarios[0]
+        for name in self._CLOUD_SETTINGS:
+            values = {getattr(s, name) for s in self.scenarios}
+            if len(values) > 1:
+                return f"no prediction: the runs differ in {name} ({', '.join(sorted(map(str, values)))})"
+        if sc.optimizer != "sgd" or (sc.momentum or 0) > 0 or (sc.weight_decay or 0) > 0:
+            what = sc.optimizer if sc.optimizer != "sgd" else (
+                "sgd with momentum" if (sc.momentum or 0) > 0 else "sgd with weight decay")
+            return f"no prediction: it is for plain SGD (θ ← θ − η ĝ); these runs use {what}"
+        if sc.schedule != "constant":
+            return f"no prediction: it needs a constant learning rate; this one follows the {sc.schedule} schedule"
+        if sc.sampling == "sequential":
+            return "no prediction: sequential sampling gives every run the same batches, so the runs do not spread"
+        nf = self.noise_floor(0)
+        if nf is None or not nf.stable:
+            lam = float(np.max(np.linalg.eigvalsh(nf.hessian))) if nf is not None else math.nan
+            return (f"no prediction: lr × λ_max = {sc.lr * lam:.3g} is not between 0 and 2, so the "
+                    "runs have no stationary state (they diverge)")
+        if sc.sampling != "replacement":
+            return (f"predicted for independent batches (factor (N−B)/(B(N−1)) without replacement); "
+                    f"{sc.sampling} sampling makes an epoch's batches anti-correlated, so the cloud "
+                    "sits lower: compare with replacement sampling")
+        return ""
+
+    def predicted_spread(self) -> NoiseFloor | None:
+        """SCIENCE.md §5's predicted stationary state (:class:`NoiseFloor`; its ``spread`` is tr Σ_θ,
+        to compare with :meth:`spread`) for the current lr, batch (B × accumulate) and sampling of
+        member 0, when the prediction applies: least squares, plain constant-step SGD, every
+        member with those settings, a stable step; else None and :meth:`prediction_note` says why."""
+        note = self.prediction_note()
+        if note.startswith("no prediction"):
+            return None
+        return self.noise_floor(0)
+
+    def reference_path(self, max_steps: int = 2000) -> np.ndarray:
+        """Full-batch GD from the shared start with member 0's current learning rate, one update
+        per epoch, as ``Simulation.reference_path`` (which keeps the first lr): (k + 1, P),
+        computed once per (lr, max_steps, epochs) and cached."""
+        sc = self.scenarios[0]
+        key = (sc.lr, int(max_steps), sc.epochs)
+        cache = self._reference_cache
+        if key not in cache:
+            steps = min(int(max_steps), max(sc.epochs, 50))
+            from .landscape import gd_path
+
+            cache[key] = gd_path(self.model, self.X, self.y, self.initial_params, sc.lr, steps)
+        return cache[key]
+
+    def quantiles(self, values: np.ndarray, qs: Sequence[float] = (0.1, 0.5, 0.9)) -> np.ndarray:
+        """Quantiles of a per-member array over the finite values (NaN if none)."""
+        v = values[np.isfinite(values)]
+        if v.size == 0:
+            return np.full(len(qs), np.nan)
+        return np.quantile(v, qs)

@@ -29,6 +29,7 @@ from typing import Any, Sequence
 
 from .ensemble import ALIGNMENTS, Ensemble, batch_size_members
 from .errors import ScenarioError
+from .rules import ENGINE_POLICY, EvalPolicy
 from .scenario import Scenario
 from .simulation import Simulation
 
@@ -51,10 +52,10 @@ class Comparison(Ensemble):
     :class:`Ensemble` of lone Simulations aligned by ``align``, the middle run's batch a tick."""
 
     def __init__(self, scenario: Scenario, batch_sizes: Sequence[int] | None = None,
-                 align: str = "epochs") -> None:
+                 align: str = "epochs", eval_policy: EvalPolicy = ENGINE_POLICY) -> None:
         members, sizes = batch_size_members(scenario, batch_sizes)
         super().__init__(scenario, members, align=align, reference=1 if len(members) > 1 else 0,
-                         evaluate="read", lone="always", band=False)
+                         evaluate="read", lone="always", band=False, eval_policy=eval_policy)
         self.given_scenario = scenario
         self.batch_sizes: tuple[int, ...] = sizes
         self._runs = [Run(m.label, self.member_sim(k)) for k, m in enumerate(members)]

@@ -5,7 +5,10 @@ in the sampling seed: :meth:`engine.ensemble.Ensemble.seeds`' streams 0..K−1) 
 full training loss reaches a target, checked after **every** step (``eval_every = 1``), so the
 counts are exact: each run is bit-identical to the lone
 ``Simulation(scenario.replace(batch_size=B, lr=lr_B, eval_every="1", target_loss=T,
-accumulate=1, steps_per_epoch=0), sampling_stream=k)``. A point records, over the runs that
+accumulate=1, steps_per_epoch=0), sampling_stream=k)``. The check costs what the step's batch
+costs, not an evaluation of the data set: a loss bound clears the steps that cannot have reached
+the target, and only the others are evaluated (:mod:`engine.target`, issue 24), so the lab
+scales with N. A point records, over the runs that
 reached the target, the **median** steps S, examples E (samples seen, = B·S when B divides N)
 and epochs E/N; ``reached`` counts them (k of K); the budget is the scenario's epochs.
 
@@ -32,8 +35,10 @@ most runs reaching the target, then the fewest median steps, then the smaller lr
 
 **The default target** (:func:`choose_target`): a pilot runs stream 0 of every batch size
 (at its rule's lr; the tuned rule's pilot uses η₀) for min(epochs, :data:`PILOT_EPOCHS`)
-epochs; each batch size's *level* is the median of its end-of-epoch training losses over the
-second half of the pilot (its noise floor, or how far the budget lets it get). The target is
+epochs, at most :data:`PILOT_STEPS` steps; each batch size's *level* is the median of its
+training losses at the pilot's points over its second half (its noise floor, or how far the
+budget lets it get): the epoch ends, or, when the epochs would take more steps than that (a
+large N), :data:`PILOT_POINTS` evenly spaced steps. The target is
 the highest level plus half the spread of the levels: T = max + ½(max − min). Every batch
 size's first run went below its level in the pilot, so the slowest batch size reaches T within
 the budget; the margin lets its other seeds reach it too.
@@ -46,6 +51,7 @@ S · ceil(B/P). Defaults P = 16, M = 128.
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -65,18 +71,24 @@ from .sampling import stream_generator
 from .scenario import Scenario
 from .simulation import TARGET_REACHED, Simulation
 
-#: The pilot that chooses the default target runs at most this many epochs.
+#: The pilot that chooses the default target runs at most this many epochs, and at most
+#: PILOT_STEPS steps (then its level is read at PILOT_POINTS evenly spaced steps): so the pilot
+#: of a large N costs what a small one does (issue 24).
 PILOT_EPOCHS = 100
+PILOT_STEPS = 20_000
+PILOT_POINTS = 100
 #: Regime borders in units of B_crit (see the module docstring: 25 % from an asymptote).
 REGIME_FACTOR = 4.0
 REGIMES = ("perfect scaling", "diminishing returns", "maximal data parallelism")
 #: The sampling stream of the two-batch estimate's batches (none of the runs uses it).
 TWO_BATCH_STREAM = 1_000_003
+#: The two-batch estimate uses at most this many pairs of batches per parameter vector.
+TWO_BATCH_PAIRS = 200
 #: Seconds of training between two progress reports.
 REPORT_EVERY = 0.1
 TARGET_RULE = ("the highest level reached by any batch size in a pilot (stream 0, median of the "
-               f"end-of-epoch losses over the second half of min(epochs, {PILOT_EPOCHS}) epochs) "
-               "plus half the spread of the levels")
+               f"end-of-epoch losses over the second half of min(epochs, {PILOT_EPOCHS}) epochs, "
+               f"at most {PILOT_STEPS:,} steps) plus half the spread of the levels")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -361,9 +373,13 @@ class Lab:
         # stream 0 of each batch size, alone (each is the ensemble's member 0, bit for bit;
         # a lone run of one is cheaper than an ensemble group of one)
         for j, b in enumerate(self.batch_sizes):
-            sim = Simulation(sc.replace(batch_size=b, lr=lr_for(self.lr_rule, self.lr0, self.batch0, b)))
+            sim = Simulation(sc.replace(batch_size=b, lr=lr_for(self.lr_rule, self.lr0, self.batch0, b)),
+                             record=False)
             losses = []
-            while sim.run_epoch():
+            per_epoch = sim.plan.steps_per_epoch_count
+            stride = 0 if epochs * per_epoch <= PILOT_STEPS else PILOT_STEPS // PILOT_POINTS
+            while (sim.run_epoch() if not stride else
+                   len(losses) < PILOT_POINTS and sim.run_iterations(stride) == stride):
                 losses.append(sim.train_loss)
                 if cancelled is not None and cancelled():
                     raise KeyboardInterrupt
@@ -404,19 +420,14 @@ class Lab:
         sc = self.base.replace(target_loss=self.target_loss)
         members = [Member(f"B={batch_size} lr={lr:g} run {s}", {"batch_size": batch_size, "lr": lr}, s)
                    for lr in lrs for s in range(k)]
-        ens = Ensemble(sc, members, align="steps", evaluate="step")
+        # the target after every step at the cost of the batch (engine.target)
+        ens = Ensemble(sc, members, align="steps", evaluate="read", band=False, exact_target=True, record=False)
         done_before = index * k * len(lrs)
         total = self.runs_total()
         last = time.monotonic()
         chunk = 64
-        while True:
-            going = True
-            for _ in range(chunk):
-                if not ens.tick():
-                    going = False
-                    break
-            if not going:
-                break
+        while not ens.done:
+            ens.run_iterations(chunk)
             if cancelled is not None and cancelled():
                 raise KeyboardInterrupt
             now = time.monotonic()
@@ -451,6 +462,8 @@ class Lab:
             self._reached_params.append((batch_size, params[r].copy()))
         point = Point(batch_size, lrs[c], k, len(hit), entry["steps"], entry["examples"], entry["epochs"],
                       entry["diverged"], _median(b_target), tried if len(lrs) > 1 else [])
+        del ens
+        gc.collect()          # the point's runs hold arrays in reference cycles: give them back now
         return point
 
     def _progress(self, index: int, batch_size: int, done: int, total: int, elapsed: float) -> Progress:
@@ -489,10 +502,11 @@ class Lab:
         per parameter vector, the consecutive batches of b = the scenario's batch size in one
         permutation (stream :data:`TWO_BATCH_STREAM`), b and 2b = B; ratio of the averages.
         At the start the same θ₀ is given K times (K permutations), as many as at the target
-        (one per run that reached it)."""
+        (one per run that reached it). At most :data:`TWO_BATCH_PAIRS` pairs per vector (the
+        first of the permutation), so a large N costs what a small one does."""
         b = self.batch0
         n = self.n_samples
-        pairs = (n // b) // 2
+        pairs = min((n // b) // 2, TWO_BATCH_PAIRS)
         if pairs < 1 or not len(params_list):
             return None
         gen = stream_generator(self.base.seed, TWO_BATCH_STREAM)

@@ -23,8 +23,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:  # noqa: ANN001
 
 def lone_runs(scenario: Scenario, runs: int) -> list[list[tuple[float, float, np.ndarray]]]:
     """(batch loss, train loss, params) after every step of each lone run k. The train loss is
-    read at every step (a record holds it only at the run's eval points, which depend on
-    ``Simulation.auto_every_step_up_to``: the TUI raises it when imported)."""
+    read at every step (a record holds it only at the run's eval points)."""
     result = []
     for k in range(runs):
         sim = Simulation(scenario, sampling_stream=k)

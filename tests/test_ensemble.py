@@ -158,7 +158,7 @@ def test_seed_rule_member_k_is_the_spawned_stream() -> None:
     ens.tick()
     child = np.random.SeedSequence(7).spawn(3)[2]
     expected = np.random.default_rng(child).permutation(20)
-    assert np.array_equal(ens.groups[0].orders[2], expected)
+    assert np.array_equal(ens.order(2), expected)
     assert ens.members[2].stream == 2
 
 
@@ -293,14 +293,20 @@ def test_sample_major_linear_step_equals_the_lone_runs_step(bias: bool) -> None:
                 assert loss == losses[r] and np.array_equal(grad, grads[r]), (n, k, r)
 
 
-def test_ensemble_refuses_epoch_end_cut_and_restart() -> None:
-    """Epochs cut short by a pass are not in the vectorised loop: refused with a reason."""
-    from engine.errors import ScenarioError
-
-    for choice in ("cut", "restart"):
-        sc = Scenario(samples=47, batch_size=5, steps_per_epoch=4, epochs=5, epoch_end=choice)
-        with pytest.raises(ScenarioError, match="continue only"):
-            Ensemble.seeds(sc, 3)
+@pytest.mark.parametrize("choice", ["cut", "restart"])
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_members_equal_lone_runs_with_epoch_end_cut_and_restart(choice: str, accumulate: int) -> None:
+    """The members are stepped by the lone run's own code (engine.runs), so an ensemble takes
+    every epoch_end (before issue 25 its separate loop refused cut and restart). N = 47, B = 5:
+    10 batches a pass, 4 steps an epoch: cut makes epochs of 4, 4, 2 batches (× accumulate),
+    restart uses the first 4 of a fresh pass."""
+    sc = Scenario(samples=47, val_samples=10, batch_size=5, steps_per_epoch=4, epochs=6, epoch_end=choice,
+                  accumulate=accumulate)
+    ens = Ensemble.seeds(sc, 3)
+    assert_members_match_lone_runs(ens)
+    lone = ens.member_simulation(2)
+    lone.run_to_end()
+    assert ens.counters(2) == lone.counters()
 
 
 def test_a_member_is_diverging_exactly_when_its_lone_run_is() -> None:
@@ -538,11 +544,10 @@ def test_a_change_raises_the_lone_runs_error_before_anything_changes() -> None:
     assert str(ens_err.value) == str(lone_err.value) and "finished" in str(ens_err.value)
 
 
-def test_an_ensemble_refuses_a_live_change_to_epoch_end_cut() -> None:
+def test_a_live_change_to_epoch_end_cut_for_all_members() -> None:
     ens = Ensemble.seeds(Scenario(samples=47, batch_size=5, epochs=5), 2)
-    ens.tick()
-    with pytest.raises(ScenarioError, match="continue only"):
-        ens.apply_changes(steps_per_epoch=4, epoch_end="cut")
+    change_then_compare(ens, 3, {"steps_per_epoch": 4, "epoch_end": "cut"})
+    assert ens.scenario.epoch_end == "cut"
 
 
 def test_revision_is_bumped_by_every_mutating_method() -> None:
@@ -603,10 +608,10 @@ def test_band_is_the_quantiles_of_the_members_at_every_tick_and_follows_back() -
 def test_band_memory_is_bounded_by_decimation(monkeypatch: pytest.MonkeyPatch) -> None:
     """With room for 64 ticks: ticks 0..63 fill it, tick 64 keeps the even ones (stride 2),
     tick 128 the multiples of 4: after 200 ticks the record holds ticks 0, 4, ..., 200."""
-    import engine.ensemble as ensemble_module
+    import engine.band as band_module
 
-    monkeypatch.setattr(ensemble_module, "BAND_POINTS", 2 * 64)
-    monkeypatch.setattr(ensemble_module, "BAND_EVAL_POINTS", 64)
+    monkeypatch.setattr(band_module, "BAND_POINTS", 2 * 64)
+    monkeypatch.setattr(band_module, "BAND_EVAL_POINTS", 64)
     ens = Ensemble.seeds(SMALL["linear"].replace(epochs=30), 2)
     steps_at = [0]
     losses_at = [ens.train_loss]
@@ -672,7 +677,7 @@ def test_groups_left_by_a_change_keep_few_checkpoints_and_back_stays_exact() -> 
     seen[ens.ticks] = ens.params.copy()
     seen[500] = None
     old_groups = list(ens.groups)
-    assert len(old_groups[0]._checkpoints) > 16
+    assert len(old_groups[0].runs.checkpoints) > 16
     ens.apply_changes(batch_size=10)
     for _ in range(300):
         ens.tick()
@@ -680,7 +685,7 @@ def test_groups_left_by_a_change_keep_few_checkpoints_and_back_stays_exact() -> 
     ens.apply_changes(lr=0.025)
     for _ in range(50):
         ens.tick()
-    assert all(len(g._checkpoints) <= 16 for g in old_groups)
+    assert all(len(g.runs.checkpoints) <= 16 for g in old_groups)
     # tick 500 from a fresh ensemble driven there (no change made before it)
     fresh = Ensemble.seeds(Scenario(epochs=100), 4)
     for _ in range(500):
@@ -692,32 +697,44 @@ def test_groups_left_by_a_change_keep_few_checkpoints_and_back_stays_exact() -> 
 
 
 def test_orders_drawn_ahead_leave_every_lone_generator_exact() -> None:
-    """Reshuffled orders are drawn 8 passes ahead, so the group's generators run ahead of the
-    lone runs'. At the start, middle and end of a block the generator a member hands on (to a
-    live change) is in its lone run's state; going back into a block that is past (its orders
-    drawn again from its starting states) gives the exact state, and so does running on."""
+    """Reshuffled orders are drawn 8 passes ahead, so the group's generators run ahead of a run
+    drawing one pass at a time. At the start, middle and end of a block the generator a member
+    hands on (to a live change) is in the state of a generator that drew the member's passes one
+    ``permutation`` at a time (computed here from the member's SeedSequence, independently of
+    the engine) and of its lone run's; going back into a block that is past (its orders drawn
+    again from its starting states) gives the exact state, and so does running on."""
     sc = SMALL["linear"].replace(epochs=30)           # 40 samples, B = 5: 8 iterations a pass
     ens = Ensemble.seeds(sc, 3)
     lone = [ens.member_simulation(k) for k in range(3)]
     group = ens.groups[0]
+
+    def one_pass_at_a_time(k: int, passes: int) -> dict:
+        gen = np.random.default_rng(np.random.SeedSequence(sc.seed, spawn_key=(k,)))
+        for _ in range(passes):
+            gen.permutation(40)
+        return gen.bit_generator.state
 
     def check(iteration: int) -> None:
         for k, sim in enumerate(lone):
             sim.run_iterations(iteration - sim.iteration)
             assert int(ens.iteration[k]) == iteration
             assert np.array_equal(sim.params, ens.params[k])
-            assert group._lone_generator(k).bit_generator.state == sim.rng.bit_generator.state
+            assert ens.member_generator(k).bit_generator.state == sim.rng.bit_generator.state
+            if k:
+                assert ens.member_generator(k).bit_generator.state == one_pass_at_a_time(k, -(-iteration // 8))
 
     for iteration in (1, 8, 9, 63, 64, 65, 100):      # passes 0, 1, 7, 8 (a new block), 12
         while int(ens.iteration[0]) < iteration:
             ens.tick()
-        assert group._ahead_passes == 8 and group._ahead_first == (0 if iteration <= 64 else 8)
+        state = group.runs.state
+        assert state.ahead_passes == 8 and state.ahead_first == (0 if iteration <= 64 else 8)
         check(iteration)
-    assert group.rngs[0].bit_generator.state != lone[0].rng.bit_generator.state   # ahead
+    # the group's own generator is ahead of the one it hands on
+    assert group.runs.orders_.generators[1].bit_generator.state != ens.member_generator(1).bit_generator.state
     while int(ens.iteration[0]) < 150:                 # into the third block (passes 16 on)
         ens.tick()
     ens.goto_tick(101)                                 # checkpoint at 96: the second block again
-    assert group._ahead_first == 8
+    assert group.runs.state.ahead_first == 8
     for k in range(3):
         lone[k] = ens.member_simulation(k)
     check(101)

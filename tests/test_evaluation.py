@@ -11,6 +11,7 @@ import pytest
 from engine import Scenario, Simulation
 from engine.errors import ScenarioError
 from engine.history import INDEX, SERIES, History
+from engine.rules import EvalPolicy
 from engine.scenario import MAX_SAMPLES
 
 
@@ -84,14 +85,41 @@ def test_history_means_ignore_unmeasured_rows() -> None:
 
 
 def test_the_tui_policy_evaluates_every_step_on_small_data_only() -> None:
-    old = Simulation.auto_every_step_up_to
-    try:
-        Simulation.auto_every_step_up_to = 20_000
-        assert Simulation(Scenario(epochs=1)).eval_every == 1
-        assert Simulation(Scenario(epochs=1, eval_every="5")).eval_every == 5      # explicit wins
-        big = Simulation(Scenario(samples=30_000, val_samples=0, batch_size=32, epochs=1))
-        assert big.eval_every == Scenario(batch_size=32).eval_interval(30_000, 32)
-        Simulation.auto_every_step_up_to = 0                          # the engine's own default
-        assert Simulation(Scenario(epochs=1)).eval_every == 20
-    finally:
-        Simulation.auto_every_step_up_to = old
+    tui = EvalPolicy(every_step_up_to=20_000)
+    assert Simulation(Scenario(epochs=1), eval_policy=tui).eval_every == 1
+    assert Simulation(Scenario(epochs=1, eval_every="5"), eval_policy=tui).eval_every == 5  # explicit wins
+    big = Simulation(Scenario(samples=30_000, val_samples=0, batch_size=32, epochs=1), eval_policy=tui)
+    assert big.eval_every == Scenario(batch_size=32).eval_interval(30_000, 32)
+    assert Simulation(Scenario(epochs=1)).eval_every == 20               # the engine's own default
+    sim = Simulation(Scenario(epochs=1))
+    sim.eval_policy = tui                                                  # a setting of this run only
+    assert sim.eval_every == 1 and Simulation(Scenario(epochs=1)).eval_every == 20
+
+
+def test_engine_results_do_not_depend_on_what_was_imported() -> None:
+    """Issue 25: importing the TUI used to raise a class attribute that every Simulation read,
+    so a target loss stopped at another step once ``tui.runloop`` had been imported. The
+    policy is now each run's own: the engine's run checks the target at its eval points (every
+    20 steps and the epoch ends: step 80 here), the TUI's policy after every step (step 73),
+    whatever has been imported."""
+    import importlib
+
+    def stop(**kw) -> int:  # noqa: ANN003
+        sim = Simulation(Scenario(target_loss=0.1), **kw)
+        sim.run_to_end()
+        assert sim.status == "target reached"
+        return sim.step
+
+    before = stop()
+    for module in ("tui.runloop", "tui.cli.interactive", "tui.app"):
+        importlib.import_module(module)
+    assert stop() == before == 80
+    every = stop(eval_policy=EvalPolicy(every_step_up_to=20_000))
+    assert every == 73
+    # the first step at or below the target, found by reading the loss after every step
+    sim = Simulation(Scenario(target_loss=0.1))
+    first = None
+    while first is None and sim.step_update():
+        if sim.train_loss <= 0.1:
+            first = sim.step
+    assert first == every

@@ -314,8 +314,8 @@ def test_history_and_checkpoints_stay_within_budget_whatever_the_width(tmp_path)
     sim = Simulation(Scenario(dataset=f"csv:{f}", model="linear", optimizer="adam", batch_size=1,
                               val_samples=0, epochs=200))
     sim.run_iterations(3000)  # enough checkpoints to reach the cap
-    assert sim._max_checkpoints * 4 * (d + 1) <= CHECKPOINT_BUDGET or sim._max_checkpoints == 16
-    assert len(sim._checkpoints) <= sim._max_checkpoints + 1
+    assert sim.checkpoint_limit * 4 * (d + 1) <= CHECKPOINT_BUDGET or sim.checkpoint_limit == 16
+    assert sim.checkpoint_count <= sim.checkpoint_limit + 1
     assert sim.history._params.nbytes <= PARAM_BUDGET * 8
 
 

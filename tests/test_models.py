@@ -157,7 +157,7 @@ def test_losses_many_matches_a_loop(case: Case) -> None:
 
 
 def test_mlp_losses_many_in_chunks_matches_a_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(models, "_MANY_CHUNK_ELEMENTS", 50)  # forces chunks of 1–2 vectors
+    monkeypatch.setattr(models.mlp, "_MANY_CHUNK_ELEMENTS", 50)  # forces chunks of 1–2 vectors
     model, params, X, y = problem(Case("mlp", "mlp", 2, "classification"), n=9)
     batch = params + np.random.default_rng(6).normal(size=(11, model.n_params))
     np.testing.assert_allclose(

@@ -462,13 +462,16 @@ def test_order_into_draws_what_order_draws(name: str) -> None:
         assert a.bit_generator.state == b.bit_generator.state
 
 
+@pytest.mark.parametrize("name", ["reshuffle", "stratified"])
 @pytest.mark.parametrize("n", [1, 2, 37, 200, 1000])
 @pytest.mark.parametrize("passes", [1, 3, 8])
-def test_orders_ahead_are_the_successive_passes(n: int, passes: int) -> None:
+def test_orders_ahead_are_the_successive_passes(name: str, n: int, passes: int) -> None:
     """Drawing P passes in one call (``orders_ahead_into``) gives the P orders that P calls of
     ``order`` give, and leaves the generator where they leave it; the samplers whose order
-    depends on the previous pass, or that draw integers in bulk, do not offer it."""
-    sampler = make_sampler("reshuffle", n, labels=None, batch_size=1)
+    depends on the previous pass, or that draw integers in bulk, do not offer it. Assembling
+    many rows at once (the K runs of an ensemble) gives each row's own order."""
+    labels = (np.arange(n) * 7 % 10 < 3).astype(int)            # 30 % of class 1, spread out
+    sampler = make_sampler(name, n, labels=labels, batch_size=max(1, min(n, 6)))
     assert sampler.draws_ahead
     a, b = np.random.default_rng(n * 10 + passes), np.random.default_rng(n * 10 + passes)
     one_by_one = [sampler.order(a, None) for _ in range(passes)]
@@ -477,6 +480,15 @@ def test_orders_ahead_are_the_successive_passes(n: int, passes: int) -> None:
     assert np.array_equal(block, np.array(one_by_one))
     assert a.bit_generator.state == b.bit_generator.state
     assert all(sorted(row) == list(range(n)) for row in block.tolist())
-    for name in sorted(SAMPLINGS):
-        if name != "reshuffle":
-            assert not make_sampler(name, 12, labels=np.arange(12) % 2, batch_size=4).draws_ahead
+    raws = [np.empty((passes, sampler.raw_width), dtype=np.int64) for _ in range(2)]
+    for raw, seed in zip(raws, (1, 2)):
+        sampler.draw_ahead_into(np.random.default_rng(seed), raw)
+    stacked = np.empty((2 * passes, n), dtype=np.int64)
+    sampler.assemble(np.vstack(raws), stacked)
+    for i, raw in enumerate(raws):
+        alone = np.empty((passes, n), dtype=np.int64)
+        sampler.assemble(raw, alone)
+        assert np.array_equal(stacked[i * passes:(i + 1) * passes], alone)
+    for other in sorted(SAMPLINGS):
+        if other not in ("reshuffle", "stratified"):
+            assert not make_sampler(other, 12, labels=np.arange(12) % 2, batch_size=4).draws_ahead

@@ -385,7 +385,7 @@ def test_a_run_without_record_has_the_same_trajectory_and_steps(preset: str) -> 
     bare.run_to_end()
     assert len(seen) == kept.step == bare.step
     assert kept.history.count == kept.step and bare.history.count == 0
-    assert len(bare._checkpoints) == 1
+    assert bare.checkpoint_count == 1
     for rec in seen[-5:]:
         other = Simulation(sc)
         other.run_iterations(rec.iteration)
@@ -395,3 +395,15 @@ def test_a_run_without_record_has_the_same_trajectory_and_steps(preset: str) -> 
     bare.back(7)
     kept.back(7)
     assert bare.iteration == kept.iteration and np.array_equal(bare.params, kept.params)
+
+
+def test_the_order_is_one_object_for_a_whole_pass() -> None:
+    """Panels tell a new pass by identity (``is not``): the order read twice within a pass is the
+    same object, and a new pass gives a new one (with another permutation)."""
+    sim = Simulation(Scenario(samples=40, val_samples=0, batch_size=5, epochs=3))
+    sim.run_iterations(3)
+    first = sim.order
+    sim.run_iterations(2)
+    assert sim.order is first
+    sim.run_iterations(5)                     # into the second pass
+    assert sim.order is not first and not np.array_equal(sim.order, first)

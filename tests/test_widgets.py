@@ -623,3 +623,39 @@ def test_y_ticks_never_share_a_row() -> None:
     rows = [round((t + 1) / 2 * 4) for t in kept]
     assert all(b - a >= 2 for a, b in zip(rows, rows[1:]))
     assert one_per_row(ticks, -1.0, 1.0, 50) == ticks
+
+
+def test_a_failed_background_computation_is_logged_and_said_on_the_screen(caplog) -> None:  # noqa: ANN001
+    """Issue 25: a worker's exception used to become None without a word, leaving a stale panel.
+    Now it is logged with its traceback, kept in ``failures`` and notified once per kind."""
+    from tui.widgets._cells import CellCanvas
+
+    told: list[tuple[str, str]] = []
+    done: list[object] = []
+
+    def broken() -> None:
+        raise ZeroDivisionError("no grid today")
+
+    async def script(pilot, widget) -> None:  # noqa: ANN001
+        widget.app.notify = lambda message, **kw: told.append((message, kw.get("severity", "")))
+        for attempt in range(2):
+            widget.run_in_thread(("grid", attempt), broken, lambda key, result: done.append(result), group="g")
+            for _ in range(200):
+                await pilot.pause(0.01)
+                if not widget.pending_work:
+                    break
+            assert not widget.pending_work
+        widget.run_in_thread(("grid", 9), lambda: 42, lambda key, result: done.append(result), group="g")
+        for _ in range(200):
+            await pilot.pause(0.01)
+            if done:
+                break
+
+    with caplog.at_level("ERROR", logger="mbsim"):
+        run(CellCanvas(id="landscape"), script)
+    assert done == [42]                               # a later computation still draws
+    records = [r for r in caplog.records if r.name == "mbsim"]
+    assert len(records) == 2 and "ZeroDivisionError: no grid today" in records[0].getMessage()
+    assert "Traceback" in records[0].getMessage() and "broken" in records[0].getMessage()
+    assert len(told) == 1                             # said once for the same failure
+    assert "landscape panel could not be drawn" in told[0][0] and told[0][1] == "error"

@@ -27,8 +27,8 @@ from engine.errors import visible
 from .commands import MbsimCommands
 from .live import LiveActions
 from .messages import RunStateChanged, SimulationChanged
-from .runloop import (CHUNK_TIME, DEFAULT_SPEED, FRAME_INTERVAL, MIN_SPEED, SLICE, SPEEDS,  # noqa: F401
-                      RunLoop, parse_speed)
+from .runloop import (CHUNK_TIME, DEFAULT_SPEED, EVAL_POLICY, FRAME_INTERVAL, MIN_SPEED, SLICE,  # noqa: F401
+                      SPEEDS, RunLoop, parse_speed)
 from .screens.cloud import DEFAULT_RUNS, CloudScreen
 from .screens.compare import CompareScreen
 from .screens.help import HelpScreen
@@ -115,8 +115,9 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         self.throttle = throttle
         if isinstance(scenario, Simulation):
             self.sim = scenario
+            self.sim.eval_policy = EVAL_POLICY     # the TUI's: every step on small data
         else:
-            self.sim = Simulation(scenario if scenario is not None else Scenario())
+            self.sim = Simulation(scenario if scenario is not None else Scenario(), eval_policy=EVAL_POLICY)
         self.speed: float | None = parse_speed(speed)
         self.start_paused = paused
         self.cloud_runs = runs                # K of the noise cloud (k; --runs)
@@ -389,7 +390,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         self.pause()
         try:
             screen = CloudScreen(self.sim.scenario, runs=self.cloud_runs, speed=self.speed)
-        except ScenarioError as err:       # e.g. epoch_end = cut: an ensemble refuses it, with why
+        except ScenarioError as err:       # e.g. too many runs: the ensemble refuses, with why
             self.bell()
             self.notify(visible(f"no noise cloud: {err}"), severity="error", markup=False)
             return
@@ -433,6 +434,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         """Show a new run (new data, model, seed or a preset): pause, reset the panels, redraw."""
         self.pause()
         self.sim = sim
+        sim.eval_policy = EVAL_POLICY
         self._lens_for_one_parameter()
         self._jumped("reset")
 

@@ -37,6 +37,7 @@ from engine.lessons import (
 from engine.lessons.player import has_references, values_at
 
 from .app import SLICE, MbsimApp
+from .runloop import EVAL_POLICY
 from .screens.cloud import CloudScreen
 from .screens.compare import CompareScreen
 from .screens.lab import LabScreen
@@ -103,7 +104,7 @@ class LessonApp(MbsimApp):
                  animate: bool = True, throttle: bool = True, fast: bool = False) -> None:
         """``fast`` runs every slide's run at max speed whatever its ``speed`` says (rehearsing a
         lesson, tests)."""
-        super().__init__(sim if sim is not None else Simulation(lesson.start), paused=True,
+        super().__init__(sim if sim is not None else Simulation(lesson.start, eval_policy=EVAL_POLICY), paused=True,
                          speed=speed, animate=animate, throttle=throttle)
         self.lesson = lesson
         self.fast = fast
@@ -149,7 +150,7 @@ class LessonApp(MbsimApp):
         fresh = None
         if slide.fresh:
             try:
-                fresh = Simulation(slide.scenario)
+                fresh = Simulation(slide.scenario, eval_policy=EVAL_POLICY)
             except ScenarioError as err:
                 self.notify(f"{self.lesson.source}:{slide.line}: {err}", severity="error", timeout=8)
                 return False
@@ -218,7 +219,7 @@ class LessonApp(MbsimApp):
 
     def _replay_to(self, index: int) -> Simulation:
         """The state slide ``index`` begins in if only the lesson's directives had acted."""
-        sim = Simulation(self.lesson.start)
+        sim = Simulation(self.lesson.start, eval_policy=EVAL_POLICY)
         for slide in self.lesson.slides[:index]:
             sim = apply_slide(slide, sim)
         return sim

@@ -31,11 +31,13 @@ from engine.errors import visible
 from engine.live import (
     next_batch_size, next_optimizer, next_sampling, previous_batch_size,
 )
+from engine.rules import TUI_POLICY as EVAL_POLICY
 from engine.scenario import load_preset
 
-if TYPE_CHECKING:
-    from engine.sampling import Plan
+# the words for settings and changes live in tui.changes (the settings screen uses them too)
+from .changes import algorithm_words, batching_summary, check_live, describe_changes, fmt, plural  # noqa: F401
 
+if TYPE_CHECKING:
     from .screens.settings import SettingsResult
 
 #: What each sampling means, in a few words (notifications and the settings screen).
@@ -55,67 +57,7 @@ X_AXIS_MEANING: dict[str, str] = {
 
 
 # ---------------------------------------------------------------------------------------------
-# words
-def plural(n: int, one: str, many: str | None = None) -> str:
-    """``1 batch``, ``25 batches``."""
-    return f"{n:,} {one if n == 1 else (many or one + 's')}"
-
-
-def algorithm_words(algorithm: str) -> str:
-    """The algorithm's short name inside a sentence: "mini-batch GD", "batch GD", "SGD"."""
-    return algorithm if algorithm == "SGD" else algorithm[:1].lower() + algorithm[1:]
-
-
-def batching_summary(plan: Plan) -> str:
-    """The batch arithmetic in a phrase: "25 batches per epoch, mini-batch GD"."""
-    m = plan.batches_per_pass
-    if plan.steps_per_epoch:
-        parts = [f"{plural(plan.steps_per_epoch_count, 'step')} per epoch, {plural(m, 'batch', 'batches')} per pass"]
-        if plan.epoch_end == "cut" and plan.uneven_epochs:
-            parts[0] += f" (cut: the pass's last epoch {plural(plan.epoch_steps(plan.cycle_epochs - 1), 'step')})"
-        elif plan.epoch_end == "restart":
-            parts[0] += " (restart: a fresh pass every epoch)"
-    else:
-        text = f"{plural(m, 'batch', 'batches')} per epoch"
-        if plan.leftover:
-            text += f" ({plural(plan.leftover, 'sample')} left out)"
-        elif plan.last_batch_size != plan.batch_size:
-            text += f" (the last of {plan.last_batch_size})"
-        parts = [text]
-    if plan.accumulate > 1:
-        parts.append(f"{plan.accumulate} per step (effective batch {plan.effective_batch})")
-    parts.append(algorithm_words(plan.algorithm))
-    return ", ".join(parts)
-
-
-def fmt(value: Any) -> str:
-    """A setting's value as the user would type it."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if value is None:
-        return "auto"
-    return str(value)
-
-
-def describe_changes(old: Any, changes: dict[str, Any], new: Any = None) -> str:
-    """``batch_size 5 → 8, lr 0.05 → 0.1`` (``old`` is the scenario in force; ``new``, if given,
-    the resolved scenario asked for, whose values replace automatic ones such as None)."""
-    return ", ".join(
-        f"{key} {fmt(getattr(old, key, None))} → {fmt(getattr(new, key) if new is not None else value)}"
-        for key, value in changes.items()
-    )
-
-
-# ---------------------------------------------------------------------------------------------
 # the live keys: each changes one setting from the next iteration on and says what it means
-def check_live(sim: Simulation, changes: dict[str, Any]) -> None:
-    """Raise the :class:`ScenarioError` that applying ``changes`` live now would meet (the
-    engine's dry run, :meth:`Simulation.check_changes`)."""
-    sim.check_changes(**changes)
-
-
 def _apply(sim: Simulation, **changes: Any) -> None:
     check_live(sim, changes)
     sim.apply_changes(**changes)
@@ -255,7 +197,7 @@ class LiveActions:
     def _new_simulation(self, scenario: Any, what: str) -> bool:
         """Start a new run of ``scenario``; a refusal (bad file, bad settings) keeps the old one."""
         try:
-            sim = Simulation(scenario)
+            sim = Simulation(scenario, eval_policy=EVAL_POLICY)
         except ScenarioError as err:
             self._refuse(str(err))
             return False

@@ -28,13 +28,15 @@ from typing import Any
 from textual.timer import Timer
 from textual.worker import Worker
 
-from engine import Simulation
+from engine.rules import TUI_POLICY
 
 from .messages import RunStateChanged
 
-# eval_every = auto: the TUI evaluates the full losses after every step on small data (issue 14);
-# here, so every screen with a run loop (main, compare, cloud) sees the same curves
-Simulation.auto_every_step_up_to = 20_000
+#: When the TUI's runs evaluate their full losses (eval_every = auto: after every step on small
+#: data, issue 14). A setting of each run the TUI makes or shows (engine.rules.EvalPolicy), so
+#: every screen with a run loop (main, compare, cloud) sees the same curves and importing the
+#: TUI changes nothing for other runs in the process (issue 25).
+EVAL_POLICY = TUI_POLICY
 
 SPEEDS: tuple[float | None, ...] = (0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
 """Units per second (the main screen: batches; compare and the cloud: ticks); None is "max".

@@ -21,7 +21,7 @@ import socket
 import sys
 from typing import Sequence
 
-from .web_zygote import MAX_REQUEST
+from .web_protocol import MAX_REQUEST
 
 #: Seconds the fork server may take to import the app before the server gives up on it.
 READY_TIMEOUT = 60.0

@@ -25,8 +25,8 @@ import signal
 import socket
 import sys
 
-#: Largest request (arguments and environment) accepted from the server.
-MAX_REQUEST = 256 * 1024
+# the largest request accepted from the server: the protocol's, shared with tui.web_spawn
+from .web_protocol import MAX_REQUEST
 
 
 def prepare() -> None:

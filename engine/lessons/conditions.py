@@ -161,7 +161,7 @@ class Cursor:
         self.step = self.start_step + steps_after(self.plan, target - self.start_iteration)
 
     def next_segment_epoch(self) -> int:
-        """The 0-based epoch a live change made now starts (Simulation._next_segment_epoch: the
+        """The 0-based epoch a live change made now starts (engine.segment.next_segment_epoch: the
         epoch in progress restarts; at an epoch boundary the next one begins)."""
         local = self.iteration - self.start_iteration
         if local == 0:

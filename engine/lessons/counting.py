@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from .quantities import Quantity, Working
+from .quantity import Quantity, Working
 from .words import number, vector, with_unit
 
 if TYPE_CHECKING:

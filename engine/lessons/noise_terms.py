@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from .quantities import Quantity, Working
+from .quantity import Quantity, Working
 from .words import number, signed
 
 if TYPE_CHECKING:

@@ -61,11 +61,12 @@ def run_to(sim: Simulation, cond: RunCondition) -> None:
 
 
 def apply_slide(slide: Slide, sim: Simulation) -> Simulation:
-    """The simulation after ``slide``'s directives, from ``sim`` (a new one for a fresh run)."""
+    """The simulation after ``slide``'s directives, from ``sim`` (a new one for a fresh run,
+    evaluating as ``sim`` does: its :class:`~engine.rules.EvalPolicy`)."""
     from ..simulation import Simulation
 
     if slide.fresh:
-        sim = Simulation(slide.scenario)
+        sim = Simulation(slide.scenario, eval_policy=sim.eval_policy)
     if slide.live:
         sim.apply_changes(**dict(slide.live))
     if slide.run is not None and slide.view not in ("cloud", "lab", "compare"):

@@ -32,20 +32,16 @@ def under_web_driver() -> bool:
     return os.environ.get("TEXTUAL_DRIVER", "").startswith("textual.drivers.web_driver:")
 
 
-#: eval_every = auto in the TUI: every step up to this many samples (Simulation.auto_every_step_up_to)
-TUI_EVERY_STEP_UP_TO = 20_000
-
-
 def execute(ns: argparse.Namespace) -> int:
     """Open the TUI on the scenario; data errors are reported before it opens."""
     scenario, src = build_scenario(ns)
     from engine.threads import use_one_blas_thread
 
     use_one_blas_thread()                 # before NumPy loads: free (engine/threads.py)
-    from engine.simulation import Simulation
+    from engine.rules import TUI_POLICY
 
-    Simulation.auto_every_step_up_to = TUI_EVERY_STEP_UP_TO   # as tui.app sets it (issue 14)
-    sim = make_simulation(scenario, src)  # data errors now, as one line, not inside the TUI
+    # data errors now, as one line, not inside the TUI; the TUI's evaluation policy (engine.rules)
+    sim = make_simulation(scenario, src, eval_policy=TUI_POLICY)
     try:
         import tui.app as app
     except ModuleNotFoundError as err:

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from engine.errors import ScenarioError, visible
 
 from .common import EXIT_CODES_TEXT, EXIT_OK, PROG, Interrupted, UsageError
+from .headless import Interrupts, is_terminal, named
 from .scenario_args import build_scenario, make_simulation
 from .writers import check_output_paths, csv_float
 
@@ -251,9 +252,7 @@ def progress_text(p) -> str:  # noqa: ANN001
 
 def execute(ns: argparse.Namespace) -> int:
     """Run the sweep; 0 when done, 130/143/129 when stopped (what is done is printed and written)."""
-    from .run import _Interrupts
-
-    guard = _Interrupts()
+    guard = Interrupts()
     with guard.installed():
         return _execute(ns, guard)
 
@@ -282,7 +281,7 @@ def _execute(ns: argparse.Namespace, guard) -> int:  # noqa: ANN001
     except ScenarioError as err:
         raise UsageError(src.describe(err)) from None
     line = None
-    if _is_terminal(sys.stderr):
+    if is_terminal(sys.stderr):
         from .progress import LiveLine
 
         line = LiveLine(sys.stderr)
@@ -312,11 +311,9 @@ def _execute(ns: argparse.Namespace, guard) -> int:  # noqa: ANN001
         report(result, sys.stdout)
         from engine.atomic import atomic_writer
 
-        from .run import _named
-
         with ExitStack() as stack:
             for option, path in outputs.items():
-                stream = stack.enter_context(_named(option, path, atomic_writer(path)))
+                stream = stack.enter_context(named(option, path, atomic_writer(path)))
                 (write_json if option == "--json" else write_csv)(result, stream)
     finally:
         guard.critical = False
@@ -329,9 +326,3 @@ def _execute(ns: argparse.Namespace, guard) -> int:  # noqa: ANN001
         return stopped.exit_code
     return EXIT_OK
 
-
-def _is_terminal(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False

@@ -8,16 +8,14 @@ interrupted by SIGINT/SIGTERM/SIGHUP (the files hold every step done so far).
 from __future__ import annotations
 
 import argparse
-import math
-import signal
 import sys
-import threading
-from contextlib import ExitStack, contextmanager
-from typing import Any, Callable, Iterator, TextIO
+from contextlib import ExitStack
+from typing import Any, Callable, TextIO
 
-from engine.errors import OutputError, visible
+from engine.errors import visible
 
 from .common import EXIT_CODES_TEXT, EXIT_DIVERGED, EXIT_OK, PROG, Interrupted
+from .headless import Interrupts, Screen, epoch_line, format_metric, is_terminal, named, smaller_lr
 from .scenario_args import build_scenario, make_simulation
 from .writers import HISTORY_COLUMNS, StepFiles, check_output_paths, trace_header, write_data_csv
 
@@ -41,7 +39,6 @@ written to directly; a read-only file, a folder or one file for two outputs is r
 On a terminal the epoch's line is updated in place; in a pipe, one line per epoch.
 """ + EXIT_CODES_TEXT + "\n"
 SCENARIO_OPTIONS = True
-BAR_WIDTH = 20
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -62,97 +59,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
                           "quantiles; not with --trace")
 
 
-def format_metric(x: float) -> str:
-    """Keras' number format: 4 decimals, or e-notation below 1e-3 (and, unlike Keras, from 1e6)."""
-    x = float(x)
-    if not math.isfinite(x):
-        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-    return f"{x:.4f}" if 1e-3 < abs(x) < 1e6 else f"{x:.4e}"
-
-
-def epoch_line(epoch: int, epochs: int, batch: int, batches: int, loss: float, train: float,
-               val: float | None = None, acc: float | None = None) -> str:
-    """``Epoch 3/1000  40/40 ━━━━━━━━━━━━━━━━━━━━  loss: 0.0931  train: 0.0874  val: 0.0902``.
-
-    The bar has 20 cells, ``━`` done and ``─`` to do (a partial epoch at a stop).
-    """
-    width = len(str(batches))
-    filled = BAR_WIDTH if batches <= 0 else min(BAR_WIDTH, (batch * BAR_WIDTH) // batches)
-    bar = "━" * filled + "─" * (BAR_WIDTH - filled)
-    line = (f"Epoch {epoch}/{epochs}  {batch:>{width}}/{batches} {bar}  "
-            f"loss: {format_metric(loss)}  train: {format_metric(train)}")
-    if val is not None:
-        line += f"  val: {format_metric(val)}"
-    if acc is not None:
-        line += f"  acc: {format_metric(acc)}"
-    return line
-
-
-class _Interrupts:
-    """SIGINT (Ctrl+C), SIGTERM and SIGHUP raise :class:`Interrupted` at once, except while a
-    step's lines are being written or the files are being closed (then right after), so the
-    trace and the history always hold the same whole steps and no temporary file is left.
-
-    Only the first signal raises: mbsim is then stopping, and further signals (Ctrl+C pressed
-    five times) are noted and change nothing, not even after :meth:`installed` ends (they are
-    ignored from then on: the process is about to exit with the first signal's code; a
-    restored default handler would kill it by the signal instead)."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-    def __init__(self) -> None:
-        self.critical = False
-        self.pending: int | None = None
-        self.raised = False
-        self.received = False
-        self._old: dict[int, Any] = {}
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        self.received = True
-        if self.critical or self.raised:
-            self.pending = self.pending or signum
-        else:
-            self.raised = True
-            raise Interrupted(signum)
-
-    @contextmanager
-    def installed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        for sig in self.SIGNALS:
-            self._old[sig] = signal.signal(sig, self._handler)
-        try:
-            yield
-        finally:
-            for sig, old in self._old.items():
-                signal.signal(sig, signal.SIG_IGN if self.received else old)
-
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
-        self.critical = True
-        try:
-            yield
-        finally:
-            self.critical = False
-        if self.pending and not self.raised:
-            signum, self.pending = self.pending, None
-            self.raised = True
-            raise Interrupted(signum)
-
-
-def _smaller_lr(lr: float) -> str:
-    return f"{lr / 10:g}"
-
-
 def execute(ns: argparse.Namespace) -> int:
     """Train headless; the exit code says how the run ended."""
-    guard = _Interrupts()
+    guard = Interrupts()
     with guard.installed():  # from the start: a signal never leaves a temporary file behind
         return _execute(ns, guard)
 
 
-def _execute(ns: argparse.Namespace, guard: _Interrupts) -> int:
+def _execute(ns: argparse.Namespace, guard: Interrupts) -> int:
     from engine.threads import use_one_blas_thread
 
     use_one_blas_thread()  # before anything imports NumPy: then it is free (engine/threads.py)
@@ -168,12 +82,12 @@ def _execute(ns: argparse.Namespace, guard: _Interrupts) -> int:
         return run_ensemble.execute(ns, scenario, src, runs, outputs, guard)
     sim = make_simulation(scenario, src, record=False)
     quiet = ns.quiet
-    out = _Screen(sys.stdout)
+    out = Screen(sys.stdout)
 
     def writer(option: str):  # names the option in an OS error (disk full, size limit)
         from engine.atomic import atomic_writer
 
-        return _named(option, outputs[option], atomic_writer(outputs[option]))
+        return named(option, outputs[option], atomic_writer(outputs[option]))
 
     if "--data-out" in outputs:
         with writer("--data-out") as stream:
@@ -217,7 +131,7 @@ def _execute(ns: argparse.Namespace, guard: _Interrupts) -> int:
         return stopped.exit_code
     if status == "diverged":
         print(f"{PROG}: diverged at step {sim.diverged_step} (loss is not finite); try a smaller "
-              f"--lr, e.g. {_smaller_lr(sim.scenario.lr)}", file=sys.stderr)
+              f"--lr, e.g. {smaller_lr(sim.scenario.lr)}", file=sys.stderr)
         return EXIT_DIVERGED
     if status == "target reached" and not quiet:
         print(f"Target loss {sim.scenario.target_loss:g} reached at step {sim.step:,} "
@@ -225,19 +139,7 @@ def _execute(ns: argparse.Namespace, guard: _Interrupts) -> int:
     return EXIT_OK
 
 
-@contextmanager
-def _named(option: str, path: str, writer: Any) -> Iterator[Any]:
-    """``writer``'s stream; an :class:`OutputError` from it names the option and the file."""
-    try:
-        with writer as stream:
-            yield stream
-    except OutputError as err:
-        if err.what is None and err.path == path:  # not another output's error passing through
-            err.what = f"{option} {path!r}"
-        raise
-
-
-def _make_callback(files: StepFiles, guard: _Interrupts) -> Callable[[Any], None]:
+def _make_callback(files: StepFiles, guard: Interrupts) -> Callable[[Any], None]:
     """The simulation's per-step hook: keep the record, write a full block (a signal during
     the write waits until the block is written, so the files hold whole steps)."""
     add = files.add
@@ -261,7 +163,7 @@ def _train(sim, quiet: bool, out: TextIO) -> None:
     """Run to the end, printing a line at the end of each epoch (and at a stop inside one).
 
     On a terminal the epoch's line is updated in place a few times a second (Keras-like)."""
-    if not quiet and _is_terminal(out):
+    if not quiet and is_terminal(out):
         from .progress import train_live
 
         train_live(sim, out, _epoch_text, format_metric)
@@ -274,45 +176,6 @@ def _train(sim, quiet: bool, out: TextIO) -> None:
             _print_epoch(sim, out)
 
 
-class _Screen:
-    """stdout for the epoch lines; if the terminal goes away (an SSH connection dropping: EIO),
-    printing stops and training goes on, so the files still get every step (SIGHUP then ends
-    the run cleanly). A closed pipe (``| head``) still ends the run (BrokenPipeError)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.gone = False
-
-    def write(self, text: str) -> int:
-        if not self.gone:
-            try:
-                return self.stream.write(text)
-            except BrokenPipeError:
-                raise
-            except OSError:
-                self.gone = True
-        return len(text)
-
-    def flush(self) -> None:
-        if not self.gone:
-            try:
-                self.stream.flush()
-            except BrokenPipeError:
-                raise
-            except OSError:
-                self.gone = True
-
-    def isatty(self) -> bool:
-        return not self.gone and _is_terminal(self.stream)
-
-
-def _is_terminal(out: TextIO) -> bool:
-    try:
-        return out.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 def _epoch_text(sim) -> str:
     c = sim.counters()
     has_val = len(sim.dataset.y_val) > 0
@@ -322,7 +185,7 @@ def _epoch_text(sim) -> str:
 
 
 def _print_epoch(sim, out: TextIO) -> None:
-    if _is_terminal(out):  # over the line updated in place, if any
+    if is_terminal(out):  # over the line updated in place, if any
         out.write("\r" + _epoch_text(sim) + "\x1b[K\n")
         out.flush()
         return

@@ -21,7 +21,8 @@ import numpy as np
 
 from engine.errors import visible
 
-from .common import EXIT_DIVERGED, EXIT_OK, PROG, UsageError
+from .common import EXIT_DIVERGED, EXIT_OK, PROG, Interrupted, UsageError
+from .headless import epoch_line, format_metric, named, smaller_lr
 from .writers import csv_float, write_data_csv
 
 #: The columns of ``--history`` with ``--runs K`` (K > 1); mean and q10/q50/q90 (linear
@@ -53,16 +54,6 @@ def parse_runs(text: str | None) -> int | None:
     return runs
 
 
-def counters(group) -> tuple[int, int, int]:  # noqa: ANN001
-    """(epoch 1-based, batch done in that epoch, batches per epoch) of an ensemble group, as
-    :meth:`Simulation.counters` words them."""
-    plan = group.plan
-    if group.iteration == 0:
-        return 1, 0, plan.iterations_per_epoch
-    pos = plan.locate(group.iteration - 1)
-    return pos.epoch + 1, pos.batch_in_epoch + 1, plan.iterations_per_epoch
-
-
 def _median(values: np.ndarray) -> float:
     v = values[np.isfinite(values)]
     return float(np.median(v)) if v.size else math.nan
@@ -71,46 +62,49 @@ def _median(values: np.ndarray) -> float:
 def execute(ns: argparse.Namespace, scenario, src, runs: int, outputs: dict[str, str],  # noqa: ANN001
             guard) -> int:  # noqa: ANN001
     """Train K runs together; exit 0, 3 if any run diverged, 130/143/129 when stopped by a signal
-    (``guard``: the run command's signal handler, already installed)."""
+    (``guard``: the run command's signal handler, already installed).
+
+    Without ``--history`` the runs are stepped an epoch at a time (``Ensemble.run_iterations``):
+    the per-step work is the engine's step of K runs, nothing more than one run's loop pays
+    (issue 25). With ``--history`` they are stepped a tick (one step) at a time, a row each."""
     from engine.atomic import atomic_writer
     from engine.ensemble import Ensemble
     from engine.errors import ScenarioError
-
-    from .common import Interrupted
-    from .run import _named, _smaller_lr, epoch_line, format_metric
 
     if "--trace" in outputs:
         raise UsageError(f"--trace writes the steps of one run; --runs {runs} makes {runs} runs. "
                          "Drop --trace (use --history for their quantiles), or use --runs 1")
     try:
-        ens = Ensemble.seeds(scenario, runs, evaluate="read")
+        ens = Ensemble.seeds(scenario, runs, evaluate="read", band=False, record=False)
     except ScenarioError as err:
         raise UsageError(src.describe(err)) from None
-    group = ens.groups[0]
     quiet = ns.quiet
     out = sys.stdout
     if "--data-out" in outputs:
-        with _named("--data-out", outputs["--data-out"], atomic_writer(outputs["--data-out"])) as stream:
+        with named("--data-out", outputs["--data-out"], atomic_writer(outputs["--data-out"])) as stream:
             write_data_csv(ens.base, stream)
     stopped: Interrupted | None = None
     written_step = 0
     has_val = len(ens.dataset.y_val) > 0
     with ExitStack() as stack:
-        history: TextIO | None = (stack.enter_context(_named("--history", outputs["--history"],
-                                                              atomic_writer(outputs["--history"])))
+        history: TextIO | None = (stack.enter_context(named("--history", outputs["--history"],
+                                                             atomic_writer(outputs["--history"])))
                                   if "--history" in outputs else None)
         if history is not None:
             history.write(",".join(ENSEMBLE_HISTORY_COLUMNS) + "\n")
         try:
-            while ens.tick():
+            while not ens.done:
                 if history is not None:
-                    row = _history_row(ens, group)
+                    ens.tick()
+                    row = _history_row(ens)
                     with guard.deferred():
                         history.write(row)
-                        written_step = group.step
-                epoch, batch, batches = counters(group)
-                if not quiet and (batch == batches or ens.done):
-                    _print_epoch(ens, group, out, has_val, epoch_line, format_metric)
+                        written_step = ens.position().step
+                else:
+                    ens.run_iterations(ens.iterations_to_epoch_end())
+                c = ens.position()
+                if not quiet and (c.batch == c.batches or ens.done):
+                    _print_epoch(ens, out, has_val)
         except Interrupted as sig:
             stopped = sig
         finally:
@@ -120,17 +114,17 @@ def execute(ns: argparse.Namespace, scenario, src, runs: int, outputs: dict[str,
     guard.pending = None
     if stopped is not None:
         if not quiet:
-            _print_epoch(ens, group, out, has_val, epoch_line, format_metric)
-        epoch, _, _ = counters(group)
+            _print_epoch(ens, out, has_val)
+        c = ens.position()
         written = f"; wrote {', '.join(outputs.values())}" if outputs else ""
-        step = written_step if "--history" in outputs else group.step
-        print(f"{PROG}: {visible(stopped.what)} at step {step} (epoch {epoch}/{ens.scenario.epochs}) "
+        step = written_step if "--history" in outputs else c.step
+        print(f"{PROG}: {visible(stopped.what)} at step {step} (epoch {c.epoch}/{ens.scenario.epochs}) "
               f"of {runs} runs{visible(written)}", file=sys.stderr)
         return stopped.exit_code
     diverged = ens.diverged_step[ens.diverged_step > 0]
     if diverged.size:
         print(f"{PROG}: {diverged.size} of {runs} runs diverged (the first at step {int(diverged.min())}; "
-              f"loss is not finite); try a smaller --lr, e.g. {_smaller_lr(ens.scenario.lr)}", file=sys.stderr)
+              f"loss is not finite); try a smaller --lr, e.g. {smaller_lr(ens.scenario.lr)}", file=sys.stderr)
         return EXIT_DIVERGED
     reached = sum(s == "target reached" for s in ens.status)
     if reached and not quiet:
@@ -138,9 +132,9 @@ def execute(ns: argparse.Namespace, scenario, src, runs: int, outputs: dict[str,
     return EXIT_OK
 
 
-def _history_row(ens, group) -> str:  # noqa: ANN001
-    epoch, batch, _ = counters(group)
-    cells = [str(epoch), str(batch), str(group.iteration), str(group.step), str(group.samples_seen),
+def _history_row(ens) -> str:  # noqa: ANN001
+    c = ens.position()
+    cells = [str(c.epoch), str(c.batch), str(c.iteration), str(c.step), str(c.samples),
              csv_float(np.median(ens.lr))]
     for values in (ens.batch_loss, ens.train_loss):
         finite = values[np.isfinite(values)]
@@ -151,10 +145,10 @@ def _history_row(ens, group) -> str:  # noqa: ANN001
     return ",".join(cells) + "\n"
 
 
-def _print_epoch(ens, group, out: TextIO, has_val: bool, epoch_line, format_metric) -> None:  # noqa: ANN001
-    epoch, batch, batches = counters(group)
+def _print_epoch(ens, out: TextIO, has_val: bool) -> None:  # noqa: ANN001
+    c = ens.position()
     acc = ens.accuracy()
-    line = epoch_line(epoch, ens.scenario.epochs, batch, batches, _median(ens.epoch_loss),
+    line = epoch_line(c.epoch, ens.scenario.epochs, c.batch, c.batches, _median(ens.epoch_loss),
                       _median(ens.train_loss), _median(ens.val_loss) if has_val else None,
                       None if acc is None else _median(acc))
     print(f"{line}  spread: {format_metric(ens.spread())}  (medians of {ens.runs} runs)", file=out, flush=True)

@@ -82,15 +82,18 @@ def _toml_keys(data: dict[str, Any]) -> set[str]:
     return keys
 
 
-def make_simulation(scenario: Scenario, src: Sources, *, record: bool = True):  # -> engine.simulation.Simulation
+def make_simulation(scenario: Scenario, src: Sources, *, record: bool = True,
+                    eval_policy: Any = None):  # -> engine.simulation.Simulation
     """The simulation; data errors (a bad CSV, too few rows...) become one-line usage errors.
-    ``record=False`` for ``mbsim run``, whose record is its files (:class:`Simulation`)."""
+    ``record=False`` for ``mbsim run``, whose record is its files (:class:`Simulation`);
+    ``eval_policy`` (:class:`engine.rules.EvalPolicy`): the engine's unless given."""
     from engine.threads import use_one_blas_thread
 
     use_one_blas_thread()   # the command line owns the process (engine/threads.py says why)
     from engine.simulation import Simulation
     try:
-        sim = Simulation(scenario, record=record)
+        sim = Simulation(scenario, record=record) if eval_policy is None else \
+            Simulation(scenario, record=record, eval_policy=eval_policy)
     except ScenarioError as err:
         raise UsageError(src.describe(err)) from None
     if not math.isfinite(sim.initial_train_loss):

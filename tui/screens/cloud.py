@@ -28,6 +28,7 @@ from textual.widgets import Footer, Static
 
 from engine import Scenario, ScenarioError
 from engine.ensemble import Ensemble
+from engine.rules import TUI_POLICY as EVAL_POLICY
 from engine.errors import visible
 from engine.live import next_batch_size, next_optimizer, next_sampling, previous_batch_size
 
@@ -146,7 +147,7 @@ class CloudScreen(TickLoop, Screen[None]):
     def __init__(self, scenario: Scenario, *, runs: int = DEFAULT_RUNS, speed: float | None = DEFAULT_SPEED,
                  name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
-        self.ens = Ensemble.seeds(scenario, runs, align="steps", band=True)   # ScenarioError: the caller says it
+        self.ens = Ensemble.seeds(scenario, runs, align="steps", band=True, eval_policy=EVAL_POLICY)   # ScenarioError: the caller says it
         self.collection = self.ens
         self.init_tick_loop(speed)
 

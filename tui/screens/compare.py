@@ -28,6 +28,7 @@ from textual.widgets import Footer, Static
 
 from engine import Scenario
 from engine.compare import ALIGNMENTS, Comparison
+from engine.rules import TUI_POLICY as EVAL_POLICY
 
 from ..widgets._runs import short_names
 from ..widgets.counters import CountersLine
@@ -60,12 +61,12 @@ def make_comparison(scenario: Scenario, batch_sizes: tuple[int, int, int] | None
     one of the ends, so the middle run takes :func:`middle_batch_size` instead (unless
     ``batch_sizes`` are given).
     """
-    comp = Comparison(scenario, batch_sizes=batch_sizes, align=align)
+    comp = Comparison(scenario, batch_sizes=batch_sizes, align=align, eval_policy=EVAL_POLICY)
     n = comp.runs[0].sim.dataset.n_samples
     b = comp.batch_sizes[1]
     if batch_sizes is None and n >= 3 and b in (1, n):
         mid = middle_batch_size(n)
-        comp = Comparison(scenario, batch_sizes=(n, mid, 1), align=align)
+        comp = Comparison(scenario, batch_sizes=(n, mid, 1), align=align, eval_policy=EVAL_POLICY)
         what = "Batch GD" if b == n else "SGD"
         return comp, f"this scenario is {what} (B={b}) already: compared with a mini-batch of B={mid}"
     return comp, ""

@@ -37,7 +37,7 @@ from engine.sampling import EPOCH_ENDS, SAMPLINGS
 from engine.scenario import MODELS, MOMENTUM_OPTIMIZERS, field_help, field_kind, parse_value
 from engine.schedules import SCHEDULES
 
-from ..live import check_live, describe_changes, fmt
+from ..changes import check_live, describe_changes, fmt
 
 
 @dataclass(frozen=True)

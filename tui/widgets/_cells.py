@@ -13,7 +13,9 @@ line), with runs of equal style merged into one segment.
 
 from __future__ import annotations
 
+import logging
 import time
+import traceback
 from typing import Callable
 
 import numpy as np
@@ -25,6 +27,12 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 RGB = tuple[int, int, int]
+
+#: The app's logger: a failed background computation is logged here (with its traceback) and in
+#: Textual's log. No handler of its own: nothing reaches the terminal the app draws on, unless
+#: the host configures one (tests read it with caplog).
+LOG = logging.getLogger("mbsim")
+LOG.addHandler(logging.NullHandler())
 
 
 def blend(a: RGB, b: RGB, t: float) -> RGB:
@@ -166,6 +174,7 @@ class CellCanvas(Widget):
         self._strips: dict[int, Strip] = {}
         self._trailing = None
         self.painted_cells = 0  # cells repainted by the last paint() (for tests and benchmarks)
+        self.failures: list[str] = []   # background computations that failed (worker_failed)
 
     def on_mount(self) -> None:
         if self.PARTIAL_LINE_UPDATES:
@@ -263,8 +272,9 @@ class CellCanvas(Widget):
         """``fn()`` in a worker thread, then ``done(key, result)`` on the app's thread.
 
         A second request for the same ``key`` while one runs is dropped; ``pending_work`` is
-        True meanwhile (tests wait for it). A failed computation draws nothing rather than
-        taking the app down.
+        True meanwhile (tests wait for it). A failed computation does not take the app down,
+        and is not silent either (:meth:`worker_failed`: logged with its traceback, said on the
+        screen, kept in :attr:`failures`), so a panel left as it was says why.
         """
         if getattr(self, "_busy", None) == key:
             return
@@ -272,21 +282,38 @@ class CellCanvas(Widget):
         self.pending_work = True
 
         def work() -> None:
+            failure = None
             try:
                 result = fn()
-            except Exception:  # noqa: BLE001 - a failed picture must not take the app down
-                result = None
+            except Exception as err:  # noqa: BLE001 - a failed picture must not take the app down
+                result, failure = None, (err, traceback.format_exc())
 
             def finish() -> None:
                 if self._busy == key:
                     self._busy = None
                     self.pending_work = False
-                if result is not None and self.is_mounted:
+                if failure is not None:
+                    self.worker_failed(key, *failure)
+                elif result is not None and self.is_mounted:
                     done(key, result)
 
             self.app.call_from_thread(finish)
 
         self.run_worker(work, thread=True, group=group, exit_on_error=False)
+
+    def worker_failed(self, key: tuple, err: Exception, trace: str) -> None:
+        """A background computation failed: logged (the ``mbsim`` logger and Textual's log, with
+        the traceback), kept in :attr:`failures`, and said on the screen once per kind of
+        failure (a panel that could not draw keeps its last picture; now the viewer knows why)."""
+        what = f"{type(err).__name__}: {err}"
+        LOG.error("%s: the background computation %r failed: %s\n%s", type(self).__name__, key[0], what, trace)
+        self.log.error(f"{type(self).__name__} {key[0]!r} failed:\n{trace}")
+        self.failures.append(what)
+        if what not in self.failures[:-1] and self.is_mounted:
+            name = (self.id or type(self).__name__).replace("_", " ")
+            shown = "".join(ch if ch.isprintable() else "?" for ch in what)[:160]
+            self.app.notify(f"the {name} panel could not be drawn ({shown}); it shows the last picture",
+                            title="a panel failed", severity="error", timeout=10)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""The batches of K runs: each run's data in its pass order, and each step's loss and gradient.
+
+At a pass start each run's samples are put in its order once (a batch is then a slice, as a
+lone run's always was); one feature with squared error on many runs also keeps x and y
+sample-major (:meth:`engine.models.LinearModel.loss_and_grad_runs_by_sample`). Past
+:data:`GATHER_ABOVE` numbers nothing is kept in pass order: each step gathers its batch, in
+chunks of runs (a row does not depend on the others: the same numbers, in memory bounded
+whatever N and the batch size).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .models import Model
+from .prepare import TrainingData
+
+#: Past this many numbers (K runs × N samples × (d + 1)) the runs' data are not kept in pass
+#: order: each step gathers its batch instead (the same values; memory bounded whatever N).
+GATHER_ABOVE = 1 << 20
+
+
+class Batches:
+    """The data of K runs for the pass in work (``xo``/``yo``: run-major, or for one run its
+    (N, d) and (N,) arrays; ``xs``/``ys``: sample-major), derived from the orders: nothing here
+    is kept by a checkpoint, :meth:`forget` drops it and the next pass start makes it again."""
+
+    def __init__(self, model: Model, data: TrainingData, k: int) -> None:
+        self.model = model
+        self.data = data
+        self.k = k
+        self.one = k == 1
+        self.gather = k * data.n * (data.X.shape[1] + 1) > GATHER_ABOVE
+        # one feature, squared error, many runs: the sample-major product (engine.models)
+        self.by_sample = bool(getattr(model, "runs_by_sample", False)) and k > 1 and not self.gather
+        self.forget()
+
+    def forget(self) -> None:
+        """No pass's data (after a restore)."""
+        self.xo = self.yo = self.xs = self.ys = None
+        self.orders: np.ndarray | None = None
+        self.pass_index = -1
+
+    def start_pass(self, orders: np.ndarray, pass_index: int) -> None:
+        """The runs' data in the orders of pass ``pass_index`` ((K, N))."""
+        self.orders = orders
+        self.pass_index = pass_index
+        if self.gather:
+            return
+        d = self.data
+        if self.one:
+            order = orders[0]
+            self.xo, self.yo = d.X[order], d.y[order]
+        elif self.by_sample:      # x run-major for the dots, x and y sample-major
+            x = d.X[:, 0]
+            self.xo = np.take(x, orders)
+            by_sample = orders.T
+            self.xs = np.take(x, by_sample)
+            self.ys = np.take(d.y, by_sample)
+        else:
+            self.xo = np.take(d.X, orders, axis=0)
+            self.yo = np.take(d.y, orders)
+
+    def loss_and_grad(self, params: np.ndarray, a: int, b: int) -> tuple[Any, np.ndarray]:
+        """The mean loss and gradient of every run's batch at [a, b) of its order: (K,) and
+        (K, P) — for one run a float and (P,)."""
+        model = self.model
+        if self.gather:
+            return self._gathered(params, a, b)
+        if self.one:
+            return model.loss_and_grad(params, self.xo[a:b], self.yo[a:b])
+        if self.by_sample:
+            return model.loss_and_grad_runs_by_sample(params, self.xs[a:b], self.ys[a:b], self.xo[:, a:b])
+        return model.loss_and_grad_runs(params, self.xo[:, a:b], self.yo[:, a:b])
+
+    def _gathered(self, params: np.ndarray, a: int, b: int) -> tuple[Any, np.ndarray]:
+        d, orders, model = self.data, self.orders, self.model
+        if self.one:
+            idx = orders[0, a:b]
+            return model.loss_and_grad(params, np.take(d.X, idx, axis=0), np.take(d.y, idx))
+        rows = max(1, GATHER_ABOVE // ((b - a) * (d.X.shape[1] + 1)))
+        if rows >= self.k:
+            idx = orders[:, a:b]
+            return model.loss_and_grad_runs(params, np.take(d.X, idx, axis=0), np.take(d.y, idx))
+        loss, grad = np.empty(self.k), np.empty_like(params)
+        for r in range(0, self.k, rows):
+            idx = orders[r:r + rows, a:b]
+            loss[r:r + rows], grad[r:r + rows] = model.loss_and_grad_runs(
+                params[r:r + rows], np.take(d.X, idx, axis=0), np.take(d.y, idx))
+        return loss, grad

@@ -1,0 +1,237 @@
+"""The one-hidden-layer MLP: h = act(x W1ᵀ + b1), out = h W2ᵀ + b2, by hand-written backprop."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Model
+from .elementwise import _ACT, _DACT, _bce_runs, _dot_rows, bce_dout, mse_dout
+
+# The batched mlp forward pass (losses_many) works in chunks of parameter vectors so that its
+# (chunk, H, n) hidden activations stay below this many float64 numbers (~16 MB).
+_MANY_CHUNK_ELEMENTS = 2_000_000
+
+
+
+class MLPModel(Model):
+    """One hidden layer: a = X W1ᵀ + b1, h = act(a), out = h W2ᵀ + b2.
+
+    Backward pass for δ_i = ∂ℓ_i/∂out_i (2(out − y) for mse, σ(out) − y for bce):
+    ∂ℓ_i/∂b2 = δ_i, ∂ℓ_i/∂W2 = δ_i h_i, ∂ℓ_i/∂a_i = δ_i W2 ⊙ act'(a_i) =: Δ_i,
+    ∂ℓ_i/∂b1 = Δ_i, ∂ℓ_i/∂W1 = Δ_i x_iᵀ (an outer product, H × d).
+
+    The training step (:meth:`loss_and_grad`, :meth:`loss_and_grad_runs`) sums these over the
+    batch as ∇W1 = W2 ⊙ (Dᵀ X), ∇b1 = W2 ⊙ (1ᵀ D) with D_i = δ_i act'(a_i) (Δ_i = W2 ⊙ D_i, so the
+    same sums with W2 taken out of them: one product less per sample, and BLAS calls).
+    """
+
+    def __init__(self, loss_name: str, n_features: int, hidden: int, activation: str) -> None:
+        self.name = "mlp"
+        self.loss_name = loss_name
+        self.n_features = n_features
+        self.hidden = hidden
+        self.activation = activation
+        H, d = hidden, n_features
+        self.n_params = H * d + 2 * H + 1
+        # Offsets of the blocks in the flat vector: W1 | b1 | W2 | b2.
+        self._w1_end = H * d
+        self._b1_end = H * d + H
+        self._w2_end = H * d + 2 * H
+        self.param_names = (
+            tuple(f"W1[{j},{k}]" for j in range(H) for k in range(d))
+            + tuple(f"b1[{j}]" for j in range(H))
+            + tuple(f"W2[{j}]" for j in range(H))
+            + ("b2",)
+        )
+        self._act = _ACT[activation]
+        self._dact = _DACT[activation]
+        self._is_bce = loss_name == "bce"
+
+    def init_params(self, rng: np.random.Generator) -> np.ndarray:
+        """Like ``torch.nn.Linear``: each weight and bias of a layer ~ U(−1/√fan_in, 1/√fan_in);
+        drawn in the flat order W1, b1 (fan_in = d), W2, b2 (fan_in = H)."""
+        H, d = self.hidden, self.n_features
+        k1 = 1.0 / np.sqrt(d)
+        k2 = 1.0 / np.sqrt(H)
+        return np.concatenate(
+            [
+                rng.uniform(-k1, k1, size=H * d),
+                rng.uniform(-k1, k1, size=H),
+                rng.uniform(-k2, k2, size=H),
+                rng.uniform(-k2, k2, size=1),
+            ]
+        ).astype(np.float64, copy=False)
+
+    def unpack(
+        self, params: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Views (W1 (H, d), b1 (H,), W2 (H,), b2) into the flat vector (no copies)."""
+        W1 = params[: self._w1_end].reshape(self.hidden, self.n_features)
+        return W1, params[self._w1_end : self._b1_end], params[self._b1_end : self._w2_end], params[-1]
+
+    def _hidden(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """h = act(X W1ᵀ + b1), shape (n, H)."""
+        a = X @ params[: self._w1_end].reshape(self.hidden, self.n_features).T
+        a += params[self._w1_end : self._b1_end]
+        return self._act(a)
+
+    def forward(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """out = h W2ᵀ + b2, shape (n,)."""
+        h = self._hidden(params, X)
+        out = h @ params[self._b1_end : self._w2_end]
+        out += params[-1]
+        return out
+
+    def forward_many(self, params_batch: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """(G, n) outputs for G parameter vectors, in chunks of G that bound the memory.
+
+        For a chunk of g vectors, A = W1 stacked to (g·H, d) times Xᵀ gives all hidden
+        pre-activations (g, H, n) in one matrix product.
+        """
+        H, d = self.hidden, self.n_features
+        G = params_batch.shape[0]
+        n = X.shape[0]
+        out = np.empty((G, n), dtype=np.float64)
+        chunk = max(1, _MANY_CHUNK_ELEMENTS // max(1, H * n))
+        XT = np.ascontiguousarray(X.T)
+        for start in range(0, G, chunk):
+            pb = params_batch[start : start + chunk]
+            g = pb.shape[0]
+            a = (pb[:, : self._w1_end].reshape(g * H, d) @ XT).reshape(g, H, n)
+            a += pb[:, self._w1_end : self._b1_end, None]
+            h = self._act(a)
+            res = np.matmul(pb[:, None, self._b1_end : self._w2_end], h)[:, 0, :]
+            res += pb[:, -1:]
+            out[start : start + g] = res
+        return out
+
+    def _backward_delta(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray
+    ]:
+        """Forward pass, then δ (n,) = ∂ℓ/∂out, h (n, H) and Δ (n, H) = ∂ℓ/∂a."""
+        h = self._hidden(params, X)
+        W2 = params[self._b1_end : self._w2_end]
+        out = h @ W2
+        out += params[-1]
+        delta = bce_dout(out, y) if self._is_bce else mse_dout(out, y)
+        dA = np.multiply.outer(delta, W2)
+        dA *= self._dact(h)
+        return delta, h, dA
+
+    def per_sample_grads(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Row i: [Δ_i x_iᵀ (row-major), Δ_i, δ_i h_i, δ_i]."""
+        H, d = self.hidden, self.n_features
+        n = X.shape[0]
+        delta, h, dA = self._backward_delta(params, X, y)
+        grads = np.empty((n, self.n_params), dtype=np.float64)
+        grads[:, : self._w1_end] = (dA[:, :, None] * X[:, None, :]).reshape(n, H * d)
+        grads[:, self._w1_end : self._b1_end] = dA
+        np.multiply(delta[:, None], h, out=grads[:, self._b1_end : self._w2_end])
+        grads[:, -1] = delta
+        return grads
+
+    def batch_grad(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """∇W1 = Δᵀ X / n, ∇b1 = Σ Δ / n, ∇W2 = δᵀ h / n, ∇b2 = Σ δ / n."""
+        n = X.shape[0]
+        delta, h, dA = self._backward_delta(params, X, y)
+        grad = np.empty(self.n_params, dtype=np.float64)
+        grad[: self._w1_end] = (dA.T @ X).ravel()
+        grad[self._w1_end : self._b1_end] = dA.sum(axis=0)
+        grad[self._b1_end : self._w2_end] = delta @ h
+        grad[-1] = delta.sum()
+        grad /= n
+        return grad
+
+    def loss_and_grad(
+        self, params: np.ndarray, X: np.ndarray, y: np.ndarray
+    ) -> tuple[float, np.ndarray]:
+        """Mean loss and its gradient in one forward + backward pass (see the class docstring)."""
+        n = X.shape[0]
+        inv_n = 1.0 / n
+        w1_end, b1_end, w2_end = self._w1_end, self._b1_end, self._w2_end
+        a = X @ params[:w1_end].reshape(self.hidden, self.n_features).T
+        a += params[w1_end:b1_end]
+        h = self._act(a)
+        W2 = params[b1_end:w2_end]
+        z = h @ W2
+        z += params[-1]
+        if self._is_bce:
+            e = np.exp(-np.abs(z))
+            loss = float((np.maximum(z, 0.0) - z * y + np.log1p(e)).sum()) / n
+            delta = np.maximum(e, z >= 0.0)  # numerator of the stable σ(z), see sigmoid()
+            e += 1.0
+            delta /= e
+            delta -= y
+            delta *= inv_n
+        else:
+            z -= y
+            loss = float(z @ z) * inv_n
+            z *= 2.0 * inv_n
+            delta = z
+        D = self._dact(h)
+        D *= delta[:, None]            # D = act′(a) ⊙ δ; Δ = D ⊙ W2 is never formed
+        grad = np.empty(self.n_params, dtype=np.float64)
+        np.multiply(D.T @ X, W2[:, None], out=grad[:w1_end].reshape(self.hidden, self.n_features))
+        np.multiply(np.ones(n) @ D, W2, out=grad[w1_end:b1_end])
+        grad[b1_end:w2_end] = delta @ h
+        grad[-1] = delta.sum()
+        return loss, grad
+
+
+    def _hidden_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """h = act(X W1ᵀ + b1) for K runs: X (K, n, d) or shared (n, d) → (K, n, H).
+        One gemm per run (stacked matmul) with W1ᵀ as the same transposed view as :meth:`_hidden`."""
+        k = params_runs.shape[0]
+        W1 = params_runs[:, : self._w1_end].reshape(k, self.hidden, self.n_features)
+        a = np.matmul(X, W1.transpose(0, 2, 1))
+        a += params_runs[:, None, self._w1_end : self._b1_end]
+        return self._act(a)
+
+    def output_bound_runs(self, params_runs: np.ndarray, x_absmax: np.ndarray) -> np.ndarray:
+        """|out| ≤ Σ_j |W2_j| max|h_j| + |b2| with max|h_j| = 1 (tanh, sigmoid) or the bound
+        A_j = Σ_k |W1_jk| max|x_k| + |b1_j| of the pre-activation (relu); A_j is also required
+        to stay below 1e300 (a finite pre-activation)."""
+        k = params_runs.shape[0]
+        with np.errstate(all="ignore"):
+            W1 = np.abs(params_runs[:, : self._w1_end].reshape(k, self.hidden, self.n_features))
+            a = W1 @ x_absmax + np.abs(params_runs[:, self._w1_end : self._b1_end])
+            h = a if self.activation == "relu" else np.ones_like(a)
+            r = np.sum(np.abs(params_runs[:, self._b1_end : self._w2_end]) * h, axis=1)
+            r = r + np.abs(params_runs[:, -1])
+            r = np.where(np.max(a, axis=1) < 1e300, r, np.inf)
+        return r
+
+    def _forward_shared_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
+        h = self._hidden_runs(params_runs, X)
+        out = np.matmul(h, params_runs[:, self._b1_end : self._w2_end, None])[:, :, 0]
+        out += params_runs[:, -1:]
+        return out
+
+    def loss_and_grad_runs(
+        self, params_runs: np.ndarray, X_runs: np.ndarray, y_runs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`loss_and_grad` for K runs, the same formulas step for step (see there)."""
+        k, n = y_runs.shape
+        inv_n = 1.0 / n
+        w1_end, b1_end, w2_end = self._w1_end, self._b1_end, self._w2_end
+        h = self._hidden_runs(params_runs, X_runs)
+        W2 = params_runs[:, b1_end:w2_end]
+        z = np.matmul(h, W2[:, :, None])[:, :, 0]
+        z += params_runs[:, -1:]
+        if self._is_bce:
+            loss, delta = _bce_runs(z, y_runs, n)
+        else:
+            z -= y_runs
+            loss = _dot_rows(z) * inv_n
+            z *= 2.0 * inv_n
+            delta = z
+        D = self._dact(h)
+        D *= delta[:, :, None]
+        grad = np.empty((k, self.n_params), dtype=np.float64)
+        np.multiply(np.matmul(D.transpose(0, 2, 1), X_runs), W2[:, :, None],
+                    out=grad[:, :w1_end].reshape(k, self.hidden, self.n_features))
+        np.multiply(np.matmul(np.ones((1, 1, n)), D)[:, 0, :], W2, out=grad[:, w1_end:b1_end])
+        grad[:, b1_end:w2_end] = np.matmul(delta[:, None, :], h)[:, 0, :]
+        grad[:, -1] = delta.sum(axis=1)
+        return loss, grad
+

@@ -1,0 +1,158 @@
+"""The stratified sampler: every batch keeps the class proportions of the whole set.
+
+Each sample appears exactly once per pass. Cutting the order into consecutive blocks of
+``batch_size`` (the last block possibly shorter), every block of size b holds, of each class c
+with fraction f_c = n_c/N, either floor(b·f_c) or ceil(b·f_c) samples — so always within one
+sample of b·f_c, for every batch size and however imbalanced the classes.
+
+**The class counts of the batches** (a consistent rounding of the table b_j·f_c, whose row sums
+b_j and column sums n_c are whole numbers, so such a rounding exists) are worked out once per
+sampler: every batch gets floor(b·f_c) of class c; the short last batch (size s) gives its
+s − Σ floor(s·f_c) spare places to the classes with the largest remainders frac(s·f_c) (equal
+remainders: the smaller class first); every class c then owes the full batches
+a_c − [c got a spare in the short batch] extra samples, where a_c = M_f·frac(B·f_c) +
+frac(s·f_c) ≤ M_f, and each full batch has B − Σ floor(B·f_c) spare places. Writing the classes'
+extras one after another and dealing them round-robin over the M_f full batches puts at most
+one extra of each class in each batch and fills each batch exactly.
+
+**A pass** draws one random permutation of N + 1 items, as the reshuffle sampler draws one of N
+(so orders can be drawn several passes ahead in one call: ``Generator.permuted`` shuffles the
+rows of a block one after another). Where the extra item N lands (uniform over N + 1 places,
+and independent of the relative order of the others) rotates the full batches (which ones get
+the extras changes from pass to pass); the other N items are a uniform random permutation π.
+Each class's samples are dealt to the batches in the order π visits them (the first of class
+c to the first batch with a place for class c, ...), and each batch lists its samples in the
+order π visits them, so the classes interleave at random inside every batch. The order
+follows from π and the rotation by two stable sorts on small integers (class codes, batch
+indices) and a few gathers, the same for one run and, row by row, for K runs at once
+(:meth:`StratifiedSampler.assemble`: the noise cloud draws K permutations and assembles all K
+orders in one pass of array operations, issue 25).
+"""
+
+from __future__ import annotations
+
+from engine._lazy_numpy import LazyNumpy
+
+from .sampler import Sampler
+
+np = LazyNumpy(globals())   # `mbsim plan` imports the samplers' module without NumPy
+
+
+class StratifiedSampler(Sampler):
+    """A permutation whose every batch keeps the class proportions (see the module docstring)."""
+
+    name = "stratified"
+    draws_ahead = True
+
+    def __init__(self, n_samples: int, batch_size: int, labels: np.ndarray) -> None:
+        super().__init__(n_samples)
+        self.batch_size = batch_size
+        classes, codes = np.unique(np.asarray(labels), return_inverse=True)
+        codes = codes.reshape(-1)
+        self.classes = classes
+        counts = np.bincount(codes, minlength=len(classes)).astype(np.int64)
+        self.class_counts = counts
+        # small integer types: NumPy's stable argsort sorts them by radix, in O(N)
+        self._codes = codes.astype(np.uint8 if len(classes) <= 255 else np.int32)
+        self._n_full, self._short = divmod(n_samples, batch_size)
+        table = self.counts_table()
+        rows = table.shape[0]
+        key_type = np.int16 if rows < (1 << 15) else np.int32
+        # the batch of the class-major t-th sample: class 0's in the order π visits them, then
+        # class 1's, ...; class c's r-th goes to the batch holding its r-th place
+        batch_of = np.concatenate([np.repeat(np.arange(rows, dtype=key_type), table[:, c])
+                                   for c in range(len(classes))])
+        # the extra item N (the rotation's marker) gets a class and a batch past every other
+        # one, so the stable sorts put it last and it drops off the end
+        self._codes_ext = np.append(self._codes, self._codes.dtype.type(len(classes)) if len(classes) < 255 else 255)
+        n_full = self._n_full
+        if n_full > 1 and n_full * (n_samples + 1) <= (1 << 20):
+            # every rotation's batch of each class-major place, worked out once (a gather a pass)
+            shift = np.arange(n_full)[:, None]
+            full = batch_of < n_full
+            rotated = np.where(full, (batch_of + shift) % n_full, batch_of).astype(key_type)
+            self._rotations = np.hstack([rotated, np.full((n_full, 1), rows, dtype=key_type)])
+        else:
+            self._rotations = None
+        self._batch_of = np.append(batch_of, key_type(rows))
+        self._key_type = key_type
+
+    @property
+    def raw_width(self) -> int:
+        """A pass draws a permutation of N + 1 items (see the module docstring)."""
+        return self.n_samples + 1
+
+    def counts_table(self) -> np.ndarray:
+        """(batches × classes) how many samples of each class each batch holds (the rotation of
+        a pass moves the full batches' rows; the short batch's stays last)."""
+        counts, n = self.class_counts, self.n_samples
+        n_classes = len(counts)
+        n_full, short = self._n_full, self._short
+        b = self.batch_size
+        rows = n_full + (1 if short else 0)
+        table = np.empty((rows, n_classes), dtype=np.int64)
+        full_floor = (b * counts) // n                      # floor(b·n_c/N), exactly
+        table[:n_full] = full_floor
+        owed = counts - n_full * full_floor                 # extras still to place
+        if short:
+            short_floor = (short * counts) // n
+            table[n_full] = short_floor
+            owed = owed - short_floor
+            spare = int(short - short_floor.sum())
+            if spare:
+                remainder = (short * counts) % n            # frac(s·f_c)·N
+                rank = np.lexsort((np.arange(n_classes), -remainder))   # largest first
+                winners = rank[:spare]
+                table[n_full, winners] += 1
+                owed[winners] -= 1
+        if n_full and owed.sum():
+            # class c's owed[c] <= n_full extras land in consecutive slots, so in distinct batches
+            extras = np.repeat(np.arange(n_classes), owed)
+            np.add.at(table, (np.arange(len(extras)) % n_full, extras), 1)
+        return table
+
+    def draw_ahead_into(self, rng: np.random.Generator, raw: np.ndarray) -> None:
+        """The random part of the next P passes: one permutation of N + 1 items per row of
+        ``raw`` ((P, N + 1) int64), the rows shuffled one after another."""
+        raw[...] = np.arange(self.raw_width, dtype=np.int64)
+        rng.permuted(raw, axis=1, out=raw)
+
+    def assemble(self, raw: np.ndarray, out: np.ndarray) -> None:
+        """Each row of ``out`` ((R, N)) the order of one pass from its row of ``raw`` ((R, N + 1),
+        from :meth:`draw_ahead_into`): R passes, of one run or of K runs, at once."""
+        n, rows = self.n_samples, raw.shape[0]
+        # the places of π grouped by class, in π's order; the marker N (a class of its own, the
+        # last) ends the row, so its place in the draw is the row's last entry
+        by_class = np.argsort(self._codes_ext[raw], axis=1, kind="stable")
+        n_full = self._n_full
+        if n_full <= 1:
+            batch = np.broadcast_to(self._batch_of, (rows, n + 1))
+        else:
+            shift = by_class[:, n] * n_full // (n + 1)     # where N landed: uniform over N + 1
+            if self._rotations is not None:
+                batch = self._rotations[shift]
+            else:
+                full = self._batch_of < n_full
+                batch = np.where(full, (self._batch_of + shift[:, None]) % n_full,
+                                 self._batch_of).astype(self._key_type)
+        key = np.empty((rows, n + 1), dtype=self._key_type)
+        np.put_along_axis(key, by_class, batch, axis=1)    # the batch of each place of the draw
+        order = np.take_along_axis(raw, np.argsort(key, axis=1, kind="stable"), axis=1)
+        out[...] = order[:, :n]                           # the marker, last, dropped
+
+    def orders_ahead_into(self, rng: np.random.Generator, out: np.ndarray) -> None:
+        """The orders of the next P passes, one per row of ``out`` ((P, N))."""
+        raw = np.empty((out.shape[0], self.raw_width), dtype=np.int64)
+        self.draw_ahead_into(rng, raw)
+        self.assemble(raw, out)
+
+    def order(self, rng: np.random.Generator, previous: np.ndarray | None) -> np.ndarray:
+        out = np.empty((1, self.n_samples), dtype=np.int64)
+        self.orders_ahead_into(rng, out)
+        return out[0]
+
+    def __repr__(self) -> str:
+        return (
+            f"StratifiedSampler(n_samples={self.n_samples}, batch_size={self.batch_size}, "
+            f"classes={self.classes.tolist()})"
+        )
