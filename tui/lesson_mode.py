@@ -37,6 +37,7 @@ from engine.lessons import (
 )
 
 from .app import SLICE, MbsimApp
+from .mask import NO_MASK, AnswerMask, answer_forms
 from .screens.cloud import CloudScreen
 from .screens.compare import CompareScreen
 from .screens.lab import LabScreen
@@ -120,6 +121,8 @@ class LessonApp(MbsimApp):
         self.rebuilt = 0                          # times a start had to be rebuilt (tests)
         self._user_speed = self.speed
         self._lesson_run = False
+        self.answer_mask: AnswerMask = NO_MASK    # the open questions' answers, hidden (tui.mask)
+        self._mask_key: tuple | None = None
 
     # ------------------------------------------------------------------------------------------
     def compose_extra(self) -> ComposeResult:
@@ -456,6 +459,7 @@ class LessonApp(MbsimApp):
         """The panel's lines under the prose: the arithmetic, the questions, what to press."""
         if self.index < 0:
             return
+        self.update_mask()
         slide = self.slide
         questions = tuple(
             QuestionLine(q.ask, self.revealed.get(i, ""), self.verdicts.get(i, ""), i in self.revealed)
@@ -475,7 +479,51 @@ class LessonApp(MbsimApp):
             hint.append(self.status)
         self.panel.show_state(arithmetic_line(self.sim.plan), questions, f"Slide {k}/{n} · " + " · ".join(hint))
 
+    # ------------------------------------------------------------------------------------------
+    # the mask: while a question is open, its answer shows nowhere (tui.mask)
+    def open_questions(self) -> list[int]:
+        """The current slide's questions not yet revealed (nor answered right)."""
+        if self.index < 0:
+            return []
+        return [i for i in range(len(self.slide.questions)) if i not in self.revealed]
+
+    def mask_forms(self) -> tuple[str, ...]:
+        """Every form of the open questions' answers, read from the simulation now: from the
+        lesson position and the engine state alone."""
+        forms: set[str] = set()
+        for i in self.open_questions():
+            q = self.slide.questions[i]
+            try:
+                value = quantity_value(q.answer, self.sim)
+            except (ValueError, ArithmeticError):
+                continue       # not known yet (no batch has run): nothing on screen shows it
+            forms.update(answer_forms(q.answer, value))
+        return tuple(sorted(forms))
+
+    def update_mask(self) -> None:
+        """Recompute the mask when the lesson position or the simulation changed; a new mask
+        repaints every panel at once (a mask change is a change of what the screen shows)."""
+        key = (self.index, frozenset(self.revealed), id(self.sim), self.sim.revision)
+        if key == self._mask_key:
+            return
+        self._mask_key = key
+        mask = AnswerMask(self.mask_forms())
+        if mask == self.answer_mask:
+            return
+        self.answer_mask = mask
+        for screen in self.screen_stack:
+            for widget in screen.walk_children(with_self=True):
+                widget.refresh()
+
+    def get_line_filters(self):  # noqa: ANN201
+        """Textual's filters for every rendered line, and the mask while a question is open."""
+        filters = list(super().get_line_filters())
+        mask = getattr(self, "answer_mask", NO_MASK)
+        return filters + [mask] if mask.enabled else filters
+
     def redraw(self, *, force: bool = False, plots: bool = True) -> None:
+        if getattr(self, "panel", None) is not None and self.index >= 0:
+            self.update_mask()     # first: the panels drawn below are masked as they appear
         super().redraw(force=force, plots=plots)
         if getattr(self, "panel", None) is not None and self.index >= 0:
             arithmetic = arithmetic_line(self.sim.plan)

@@ -13,6 +13,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Input, Markdown, Static
 
+from ..mask import Unmasked
+
 
 @dataclass(frozen=True)
 class QuestionLine:
@@ -24,19 +26,34 @@ class QuestionLine:
     revealed: bool = False
 
 
-class LessonPanel(Vertical):
+class QuestionsText(Unmasked, Static):
+    """The questions as asked and the answers the teacher revealed (never masked)."""
+
+
+class HintText(Unmasked, Static):
+    """Where the lesson is and what to press (the slide's own run condition: never masked)."""
+
+
+class AnswerBox(Unmasked, Input):
+    """The box a student types an answer into (what is typed shows as typed)."""
+
+
+class LessonPanel(Unmasked, Vertical):
     """The slide on screen: prose (Textual's Markdown widget, scrollable), then one line each for
-    the batch arithmetic, the questions and the keys to press next."""
+    the batch arithmetic, the questions and the keys to press next.
+
+    The prose and the arithmetic line are masked like every panel while a question is open
+    (tui.mask); the panel's border title, the questions and the hint are not."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="lesson-scroll", can_focus=False):
             yield Markdown(id="lesson-text")
         yield Static(id="lesson-arithmetic")
-        yield Static(id="lesson-questions")
-        box = Input(id="lesson-input", placeholder="your answer, then enter (escape: cancel)")
+        yield QuestionsText(id="lesson-questions")
+        box = AnswerBox(id="lesson-input", placeholder="your answer, then enter (escape: cancel)")
         box.display = False  # shown (and focused) by t only
         yield box
-        yield Static(id="lesson-hint")
+        yield HintText(id="lesson-hint")
 
     def on_mount(self) -> None:
         self.text = ""
