@@ -37,6 +37,7 @@ from engine.lessons import (
 )
 
 from .app import SLICE, MbsimApp
+from .lesson_views import LessonView, lesson_screen
 from .mask import NO_MASK, AnswerMask, answer_forms
 from .screens.cloud import CloudScreen
 from .screens.compare import CompareScreen
@@ -49,7 +50,7 @@ TEXTUAL_KEY: dict[str, str] = {
     "→": "right", "←": "left", "+": "plus", "-": "minus", "[": "left_square_bracket",
     "]": "right_square_bracket", "<": "less_than_sign", ">": "greater_than_sign",
 }
-LESSON_ACTIONS = frozenset({"next_slide", "previous_slide", "reveal", "answer"})
+LESSON_ACTIONS = frozenset({"next_slide", "previous_slide", "reveal", "answer", "scroll_slide"})
 ALWAYS_ALLOWED = frozenset({"quit", "help", "screenshot", "command_palette"})
 #: Keys that take the run somewhere else: they end a slide's run in progress.
 STEPPING = frozenset({"step_batch", "step_epoch", "step_phase", "step_back", "reset"})
@@ -98,6 +99,8 @@ class LessonApp(MbsimApp):
         Binding("pageup,comma", "previous_slide", "previous slide", show=False),
         Binding("enter", "reveal", "reveal", show=False),
         Binding("t", "answer", "answer", show=False),
+        Binding("up", "scroll_slide(-1)", "scroll the slide up", show=False),
+        Binding("down", "scroll_slide(1)", "scroll the slide down", show=False),
     ]
 
     def __init__(self, lesson: Lesson, sim: Simulation | None = None, *, speed: Any = None,
@@ -130,8 +133,38 @@ class LessonApp(MbsimApp):
 
     def on_mount(self) -> None:
         # MbsimApp.on_mount runs after this one (Textual calls each class's handler)
-        self.panel = self.query_one("#lesson", LessonPanel)
+        self.main_panel = self.query_one("#lesson", LessonPanel)
         self.call_later(self.open_slide, 0)
+
+    @property
+    def panel(self) -> LessonPanel:
+        """The lesson panel on the screen shown (a view opened by a slide has its own)."""
+        screen = self.screen
+        if isinstance(screen, LessonView):
+            try:
+                return screen.query_one(LessonPanel)
+            except Exception:  # noqa: BLE001 - not composed yet: the main screen's
+                pass
+        return self.main_panel
+
+    def panels(self) -> list[LessonPanel]:
+        """Every lesson panel mounted: the main screen's and those of the views on the stack."""
+        out = [self.main_panel]
+        for screen in self.screen_stack:
+            if isinstance(screen, LessonView):
+                out.extend(screen.query(LessonPanel))
+        return out
+
+    def view_class(self, cls: type) -> type:
+        """Compare mode, the noise cloud and the lab open with the lesson panel under them."""
+        return lesson_screen(cls)
+
+    async def fill_panel(self, panel: LessonPanel) -> None:
+        """Show the current slide in a view's panel that has just been mounted."""
+        if self.index < 0 or not panel.is_mounted:
+            return
+        await panel.show_slide(self.lesson.title, self.index + 1, len(self.lesson.slides), self.slide.text)
+        self.show_lesson_state()
 
     @property
     def slide(self) -> Slide:
@@ -163,11 +196,15 @@ class LessonApp(MbsimApp):
         self.index = index
         self.status = ""
         self.revealed, self.verdicts = {}, {}
-        self.panel.input.display = False
-        await self.panel.show_slide(self.lesson.title, index + 1, len(self.lesson.slides), slide.text)
-        self._apply_view(slide)  # first: a panel the view hides is not drawn for the new run
+        for panel in self.panels():
+            panel.input.display = False
+        self._close_other_view(slide)
+        self._apply_panels(slide)  # first: a panel the view hides is not drawn for the new run
         if fresh is not None:
             self.replace_simulation(fresh)
+        self._open_view(slide)     # then a view screen, on this slide's own simulation
+        for panel in self.panels():
+            await panel.show_slide(self.lesson.title, index + 1, len(self.lesson.slides), slide.text)
         self._apply_highlight(slide)
         self.allowed = None if slide.keys is None else (
             frozenset(KEY_ACTIONS[k] for k in slide.keys) | ALWAYS_ALLOWED)
@@ -220,43 +257,52 @@ class LessonApp(MbsimApp):
                 sim.run_iterations(target - sim.iteration)
         return sim
 
-    def _apply_view(self, slide: Slide) -> None:
+    VIEW_SCREENS = {"compare": CompareScreen, "cloud": CloudScreen, "lab": LabScreen}
+
+    def _close_other_view(self, slide: Slide) -> None:
+        """Close the view screen shown unless this slide asks for that very view on the same
+        settings (closing the lab stops its sweep)."""
+        screen = self.screen
+        if not isinstance(screen, (CompareScreen, CloudScreen, LabScreen)):
+            return
+        wanted = self.VIEW_SCREENS.get(slide.view or "")
+        same = (wanted is not None and isinstance(screen, wanted) and isinstance(screen, LessonView)
+                and not slide.fresh and screen.shown == self._view_settings(slide))
+        if not same:
+            screen.action_close()
+
+    def _view_settings(self, slide: Slide) -> tuple:
+        """What a view opened for ``slide`` shows: the scenario in force and, for the cloud, K."""
+        return (self.sim.scenario, (slide.runs or self.cloud_runs) if slide.view == "cloud" else None)
+
+    def _apply_panels(self, slide: Slide) -> None:
+        """The lens or the phase view the slide asks for (main view: neither)."""
         view = slide.view
-        if isinstance(self.screen, CompareScreen) and view != "compare":
-            self.screen.action_close()  # a slide that does not ask for compare mode is on main
-        if isinstance(self.screen, CloudScreen) and view != "cloud":
-            self.screen.action_close()
-        if isinstance(self.screen, LabScreen) and view != "lab":
-            self.screen.action_close()  # nor for the lab (closing stops its sweep)
-        if view is None:
-            return
-        if view == "lab":
-            if not isinstance(self.screen, LabScreen):
-                self.action_lab()
-            self.notify(f"Slide {slide.number}/{len(self.lesson.slides)}: {slide.title} — the batch-size lab. "
-                        "PageDown: next slide · b: back to the main screen", timeout=6)
-            return
-        if view == "cloud":
-            if not isinstance(self.screen, CloudScreen):
-                self.cloud_runs = slide.runs or self.cloud_runs
-                self.action_cloud()
-            self.notify(f"Slide {slide.number}/{len(self.lesson.slides)}: {slide.title} — the noise cloud. "
-                        "PageDown: next slide · k: back to the main screen", timeout=6)
-            return
-        if view == "compare":
-            if not isinstance(self.screen, CompareScreen):
-                self.action_compare()
-            self.notify(f"Slide {slide.number}/{len(self.lesson.slides)}: {slide.title} — compare mode. "
-                        "PageDown: next slide · c: back to the main screen", timeout=6)
+        if view in self.VIEW_SCREENS or view is None:
             return
         if bool(self.lens.display) != (view == "lens"):
             self.action_toggle_lens()
         if bool(self.phase_view.display) != (view == "phase"):
             self.action_toggle_phase_view()
 
+    def _open_view(self, slide: Slide) -> None:
+        """Compare mode, the noise cloud or the lab on this slide's simulation, with the lesson
+        panel under it (unless it is open already on these settings)."""
+        view = slide.view
+        cls = self.VIEW_SCREENS.get(view or "")
+        if cls is None or isinstance(self.screen, cls):
+            return
+        if view == "cloud":
+            self.cloud_runs = slide.runs or self.cloud_runs
+            self.action_cloud()
+        elif view == "compare":
+            self.action_compare()
+        else:
+            self.action_lab()
+
     def _apply_highlight(self, slide: Slide) -> None:
         for name, widget_id in PANEL_IDS.items():
-            self.query_one(f"#{widget_id}").set_class(name in slide.highlight, "-lesson-highlight")
+            self.main_panel.screen.query_one(f"#{widget_id}").set_class(name in slide.highlight, "-lesson-highlight")
         self._fit_panels()
 
     def _fit_panels(self) -> None:
@@ -267,7 +313,7 @@ class LessonApp(MbsimApp):
         slide = self.slide
         plots = bool(set(slide.highlight) & PLOT_PANELS) or slide.view in ("lens", "phase") \
             or bool(self.lens.display) or bool(self.phase_view.display)
-        for widget in (self.query_one("#main"), self.panel):
+        for widget in (self.main_panel.screen.query_one("#main"), self.main_panel):
             widget.set_class(plots, "-lesson-panels")
 
     def _show_panel(self, name: str, on: bool) -> None:
@@ -379,8 +425,8 @@ class LessonApp(MbsimApp):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in LESSON_ACTIONS:
             # on the main screen, and (to move on) in compare mode; never under help or settings
-            if isinstance(self.screen, (CompareScreen, CloudScreen, LabScreen)):
-                return action in ("next_slide", "previous_slide")
+            if isinstance(self.screen, LessonView):
+                return True
             return len(self.screen_stack) == 1
         return super().check_action(action, parameters)
 
@@ -419,14 +465,19 @@ class LessonApp(MbsimApp):
         self.show_lesson_state()
 
     def action_answer(self) -> None:
-        """Type an answer to the next question (checked when enter is pressed)."""
-        if not [i for i in range(len(self.slide.questions)) if i not in self.revealed]:
-            self.notify("no question left on this slide (PageDown: next slide)", timeout=3)
-            return
+        """Type an answer to the next question (checked when enter is pressed). With no question
+        left the box opens all the same and says so, so what is typed next (a "." of "0.5")
+        goes into it and never turns a slide."""
         box = self.panel.input
         box.value = ""
+        box.placeholder = ("your answer, then enter (escape: cancel)" if self.open_questions() else
+                           "no question left on this slide: nothing to check (escape closes)")
         box.display = True
         box.focus()
+
+    def action_scroll_slide(self, lines: int) -> None:
+        """↑ / ↓: scroll the slide's text when it is longer than its panel."""
+        self.panel.scroll_text(lines)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "lesson-input":
@@ -435,8 +486,11 @@ class LessonApp(MbsimApp):
         typed = event.value.strip()
         event.input.display = False
         self.set_focus(None)
-        pending = [i for i in range(len(self.slide.questions)) if i not in self.revealed]
-        if not typed or not pending:
+        pending = self.open_questions()
+        if not pending:
+            self.notify("no question left on this slide (PageDown: next slide)", timeout=3)
+            return
+        if not typed:
             return
         i = pending[0]
         text, value = self._question_answer(i)
@@ -447,12 +501,6 @@ class LessonApp(MbsimApp):
         else:
             self.verdicts[i] = f"✗ not {shown}"
         self.show_lesson_state()
-
-    def on_key(self, event: Any) -> None:
-        if event.key == "escape" and self.panel.input.display:
-            self.panel.input.display = False
-            self.set_focus(None)
-            event.stop()
 
     # ------------------------------------------------------------------------------------------
     def show_lesson_state(self) -> None:
@@ -477,7 +525,8 @@ class LessonApp(MbsimApp):
             hint.append(f"running {self.goal_text} (space pauses)")
         elif self.status:
             hint.append(self.status)
-        self.panel.show_state(arithmetic_line(self.sim.plan), questions, f"Slide {k}/{n} · " + " · ".join(hint))
+        for panel in self.panels():
+            panel.show_state(arithmetic_line(self.sim.plan), questions, f"Slide {k}/{n} · " + " · ".join(hint))
 
     # ------------------------------------------------------------------------------------------
     # the mask: while a question is open, its answer shows nowhere (tui.mask)
@@ -527,5 +576,5 @@ class LessonApp(MbsimApp):
         super().redraw(force=force, plots=plots)
         if getattr(self, "panel", None) is not None and self.index >= 0:
             arithmetic = arithmetic_line(self.sim.plan)
-            if arithmetic != self.panel.arithmetic:
+            if arithmetic != self.main_panel.arithmetic:
                 self.show_lesson_state()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Input, Markdown, Static
 
@@ -35,7 +36,14 @@ class HintText(Unmasked, Static):
 
 
 class AnswerBox(Unmasked, Input):
-    """The box a student types an answer into (what is typed shows as typed)."""
+    """The box a student types an answer into (what is typed shows as typed); escape closes it
+    (before any screen's own escape: compare mode's would close the view)."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel", show=False)]
+
+    def action_cancel(self) -> None:
+        self.display = False
+        self.app.set_focus(None)
 
 
 class LessonPanel(Unmasked, Vertical):
@@ -55,9 +63,11 @@ class LessonPanel(Unmasked, Vertical):
         yield box
         yield HintText(id="lesson-hint")
 
-    def on_mount(self) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.text = ""
         self.hint = ""
+        self.hint_base = ""
         self.arithmetic = ""
         self.questions: tuple[QuestionLine, ...] = ()
 
@@ -67,10 +77,11 @@ class LessonPanel(Unmasked, Vertical):
         self.text = markdown
         await self.query_one("#lesson-text", Markdown).update(markdown)
         self.query_one("#lesson-scroll", VerticalScroll).scroll_home(animate=False)
+        self.call_after_refresh(self._show_hint)
 
     def show_state(self, arithmetic: str, questions: tuple[QuestionLine, ...], hint: str) -> None:
         """The lines under the prose: the arithmetic, the questions, the keys to press next."""
-        self.arithmetic, self.questions, self.hint = arithmetic, questions, hint
+        self.arithmetic, self.questions, self.hint_base = arithmetic, questions, hint
         self.query_one("#lesson-arithmetic", Static).update(Text(arithmetic, style="bold"))
         lines = Text()
         for i, q in enumerate(questions, start=1):
@@ -86,7 +97,31 @@ class LessonPanel(Unmasked, Vertical):
         question_widget = self.query_one("#lesson-questions", Static)
         question_widget.update(lines)
         question_widget.display = bool(questions)
-        self.query_one("#lesson-hint", Static).update(Text(hint, style="italic"))
+        self._show_hint()
+
+    @property
+    def overflows(self) -> bool:
+        """True when the slide's text is longer than the room it has (↑ / ↓ scroll it)."""
+        return self.query_one("#lesson-scroll", VerticalScroll).max_scroll_y > 0
+
+    def scroll_text(self, lines: int) -> None:
+        self.query_one("#lesson-scroll", VerticalScroll).scroll_relative(y=lines, animate=False)
+
+    def _show_hint(self) -> None:
+        """The hint, with the scroll keys when the text does not fit and, in a view opened by
+        a slide, the way back to the main screen."""
+        parts = [self.hint_base] if self.hint_base else []
+        if self.overflows:
+            parts.append("↑↓ more text")
+        if self.has_class("-view"):
+            parts.append("esc: main screen")
+        hint = " · ".join(parts)
+        if hint != self.hint:
+            self.hint = hint
+            self.query_one("#lesson-hint", Static).update(Text(hint, style="italic"))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_hint)
 
     @property
     def input(self) -> Input:
