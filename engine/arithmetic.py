@@ -82,8 +82,11 @@ def _passes(plan: Plan) -> str:
     return f"{p:,.4g} passes"
 
 
-def arithmetic_line(plan: Plan) -> str:
+def arithmetic_line(plan: Plan, *, remaining: bool = False) -> str:
     """The plan's batch arithmetic as one line of numbers (see the module docstring).
+
+    ``remaining``: the plan took force during the run (a live change of settings), so its
+    epochs are the epochs left: written "× 996 epochs left = 24,900 updates".
 
     Examples (SCIENCE.md §1's worked numbers):
 
@@ -91,6 +94,7 @@ def arithmetic_line(plan: Plan) -> str:
     * ``N = 50000, B = 64, drop_last → ⌊50000/64⌋ = 781 batches per epoch (16 samples left out) · …``
     """
     n, b, k, m, e = plan.n_samples, plan.batch_size, plan.accumulate, plan.batches_per_pass, plan.epochs
+    e = f"{e} epochs left" if remaining else f"{e} epochs"
     s = plan.steps_per_epoch
     unit = "epoch" if s is None else "pass"
     inputs = f"N = {n}, B = {b}"
@@ -107,7 +111,7 @@ def arithmetic_line(plan: Plan) -> str:
             if m % k:
                 text += f" (the last of only {_plural(m % k, 'micro-batch', 'micro-batches')})"
             parts.append(f"{text}, {_effective(plan)}")
-        total = f"{plan.steps_per_epoch_count:,} × {e} epochs = {_plural(plan.total_steps, 'update')}"
+        total = f"{plan.steps_per_epoch_count:,} × {e} = {_plural(plan.total_steps, 'update')}"
         if k > 1:
             total += f" ({plan.total_iterations:,} iterations)"
         parts.append(total)
@@ -115,7 +119,7 @@ def arithmetic_line(plan: Plan) -> str:
         if k > 1:
             parts.append(_effective(plan))
         if plan.epoch_end == "continue":
-            parts.append(f"steps_per_epoch = {s}, continue: {s} × {e} epochs = "
+            parts.append(f"steps_per_epoch = {s}, continue: {s} × {e} = "
                          f"{_plural(plan.total_steps, 'update')} ({_passes(plan)})")
         elif plan.epoch_end == "cut":
             parts.append(f"steps_per_epoch = {s}, cut where a pass runs out: "
@@ -130,7 +134,7 @@ def arithmetic_line(plan: Plan) -> str:
                 text += (f"{length:,} iterations, ⌈{length:,}/{k}⌉ = "
                          f"{_plural(plan.steps_per_epoch_count, 'update')} per epoch")
             parts.append(text)
-            parts.append(f"{plan.steps_per_epoch_count:,} × {e} epochs = {_plural(plan.total_steps, 'update')}")
+            parts.append(f"{plan.steps_per_epoch_count:,} × {e} = {_plural(plan.total_steps, 'update')}")
         if k > 1:
             parts[-1] += f" ({plan.total_iterations:,} iterations)"
     if plan.sampling == "replacement":

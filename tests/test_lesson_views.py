@@ -116,7 +116,7 @@ def test_a_compare_slide_keeps_its_text_and_questions_on_screen(tmp_path):
             assert isinstance(screen, CompareScreen)
             panel = screen.query_one(LessonPanel)
             assert panel.text.startswith("# Compare") and "Look at the three runs." in panel.text
-            assert "esc: main screen" in panel.hint
+            assert "esc main screen" in panel.hint
             rows = "\n".join(s.text for s in screen.rows.render_lines(screen.rows.region.reset_offset))
             assert "0/40" not in rows and "Batch 0/?" in rows    # the open question's answer, masked
             await pilot.press("t", "3", "9", "enter")

@@ -452,6 +452,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
         else:
+            self.clear_notifications()   # no toast piles over the help's text
             self.push_screen(HelpScreen())
 
 

@@ -30,7 +30,6 @@ from textual.binding import Binding
 from textual.widgets import Input
 
 from engine import ScenarioError, Simulation
-from engine.arithmetic import arithmetic_line
 from engine.lessons import (
     KEYS, Lesson, Slide, Unreachable, check_answer, format_quantity, quantity_value,
     run_target,
@@ -43,6 +42,7 @@ from .screens.cloud import CloudScreen
 from .screens.compare import CompareScreen
 from .screens.lab import LabScreen
 from .screens.help import HelpScreen
+from .widgets.arithmetic import plan_arithmetic
 from .widgets.lesson_panel import LessonPanel, QuestionLine
 
 #: How the lesson file writes a key (engine.lessons.KEYS) → Textual's name for it.
@@ -313,8 +313,10 @@ class LessonApp(MbsimApp):
         slide = self.slide
         plots = bool(set(slide.highlight) & PLOT_PANELS) or slide.view in ("lens", "phase") \
             or bool(self.lens.display) or bool(self.phase_view.display)
-        for widget in (self.main_panel.screen.query_one("#main"), self.main_panel):
+        main = self.main_panel.screen.query_one("#main")
+        for widget in (main, self.main_panel):
             widget.set_class(plots, "-lesson-panels")
+        main.set_class(bool(self.phase_view.display), "-lesson-phase")
 
     def _show_panel(self, name: str, on: bool) -> None:
         super()._show_panel(name, on)
@@ -514,19 +516,20 @@ class LessonApp(MbsimApp):
             for i, q in enumerate(slide.questions)
         )
         k, n = self.index + 1, len(self.lesson.slides)
-        hint: list[str] = ["PgDn/. next" if k < n else "last slide"]
+        hint: list[str] = [f"Slide {k}/{n}", "PgDn/. next" if k < n else "last slide"]
         if k > 1:
             hint.append("PgUp/, back")
         if any(not q.revealed for q in questions):
-            hint.append("enter: reveal · t: answer")
+            hint.append("enter reveal · t answer")
         if slide.keys is not None:
             hint.append("keys: " + " ".join(slide.keys))
+        status = ""
         if self._lesson_run:
             hint.append(f"running {self.goal_text} (space pauses)")
         elif self.status:
-            hint.append(self.status)
+            status = self.status
         for panel in self.panels():
-            panel.show_state(arithmetic_line(self.sim.plan), questions, f"Slide {k}/{n} · " + " · ".join(hint))
+            panel.show_state(plan_arithmetic(self.sim), questions, hint, status)
 
     # ------------------------------------------------------------------------------------------
     # the mask: while a question is open, its answer shows nowhere (tui.mask)
@@ -575,6 +578,6 @@ class LessonApp(MbsimApp):
             self.update_mask()     # first: the panels drawn below are masked as they appear
         super().redraw(force=force, plots=plots)
         if getattr(self, "panel", None) is not None and self.index >= 0:
-            arithmetic = arithmetic_line(self.sim.plan)
+            arithmetic = plan_arithmetic(self.sim)
             if arithmetic != self.main_panel.arithmetic:
                 self.show_lesson_state()

@@ -204,6 +204,16 @@ def screenshot_name(now: datetime | None = None, folder: str | Path = ".") -> st
     return name
 
 
+def restart_note(before: Any, sim: Simulation) -> str:
+    """What a live change did to the epoch in progress, when it cut one short: the engine starts
+    every change of settings on a fresh epoch (a new segment: its plan, its order), so the
+    counters go back to Batch 0 of the same epoch. "" when no epoch was in progress."""
+    if before.batch in (0, before.batches) or sim.counters().batch != 0:
+        return ""
+    return (f" · new settings start epoch {sim.counters().epoch} afresh: Batch 0/{sim.plan.iterations_per_epoch},"
+            f" a new order (the {plural(before.batch, 'batch', 'batches')} done stay done)")
+
+
 # ---------------------------------------------------------------------------------------------
 class LiveActions:
     """Actions for the App (inherit it first: ``class MbsimApp(LiveActions, App)``).
@@ -240,6 +250,7 @@ class LiveActions:
         """Apply one live key: notify what it did, or why not (nothing else changes)."""
         sim = self.sim
         before = sim.segment
+        done = sim.counters()
         try:
             text = change(sim)
         except ScenarioError as err:
@@ -250,7 +261,7 @@ class LiveActions:
             self._tell(text, severity="warning")
             return
         self.refresh_all()
-        self._tell(text)
+        self._tell(text + restart_note(done, sim))
 
     def _new_simulation(self, scenario: Any, what: str) -> bool:
         """Start a new run of ``scenario``; a refusal (bad file, bad settings) keeps the old one."""
@@ -267,12 +278,29 @@ class LiveActions:
 
     # -- live keys -------------------------------------------------------------------------
     def action_batch_smaller(self) -> None:
-        """``[``: batch size to the previous power of two."""
-        self._live(batch_smaller)
+        """``[``: batch size to the previous power of two (or back to where ``]`` came from)."""
+        self._live(lambda sim: self._batch_step(sim, -1))
 
     def action_batch_larger(self) -> None:
-        """``]``: batch size to the next power of two (N at the end)."""
-        self._live(batch_larger)
+        """``]``: batch size to the next power of two, N at the end (or back to where ``[``
+        came from)."""
+        self._live(lambda sim: self._batch_step(sim, +1))
+
+    def _batch_step(self, sim: Simulation, direction: int) -> str:
+        """``[`` / ``]``: the next power of two that way; but after the other key, back to the
+        batch size it left (5 → ] → 8 → ] → 16 → [ → 8 → [ → 5, not 4)."""
+        b = sim.scenario.batch_size
+        trail = getattr(self, "_batch_trail", None)        # (simulation, [(B now, B before, direction)])
+        if trail is None or trail[0] is not sim:
+            trail = self._batch_trail = (sim, [])
+        moves = trail[1]
+        if moves and moves[-1][0] == b and moves[-1][2] == -direction:
+            return set_batch_size(sim, moves.pop()[1])
+        text = batch_larger(sim) if direction > 0 else batch_smaller(sim)
+        new = sim.scenario.batch_size
+        if new != b:
+            moves.append((new, b, direction))
+        return text
 
     def action_lr_half(self) -> None:
         """``<``: half the learning rate."""

@@ -17,6 +17,11 @@ from textual.widgets import Static
 from engine.arithmetic import SEP, arithmetic_line
 
 
+def plan_arithmetic(sim) -> str:  # noqa: ANN001
+    """The arithmetic of the plan in force; after a live change its epochs are the epochs left."""
+    return arithmetic_line(sim.plan, remaining=sim.segment.start_iteration > 0)
+
+
 def wrap_parts(text: str, width: int) -> str:
     """``text`` with a line break before each ``·`` part that would not fit in ``width`` cells."""
     parts = text.split(SEP)
@@ -46,7 +51,7 @@ class ArithmeticLine(Static):
         if plan is self._plan:
             return
         self._plan = plan
-        text = arithmetic_line(plan)
+        text = plan_arithmetic(sim)
         if text != self.text:
             self.text = text
             self._layout()

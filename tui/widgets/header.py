@@ -138,7 +138,7 @@ class StatusHeader(ItemLine):
             Text(visible(sc.name), style=self._style("name")),
             Text(plan.algorithm, style=self._style("algorithm")),
             Text(f"{batch} of N={plan.n_samples}", style=self._style("batch")),
-            Text(optimizer, style=self._style("plain")),
+            Text(f"optimizer {optimizer}", style=self._style("plain")),  # not the algorithm's "SGD"
             Text(f"lr {sc.lr:g}", style=self._style("plain")),
             Text(state, style=self._style(kind)),
         ]

@@ -80,4 +80,5 @@ class HardwarePlot(PlotextPlot):
         over = [math.log2(p.batch_size) for p in r.points if not hw.fits(p.batch_size)]
         if over:
             plt.scatter(over, [yhi - 0.12 * (yhi - ylo)] * len(over), marker="×", color=limit_c)
-            plt.text("does not fit", over[-1] - 0.15, yhi - 0.12 * (yhi - ylo), color=limit_c, alignment="right")
+            if self.size.height >= 18:     # smaller, it would run into the P= and M= labels
+                plt.text("does not fit", over[-1] - 0.15, yhi - 0.12 * (yhi - ylo), color=limit_c, alignment="right")

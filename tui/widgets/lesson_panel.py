@@ -67,7 +67,8 @@ class LessonPanel(Unmasked, Vertical):
         super().__init__(id=id, classes=classes)
         self.text = ""
         self.hint = ""
-        self.hint_base = ""
+        self.hint_parts: list[str] = []
+        self.status = ""
         self.arithmetic = ""
         self.questions: tuple[QuestionLine, ...] = ()
 
@@ -79,9 +80,13 @@ class LessonPanel(Unmasked, Vertical):
         self.query_one("#lesson-scroll", VerticalScroll).scroll_home(animate=False)
         self.call_after_refresh(self._show_hint)
 
-    def show_state(self, arithmetic: str, questions: tuple[QuestionLine, ...], hint: str) -> None:
-        """The lines under the prose: the arithmetic, the questions, the keys to press next."""
-        self.arithmetic, self.questions, self.hint_base = arithmetic, questions, hint
+    def show_state(self, arithmetic: str, questions: tuple[QuestionLine, ...], hint: list[str],
+                   status: str = "") -> None:
+        """The lines under the prose: the arithmetic, the questions, the keys to press next
+        (``hint``'s parts) and what the slide's run did (``status``: left out when the line
+        would not fit)."""
+        self.arithmetic, self.questions = arithmetic, questions
+        self.hint_parts, self.status = list(hint), status
         self.query_one("#lesson-arithmetic", Static).update(Text(arithmetic, style="bold"))
         lines = Text()
         for i, q in enumerate(questions, start=1):
@@ -110,12 +115,14 @@ class LessonPanel(Unmasked, Vertical):
     def _show_hint(self) -> None:
         """The hint, with the scroll keys when the text does not fit and, in a view opened by
         a slide, the way back to the main screen."""
-        parts = [self.hint_base] if self.hint_base else []
+        parts = list(self.hint_parts)
         if self.overflows:
-            parts.append("↑↓ more text")
+            parts.append("↑↓ text")
         if self.has_class("-view"):
-            parts.append("esc: main screen")
-        hint = " · ".join(parts)
+            parts.append("esc main screen")
+        hint = " · ".join(parts + [self.status] if self.status else parts)
+        if len(hint) > max(20, self.content_size.width):    # the run's status gives way first
+            hint = " · ".join(parts)
         if hint != self.hint:
             self.hint = hint
             self.query_one("#lesson-hint", Static).update(Text(hint, style="italic"))
