@@ -8,6 +8,11 @@ Regression (target ``y``):
 
 * ``line``: x ~ U(−1, 1), y = 2x − 1 + noise·ε, ε ~ N(0, 1). One feature ``x``.
 * ``plane``: x ∈ U(−1, 1)², y = 1.5·x1 − 2·x2 + 0.5 + noise·ε. Features ``x1, x2``.
+* ``hyperplane``: x ∈ U(−1, 1)¹⁶, y = x1 − x2 + x3 − … − x16 + 0.5 + noise·ε. Features
+  ``x1 … x16``: a linear model has 17 parameters and an isotropic Hessian (every feature has
+  variance 1/3), the setting where the noise scale B_simple predicts the critical batch size
+  (the batch-size lab on it shows perfect scaling, diminishing returns and maximal data
+  parallelism).
 * ``three-losses``: the teaching example for the one-parameter model y = w·x (no bias): always
   exactly 3 training samples x = (1, 0.5, 2), y = (−2, 1, −0.5625); ``samples`` and ``noise``
   are ignored for the training set. The per-sample MSE losses (w·x_i − y_i)² have their minima
@@ -62,7 +67,10 @@ import numpy as np
 
 from engine.errors import DataError, ScenarioError
 
-REGRESSION_DATASETS: tuple[str, ...] = ("line", "plane", "three-losses")
+REGRESSION_DATASETS: tuple[str, ...] = ("line", "plane", "hyperplane", "three-losses")
+#: The hyperplane dataset's features (d) and weights: y = Σ_j w_j x_j + 0.5 + noise·ε.
+HYPERPLANE_FEATURES = 16
+HYPERPLANE_WEIGHTS: tuple[float, ...] = tuple(1.0 if j % 2 == 0 else -1.0 for j in range(HYPERPLANE_FEATURES))
 CLASSIFICATION_DATASETS: tuple[str, ...] = ("blobs", "moons", "circles", "xor", "spiral")
 DATASETS: tuple[str, ...] = REGRESSION_DATASETS + CLASSIFICATION_DATASETS  # plus "csv:PATH"
 CSV_PREFIX = "csv:"
@@ -174,6 +182,13 @@ def _plane(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, 
     """x ~ U(−1, 1)², y = 1.5·x1 − 2·x2 + 0.5 + noise·N(0, 1)."""
     X = rng.uniform(-1.0, 1.0, size=(n, 2))
     y = 1.5 * X[:, 0] - 2.0 * X[:, 1] + 0.5 + noise * rng.standard_normal(n)
+    return X, y
+
+
+def _hyperplane(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """x ~ U(−1, 1)¹⁶, y = x1 − x2 + x3 − … − x16 + 0.5 + noise·N(0, 1)."""
+    X = rng.uniform(-1.0, 1.0, size=(n, HYPERPLANE_FEATURES))
+    y = X @ np.asarray(HYPERPLANE_WEIGHTS) + 0.5 + noise * rng.standard_normal(n)
     return X, y
 
 
@@ -524,10 +539,11 @@ def make_dataset(
                 X_val, y_val = _three_losses_val(v, noise_f, rng)
                 feature_names = ("x",)
             else:
-                gen = _line if name == "line" else _plane
+                gen = {"line": _line, "plane": _plane, "hyperplane": _hyperplane}[name]
                 X, y = gen(n, noise_f, rng)
                 X_val, y_val = gen(v, noise_f, rng)
-                feature_names = ("x",) if name == "line" else ("x1", "x2")
+                feature_names = {"line": ("x",), "plane": ("x1", "x2")}.get(
+                    name, tuple(f"x{j + 1}" for j in range(HYPERPLANE_FEATURES)))
             target_name = "y"
         elif name in CLASSIFICATION_DATASETS:
             task = "classification"

@@ -9,7 +9,7 @@ tests/test_startup.py checks that both spellings agree.
 
 from __future__ import annotations
 
-REGRESSION_DATASETS: tuple[str, ...] = ("line", "plane", "three-losses")
+REGRESSION_DATASETS: tuple[str, ...] = ("line", "plane", "hyperplane", "three-losses")
 CLASSIFICATION_DATASETS: tuple[str, ...] = ("blobs", "moons", "circles", "xor", "spiral")
 DATASETS: tuple[str, ...] = REGRESSION_DATASETS + CLASSIFICATION_DATASETS  # plus "csv:PATH"
 MODELS: tuple[str, ...] = ("linear", "logistic", "mlp")

@@ -47,7 +47,7 @@ class Scenario:
     """Every setting of one simulation (the TOML keys; options are spelled ``--batch-size``)."""
 
     name: str = "worked-example"
-    description: str = "The seeds' worked example: 200 samples, batches of 5, 40 updates per epoch."
+    description: str = "The worked example: 200 samples on a line, batches of 5, 40 updates per epoch."
     # data
     dataset: str = "line"
     samples: int = 200
@@ -448,7 +448,7 @@ def _preset_files() -> dict[str, Any]:
 PRESET_ORDER = (
     "worked-example", "full-batch", "sgd", "mini-batch-32", "uneven-last-batch", "drop-last",
     "steps-per-epoch", "accumulate", "no-shuffle", "with-replacement", "imbalanced",
-    "xor-perceptron", "xor-mlp", "three-losses", "momentum", "adam",
+    "xor-perceptron", "xor-mlp", "three-losses", "momentum", "adam", "critical-batch",
 )
 
 

@@ -32,7 +32,7 @@ def make(name: str, n: int = 200, v: int = 50, noise: float = 0.1, seed: int = 0
 
 
 def test_registry() -> None:
-    assert REGRESSION_DATASETS == ("line", "plane", "three-losses")
+    assert REGRESSION_DATASETS == ("line", "plane", "hyperplane", "three-losses")
     assert CLASSIFICATION_DATASETS == ("blobs", "moons", "circles", "xor", "spiral")
     assert DATASETS == REGRESSION_DATASETS + CLASSIFICATION_DATASETS
     assert CSV_MAX_BYTES == 64 * 1024 * 1024
@@ -44,7 +44,7 @@ def test_registry() -> None:
 @pytest.mark.parametrize("name", DATASETS)
 def test_shapes_and_types(name: str) -> None:
     ds = make(name, n=40, v=10)
-    d = {"line": 1, "three-losses": 1}.get(name, 2)
+    d = {"line": 1, "three-losses": 1, "hyperplane": 16}.get(name, 2)
     n = 3 if name == "three-losses" else 40
     assert ds.name == name
     assert ds.X.shape == (n, d) and ds.y.shape == (n,)
@@ -133,6 +133,21 @@ def test_line_and_plane_formulas() -> None:
     ds = make("line", n=4000, v=0, noise=0.1)
     resid = ds.y - (2 * ds.X[:, 0] - 1)
     assert 0.09 < resid.std() < 0.11
+
+
+def test_hyperplane_formula_and_its_isotropic_inputs() -> None:
+    """y = x1 − x2 + x3 − … − x16 + 0.5 on 16 features U(−1, 1): each feature's variance is 1/3,
+    so XᵀX/N is close to I/3 (the isotropic Hessian the batch-size lesson needs)."""
+    ds = make("hyperplane", n=4000, v=10, noise=0.0)
+    assert ds.X.shape == (4000, 16) and ds.feature_names == tuple(f"x{j}" for j in range(1, 17))
+    assert np.all(np.abs(ds.X) <= 1.0)
+    w = np.array([1.0, -1.0] * 8)
+    np.testing.assert_allclose(ds.y, ds.X @ w + 0.5, atol=1e-13)
+    np.testing.assert_allclose(ds.y_val, ds.X_val @ w + 0.5, atol=1e-13)
+    gram = ds.X.T @ ds.X / len(ds.X)
+    assert np.allclose(np.diag(gram), 1 / 3, atol=0.03) and np.abs(gram - np.diag(np.diag(gram))).max() < 0.03
+    noisy = make("hyperplane", n=4000, v=0, noise=0.5)
+    assert 0.47 < (noisy.y - noisy.X @ w - 0.5).std() < 0.53
 
 
 def test_circles_moons_xor_spiral_geometry_without_noise() -> None:

@@ -31,8 +31,8 @@ from textual.widgets import Input
 
 from engine import ScenarioError, Simulation
 from engine.lessons import (
-    KEYS, Lesson, Slide, Unreachable, check_answer, format_quantity, quantity_value,
-    run_target,
+    KEYS, Lesson, Slide, Unreachable, answer_of, apply_slide, cloud_goal, judge, run_target,
+    screen_forms,
 )
 
 from .app import SLICE, MbsimApp
@@ -202,6 +202,8 @@ class LessonApp(MbsimApp):
         self._apply_panels(slide)  # first: a panel the view hides is not drawn for the new run
         if fresh is not None:
             self.replace_simulation(fresh)
+        if slide.live and not back:
+            self._apply_live(slide)
         self._open_view(slide)     # then a view screen, on this slide's own simulation
         for panel in self.panels():
             await panel.show_slide(self.lesson.title, index + 1, len(self.lesson.slides), slide.text)
@@ -214,6 +216,16 @@ class LessonApp(MbsimApp):
         self.redraw()
         self.show_lesson_state()
         return True
+
+    def _apply_live(self, slide: Slide) -> None:
+        """The slide's ``live`` settings on the run in progress (the parameters kept), as the keys
+        and the settings screen change them."""
+        try:
+            self.sim.apply_changes(**dict(slide.live))
+        except ScenarioError as err:
+            self.notify(f"{self.lesson.source}:{slide.live_line}: {err}", severity="error", timeout=8)
+            return
+        self._jumped("settings")
 
     def _record(self) -> SlideStart:
         sim = self.sim
@@ -242,19 +254,7 @@ class LessonApp(MbsimApp):
         """The state slide ``index`` begins in if only the lesson's directives had acted."""
         sim = Simulation(self.lesson.start)
         for slide in self.lesson.slides[:index]:
-            if slide.fresh:
-                sim = Simulation(slide.scenario)
-            if slide.run is None:
-                continue
-            try:
-                target = self._target(slide, sim)
-            except Unreachable:
-                continue
-            if target is None:
-                while not sim.done and not sim.train_loss < slide.run.value:
-                    sim.run_iterations(1)
-            else:
-                sim.run_iterations(target - sim.iteration)
+            sim = apply_slide(slide, sim)
         return sim
 
     VIEW_SCREENS = {"compare": CompareScreen, "cloud": CloudScreen, "lab": LabScreen}
@@ -295,6 +295,10 @@ class LessonApp(MbsimApp):
         if view == "cloud":
             self.cloud_runs = slide.runs or self.cloud_runs
             self.action_cloud()
+            screen = self.screen
+            if slide.run is not None and isinstance(screen, CloudScreen):
+                goal = cloud_goal(slide.run, self.sim.plan)   # the slide's run runs the cloud
+                self.call_after_refresh(lambda: screen.run_to_goal(goal))
         elif view == "compare":
             self.action_compare()
         else:
@@ -446,16 +450,11 @@ class LessonApp(MbsimApp):
 
     # ------------------------------------------------------------------------------------------
     # questions
-    def _question_answer(self, i: int) -> tuple[str, Any]:
+    def _question_answer(self, i: int) -> str:
+        """The revealed answer's line: its working in the students' words, then the explanation."""
         q = self.slide.questions[i]
-        try:
-            value = quantity_value(q.answer, self.sim)
-        except (ValueError, ArithmeticError) as err:
-            return f"not known yet ({err})", None
-        text = f"{format_quantity(value)}  ({q.answer})"
-        if q.explain:
-            text += f" {q.explain}"
-        return text, value
+        answer = answer_of(q, self.sim, self.lesson)
+        return f"{answer.line} {q.explain}".strip() if answer.known else answer.text
 
     def action_reveal(self) -> None:
         """Reveal the next question's answer, read from the simulation now."""
@@ -463,7 +462,7 @@ class LessonApp(MbsimApp):
         if not pending:
             self.notify("no question left on this slide (PageDown: next slide)", timeout=3)
             return
-        self.revealed[pending[0]] = self._question_answer(pending[0])[0]
+        self.revealed[pending[0]] = self._question_answer(pending[0])
         self.show_lesson_state()
 
     def action_answer(self) -> None:
@@ -495,13 +494,10 @@ class LessonApp(MbsimApp):
         if not typed:
             return
         i = pending[0]
-        text, value = self._question_answer(i)
-        shown = typed if typed.isprintable() else repr(typed)
-        if value is not None and check_answer(typed, value):
-            self.revealed[i] = text
-            self.verdicts[i] = f"✓ {shown} is right"
-        else:
-            self.verdicts[i] = f"✗ not {shown}"
+        verdict = judge(self.slide.questions[i], typed, self.sim, self.lesson)
+        if verdict.correct:
+            self.revealed[i] = self._question_answer(i)
+        self.verdicts[i] = verdict.message
         self.show_lesson_state()
 
     # ------------------------------------------------------------------------------------------
@@ -541,15 +537,15 @@ class LessonApp(MbsimApp):
 
     def mask_forms(self) -> tuple[str, ...]:
         """Every form of the open questions' answers, read from the simulation now: from the
-        lesson position and the engine state alone."""
+        lesson position and the engine state alone (the engine's ``screen_forms``, and the
+        panels' own short forms of the value: 40k on a plot's axis)."""
         forms: set[str] = set()
         for i in self.open_questions():
             q = self.slide.questions[i]
-            try:
-                value = quantity_value(q.answer, self.sim)
-            except (ValueError, ArithmeticError):
-                continue       # not known yet (no batch has run): nothing on screen shows it
-            forms.update(answer_forms(q.answer, value))
+            shown = screen_forms(q, self.sim, self.lesson)
+            if shown:          # [] for yes/no and choices (no panel writes them) or not known
+                forms.update(shown)
+                forms.update(answer_forms(q.answer, answer_of(q, self.sim, self.lesson).value))
         return tuple(sorted(forms))
 
     def update_mask(self) -> None:

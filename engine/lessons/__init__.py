@@ -38,12 +38,14 @@ the built-in lessons), :mod:`.parser`, :mod:`.conditions` (run conditions agains
 from __future__ import annotations
 
 
-from .answers import check_answer
-from .conditions import Unreachable, check_lesson, parse_run, plan_of, run_target
+from .answers import Answer, Verdict, answer_of, check_answer, judge, screen_forms
+from .conditions import Cursor, Unreachable, check_lesson, parse_run, plan_of, run_target, steps_after
+from .context import Context, cloud_goal
 from .model import (
     DEFAULT_CLOUD_RUNS, DIRECTIVES, FRONT_KEYS, KEYS, MAX_SLIDES, MAX_SPEED, PANELS, PAUSES, RUN_FORMS,
-    VIEWS, Lesson, LessonError, Question, RunCondition, Slide,
+    VIEWS, Claim, Lesson, LessonError, Question, RunCondition, Slide,
 )
+from .player import apply_slide, check_claims, play
 from .parser import parse_lesson
 from .quantities import QUANTITIES, Quantity, format_quantity, quantity_value
 from .reading import (
@@ -52,7 +54,8 @@ from .reading import (
 )
 
 __all__ = [
-    "BUILTIN_ORDER", "DEFAULT_CLOUD_RUNS", "DIRECTIVES", "FRONT_KEYS", "KEYS", "LESSON_FOLDER",
+    "Answer", "Claim", "Context", "Cursor", "Verdict", "answer_of", "apply_slide", "check_claims", "cloud_goal",
+    "judge", "play", "screen_forms", "steps_after", "BUILTIN_ORDER", "DEFAULT_CLOUD_RUNS", "DIRECTIVES", "FRONT_KEYS", "KEYS", "LESSON_FOLDER",
     "MAX_LESSON_BYTES", "MAX_SCENARIO_BYTES", "MAX_SLIDES", "MAX_SPEED", "PANELS", "PAUSES", "QUANTITIES",
     "RUN_FORMS", "VIEWS", "Lesson", "LessonError", "Quantity", "Question", "RunCondition", "Slide",
     "Unreachable", "builtin_lessons", "builtin_names", "builtin_text", "check_answer", "check_lesson",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ScenarioError, format_value
@@ -102,58 +103,126 @@ def run_target(cond: RunCondition, plan: Plan, iteration: int, step: int, *, sta
     return start_iteration + target
 
 
-def plan_of(scenario: Scenario) -> Plan:
-    """The batch arithmetic of a scenario (the data are read only for a CSV, to know N)."""
-    from ..sampling import make_plan
-
+def n_samples_of(scenario: Scenario) -> int:
+    """N, the training samples of a scenario (the data are read only for a CSV, to know N)."""
     if scenario.is_csv:
-        from ..simulation import Simulation
+        from ..simulation import check_scenario_with_data
 
-        return Simulation(scenario).plan
-    return make_plan(scenario.samples, scenario.batch_size, drop_last=scenario.drop_last,
-                     accumulate=scenario.accumulate, steps_per_epoch=scenario.steps_per_epoch_or_none,
-                     epochs=scenario.epochs)
+        return check_scenario_with_data(scenario)[2].n_samples
+    return scenario.samples
+
+
+def plan_of(scenario: Scenario, start_epoch: int = 0) -> Plan:
+    """The batch arithmetic of a scenario from ``start_epoch`` on, through
+    :func:`engine.sampling.plan_for` (the one place a Scenario becomes a Plan)."""
+    from ..sampling import plan_for
+
+    return plan_for(scenario, n_samples_of(scenario), start_epoch)
+
+
+@dataclass
+class Cursor:
+    """Where a lesson's run is, followed from slide to slide without running it (the counters of
+    :class:`engine.simulation.Simulation`, from its plan arithmetic): the segment in force (its
+    plan and where it began) and the iteration and step now. ``known`` is False after a
+    ``loss`` condition (the position is then known only to lie before the end)."""
+
+    scenario: Scenario
+    plan: Plan
+    start_iteration: int = 0
+    start_step: int = 0
+    start_epoch: int = 0
+    iteration: int = 0
+    step: int = 0
+    known: bool = True
+
+    @classmethod
+    def fresh(cls, scenario: Scenario) -> Cursor:
+        return cls(scenario, plan_of(scenario))
+
+    def target(self, cond: RunCondition) -> int | None:
+        """The global iteration ``cond`` stops at (None: a loss, or unknown). Raises Unreachable."""
+        if not self.known:
+            if cond.kind in ("epoch", "pass"):
+                return None
+            run_target(cond, self.plan, self.start_iteration, self.start_step, start_iteration=self.start_iteration,
+                       start_step=self.start_step, start_epoch=self.start_epoch)
+            return None
+        return run_target(cond, self.plan, self.iteration, self.step, start_iteration=self.start_iteration,
+                          start_step=self.start_step, start_epoch=self.start_epoch)
+
+    def run(self, cond: RunCondition) -> None:
+        """Move to where ``cond`` stops (unknown after a loss condition)."""
+        target = self.target(cond)
+        if target is None:
+            self.known = False
+            return
+        self.iteration = target
+        self.step = self.start_step + steps_after(self.plan, target - self.start_iteration)
+
+    def next_segment_epoch(self) -> int:
+        """The 0-based epoch a live change made now starts (Simulation._next_segment_epoch: the
+        epoch in progress restarts; at an epoch boundary the next one begins)."""
+        local = self.iteration - self.start_iteration
+        if local == 0:
+            epoch, batch, batches = self.start_epoch + 1, 0, self.plan.epoch_iterations(0)
+        else:
+            pos = self.plan.locate(local - 1)
+            epoch = self.start_epoch + pos.epoch + 1
+            batch, batches = pos.batch_in_epoch + 1, self.plan.epoch_iterations(pos.epoch)
+        at_boundary = self.iteration == 0 or batch == batches
+        return epoch if (at_boundary and self.iteration) else epoch - 1
+
+    def change(self, scenario: Scenario) -> None:
+        """A live change to ``scenario`` now: a new segment from the current iteration."""
+        start_epoch = self.next_segment_epoch() if self.known else 0
+        if start_epoch >= scenario.epochs:
+            raise Unreachable(f"the run is already in epoch {start_epoch + 1:,} of {scenario.epochs:,}")
+        self.scenario = scenario
+        self.plan = plan_of(scenario, start_epoch)
+        self.start_iteration, self.start_step, self.start_epoch = self.iteration, self.step, start_epoch
 
 
 def check_lesson(lesson: Lesson) -> Lesson:
     """Check every run condition against the plan of the scenario in force on its slide,
-    following the counters from slide to slide as the directives move them.
+    following the counters from slide to slide as the directives move them (a fresh run starts
+    at 0; a ``live`` change starts a new stretch of settings where the run is, as
+    :meth:`engine.simulation.Simulation.apply_changes` does).
 
     After a ``loss`` condition the position is known only to lie before the end, so later
-    conditions are checked against the end of the run alone.
+    conditions are checked against the end of the run alone. A run on a cloud slide runs the
+    cloud (from the scenario's start), not the main run.
     """
-    iteration = step = 0
-    known = True
-    plan = None
+    cursor: Cursor | None = None
     for slide in lesson.slides:
-        if slide.fresh or plan is None:
-            try:
-                plan = plan_of(slide.scenario)
-            except ScenarioError as err:
-                raise LessonError(lesson.source, slide.line, str(err)) from None
-            if slide.fresh:
-                iteration = step = 0
-                known = True
+        try:
+            if slide.fresh or cursor is None:
+                cursor = Cursor.fresh(slide.scenario)
+            if slide.live:
+                try:
+                    cursor.change(slide.scenario)
+                except Unreachable as err:
+                    raise LessonError(lesson.source, slide.live_line, f"live: cannot change the run: {err}") from None
+        except ScenarioError as err:
+            raise LessonError(lesson.source, slide.line, str(err)) from None
         cond = slide.run
         if cond is None:
             continue
         try:
-            if known:
-                target = run_target(cond, plan, iteration, step)
-            else:
-                target = run_target(cond, plan, 0, 0) if cond.kind not in ("epoch", "pass") else None
+            if slide.view == "cloud":
+                if cond.kind not in ("epoch", "epoch_number", "end", "step"):
+                    raise LessonError(lesson.source, cond.line, f"run = {cond.text!r}: the noise cloud runs "
+                                      "to \"epoch\", \"epoch K\", \"step K\" or \"end\"")
+                run_target(cond, plan_of(slide.scenario), 0, 0)
+                continue
+            cursor.run(cond)
         except Unreachable as err:
             raise LessonError(lesson.source, cond.line, f"run = {cond.text!r} can never be met: {err}") from None
-        if target is None or not known:
-            known = False
-            continue
-        iteration = target
-        step = _steps_after(plan, target)
     return lesson
 
 
-def _steps_after(plan: Plan, iterations: int) -> int:
-    """Optimizer steps done after ``iterations`` iterations (SCIENCE.md §1.2)."""
+def steps_after(plan: Plan, iterations: int) -> int:
+    """Optimizer steps done after ``iterations`` iterations of ``plan`` (SCIENCE.md §1.2)."""
     if iterations >= plan.total_iterations:
         return plan.total_steps
     return plan.locate(iterations).step

@@ -4,6 +4,7 @@ lesson (:class:`Lesson` of :class:`Slide` of :class:`Question`, :class:`RunCondi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..scenario import DEFAULT, Scenario
 
@@ -13,8 +14,10 @@ MAX_SLIDES = 200
 LESSON_FOLDER = "lesson_files"
 
 FRONT_KEYS: tuple[str, ...] = ("title", "audience", "minutes", "preset", "scenario")
-DIRECTIVES: tuple[str, ...] = ("preset", "scenario", "run", "speed", "pause", "view", "runs", "highlight",
-                               "keys", "question")
+DIRECTIVES: tuple[str, ...] = ("preset", "scenario", "live", "run", "speed", "pause", "view", "runs",
+                               "highlight", "keys", "question", "claim")
+QUESTION_KEYS: tuple[str, ...] = ("ask", "answer", "explain", "accept", "tolerance", "choices")
+CLAIM_KEYS: tuple[str, ...] = ("that", "why")
 VIEWS: tuple[str, ...] = ("main", "compare", "lens", "phase", "cloud", "lab")
 DEFAULT_CLOUD_RUNS = 100
 PANELS: tuple[str, ...] = ("header", "counters", "strip", "landscape", "lossplot", "lens", "phase",
@@ -70,12 +73,30 @@ class RunCondition:
 
 @dataclass(frozen=True)
 class Question:
-    """A question whose answer is a named quantity, computed when it is revealed."""
+    """A question whose answer the engine computes when it is revealed: a named quantity, a
+    computed expression (``"cloud.excess_loss@5 / cloud.excess_loss"``) or a comparison
+    (answered yes/no, or by ``choices`` = [when it holds, when it does not])."""
 
     ask: str
-    answer: str
+    answer: str                        # the text written in the lesson
     explain: str
     line: int
+    accept: tuple[str, ...] = ()       # more answers taken as right, as typed
+    tolerance: float | None = None     # relative, for numbers (None: the quantity's default)
+    choices: tuple[str, str] | None = None
+    expr: Any = None                   # the parsed expression or comparison (None: a plain quantity)
+    slide: int = 0                     # the slide it is on (1-based)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a slide's prose claims, as a check on engine quantities (``[[claim]] that = ...``),
+    evaluated headless at the end of the slide by ``mbsim lesson --check``."""
+
+    that: str
+    expr: Any                          # an engine.lessons.expressions.Comparison
+    line: int
+    why: str = ""                      # what the prose says, for the failure message
 
 
 @dataclass(frozen=True)
@@ -97,6 +118,9 @@ class Slide:
     highlight: tuple[str, ...] = ()
     keys: tuple[str, ...] | None = None   # None: every key
     questions: tuple[Question, ...] = ()
+    live: tuple[tuple[str, Any], ...] = ()   # settings changed on the run in progress (θ kept)
+    live_line: int = 0
+    claims: tuple[Claim, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,7 +143,14 @@ class Lesson:
     def runs(self) -> int:
         return sum(1 for s in self.slides if s.run is not None)
 
-    def summary(self) -> str:
-        """The one line of ``mbsim lesson --check``."""
-        return (f"{self.source}: ok — {self.title!r}: {len(self.slides)} slides, "
+    @property
+    def claims(self) -> int:
+        return sum(len(s.claims) for s in self.slides)
+
+    def summary(self, seconds: float | None = None) -> str:
+        """The one line of ``mbsim lesson --check`` (``seconds``: the claims were run)."""
+        text = (f"{self.source}: ok — {self.title!r}: {len(self.slides)} slides, "
                 f"{self.questions} questions, {self.runs} runs checked against the plan")
+        if seconds is not None:
+            text += f", {self.claims} claims hold (engine run, {seconds:.1f} s)"
+        return text

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ScenarioError, format_value
-from ..scenario import DEFAULT, FIELD_NAMES, Scenario, from_mapping, from_toml_text, load_preset
+from ..scenario import DEFAULT, FIELD_NAMES, LIVE_SETTINGS, Scenario, from_mapping, from_toml_text, load_preset
+from .asking import check_references, parse_claims, parse_questions
 from .conditions import parse_run
 from .model import (
-    DIRECTIVES, FRONT_KEYS, KEYS, MAX_SLIDES, MAX_SPEED, PANELS, PAUSES, VIEWS, Lesson, LessonError, Question, Slide,
+    DIRECTIVES, FRONT_KEYS, KEYS, MAX_SLIDES, MAX_SPEED, PANELS, PAUSES, VIEWS, Lesson, LessonError, Slide,
 )
-from .quantities import QUANTITIES
 from .reading import MAX_SCENARIO_BYTES, read_text_limited
 
 
@@ -28,8 +28,9 @@ def _key_lines(lines: list[str], first: int) -> dict[str, list[int]]:
     """For each key written ``key = ...`` in a TOML text, the file lines where it appears."""
     found: dict[str, list[int]] = {}
     for i, text in enumerate(lines):
-        if text.strip().replace(" ", "") == "[[question]]":
-            found.setdefault("[[question]]", []).append(first + i)
+        header = text.strip().replace(" ", "")
+        if header.startswith("[") and header.endswith("]"):   # [[question]], [[claim]], [live]
+            found.setdefault(header, []).append(first + i)
             continue
         m = _KEY.match(text)
         if m:
@@ -142,6 +143,7 @@ def parse_lesson(text: str, source: str, base_dir: str | Path | None = None) -> 
         slide = _parse_slide(number, line, body, source, base_dir, scenario)
         scenario = slide.scenario
         slides.append(slide)
+    check_references(slides, source)
     if not title:
         title = next((s.title for s in slides if s.title), Path(source).stem)
     return Lesson(source, title, audience, minutes, start_scenario, tuple(slides), text)
@@ -295,9 +297,6 @@ def _parse_slide(number: int, line: int, body: list[str], source: str, base_dir:
     if view == "lab" and run is not None:
         raise fail("run", "run = ... cannot go with view = \"lab\": the lab runs its own sweep of batch "
                           "sizes; put the run on a slide of its own")
-    if view == "cloud" and run is not None:
-        raise fail("run", "run = ... cannot go with view = \"cloud\": the noise cloud has its own K "
-                          "runs (space runs them); put the run on a slide of its own")
     runs = data.get("runs")
     if runs is not None:
         from ..ensemble import MAX_RUNS
@@ -325,39 +324,48 @@ def _parse_slide(number: int, line: int, body: list[str], source: str, base_dir:
                 if k not in KEYS:
                     raise fail("keys", f"keys: {k!r} is not a key of the main screen; {_allowed(k, tuple(KEYS))}")
             keys = tuple(keys)
-    questions = []
-    raw_q = data.get("question", [])
-    if isinstance(raw_q, dict):
-        raw_q = [raw_q]
-    if not isinstance(raw_q, list):
-        raise fail("question", "question: write each question as a [[question]] table")
-    for n, q in enumerate(raw_q):
-        qline = line_of("[[question]]", n)
-        if not isinstance(q, dict):
-            raise LessonError(source, qline, "question: write each question as a [[question]] table")
-        for key in q:
-            if key not in ("ask", "answer", "explain"):
-                raise LessonError(source, qline, _unknown(key, ("ask", "answer", "explain"), "question key")
-                                  .replace(", or a scenario setting", ""))
-        ask, answer, explain = q.get("ask"), q.get("answer"), q.get("explain", "")
-        if not isinstance(ask, str) or not ask.strip():
-            raise LessonError(source, qline, "question: needs ask = \"the question\"")
-        if answer is None:
-            raise LessonError(source, qline, "question: needs answer = \"NAME\", a named quantity such as "
-                                             "\"plan.total_steps\" (see mbsim lesson --quantities)")
-        if not isinstance(answer, str):
-            raise fail("answer", f"answer = {format_value(answer)}: an answer is the name of an engine "
-                                 "quantity (e.g. \"plan.total_steps\"), never a number typed in", n)
-        if answer not in QUANTITIES:
-            close = difflib.get_close_matches(answer, list(QUANTITIES), n=1, cutoff=0.5)
-            hint = f"did you mean {close[0]!r}?" if close else "see mbsim lesson --quantities"
-            raise fail("answer", f"answer {answer!r}: unknown quantity; {hint}", n)
-        if not isinstance(explain, str):
-            raise fail("explain", "explain = ...: must be text", n)
-        questions.append(Question(ask.strip(), answer, explain.strip(), line_of("answer", n)))
+    live, live_line = _live(data, kl, source, block_line, fresh, scenario)
+    if live:
+        scenario = scenario.replace(**dict(live))
+    questions = parse_questions(data.get("question", []), number, source, kl, block_line, view)
+    claims = parse_claims(data.get("claim", []), number, source, kl, block_line, view)
     return Slide(number, line, markdown, title, fresh=fresh, scenario=scenario,
                  changes=tuple(settings), run=run, speed=speed, pause=pause, view=view, runs=runs,
-                 highlight=tuple(highlight), keys=keys, questions=tuple(questions))
+                 highlight=tuple(highlight), keys=keys, questions=questions, live=live,
+                 live_line=live_line, claims=claims)
+
+
+def _live(data: dict[str, Any], kl: dict[str, list[int]], source: str, block_line: int, fresh: bool,
+          scenario: Scenario) -> tuple[tuple[tuple[str, Any], ...], int]:
+    """The ``[live]`` table: settings changed on the run in progress, the parameters kept (as the
+    keys ``[ ] < > o m`` and the settings screen do), checked as a scenario file's."""
+    if "live" not in data:
+        return (), 0
+    table = data["live"]
+    line = kl.get("[live]", kl.get("live", [block_line]))[0]
+    if not isinstance(table, dict) or not table:
+        raise LessonError(source, line, "live: write the settings under a [live] line, e.g. [live] then "
+                                        "batch_size = 50")
+    if fresh:
+        raise LessonError(source, line, "live changes the run in progress; this slide starts a fresh run "
+                                        "(preset, scenario or settings): put the settings there instead")
+    for key, value in table.items():
+        kline = next((n for n in kl.get(key, []) if n > line), line)
+        if key not in LIVE_SETTINGS:
+            what = "a setting that can change live" if key in FIELD_NAMES else "a setting"
+            allowed = ", ".join(sorted(LIVE_SETTINGS))
+            raise LessonError(source, kline, f"live: {key!r} is not {what}; allowed: {allowed}")
+        try:
+            from_mapping({key: value}, base=scenario, source="lesson").validate()
+        except ScenarioError as err:
+            raise LessonError(source, kline, f"live: {err}") from None
+        except TypeError as err:
+            raise LessonError(source, kline, f"live: bad setting ({err})") from None
+    try:
+        from_mapping(dict(table), base=scenario, source="lesson").validate()
+    except (ScenarioError, TypeError) as err:
+        raise LessonError(source, line, f"live: {err}") from None
+    return tuple(table.items()), line
 
 
 def _allowed(value: Any, allowed: tuple[str, ...]) -> str:

@@ -1,8 +1,10 @@
 """``mbsim lesson NAME|FILE.md [--check] [--export]``: play, validate or print a lesson.
 
 ``--check`` validates every directive, setting, answer name and run condition against the
-engine and prints one line (never imports textual); a bad lesson is one line
-``mbsim: FILE:LINE: what is wrong`` and exit code 2. ``--export`` prints the Markdown.
+engine and prints one line (never imports textual; a lesson without claims imports no NumPy
+either); a lesson with ``[[claim]]`` tables is then played headless and every claim checked.
+A bad lesson, or a claim that does not hold, is one line ``mbsim: FILE:LINE: what is wrong``
+and exit code 2. ``--export`` prints the Markdown.
 Without them the TUI opens in lesson mode, after the lesson and its first run were built (so a
 lesson that fails to load never leaves a half-built screen).
 """
@@ -22,7 +24,7 @@ DESCRIPTION = ("Open a lesson in the TUI: Markdown slides whose mbsim blocks dri
 EPILOG = """\
 examples:
   mbsim lesson epochs-and-batches         play a built-in lesson (mbsim lessons lists them)
-  mbsim lesson my-lesson.md --check       validate a lesson without opening the app
+  mbsim lesson my-lesson.md --check       validate a lesson and check its claims, without the app
   mbsim lesson why-shuffle --export       print a built-in lesson's Markdown
   mbsim lesson --quantities               the named quantities a question may ask for
 
@@ -35,7 +37,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("lesson", nargs="?", metavar="NAME|FILE.md",
                         help="a built-in lesson's name or a lesson file")
     parser.add_argument("--check", action="store_true", default=False,
-                        help="validate the lesson and print a one-line summary; do not open the app")
+                        help="validate the lesson, check its claims (running the engine headless) and "
+                             "print a one-line summary; do not open the app")
     parser.add_argument("--export", action="store_true", default=False,
                         help="print the lesson's Markdown (start your own from a built-in)")
     parser.add_argument("--quantities", action="store_true", default=False,
@@ -51,7 +54,7 @@ def printable(text: str) -> str:
 
 def execute(ns: argparse.Namespace) -> int:
     """Check, export or play."""
-    from engine.lessons import QUANTITIES, LessonError, lesson_source, load_lesson
+    from engine.lessons import QUANTITIES, LessonError, check_claims, lesson_source, load_lesson
 
     if ns.quantities:
         width = max(len(n) for n in QUANTITIES)
@@ -68,10 +71,11 @@ def execute(ns: argparse.Namespace) -> int:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
             return EXIT_OK
         lesson = load_lesson(ns.lesson)
+        seconds = check_claims(lesson) if ns.check and lesson.claims else None
     except LessonError as err:
         raise UsageError(printable(str(err))) from None
     if ns.check:
-        print(printable(lesson.summary()))
+        print(printable(lesson.summary(seconds)))
         return EXIT_OK
     return _play(lesson, ns)
 
