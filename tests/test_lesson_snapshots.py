@@ -3,10 +3,10 @@
 * epochs-and-batches, slide 5 (N = 1000, B = 400: batches of 400, 400 and 200), after its run,
   with the first question revealed and the second still open (its answer masked), at 80×24 and
   120×40;
-* at 80×24, every view a lesson opens: the lens (epochs-and-batches slide 7), the phase view
-  (one-iteration slide 3), compare mode (gd-sgd-minibatch slide 5), the batch-size lab
-  (batch-size-and-noise slide 7, its sweep finished) and the noise cloud (a two-slide lesson),
-  each with the lesson panel under it.
+* at 80×24, every view a lesson opens: the lens (three-losses slide 2), the phase view
+  (one-iteration slide 3), compare mode (gd-sgd-minibatch slide 6), the noise cloud
+  (batch-size-and-noise slide 5) and the batch-size lab (batch-size-and-noise slide 10, its
+  sweep finished), each with the lesson panel under it.
 
 Taken as tests/test_snapshots.py takes the main screen: paused, no animation, plots drawn on
 every change and everything settled at the end.
@@ -59,10 +59,11 @@ def test_lesson_slide(snap_compare, size):
 
 
 VIEWS = {
-    "lens": ("epochs-and-batches", 6),
+    "lens": ("three-losses", 1),
     "phase": ("one-iteration", 2),
-    "compare": ("gd-sgd-minibatch", 4),
-    "lab": ("batch-size-and-noise", 6),
+    "compare": ("gd-sgd-minibatch", 5),
+    "cloud": ("batch-size-and-noise", 4),
+    "lab": ("batch-size-and-noise", 9),
 }
 
 
@@ -71,12 +72,3 @@ def test_lesson_view_80x24(snap_compare, view):
     name, index = VIEWS[view]
     app = LessonApp(load_lesson(name), animate=False, throttle=False, fast=True)
     assert snap_compare(app, terminal_size=(80, 24), run_before=_to_slide(index))
-
-
-def test_lesson_cloud_80x24(snap_compare, tmp_path):
-    path = tmp_path / "cloud.md"
-    path.write_text('+++\ntitle = "The noise cloud"\npreset = "worked-example"\n+++\n'
-                    '# Twenty runs\nTwenty runs from one start, each with its own order of batches.\n'
-                    '```mbsim\nview = "cloud"\nruns = 20\n```\n', encoding="utf-8")
-    app = LessonApp(load_lesson(str(path)), animate=False, throttle=False, fast=True)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=_to_slide(0))

@@ -59,25 +59,6 @@ def test_every_built_in_lesson_passes_check_with_5_to_12_slides_and_2_questions(
     assert lesson.title and lesson.minutes > 0
 
 
-def test_epochs_and_batches_answers_the_seeds_numbers():
-    """SCIENCE.md §1: 200/5 → 40 per epoch, 40,000 updates; 1000/400 → 400, 400, 200 (not the
-    seed comment's 300, 300, 200); 50,000/64 → 782 batches, the last of 16; 781 with drop_last."""
-    lesson = load_lesson("epochs-and-batches")
-    answers = {}
-    sim = Simulation(lesson.start)
-    for slide in lesson.slides:
-        if slide.fresh:
-            sim = Simulation(slide.scenario)
-        for q in slide.questions:
-            answers.setdefault(q.answer, []).append(format_quantity(quantity_value(q.answer, sim)))
-    assert answers["plan.batches_per_pass"] == ["40", "782", "781"]
-    assert answers["plan.total_steps"] == ["40,000", f"{782 * 35:,}"]
-    assert answers["plan.batch_sizes"] == ["400, 400, 200"]
-    assert answers["plan.last_batch_size"] == ["200", "16"]
-    assert answers["plan.leftover"] == ["16"]
-    assert "300, 300 and 200" in builtin_text("epochs-and-batches")  # the seed's claim, shown wrong
-
-
 def test_export_prints_the_built_in_markdown(capsys):
     assert main(["lesson", "why-shuffle", "--export"]) == 0
     assert capsys.readouterr().out == builtin_text("why-shuffle")

@@ -202,7 +202,7 @@ class LessonApp(MbsimApp):
         self._apply_panels(slide)  # first: a panel the view hides is not drawn for the new run
         if fresh is not None:
             self.replace_simulation(fresh)
-        if slide.live and not back:
+        if slide.live:
             self._apply_live(slide)
         self._open_view(slide)     # then a view screen, on this slide's own simulation
         for panel in self.panels():
@@ -211,7 +211,7 @@ class LessonApp(MbsimApp):
         self.allowed = None if slide.keys is None else (
             frozenset(KEY_ACTIONS[k] for k in slide.keys) | ALWAYS_ALLOWED)
         self.autopause = slide.pause
-        if slide.run is not None:
+        if slide.run is not None and slide.view != "cloud":   # a cloud slide's run runs the cloud
             self._start_run(slide)
         self.redraw()
         self.show_lesson_state()

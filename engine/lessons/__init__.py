@@ -38,7 +38,7 @@ the built-in lessons), :mod:`.parser`, :mod:`.conditions` (run conditions agains
 from __future__ import annotations
 
 
-from .answers import Answer, Verdict, answer_of, check_answer, judge, screen_forms
+from .answers import Answer, Verdict, answer_of, check_answer, judge, question_quantities, screen_forms
 from .conditions import Cursor, Unreachable, check_lesson, parse_run, plan_of, run_target, steps_after
 from .context import Context, cloud_goal
 from .model import (
@@ -55,7 +55,7 @@ from .reading import (
 
 __all__ = [
     "Answer", "Claim", "Context", "Cursor", "Verdict", "answer_of", "apply_slide", "check_claims", "cloud_goal",
-    "judge", "play", "screen_forms", "steps_after", "BUILTIN_ORDER", "DEFAULT_CLOUD_RUNS", "DIRECTIVES", "FRONT_KEYS", "KEYS", "LESSON_FOLDER",
+    "judge", "play", "question_quantities", "screen_forms", "steps_after", "BUILTIN_ORDER", "DEFAULT_CLOUD_RUNS", "DIRECTIVES", "FRONT_KEYS", "KEYS", "LESSON_FOLDER",
     "MAX_LESSON_BYTES", "MAX_SCENARIO_BYTES", "MAX_SLIDES", "MAX_SPEED", "PANELS", "PAUSES", "QUANTITIES",
     "RUN_FORMS", "VIEWS", "Lesson", "LessonError", "Quantity", "Question", "RunCondition", "Slide",
     "Unreachable", "builtin_lessons", "builtin_names", "builtin_text", "check_answer", "check_lesson",

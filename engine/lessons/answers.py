@@ -145,7 +145,7 @@ def _how(question: Question, sim: Simulation, lesson: Lesson | None, context: Co
 
 # ------------------------------------------------------------------------------------------------
 # reading what was typed
-_THOUSANDS = re.compile(r"^[-+]?\d{1,3}([,'’ \u202f\u00a0_])\d{3}(\1\d{3})*(\.\d+)?$")
+_THOUSANDS = re.compile(r"^[-+]?[1-9]\d{0,2}([,'’ \u202f\u00a0_])\d{3}(\1\d{3})*(\.\d+)?$")
 _PLAIN = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 _LEAD = re.compile(r"^(about|approx\.?|approximately|roughly|around|≈|~|=)\s*", re.IGNORECASE)
 
@@ -218,10 +218,10 @@ def _judge_value(q: Quantity | None, value: Any, typed: str, tolerance: float | 
         return False, ""
     if kind in ("list", "indices") or (kind == "vector" and isinstance(value, (list, tuple)) and len(value) > 1):
         items = list(value)
-        if len(items) == 1:
-            return _judge_value(Quantity("", "", lambda s: None, "", kind="count" if kind == "indices" else "number"),
-                                items[0], _strip_sample(typed) if kind == "indices" else typed, tolerance)
-        parts = [p for p in re.split(r"[,;\s]+", _strip_sample(typed).replace("−", "-")) if p]
+        if len(items) == 1 and kind != "indices":
+            return _judge_value(Quantity("", "", lambda s: None, "", kind="number"), items[0], typed, tolerance)
+        plain = re.sub(r"[^\W\d][\w*]*\s*[=≈]\s*", " ", _strip_sample(typed)).replace("−", "-")
+        parts = [p for p in re.split(r"[,;\s()]+", plain) if p]
         if len(parts) != len(items):
             return False, f"there are {len(items)} values to give, not {len(parts)}."
         sub = Quantity("", "", lambda s: None, "", kind="count" if kind == "indices" else "number")
@@ -249,7 +249,10 @@ def _judge_value(q: Quantity | None, value: Any, typed: str, tolerance: float | 
 
 
 def _strip_sample(typed: str) -> str:
-    return re.sub(r"(?i)\b(samples?|no\.?|number|index|#)\s*", "", typed).strip()
+    """"sample 2", "#2", "samples 3, 17", "2 (numbered from 0)" → the numbers alone."""
+    t = re.sub(r"\(.*?\)", " ", typed)
+    t = re.sub(r"(?i)\b(samples?|no\.?|number|index|and)\b", " ", t).replace("#", " ")
+    return t.strip()
 
 
 def _diagnose(question: Question, typed: str, value: Any, sim: Simulation) -> str:
@@ -300,19 +303,29 @@ def judge(question: Question, typed: str, sim: Simulation, lesson: Lesson | None
             tolerance = question.tolerance
             right, why = _judge_value(q, answer.value, typed, tolerance)
             if why:
-                why = why[0].upper() + why[1:] + " "
+                why = (why[0].upper() if "a" <= why[0] <= "z" else why[0]) + why[1:] + " "
             if not right and not why:
                 why = _diagnose(question, typed, answer.value, sim)
     if right:
         return Verdict(True, f"✓ {shown}: right. {answer.working}", True)
     how = _how(question, sim, lesson, context)
-    if how:
+    if how and "a" <= how[0] <= "z":
         how = how[0].upper() + how[1:]
     return Verdict(False, f"✗ not {shown}. {why}{how}".rstrip(), False)
 
 
 # ------------------------------------------------------------------------------------------------
 # what must stay hidden
+def question_quantities(question: Question) -> list[str]:
+    """The quantities a question reads on its own slide (the answer's name, or every quantity of
+    a computed or comparison answer read without @N): what a panel must mask while it is open."""
+    if question.expr is None:
+        return [question.answer]
+    from .expressions import reads
+
+    return list(dict.fromkeys(r.name for r in reads(question.expr) if r.slide is None))
+
+
 def _number_forms(v: float) -> list[str]:
     if isinstance(v, bool):
         return []

@@ -49,9 +49,8 @@ def _work_batch_sizes(sim: Simulation, value: Any) -> Working:
     p = sim.plan
     sizes = list(value)
     if len(sizes) <= 8:
-        total = " + ".join(number(s) for s in sizes)
-        how = f"every batch is filled to B = {p.batch_size:,}, the last takes what is left"
-        return Working(how, ": ", f" ({total} = {sum(sizes):,} samples)")
+        return Working(f"filled to B = {p.batch_size:,}, the rest in the last", ": ",
+                       f" (sum {sum(sizes):,} = N)")
     return Working(f"every batch is filled to B = {p.batch_size:,}", ": ")
 
 

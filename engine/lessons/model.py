@@ -152,5 +152,6 @@ class Lesson:
         text = (f"{self.source}: ok — {self.title!r}: {len(self.slides)} slides, "
                 f"{self.questions} questions, {self.runs} runs checked against the plan")
         if seconds is not None:
-            text += f", {self.claims} claims hold (engine run, {seconds:.1f} s)"
+            n = self.claims
+            text += f", {n} claim{' holds' if n == 1 else 's hold'} (engine run, {seconds:.1f} s)"
         return text

@@ -107,8 +107,19 @@ class TradeoffPlot(PlotextPlot):
                              alignment="right" if label == "start" else "left")
         plt.scatter(e.tolist(), s.tolist(), marker="●", color=point_c)
         dx = 1.5 * (xhi - xlo) / max(10, self.size.width - 8)      # a cell and a half right
+        # a label whose cells another label (or a point) already holds is left out: the
+        # points are in the table and the hardware plot's x axis (no label drawn over another)
+        cols = max(10, self.size.width - 8) / (xhi - xlo)
+        rows = max(4, self.size.height - 4) / (yhi - ylo)
+        taken: set[tuple[int, int]] = {(round(float(xi) * cols), round(float(yi) * rows)) for xi, yi in zip(e, s)}
         for bi, xi, yi in zip(b, e, s):
-            plt.text(f"{int(bi)}", float(xi) + dx, float(yi), color=point_c, alignment="left")
+            text = f"{int(bi)}"
+            x0, row = round((float(xi) + dx) * cols), round(float(yi) * rows)
+            cells = {(x0 + k, row) for k in range(-1, len(text) + 1)}
+            if cells & taken:
+                continue
+            taken |= cells
+            plt.text(text, float(xi) + dx, float(yi), color=point_c, alignment="left")
 
     @property
     def small(self) -> bool:
