@@ -63,3 +63,10 @@ def test_the_auto_eval_every_figures_are_mbsim_plans():
 
     assert m.group(1) == every()
     assert m.group(2) == every("--samples", "1000000", "--batch-size", "32")
+
+
+def test_the_readme_screenshot_is_the_apps():
+    """docs/screenshot.svg is what docs/make_screenshots.py makes from the app now."""
+    done = subprocess.run([sys.executable, "docs/make_screenshots.py", "--check"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
