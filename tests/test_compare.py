@@ -344,21 +344,27 @@ async def test_a_long_epoch_runs_in_slices_and_space_stops_it() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_compare(pilot)
         run_for = screen._run_for
+        gate = {"ticks": 0}    # ticks the engine may run per frame: 0 holds the run in place
 
-        def short_slices(budget: float, limit: int | None = None) -> int:
-            # at most 100 ticks a frame, however fast the machine: the epoch (20,000 SGD ticks)
-            # cannot end inside the key press, so the handover to the frames is what is seen
-            return run_for(budget, 100 if limit is None else min(limit, 100))
+        def gated(budget: float, limit: int | None = None) -> int:
+            # the test decides how far each frame may go, however fast the machine: a key
+            # press cannot outrun the assertions that follow it
+            cap = gate["ticks"] if limit is None else min(limit, gate["ticks"])
+            return run_for(budget, cap) if cap else 0
 
-        screen._run_for = short_slices
+        screen._run_for = gated
         await pilot.press("e")
-        assert screen.running and screen.goal == 1.0
+        assert screen.running and screen.goal == 1.0       # handed over to the frames
         assert screen.header.state_text.startswith("running to the end of the epoch")
-        await wait_until(pilot, lambda: not screen.running, timeout=30)
-        assert steps(screen) == [1, 400, 20_000]
+        gate["ticks"] = 500
+        await wait_until(pilot, lambda: not screen.running, timeout=60)
+        assert steps(screen) == [1, 400, 20_000]           # exactly at the end of the epoch
         assert screen.comp.target == pytest.approx(1.0)
+        gate["ticks"] = 0
         await pilot.press("e")
-        assert screen.running and screen.goal == 2.0     # 20,000 more SGD steps: far from done
+        assert screen.running and screen.goal == 2.0
+        gate["ticks"] = 20
+        await wait_until(pilot, lambda: steps(screen)[2] >= 20_100)   # moving, far from done
         await pilot.press("space")
         assert not screen.running and screen.goal is None and screen._frame_worker is None
         stopped = steps(screen)

@@ -246,8 +246,9 @@ def test_choices_yes_no_accept_and_a_computed_answer(tmp_path):
     lesson, end = lesson_on(tmp_path, block)
     yes, which, many, ratio = end.slide.questions
     assert judge(yes, "yes", end.sim, lesson).correct and not judge(yes, "no", end.sim, lesson).correct
-    assert "answer yes or no" in judge(yes, "maybe", end.sim, lesson).message
+    assert "Answer yes or no." in judge(yes, "maybe", end.sim, lesson).message
     assert judge(which, "Below", end.sim, lesson).correct and not judge(which, "above", end.sim, lesson).correct
+    assert judge(which, "bel", end.sim, lesson).correct and not judge(which, "b", end.sim, lesson).correct
     assert answer_of(which, end.sim, lesson).text == "below"
     assert judge(many, "forty", end.sim, lesson).correct and judge(many, "40", end.sim, lesson).correct
     a = answer_of(ratio, end.sim, lesson)
@@ -263,7 +264,9 @@ def test_a_wrong_answer_gets_the_working_without_the_result():
     assert not v.correct and not v.reveals
     assert v.message == "✗ not 781. The last, short batch counts too. ⌈N / B⌉ = ⌈50,000 / 64⌉ = ⌈781.2⌉ = ?"
     right = judge(q, "782", end.sim, lesson)
-    assert right.correct and right.reveals and "= 782 batches per epoch" in right.message
+    assert right.correct and right.reveals and right.message == "✓ 782: right."
+    assert answer_of(q, end.sim, lesson).with_explanation(q.explain).endswith(
+        "= 782 batches per epoch, the last one short. 781 full batches take 49,984 samples; one more batch takes the rest.")
 
 
 def test_screen_forms_list_what_a_panel_could_show():

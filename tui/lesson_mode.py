@@ -34,6 +34,7 @@ from engine.lessons import (
     KEYS, Lesson, Slide, Unreachable, answer_of, apply_slide, cloud_goal, judge, run_target,
     screen_forms,
 )
+from engine.lessons.player import has_references, values_at
 
 from .app import SLICE, MbsimApp
 from .lesson_views import LessonView, lesson_screen
@@ -135,6 +136,8 @@ class LessonApp(MbsimApp):
         # MbsimApp.on_mount runs after this one (Textual calls each class's handler)
         self.main_panel = self.query_one("#lesson", LessonPanel)
         self.call_later(self.open_slide, 0)
+        if has_references(self.lesson):   # answers that read quantity@N: compute them meanwhile
+            self.run_worker(lambda: values_at(self.lesson), thread=True, exclusive=False, group="lesson-values")
 
     @property
     def panel(self) -> LessonPanel:
@@ -260,14 +263,15 @@ class LessonApp(MbsimApp):
     VIEW_SCREENS = {"compare": CompareScreen, "cloud": CloudScreen, "lab": LabScreen}
 
     def _close_other_view(self, slide: Slide) -> None:
-        """Close the view screen shown unless this slide asks for that very view on the same
-        settings (closing the lab stops its sweep)."""
+        """Close the view screen shown unless this slide asks for compare mode on the same
+        settings. The cloud and the lab are always closed (closing the lab stops its sweep): each
+        cloud or lab slide opens its own on its own run, so two in a row never share one."""
         screen = self.screen
         if not isinstance(screen, (CompareScreen, CloudScreen, LabScreen)):
             return
-        wanted = self.VIEW_SCREENS.get(slide.view or "")
-        same = (wanted is not None and isinstance(screen, wanted) and isinstance(screen, LessonView)
-                and not slide.fresh and screen.shown == self._view_settings(slide))
+        same = (slide.view == "compare" and isinstance(screen, CompareScreen)
+                and isinstance(screen, LessonView) and not slide.fresh
+                and screen.shown == self._view_settings(slide))
         if not same:
             screen.action_close()
 
@@ -454,7 +458,7 @@ class LessonApp(MbsimApp):
         """The revealed answer's line: its working in the students' words, then the explanation."""
         q = self.slide.questions[i]
         answer = answer_of(q, self.sim, self.lesson)
-        return f"{answer.line} {q.explain}".strip() if answer.known else answer.text
+        return answer.with_explanation(q.explain) if answer.known else answer.text
 
     def action_reveal(self) -> None:
         """Reveal the next question's answer, read from the simulation now."""

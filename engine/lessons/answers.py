@@ -9,7 +9,7 @@ judging of what a student typed.
   of its usual names; sample numbers counted from 0 (and said so when typed from 1); yes/no
   or the lesson's two choices for a comparison; the lesson's own ``accept = [...]``. A wrong
   answer gets the working without its result ("⌈N / B⌉ = ⌈1000 / 400⌉ = ⌈2.5⌉ = ?"), so the
-  student can finish it; a right one the whole working.
+  student can finish it; a right one a short confirmation (the revealed line shows the working).
 * :func:`screen_forms` — every way the value could be written on a panel (what must stay hidden
   until the answer is revealed).
 
@@ -51,6 +51,12 @@ class Answer:
     def line(self) -> str:
         """The one line a panel shows for a revealed answer: the working (it ends in the text)."""
         return self.working or self.text
+
+    def with_explanation(self, explain: str) -> str:
+        """:attr:`line`, then the question's ``explain`` as a sentence of its own."""
+        if not explain:
+            return self.line
+        return f"{self.line}{'' if self.line.endswith(('.', '!', '?')) else '.'} {explain}"
 
 
 @dataclass(frozen=True)
@@ -290,6 +296,9 @@ def judge(question: Question, typed: str, sim: Simulation, lesson: Lesson | None
         if isinstance(question.expr, Comparison):
             words = [_norm(c) for c in question.choices] if question.choices else None
             if words:
+                starts = [w for w in words if len(said) >= 3 and w.startswith(said)]
+                if said not in words and len(starts) == 1:   # "closer" for "closer to 1"
+                    said = starts[0]
                 right = said == _norm(answer.text)
                 if not right and said not in words:
                     why = f"answer {question.choices[0]!r} or {question.choices[1]!r}. "
@@ -303,15 +312,22 @@ def judge(question: Question, typed: str, sim: Simulation, lesson: Lesson | None
             tolerance = question.tolerance
             right, why = _judge_value(q, answer.value, typed, tolerance)
             if why:
-                why = (why[0].upper() if "a" <= why[0] <= "z" else why[0]) + why[1:] + " "
+                why += " "
             if not right and not why:
                 why = _diagnose(question, typed, answer.value, sim)
     if right:
-        return Verdict(True, f"✓ {shown}: right. {answer.working}", True)
+        return Verdict(True, f"✓ {shown}: right.", True)
     how = _how(question, sim, lesson, context)
-    if how and "a" <= how[0] <= "z":
-        how = how[0].upper() + how[1:]
-    return Verdict(False, f"✗ not {shown}. {why}{how}".rstrip(), False)
+    return Verdict(False, f"✗ not {shown}. {_capital(why)}{_capital(how)}".rstrip(), False)
+
+
+def _capital(text: str) -> str:
+    """A sentence's first letter in capitals when it starts with a word ("the mean loss" → "The
+    mean loss"), never a symbol (c, wᵢ, w*, θ_new keep their case)."""
+    first = text.split(" ", 1)[0] if text else ""
+    if len(first) >= 2 and first.isascii() and first.isalpha() and first.islower():
+        return text[0].upper() + text[1:]
+    return text
 
 
 # ------------------------------------------------------------------------------------------------

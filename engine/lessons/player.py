@@ -10,6 +10,7 @@ Deterministic: the same lesson gives the same numbers on every machine (one seed
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from ..simulation import Simulation
 
 _references: OrderedDict[tuple[str, str], dict[tuple[str, int], Any]] = OrderedDict()
+_references_lock = threading.Lock()      # one computation per lesson: a second caller waits for it
 
 
 @dataclass
@@ -101,7 +103,18 @@ def _wanted(lesson: Lesson) -> dict[int, set[str]]:
 
 def values_at(lesson: Lesson) -> dict[tuple[str, int], Any]:
     """Every ``quantity@N`` the lesson's claims and answers read: (name, N) → value at the end
-    of slide N (headless; cached per lesson). An unknown value is stored as its ValueError."""
+    of slide N (headless; cached per lesson; thread-safe, so the app can compute it in the
+    background when a lesson opens). An unknown value is stored as its ValueError."""
+    with _references_lock:
+        return _values_at(lesson)
+
+
+def has_references(lesson: Lesson) -> bool:
+    """Does some claim or answer read ``quantity@N`` (so :func:`values_at` has work to do)?"""
+    return bool(_wanted(lesson))
+
+
+def _values_at(lesson: Lesson) -> dict[tuple[str, int], Any]:
     key = (lesson.source, lesson.text)
     hit = _references.get(key)
     if hit is not None:
