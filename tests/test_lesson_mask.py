@@ -13,10 +13,12 @@ The token matcher here is written independently of tui.mask's regular expression
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
-from engine.lessons import answer_of, builtin_names, load_lesson, screen_forms
+from engine.lessons.expressions import Comparison
+from engine.lessons import answer_of, builtin_names, load_lesson, question_quantities, screen_forms
 from textual.geometry import Region
 from tui.lesson_mode import LessonApp
 from tui.mask import NO_MASK
@@ -74,7 +76,8 @@ def screen_texts(app, *, masked: bool = True) -> dict[str, str]:
             if region.area == 0:
                 continue
             strips = widget.render_lines(Region(0, 0, region.width, region.height))
-            name = f"{widget.id or type(widget).__name__}@{region.x},{region.y}"
+            prose = any(node.id == "lesson-text" for node in widget.ancestors_with_self)
+            name = ("prose/" if prose else "") + f"{widget.id or type(widget).__name__}@{region.x},{region.y}"
             out[name] = "\n".join(strip.text for strip in strips)
         return out
     finally:
@@ -84,9 +87,29 @@ def screen_texts(app, *, masked: bool = True) -> dict[str, str]:
 def checked(app, texts: dict[str, str]) -> str:
     """What must not show an open answer: every widget but the questions' lines (the questions'
     own words, and the answers the teacher chose to reveal), the hint line (the slide's premise:
-    "ran until iteration 5") and the panel's border (slide numbers)."""
+    "ran until iteration 5"), the panel's border (slide numbers) and the slide's prose (the
+    teacher's words, never masked: tests/test_lesson_prose.py keeps the built-in prose free of
+    answers)."""
     skip = {"lesson-hint", "LessonPanel", "lesson", "lesson-questions"}
-    return "\n".join(text for name, text in texts.items() if name.split("@")[0] not in skip)
+    return "\n".join(text for name, text in texts.items()
+                     if name.split("@")[0] not in skip and not name.startswith("prose/"))
+
+
+def hidden_forms(q, sim, lesson) -> list[str]:
+    """The forms that must not show while ``q`` is open: its answer's, and for a comparison (a
+    prediction) the forms of each quantity it compares, read now."""
+    if not isinstance(q.expr, Comparison):
+        forms = screen_forms(q, sim, lesson)
+        value = answer_of(q, sim, lesson).value
+        if isinstance(value, (list, tuple)) and any(v != int(v) for v in value):
+            # a vector of reals (an update): a panel writes its entries one by one, at 3 or
+            # 4 significant digits (the phase view's θ_new = (-0.0424, -0.00198, -0.05))
+            forms = forms + [f"{abs(v):.{d}g}" for v in value for d in (3, 4)]
+        return forms
+    out: list[str] = []
+    for name in question_quantities(q):
+        out += screen_forms(replace(q, answer=name, expr=None, choices=None), sim, lesson)
+    return out
 
 
 def revealed_hold(app, forms) -> bool:
@@ -129,10 +152,10 @@ def test_no_answer_shows_before_its_reveal(name, size):
                 assert app.index == k
                 for i, q in enumerate(slide.questions):
                     answer = answer_of(q, app.sim, lesson)
-                    forms = screen_forms(q, app.sim, lesson)
+                    forms = hidden_forms(q, app.sim, lesson)
                     asked.append(q.ask)
-                    if not forms:          # a yes/no or a choice: no panel writes it
-                        assert not answer.known or q.expr is not None or q.choices, (name, k, q.ask)
+                    if not forms:
+                        assert not answer.known, (name, k, q.ask)
                     shown = checked(app, screen_texts(app))
                     leaks = [f for f in forms if holds_token(shown, f)]
                     assert not leaks, (f"{name} {size} slide {k + 1} Q{i + 1} ({q.ask!r}): "

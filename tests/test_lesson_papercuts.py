@@ -46,11 +46,11 @@ def test_a_live_change_mid_epoch_says_the_epoch_starts_afresh():
 
 def test_the_arithmetic_line_says_epochs_left_after_a_live_change():
     sim = Simulation(Scenario(batch_size=8))
-    assert "25 × 1000 epochs = 25,000 updates" in plan_arithmetic(sim)
+    assert "25 × 1000 epochs = 25,000 steps" in plan_arithmetic(sim)
     sim.run_iterations(30)
     sim.apply_changes(lr=0.1)
-    # epoch 2 restarts: epochs 2..1000 are left, 999 of them, 25 updates each
-    assert "25 × 999 epochs left = 24,975 updates" in plan_arithmetic(sim)
+    # epoch 2 restarts: epochs 2..1000 are left, 999 of them, 25 steps each
+    assert "25 × 999 epochs left = 24,975 steps" in plan_arithmetic(sim)
 
 
 def test_batch_keys_go_back_the_way_they_came():

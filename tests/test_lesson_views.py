@@ -49,6 +49,10 @@ def check_slide(app, lesson, k: int) -> None:
     screen = app.screen
     if view is None:
         assert not isinstance(screen, (CompareScreen, CloudScreen, LabScreen)), f"{where}: {screen}"
+        # the detail line's noise readout is this run's (a new run at the same counts as the
+        # last one, after the lab, kept the old run's |G| and B_simple)
+        app.detail.settle()
+        assert app.detail._noise.grad_norm == app.sim.noise().grad_norm, where
         if slide.view == "lens":
             assert app.lens.display and not app.phase_view.display, where
         elif slide.view == "phase":

@@ -21,7 +21,7 @@ Nothing is recomputed here: counters, plans and quantities all come from the eng
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -31,9 +31,10 @@ from textual.widgets import Input
 
 from engine import ScenarioError, Simulation
 from engine.lessons import (
-    KEYS, Lesson, Slide, Unreachable, answer_of, apply_slide, cloud_goal, judge, run_target,
-    screen_forms,
+    KEYS, Lesson, Question, Slide, Unreachable, answer_of, apply_slide, cloud_goal, judge,
+    question_quantities, run_target, screen_forms,
 )
+from engine.lessons.expressions import Comparison
 from engine.lessons.player import has_references, values_at
 
 from .app import SLICE, MbsimApp
@@ -60,6 +61,16 @@ PANEL_IDS: dict[str, str] = {
     "header": "header", "counters": "counters", "strip": "strip", "landscape": "landscape",
     "lossplot": "lossplot", "lens": "lens", "phase": "phase", "detail": "detail",
 }
+
+
+def hidden_readings(question: Question) -> list[Question]:
+    """What the mask hides for an open question: its answer, and for a comparison (a prediction:
+    "closer to 1 or further?") the present value of each quantity it compares, as questions of
+    their own (``question_quantities``). A computed answer's inputs stay readable: "by what factor
+    did tr Cov fall?" is worked out from the value on the detail line."""
+    if not isinstance(question.expr, Comparison):
+        return [question]
+    return [replace(question, answer=name, expr=None, choices=None) for name in question_quantities(question)]
 
 
 def key_actions() -> dict[str, str]:
@@ -315,7 +326,8 @@ class LessonApp(MbsimApp):
 
     def _fit_panels(self) -> None:
         """Mark whether this slide shows the plots (below 36 rows they share the space with the
-        slide only then: lesson.tcss)."""
+        slide only then, and take the strip's rows unless the slide points at the strip:
+        lesson.tcss)."""
         if self.index < 0:
             return
         slide = self.slide
@@ -324,7 +336,13 @@ class LessonApp(MbsimApp):
         main = self.main_panel.screen.query_one("#main")
         for widget in (main, self.main_panel):
             widget.set_class(plots, "-lesson-panels")
-        main.set_class(bool(self.phase_view.display), "-lesson-phase")
+        # below 36 rows the strip's rows go to the plots unless the slide points at the strip
+        # (the phase view lists the batch's samples itself)
+        strip = "strip" in slide.highlight and not self.phase_view.display
+        main.set_class(plots and not strip, "-lesson-no-strip")
+        # and the phase view takes the landscape's columns too: its table needs the width
+        main.set_class(bool(self.phase_view.display) and "landscape" not in slide.highlight,
+                       "-lesson-phase-wide")
 
     def _show_panel(self, name: str, on: bool) -> None:
         super()._show_panel(name, on)
@@ -467,6 +485,7 @@ class LessonApp(MbsimApp):
             self.notify("no question left on this slide (PageDown: next slide)", timeout=3)
             return
         self.revealed[pending[0]] = self._question_answer(pending[0])
+        self.verdicts.pop(pending[0], None)   # a wrong try's working: the answer now says it all
         self.show_lesson_state()
 
     def action_answer(self) -> None:
@@ -529,7 +548,17 @@ class LessonApp(MbsimApp):
         elif self.status:
             status = self.status
         for panel in self.panels():
-            panel.show_state(plan_arithmetic(self.sim), questions, hint, status)
+            panel.show_state(self.lesson_arithmetic(), questions, hint, status)
+
+    def lesson_arithmetic(self) -> str:
+        """The plan's arithmetic line for the slide, or, while it works out an open question's
+        answer (``= ? batches per epoch · ? × 300 epochs = 900 steps`` still gives it by a
+        division), only its inputs: the working shows once the question is answered."""
+        line = plan_arithmetic(self.sim)
+        if not self.answer_mask.spans(line):
+            return line
+        inputs = line.split(" → ", 1)[0]
+        return f"{inputs} → the arithmetic shows once the question is answered"
 
     # ------------------------------------------------------------------------------------------
     # the mask: while a question is open, its answer shows nowhere (tui.mask)
@@ -542,14 +571,16 @@ class LessonApp(MbsimApp):
     def mask_forms(self) -> tuple[str, ...]:
         """Every form of the open questions' answers, read from the simulation now: from the
         lesson position and the engine state alone (the engine's ``screen_forms``, and the
-        panels' own short forms of the value: 40k on a plot's axis)."""
+        panels' own short forms of the value: 40k on a plot's axis). A comparison's answer is
+        a word no panel writes; the numbers it compares are hidden instead (a prediction is
+        not read off the detail line)."""
         forms: set[str] = set()
         for i in self.open_questions():
-            q = self.slide.questions[i]
-            shown = screen_forms(q, self.sim, self.lesson)
-            if shown:          # [] for yes/no and choices (no panel writes them) or not known
-                forms.update(shown)
-                forms.update(answer_forms(q.answer, answer_of(q, self.sim, self.lesson).value))
+            for q in hidden_readings(self.slide.questions[i]):
+                shown = screen_forms(q, self.sim, self.lesson)
+                if shown:      # [] for yes/no and choices (no panel writes them) or not known
+                    forms.update(shown)
+                    forms.update(answer_forms(q.answer, answer_of(q, self.sim, self.lesson).value))
         return tuple(sorted(forms))
 
     def update_mask(self) -> None:
@@ -578,6 +609,5 @@ class LessonApp(MbsimApp):
             self.update_mask()     # first: the panels drawn below are masked as they appear
         super().redraw(force=force, plots=plots)
         if getattr(self, "panel", None) is not None and self.index >= 0:
-            arithmetic = plan_arithmetic(self.sim)
-            if arithmetic != self.main_panel.arithmetic:
+            if self.lesson_arithmetic() != self.main_panel.arithmetic:
                 self.show_lesson_state()

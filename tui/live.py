@@ -147,6 +147,27 @@ def batch_smaller(sim: Simulation) -> str:
     return set_batch_size(sim, new)
 
 
+class BatchTrail:
+    """What ``[`` and ``]`` do to a batch size, wherever they are pressed (the main screen, the
+    noise cloud): the next power of two that way, but after the other key, back to the batch
+    size it left (5 → ] → 8 → ] → 16 → [ → 8 → [ → 5, not 4). One trail per run shown."""
+
+    def __init__(self) -> None:
+        self.moves: list[tuple[int, int, int]] = []      # (B after, B before, direction)
+
+    def target(self, batch_size: int, n_samples: int, direction: int) -> int:
+        """The batch size ``[`` (direction −1) or ``]`` (+1) goes to from ``batch_size``
+        (``batch_size`` itself at an end: B = 1, B = N). Remembers the move."""
+        moves = self.moves
+        if moves and moves[-1][0] == batch_size and moves[-1][2] == -direction:
+            return moves.pop()[1]
+        step = next_batch_size if direction > 0 else previous_batch_size
+        new = step(batch_size, n_samples)
+        if new != batch_size:
+            moves.append((new, batch_size, direction))
+        return new
+
+
 def set_lr(sim: Simulation, lr: float) -> str:
     """Change the learning rate live (the engine refuses one out of range): "lr 0.05 → 0.1"."""
     old = sim.scenario.lr
@@ -287,20 +308,15 @@ class LiveActions:
         self._live(lambda sim: self._batch_step(sim, +1))
 
     def _batch_step(self, sim: Simulation, direction: int) -> str:
-        """``[`` / ``]``: the next power of two that way; but after the other key, back to the
-        batch size it left (5 → ] → 8 → ] → 16 → [ → 8 → [ → 5, not 4)."""
+        """``[`` / ``]`` through the run's :class:`BatchTrail` (a new run starts a new trail)."""
         b = sim.scenario.batch_size
-        trail = getattr(self, "_batch_trail", None)        # (simulation, [(B now, B before, direction)])
+        trail = getattr(self, "_batch_trail", None)        # (simulation, its trail)
         if trail is None or trail[0] is not sim:
-            trail = self._batch_trail = (sim, [])
-        moves = trail[1]
-        if moves and moves[-1][0] == b and moves[-1][2] == -direction:
-            return set_batch_size(sim, moves.pop()[1])
-        text = batch_larger(sim) if direction > 0 else batch_smaller(sim)
-        new = sim.scenario.batch_size
-        if new != b:
-            moves.append((new, b, direction))
-        return text
+            trail = self._batch_trail = (sim, BatchTrail())
+        new = trail[1].target(b, sim.dataset.n_samples, direction)
+        if new == b:       # at an end: the text says so
+            return batch_larger(sim) if direction > 0 else batch_smaller(sim)
+        return set_batch_size(sim, new)
 
     def action_lr_half(self) -> None:
         """``<``: half the learning rate."""

@@ -74,6 +74,13 @@ def number_forms(value: float, *, percent: bool = False) -> set[str]:
     return {f for f in forms if f and f != "0.000"}
 
 
+def _real_vector(value: Sequence[Any]) -> bool:
+    """Numbers, not all whole: a vector of reals (an update, the minima of three losses), whose
+    entries panels write one by one, as opposed to counts (batch sizes 400, 400, 200)."""
+    numbers = [v for v in value if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return len(numbers) == len(value) and any(math.isfinite(v) and v != int(v) for v in numbers)
+
+
 def answer_forms(quantity: str, value: Any) -> tuple[str, ...]:
     """Every way a panel may write ``value``, the value of the named ``quantity`` now.
 
@@ -85,7 +92,11 @@ def answer_forms(quantity: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, (list, tuple)):
         if len(value) == 1:
             return answer_forms(quantity, value[0])
-        return (format_quantity(list(value)),) if value else ()
+        forms = {format_quantity(list(value))} if value else set()
+        if _real_vector(value):      # an update, a gradient: panels write it entry by entry
+            for v in value:
+                forms |= number_forms(float(v))
+        return tuple(sorted(forms))
     if isinstance(value, str):
         words = {value}
         if value in ("Batch GD", "Mini-batch GD"):

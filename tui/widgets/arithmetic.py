@@ -1,6 +1,6 @@
 """The arithmetic line (``a``): the current plan's batch arithmetic written out with numbers.
 
-``N = 200, B = 5 → ⌈200/5⌉ = 40 batches per epoch (last one 5) · 40 × 1000 epochs = 40,000 updates``
+``N = 200, B = 5 → ⌈200/5⌉ = 40 batches per epoch (last one 5) · 40 × 1000 epochs = 40,000 steps``
 
 The text is the engine's (:func:`engine.arithmetic.arithmetic_line`); the widget only shows it,
 and rewrites it only when the plan in force changes (a live change such as ``[``/``]`` makes a
