@@ -127,3 +127,69 @@ def test_check_names_the_line_and_the_slip(text, line, words):
     with pytest.raises(LessonError) as err:
         parse_lesson(text, "l.md")
     assert err.value.line == line and words in err.value.message, str(err.value)
+
+
+def visible_questions(panel) -> str:
+    """The questions' lines as the scroll box shows them now (only the rows in view)."""
+    from textual.geometry import Region
+
+    box = panel.query_one("#lesson-question-scroll")
+    text = panel.query_one("#lesson-questions")
+    y, height = int(box.scroll_y), box.scrollable_content_region.height
+    strips = text.render_lines(Region(0, y, text.size.width, height))
+    return "\n".join(strip.text for strip in strips)
+
+
+LONG_ANSWERS = """+++
+preset = "worked-example"
++++
+# Two questions under a plot
+The loss plot takes the screen's rows; the slide has six.
+
+```mbsim
+highlight = "lossplot"
+
+[[question]]
+ask = "How many batches make one epoch?"
+answer = "plan.batches_per_pass"
+explain = "Each batch takes 5 samples that were not used yet in this epoch, until all 200 are used; then the next epoch reshuffles them and starts again."
+
+[[question]]
+ask = "How many steps does the whole run of 1000 epochs make?"
+answer = "plan.total_steps"
+```
+"""
+
+
+def test_at_80x24_the_question_in_play_stays_in_view_and_up_down_reach_the_rest(tmp_path):
+    """At 80x24 a slide with a plot has six rows: once Q1's long answer is revealed and Q2
+    answered wrong, Q2's working used to be cut off below the panel with no way to see it. Now
+    the questions scroll to the one in play, the hint says ↑↓, ↑ goes back to Q1's question and
+    ↓ down again."""
+    path = tmp_path / "long.md"
+    path.write_text(LONG_ANSWERS, encoding="utf-8")
+    app = LessonApp(load_lesson(str(path)), animate=False, fast=True)
+
+    async def script(pilot):
+        await pilot.pause()
+        await pilot.press("enter")                   # Q1 revealed: its working and explanation
+        await pilot.press("t", *"4000", "enter")     # Q2 answered wrong: its working to finish
+        for _ in range(5):
+            await pilot.pause()
+        panel = app.panel
+        box = panel.query_one("#lesson-question-scroll")
+        assert box.max_scroll_y > 0                  # the questions do not fit
+        shown = visible_questions(panel)
+        assert "✗ not 4000" in shown and "= ?" in shown, shown
+        assert "↑↓ text" in panel.hint
+        for _ in range(box.max_scroll_y + 30):       # up: the questions, then the prose
+            await pilot.press("up")
+        await pilot.pause()
+        assert box.scroll_y == 0 and "Q1 How many batches make one epoch?" in visible_questions(panel)
+        assert panel.query_one("#lesson-scroll").scroll_y == 0
+        for _ in range(60):                          # down: the prose to its end, then the questions
+            await pilot.press("down")
+        await pilot.pause()
+        assert box.scroll_y == box.max_scroll_y
+
+    drive(app, script, size=(80, 24))

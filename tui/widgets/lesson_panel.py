@@ -16,6 +16,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Input, Markdown, Static
 
 from ..mask import Unmasked
+from .arithmetic import wrap_parts
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ class LessonPanel(Unmasked, Vertical):
         would not fit)."""
         self.arithmetic, self.questions = arithmetic, questions
         self.hint_parts, self.status = list(hint), status
-        self.query_one("#lesson-arithmetic", Static).update(Text(arithmetic, style="bold"))
+        self._show_arithmetic()
         lines = Text()
         for i, q in enumerate(questions, start=1):
             if i > 1:
@@ -220,7 +221,17 @@ class LessonPanel(Unmasked, Vertical):
             self.query_one("#lesson-hint", Static).update(Text(hint, style="italic"))
 
     def on_resize(self) -> None:
+        self._show_arithmetic()
         self.call_after_refresh(self._show_hint)
+
+    def _show_arithmetic(self) -> None:
+        """The arithmetic line, broken before a "·" part that would not fit (not mid-part)."""
+        width = self.content_size.width
+        text = wrap_parts(self.arithmetic, width) if width > 0 else self.arithmetic
+        try:
+            self.query_one("#lesson-arithmetic", Static).update(Text(text, style="bold"))
+        except NoMatches:
+            pass
 
     @property
     def input(self) -> Input:
