@@ -2,7 +2,7 @@
 
 :func:`arithmetic_line` turns a :class:`~engine.sampling.Plan` into one line such as
 
-    N = 200, B = 5 → ⌈200/5⌉ = 40 batches per epoch (last one 5) · 40 × 1000 epochs = 40,000 updates
+    N = 200, B = 5 → ⌈200/5⌉ = 40 batches per epoch (last one 5) · 40 × 1000 epochs = 40,000 steps
 
 with the variants of SCIENCE.md §1: a short last batch (N − (M−1)·B), ``drop_last`` (⌊N/B⌋ and
 N mod B samples left out), gradient accumulation (§1.2: iterations = K × steps, effective batch
@@ -82,15 +82,19 @@ def _passes(plan: Plan) -> str:
     return f"{p:,.4g} passes"
 
 
-def arithmetic_line(plan: Plan) -> str:
+def arithmetic_line(plan: Plan, *, remaining: bool = False) -> str:
     """The plan's batch arithmetic as one line of numbers (see the module docstring).
+
+    ``remaining``: the plan took force during the run (a live change of settings), so its
+    epochs are the epochs left: written "× 996 epochs left = 24,900 steps".
 
     Examples (SCIENCE.md §1's worked numbers):
 
-    * ``N = 200, B = 5 → ⌈200/5⌉ = 40 batches per epoch (last one 5) · 40 × 1000 epochs = 40,000 updates``
+    * ``N = 200, B = 5 → ⌈200/5⌉ = 40 batches per epoch (last one 5) · 40 × 1000 epochs = 40,000 steps``
     * ``N = 50000, B = 64, drop_last → ⌊50000/64⌋ = 781 batches per epoch (16 samples left out) · …``
     """
     n, b, k, m, e = plan.n_samples, plan.batch_size, plan.accumulate, plan.batches_per_pass, plan.epochs
+    e = f"{e} epochs left" if remaining else f"{e} epochs"
     s = plan.steps_per_epoch
     unit = "epoch" if s is None else "pass"
     inputs = f"N = {n}, B = {b}"
@@ -103,11 +107,11 @@ def arithmetic_line(plan: Plan) -> str:
     parts = [f"{inputs} → {_batches(plan, unit)}"]
     if s is None:
         if k > 1:
-            text = f"⌈{m:,}/{k}⌉ = {_plural(plan.steps_per_epoch_count, 'update')} per epoch"
+            text = f"⌈{m:,}/{k}⌉ = {_plural(plan.steps_per_epoch_count, 'step')} per epoch"
             if m % k:
                 text += f" (the last of only {_plural(m % k, 'micro-batch', 'micro-batches')})"
             parts.append(f"{text}, {_effective(plan)}")
-        total = f"{plan.steps_per_epoch_count:,} × {e} epochs = {_plural(plan.total_steps, 'update')}"
+        total = f"{plan.steps_per_epoch_count:,} × {e} = {_plural(plan.total_steps, 'step')}"
         if k > 1:
             total += f" ({plan.total_iterations:,} iterations)"
         parts.append(total)
@@ -115,22 +119,22 @@ def arithmetic_line(plan: Plan) -> str:
         if k > 1:
             parts.append(_effective(plan))
         if plan.epoch_end == "continue":
-            parts.append(f"steps_per_epoch = {s}, continue: {s} × {e} epochs = "
-                         f"{_plural(plan.total_steps, 'update')} ({_passes(plan)})")
+            parts.append(f"steps_per_epoch = {s}, continue: {s} × {e} = "
+                         f"{_plural(plan.total_steps, 'step')} ({_passes(plan)})")
         elif plan.epoch_end == "cut":
             parts.append(f"steps_per_epoch = {s}, cut where a pass runs out: "
-                         f"{epoch_steps_text(plan, 'updates')}")
+                         f"{epoch_steps_text(plan, 'steps')}")
         else:  # restart
             asked = f"{s}" if k == 1 else f"{s}·{k}"
             length = plan.iterations_per_epoch
             text = f"steps_per_epoch = {s}, restart: a fresh pass each epoch, min({asked}, {m:,}) = "
             if k == 1:
-                text += f"{_plural(length, 'update')} per epoch"
+                text += f"{_plural(length, 'step')} per epoch"
             else:
                 text += (f"{length:,} iterations, ⌈{length:,}/{k}⌉ = "
-                         f"{_plural(plan.steps_per_epoch_count, 'update')} per epoch")
+                         f"{_plural(plan.steps_per_epoch_count, 'step')} per epoch")
             parts.append(text)
-            parts.append(f"{plan.steps_per_epoch_count:,} × {e} epochs = {_plural(plan.total_steps, 'update')}")
+            parts.append(f"{plan.steps_per_epoch_count:,} × {e} = {_plural(plan.total_steps, 'step')}")
         if k > 1:
             parts[-1] += f" ({plan.total_iterations:,} iterations)"
     if plan.sampling == "replacement":

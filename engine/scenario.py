@@ -1,7 +1,7 @@
 """A scenario: every setting of one simulation, validated, readable from and writable to TOML.
 
 The defaults are the worked example of the seeds: 200 samples on a line, batches of 5, 1000
-epochs of plain SGD (40 updates per epoch, 40,000 in all).
+epochs of plain SGD (40 steps per epoch, 40,000 in all).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Scenario:
     """Every setting of one simulation (the TOML keys; options are spelled ``--batch-size``)."""
 
     name: str = "worked-example"
-    description: str = "The worked example: 200 samples on a line, batches of 5, 40 updates per epoch."
+    description: str = "The worked example: 200 samples on a line, batches of 5, 40 steps per epoch."
     # data
     dataset: str = "line"
     samples: int = 200

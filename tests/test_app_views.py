@@ -84,6 +84,8 @@ async def test_live_keys_on_the_real_app() -> None:
         assert app.sim.scenario.batch_size == 8 and app.sim.counters().batches == 25
         assert np.array_equal(app.sim.params, params)
         await pilot.press("left_square_bracket", "left_square_bracket")
+        assert app.sim.scenario.batch_size == 4       # [ first goes back to the 5 ] came from
+        await pilot.press("left_square_bracket")
         assert app.sim.scenario.batch_size == 2
         await pilot.press("greater_than_sign")
         assert app.sim.scenario.lr == 0.1

@@ -13,7 +13,7 @@ def test_worked_example() -> None:
     # 200/5 = 40 exactly; 40 × 1000 = 40,000
     assert arithmetic_line(make_plan(200, 5, epochs=1000)) == (
         "N = 200, B = 5 → ⌈200/5⌉ = 40 batches per epoch (last one 5) · "
-        "40 × 1000 epochs = 40,000 updates"
+        "40 × 1000 epochs = 40,000 steps"
     )
 
 
@@ -21,7 +21,7 @@ def test_short_last_batch() -> None:
     # ⌈1000/400⌉ = 3: 400, 400 and 1000 − 2·400 = 200; 3 × 10 = 30
     assert arithmetic_line(make_plan(1000, 400, epochs=10)) == (
         "N = 1000, B = 400 → ⌈1000/400⌉ = 3 batches per epoch (last one 200) · "
-        "3 × 10 epochs = 30 updates"
+        "3 × 10 epochs = 30 steps"
     )
 
 
@@ -29,7 +29,7 @@ def test_fifty_thousand_by_64() -> None:
     # 50,000 = 781·64 + 16: ⌈⌉ = 782 (last one 16); 782 × 20 = 15,640
     assert arithmetic_line(make_plan(50_000, 64, epochs=20)) == (
         "N = 50000, B = 64 → ⌈50000/64⌉ = 782 batches per epoch (last one 16) · "
-        "782 × 20 epochs = 15,640 updates"
+        "782 × 20 epochs = 15,640 steps"
     )
 
 
@@ -37,7 +37,7 @@ def test_drop_last() -> None:
     # ⌊50000/64⌋ = 781, 16 left out; 781 × 20 = 15,620
     assert arithmetic_line(make_plan(50_000, 64, epochs=20, drop_last=True)) == (
         "N = 50000, B = 64, drop_last → ⌊50000/64⌋ = 781 batches per epoch (16 samples left out) · "
-        "781 × 20 epochs = 15,620 updates"
+        "781 × 20 epochs = 15,620 steps"
     )
     # 200 = 40·5: nothing to drop
     assert "⌊200/5⌋ = 40 batches per epoch (none left out)" in arithmetic_line(
@@ -47,23 +47,23 @@ def test_drop_last() -> None:
 
 
 def test_accumulation() -> None:
-    # 40 iterations per epoch in steps of 4: ⌈40/4⌉ = 10 updates, effective batch 20;
-    # 10 × 1000 = 10,000 updates, 40 × 1000 = 40,000 iterations
+    # 40 iterations per epoch in steps of 4: ⌈40/4⌉ = 10 steps, effective batch 20;
+    # 10 × 1000 = 10,000 steps, 40 × 1000 = 40,000 iterations
     assert arithmetic_line(make_plan(200, 5, epochs=1000, accumulate=4)) == (
         "N = 200, B = 5, K = 4 → ⌈200/5⌉ = 40 batches per epoch (last one 5) · "
-        "⌈40/4⌉ = 10 updates per epoch, effective batch 4 × 5 = 20 · "
-        "10 × 1000 epochs = 10,000 updates (40,000 iterations)"
+        "⌈40/4⌉ = 10 steps per epoch, effective batch 4 × 5 = 20 · "
+        "10 × 1000 epochs = 10,000 steps (40,000 iterations)"
     )
-    # 40 = 13·3 + 1: 14 updates, the last of a single micro-batch
-    assert "⌈40/3⌉ = 14 updates per epoch (the last of only 1 micro-batch), effective batch 3 × 5 = 15" \
+    # 40 = 13·3 + 1: 14 steps, the last of a single micro-batch
+    assert "⌈40/3⌉ = 14 steps per epoch (the last of only 1 micro-batch), effective batch 3 × 5 = 15" \
         in arithmetic_line(make_plan(200, 5, epochs=2, accumulate=3))
 
 
 def test_steps_per_epoch_continue() -> None:
-    # 100 batches per pass; 30 × 5 = 150 updates = 1,500 batches = 1.5 passes
+    # 100 batches per pass; 30 × 5 = 150 steps = 1,500 batches = 1.5 passes
     assert arithmetic_line(make_plan(1000, 10, steps_per_epoch=30, epochs=5)) == (
         "N = 1000, B = 10 → ⌈1000/10⌉ = 100 batches per pass (last one 10) · "
-        "steps_per_epoch = 30, continue: 30 × 5 epochs = 150 updates (1.5 passes)"
+        "steps_per_epoch = 30, continue: 30 × 5 epochs = 150 steps (1.5 passes)"
     )
 
 
@@ -71,7 +71,7 @@ def test_steps_per_epoch_cut() -> None:
     # Keras 3.15: a pass of 100 batches gives epochs of 30, 30, 30, 10, then a fresh pass: 30
     assert arithmetic_line(make_plan(1000, 10, steps_per_epoch=30, epochs=5, epoch_end="cut")) == (
         "N = 1000, B = 10 → ⌈1000/10⌉ = 100 batches per pass (last one 10) · "
-        "steps_per_epoch = 30, cut where a pass runs out: 30, 30, 30, 10, 30 = 130 updates"
+        "steps_per_epoch = 30, cut where a pass runs out: 30, 30, 30, 10, 30 = 130 steps"
     )
 
 
@@ -79,16 +79,16 @@ def test_steps_per_epoch_restart() -> None:
     # every epoch the first min(30, 100) = 30 batches of a fresh pass; 30 × 5 = 150
     assert arithmetic_line(make_plan(1000, 10, steps_per_epoch=30, epochs=5, epoch_end="restart")) == (
         "N = 1000, B = 10 → ⌈1000/10⌉ = 100 batches per pass (last one 10) · "
-        "steps_per_epoch = 30, restart: a fresh pass each epoch, min(30, 100) = 30 updates per epoch · "
-        "30 × 5 epochs = 150 updates"
+        "steps_per_epoch = 30, restart: a fresh pass each epoch, min(30, 100) = 30 steps per epoch · "
+        "30 × 5 epochs = 150 steps"
     )
-    # with K = 4: min(120, 100) = 100 iterations, ⌈100/4⌉ = 25 updates; 25 × 5 = 125, 500 iterations
+    # with K = 4: min(120, 100) = 100 iterations, ⌈100/4⌉ = 25 steps; 25 × 5 = 125, 500 iterations
     assert arithmetic_line(make_plan(1000, 10, steps_per_epoch=30, epochs=5, epoch_end="restart",
                                      accumulate=4)) == (
         "N = 1000, B = 10, K = 4 → ⌈1000/10⌉ = 100 batches per pass (last one 10) · "
         "effective batch 4 × 10 = 40 · "
         "steps_per_epoch = 30, restart: a fresh pass each epoch, min(30·4, 100) = 100 iterations, "
-        "⌈100/4⌉ = 25 updates per epoch · 25 × 5 epochs = 125 updates (500 iterations)"
+        "⌈100/4⌉ = 25 steps per epoch · 25 × 5 epochs = 125 steps (500 iterations)"
     )
 
 
@@ -96,7 +96,7 @@ def test_sampling_with_replacement() -> None:
     # (1 − 1/200)^200 = exp(200·ln 0.995) = exp(−1.00251) = 0.36696 → 36.7%
     assert arithmetic_line(make_plan(200, 5, epochs=1000, sampling="replacement")) == (
         "N = 200, B = 5, with replacement (an epoch is 200 draws) → "
-        "⌈200/5⌉ = 40 batches per epoch (last one 5) · 40 × 1000 epochs = 40,000 updates · "
+        "⌈200/5⌉ = 40 batches per epoch (last one 5) · 40 × 1000 epochs = 40,000 steps · "
         "each epoch misses about (1 − 1/200)^200 ≈ 36.7% of the samples"
     )
 

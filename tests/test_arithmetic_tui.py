@@ -23,14 +23,14 @@ def test_a_shows_the_arithmetic_and_it_follows_the_batch_size():
             await pilot.press("a")
             await pilot.pause()
             assert line.display and line.region.height >= 1
-            # N = 200, B = 5: 40 batches, 40 × 1000 = 40,000 updates
+            # N = 200, B = 5: 40 batches, 40 × 1000 = 40,000 steps
             assert line.text == ("N = 200, B = 5 → ⌈200/5⌉ = 40 batches per epoch (last one 5) · "
-                                 "40 × 1000 epochs = 40,000 updates")
+                                 "40 × 1000 epochs = 40,000 steps")
             await pilot.press("right_square_bracket")  # B = 5 → 8 (the next power of two)
             await pilot.pause()
             # ⌈200/8⌉ = 25; the first epoch restarts with the new batches: 25 × 1000 = 25,000
             assert line.text == ("N = 200, B = 8 → ⌈200/8⌉ = 25 batches per epoch (last one 8) · "
-                                 "25 × 1000 epochs = 25,000 updates")
+                                 "25 × 1000 epochs = 25,000 steps")
             await pilot.press("right_square_bracket")  # 8 → 16: 200 = 12·16 + 8
             await pilot.pause()
             assert line.text.startswith("N = 200, B = 16 → ⌈200/16⌉ = 13 batches per epoch (last one 8)")
@@ -55,7 +55,7 @@ def test_the_arithmetic_line_of_a_cut_epoch_run():
                 await pilot.pause(0.05)
             assert app.counters_line.text.startswith("Epoch 3/5  Batch 2/2  Iteration 10")
             assert app.query_one("#arithmetic").text.endswith(
-                "steps_per_epoch = 4, cut where a pass runs out: 4, 4, 2, 4, 4 = 18 updates")
+                "steps_per_epoch = 4, cut where a pass runs out: 4, 4, 2, 4, 4 = 18 steps")
 
     asyncio.run(main())
 
@@ -98,7 +98,7 @@ def test_epoch_end_is_a_select_on_the_settings_screen_and_applies_live():
             assert sim.scenario.epoch_end == "cut" and len(sim.segments) == 2
             # the epoch in progress restarts with a fresh pass: 30, 30, 30, 10, 30 again
             assert app.query_one("#arithmetic").text.endswith(
-                "cut where a pass runs out: 30, 30, 30, 10, 30 = 130 updates")
+                "cut where a pass runs out: 30, 30, 30, 10, 30 = 130 steps")
             assert sim.total_iterations == 1 + 130
 
     asyncio.run(main())

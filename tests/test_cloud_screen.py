@@ -72,6 +72,23 @@ async def test_batch_keys_change_every_members_batch_and_the_prediction() -> Non
         assert all(ens.member_scenario(k).lr == pytest.approx(0.1) for k in range(10))
 
 
+async def test_batch_keys_retrace_their_steps_as_on_the_main_screen() -> None:
+    """[ after ] goes back to the batch size ] came from (5 → 8 → 5), not to the power of two
+    below (4); then on down: 5 → 4 → 2, and ] retraces those (2 → 4 → 5)."""
+    app = MbsimApp(Scenario(**{**SMALL, "batch_size": 5}), animate=False, throttle=False, runs=6)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_cloud(pilot)
+        ens = screen.ens
+        seen = []
+        for key in ("right_square_bracket", "left_square_bracket", "left_square_bracket",
+                    "left_square_bracket", "right_square_bracket", "right_square_bracket"):
+            await pilot.press(key)
+            sizes = {ens.member_scenario(k).batch_size for k in range(6)}
+            assert len(sizes) == 1
+            seen.append(sizes.pop())
+        assert seen == [8, 5, 4, 2, 4, 5]
+
+
 async def test_back_is_exact_and_escape_returns() -> None:
     app = MbsimApp(Scenario(**SMALL), animate=False, throttle=False, runs=8)
     async with app.run_test(size=(120, 40)) as pilot:

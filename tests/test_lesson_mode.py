@@ -233,6 +233,10 @@ def test_a_slide_runs_at_its_speed_and_shows_what_it_does():
         await settle(pilot)
         assert app.sim.counters().text() == "Epoch 1/300  Batch 3/3  Iteration 3  Step 3  Samples 1000"
         assert app.speed == 10   # the teacher's speed again
+        # "How many steps does one epoch make?" is open: the arithmetic line would answer it
+        assert app.panel.arithmetic == "N = 1000, B = 400 → the arithmetic shows once the question is answered"
+        await pilot.press("enter", "enter")
+        await pilot.pause()
         assert "⌈1000/400⌉ = 3 batches per epoch (last one 200)" in app.panel.arithmetic
 
     drive(app, script)
@@ -259,7 +263,7 @@ def test_questions_reveal_the_named_quantity_and_typed_answers_are_checked():
     app = LessonApp(load_lesson("epochs-and-batches"), animate=False, fast=True)
 
     async def script(pilot):
-        await pilot.press("pagedown", "pagedown")      # slide 3: updates per epoch, in the run
+        await pilot.press("pagedown", "pagedown")      # slide 3: steps per epoch, in the run
         await settle(pilot)
         await pilot.press("t")
         await pilot.press(*"39", "enter")             # 200 / 5 = 40, so 39 is wrong

@@ -25,7 +25,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-SCREENSHOT = ROOT / "docs" / "serve.png"
+# docs/serve.png is made by docs/make_screenshots.py; the test's own picture goes to tmp_path
 
 
 def chromium_or_fail() -> str:
@@ -125,7 +125,7 @@ def test_the_app_in_chromium_counts_keys_offers_its_svg_and_ends_with_the_tab(tm
             page.close()  # closing the tab ends its process
             wait_until(lambda: not alive(pid), "the session process ends with its tab")
 
-            # the README's picture: a fresh tab (its own new session), three batches, no toasts
+            # a picture as the README's: a fresh tab (its own new session), three batches, no toasts
             page = context.new_page()
             page.on("websocket", on_websocket)
             page.goto(server.url)
@@ -141,8 +141,8 @@ def test_the_app_in_chromium_counts_keys_offers_its_svg_and_ends_with_the_tab(tm
                 quiet["size"] = size
                 return quiet["still"] >= 8
             poll(settled, "the screen settles")
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
+            screenshot = tmp_path / "serve.png"
+            page.screenshot(path=str(screenshot))
             (pid,) = server.sessions()
             page.close()
             wait_until(lambda: not alive(pid), "the second tab's process ends with it")
@@ -152,4 +152,4 @@ def test_the_app_in_chromium_counts_keys_offers_its_svg_and_ends_with_the_tab(tm
         assert not list(ROOT.glob("mbsim-*.svg"))  # the SVGs went to the browser, not to disk
     finally:
         assert server.stop() == 0
-    assert SCREENSHOT.stat().st_size > 20_000
+    assert screenshot.stat().st_size > 20_000

@@ -608,14 +608,18 @@ def test_bracket_keys_give_powers_of_two():
         assert app.sim.scenario.batch_size == 8
         assert app.notes[-1] == "B = 8: 25 batches per epoch, mini-batch GD"
         assert "B=8" in app.header_text and "Batch 0/25" in app.counters_text
+        await pilot.press("[")                  # back to where ] came from
+        assert app.sim.scenario.batch_size == 5
         await pilot.press("[", "[")
         assert app.sim.scenario.batch_size == 2
         await pilot.press("[", "[")
         assert app.sim.scenario.batch_size == 1
         assert app.notes[-1].startswith("B = 1 already")
-        for _ in range(9):
+        seen = []
+        for _ in range(10):                      # 2, 4, 5 retraced; then the powers of two, N
             await pilot.press("]")
-        assert app.sim.scenario.batch_size == 200
+            seen.append(app.sim.scenario.batch_size)
+        assert seen == [2, 4, 5, 8, 16, 32, 64, 128, 200, 200]
         assert app.notes[-1].startswith("B = 200 already")
         await pilot.press("[")
         assert app.sim.scenario.batch_size == 128

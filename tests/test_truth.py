@@ -85,8 +85,9 @@ def test_bracket_right_then_left_shows_the_new_count_at_once():
     app = make_app()
 
     async def script(pilot):
-        await pilot.press("right_square_bracket", "left_square_bracket")
-        check_screen(app, b=4, epoch=1, batch=0, iteration=0)      # Batch 0/50, not 0/25
+        # 5 → 8 → 16 → back to 8 (the batch size the second ] came from)
+        await pilot.press("right_square_bracket", "right_square_bracket", "left_square_bracket")
+        check_screen(app, b=8, epoch=1, batch=0, iteration=0)      # Batch 0/25, not 0/13
 
     drive(app, script)
 

@@ -379,17 +379,21 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
 
     # ------------------------------------------------------------------------------------------
     # views: compare mode, the lens, the phase view
+    def view_class(self, cls: type) -> type:
+        """The screen class a view key opens (lesson mode adds its panel under it)."""
+        return cls
+
     def action_compare(self) -> None:
         """Compare mode: Batch GD, this batch size and SGD in lockstep (c or escape comes back)."""
         self.pause()
-        self.push_screen(CompareScreen(self.sim.scenario))
+        self.push_screen(self.view_class(CompareScreen)(self.sim.scenario))
 
     def action_cloud(self) -> None:
         """The noise cloud: K runs of this scenario with different sampling seeds (k or escape
         comes back)."""
         self.pause()
         try:
-            screen = CloudScreen(self.sim.scenario, runs=self.cloud_runs, speed=self.speed)
+            screen = self.view_class(CloudScreen)(self.sim.scenario, runs=self.cloud_runs, speed=self.speed)
         except ScenarioError as err:       # e.g. too many runs: the ensemble refuses, with why
             self.bell()
             self.notify(visible(f"no noise cloud: {err}"), severity="error", markup=False)
@@ -400,7 +404,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         from .screens.lab import LabScreen
 
         self.pause()
-        self.push_screen(LabScreen(self.sim.scenario))
+        self.push_screen(self.view_class(LabScreen)(self.sim.scenario))
 
     def _show_panel(self, name: str, on: bool) -> None:
         """Show the lens instead of the landscape, or the phase view instead of the loss plot."""
@@ -460,6 +464,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
         else:
+            self.clear_notifications()   # no toast piles over the help's text
             self.push_screen(HelpScreen())
 
 

@@ -21,7 +21,7 @@ Nothing is recomputed here: counters, plans and quantities all come from the eng
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -30,18 +30,22 @@ from textual.binding import Binding
 from textual.widgets import Input
 
 from engine import ScenarioError, Simulation
-from engine.arithmetic import arithmetic_line
 from engine.lessons import (
-    KEYS, Lesson, Slide, Unreachable, answer_of, apply_slide, cloud_goal, judge, run_target,
+    KEYS, Lesson, Question, Slide, Unreachable, answer_of, apply_slide, cloud_goal, judge,
+    question_quantities, run_target, screen_forms,
 )
+from engine.lessons.expressions import Comparison
 from engine.lessons.player import has_references, values_at
 
 from .app import SLICE, MbsimApp
 from .runloop import EVAL_POLICY
+from .lesson_views import LessonView, lesson_screen
+from .mask import NO_MASK, AnswerMask, answer_forms
 from .screens.cloud import CloudScreen
 from .screens.compare import CompareScreen
 from .screens.lab import LabScreen
 from .screens.help import HelpScreen
+from .widgets.arithmetic import plan_arithmetic
 from .widgets.lesson_panel import LessonPanel, QuestionLine
 
 #: How the lesson file writes a key (engine.lessons.KEYS) → Textual's name for it.
@@ -49,7 +53,7 @@ TEXTUAL_KEY: dict[str, str] = {
     "→": "right", "←": "left", "+": "plus", "-": "minus", "[": "left_square_bracket",
     "]": "right_square_bracket", "<": "less_than_sign", ">": "greater_than_sign",
 }
-LESSON_ACTIONS = frozenset({"next_slide", "previous_slide", "reveal", "answer"})
+LESSON_ACTIONS = frozenset({"next_slide", "previous_slide", "reveal", "answer", "scroll_slide"})
 ALWAYS_ALLOWED = frozenset({"quit", "help", "screenshot", "command_palette"})
 #: Keys that take the run somewhere else: they end a slide's run in progress.
 STEPPING = frozenset({"step_batch", "step_epoch", "step_phase", "step_back", "reset"})
@@ -58,6 +62,16 @@ PANEL_IDS: dict[str, str] = {
     "header": "header", "counters": "counters", "strip": "strip", "landscape": "landscape",
     "lossplot": "lossplot", "lens": "lens", "phase": "phase", "detail": "detail",
 }
+
+
+def hidden_readings(question: Question) -> list[Question]:
+    """What the mask hides for an open question: its answer, and for a comparison (a prediction:
+    "closer to 1 or further?") the present value of each quantity it compares, as questions of
+    their own (``question_quantities``). A computed answer's inputs stay readable: "by what factor
+    did tr Cov fall?" is worked out from the value on the detail line."""
+    if not isinstance(question.expr, Comparison):
+        return [question]
+    return [replace(question, answer=name, expr=None, choices=None) for name in question_quantities(question)]
 
 
 def key_actions() -> dict[str, str]:
@@ -98,6 +112,8 @@ class LessonApp(MbsimApp):
         Binding("pageup,comma", "previous_slide", "previous slide", show=False),
         Binding("enter", "reveal", "reveal", show=False),
         Binding("t", "answer", "answer", show=False),
+        Binding("up", "scroll_slide(-1)", "scroll the slide up", show=False),
+        Binding("down", "scroll_slide(1)", "scroll the slide down", show=False),
     ]
 
     def __init__(self, lesson: Lesson, sim: Simulation | None = None, *, speed: Any = None,
@@ -121,6 +137,8 @@ class LessonApp(MbsimApp):
         self.rebuilt = 0                          # times a start had to be rebuilt (tests)
         self._user_speed = self.speed
         self._lesson_run = False
+        self.answer_mask: AnswerMask = NO_MASK    # the open questions' answers, hidden (tui.mask)
+        self._mask_key: tuple | None = None
 
     # ------------------------------------------------------------------------------------------
     def compose_extra(self) -> ComposeResult:
@@ -128,10 +146,40 @@ class LessonApp(MbsimApp):
 
     def on_mount(self) -> None:
         # MbsimApp.on_mount runs after this one (Textual calls each class's handler)
-        self.panel = self.query_one("#lesson", LessonPanel)
+        self.main_panel = self.query_one("#lesson", LessonPanel)
         self.call_later(self.open_slide, 0)
         if has_references(self.lesson):   # answers that read quantity@N: compute them meanwhile
             self.run_worker(lambda: values_at(self.lesson), thread=True, exclusive=False, group="lesson-values")
+
+    @property
+    def panel(self) -> LessonPanel:
+        """The lesson panel on the screen shown (a view opened by a slide has its own)."""
+        screen = self.screen
+        if isinstance(screen, LessonView):
+            try:
+                return screen.query_one(LessonPanel)
+            except Exception:  # noqa: BLE001 - not composed yet: the main screen's
+                pass
+        return self.main_panel
+
+    def panels(self) -> list[LessonPanel]:
+        """Every lesson panel mounted: the main screen's and those of the views on the stack."""
+        out = [self.main_panel]
+        for screen in self.screen_stack:
+            if isinstance(screen, LessonView):
+                out.extend(screen.query(LessonPanel))
+        return out
+
+    def view_class(self, cls: type) -> type:
+        """Compare mode, the noise cloud and the lab open with the lesson panel under them."""
+        return lesson_screen(cls)
+
+    async def fill_panel(self, panel: LessonPanel) -> None:
+        """Show the current slide in a view's panel that has just been mounted."""
+        if self.index < 0 or not panel.is_mounted:
+            return
+        await panel.show_slide(self.lesson.title, self.index + 1, len(self.lesson.slides), self.slide.text)
+        self.show_lesson_state()
 
     @property
     def slide(self) -> Slide:
@@ -163,17 +211,17 @@ class LessonApp(MbsimApp):
         self.index = index
         self.status = ""
         self.revealed, self.verdicts = {}, {}
-        self.panel.input.display = False
-        await self.panel.show_slide(self.lesson.title, index + 1, len(self.lesson.slides), slide.text)
-        own_screen = slide.view in ("cloud", "lab")   # built from the slide's own run: after it
-        if not own_screen:
-            self._apply_view(slide)  # first: a panel the view hides is not drawn for the new run
+        for panel in self.panels():
+            panel.input.display = False
+        self._close_other_view(slide)
+        self._apply_panels(slide)  # first: a panel the view hides is not drawn for the new run
         if fresh is not None:
             self.replace_simulation(fresh)
         if slide.live:
             self._apply_live(slide)
-        if own_screen:
-            self._apply_view(slide)
+        self._open_view(slide)     # then a view screen, on this slide's own simulation
+        for panel in self.panels():
+            await panel.show_slide(self.lesson.title, index + 1, len(self.lesson.slides), slide.text)
         self._apply_highlight(slide)
         self.allowed = None if slide.keys is None else (
             frozenset(KEY_ACTIONS[k] for k in slide.keys) | ALWAYS_ALLOWED)
@@ -224,21 +272,41 @@ class LessonApp(MbsimApp):
             sim = apply_slide(slide, sim)
         return sim
 
-    def _apply_view(self, slide: Slide) -> None:
-        view = slide.view
-        if isinstance(self.screen, CompareScreen) and view != "compare":
-            self.screen.action_close()  # a slide that does not ask for compare mode is on main
-        # the cloud and the lab run on the scenario they were opened with: every slide opens its own
-        if isinstance(self.screen, CloudScreen):
-            self.screen.action_close()
-        if isinstance(self.screen, LabScreen):
-            self.screen.action_close()  # closing stops its sweep
-        if view is None:
+    VIEW_SCREENS = {"compare": CompareScreen, "cloud": CloudScreen, "lab": LabScreen}
+
+    def _close_other_view(self, slide: Slide) -> None:
+        """Close the view screen shown unless this slide asks for compare mode on the same
+        settings. The cloud and the lab are always closed (closing the lab stops its sweep): each
+        cloud or lab slide opens its own on its own run, so two in a row never share one."""
+        screen = self.screen
+        if not isinstance(screen, (CompareScreen, CloudScreen, LabScreen)):
             return
-        if view == "lab":
-            self.action_lab()
-            self.notify(f"Slide {slide.number}/{len(self.lesson.slides)}: {slide.title} — the batch-size lab. "
-                        "PageDown: next slide · b: back to the main screen", timeout=6)
+        same = (slide.view == "compare" and isinstance(screen, CompareScreen)
+                and isinstance(screen, LessonView) and not slide.fresh
+                and screen.shown == self._view_settings(slide))
+        if not same:
+            screen.action_close()
+
+    def _view_settings(self, slide: Slide) -> tuple:
+        """What a view opened for ``slide`` shows: the scenario in force and, for the cloud, K."""
+        return (self.sim.scenario, (slide.runs or self.cloud_runs) if slide.view == "cloud" else None)
+
+    def _apply_panels(self, slide: Slide) -> None:
+        """The lens or the phase view the slide asks for (main view: neither)."""
+        view = slide.view
+        if view in self.VIEW_SCREENS or view is None:
+            return
+        if bool(self.lens.display) != (view == "lens"):
+            self.action_toggle_lens()
+        if bool(self.phase_view.display) != (view == "phase"):
+            self.action_toggle_phase_view()
+
+    def _open_view(self, slide: Slide) -> None:
+        """Compare mode, the noise cloud or the lab on this slide's simulation, with the lesson
+        panel under it (unless it is open already on these settings)."""
+        view = slide.view
+        cls = self.VIEW_SCREENS.get(view or "")
+        if cls is None or isinstance(self.screen, cls):
             return
         if view == "cloud":
             self.cloud_runs = slide.runs or self.cloud_runs
@@ -247,35 +315,35 @@ class LessonApp(MbsimApp):
             if slide.run is not None and isinstance(screen, CloudScreen):
                 goal = cloud_goal(slide.run, self.sim.plan)   # the slide's run runs the cloud
                 self.call_after_refresh(lambda: screen.run_to_goal(goal))
-            self.notify(f"Slide {slide.number}/{len(self.lesson.slides)}: {slide.title} — the noise cloud. "
-                        "PageDown: next slide · k: back to the main screen", timeout=6)
-            return
-        if view == "compare":
-            if not isinstance(self.screen, CompareScreen):
-                self.action_compare()
-            self.notify(f"Slide {slide.number}/{len(self.lesson.slides)}: {slide.title} — compare mode. "
-                        "PageDown: next slide · c: back to the main screen", timeout=6)
-            return
-        if bool(self.lens.display) != (view == "lens"):
-            self.action_toggle_lens()
-        if bool(self.phase_view.display) != (view == "phase"):
-            self.action_toggle_phase_view()
+        elif view == "compare":
+            self.action_compare()
+        else:
+            self.action_lab()
 
     def _apply_highlight(self, slide: Slide) -> None:
         for name, widget_id in PANEL_IDS.items():
-            self.query_one(f"#{widget_id}").set_class(name in slide.highlight, "-lesson-highlight")
+            self.main_panel.screen.query_one(f"#{widget_id}").set_class(name in slide.highlight, "-lesson-highlight")
         self._fit_panels()
 
     def _fit_panels(self) -> None:
         """Mark whether this slide shows the plots (below 36 rows they share the space with the
-        slide only then: lesson.tcss)."""
+        slide only then, and take the strip's rows unless the slide points at the strip:
+        lesson.tcss)."""
         if self.index < 0:
             return
         slide = self.slide
         plots = bool(set(slide.highlight) & PLOT_PANELS) or slide.view in ("lens", "phase") \
             or bool(self.lens.display) or bool(self.phase_view.display)
-        for widget in (self.query_one("#main"), self.panel):
+        main = self.main_panel.screen.query_one("#main")
+        for widget in (main, self.main_panel):
             widget.set_class(plots, "-lesson-panels")
+        # below 36 rows the strip's rows go to the plots unless the slide points at the strip
+        # (the phase view lists the batch's samples itself)
+        strip = "strip" in slide.highlight and not self.phase_view.display
+        main.set_class(plots and not strip, "-lesson-no-strip")
+        # and the phase view takes the landscape's columns too: its table needs the width
+        main.set_class(bool(self.phase_view.display) and "landscape" not in slide.highlight,
+                       "-lesson-phase-wide")
 
     def _show_panel(self, name: str, on: bool) -> None:
         super()._show_panel(name, on)
@@ -386,8 +454,8 @@ class LessonApp(MbsimApp):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in LESSON_ACTIONS:
             # on the main screen, and (to move on) in compare mode; never under help or settings
-            if isinstance(self.screen, (CompareScreen, CloudScreen, LabScreen)):
-                return action in ("next_slide", "previous_slide")
+            if isinstance(self.screen, LessonView):
+                return True
             return len(self.screen_stack) == 1
         return super().check_action(action, parameters)
 
@@ -418,17 +486,23 @@ class LessonApp(MbsimApp):
             self.notify("no question left on this slide (PageDown: next slide)", timeout=3)
             return
         self.revealed[pending[0]] = self._question_answer(pending[0])
+        self.verdicts.pop(pending[0], None)   # a wrong try's working: the answer now says it all
         self.show_lesson_state()
 
     def action_answer(self) -> None:
-        """Type an answer to the next question (checked when enter is pressed)."""
-        if not [i for i in range(len(self.slide.questions)) if i not in self.revealed]:
-            self.notify("no question left on this slide (PageDown: next slide)", timeout=3)
-            return
+        """Type an answer to the next question (checked when enter is pressed). With no question
+        left the box opens all the same and says so, so what is typed next (a "." of "0.5")
+        goes into it and never turns a slide."""
         box = self.panel.input
         box.value = ""
+        box.placeholder = ("your answer, then enter (escape: cancel)" if self.open_questions() else
+                           "no question left on this slide: nothing to check (escape closes)")
         box.display = True
         box.focus()
+
+    def action_scroll_slide(self, lines: int) -> None:
+        """↑ / ↓: scroll the slide's text when it is longer than its panel."""
+        self.panel.scroll_text(lines)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "lesson-input":
@@ -437,8 +511,11 @@ class LessonApp(MbsimApp):
         typed = event.value.strip()
         event.input.display = False
         self.set_focus(None)
-        pending = [i for i in range(len(self.slide.questions)) if i not in self.revealed]
-        if not typed or not pending:
+        pending = self.open_questions()
+        if not pending:
+            self.notify("no question left on this slide (PageDown: next slide)", timeout=3)
+            return
+        if not typed:
             return
         i = pending[0]
         verdict = judge(self.slide.questions[i], typed, self.sim, self.lesson)
@@ -447,39 +524,91 @@ class LessonApp(MbsimApp):
         self.verdicts[i] = verdict.message
         self.show_lesson_state()
 
-    def on_key(self, event: Any) -> None:
-        if event.key == "escape" and self.panel.input.display:
-            self.panel.input.display = False
-            self.set_focus(None)
-            event.stop()
-
     # ------------------------------------------------------------------------------------------
     def show_lesson_state(self) -> None:
         """The panel's lines under the prose: the arithmetic, the questions, what to press."""
         if self.index < 0:
             return
+        self.update_mask()
         slide = self.slide
         questions = tuple(
             QuestionLine(q.ask, self.revealed.get(i, ""), self.verdicts.get(i, ""), i in self.revealed)
             for i, q in enumerate(slide.questions)
         )
         k, n = self.index + 1, len(self.lesson.slides)
-        hint: list[str] = ["PgDn/. next" if k < n else "last slide"]
+        hint: list[str] = [f"Slide {k}/{n}", "PgDn/. next" if k < n else "last slide"]
         if k > 1:
             hint.append("PgUp/, back")
         if any(not q.revealed for q in questions):
-            hint.append("enter: reveal · t: answer")
+            hint.append("enter reveal · t answer")
         if slide.keys is not None:
             hint.append("keys: " + " ".join(slide.keys))
+        status = ""
         if self._lesson_run:
             hint.append(f"running {self.goal_text} (space pauses)")
         elif self.status:
-            hint.append(self.status)
-        self.panel.show_state(arithmetic_line(self.sim.plan), questions, f"Slide {k}/{n} · " + " · ".join(hint))
+            status = self.status
+        for panel in self.panels():
+            panel.show_state(self.lesson_arithmetic(), questions, hint, status)
+
+    def lesson_arithmetic(self) -> str:
+        """The plan's arithmetic line for the slide, or, while it works out an open question's
+        answer (``= ? batches per epoch · ? × 300 epochs = 900 steps`` still gives it by a
+        division), only its inputs: the working shows once the question is answered."""
+        line = plan_arithmetic(self.sim)
+        if not self.answer_mask.spans(line):
+            return line
+        inputs = line.split(" → ", 1)[0]
+        return f"{inputs} → the arithmetic shows once the question is answered"
+
+    # ------------------------------------------------------------------------------------------
+    # the mask: while a question is open, its answer shows nowhere (tui.mask)
+    def open_questions(self) -> list[int]:
+        """The current slide's questions not yet revealed (nor answered right)."""
+        if self.index < 0:
+            return []
+        return [i for i in range(len(self.slide.questions)) if i not in self.revealed]
+
+    def mask_forms(self) -> tuple[str, ...]:
+        """Every form of the open questions' answers, read from the simulation now: from the
+        lesson position and the engine state alone (the engine's ``screen_forms``, and the
+        panels' own short forms of the value: 40k on a plot's axis). A comparison's answer is
+        a word no panel writes; the numbers it compares are hidden instead (a prediction is
+        not read off the detail line)."""
+        forms: set[str] = set()
+        for i in self.open_questions():
+            for q in hidden_readings(self.slide.questions[i]):
+                shown = screen_forms(q, self.sim, self.lesson)
+                if shown:      # [] for yes/no and choices (no panel writes them) or not known
+                    forms.update(shown)
+                    forms.update(answer_forms(q.answer, answer_of(q, self.sim, self.lesson).value))
+        return tuple(sorted(forms))
+
+    def update_mask(self) -> None:
+        """Recompute the mask when the lesson position or the simulation changed; a new mask
+        repaints every panel at once (a mask change is a change of what the screen shows)."""
+        key = (self.index, frozenset(self.revealed), id(self.sim), self.sim.revision)
+        if key == self._mask_key:
+            return
+        self._mask_key = key
+        mask = AnswerMask(self.mask_forms())
+        if mask == self.answer_mask:
+            return
+        self.answer_mask = mask
+        for screen in self.screen_stack:
+            for widget in screen.walk_children(with_self=True):
+                widget.refresh()
+
+    def get_line_filters(self):  # noqa: ANN201
+        """Textual's filters for every rendered line, and the mask while a question is open."""
+        filters = list(super().get_line_filters())
+        mask = getattr(self, "answer_mask", NO_MASK)
+        return filters + [mask] if mask.enabled else filters
 
     def redraw(self, *, force: bool = False, plots: bool = True) -> None:
+        if getattr(self, "panel", None) is not None and self.index >= 0:
+            self.update_mask()     # first: the panels drawn below are masked as they appear
         super().redraw(force=force, plots=plots)
         if getattr(self, "panel", None) is not None and self.index >= 0:
-            arithmetic = arithmetic_line(self.sim.plan)
-            if arithmetic != self.panel.arithmetic:
+            if self.lesson_arithmetic() != self.main_panel.arithmetic:
                 self.show_lesson_state()

@@ -89,6 +89,27 @@ def batch_smaller(sim: Simulation) -> str:
     return set_batch_size(sim, new)
 
 
+class BatchTrail:
+    """What ``[`` and ``]`` do to a batch size, wherever they are pressed (the main screen, the
+    noise cloud): the next power of two that way, but after the other key, back to the batch
+    size it left (5 → ] → 8 → ] → 16 → [ → 8 → [ → 5, not 4). One trail per run shown."""
+
+    def __init__(self) -> None:
+        self.moves: list[tuple[int, int, int]] = []      # (B after, B before, direction)
+
+    def target(self, batch_size: int, n_samples: int, direction: int) -> int:
+        """The batch size ``[`` (direction −1) or ``]`` (+1) goes to from ``batch_size``
+        (``batch_size`` itself at an end: B = 1, B = N). Remembers the move."""
+        moves = self.moves
+        if moves and moves[-1][0] == batch_size and moves[-1][2] == -direction:
+            return moves.pop()[1]
+        step = next_batch_size if direction > 0 else previous_batch_size
+        new = step(batch_size, n_samples)
+        if new != batch_size:
+            moves.append((new, batch_size, direction))
+        return new
+
+
 def set_lr(sim: Simulation, lr: float) -> str:
     """Change the learning rate live (the engine refuses one out of range): "lr 0.05 → 0.1"."""
     old = sim.scenario.lr
@@ -146,6 +167,16 @@ def screenshot_name(now: datetime | None = None, folder: str | Path = ".") -> st
     return name
 
 
+def restart_note(before: Any, sim: Simulation) -> str:
+    """What a live change did to the epoch in progress, when it cut one short: the engine starts
+    every change of settings on a fresh epoch (a new segment: its plan, its order), so the
+    counters go back to Batch 0 of the same epoch. "" when no epoch was in progress."""
+    if before.batch in (0, before.batches) or sim.counters().batch != 0:
+        return ""
+    return (f" · new settings start epoch {sim.counters().epoch} afresh: Batch 0/{sim.plan.iterations_per_epoch},"
+            f" a new order (the {plural(before.batch, 'batch', 'batches')} done stay done)")
+
+
 # ---------------------------------------------------------------------------------------------
 class LiveActions:
     """Actions for the App (inherit it first: ``class MbsimApp(LiveActions, App)``).
@@ -182,6 +213,7 @@ class LiveActions:
         """Apply one live key: notify what it did, or why not (nothing else changes)."""
         sim = self.sim
         before = sim.segment
+        done = sim.counters()
         try:
             text = change(sim)
         except ScenarioError as err:
@@ -192,7 +224,7 @@ class LiveActions:
             self._tell(text, severity="warning")
             return
         self.refresh_all()
-        self._tell(text)
+        self._tell(text + restart_note(done, sim))
 
     def _new_simulation(self, scenario: Any, what: str) -> bool:
         """Start a new run of ``scenario``; a refusal (bad file, bad settings) keeps the old one."""
@@ -209,12 +241,24 @@ class LiveActions:
 
     # -- live keys -------------------------------------------------------------------------
     def action_batch_smaller(self) -> None:
-        """``[``: batch size to the previous power of two."""
-        self._live(batch_smaller)
+        """``[``: batch size to the previous power of two (or back to where ``]`` came from)."""
+        self._live(lambda sim: self._batch_step(sim, -1))
 
     def action_batch_larger(self) -> None:
-        """``]``: batch size to the next power of two (N at the end)."""
-        self._live(batch_larger)
+        """``]``: batch size to the next power of two, N at the end (or back to where ``[``
+        came from)."""
+        self._live(lambda sim: self._batch_step(sim, +1))
+
+    def _batch_step(self, sim: Simulation, direction: int) -> str:
+        """``[`` / ``]`` through the run's :class:`BatchTrail` (a new run starts a new trail)."""
+        b = sim.scenario.batch_size
+        trail = getattr(self, "_batch_trail", None)        # (simulation, its trail)
+        if trail is None or trail[0] is not sim:
+            trail = self._batch_trail = (sim, BatchTrail())
+        new = trail[1].target(b, sim.dataset.n_samples, direction)
+        if new == b:       # at an end: the text says so
+            return batch_larger(sim) if direction > 0 else batch_smaller(sim)
+        return set_batch_size(sim, new)
 
     def action_lr_half(self) -> None:
         """``<``: half the learning rate."""

@@ -323,11 +323,15 @@ def judge(question: Question, typed: str, sim: Simulation, lesson: Lesson | None
 
 def _capital(text: str) -> str:
     """A sentence's first letter in capitals when it starts with a word ("the mean loss" → "The
-    mean loss"), never a symbol (c, wᵢ, w*, θ_new keep their case)."""
+    mean loss", "a pass is" → "A pass is"), never a symbol (c, wᵢ, w*, θ_new, tr Cov[ĝ], cos
+    keep their case)."""
     first = text.split(" ", 1)[0] if text else ""
-    if len(first) >= 2 and first.isascii() and first.isalpha() and first.islower():
-        return text[0].upper() + text[1:]
-    return text
+    word = first == "a" or (len(first) >= 2 and first.isascii() and first.isalpha() and first.islower()
+                            and first not in _SYMBOL_WORDS)
+    return text[0].upper() + text[1:] if word else text
+
+
+_SYMBOL_WORDS = frozenset({"tr", "cos", "sin", "log", "ln", "exp", "min", "max"})
 
 
 # ------------------------------------------------------------------------------------------------

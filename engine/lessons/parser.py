@@ -51,10 +51,31 @@ def _toml(lines: list[str], first: int, source: str, what: str) -> dict[str, Any
             written = [i for i, t in enumerate(lines) if t.strip()]
             line = first + (written[-1] if written else 0)
         reason = _TOML_AT.sub("", msg).replace("(at end of document)", "at the end").strip()
-        raise LessonError(source, line, f"{what} is not valid TOML: {reason}") from None
+        index = line - first
+        hint = _toml_hint(lines[index] if 0 <= index < len(lines) else "", reason)
+        raise LessonError(source, line, f"{what} is not valid TOML: {hint or reason}") from None
     except (RecursionError, ValueError) as exc:  # valid TOML beyond a limit of Python's (issue 23)
         at, reason = toml_limit_problem(lines, exc)
         raise LessonError(source, first + at, f"{what} {reason}") from None
+
+
+_BARE = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=\s*([^\s\"'\[{].*?)\s*$")
+
+
+def _toml_hint(text: str, reason: str) -> str:
+    """The TOML reader's complaint about the line ``text``, in words a lesson's author can act on
+    (the common slips: a text without quotes, a quote not closed); "" when none fits."""
+    m = _BARE.match(text)
+    if m and reason.startswith("Invalid value"):
+        key, value = m.group(1), m.group(2)
+        try:
+            float(value.replace("_", ""))
+        except ValueError:
+            if value not in ("true", "false"):
+                return f"{text.strip()!r}: a text value needs quotes: {key} = \"{value}\""
+    if text.count('"') % 2 == 1 or text.count("'") % 2 == 1:
+        return f"{text.strip()!r}: a quote is never closed on this line"
+    return ""
 
 
 def _unknown(key: str, allowed: tuple[str, ...], what: str) -> str:
@@ -92,14 +113,24 @@ def parse_lesson(text: str, source: str, base_dir: str | Path | None = None) -> 
     current: list[str] = []
     start = first_body + 1
     fence: str | None = None
+    opened = 0                 # the line of the ```mbsim fence open now (0: none)
     for i in range(first_body, len(lines)):
         text_line = lines[i]
         m = _FENCE.match(text_line)
         if m:
             if fence is None:
                 fence = m.group(1)
+                opened = i + 1 if m.group(2) == "mbsim" else 0
             elif m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not m.group(2):
-                fence = None
+                fence, opened = None, 0
+            elif opened:       # a second fence opens inside an mbsim block: the block never closed
+                raise LessonError(source, opened, f"the ```mbsim block is never closed: line {i + 1} "
+                                                  f"opens another fence; end the block with a line "
+                                                  f"holding {fence} before it")
+        if opened and text_line.strip() == "---":
+            raise LessonError(source, opened, f"the ```mbsim block is never closed: the '---' at line "
+                                              f"{i + 1} would start the next slide inside it; end the "
+                                              f"block with a line holding {fence} before it")
         if fence is None and text_line.strip() == "---":
             slides_raw.append((start, current))
             current, start = [], i + 2

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from .conditions import Unreachable, run_target
 from .context import Context
-from .expressions import Comparison, Read, evaluate, holds, reads, render, tolerance_text
+from .expressions import Comparison, Number, Read, evaluate, holds, reads, render, tolerance_text
 from .model import Lesson, LessonError, RunCondition, Slide
 from .quantities import QUANTITIES
 from .words import signed
@@ -164,8 +164,10 @@ def explain_comparison(claim: Comparison, value_of: Any) -> tuple[bool, str]:
     left, right = evaluate(claim.left, value_of), evaluate(claim.right, value_of)
     ok = holds(claim, left, right)
     a, b = signed(left), signed(right)
-    text = (f"{render(claim.left, label)} = {a}, {render(claim.right, label)} = {b}: "
-            f"is {a} {claim.op} {b}{tolerance_text(claim)}? {'yes' if ok else 'no'}")
+    sides = [f"{render(side, label)} = {shown}" for side, shown in ((claim.left, a), (claim.right, b))
+             if not isinstance(side, Number)]          # a plain number is not "0.001 = 0.001"
+    text = (f"{', '.join(sides)}: " if sides else "") + \
+        f"is {a} {claim.op} {b}{tolerance_text(claim)}? {'yes' if ok else 'no'}"
     return ok, text
 
 

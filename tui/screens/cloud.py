@@ -30,8 +30,9 @@ from engine import Scenario, ScenarioError
 from engine.ensemble import Ensemble
 from engine.rules import TUI_POLICY as EVAL_POLICY
 from engine.errors import visible
-from engine.live import next_batch_size, next_optimizer, next_sampling, previous_batch_size
+from engine.live import next_optimizer, next_sampling
 
+from ..live import BatchTrail
 from ..runloop import DEFAULT_SPEED, TickLoop
 from ..widgets.cloud_readout import CloudReadout
 from ..widgets.counters import CountersLine
@@ -65,7 +66,8 @@ HELP_PANELS = (
               "✚ their mean, ━ full-batch GD, ◆ the minimum, ○ the common start."),
     ("Spread", "measured: tr Cov of the K parameter vectors (divisor K − 1). Predicted: the "
                "stationary tr Σ_θ of SGD on least squares, Σ_θ = (I − ηH) Σ_θ (I − ηH)ᵀ + η² c C "
-               "(SCIENCE.md §5), c = 1/B with replacement. It grows with η and shrinks with B."),
+               "(the Lyapunov equation of the stationary state), c = 1/B with replacement. It "
+               "grows with η and shrinks with B."),
     ("Loss band", "the median of the K runs' full training loss, and its 10 % and 90 % quantiles."),
 )
 
@@ -149,6 +151,7 @@ class CloudScreen(TickLoop, Screen[None]):
         super().__init__(name=name, id=id)
         self.ens = Ensemble.seeds(scenario, runs, align="steps", band=True, eval_policy=EVAL_POLICY)   # ScenarioError: the caller says it
         self.collection = self.ens
+        self.batch_trail = BatchTrail()      # [ and ] as on the main screen
         self.init_tick_loop(speed)
 
     def compose(self) -> ComposeResult:
@@ -232,10 +235,12 @@ class CloudScreen(TickLoop, Screen[None]):
         self._change(f"B {b} → {new}", batch_size=new)
 
     def action_batch_smaller(self) -> None:
-        self._batch(previous_batch_size(self.ens.scenario.batch_size, self.ens.n_samples))
+        """``[``: as on the main screen (tui.live.BatchTrail: back to where ``]`` came from)."""
+        self._batch(self.batch_trail.target(self.ens.scenario.batch_size, self.ens.n_samples, -1))
 
     def action_batch_larger(self) -> None:
-        self._batch(next_batch_size(self.ens.scenario.batch_size, self.ens.n_samples))
+        """``]``: as on the main screen (tui.live.BatchTrail)."""
+        self._batch(self.batch_trail.target(self.ens.scenario.batch_size, self.ens.n_samples, +1))
 
     def action_lr_half(self) -> None:
         lr = self.ens.scenario.lr

@@ -50,7 +50,7 @@ KEYS = (
     ("l", "the one-dimensional lens: each sample's own loss along one line, and their mean."),
     ("d", "the phase view: the current batch's inputs, predictions, losses, gradients and update (p opens it too)."),
     ("a", "the arithmetic line: the batch arithmetic of the settings in force, with numbers "
-          "(⌈N/B⌉ batches per epoch, the last one's size, × epochs = updates); [ and ] change it at once."),
+          "(⌈N/B⌉ batches per epoch, the last one's size, × epochs = steps); [ and ] change it at once."),
     ("b", "the batch-size lab: steps and examples to reach one loss for B = 1, 2, 4, …, N, the fitted "
           "critical batch size next to B_simple (escape stops the sweep, b or escape comes back)."),
     ("shift+s", "save an SVG screenshot of the screen shown in the working folder (also here and in compare mode)."),

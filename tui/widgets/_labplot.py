@@ -61,9 +61,15 @@ def log_ticks(lo: float, hi: float, most: int) -> tuple[list[float], list[str]]:
 
 
 def _label(v: float) -> str:
+    """A tick's value as a person writes it: 0.5, 20, 1000, 10k, 2.5M (never 1e+03)."""
+    if v >= 1e6:
+        return f"{v / 1e6:.3g}M"
     if v >= 1e4:
         return f"{v / 1e3:.3g}k"
-    return f"{v:.3g}"
+    if v >= 1:
+        r = round(v, 1 if v < 10 else 0)
+        return f"{r:g}" if r < 10 else str(int(round(v)))
+    return f"{v:.2g}"
 
 
 def build(plt, w: int, h: int, pal: Palette) -> Text:  # noqa: ANN001

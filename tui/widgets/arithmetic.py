@@ -1,6 +1,6 @@
 """The arithmetic line (``a``): the current plan's batch arithmetic written out with numbers.
 
-``N = 200, B = 5 → ⌈200/5⌉ = 40 batches per epoch (last one 5) · 40 × 1000 epochs = 40,000 updates``
+``N = 200, B = 5 → ⌈200/5⌉ = 40 batches per epoch (last one 5) · 40 × 1000 epochs = 40,000 steps``
 
 The text is the engine's (:func:`engine.arithmetic.arithmetic_line`); the widget only shows it,
 and rewrites it only when the plan in force changes (a live change such as ``[``/``]`` makes a
@@ -15,6 +15,11 @@ from textual import events
 from textual.widgets import Static
 
 from engine.arithmetic import SEP, arithmetic_line
+
+
+def plan_arithmetic(sim) -> str:  # noqa: ANN001
+    """The arithmetic of the plan in force; after a live change its epochs are the epochs left."""
+    return arithmetic_line(sim.plan, remaining=sim.segment.start_iteration > 0)
 
 
 def wrap_parts(text: str, width: int) -> str:
@@ -46,7 +51,7 @@ class ArithmeticLine(Static):
         if plan is self._plan:
             return
         self._plan = plan
-        text = arithmetic_line(plan)
+        text = plan_arithmetic(sim)
         if text != self.text:
             self.text = text
             self._layout()

@@ -1,7 +1,7 @@
 """The noise cloud's readout: the measured spread of the K runs against the spread predicted
 for the stationary state (SCIENCE.md §5), and the prediction's note where there is one.
 
-``spread tr Cov[θ] measured 0.001794  ·  predicted (Lyapunov, §5) 0.001774  ·  measured/predicted 1.01``
+``spread tr Cov[θ] measured 0.001794  ·  predicted (Lyapunov) 0.001774  ·  measured/predicted 1.01``
 
 Each line is its own Static, repainted only when its text changes (a repaint costs its cells'
 bytes on the wire).
@@ -55,7 +55,7 @@ class CloudReadout(Vertical):
         parts = [("spread tr Cov[θ] ", ""), (f"measured {fmt_spread(measured)}", "bold")]
         if floor is not None:
             ratio = measured / floor.spread if floor.spread > 0 and math.isfinite(measured) else math.nan
-            parts += [("  ·  predicted (Lyapunov, §5) ", ""), (fmt_spread(floor.spread), "bold"),
+            parts += [("  ·  predicted (Lyapunov) ", ""), (fmt_spread(floor.spread), "bold"),
                       (f"  ·  measured/predicted {ratio:.2f}" if math.isfinite(ratio) else "", "")]
         lines = [Text.assemble(*parts), Text(self.note, style="italic") if self.note else None]
         self.text = "\n".join(t.plain for t in lines if t is not None)

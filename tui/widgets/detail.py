@@ -50,6 +50,7 @@ class DetailLine(ItemLine):
         self._sim = None
         self._noise = None
         self._noise_key: tuple | None = None
+        self._noise_sim = None            # the run the readout was computed for
         self._noise_time = -math.inf
         self._trailing = None
         self.noise_computations = 0
@@ -68,7 +69,7 @@ class DetailLine(ItemLine):
         """Redraw from the simulation; recompute the noise if it is due (or ``force``)."""
         self._sim = sim
         key = self.noise_key(sim)
-        if key != self._noise_key:
+        if key != self._noise_key or sim is not self._noise_sim:   # a new run at the same counts
             wait = self._noise_time + self.NOISE_INTERVAL - time.monotonic()
             if force or wait <= 0:
                 self._compute_noise(sim, key)
@@ -93,6 +94,7 @@ class DetailLine(ItemLine):
     def _compute_noise(self, sim, key: tuple) -> None:
         self._noise = sim.noise()
         self._noise_key = key
+        self._noise_sim = sim
         self._noise_time = time.monotonic()
         self.noise_computations += 1
 

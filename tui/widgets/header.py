@@ -138,7 +138,7 @@ class StatusHeader(ItemLine):
             Text(visible(sc.name), style=self._style("name")),
             Text(plan.algorithm, style=self._style("algorithm")),
             Text(f"{batch} of N={plan.n_samples}", style=self._style("batch")),
-            Text(optimizer, style=self._style("plain")),
+            Text(f"optimizer {optimizer}", style=self._style("plain")),  # not the algorithm's "SGD"
             Text(f"lr {sc.lr:g}", style=self._style("plain")),
             Text(state, style=self._style(kind)),
         ]
@@ -190,20 +190,27 @@ class StatusHeader(ItemLine):
         if self._wordings:
             return self._comparison_lines(max(1, width))
         # the state goes to the right edge when everything fits on one line (leaving out the
-        # optional items, in their order, if that makes it fit)
+        # optional items, in their order, then the state's key hint "— space to run", if that
+        # makes it fit)
         everything = [i for i in self._items if i is not None]
-        dropped: set[int] = set()
-        for drop in (None, *self._optional):
-            if drop is not None:
-                dropped.add(drop)
-            items = [item for k, item in enumerate(everything) if k not in dropped]
-            if not items:
-                break
-            total = sum(i.cell_len for i in items) + 2 * (len(items) - 1)
-            if total <= width:
-                left = Text("  ").join(items[:-1])
-                gap = width - left.cell_len - items[-1].cell_len
-                return [Text.assemble(left, " " * gap, items[-1])]
+        versions = [everything]
+        if everything and " — " in everything[-1].plain and self.state_kind != "error":
+            # (an error keeps its advice: "— try a smaller learning rate")
+            state = everything[-1]
+            versions.append(everything[:-1] + [state[:state.plain.index(" — ")]])
+        for version in versions:
+            dropped: set[int] = set()
+            for drop in (None, *self._optional):
+                if drop is not None:
+                    dropped.add(drop)
+                items = [item for k, item in enumerate(version) if k not in dropped]
+                if not items:
+                    break
+                total = sum(i.cell_len for i in items) + 2 * (len(items) - 1)
+                if total <= width:
+                    left = Text("  ").join(items[:-1])
+                    gap = width - left.cell_len - items[-1].cell_len
+                    return [Text.assemble(left, " " * gap, items[-1])]
         return super().lines(width)
 
     def _comparison_lines(self, width: int) -> list[Text]:

@@ -70,7 +70,8 @@ class HardwarePlot(PlotextPlot):
             x = math.log2(b)
             if xlo <= x <= xhi:
                 plt.vline(x, color=limit_c)
-                plt.text(label, x, yhi - 0.04 * (yhi - ylo), color=limit_c, alignment="center")
+                if self.size.height >= 18:     # smaller, the summary line says P and M
+                    plt.text(label, x, yhi - 0.04 * (yhi - ylo), color=limit_c, alignment="center")
         for series, color, name in ((per_step, step_c, "per step"), (total, total_c, "to target")):
             pts = [(x, math.log10(t)) for x, t in series if t]
             if pts:
@@ -80,4 +81,5 @@ class HardwarePlot(PlotextPlot):
         over = [math.log2(p.batch_size) for p in r.points if not hw.fits(p.batch_size)]
         if over:
             plt.scatter(over, [yhi - 0.12 * (yhi - ylo)] * len(over), marker="×", color=limit_c)
-            plt.text("does not fit", over[-1] - 0.15, yhi - 0.12 * (yhi - ylo), color=limit_c, alignment="right")
+            if self.size.height >= 18:     # smaller, it would run into the P= and M= labels
+                plt.text("does not fit", over[-1] - 0.15, yhi - 0.12 * (yhi - ylo), color=limit_c, alignment="right")

@@ -89,7 +89,8 @@ class TradeoffPlot(PlotextPlot):
                 x, y = math.log10(fit.examples(bc * factor)), math.log10(fit.steps(bc * factor))
                 if xlo <= x <= xhi and ylo <= y <= yhi:
                     plt.scatter([x], [y], marker="┼", color=curve_c)
-            self._regime_labels(fit, xlo, xhi, ylo, yhi, muted)
+            if not self.small:
+                self._regime_labels(fit, xlo, xhi, ylo, yhi, muted)
         for value, label in ((r.b_simple_start, "start"), (r.b_simple_target, "target")):
             if value is None or not (value > 0 and math.isfinite(value)):
                 continue
@@ -99,13 +100,31 @@ class TradeoffPlot(PlotextPlot):
             if x1 > x0:
                 xs = np.linspace(x0, x1, 60)
                 plt.plot(xs.tolist(), (xs - lb).tolist(), color=ray_c, marker="dot")
-                # the ray's name at its top end (the values are in the subtitle)
-                plt.text(f"B_simple ({label})", x1, x1 - lb, color=ray_c,
-                         alignment="right" if label == "start" else "left")
+                # the ray's name at its top end (the values are in the subtitle); a small plot
+                # leaves the names to the subtitle, where they cannot cover the points' labels
+                if not self.small:
+                    plt.text(f"B_simple ({label})", x1, x1 - lb, color=ray_c,
+                             alignment="right" if label == "start" else "left")
         plt.scatter(e.tolist(), s.tolist(), marker="●", color=point_c)
         dx = 1.5 * (xhi - xlo) / max(10, self.size.width - 8)      # a cell and a half right
+        # a label whose cells another label (or a point) already holds is left out: the
+        # points are in the table and the hardware plot's x axis (no label drawn over another)
+        cols = max(10, self.size.width - 8) / (xhi - xlo)
+        rows = max(4, self.size.height - 4) / (yhi - ylo)
+        taken: set[tuple[int, int]] = {(round(float(xi) * cols), round(float(yi) * rows)) for xi, yi in zip(e, s)}
         for bi, xi, yi in zip(b, e, s):
-            plt.text(f"{int(bi)}", float(xi) + dx, float(yi), color=point_c, alignment="left")
+            text = f"{int(bi)}"
+            x0, row = round((float(xi) + dx) * cols), round(float(yi) * rows)
+            cells = {(x0 + k, row) for k in range(-1, len(text) + 1)}
+            if cells & taken:
+                continue
+            taken |= cells
+            plt.text(text, float(xi) + dx, float(yi), color=point_c, alignment="left")
+
+    @property
+    def small(self) -> bool:
+        """Too small for the regimes' and the rays' names beside the points (80×24)."""
+        return self.size.width < 70 or self.size.height < 18
 
     def _regime_labels(self, fit, xlo: float, xhi: float, ylo: float, yhi: float, color) -> None:  # noqa: ANN001
         """The regimes' names beside their part of the curve: perfect scaling right of the

@@ -117,6 +117,10 @@ def _count_label(v: float) -> str:
 def decade_label(e: float) -> str:
     """The label of 10^e on a log axis (shared with the lab's log–log plots)."""
     v = 10.0**e
+    if 4 <= e <= 5 and abs(e - round(e)) < 1e-9:
+        return f"{v / 1e3:g}k"                     # 10k, 100k: not 1e+04
+    if 6 <= e <= 8 and abs(e - round(e)) < 1e-9:
+        return f"{v / 1e6:g}M"
     if -3 <= e <= 4 and abs(e - round(e)) < 1e-9:
         return f"{v:g}"
     if -3 <= e <= 4:
