@@ -25,6 +25,7 @@ import math
 import time
 from typing import Any
 
+from textual.app import ScreenStackError
 from textual.timer import Timer
 from textual.worker import Worker
 
@@ -213,8 +214,13 @@ class RunLoop:
 
     def _plots_due(self) -> None:
         self._plot_timer = None
-        if not self.running:  # while running the frame loop draws them
-            self.redraw()
+        if self.running:      # while running the frame loop draws them
+            return
+        try:
+            self.app.screen
+        except ScreenStackError:
+            return            # the app is closing: its screens are gone, nothing to draw on
+        self.redraw()
 
     def _plot_for_this_frame(self) -> Any:
         """While running: the plot panel to draw in this frame, if any (one per frame)."""
