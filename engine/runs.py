@@ -119,7 +119,7 @@ class Runs:
         self._const_lr = self._one_set.constant_lr if self._one_set is not None else None
         passes = -(-self._total // self._m)
         self.orders_ = Orders([s.sampler for s in segments], generators, data.n, passes)
-        self.batches = Batches(model, data, k)      # each step's batches (engine.batches)
+        self.batches = Batches(model, data, k, plan.batch_size)   # each step's batches (engine.batches)
         self.state = self._first_state(initial_params, initial_loss, starts)
         if self._exact is not None:
             self.state.anchor = self.params.copy()
