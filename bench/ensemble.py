@@ -31,6 +31,7 @@ median over rounds of the per-round ratios. Budget: ≤ 3×.
 
 Run it after the README's install:  .venv/bin/python bench/ensemble.py [--rounds N] [--runs K]
                                         [--cli-rounds N] [--cli-epochs E] [--no-cli] [--no-inprocess]
+                                        [--before DIR]
 """
 
 from __future__ import annotations
@@ -110,11 +111,20 @@ def child_cpu(cmd: list[str], env: dict[str, str]) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def command_line(runs: int, rounds: int, epochs_scale: float) -> bool:
-    """Print the command-line ratios of the four models; True when every one is within budget."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+def command_line(runs: int, rounds: int, epochs_scale: float, before: Path | None = None) -> bool:
+    """Print the command-line ratios of the four models; True when every one is within budget.
+    With ``before`` (another checkout, e.g. main), each round also runs that checkout's four
+    commands right before this one's (paired: the same moment of a shared machine)."""
+    roots = [("before", before), ("now", ROOT)] if before is not None else [("now", ROOT)]
+    envs = {label: {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                    "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+            for label, root in roots}
+    for env in envs.values():
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return all([_command_line_cases(runs, rounds, epochs_scale, envs)])
+
+
+def _command_line_cases(runs: int, rounds: int, epochs_scale: float, envs: dict[str, dict[str, str]]) -> bool:
     script = Path(sys.executable).parent / "mbsim"
     mbsim = [str(script)] if script.exists() else [sys.executable, "-m", "tui"]
     print(f"From the command line: mbsim run --quiet --runs {runs} vs mbsim run --quiet, CPU of whole "
@@ -125,20 +135,26 @@ def command_line(runs: int, rounds: int, epochs_scale: float) -> bool:
         e = str(max(2, int(epochs * epochs_scale)))
         one = mbsim + ["run", "--quiet"] + opts
         many = one + ["--runs", str(runs)]
-        for cmd in (one, many):                     # warm the file cache and the compiled modules
-            child_cpu(cmd + ["--epochs", "1"], env)
-        ratios, lone, group = [], [], []
+        for label_env in envs.values():
+            for cmd in (one, many):                 # warm the file cache and the compiled modules
+                child_cpu(cmd + ["--epochs", "1"], label_env)
+        ratios: dict[str, list[float]] = {label: [] for label in envs}
+        lone: dict[str, list[float]] = {label: [] for label in envs}
+        group: dict[str, list[float]] = {label: [] for label in envs}
         for _ in range(rounds):
-            t1 = child_cpu(one + ["--epochs", e], env) - child_cpu(one + ["--epochs", "1"], env)
-            tk = child_cpu(many + ["--epochs", e], env) - child_cpu(many + ["--epochs", "1"], env)
-            ratios.append(tk / t1)
-            lone.append(t1)
-            group.append(tk)
-        r = statistics.median(ratios)
-        ok = ok and r <= BUDGET
-        print(f"  {name}  {e:>4} epochs: one run {statistics.median(lone):6.3f} s, {runs} runs "
-              f"{statistics.median(group):6.3f} s: {r:5.2f}x  (rounds: {', '.join(f'{x:.2f}' for x in ratios)})  "
-              f"{'OK' if r <= BUDGET else 'OVER'}")
+            for label, label_env in envs.items():
+                t1 = child_cpu(one + ["--epochs", e], label_env) - child_cpu(one + ["--epochs", "1"], label_env)
+                tk = child_cpu(many + ["--epochs", e], label_env) - child_cpu(many + ["--epochs", "1"], label_env)
+                ratios[label].append(tk / t1)
+                lone[label].append(t1)
+                group[label].append(tk)
+        for label in envs:
+            r = statistics.median(ratios[label])
+            if label == "now":
+                ok = ok and r <= BUDGET
+            print(f"  {name} {label:6s} {e:>4} epochs: one run {statistics.median(lone[label]):6.3f} s, {runs} runs "
+                  f"{statistics.median(group[label]):6.3f} s: {r:5.2f}x  "
+                  f"(rounds: {', '.join(f'{x:.2f}' for x in ratios[label])})  {'OK' if r <= BUDGET else 'OVER'}")
     return ok
 
 
@@ -151,9 +167,10 @@ def main() -> int:
     ap.add_argument("--cli-epochs", type=float, default=1.0, help="scale the command-line cases' epochs")
     ap.add_argument("--no-cli", action="store_true", help="in-process figures only")
     ap.add_argument("--no-inprocess", action="store_true", help="command-line figures only")
+    ap.add_argument("--before", default=None, help="another checkout (e.g. main) measured alongside, paired")
     a = ap.parse_args()
     if not a.no_cli:
-        command_line(a.runs, a.cli_rounds, a.cli_epochs)
+        command_line(a.runs, a.cli_rounds, a.cli_epochs, Path(a.before).resolve() if a.before else None)
     if a.no_inprocess:
         return 0
     epochs = a.epochs or 100

@@ -1,8 +1,8 @@
 """The batches of K runs: each run's data in its pass order, and each step's loss and gradient.
 
 At a pass start each run's samples are put in its order once (a batch is then a slice, as a
-lone run's always was); one feature with squared error on many runs also keeps x and y
-sample-major (:meth:`engine.models.LinearModel.loss_and_grad_runs_by_sample`). Past
+lone run's always was; for many runs each batch is one contiguous (K, n, d) block); one feature
+with squared error on many runs keeps x and y sample-major (:meth:`engine.models.LinearModel.loss_and_grad_runs_by_sample`). Past
 :data:`GATHER_ABOVE` numbers nothing is kept in pass order: each step gathers its batch, in
 chunks of runs (a row does not depend on the others: the same numbers, in memory bounded
 whatever N and the batch size).
@@ -27,19 +27,26 @@ class Batches:
     (N, d) and (N,) arrays; ``xs``/``ys``: sample-major), derived from the orders: nothing here
     is kept by a checkpoint, :meth:`forget` drops it and the next pass start makes it again."""
 
-    def __init__(self, model: Model, data: TrainingData, k: int) -> None:
+    def __init__(self, model: Model, data: TrainingData, k: int, batch_size: int) -> None:
         self.model = model
         self.data = data
         self.k = k
         self.one = k == 1
+        self.batch_size = batch_size
         self.gather = k * data.n * (data.X.shape[1] + 1) > GATHER_ABOVE
         # one feature, squared error, many runs: the sample-major product (engine.models)
         self.by_sample = bool(getattr(model, "runs_by_sample", False)) and k > 1 and not self.gather
+        # many runs otherwise: each batch of the pass one contiguous (K, n, d) block (a slice
+        # [:, a:b] of run-major (K, N, d) data is K separate pieces: every operation on it
+        # loops over the runs; a block is one piece, the same numbers)
+        self.blocked = k > 1 and not self.gather and not self.by_sample
+        self._full = data.n // batch_size            # batches of B in a pass (then the rest)
         self.forget()
 
     def forget(self) -> None:
         """No pass's data (after a restore)."""
         self.xo = self.yo = self.xs = self.ys = None
+        self.xb = self.yb = self.xt = self.yt = None
         self.orders: np.ndarray | None = None
         self.pass_index = -1
 
@@ -59,9 +66,16 @@ class Batches:
             by_sample = orders.T
             self.xs = np.take(x, by_sample)
             self.ys = np.take(d.y, by_sample)
-        else:
-            self.xo = np.take(d.X, orders, axis=0)
-            self.yo = np.take(d.y, orders)
+        else:                     # batch j of every run: xb[j] (K, B, d), yb[j] (K, B); the rest: xt, yt
+            b, full = self.batch_size, self._full
+            cut = b * full
+            by_batch = orders[:, :cut].reshape(self.k, full, b).transpose(1, 0, 2)
+            self.xb = np.take(d.X, by_batch, axis=0)
+            self.yb = np.take(d.y, by_batch)
+            if cut < orders.shape[1]:
+                rest = orders[:, cut:]
+                self.xt = np.take(d.X, rest, axis=0)
+                self.yt = np.take(d.y, rest)
 
     def loss_and_grad(self, params: np.ndarray, a: int, b: int) -> tuple[Any, np.ndarray]:
         """The mean loss and gradient of every run's batch at [a, b) of its order: (K,) and
@@ -73,7 +87,10 @@ class Batches:
             return model.loss_and_grad(params, self.xo[a:b], self.yo[a:b])
         if self.by_sample:
             return model.loss_and_grad_runs_by_sample(params, self.xs[a:b], self.ys[a:b], self.xo[:, a:b])
-        return model.loss_and_grad_runs(params, self.xo[:, a:b], self.yo[:, a:b])
+        j = a // self.batch_size          # the plan's batch j is [j·B, min(j·B + B, N))
+        if j < self._full:
+            return model.loss_and_grad_runs(params, self.xb[j], self.yb[j])
+        return model.loss_and_grad_runs(params, self.xt, self.yt)
 
     def _gathered(self, params: np.ndarray, a: int, b: int) -> tuple[Any, np.ndarray]:
         d, orders, model = self.data, self.orders, self.model

@@ -500,6 +500,30 @@ class Ensemble(CloudReadings):
         with np.errstate(all="ignore"):
             return max(g.run(n) for g in self.groups)
 
+    def stop(self, members: Sequence[int]) -> None:
+        """Members ``members`` that are still training stop where they are (status "stopped",
+        counters frozen), from a vectorised group (the lab drops the runs of a learning rate
+        that can no longer win: :meth:`engine.lab.Lab`)."""
+        by_group: dict[int, list[int]] = {}
+        for m in members:
+            gi, row = self._where[m]
+            by_group.setdefault(gi, []).append(row)
+        for gi, rows in by_group.items():
+            g = self.groups[gi]
+            if not isinstance(g, Group):
+                raise ValueError("only members of a vectorised group can be stopped")
+            mask = np.zeros(g.k, dtype=bool)
+            mask[rows] = True
+            g.runs.stop_rows(mask)
+        self.revision += 1
+
+    def release(self) -> None:
+        """Give back the memory of the vectorised groups' orders and batches now (the lab, after
+        a batch size: its counters and parameters stay readable; the ensemble cannot step on)."""
+        for g in self.groups:
+            if isinstance(g, Group):
+                g.runs.release()
+
     @property
     def target(self) -> float:
         """How far the ticks have asked the runs to go, in the alignment's unit."""

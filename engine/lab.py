@@ -31,7 +31,10 @@ parameters and at the target (median over the runs that reached it), and the two
 **Learning-rate rules** (:data:`LR_RULES`), relative to the scenario's B₀ and lr η₀:
 ``constant`` η₀; ``linear`` η₀·B/B₀ (Goyal et al. 2017, without warm-up); ``sqrt`` η₀·√(B/B₀);
 ``tuned``: per B, the best of η₀ × :data:`TUNED_FACTORS` (as Shallue et al. 2018 tune per B):
-most runs reaching the target, then the fewest median steps, then the smaller lr.
+most runs reaching the target, then the fewest median steps, then the smaller lr. The runs of an
+lr that can no longer win against one whose runs have all ended are stopped (:func:`cannot_win`):
+the point is the one a sweep running every lr to its end gives (tests/test_lab.py); the
+``tried`` entry of a stopped lr says where (``stopped_at``) and what it had reached by then.
 
 **The default target** (:func:`choose_target`): a pilot runs stream 0 of every batch size
 (at its rule's lr; the tuned rule's pilot uses η₀) for min(epochs, :data:`PILOT_EPOCHS`)
@@ -86,6 +89,9 @@ TWO_BATCH_STREAM = 1_000_003
 TWO_BATCH_PAIRS = 200
 #: Seconds of training between two progress reports.
 REPORT_EVERY = 0.1
+#: The tuned rule's learning rates are compared (and the losing ones stopped, :func:`cannot_win`)
+#: after about this many samples of steps (at least one step, at most 64).
+PRUNE_CHUNK_SAMPLES = 4096
 TARGET_RULE = ("the highest level reached by any batch size in a pilot (stream 0, median of the "
                f"end-of-epoch losses over the second half of min(epochs, {PILOT_EPOCHS}) epochs, "
                f"at most {PILOT_STEPS:,} steps) plus half the spread of the levels")
@@ -314,6 +320,24 @@ def _median(values: Sequence[float]) -> float | None:
     return float(np.median(values)) if len(values) else None
 
 
+def cannot_win(hit_steps: Sequence[float], running: int, next_step: int, lr: float,
+               best: tuple[float, float, float]) -> bool:
+    """True when a learning rate of the tuned rule can no longer win against ``best``, the key
+    (−reached, median steps (inf when none reached), lr) of one whose runs have all ended: the
+    winner has the most runs reaching the target, then the fewest median steps, then the smaller
+    lr. This one's runs reached the target at ``hit_steps`` so far and ``running`` runs still
+    train; each of those can reach it at step ``next_step`` at the earliest. So it ends with at
+    most len(hit_steps) + running runs reaching the target; with exactly the winner's number it
+    needs every running run to reach it, and its median is then at least that of ``hit_steps``
+    with ``running`` copies of ``next_step`` (a median never falls when a value rises)."""
+    most = len(hit_steps) + running
+    best_reached = -best[0]
+    if most != best_reached or running == 0:
+        return most < best_reached
+    low = float(np.median(list(hit_steps) + [float(next_step)] * running))
+    return (low, lr) > (best[1], best[2])
+
+
 # ------------------------------------------------------------------------------------------------
 # the sweep
 
@@ -327,7 +351,7 @@ class Lab:
 
     def __init__(self, scenario: Scenario, *, batch_sizes: Sequence[int] | None = None,
                  runs: int = DEFAULT_RUNS, lr_rule: str = "constant", target_loss: float | None = None,
-                 hardware: Hardware | None = None) -> None:
+                 hardware: Hardware | None = None, prune: bool = True) -> None:
         if lr_rule not in LR_RULES:
             raise ScenarioError("lr_rule", lr_rule, "allowed: " + ", ".join(LR_RULES))
         cands = len(TUNED_FACTORS) if lr_rule == "tuned" else 1
@@ -352,6 +376,9 @@ class Lab:
         self.target_loss = target_loss
         self.target_rule = "given" if target_loss is not None else TARGET_RULE
         self.hardware = hardware or Hardware()
+        #: the tuned rule stops a learning rate's runs once it can no longer win (the point's
+        #: figures are the same; its ``tried`` entry then says where it stopped)
+        self.prune = bool(prune)
         self.points: list[Point] = []
         self._reached_params: list[tuple[int, np.ndarray]] = []
         self.complete = False
@@ -425,11 +452,15 @@ class Lab:
         done_before = index * k * len(lrs)
         total = self.runs_total()
         last = time.monotonic()
-        chunk = 64
+        # a check of the learning rates between chunks of about the same work at any B
+        chunk = max(1, min(64, PRUNE_CHUNK_SAMPLES // batch_size))
+        stopped_at: dict[int, int] = {}
         while not ens.done:
             ens.run_iterations(chunk)
             if cancelled is not None and cancelled():
                 raise KeyboardInterrupt
+            if self.prune and len(lrs) > 1:
+                self._stop_losing_lrs(ens, lrs, k, stopped_at)
             now = time.monotonic()
             if progress is not None and now - last >= REPORT_EVERY:
                 last = now
@@ -448,7 +479,10 @@ class Lab:
             s_med = _median([float(steps[r]) for r in hit])
             e_med = _median([float(samples[r]) for r in hit])
             entry = {"lr": lr, "reached": len(hit), "steps": s_med, "examples": e_med,
-                     "epochs": None if e_med is None else e_med / n, "diverged": int(div)}
+                     "epochs": None if e_med is None else e_med / n, "diverged": int(div),
+                     "stopped_at": stopped_at.get(c)}
+            if c in stopped_at:       # stopped: what its runs did by then, no medians
+                entry.update(steps=None, examples=None, epochs=None)
             tried.append(entry)
             key = (-len(hit), math.inf if s_med is None else s_med, lr)
             if best is None or key < best[0]:
@@ -462,9 +496,39 @@ class Lab:
             self._reached_params.append((batch_size, params[r].copy()))
         point = Point(batch_size, lrs[c], k, len(hit), entry["steps"], entry["examples"], entry["epochs"],
                       entry["diverged"], _median(b_target), tried if len(lrs) > 1 else [])
+        ens.release()         # the K × N arrays go back now
         del ens
-        gc.collect()          # the point's runs hold arrays in reference cycles: give them back now
+        # the point's objects refer to each other: collect them now, not at a time of the
+        # collector's own (only what the sweep made is traversed: see run())
+        gc.collect()
         return point
+
+    @staticmethod
+    def _stop_losing_lrs(ens: Ensemble, lrs: list[float], k: int, stopped_at: dict[int, int]) -> None:
+        """Stop the runs of every learning rate that can no longer win against one whose runs
+        have all ended (:func:`cannot_win`); ``stopped_at`` gets the step each was stopped at."""
+        status = ens.status
+        steps = ens.step
+        best = None
+        open_ = []
+        for c, lr in enumerate(lrs):
+            if c in stopped_at:
+                continue
+            rows = range(c * k, (c + 1) * k)
+            hit = [float(steps[r]) for r in rows if status[r] == TARGET_REACHED]
+            running = [r for r in rows if status[r] in ("ready", "diverging")]
+            if running:
+                open_.append((c, lr, hit, running))
+                continue
+            key = (-len(hit), math.inf if not hit else float(np.median(hit)), lr)
+            best = key if best is None or key < best else best
+        if best is None:
+            return
+        for c, lr, hit, running in open_:
+            now = int(steps[running[0]])          # the running runs of a point step together
+            if cannot_win(hit, len(running), now + 1, lr, best):
+                ens.stop([c * k + j for j in range(k)])
+                stopped_at[c] = now
 
     def _progress(self, index: int, batch_size: int, done: int, total: int, elapsed: float) -> Progress:
         eta = elapsed / done * (total - done) if done else None
@@ -476,6 +540,9 @@ class Lab:
         """Choose the target (unless given), then run every batch size in increasing order.
         True when complete; False when stopped (the finished points are kept)."""
         t0 = time.monotonic()
+        # what exists before the sweep is left out of its collections (gc.collect() after each
+        # batch size then traverses the sweep's own objects, not the whole program's)
+        gc.freeze()
         try:
             with np.errstate(all="ignore"):
                 self.choose_target(progress, cancelled)
@@ -493,6 +560,8 @@ class Lab:
             self.complete = False
             self.elapsed += time.monotonic() - t0
             raise
+        finally:
+            gc.unfreeze()
         self.elapsed += time.monotonic() - t0
         return self.complete
 
@@ -548,6 +617,6 @@ def run_lab(scenario: Scenario, **kw: Any) -> LabResult:
     return lab.result()
 
 
-__all__ = ["Lab", "LabResult", "Point", "Fit", "Hardware", "Progress", "fit_hyperbola",
+__all__ = ["Lab", "LabResult", "Point", "Fit", "Hardware", "Progress", "fit_hyperbola", "cannot_win",
            "default_batch_sizes", "lr_for", "lr_candidates", "regime", "run_lab", "LR_RULES",
            "TUNED_FACTORS", "REGIMES", "asdict"]

@@ -43,7 +43,7 @@ from .models import Model
 from .orders import Orders
 from .prepare import TrainingData
 from .rules import DIVERGING_FACTOR, EvalPolicy, diverging_update
-from .runs_state import DIVERGED, FINISHED, RUNNING, TARGET_REACHED, MemberState, RunsState  # noqa: F401
+from .runs_state import DIVERGED, FINISHED, RUNNING, STOPPED, TARGET_REACHED, MemberState, RunsState  # noqa: F401
 from .segment import Segment
 from .snapshot import Checkpoints
 from .target import ExactTarget, evaluate_runs
@@ -119,7 +119,7 @@ class Runs:
         self._const_lr = self._one_set.constant_lr if self._one_set is not None else None
         passes = -(-self._total // self._m)
         self.orders_ = Orders([s.sampler for s in segments], generators, data.n, passes)
-        self.batches = Batches(model, data, k)      # each step's batches (engine.batches)
+        self.batches = Batches(model, data, k, plan.batch_size)   # each step's batches (engine.batches)
         self.state = self._first_state(initial_params, initial_loss, starts)
         if self._exact is not None:
             self.state.anchor = self.params.copy()
@@ -468,6 +468,25 @@ class Runs:
                     self._stop(ending, FINISHED, 0)
         if self.checkpoints.due(s.iteration):
             self._take_checkpoint()
+
+    def release(self) -> None:
+        """Drop the arrays that grow with K × N (the pass's orders, the block drawn ahead, the
+        batches, the checkpoints but the first) when the runs are no longer needed: the objects of a Runs refer
+        to each other, so the garbage collector, not the reference count, would otherwise free
+        them, at a time of its own. Reading the parameters and counters still works; stepping
+        does not."""
+        self.state.orders = None
+        self.orders_.block = None
+        self.batches.forget()
+        self.checkpoints.items = self.checkpoints.items[:1]
+
+    def stop_rows(self, rows: np.ndarray) -> None:
+        """Runs ``rows`` (a (K,) mask) that are still training stop where they are (code
+        STOPPED): their counters freeze, they draw no more orders (the caller's choice, e.g. the
+        lab's tuned rule dropping a learning rate that can no longer win)."""
+        rows = rows & self._live
+        if rows.any():
+            self._stop(rows, STOPPED, 0)
 
     def _stop(self, rows: np.ndarray, code: int, diverged_step: int) -> None:
         """Runs ``rows`` stop with ``code``: their counters freeze where they are."""

@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 
-#: A run's code: running (ready or diverging), finished, target reached, diverged.
-RUNNING, FINISHED, TARGET_REACHED, DIVERGED = 0, 1, 2, 3
+#: A run's code: running (ready or diverging), finished, target reached, diverged, stopped by
+#: its caller (:meth:`engine.runs.Runs.stop_rows`: the lab's tuned rule stops a learning rate
+#: that can no longer win).
+RUNNING, FINISHED, TARGET_REACHED, DIVERGED, STOPPED = 0, 1, 2, 3, 4
 
 
 @dataclass

@@ -54,14 +54,16 @@ from .segment import Segment, check_changes, describe_changes, fresh_optimizer, 
 
 __all__ = ["Simulation", "Counters", "StepRecord", "PhaseData", "PHASES", "PHASE_FORMULAS", "Segment",
            "DIVERGING_FACTOR", "check_scenario_with_data", "RUNNING", "PAUSED", "READY", "FINISHED",
-           "TARGET_REACHED", "DIVERGED", "DIVERGING", "CHECKPOINT_BUDGET"]
+           "TARGET_REACHED", "DIVERGED", "DIVERGING", "STOPPED", "CHECKPOINT_BUDGET"]
 
 RUNNING, PAUSED = "running", "paused"
 READY, FINISHED, TARGET_REACHED, DIVERGED = "ready", "finished", "target reached", "diverged"
 DIVERGING = "diverging"
+#: A member of an ensemble its caller stopped (:meth:`engine.ensemble.Ensemble.stop`).
+STOPPED = "stopped"
 #: A run's status from its code in :mod:`engine.runs` (a running run is "diverging" while the
 #: diverging rule says so, else "ready").
-STATUS_OF_CODE = (READY, FINISHED, TARGET_REACHED, DIVERGED)
+STATUS_OF_CODE = (READY, FINISHED, TARGET_REACHED, DIVERGED, STOPPED)
 
 CHECKPOINT_EVERY = 32
 MAX_CHECKPOINTS = 2048

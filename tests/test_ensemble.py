@@ -742,3 +742,23 @@ def test_orders_drawn_ahead_leave_every_lone_generator_exact() -> None:
     for k, sim in enumerate(lone):
         sim.run_to_end()
         assert np.array_equal(sim.params, ens.params[k])
+
+
+def test_stopped_members_freeze_and_the_others_go_on_as_their_lone_runs() -> None:
+    """Ensemble.stop (the lab's tuned rule drops an lr): the stopped members keep the counters
+    and parameters they had, status "stopped"; the others end exactly as their lone runs."""
+    sc = SMALL["logistic"].replace(epochs=6)
+    ens = Ensemble.seeds(sc, 5, evaluate="read", band=False, record=False)
+    ens.run_iterations(7)
+    before = ens.params.copy(), ens.step.copy(), ens.samples_seen.copy()
+    ens.stop([1, 3])
+    ens.run_to_end()
+    assert ens.status[1] == ens.status[3] == "stopped" and ens.done
+    for k in (1, 3):
+        assert np.array_equal(ens.params[k], before[0][k])
+        assert ens.step[k] == before[1][k] == 7 and ens.samples_seen[k] == before[2][k]
+    for k in (0, 2, 4):
+        sim = Simulation(sc, sampling_stream=k) if k else Simulation(sc)
+        sim.run_to_end()
+        assert ens.status[k] == sim.status == "finished"
+        assert np.array_equal(ens.params[k], sim.params) and ens.step[k] == sim.step

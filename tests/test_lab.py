@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.lab import (PILOT_EPOCHS, TUNED_FACTORS, Hardware, Lab, default_batch_sizes, fit_hyperbola,
-                        lr_for, regime)
+from engine.lab import (PILOT_EPOCHS, TUNED_FACTORS, Hardware, Lab, cannot_win, default_batch_sizes,
+                        fit_hyperbola, lr_for, regime)
 from engine.scenario import DEFAULT, Scenario
 from engine.simulation import Simulation
 from tui.cli import main
@@ -166,6 +166,75 @@ def test_tuned_rule_keeps_the_best_lr_of_the_grid():
         assert [t["lr"] for t in p.tried] == pytest.approx([0.05 * f for f in TUNED_FACTORS])
         best = min(p.tried, key=lambda t: (-t["reached"], t["steps"] if t["steps"] is not None else math.inf, t["lr"]))
         assert p.lr == best["lr"] and p.steps == best["steps"] and p.reached == best["reached"]
+
+
+def test_cannot_win_by_hand():
+    best = (-8, 5.0, 0.8)                     # 8 of 8 reached, median 5 steps, lr 0.8
+    # at step 6 nobody of this lr has reached: its median would be at least 7
+    assert cannot_win([], 8, 7, 0.0125, best)
+    # 3 reached at 3, 4, 4 by step 4; if the other 5 all reach it at step 5 the median is 5:
+    # a tie on steps, and the smaller lr wins a tie, so 0.4 may still win, 1.6 may not
+    assert not cannot_win([3.0, 4.0, 4.0], 5, 5, 0.4, best)
+    assert cannot_win([3.0, 4.0, 4.0], 5, 5, 1.6, best)
+    # one run diverged (7 at most can reach it): fewer than 8, whatever the steps
+    assert cannot_win([1.0, 1.0], 5, 2, 0.1, best)
+    # the winner reached with 5 of 8 only: a lr that may still get 6 is never stopped
+    assert not cannot_win([], 6, 900, 0.1, (-5, 40.0, 0.8))
+    # nobody reached it with the best lr: any lr that still may is kept
+    assert not cannot_win([], 1, 10_000, 3.2, (0, math.inf, 0.1))
+
+
+def _lone_entry(sc: Scenario, batch_size: int, lr: float, runs: int, target: float) -> dict:
+    steps, samples, diverged = [], [], 0
+    for k in range(runs):
+        sim = Simulation(sc.replace(batch_size=batch_size, lr=lr, eval_every="1", target_loss=target),
+                         sampling_stream=k)
+        with np.errstate(all="ignore"):
+            sim.run_to_end()
+        if sim.status == "target reached":
+            steps.append(sim.step)
+            samples.append(sim.samples_seen)
+        diverged += sim.status == "diverged"
+    return {"reached": len(steps), "steps": float(np.median(steps)) if steps else None,
+            "examples": float(np.median(samples)) if samples else None, "diverged": diverged}
+
+
+@pytest.mark.parametrize("chunk_samples", [1, 4096])
+def test_tuned_rule_stops_only_lrs_that_cannot_win(chunk_samples, monkeypatch):
+    """(The lrs compared after every step, and as the lab does by default.) Every lr of the grid recomputed from lone runs (eval_every = 1): the lrs the lab ran to the
+    end have the lone runs' figures; the ones it stopped have a worse (reached, median steps, lr)
+    than the one it kept, and had reached it with no more runs than the lone runs do; the point is
+    the best of the lone runs' grid, and the same as the lab's without stopping."""
+    monkeypatch.setattr("engine.lab.PRUNE_CHUNK_SAMPLES", chunk_samples)
+    sc = Scenario(samples=40, val_samples=0, epochs=40, lr=0.05)
+    target, runs = 0.2, 3
+    pruned = Lab(sc, batch_sizes=[2, 40], runs=runs, lr_rule="tuned", target_loss=target)
+    pruned.run()
+    full = Lab(sc, batch_sizes=[2, 40], runs=runs, lr_rule="tuned", target_loss=target, prune=False)
+    full.run()
+    stopped_any = False
+    for p, q in zip(pruned.result().points, full.result().points):
+        lone = [_lone_entry(sc, p.batch_size, t["lr"], runs, target) for t in p.tried]
+        keys = [(-e["reached"], math.inf if e["steps"] is None else e["steps"], t["lr"]) for e, t in zip(lone, p.tried)]
+        win = min(range(len(keys)), key=keys.__getitem__)
+        assert p.lr == p.tried[win]["lr"] and p.steps == lone[win]["steps"] and p.reached == lone[win]["reached"]
+        assert p.examples == lone[win]["examples"] and p.diverged == lone[win]["diverged"]
+        for t, e, key in zip(p.tried, lone, keys):
+            if t["stopped_at"] is None:
+                assert (t["reached"], t["steps"], t["examples"], t["diverged"]) == (
+                    e["reached"], e["steps"], e["examples"], e["diverged"])
+            else:
+                stopped_any = True
+                assert key > keys[win] and t["reached"] <= e["reached"] and t["steps"] is None
+        # without stopping: the same point, and every lr's figures are the lone runs'
+        assert (q.lr, q.steps, q.examples, q.epochs, q.reached, q.diverged, q.b_simple_target) == (
+            p.lr, p.steps, p.examples, p.epochs, p.reached, p.diverged, p.b_simple_target)
+        assert all(t["stopped_at"] is None and t["reached"] == e["reached"] and t["steps"] == e["steps"]
+                   for t, e in zip(q.tried, lone))
+    assert stopped_any                       # the grid's losers were stopped somewhere
+    a, b = pruned.result(), full.result()
+    assert (a.fit, a.b_simple_start, a.b_simple_target, a.two_batch_target) == (
+        b.fit, b.b_simple_start, b.b_simple_target, b.two_batch_target)
 
 
 def test_default_target_follows_the_stated_rule():
