@@ -38,8 +38,8 @@ CASES: dict[str, tuple[str, dict, str | None]] = {
 }
 
 #: (key to open, key to close, what) for each view, in the order opened
-VIEWS = (("l", "l", "lens"), ("d", "d", "phase"), ("c", "escape", "compare"),
-         ("k", "escape", "cloud"), ("b", "escape", "lab"))
+VIEWS = [("l", "l", "lens"), ("d", "d", "phase"), ("c", "escape", "compare"),
+         ("k", "escape", "cloud"), ("b", "escape", "lab")]
 
 
 def reset_peak() -> None:
@@ -119,15 +119,19 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="time in each view (default 2)")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated: " + ",".join(CASES))
     parser.add_argument("--no-lab", dest="lab", action="store_false", help="do not open the lab")
+    parser.add_argument("--views", default=",".join(v[2] for v in VIEWS),
+                        help="comma-separated views to open after the main screen (default: all)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds a case may take")
     ns = parser.parse_args()
     if ns.child:
+        chosen = ns.views.split(",")
+        VIEWS[:] = [v for v in VIEWS if v[2] in chosen]
         child(ns.child, ns.seconds, ns.lab)
         return 0
     rows = []
     for case in ns.cases.split(","):
-        cmd = [sys.executable, __file__, "--child", case, "--seconds", str(ns.seconds)]
+        cmd = [sys.executable, __file__, "--child", case, "--seconds", str(ns.seconds), "--views", ns.views]
         if not ns.lab:
             cmd.append("--no-lab")
         try:

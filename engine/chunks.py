@@ -85,3 +85,21 @@ def mean_losses(model: Any, params_batch: np.ndarray, X: np.ndarray, y: np.ndarr
         out[start:start + rows] = pairwise_sums(n, most, piece)
     out /= n
     return out
+
+
+def rows_per_piece(model: Any, n: int, elements: int = CHUNK_ELEMENTS) -> int:
+    """How many parameter vectors a piece over all n samples takes: ``elements`` float64
+    numbers per working float of the model (at least one row: a row's own n outputs are as
+    large as the targets y)."""
+    width = max(1, int(getattr(model, "many_floats", 1)))
+    return max(1, int(elements) // max(1, n * width))
+
+
+def by_rows(fn: Any, params: np.ndarray, rows: int) -> tuple[np.ndarray, ...]:
+    """``fn(params)`` (a tuple of (K,) arrays, row k from params[k] alone) in groups of at most
+    ``rows`` rows, put back together: the same numbers, since no row depends on another."""
+    k = params.shape[0]
+    if k <= rows:
+        return fn(params)
+    parts = [fn(params[a:a + rows]) for a in range(0, k, rows)]
+    return tuple(np.concatenate(col) for col in zip(*parts))
