@@ -518,11 +518,15 @@ class Ensemble(CloudReadings):
         self.revision += 1
 
     def release(self) -> None:
-        """Give back the memory of the vectorised groups' orders and batches now (the lab, after
-        a batch size: its counters and parameters stay readable; the ensemble cannot step on)."""
-        for g in self.groups:
-            if isinstance(g, Group):
-                g.runs.release()
+        """Give back the memory of the runs' orders, batches and checkpoints now (the lab after a
+        batch size, a view when it closes: counters and parameters stay readable; the ensemble
+        cannot step on), in every stretch of settings, lone members included."""
+        for era in self._eras:
+            for g in era.groups:
+                if isinstance(g, Group):
+                    g.runs.release()
+                else:
+                    g.sim.release()
 
     @property
     def target(self) -> float:

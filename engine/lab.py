@@ -455,17 +455,21 @@ class Lab:
         # a check of the learning rates between chunks of about the same work at any B
         chunk = max(1, min(64, PRUNE_CHUNK_SAMPLES // batch_size))
         stopped_at: dict[int, int] = {}
-        while not ens.done:
-            ens.run_iterations(chunk)
-            if cancelled is not None and cancelled():
-                raise KeyboardInterrupt
-            if self.prune and len(lrs) > 1:
-                self._stop_losing_lrs(ens, lrs, k, stopped_at)
-            now = time.monotonic()
-            if progress is not None and now - last >= REPORT_EVERY:
-                last = now
-                done = done_before + sum(s != "ready" for s in ens.status)
-                progress(self._progress(index, batch_size, done, total, now - t0))
+        try:
+            while not ens.done:
+                ens.run_iterations(chunk)
+                if cancelled is not None and cancelled():
+                    raise KeyboardInterrupt
+                if self.prune and len(lrs) > 1:
+                    self._stop_losing_lrs(ens, lrs, k, stopped_at)
+                now = time.monotonic()
+                if progress is not None and now - last >= REPORT_EVERY:
+                    last = now
+                    done = done_before + sum(s != "ready" for s in ens.status)
+                    progress(self._progress(index, batch_size, done, total, now - t0))
+        except BaseException:
+            ens.release()     # stopped: its K × N arrays go back now, not at a later collection
+            raise
         status = ens.status
         steps, samples = ens.step, ens.samples_seen
         params = ens.params

@@ -66,6 +66,7 @@ class Shape:
     hidden: int           # hidden units (0: a linear or logistic model)
     batch: int            # batch size B
     sampling: str         # reshuffle, stratified (drawn ahead: checkpoints keep no orders), ...
+    bce: bool = False     # a classification loss (its evaluation holds more temporaries)
 
     @property
     def ahead(self) -> bool:
@@ -154,21 +155,29 @@ def shape_of(scenario: Any, dataset: Any = None, batch: int | None = None) -> Sh
     """The sizes of ``scenario`` (a dataset's own shape when given: a CSV file's, read)."""
     if dataset is not None:
         n, v, d = int(dataset.X.shape[0]), int(dataset.X_val.shape[0]), int(dataset.X.shape[1])
+        bce = dataset.task == "classification"
     else:
         n, v = int(scenario.samples), int(scenario.val_samples)
         d = FEATURES.get(scenario.dataset, 2)
+        bce = scenario.dataset not in FEATURES
         if scenario.dataset == "three-losses":
             n = 3
     mlp = scenario.model == "mlp"
     h = int(scenario.hidden) if mlp else 0
     p = h * d + 2 * h + 1 if mlp else d + (1 if scenario.bias else 0)
     b = max(1, min(int(batch if batch is not None else scenario.batch_size), n))   # a micro-batch
-    return Shape(n, v, d, p, h, b, str(scenario.sampling))
+    return Shape(n, v, d, p, h, b, str(scenario.sampling), bce)
 
 
 def _width(s: Shape) -> int:
     """Working floats per sample of a forward pass: the output, and the hidden layer."""
     return 1 + s.hidden
+
+
+def _evaluation_floats(s: Shape) -> float:
+    """Floats per sample and run of a full evaluation (engine.models: the outputs, the bce's
+    temporaries, the MLP's hidden layer and activation)."""
+    return (3.0 if s.bce else 1.5) + 2 * s.hidden
 
 
 # --- the parts ------------------------------------------------------------------------------
@@ -205,7 +214,7 @@ def add_runs(e: Estimate, s: Shape, k: int, *, record: bool, evaluate: bool = Tr
     e.add("step", rows * b * (6 + 5 * s.hidden + d) * FLOAT + 6 * k * s.p * FLOAT)
     if evaluate:   # engine.target: the full losses, chunks of runs of EVAL_CHUNK outputs
         rows_e = min(k, max(1, EVAL_CHUNK // max(1, n + s.v)))
-        e.add("evaluation", rows_e * (n + s.v) * (4 + 3 * s.hidden) * FLOAT)
+        e.add("evaluation", rows_e * (n + s.v) * _evaluation_floats(s) * FLOAT)
     if record and not s.ahead:   # checkpoints keep the orders not drawn ahead
         e.add("checkpoints", max(CHECKPOINT_NUMBERS * FLOAT, 2 * k * (n + 4 * s.p) * FLOAT)
               if k > 1 else 2048 * n * FLOAT)
@@ -260,7 +269,10 @@ def estimate_view(view: str, scenario: Any, runs: int = 100, dataset: Any = None
     readings), ``"compare"`` (three more runs: B = N, B, 1), ``"cloud"`` (``runs`` runs,
     recorded, and their loss band), ``"lab"`` (as :func:`estimate_lab`, default sizes)."""
     s = shape_of(scenario, dataset)
-    e = Estimate(view, process=PROCESS_BYTES["app"] if view == "main" else 0)
+    what = {"main": f"the app on {s.n:,} samples", "compare": f"compare mode's three runs of {s.n:,} samples",
+            "cloud": f"the noise cloud's {runs:,} runs of {s.n:,} samples",
+            "lab": f"the lab over {s.n:,} samples"}.get(view, view)
+    e = Estimate(what, process=PROCESS_BYTES["app"] if view == "main" else 0)
     if view == "main":
         add_data(e, s)
         add_runs(e, s, 1, record=True)
@@ -271,7 +283,7 @@ def estimate_view(view: str, scenario: Any, runs: int = 100, dataset: Any = None
     elif view == "cloud":
         add_runs(e, s, runs, record=True)
         rows = max(1, BAND_EVAL_FLOATS // max(1, (s.n + s.v) * _width(s)))
-        e.add("band", 3 * rows * (s.n + s.v) * _width(s) * FLOAT)
+        e.add("band", rows * (s.n + s.v) * _evaluation_floats(s) * FLOAT)
     elif view == "lab":
         from math import log2
         sizes = [1 << j for j in range(int(log2(max(1, s.n))) + 1)]

@@ -479,6 +479,8 @@ class Runs:
         self.orders_.block = None
         self.batches.forget()
         self.checkpoints.items = self.checkpoints.items[:1]
+        self._last = None                 # it holds the last batch's orders (a view of them all)
+        self._step_parts = []
 
     def stop_rows(self, rows: np.ndarray) -> None:
         """Runs ``rows`` (a (K,) mask) that are still training stop where they are (code

@@ -121,6 +121,13 @@ class Simulation(RunReadings):
         self._eras: list[Runs] = [self._new_era(make_segment(sc, ds, 0, 0, 0), None)]
         self._last_runs = self._eras[0]
 
+    def release(self) -> None:
+        """Give back the arrays that grow with N (each stretch's orders, batches and checkpoints
+        but the first) now, when the run is no longer needed (a view that closes): its counters
+        and parameters stay readable; it cannot step on."""
+        for runs in self._eras:
+            runs.release()
+
     def _new_era(self, segment: Segment, start) -> Runs:  # noqa: ANN001 - engine.runs.MemberState
         """The Runs of one run over a stretch of settings (from the start, or from ``start``)."""
         gen = self._rng if start is None else start.generator

@@ -26,6 +26,7 @@ from engine.errors import visible
 
 from .commands import MbsimCommands
 from .live import LiveActions
+from .memory_views import cloud_runs, view_refusal
 from .messages import RunStateChanged, SimulationChanged
 from .runloop import (CHUNK_TIME, DEFAULT_SPEED, EVAL_POLICY, FRAME_INTERVAL, MIN_SPEED, SLICE,  # noqa: F401
                       SPEEDS, RunLoop, parse_speed)
@@ -106,7 +107,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
 
     def __init__(self, scenario: Scenario | Simulation | None = None, *, paused: bool = True,
                  speed: int | float | str | None = None, animate: bool = True,
-                 throttle: bool = True, runs: int = DEFAULT_RUNS) -> None:
+                 throttle: bool = True, runs: int | None = None) -> None:
         """``animate=False`` turns the reshuffle animation off and ``throttle=False`` draws the
         plots on every change (both for tests and snapshots, which must not depend on timing)."""
         super().__init__()
@@ -120,7 +121,8 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
             self.sim = Simulation(scenario if scenario is not None else Scenario(), eval_policy=EVAL_POLICY)
         self.speed: float | None = parse_speed(speed)
         self.start_paused = paused
-        self.cloud_runs = runs                # K of the noise cloud (k; --runs)
+        self.cloud_runs = runs or DEFAULT_RUNS   # K of the noise cloud (k; --runs)
+        self.cloud_runs_asked = runs is not None  # asked for: not fewer to fit the view's share
         self.handle_signals = False           # run_app: SIGINT/SIGTERM/SIGHUP end with 130/143/129
         self.init_run_loop()                  # self.goal: an iteration to run to at max speed (e)
         self._per_iteration = 1e-4            # running estimate of the engine's time per iteration
@@ -386,19 +388,32 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
     def action_compare(self) -> None:
         """Compare mode: Batch GD, this batch size and SGD in lockstep (c or escape comes back)."""
         self.pause()
+        refused = view_refusal("compare", self.sim.scenario, self.sim.dataset)   # past the memory budget
+        if refused:
+            self.bell()
+            self.notify(visible(f"no compare mode: {refused}"), severity="error", markup=False)
+            return
         self.push_screen(self.view_class(CompareScreen)(self.sim.scenario))
 
     def action_cloud(self) -> None:
         """The noise cloud: K runs of this scenario with different sampling seeds (k or escape
         comes back)."""
         self.pause()
+        runs, note = cloud_runs(self.sim.scenario, self.cloud_runs, self.cloud_runs_asked, self.sim.dataset)
+        if not runs:                       # not even one run fits the memory: say so
+            self.bell()
+            self.notify(visible(f"no noise cloud: {note}"), severity="error", markup=False)
+            return
         try:
-            screen = self.view_class(CloudScreen)(self.sim.scenario, runs=self.cloud_runs, speed=self.speed)
+            screen = self.view_class(CloudScreen)(self.sim.scenario, runs=runs, speed=self.speed)
         except ScenarioError as err:       # e.g. too many runs: the ensemble refuses, with why
             self.bell()
             self.notify(visible(f"no noise cloud: {err}"), severity="error", markup=False)
             return
         self.push_screen(screen)
+        if note:                           # fewer runs than asked, to fit the view's memory share
+            self.notify(visible(note), markup=False, timeout=8)
+
     def action_lab(self) -> None:
         """The batch-size lab: steps vs examples over batch sizes (escape or b comes back)."""
         from .screens.lab import LabScreen
@@ -475,7 +490,7 @@ def run_app(scenario: Scenario | Simulation | None = None, *, paused: bool = Tru
     ``paused=False`` starts running at once (``--run``); ``speed`` is batches per second, or
     "max" (``--speed``; None is the default, 10). A bad scenario raises before the screen opens.
     """
-    app = MbsimApp(scenario, paused=paused, speed=speed, runs=runs or DEFAULT_RUNS)
+    app = MbsimApp(scenario, paused=paused, speed=speed, runs=runs)
     app.handle_signals = True
     result = app.run()
     if app.return_code:

@@ -40,8 +40,12 @@ def execute(ns: argparse.Namespace) -> int:
     use_one_blas_thread()                 # before NumPy loads: free (engine/threads.py)
     from engine.rules import TUI_POLICY
 
+    from .memory_check import check_app
+
+    held = check_app(scenario, src)       # past the memory budget: one line, before allocating
     # data errors now, as one line, not inside the TUI; the TUI's evaluation policy (engine.rules)
     sim = make_simulation(scenario, src, eval_policy=TUI_POLICY)
+    del held
     try:
         import tui.app as app
     except ModuleNotFoundError as err:

@@ -78,3 +78,17 @@ def check_lab(scenario: Any, src: Any, runs: int, sizes: list[int] | None, candi
     advice = (f"--runs {k} fits" if k else f"not even one run a batch size fits: {_smaller(scenario)}"
               + (", or --lr-rule constant" if candidates > 1 else ""))
     raise UsageError(refusal(est, limit, source, advice))
+
+
+def check_app(scenario: Any, src: Any) -> Any:
+    """The app on ``scenario`` (its main screen: the run, its record and readings): refused past
+    the budget in one line. Returns the CSV data set to hold (or None)."""
+    from engine.memory import estimate_view, refusal
+
+    limit, source = memory_budget()
+    ds = csv_dataset(scenario, src)
+    line = refusal(estimate_view("main", scenario, dataset=ds), limit, source,
+                   "use fewer --samples" + (" or fewer --hidden units" if scenario.model == "mlp" else ""))
+    if line:
+        raise UsageError(line)
+    return ds

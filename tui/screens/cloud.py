@@ -154,6 +154,11 @@ class CloudScreen(TickLoop, Screen[None]):
         self.batch_trail = BatchTrail()      # [ and ] as on the main screen
         self.init_tick_loop(speed)
 
+    def on_unmount(self) -> None:
+        """Closed: the runs' K × N arrays go back now (the widgets' worker threads may keep the
+        collection itself a while; issue 24)."""
+        self.ens.release()
+
     def compose(self) -> ComposeResult:
         with Vertical(id="cloud-main"):
             yield StatusHeader(id="cloud-header")

@@ -220,6 +220,11 @@ class CompareScreen(TickLoop, Screen[None]):
         self._x_axis = x_axis
 
     # ------------------------------------------------------------------------------------------
+    def on_unmount(self) -> None:
+        """Closed: the runs' K × N arrays go back now (the widgets' worker threads may keep the
+        collection itself a while; issue 24)."""
+        self.comp.release()
+
     def compose(self) -> ComposeResult:
         with Vertical(id="cmp-main"):
             yield StatusHeader(id="cmp-header")

@@ -30,6 +30,7 @@ from engine.errors import ScenarioError, visible
 from engine.lab import DEFAULT_RUNS, TUNED_FACTORS, Hardware, Lab, LabResult, Progress
 from engine.scenario import Scenario
 
+from ..memory_views import lab_runs
 from ..messages import LabFinished, LabProgress
 from ..widgets.lab_hardware import HardwarePlot
 from ..widgets.lab_header import LabHeader
@@ -124,6 +125,15 @@ class LabScreen(Screen[None]):
         """(Re)start the sweep in a worker thread."""
         self._cancel = threading.Event()
         self.result = None
+        cands = len(TUNED_FACTORS) if self.options["lr_rule"] == "tuned" else 1
+        runs, note = lab_runs(self.scenario, self.options["runs"], cands)   # the view's memory share
+        if not runs:
+            self._error = note
+            self._show_header(f"cannot run: {visible(note)}", "error")
+            return
+        if note:
+            self.options["runs"] = runs
+            self.notify(visible(note), markup=False, timeout=8)
         try:
             self.lab = Lab(self.scenario, hardware=self.hardware, **self.options)
         except ScenarioError as err:
