@@ -390,3 +390,163 @@ class Follower:
         move_to(sim, want.iteration, want.phases)
         self.journal = want
         return sim
+
+
+# ------------------------------------------------------------------------------------------------
+# views with runs of their own: compare mode's Comparison, the noise cloud's Ensemble
+#: The ops a :class:`TickRecorder` writes: ``["t", n]`` n ticks, ``["e"]`` to the end of the
+#: epoch, ``["b"]`` one tick back, ``["g", n]`` to tick n, ``["r", align]`` reset (aligned by
+#: ``align`` from then on), ``["c", {settings}]`` a live change of every run.
+TICK_OPS = ("t", "e", "b", "g", "r", "c")
+MAX_TICKS = 10_000_000
+ALIGN_NAMES = ("epochs", "samples", "steps")
+
+
+class TickRecorder:
+    """The ops done on a collection of runs stepped by ticks (a Comparison or an Ensemble), in
+    order, so that a follower replaying them on a collection made the same way reaches the same
+    state: each op is exact, and the ops are the collection's own methods. Consecutive ticks are
+    one op; a tick undone by ``back`` right after it is dropped (back restores the state before
+    it exactly)."""
+
+    def __init__(self, collection: Any) -> None:
+        self.ops: list[list[Any]] = []
+        self.overflow = False
+        names = ("tick", "tick_epoch", "back", "reset", "goto_tick", "apply_changes")
+        originals = {n: getattr(collection, n) for n in names if hasattr(collection, n)}
+        ops = self.ops
+
+        def add(op: list[Any]) -> None:
+            if len(ops) >= MAX_OPS:
+                self.overflow = True
+            else:
+                ops.append(op)
+
+        def tick() -> bool:
+            moved = originals["tick"]()
+            if moved:
+                if ops and ops[-1][0] == "t":
+                    ops[-1][1] += 1
+                else:
+                    add(["t", 1])
+            return moved
+
+        def tick_epoch() -> bool:
+            moved = originals["tick_epoch"]()
+            if moved:
+                add(["e"])
+            return moved
+
+        def back() -> bool:
+            moved = originals["back"]()
+            if moved:
+                if ops and ops[-1][0] == "t":
+                    ops[-1][1] -= 1
+                    if not ops[-1][1]:
+                        ops.pop()
+                elif ops and ops[-1][0] == "e":
+                    ops.pop()
+                else:
+                    add(["b"])
+            return moved
+
+        def reset() -> None:
+            originals["reset"]()
+            add(["r", str(collection.align)])
+
+        def goto_tick(n: int) -> None:
+            originals["goto_tick"](n)
+            add(["g", int(n)])
+
+        def apply_changes(**changes: Any) -> Any:
+            out = originals["apply_changes"](**changes)
+            add(["c", {k: _plain(v) for k, v in changes.items()}])
+            return out
+
+        for name, fn in (("tick", tick), ("tick_epoch", tick_epoch), ("back", back), ("reset", reset),
+                         ("goto_tick", goto_tick), ("apply_changes", apply_changes)):
+            if name in originals:
+                setattr(collection, name, fn)
+
+    def journal(self) -> tuple[tuple[Any, ...], ...]:
+        """The ops so far (None-free plain data; :func:`check_tick_ops` reads them back)."""
+        return tuple(tuple(op) if op[0] != "c" else ("c", dict(op[1])) for op in self.ops)
+
+
+MAX_OPS = 4096
+
+
+def check_tick_ops(raw: Any) -> tuple[tuple[Any, ...], ...]:
+    """Ops received from the wire, checked (:class:`JournalError` naming the first bad one)."""
+    if not isinstance(raw, (list, tuple)) or len(raw) > MAX_OPS:
+        raise JournalError(f"ops must be a list of at most {MAX_OPS}")
+    out: list[tuple[Any, ...]] = []
+    for i, op in enumerate(raw):
+        what = f"op {i + 1}"
+        if not isinstance(op, (list, tuple)) or not op or op[0] not in TICK_OPS:
+            raise JournalError(f"{what} must be a list starting with one of {', '.join(TICK_OPS)}")
+        kind = op[0]
+        if kind in ("e", "b"):
+            if len(op) != 1:
+                raise JournalError(f"{what} takes nothing after {kind!r}")
+            out.append((kind,))
+        elif kind in ("t", "g"):
+            if len(op) != 2:
+                raise JournalError(f"{what} is [{kind!r}, n]")
+            out.append((kind, _int(op[1], f"{what}'s count", 0 if kind == "g" else 1, MAX_TICKS)))
+        elif kind == "r":
+            if len(op) != 2 or op[1] not in ALIGN_NAMES:
+                raise JournalError(f"{what} is ['r', one of {', '.join(ALIGN_NAMES)}]")
+            out.append(("r", op[1]))
+        else:
+            if len(op) != 2 or not isinstance(op[1], dict) or not op[1]:
+                raise JournalError(f"{what} is ['c', {{settings}}]")
+            for key, value in op[1].items():
+                if key not in LIVE_SETTINGS:
+                    raise JournalError(f"{what} changes {str(key)[:40]!r}, which is not a live setting")
+                _scalar(value, f"{what}'s {key}")
+            out.append(("c", dict(op[1])))
+    return tuple(out)
+
+
+def apply_tick_ops(collection: Any, ops: Any) -> None:
+    """Replay ``ops`` (checked) on ``collection``, in order; :class:`JournalError` if one
+    cannot be done (a change refused, a tick that does not exist)."""
+    with np.errstate(all="ignore"):
+        for op in ops:
+            kind = op[0]
+            try:
+                if kind == "t":
+                    for _ in range(op[1]):
+                        if not collection.tick():
+                            break
+                elif kind == "e":
+                    collection.tick_epoch()
+                elif kind == "b":
+                    collection.back()
+                elif kind == "g":
+                    collection.goto_tick(op[1])
+                elif kind == "r":
+                    collection.align = op[1]
+                    collection.reset()
+                else:
+                    collection.apply_changes(**op[1])
+            except (ScenarioError, TypeError, ValueError) as err:
+                raise JournalError(f"the view's op {kind!r} cannot be done: {err}") from None
+
+
+def tick_ops_extend(have: tuple, want: tuple) -> tuple | None:
+    """The ops to apply after ``have`` to reach ``want``, or None when ``want`` does not
+    continue ``have`` (the follower then starts the view again)."""
+    if len(want) < len(have):
+        return None
+    if not have:
+        return want
+    if want[: len(have) - 1] != have[:-1]:
+        return None
+    last, same = have[-1], want[len(have) - 1]
+    if last == same:
+        return want[len(have):]
+    if last[0] == "t" and same[0] == "t" and same[1] > last[1]:
+        return (("t", same[1] - last[1]),) + want[len(have):]
+    return None
