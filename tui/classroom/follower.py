@@ -61,10 +61,14 @@ class FollowerApp(LessonApp):
     BINDINGS = LessonApp.BINDINGS
 
     def __init__(self, lesson: Any, *, name: str = "", send: Callable[[str], Any] | None = None,
-                 first: FollowState | None = None, **kwargs: Any) -> None:
-        """``send(text)`` sends a message to the teacher; ``first`` is the state to show at once."""
+                 first: FollowState | None = None, connection: Connection | None = None, **kwargs: Any) -> None:
+        """``send(text)`` sends a message to the teacher; ``first`` is the state to show at once;
+        ``connection`` is read by a worker of this app (so the teacher's messages are handled
+        in the app's context) until the class ends."""
         super().__init__(lesson, **kwargs)
         self.first = first
+        self.connection = connection
+        self._applying: asyncio.Lock | None = None
         self.student = name
         self.send = send                           # sends a protocol message to the teacher
         self.follower = Follower()
@@ -83,6 +87,8 @@ class FollowerApp(LessonApp):
         # after lesson mode's own mount (which asks for slide 0): the teacher's state
         if self.first is not None:
             self.call_after_refresh(self.apply_state, self.first)
+        if self.connection is not None:
+            self.run_worker(self.connection.follow(self), name="class", group="class", exit_on_error=False)
 
     async def open_slide(self, index: int, back: bool = False) -> bool:
         """Lesson mode opens slide 0 when mounted: shown until the teacher's state arrives."""
@@ -109,7 +115,18 @@ class FollowerApp(LessonApp):
 
     # -- the teacher's state -----------------------------------------------------------------
     async def apply_state(self, state: FollowState) -> None:
-        """Show what the teacher shows (module docstring); unlocked, only the lock is read."""
+        """Show what the teacher shows (module docstring); unlocked, only the lock is read.
+        One state at a time (showing a slide awaits its prose)."""
+        if self._applying is None:
+            self._applying = asyncio.Lock()
+        async with self._applying:
+            try:
+                await self._apply_state(state)
+            except Exception as err:  # noqa: BLE001 - a follower says so and keeps following
+                self.notify(visible(f"could not show the teacher's state: {type(err).__name__}: {err}")[:200],
+                            severity="error", timeout=6)
+
+    async def _apply_state(self, state: FollowState) -> None:
         self.state = state
         self.teacher_running = state.running
         if not state.locked:
