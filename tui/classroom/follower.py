@@ -127,16 +127,18 @@ class FollowerApp(LessonApp):
                             severity="error", timeout=6)
 
     async def _apply_state(self, state: FollowState) -> None:
+        first = self.state is None
         self.state = state
         self.teacher_running = state.running
-        if not state.locked:
+        if not state.locked and not first:
+            # free play from the state shown (one who joins now first gets the teacher's state)
             if self.locked:
                 self.locked = False
                 self.follower.forget()
                 self.notify("the teacher unlocked the class: play freely from here", timeout=5)
                 self.show_lesson_state()
             return
-        if not self.locked:
+        if not self.locked and state.locked:
             self.locked = True
             self.pause()
             self.notify("the teacher locked the class: back to the teacher's screen", timeout=4)
@@ -165,6 +167,9 @@ class FollowerApp(LessonApp):
                 self.revealed[q] = text
         self.status = state.status
         self.applied += 1
+        if not state.locked:          # joined while the class plays freely: from here
+            self.locked = False
+            self.follower.forget()
         self.redraw()
         self.show_lesson_state()
 
