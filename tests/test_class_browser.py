@@ -1,8 +1,10 @@
 """Class mode in a real headless Chromium (issue 22): a student opens the class address, gives a
 name, and the page follows the teacher (``mbsim class`` in a tmux pane) through a page turn and a
-run; the student's keys do not move the teacher; when the teacher ends the class the tab's
-session ends. What the page shows is read from the follower's own SVG screenshot (``S``, as
-tests/test_serve_browser.py does). The browser sees no host but the class's.
+run, in the class's shared screen (one rendering for every page, fetched as SVG pictures); the
+student answers in the page's box and the answer shows in the teacher's tally; when the teacher
+unlocks the class the page offers free play in a session of its own (a follower process for the
+tab); when the teacher ends the class that session ends. The browser sees no host but the
+class's.
 
 Nothing is timed: each step waits for what it expects."""
 
@@ -17,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from test_class_terminals import Tmux, free_port
-from test_serve import counters_in_svg
 from test_serve_browser import CHROMIUM_ARGS, chromium_or_fail
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
@@ -39,6 +40,10 @@ Nothing runs yet.
 
 ```mbsim
 run = "iteration 7"
+
+[[question]]
+ask = "How many batches make one pass?"
+answer = "plan.batches_per_pass"
 ```
 """
 
@@ -49,7 +54,6 @@ def svg_text(svg: str) -> str:
 
 def test_a_browser_follows_the_teacher(tmp_path: Path) -> None:
     try:
-        from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ModuleNotFoundError:
         pytest.fail("Playwright for Python is needed: pip install -e '.[test]'")
@@ -92,48 +96,49 @@ def test_a_browser_follows_the_teacher(tmp_path: Path) -> None:
                     page.wait_for_timeout(200)
                 raise AssertionError(f"never happened: {what}")
 
-            def shot() -> str:
-                """The follower's SVG screenshot (S); a download Chromium cancelled is asked again."""
-                for _ in range(10):
-                    before = len(downloads)
-                    page.keyboard.press("S")
-                    try:     # a key pressed while the tab is still busy starting: press it again
-                        poll(lambda: len(downloads) > before, "the SVG download", tries=50)
-                    except AssertionError:
-                        continue
-                    target = tmp_path / f"shot{before}.svg"
-                    try:
-                        downloads[-1].save_as(target)
-                    except PlaywrightError:
-                        continue
-                    return target.read_text(encoding="utf-8")
-                raise AssertionError("no screenshot could be downloaded")
+            def picture() -> str:
+                """The SVG the page shows now (the class's screen)."""
+                return page.evaluate("() => { const i = document.getElementById('screen');"
+                                     " return i.src ? fetch(i.src).then(r => r.ok ? r.text() : '') : ''; }")
+
+            def showing(slide: str, iteration: str) -> bool:
+                svg = picture()
+                found = re.search(r"Iteration\s*(\d+)", svg_text(svg))
+                (tmp_path / "last.svg").write_text(svg)
+                return slide in svg_text(svg) and found is not None and found.group(1) == iteration
 
             page.goto(f"http://{here}/WEB42")
             page.fill("input[name=name]", "Ann\u202eBrowser")
             page.click("button[type=submit]")
-            page.wait_for_selector("body.-first-byte", timeout=120_000)
             tmux.wait("teacher", "1 student")
-            page.click("#terminal")
-
-            def showing(slide: str, iteration: str) -> bool:
-                svg = shot()
-                return slide in svg_text(svg) and counters_in_svg(svg)["Iteration"] == iteration
-
             poll(lambda: showing("Slide 1/2", "0"), "the first slide at iteration 0")
-            assert "AnnBrowser" in svg_text(shot())          # the name, without its bidi override
-            # the teacher turns the page: the slide runs to iteration 7, the tab follows
+            assert page.inner_text("#who") == "AnnBrowser"       # the name, without its bidi override
+            assert page.is_hidden("#answer")                      # no question on this slide
+            # the teacher turns the page: the slide runs to iteration 7, the page follows
             tmux.keys("teacher", "PageDown")
             tmux.wait("teacher", "Iteration 7")
             poll(lambda: showing("Slide 2/2", "7"), "the page turn followed")
-            # the student's keys do not move the teacher
+            # keys in the page drive nothing
             page.keyboard.press("n")
             page.keyboard.press("Space")
-            assert counters_in_svg(shot())["Iteration"] == "7"
             assert "Iteration 7  Step 7" in tmux.screen("teacher")
             # the teacher's keys do
             tmux.keys("teacher", "n", "n")
             poll(lambda: showing("Slide 2/2", "9"), "two more batches followed")
+            # an answer in the page's box: judged by the teacher, in the tally
+            page.wait_for_selector("#answer:not([hidden])")
+            page.fill("#text", "8")
+            page.click("#answer button")
+            tmux.wait("teacher", "answered 1/1 · correct 1")
+            poll(lambda: page.inner_text("#verdict").startswith("✓"), "the verdict in the page")
+            assert page.is_hidden("#answer")                      # answered right: the question is done
+            # unlocked: the page offers the student's own session, which follows from here
+            assert page.is_hidden("#free")
+            tmux.keys("teacher", "u")
+            page.wait_for_selector("#free:not([hidden])")
+            page.click("#free")
+            page.wait_for_selector("body.-first-byte", timeout=120_000)
+            tmux.wait("teacher", "1 student")                     # the same seat, now a session
             # the end of the class ends the tab's session
             tmux.keys("teacher", "C-c")
             page.wait_for_selector("body.-closed", timeout=120_000)
