@@ -1,21 +1,27 @@
 """Load test of class mode's browser followers: the teacher (``mbsim class`` in a tmux pane) and N
-browser tabs on loopback, each speaking textual.js's protocol to ``/CODE/tab/TOKEN`` (the page's
-websocket, after ``GET /CODE?name=``), so each tab is its own ``mbsim join`` process as in a
-browser, without a browser's own cost.
+browser pages on loopback, without a browser's own cost. Two designs, measured the same way:
+
+* ``shared`` (what a page gets, tui/classroom/web.py): each page joins over the class protocol
+  (``join`` with ``page: true``) and, when told the class's screen changed, fetches its SVG
+  picture (``/CODE/screen/V.svg``), as the page's script does; one headless follower renders the
+  screen for everyone;
+* ``own`` (free play, and what ``mbsim serve`` does): each tab its own ``mbsim join`` process,
+  speaking textual.js's protocol to ``/CODE/tab/TOKEN`` after ``GET /CODE/play?name=``.
 
 Measured (DESIGN.md: 30 browser followers on this 2-core machine, follow latency p95 ≤ 500 ms,
 the teacher's keys ≤ 100 ms):
 
-* the burst: N tabs opening at once, seconds until every one has drawn its first screen;
+* the burst: N pages opening at once, seconds until every one shows the class;
 * per teacher key (``n``, K times, 0.6 s apart): the teacher's own latency (key sent → its pane
-  shows the new counters, read with tmux capture-pane every few ms) and each tab's follow
-  latency (key sent → the first screen bytes the tab receives after it: a locked tab draws only
-  when the teacher's state changes); median, p95, worst;
-* CPU (share of a core) of the teacher and of all tab processes together during the keys, and
-  the tabs' memory (RSS each, and their sum);
-* the reference: the same with one tab, in this same run; ratios printed.
+  shows the new counters, read with tmux capture-pane every few ms) and each page's follow
+  latency (key sent → shared: the page has the picture showing the new iteration; own: the first
+  screen bytes after the key, a locked tab draws only when the teacher's state changes); median,
+  p95, worst;
+* CPU (share of a core) of the teacher and of its helper processes (the screen, or the tabs)
+  during the keys, and their memory;
+* the reference: the same with one page, in this same run; ratios printed.
 
-    python bench/class_browser.py [--tabs 30] [--keys 15]
+    python bench/class_browser.py [--pages 30] [--keys 15] [--design shared|own]
 """
 
 from __future__ import annotations
@@ -87,12 +93,61 @@ class Tab:
 
 async def open_tab(client: aiohttp.ClientSession, port: int, name: str) -> Tab:
     base = f"http://127.0.0.1:{port}"
-    async with client.get(f"{base}/{CODE}", params={"name": name}) as r:
+    async with client.get(f"{base}/{CODE}/play", params={"name": name}) as r:
         page = await r.text()
     path = TOKEN.search(page).group(1)
     ws = await client.ws_connect(f"ws://127.0.0.1:{port}{path}?width=120&height=40", max_msg_size=0,
                                  headers={"Origin": base})
     return Tab(ws)
+
+
+class Page:
+    """A browser page of the shared design: the class protocol, and the pictures it is told of."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, client: aiohttp.ClientSession, base: str) -> None:
+        self.ws, self.client, self.base = ws, client, base
+        self.first = 0.0
+        self.seen: dict[int, float] = {}          # iteration shown → when the picture arrived
+        self.fetches = 0
+        self.bytes = 0
+
+    async def read(self) -> None:
+        try:
+            async for msg in self.ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                data = json.loads(msg.data)
+                if data.get("t") == "screen":
+                    asyncio.ensure_future(self.fetch(data["v"]))
+        except (aiohttp.ClientError, ConnectionError, asyncio.CancelledError):
+            pass
+
+    async def fetch(self, version: int) -> None:
+        async with self.client.get(f"{self.base}/{CODE}/screen/{version}.svg") as r:
+            if r.status != 200:
+                return
+            body = await r.read()
+        now = time.monotonic()
+        self.fetches += 1
+        self.bytes += int(r.headers.get("Content-Length", len(body)))
+        text = re.sub(r"<[^>]+>", "", body.decode("utf-8", "replace")).replace("&#160;", " ")
+        found = re.search(r"Iteration\s*(\d+)", text)
+        if found:
+            self.first = self.first or now
+            self.seen.setdefault(int(found.group(1)), now)
+
+    def first_after(self, sent: float, iteration: int) -> float | None:
+        t = self.seen.get(iteration)
+        return t if t is not None and t > sent else None
+
+
+async def open_page(client: aiohttp.ClientSession, port: int, name: str) -> Page:
+    base = f"http://127.0.0.1:{port}"
+    async with client.get(f"{base}/{CODE}", params={"name": name}) as r:
+        await r.text()
+    ws = await client.ws_connect(f"ws://127.0.0.1:{port}/{CODE}/follow", headers={"Origin": base})
+    await ws.send_str(json.dumps({"t": "join", "protocol": 1, "name": name, "page": True}))
+    return Page(ws, client, base)
 
 
 def teacher_shows(teacher: Teacher, iteration: int) -> bool:
@@ -113,10 +168,15 @@ async def keys_phase(teacher: Teacher, tabs: list[Tab], keys: int, iteration: in
         while time.monotonic() - sent < 10 and not teacher_shows(teacher, iteration):
             await asyncio.sleep(0.003)
         mine.append(time.monotonic() - sent)
-        while time.monotonic() - sent < 10 and not all(t.last_bytes > sent for t in tabs):
-            await asyncio.sleep(0.005)
-        await asyncio.sleep(0.3)      # (a tab may draw in more than one go: the first bytes count)
-        theirs += [got - sent for t in tabs if (got := t.first_after(sent)) is not None]
+        if isinstance(tabs[0], Page):
+            while time.monotonic() - sent < 10 and not all(t.first_after(sent, iteration) for t in tabs):
+                await asyncio.sleep(0.005)
+            theirs += [got - sent for t in tabs if (got := t.first_after(sent, iteration)) is not None]
+        else:
+            while time.monotonic() - sent < 10 and not all(t.last_bytes > sent for t in tabs):
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(0.3)      # (a tab may draw in more than one go: the first bytes count)
+            theirs += [got - sent for t in tabs if (got := t.first_after(sent)) is not None]
     spent = time.monotonic() - t0
     tab_cpu = sum(cpu_seconds(p) - c for p, c in cpu.items() if Path(f"/proc/{p}").exists()) / spent
     rss = [memory_mb(p) for p in pids if Path(f"/proc/{p}").exists()]
@@ -132,21 +192,22 @@ def line(name: str, xs: list[float]) -> str:
             f"worst {max(ms):6.1f} ms  ({len(ms)})")
 
 
-async def measure(n: int, keys: int, lesson: str) -> None:
+async def measure(n: int, keys: int, lesson: str, design: str) -> None:
     teacher = Teacher(lesson, n)
     tasks: list[asyncio.Task] = []
     try:
         await teacher.ready()
         await asyncio.sleep(2.0)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as client:
-            one = [await open_tab(client, teacher.port, "ref")]
+            opener = open_page if design == "shared" else open_tab
+            one = [await opener(client, teacher.port, "ref")]
             tasks += [asyncio.ensure_future(t.read()) for t in one]
             while not one[0].first:
                 await asyncio.sleep(0.05)
             await asyncio.sleep(2.0)
             ref = await keys_phase(teacher, one, keys, 0)
             t0 = time.monotonic()
-            more = list(await asyncio.gather(*(open_tab(client, teacher.port, f"s{i}") for i in range(n - 1))))
+            more = list(await asyncio.gather(*(opener(client, teacher.port, f"s{i}") for i in range(n - 1))))
             tasks += [asyncio.ensure_future(t.read()) for t in more]
             tabs = one + more
             while time.monotonic() - t0 < 180 and not all(t.first for t in more):
@@ -160,29 +221,32 @@ async def measure(n: int, keys: int, lesson: str) -> None:
         teacher.keys("C-c")
         await asyncio.sleep(3)
         teacher.kill()
-    print(f"class mode, browser tabs (each its own mbsim join process), lesson {lesson}; {keys} teacher keys")
-    print(f"burst: {n - 1} tabs opening at once, all drawn after {burst:.1f} s")
+    what = ("one shared rendering of the class's screen, pictures fetched by each page" if design == "shared"
+            else "each tab its own mbsim join process")
+    print(f"class mode, browser pages ({what}), lesson {lesson}; {keys} teacher keys")
+    print(f"burst: {n - 1} pages opening at once, all showing the class after {burst:.1f} s")
     for r in (ref, big):
-        print(f"{r['n']} tab{'s' if r['n'] != 1 else ''}:")
+        print(f"{r['n']} page{'s' if r['n'] != 1 else ''}:")
         print(line("teacher's key → its own screen", r["teacher"]))
-        print(line("teacher's key → a tab's first bytes", r["tabs"]))
-        print(f"  CPU: teacher {100 * r['teacher_cpu']:.0f} % of a core, the tabs together {100 * r['tab_cpu']:.0f} %")
+        print(line("teacher's key → a page shows it", r["tabs"]))
+        print(f"  CPU: teacher {100 * r['teacher_cpu']:.0f} % of a core, its helpers together {100 * r['tab_cpu']:.0f} %")
         if r["rss"]:
-            print(f"  tab processes: {len(r['rss'])} (with the fork server), RSS median {statistics.median(r['rss']):.0f} MB, "
-                  f"sum {sum(r['rss']):.0f} MB")
+            print(f"  helper processes (screen or tabs, fork server): {len(r['rss'])}, RSS median "
+                  f"{statistics.median(r['rss']):.0f} MB, sum {sum(r['rss']):.0f} MB")
     p95 = percentile(big["tabs"], .95) * 1000
     tp95 = percentile(big["teacher"], .95) * 1000
-    print(f"budget at {n} tabs: follow p95 {p95:.0f} ms (≤ 500: {'met' if p95 <= 500 else 'NOT met'}), "
+    print(f"budget at {n} pages: follow p95 {p95:.0f} ms (≤ 500: {'met' if p95 <= 500 else 'NOT met'}), "
           f"teacher's keys p95 {tp95:.0f} ms (≤ 100: {'met' if tp95 <= 100 else 'NOT met'})")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tabs", type=int, default=30)
+    parser.add_argument("--pages", type=int, default=30)
+    parser.add_argument("--design", choices=("shared", "own"), default="shared")
     parser.add_argument("--keys", type=int, default=15)
     parser.add_argument("--lesson", default="why-shuffle")
     ns = parser.parse_args()
-    asyncio.run(asyncio.wait_for(measure(ns.tabs, ns.keys, ns.lesson), 900))
+    asyncio.run(asyncio.wait_for(measure(ns.pages, ns.keys, ns.lesson, ns.design), 900))
     return 0
 
 

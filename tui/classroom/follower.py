@@ -198,6 +198,8 @@ class FollowerApp(LessonApp):
             self.follower.forget()
         self.redraw()
         self.show_lesson_state()
+        if self.screen_sink is not None:  # the class's screen: a picture as soon as it is drawn
+            self.call_after_refresh(self.send_picture)
 
     def replace_simulation(self, sim: Simulation) -> None:
         super().replace_simulation(sim)

@@ -42,7 +42,7 @@ from .protocol import (
 from .room import Room, RoomFull, Student
 
 #: How often the teacher's app publishes its state (seconds): the follow latency's floor.
-PUBLISH_INTERVAL = 0.1
+PUBLISH_INTERVAL = 0.05
 #: Seconds a follower has to take one message before it is dropped.
 SEND_TIMEOUT = 10.0
 #: Seconds a follower has to say who it is after connecting.
