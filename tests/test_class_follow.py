@@ -206,3 +206,38 @@ def test_a_teacher_and_three_followers_agree_exactly(tmp_path: Path) -> None:
     assert follow(lesson, states, lambda i, n: i >= n // 2) >= 7
     # and what crossed the wire is small: a few hundred bytes to a couple of kilobytes a state
     assert max(len(text) for text, _, _ in states) < 3000
+
+
+def test_a_question_is_masked_on_a_follower_until_the_teacher_reveals_it() -> None:
+    """epochs-and-batches, slide 1: "How many batches make one epoch?" (N = 200, B = 5: 40).
+    While it is open the follower's panels hide 40 (the lesson's mask); the teacher's enter
+    reveals it, with its working, on the follower too."""
+    lesson = load_lesson("epochs-and-batches")
+    teacher = ClassApp(lesson, animate=False, fast=True)
+    texts: list[str] = []
+
+    async def teach() -> None:
+        async with teacher.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            teacher.publish()
+            texts.append(teacher.published_text)
+            await pilot.press("enter")
+            teacher.publish()
+            texts.append(teacher.published_text)
+
+    asyncio.run(teach())
+    follower = FollowerApp(lesson, animate=False)
+
+    async def follow_it() -> None:
+        async with follower.run_test(size=(120, 40)) as pilot:
+            await follower.apply_state(read_state(read_server(texts[0])))
+            await pilot.pause()
+            assert follower.open_questions() == [0]
+            assert follower.answer_mask.enabled and "40" in follower.answer_mask.forms
+            await follower.apply_state(read_state(read_server(texts[1])))
+            await pilot.pause()
+            assert follower.open_questions() == []
+            assert "200 / 5 = 40" in follower.revealed[0]
+            assert not follower.answer_mask.enabled
+
+    asyncio.run(follow_it())

@@ -102,6 +102,11 @@ def execute(ns: argparse.Namespace) -> int:
         bundle = lesson_bundle(ns.lesson)
     except LessonError as err:
         raise UsageError(printable(str(err))) from None
+    csv_slide = next((i for i, sl in enumerate(lesson.slides, 1) if sl.scenario.is_csv), None)
+    if lesson.start.is_csv or csv_slide is not None:
+        where = f"slide {csv_slide}" if csv_slide is not None and not lesson.start.is_csv else "its start"
+        raise UsageError(f"class {printable(ns.lesson)}: the lesson reads a CSV file ({where}), which followers "
+                         "cannot receive; a class needs built-in data sets")
     if ns.speed is not None:
         from tui.app import parse_speed
 
@@ -116,11 +121,6 @@ def execute(ns: argparse.Namespace) -> int:
         sim = Simulation(lesson.start)
     except ScenarioError as err:
         raise UsageError(printable(f"{lesson.source}:1: {err}")) from None
-    from .interactive import under_web_driver
-
-    if not (sys.stdin.isatty() and sys.stdout.isatty()) and not (
-            os.environ.get("MBSIM_FORCE_TUI") or under_web_driver()):
-        raise UsageError("class: the teacher's screen needs a terminal")
     from tui.classroom.room import Room
 
     room = Room(lesson.title or lesson.source, max_students=students, results=ns.results)
@@ -130,8 +130,14 @@ def execute(ns: argparse.Namespace) -> int:
         problem = output_problem(ns.results)
         if problem:
             raise UsageError(f"--results {visible(ns.results)}: {problem}")
+    from .interactive import under_web_driver
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()) and not (
+            os.environ.get("MBSIM_FORCE_TUI") or under_web_driver()):
+        raise UsageError("class: the teacher's screen needs a terminal")
+    if ns.results is not None:
         try:
-            room.write_results()
+            room.write_results()        # the header at once: the file exists, whole, from the start
         except OutputError as err:
             raise UsageError(f"--results: {err}") from None
     try:
