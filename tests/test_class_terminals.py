@@ -138,5 +138,9 @@ def test_a_class_in_three_terminals(tmux: Tmux, tmp_path: Path) -> None:
         tmux.wait(who, "rc=0")
     tmux.wait("teacher", "mbsim class: ended (2 students joined")
     # (the python processes' command lines; the panes' shells quote each word)
-    left = subprocess.run(["pgrep", "-f", f"tui (class|join) .*{port}"], capture_output=True, text=True).stdout.split()
-    assert left == []
+    pattern = f"tui (class|join) .*{port}"
+    end = time.monotonic() + 30      # (the teacher's interpreter is exiting: it may take a moment)
+    while (left := subprocess.run(["pgrep", "-a", "-f", pattern], capture_output=True, text=True).stdout) \
+            and time.monotonic() < end:
+        time.sleep(0.1)
+    assert left == "", left

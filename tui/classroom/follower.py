@@ -21,6 +21,7 @@ from the teacher's :class:`~tui.classroom.state.FollowState` (:meth:`FollowerApp
 from __future__ import annotations
 
 import asyncio
+import gzip
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -51,6 +52,8 @@ FREE_ACTIONS = frozenset({"quit", "interrupt", "help", "screenshot", "answer", "
 TEACHER_ACTIONS = frozenset({"next_slide", "previous_slide", "reveal", "toggle_lock"})
 VIEW_CLASSES = {"compare": CompareScreen, "cloud": CloudScreen, "lab": LabScreen}
 FOLLOWING = "following the teacher"
+#: How often the class's screen checks whether it must send a new picture (seconds).
+SCREEN_INTERVAL = 0.15
 
 
 class FollowerApp(LessonApp):
@@ -69,6 +72,9 @@ class FollowerApp(LessonApp):
         self.first = first
         self.connection = connection
         self._applying: asyncio.Lock | None = None
+        self.screen_sink: Callable[[bytes], Any] | None = None   # the class's screen: pictures go here
+        self._screen_key: tuple | None = None
+        self.pictures = 0
         self.student = name
         self.send = send                           # sends a protocol message to the teacher
         self.follower = Follower()
@@ -89,6 +95,26 @@ class FollowerApp(LessonApp):
             self.call_after_refresh(self.apply_state, self.first)
         if self.connection is not None:
             self.run_worker(self.connection.follow(self), name="class", group="class", exit_on_error=False)
+        if self.screen_sink is not None:
+            self.set_interval(SCREEN_INTERVAL, self.send_picture)
+
+    # -- the class's screen (browser pages) ---------------------------------------------------
+    def send_picture(self) -> None:
+        """When what is drawn changed since the last picture: an SVG of the screen, gzipped, to
+        :attr:`screen_sink` (the class server hands it to every browser page)."""
+        key = (self.applied, self.frames, self.plot_frames, self.busy, self.theme, self.size,
+               tuple(type(s).__name__ for s in self.screen_stack), len(self.screen_stack),
+               getattr(self.screen, "frames", 0), getattr(self.screen, "plot_frames", 0))
+        if key == self._screen_key:
+            return
+        self._screen_key = key
+        svg = self.export_screenshot(title=self.lesson.title)
+        self.pictures += 1
+        self.screen_sink(gzip.compress(svg.encode("utf-8"), 6))
+
+    def notify(self, *args: Any, **kwargs: Any) -> None:
+        if self.screen_sink is None:          # the class's screen shows no one's toasts
+            super().notify(*args, **kwargs)
 
     async def open_slide(self, index: int, back: bool = False) -> bool:
         """Lesson mode opens slide 0 when mounted: shown until the teacher's state arrives."""
@@ -127,16 +153,18 @@ class FollowerApp(LessonApp):
                             severity="error", timeout=6)
 
     async def _apply_state(self, state: FollowState) -> None:
+        first = self.state is None
         self.state = state
         self.teacher_running = state.running
-        if not state.locked:
+        if not state.locked and not first:
+            # free play from the state shown (one who joins now first gets the teacher's state)
             if self.locked:
                 self.locked = False
                 self.follower.forget()
                 self.notify("the teacher unlocked the class: play freely from here", timeout=5)
                 self.show_lesson_state()
             return
-        if not self.locked:
+        if not self.locked and state.locked:
             self.locked = True
             self.pause()
             self.notify("the teacher locked the class: back to the teacher's screen", timeout=4)
@@ -165,8 +193,13 @@ class FollowerApp(LessonApp):
                 self.revealed[q] = text
         self.status = state.status
         self.applied += 1
+        if not state.locked:          # joined while the class plays freely: from here
+            self.locked = False
+            self.follower.forget()
         self.redraw()
         self.show_lesson_state()
+        if self.screen_sink is not None:  # the class's screen: a picture as soon as it is drawn
+            self.call_after_refresh(self.send_picture)
 
     def replace_simulation(self, sim: Simulation) -> None:
         super().replace_simulation(sim)
@@ -336,9 +369,11 @@ def refusal_text(status: int, address: JoinAddress) -> str:
 class Connection:
     """A follower's websocket to the teacher (module docstring)."""
 
-    def __init__(self, address: JoinAddress, name: str) -> None:
+    def __init__(self, address: JoinAddress, name: str, screen_key: str | None = None) -> None:
+        """``screen_key``: connect as the class's screen (the server's secret), not a student."""
         self.address = address
         self.name = name
+        self.screen_key = screen_key
         self.session: Any = None
         self.ws: Any = None
         self.app: FollowerApp | None = None
@@ -352,7 +387,9 @@ class Connection:
         if self.session is None:
             self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=timeout))
         try:
-            self.ws = await self.session.ws_connect(self.address.websocket, heartbeat=15,
+            url = self.address.websocket
+            params = {"screen": self.screen_key} if self.screen_key else None
+            self.ws = await self.session.ws_connect(url, heartbeat=15, params=params,
                                                     max_msg_size=MAX_SERVER_MESSAGE, autoping=True)
         except aiohttp.WSServerHandshakeError as err:
             raise JoinRefused(refusal_text(err.status, self.address)) from None
@@ -392,15 +429,18 @@ class Connection:
             raise ProtocolError("the teacher's server sent binary data")
         return read_server(msg.data)
 
-    def send(self, text: str) -> None:
+    def send(self, text: str | bytes) -> None:
         ws = self.ws
         if ws is not None and not ws.closed:
             asyncio.ensure_future(self._send(ws, text))
 
     @staticmethod
-    async def _send(ws: Any, text: str) -> None:
+    async def _send(ws: Any, text: str | bytes) -> None:
         try:
-            await ws.send_str(text)
+            if isinstance(text, bytes):
+                await ws.send_bytes(text)
+            else:
+                await ws.send_str(text)
         except Exception:  # noqa: BLE001 - a lost connection: the reader notices and reconnects
             pass
 
@@ -432,6 +472,8 @@ class Connection:
                         if kind == "state":
                             latest.append(read_state(data))
                             wake.set()
+                        elif kind == "screen":
+                            continue
                         elif kind == "verdict":
                             app.show_verdict(read_verdict(data))
                         elif kind == "end":

@@ -45,6 +45,8 @@ MAX_SERVER_MESSAGE = 2 * 1024 * 1024
 #: Questions a slide may have, as far as the protocol goes.
 MAX_QUESTIONS = 100
 FOLLOW_PATH = "follow"
+#: The environment variable that gives the class's screen process its key (never in argv).
+SCREEN_KEY_ENV = "MBSIM_CLASS_SCREEN"
 #: Lesson mode's style sheets, by absolute path (a subclass elsewhere looks next to its own file).
 LESSON_CSS = [str(Path(__file__).resolve().parent.parent / name) for name in ("app.tcss", "lesson.tcss")]
 
@@ -180,6 +182,7 @@ def _int(data: dict[str, Any], key: str, low: int, high: int) -> int:
 @dataclass(frozen=True)
 class Join:
     name: str
+    page: bool = False      # a browser page: it is told when the class's screen changes
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,7 @@ def read_client(text: Any) -> Join | AnswerMessage:
     if kind == "join":
         if data.get("protocol") != PROTOCOL:
             raise ProtocolError(f"protocol {str(data.get('protocol'))[:10]!r}: this class speaks protocol {PROTOCOL}")
-        return Join(clean_name(data.get("name")))
+        return Join(clean_name(data.get("name")), data.get("page") is True)
     if kind == "answer":
         slide = _int(data, "slide", 0, 10_000)
         question = _int(data, "question", 0, MAX_QUESTIONS)
@@ -207,8 +210,8 @@ def read_client(text: Any) -> Join | AnswerMessage:
     raise ProtocolError(f"a message of type {clean_text(kind, 20)!r}: a follower sends only join and answer")
 
 
-def join_message(name: str) -> str:
-    return dump({"t": "join", "protocol": PROTOCOL, "name": name})
+def join_message(name: str, page: bool = False) -> str:
+    return dump({"t": "join", "protocol": PROTOCOL, "name": name, "page": page})
 
 
 def answer_message(slide: int, question: int, text: str) -> str:
@@ -219,7 +222,7 @@ def read_server(text: Any) -> dict[str, Any]:
     """A message from the teacher's server: its type checked here, its fields where it is
     used (:func:`tui.classroom.state.read_state`, :func:`read_verdict`, ...)."""
     data = _load(text, MAX_SERVER_MESSAGE)
-    if data["t"] not in ("hello", "state", "verdict", "end"):
+    if data["t"] not in ("hello", "state", "verdict", "end", "screen"):
         raise ProtocolError(f"an unknown message type {clean_text(data['t'], 20)!r}")
     return data
 

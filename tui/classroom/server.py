@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import secrets
 import socket
 import time
 from collections import deque
@@ -41,7 +42,7 @@ from .protocol import (
 from .room import Room, RoomFull, Student
 
 #: How often the teacher's app publishes its state (seconds): the follow latency's floor.
-PUBLISH_INTERVAL = 0.1
+PUBLISH_INTERVAL = 0.05
 #: Seconds a follower has to take one message before it is dropped.
 SEND_TIMEOUT = 10.0
 #: Seconds a follower has to say who it is after connecting.
@@ -50,6 +51,9 @@ JOIN_TIMEOUT = 10.0
 MAX_QUEUED = 32
 #: Bytes the server's write buffer may hold for one follower before it is dropped.
 MAX_BUFFERED = 1024 * 1024
+#: The largest picture of the class's screen (gzipped SVG) and how many are kept.
+MAX_SCREEN = 4 * 1024 * 1024
+SCREENS_KEPT = 4
 
 PAGE_STYLE = ("body{font-family:sans-serif;max-width:40em;margin:4em auto;padding:0 1em;"
               "background:#1e1e2e;color:#ddd}h1{font-size:1.4em}code{color:#fc6}")
@@ -71,6 +75,8 @@ class Seat:
         self.transport = transport
         self.student = student
         self.latest: str | None = None
+        self.screen: str | None = None         # a page: the newest "the screen changed" note
+        self.page = False
         self.queue: deque[str] = deque()
         self.wake = asyncio.Event()
         self.drop = drop
@@ -80,6 +86,10 @@ class Seat:
     def offer(self, state: str) -> None:
         """The newest state replaces one not yet sent."""
         self.latest = state
+        self.wake.set()
+
+    def offer_screen(self, note: str) -> None:
+        self.screen = note
         self.wake.set()
 
     def push(self, message: str) -> None:
@@ -103,9 +113,11 @@ class Seat:
             while not self.closed:
                 await self.wake.wait()
                 self.wake.clear()
-                while not self.closed and (self.latest is not None or self.queue):
+                while not self.closed and (self.latest is not None or self.screen is not None or self.queue):
                     if self.latest is not None:
                         message, self.latest = self.latest, None
+                    elif self.screen is not None:
+                        message, self.screen = self.screen, None
                     else:
                         message = self.queue.popleft()
                     if self.buffered() > MAX_BUFFERED:
@@ -139,17 +151,24 @@ class ClassServer:
         self.changed = changed or (lambda: None)
         self.log_line = LimitedLog(log or (lambda line: None))
         self.page = page
+        self.on_page: Callable[[], None] | None = None     # a browser page joined (start the screen)
         self.seats: set[Seat] = set()
         self.state: str | None = None              # the latest state, for a follower that joins
         self.runner: web.AppRunner | None = None
         self.ended = False
         self.extra_routes: list[web.RouteDef] = []
+        # the class's screen (browser pages): one follower renders it, pages fetch its pictures
+        self.screen_secret = secrets.token_urlsafe(24)
+        self.screen_seat: Seat | None = None
+        self.screens: dict[int, bytes] = {}        # version → gzipped SVG (the last few)
+        self.screen_version = 0
 
     # -- the application ---------------------------------------------------------------------
     def make_app(self) -> web.Application:
         app = web.Application(middlewares=[self.guard], client_max_size=MAX_CLIENT_MESSAGE)
         app.add_routes(self.extra_routes + [
             web.get(f"/{{code}}/{FOLLOW_PATH}", self.handle_follow),
+            web.get("/{code}/screen/{version:[0-9]{1,12}}.svg", self.handle_screen),
             web.get("/{code}", self.handle_page),
             web.get("/", self.handle_root),
         ])
@@ -206,6 +225,11 @@ class ClassServer:
     async def handle_follow(self, request: web.Request) -> web.StreamResponse:
         if self.ended:
             return self.refuse(request, 503, "The class has ended", "The teacher has ended the class.", "ended")
+        given = request.query.get("screen")
+        if given is not None:
+            if not secrets.compare_digest(given.encode("utf-8", "replace"), self.screen_secret.encode()):
+                return self.refuse(request, 403, "Not the class's screen", "", "wrong screen key")
+            return await self.handle_screen_seat(request)
         if self.full():
             return self.refuse(request, 503, "The class is full",
                                f"All {self.room.max_students} seats are taken; ask the teacher.", "full")
@@ -238,10 +262,16 @@ class ClassServer:
                 await ws.send_str(end_message(f"the class is full ({self.room.max_students} students)"))
                 return ws
             seat = Seat(ws, student, self._drop, request.transport)
+            seat.page = join.page
             self.seats.add(seat)
             await ws.send_str(dump({"t": "hello", "protocol": 1, "lesson": self.hello, "name": student.name}))
             if self.state is not None:
                 seat.offer(self.state)
+            if seat.page:
+                if self.on_page is not None:
+                    self.on_page()
+                if self.screen_version:
+                    seat.offer_screen(dump({"t": "screen", "v": self.screen_version}))
             sender = asyncio.ensure_future(seat.send_loop())
             self.log_line(f"class: {student.name} joined ({self.room.connected} connected)")
             self.changed()
@@ -282,6 +312,59 @@ class ClassServer:
                 seat.push(verdict_message(verdict))
                 self.changed()
 
+    async def handle_screen_seat(self, request: web.Request) -> web.StreamResponse:
+        """The follower that renders the class's screen for browser pages (it knows the screen
+        key: a process this server started); it is no student, and it sends pictures."""
+        ws = web.WebSocketResponse(heartbeat=15, max_msg_size=MAX_SCREEN)
+        if not ws.can_prepare(request).ok:
+            return self.refuse(request, 400, "Not a websocket", "", "not a websocket")
+        await ws.prepare(request)
+        seat = Seat(ws, Student(0, "(class screen)"), self._drop_screen, request.transport)
+        old, self.screen_seat = self.screen_seat, seat
+        if old is not None:
+            self._drop_screen(old, "replaced")
+        await ws.send_str(dump({"t": "hello", "protocol": 1, "lesson": self.hello, "name": ""}))
+        if self.state is not None:
+            seat.offer(self.state)
+        sender = asyncio.ensure_future(seat.send_loop())
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.BINARY:
+                    self.screen_frame(bytes(message.data))
+        except (asyncio.CancelledError, ConnectionError):
+            pass
+        finally:
+            sender.cancel()
+            seat.closed = True
+            if self.screen_seat is seat:
+                self.screen_seat = None
+        return ws
+
+    def _drop_screen(self, seat: Seat, why: str) -> None:
+        seat.closed = True
+        seat.wake.set()
+        asyncio.ensure_future(self._close_ws(seat.ws, 1008, why))
+
+    def screen_frame(self, data: bytes) -> None:
+        """A new picture of the class's screen (gzipped SVG): kept, and every page told."""
+        if data[:2] != b"\x1f\x8b":           # gzip's magic: anything else is not a picture
+            return
+        self.screen_version += 1
+        self.screens[self.screen_version] = data
+        for v in [v for v in self.screens if v < self.screen_version - SCREENS_KEPT + 1]:
+            del self.screens[v]
+        note = dump({"t": "screen", "v": self.screen_version})
+        for seat in list(self.seats):
+            if seat.page:
+                seat.offer_screen(note)
+
+    async def handle_screen(self, request: web.Request) -> web.StreamResponse:
+        data = self.screens.get(int(request.match_info["version"]))
+        if data is None:
+            raise web.HTTPNotFound(text="That picture is gone: a newer one is on its way.")
+        return web.Response(body=data, headers={"Content-Type": "image/svg+xml", "Content-Encoding": "gzip",
+                                                "Cache-Control": "no-store"})
+
     def _drop(self, seat: Seat, why: str) -> None:
         if seat.closed:
             return
@@ -310,6 +393,8 @@ class ClassServer:
         self.state = state
         for seat in list(self.seats):
             seat.offer(state)
+        if self.screen_seat is not None:
+            self.screen_seat.offer(state)
 
     # -- running ------------------------------------------------------------------------------
     async def start(self, sock: socket.socket) -> None:
@@ -333,6 +418,8 @@ class ClassServer:
                 pass
             await self._close_ws(seat.ws, 1001, "class ended")
 
+        if self.screen_seat is not None:
+            seats.append(self.screen_seat)
         await asyncio.gather(*(bye(s) for s in seats), return_exceptions=True)
         if self.runner is not None:
             await self.runner.cleanup()

@@ -67,15 +67,16 @@ class FollowState:
     running: bool = False
     status: str = ""
     at: float = 0.0
+    questions: int = 0          # questions on the slide (a browser page's answer box)
 
     def same_as(self, other: FollowState | None) -> bool:
         """True when a follower would show the same (the sequence number and time aside)."""
         if other is None:
             return False
         return (self.slide, self.journal, self.locked, self.lens, self.phase, self.view, self.revealed,
-                self.running, self.status) == (other.slide, other.journal, other.locked, other.lens,
-                                                other.phase, other.view, other.revealed, other.running,
-                                                other.status)
+                self.running, self.status, self.questions) == (
+                    other.slide, other.journal, other.locked, other.lens, other.phase, other.view,
+                    other.revealed, other.running, other.status, other.questions)
 
     def encode(self) -> str:
         return dump({"t": "state", "seq": self.seq, "at": self.at, "slide": self.slide,
@@ -83,7 +84,7 @@ class FollowState:
                      "view": None if self.view is None else self.view.to_json(),
                      "sim": self.journal.to_json(),
                      "revealed": {str(k): v for k, v in sorted(self.revealed.items())},
-                     "running": self.running, "status": self.status})
+                     "running": self.running, "status": self.status, "questions": self.questions})
 
 
 def _bool(data: dict[str, Any], key: str) -> bool:
@@ -149,9 +150,10 @@ def read_state(data: dict[str, Any]) -> FollowState:
     status = data.get("status")
     if not isinstance(status, str):
         raise ProtocolError("the state's status must be text")
+    questions = _index(data.get("questions"), "the state's questions", MAX_QUESTIONS)
     return FollowState(seq, slide, journal, _bool(data, "locked"), _bool(data, "lens"), _bool(data, "phase"),
                        read_view(data.get("view")), revealed, _bool(data, "running"),
-                       clean_text(status, MAX_STATUS), float(at))
+                       clean_text(status, MAX_STATUS), float(at), questions)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from dataclasses import replace
 from typing import Any
 
 from textual.binding import Binding
@@ -114,7 +115,7 @@ class ClassApp(LessonApp):
         return FollowState(self.seq, max(self.index, 0), journal_of(sim), self.locked,
                            bool(self.lens.display), bool(self.phase_view.display), self.view_state(),
                            revealed, bool(self.running or self._lesson_run), clean_text(self.status, 200),
-                           time.time())
+                           time.time(), len(self.slide.questions) if self.index >= 0 else 0)
 
     def publish(self) -> None:
         """Send the state to the followers when it changed (and say once if it cannot be)."""
@@ -130,8 +131,7 @@ class ClassApp(LessonApp):
         if state.same_as(self.published):
             return
         self.seq += 1
-        state = FollowState(self.seq, state.slide, state.journal, state.locked, state.lens, state.phase,
-                            state.view, state.revealed, state.running, state.status, state.at)
+        state = replace(state, seq=self.seq)
         try:
             text = state.encode()
         except (JournalError, ValueError) as err:

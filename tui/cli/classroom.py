@@ -148,6 +148,17 @@ def execute(ns: argparse.Namespace) -> int:
     return _serve(lesson, sim, room, bundle, sock, loopback, ns, address, code)
 
 
+def browser_tabs(server, sock, code: str, sim, max_students: int, title: str):  # noqa: ANN001, ANN201
+    """Browser followers: each tab its own ``mbsim join`` process (tui/classroom/web.py), at most
+    what this machine's memory and cores hold (tui/serve_sizing.py) and the class's cap."""
+    from tui.classroom.web import BrowserTabs, local_url
+    from tui.serve_sizing import Sizing, estimate_session_mb, mem_available_mb
+
+    sizing = Sizing(estimate_session_mb(sim), mem_available_mb())
+    return BrowserTabs(server, local_url(sock, code), sizing=sizing,
+                       max_tabs=min(max_students, sizing.initial_cap()), title=f"mbsim class · {title}")
+
+
 def _serve(lesson, sim, room, bundle, sock, loopback: bool, ns: argparse.Namespace, address: str,  # noqa: ANN001
            code: str) -> int:
     import asyncio
@@ -171,6 +182,9 @@ def _serve(lesson, sim, room, bundle, sock, loopback: bool, ns: argparse.Namespa
                 app.notify(line, severity="warning", timeout=4, markup=False)
 
         server.log_line.log = log
+        tabs = browser_tabs(server, sock, code, sim, room.max_students, lesson.title)
+        server.page, server.extra_routes = tabs.page, tabs.routes()
+        await tabs.start()
         await server.start(sock)
         app.handle_signals = True
         try:
@@ -178,6 +192,7 @@ def _serve(lesson, sim, room, bundle, sock, loopback: bool, ns: argparse.Namespa
         finally:
             ended["students"] = len(room.students)
             await server.close("the teacher ended the class")
+            await tabs.close()
             sock.close()
             await asyncio.sleep(0)
         return int(app.return_code or result or 0)

@@ -32,6 +32,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", nargs="?", metavar="http://HOST:PORT/CODE", help="the address the teacher shows")
     parser.add_argument("--name", default=None, metavar="NAME",
                         help="your name as the teacher sees it (default: your login name)")
+    # the class's screen for browser pages: started by mbsim class itself, with its key in the
+    # environment (MBSIM_CLASS_SCREEN), headless
+    parser.add_argument("--screen", action="store_true", default=False, help=argparse.SUPPRESS)
 
 
 def default_name() -> str:
@@ -58,7 +61,43 @@ def execute(ns: argparse.Namespace) -> int:
             raise UsageError(f"--name {ns.name!r}: a name of 1 to {MAX_NAME} printable characters is needed")
     else:
         name = clean_name(default_name())
+    if ns.screen:
+        from tui.classroom.protocol import SCREEN_KEY_ENV
+
+        key = os.environ.get(SCREEN_KEY_ENV, "")
+        if not key:
+            raise UsageError(f"join --screen: started by mbsim class only ({SCREEN_KEY_ENV} is not set)")
+        return screen(address, key)
     return follow(address, name)
+
+
+#: The size of the class's screen (browser pages scale its pictures to their window).
+SCREEN_SIZE = (120, 40)
+
+
+def screen(address, key: str) -> int:  # noqa: ANN001 - JoinAddress
+    """The class's screen: a headless follower sending a picture of itself when it changes."""
+    import asyncio
+
+    from tui.classroom.follower import Connection, FollowerApp, JoinRefused
+
+    async def main() -> int:
+        conn = Connection(address, "", screen_key=key)
+        try:
+            hello = await conn.open()
+        except JoinRefused as err:
+            print(f"{PROG}: {err}", file=sys.stderr, flush=True)
+            await conn.close()
+            return EXIT_USAGE
+        app = FollowerApp(hello.lesson, name="", first=hello.first_state, connection=conn, animate=False)
+        app.screen_sink = conn.send
+        try:
+            await app.run_async(headless=True, size=SCREEN_SIZE)
+        finally:
+            await conn.close()
+        return EXIT_OK
+
+    return asyncio.run(main())
 
 
 def has_terminal() -> bool:
