@@ -104,13 +104,23 @@ class FollowerApp(LessonApp):
         :attr:`screen_sink` (the class server hands it to every browser page)."""
         key = (self.applied, self.frames, self.plot_frames, self.busy, self.theme, self.size,
                tuple(type(s).__name__ for s in self.screen_stack), len(self.screen_stack),
-               getattr(self.screen, "frames", 0), getattr(self.screen, "plot_frames", 0))
+               getattr(self.screen, "frames", 0), getattr(self.screen, "plot_frames", 0), self._prose_key())
         if key == self._screen_key:
             return
         self._screen_key = key
         svg = self.export_screenshot(title=self.lesson.title)
         self.pictures += 1
         self.screen_sink(gzip.compress(svg.encode("utf-8"), 6))
+
+    def _prose_key(self) -> tuple:
+        """What the slide's prose looks like on screen: Textual mounts and lays out a Markdown's
+        blocks after the state that asked for it was applied, so a picture taken then shows an
+        empty panel; this changes when the blocks are drawn (or scrolled), and a new picture follows."""
+        out: list[Any] = []
+        for widget in self.screen.query("#lesson-text, #lesson-scroll, #lesson-question-scroll"):
+            out += [widget.id, len(widget.children), tuple(widget.virtual_size), tuple(widget.scroll_offset),
+                    tuple(widget.size)]
+        return tuple(out)
 
     def notify(self, *args: Any, **kwargs: Any) -> None:
         if self.screen_sink is None:          # the class's screen shows no one's toasts
