@@ -288,3 +288,60 @@ def test_the_class_screen_picture_shows_the_slide_prose_once_it_is_drawn() -> No
     assert "A sample is one row of data" in shown
     assert "How many batches make one epoch?" in shown
     assert "200 / 5 = 40" not in shown
+
+
+def test_followers_follow_the_teachers_speed_and_landscape_parameters() -> None:
+    """epochs-and-batches, slide 1 (a line: w and b). The teacher's + twice goes 10 → 20 → 50
+    batches per second (tui.runloop.SPEEDS), five more reach "max"; the palette's landscape choice
+    (b across, w up: parameters 1 and 0) shows on the follower as chosen. A state whose speed or
+    pair is out of range is refused with a message, not shown."""
+    import json
+
+    import pytest
+
+    from tui.classroom.protocol import ProtocolError
+
+    lesson = load_lesson("epochs-and-batches")
+    teacher = ClassApp(lesson, animate=False, fast=True)
+    texts: list[str] = []
+
+    async def teach() -> None:
+        async with teacher.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            teacher.action_faster()             # (the slide's keys list leaves + out: the action)
+            teacher.action_faster()
+            teacher.action_landscape_params(1, 0)
+            await pilot.pause()
+            teacher.publish()
+            texts.append(teacher.published_text)
+            for _ in range(5):
+                teacher.action_faster()
+            await pilot.pause()
+            teacher.publish()
+            texts.append(teacher.published_text)
+
+    asyncio.run(teach())
+    first, second = (read_state(read_server(t)) for t in texts)
+    assert (first.speed, first.pair) == (50.0, (1, 0))
+    assert (second.speed, second.pair) == (None, (1, 0))
+    follower = FollowerApp(lesson, animate=False)
+
+    async def follow_it() -> None:
+        async with follower.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            assert follower.speed == 10 and follower.landscape.plane_mode != "axes"
+            await follower.apply_state(first)
+            await pilot.pause()
+            assert follower.speed == 50.0
+            assert follower.landscape.plane_mode == "axes" and tuple(follower.landscape.pair) == (1, 0)
+            await follower.apply_state(second)
+            await pilot.pause()
+            assert follower.speed is None
+
+    asyncio.run(follow_it())
+    for field, bad in (("speed", 0), ("speed", "fast"), ("speed", True), ("pair", [0, 0]), ("pair", [0]),
+                       ("pair", [-1, 1]), ("pair", "w,b")):
+        data = read_server(texts[0])
+        data[field] = bad
+        with pytest.raises(ProtocolError):
+            read_state(json.loads(json.dumps(data)))

@@ -192,6 +192,7 @@ class FollowerApp(LessonApp):
             self.replace_simulation(sim)
         elif before != (sim.iteration, len(sim.segments)) and sim.iteration < before[0]:
             self._jumped("back")
+        self._follow_settings(state)
         if bool(self.lens.display) != state.lens:
             self._show_panel("lens", state.lens)
         if bool(self.phase_view.display) != state.phase:
@@ -210,6 +211,17 @@ class FollowerApp(LessonApp):
         self.show_lesson_state()
         if self.screen_sink is not None:  # the class's screen: a picture as soon as it is drawn
             self.call_after_refresh(self.send_picture)
+
+    def _follow_settings(self, state: FollowState) -> None:
+        """The teacher's speed (the header says it; a run here goes at it) and the landscape's two
+        parameters when the teacher chose them (ignored if this run has no such parameters)."""
+        if self.speed != state.speed:
+            self.speed = state.speed
+        pair = state.pair
+        if pair is not None and self.sim is not None and max(pair) < self.sim.model.n_params:
+            view = self.landscape
+            if getattr(view, "plane_mode", "path") != "axes" or tuple(view.pair) != pair:
+                view.set_params(*pair)
 
     def replace_simulation(self, sim: Simulation) -> None:
         super().replace_simulation(sim)
