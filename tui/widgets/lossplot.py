@@ -42,6 +42,7 @@ from textual.geometry import Region
 from textual_plotext import PlotextPlot
 
 from ..messages import SimulationChanged
+from ._linecache import CachedLines
 from ._cells import LINE_CONTRAST, RGB, blend, enable_partial_line_updates, hex_rgb, readable
 from ._runs import RUN_STYLES, revision_key, source_kind
 
@@ -175,7 +176,7 @@ def one_per_row(ticks: list[float], low: float, high: float, rows: int, gap: int
     return sorted(taken.values())
 
 
-class LossPlot(PlotextPlot):
+class LossPlot(CachedLines, PlotextPlot):
     """Loss curves of the run so far; see the module docstring for what each curve is."""
 
     PLOT_KIND = "lossplot"          # its timing row in tui.runloop
@@ -211,6 +212,7 @@ class LossPlot(PlotextPlot):
         self._text: Text | None = None
         self._text_size: tuple[int, int] | None = None
         self._lines: list[tuple[str, list]] = []
+        self._rows: list[Text] = []           # the lines of _text (kept objects while unchanged)
         self._xlim: tuple[float, float] | None = None
         self._ylim: tuple[float, float] | None = None
         self._log_locked: bool | None = None
@@ -293,6 +295,7 @@ class LossPlot(PlotextPlot):
     def on_resize(self) -> None:
         self._text = None
         self._lines = []
+        self._rows = []
         self._sig = None
         if self._sim is not None:
             self._draw(full=True)
@@ -308,11 +311,16 @@ class LossPlot(PlotextPlot):
 
     # ------------------------------------------------------------------------------------
     def render(self) -> Text:
+        self.content_lines()
+        return self._text
+
+    def content_lines(self) -> list[Text]:
         size = (self.size.width, self.size.height)
         if self._text is None or self._text_size != size:
             self._text, self._text_size = self._build(), size
-            self._lines = [self._line_cells(t) for t in self._text.split("\n", allow_blank=True)]
-        return self._text
+            self._rows = self._text.split("\n", allow_blank=True)
+            self._lines = [self._line_cells(t) for t in self._rows]
+        return self._rows
 
     def _draw(self, full: bool = False) -> None:
         """Rebuild the picture; ask Textual to repaint only the changed span of each line."""
@@ -320,22 +328,26 @@ class LossPlot(PlotextPlot):
         self.redraws += 1
         size = (self.size.width, self.size.height)
         text = self._build()
-        lines = [self._line_cells(t) for t in text.split("\n", allow_blank=True)]
-        old = self._lines
+        rows = text.split("\n", allow_blank=True)
+        lines = [self._line_cells(t) for t in rows]
+        old, old_rows = self._lines, self._rows
         self._text, self._text_size = text, size
         self._lines = lines
-        if full or len(old) != len(lines):
+        if full or len(old) != len(lines) or len(old_rows) != len(rows):
+            self._rows = rows
             self.painted_cells = size[0] * size[1]
             self.refresh()
             return
         cells = 0
         for y, (new, prev) in enumerate(zip(lines, old)):
             if new == prev:
+                rows[y] = old_rows[y]         # the same line: its strips stay cached
                 continue
             x0, x1 = _changed_span(prev, new)
             if x1 > x0:
                 cells += x1 - x0
                 self.refresh(Region(x0, y, x1 - x0, 1))
+        self._rows = rows
         self.painted_cells = cells
 
     @staticmethod
