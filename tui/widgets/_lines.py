@@ -55,6 +55,22 @@ def _cells(line: Text, console: Console) -> list[tuple[str, object]]:
     return cells
 
 
+def _line_cells(line: Text, console: Console) -> list[tuple[str, object]]:
+    """The cells of a line for comparing two versions of it: (character, the styles over it) per
+    cell, read from the spans (no rendering) when every character is one cell wide; else
+    :func:`_cells`. Equal lists mean the same picture."""
+    plain = line.plain
+    if cell_len(plain) != len(plain):
+        return _cells(line, console)
+    styles: list = [None] * len(plain)
+    if line.style:
+        styles = [(line.style,)] * len(plain)
+    for start, end, style in line.spans:
+        for k in range(max(0, start), min(end, len(plain))):
+            styles[k] = (style,) if styles[k] is None else styles[k] + (style,)
+    return list(zip(plain, styles))
+
+
 def changed_runs(old: list[tuple[str, object]], new: list[tuple[str, object]],
                  gap: int = MERGE_GAP) -> list[tuple[int, int]]:
     """Cell ranges [x0, x1) where two rendered lines differ, close ranges merged."""
@@ -144,7 +160,7 @@ class ItemLine(CachedLines, Widget):
                 rows.append(a)                # the same line: its strips stay cached
                 continue
             rows.append(b)
-            for x0, x1 in changed_runs(_cells(a, console), _cells(b, console)):
+            for x0, x1 in changed_runs(_line_cells(a, console), _line_cells(b, console)):
                 self.refresh(Region(x0, y, min(x1, width) - x0, 1))
         self._rows = rows
 
