@@ -156,7 +156,7 @@ def cpu_share(root: Path, args: list[str], size: tuple[int, int], seconds: float
 def key_latency(root: Path, args: list[str], size: tuple[int, int], keys: int) -> list[float]:
     """Seconds from writing ``space`` to the header showing its effect (paused / running), while
     the app runs; ``2 * keys`` keys (each pause and each resume)."""
-    app = start(root, [*args, "--run"], size)
+    app = start(root, [*args, "--epochs", "100000", "--run"], size)   # never finishes meanwhile
     out = []
     try:
         time.sleep(2.0)
