@@ -11,8 +11,9 @@ running, ``space`` is written to the pty and timed until the header says "paused
 screen (then ``space`` again until it says "running"), ``--keys`` times at staggered moments.
 
 With ``--before DIR`` (another checkout, e.g. ``git archive main | tar -x -C /tmp/before``), each
-case is measured for that checkout right before this one (paired: the same moment of a shared
-machine), and the ratio now / before is printed.
+CPU case runs that checkout's app and this one's at the same time (paired: the same moments of a
+shared machine) and the ratio now / before is printed; key latencies are measured one after the
+other.
 
     python bench/cpu.py [--seconds 20] [--size 120x40] [--keys 10] [--before DIR] [--only NAME]
 """
@@ -153,6 +154,27 @@ def cpu_share(root: Path, args: list[str], size: tuple[int, int], seconds: float
         app.close()
 
 
+def cpu_shares_together(roots: list[tuple[str, Path]], args: list[str], size: tuple[int, int],
+                        seconds: float, warm: float = 3.0) -> dict[str, float]:
+    """Percent of a core each checkout's app uses, all running at the same time (the same moments
+    of a shared machine: paired)."""
+    apps = {label: start(root, args, size) for label, root in roots}
+    try:
+        time.sleep(warm)
+        c0 = {label: app.cpu() for label, app in apps.items()}
+        t0 = time.perf_counter()
+        time.sleep(seconds)
+        c1 = {label: app.cpu() for label, app in apps.items()}
+        t1 = time.perf_counter()
+        for app in apps.values():
+            if not app.alive:
+                raise SystemExit(f"bench: an app ended early:\n{app.text()}")
+        return {label: 100 * (c1[label] - c0[label]) / (t1 - t0) for label in apps}
+    finally:
+        for app in apps.values():
+            app.close()
+
+
 def key_latency(root: Path, args: list[str], size: tuple[int, int], keys: int) -> list[float]:
     """Seconds from writing ``space`` to the header showing its effect (paused / running), while
     the app runs; ``2 * keys`` keys (each pause and each resume)."""
@@ -195,7 +217,7 @@ def main() -> int:
     if not a.no_cpu:
         for name, opts in cases:
             for mode, extra in (("paused", []), ("running ×10", ["--run"])):
-                got = {label: cpu_share(root, opts + extra, size, a.seconds) for label, root in roots}
+                got = cpu_shares_together(roots, opts + extra, size, a.seconds)
                 line = "  ".join(f"{label} {v:5.1f} %" for label, v in got.items())
                 ratio = f"  (now/before {got['now'] / got['before']:.2f})" if "before" in got and got["before"] > 0 else ""
                 print(f"  {name:16} {mode:12} {line}{ratio}", flush=True)

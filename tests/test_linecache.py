@@ -87,3 +87,28 @@ async def test_a_line_wider_than_the_panel_wraps_as_before() -> None:
         shown = [lines.render_line(y).text.rstrip() for y in range(lines.size.height)]
         assert shown[0] == "aaaa bbbb"
         assert "cccc dddd" in shown
+
+
+def test_a_narrow_crop_is_textuals_crop() -> None:
+    """The partial-update writer cuts one-cell-per-character lines by characters
+    (tui.widgets._partial_updates._crop_narrow): the same segments as ``Strip.crop``."""
+    import random
+
+    from rich.segment import Segment
+    from rich.style import Style
+    from textual.strip import Strip
+
+    from tui.widgets._partial_updates import _crop_narrow
+
+    rng = random.Random(7)
+    chars = "ab ⠁⠂⣿━│┤◆●→"
+    styles = [None, Style(color="red"), Style(bold=True), Style(color="#123456", bgcolor="#ffffff")]
+    for _ in range(300):
+        segments = [Segment("".join(rng.choice(chars) for _ in range(rng.randint(1, 9))), rng.choice(styles))
+                    for _ in range(rng.randint(1, 8))]
+        strip = Strip(segments)
+        n = strip.cell_length
+        a = rng.randint(0, n)
+        b = rng.randint(a, n)
+        assert list(_crop_narrow(strip, a, b)) == list(strip.crop(a, b)), (segments, a, b)
+        assert _crop_narrow(strip, a, b).cell_length == strip.crop(a, b).cell_length

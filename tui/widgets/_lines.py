@@ -119,6 +119,7 @@ class ItemLine(CachedLines, Widget):
     def notify_style_update(self) -> None:
         self._styles = {}
         self._rows = None
+        self.style_generation = getattr(self, "style_generation", 0) + 1   # items built before are stale
         super().notify_style_update()
 
     @property

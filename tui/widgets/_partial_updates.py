@@ -35,7 +35,6 @@ def enable_partial_line_updates() -> bool:
     if _PATCHED:
         return True
     try:
-        from rich.cells import cell_len
         from rich.control import Control
         from textual._compositor import ChopsUpdate
     except ImportError:  # pragma: no cover - a Textual without this internal: leave it alone
@@ -64,11 +63,15 @@ def enable_partial_line_updates() -> bool:
                     append(strip.render(console))
                     continue
                 start = max(0, x1 - x)
-                if start:
-                    text = strip.text
-                    if cell_len(text) != len(text):
-                        start = 0
-                strip = strip.crop(start, min(end, x2) - x)
+                stop = min(end, x2) - x
+                if strip.cell_length == len(strip.text):
+                    # one cell per character: cut by characters (Textual measures every segment
+                    # with cell_len, slow for braille and box drawing: a third of a running
+                    # app's time went here)
+                    strip = _crop_narrow(strip, start, stop)
+                else:
+                    strip = strip.crop(0, stop)       # a cut through a wide character would garble it
+                    start = 0
                 append(move_to(x + start, y).segment.text)
                 append(strip.render(console))
             if y != last_y:
@@ -79,6 +82,33 @@ def enable_partial_line_updates() -> bool:
     _patch_partial_rows()
     _PATCHED = True
     return True
+
+
+def _crop_narrow(strip, start: int, stop: int):  # noqa: ANN001, ANN202
+    """``strip.crop(start, stop)`` for a strip whose characters are one cell each."""
+    from rich.segment import Segment
+    from textual.strip import Strip
+
+    if start <= 0 and stop >= strip.cell_length:
+        return strip
+    if stop <= start:
+        return Strip([], 0)
+    out = []
+    pos = 0
+    for segment in strip:
+        text, style, control = segment
+        n = len(text)
+        if control is not None:               # (none in screen lines; be exact if there is one)
+            return strip.crop(start, stop)
+        if pos + n <= start:
+            pos += n
+            continue
+        if pos >= stop:
+            break
+        a, b = max(start - pos, 0), min(stop - pos, n)
+        out.append(segment if (a == 0 and b == n) else Segment(text[a:b], style))
+        pos += n
+    return Strip(out, max(0, stop - max(start, 0)))
 
 
 def _row_runs(rows: list[int]) -> list[tuple[int, int]]:

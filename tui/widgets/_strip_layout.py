@@ -32,7 +32,21 @@ class Layout:
         return len(self.p0)
 
 
+_LAYOUTS: list = []       # the last few (n, sizes, width, max_rows, layout): the same plan every frame
+
+
 def make_layout(n: int, sizes: tuple[int, ...], width: int, max_rows: int) -> Layout:
+    """:func:`lay_out`, remembered for the last few plans (the strip asks every frame)."""
+    for entry in _LAYOUTS:
+        if entry[1] is sizes and entry[0] == n and entry[2] == width and entry[3] == max_rows:
+            return entry[4]
+    layout = lay_out(n, sizes, width, max_rows)
+    _LAYOUTS.insert(0, (n, sizes, width, max_rows, layout))
+    del _LAYOUTS[4:]
+    return layout
+
+
+def lay_out(n: int, sizes: tuple[int, ...], width: int, max_rows: int) -> Layout:
     """Lay out N positions in at most ``max_rows`` rows of ``width`` cells.
 
     ``sizes`` are the batch sizes of one pass (the leftover of drop_last, if any, follows them
