@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from .chunks import by_rows, rows_per_piece
 from .errors import ScenarioError
 
 if TYPE_CHECKING:
@@ -125,8 +126,11 @@ class LossBand:
         ens = self.ens
         k, p = d["params"].shape[1:]
         stacked = d["params"][todo].reshape(len(todo) * k, p)
+        model = ens.model
+        rows = rows_per_piece(model, len(ens.y_all))       # (rows, N) outputs at a time
         with np.errstate(all="ignore"):
-            train, val = ens.model.split_loss_runs(stacked, ens.X_all, ens.y_all, ens.n_samples)
+            train, val = by_rows(lambda p: model.split_loss_runs(p, ens.X_all, ens.y_all, ens.n_samples),
+                                 stacked, rows)
         gone = d["gone"][todo]
         d["train"][todo] = np.where(gone, np.nan, train.reshape(len(todo), k))
         d["val"][todo] = np.where(gone, np.nan, val.reshape(len(todo), k))

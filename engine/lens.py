@@ -70,9 +70,8 @@ def lens(model: Model, X: np.ndarray, y: np.ndarray, params: np.ndarray, batch: 
                 span = _default_span(model, X, y, params, d, shown)
             ts = np.linspace(-span, span, points)
         thetas = params[None, :] + ts[:, None] * d[None, :]
-        per_sample_all = model.per_sample_losses_many(thetas, X, y)  # (T, n)
-        mean = per_sample_all.mean(axis=1)
-        per_sample = per_sample_all[:, shown].T
+        mean = model.losses_many(thetas, X, y)                        # (T,), in bounded pieces
+        per_sample = model.per_sample_losses_many(thetas, X[shown], y[shown]).T   # (k, T)
         ghat = model.batch_grad(params, X[batch], y[batch]) if len(batch) else np.full(p, np.nan)
     origin = float(params[0]) if p == 1 else 0.0
     xs = ts + origin

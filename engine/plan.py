@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numbers
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,14 +114,69 @@ class Position:
         return self.stop - self.start
 
 
+#: Past this many batches in a pass, a pass's batch table and its batch sizes are computed
+#: when read instead of listed (issue 24: batches of one sample over 10⁶ samples were 10⁶-entry
+#: lists, ~100 MB a run); below it, plain lists and tuples as always.
+LISTED_BATCHES = 1 << 16
+
+
+class Column(Sequence):
+    """A read-only sequence of ``length`` ints, entry j = ``entry(j)``, computed when read:
+    a pass's column of :class:`PassTable` or :attr:`Plan.batch_sizes` with more than
+    :data:`LISTED_BATCHES` batches. Equal to (and hashed as) the tuple of its entries' formula
+    ``key`` (two columns of one formula and length are equal)."""
+
+    __slots__ = ("length", "entry", "key")
+
+    def __init__(self, length: int, entry: Any, key: tuple) -> None:
+        self.length, self.entry, self.key = int(length), entry, key
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, j: Any) -> Any:
+        if isinstance(j, slice):
+            return tuple(self.entry(i) for i in range(*j.indices(self.length)))
+        j = int(j)
+        if j < 0:
+            j += self.length
+        if not 0 <= j < self.length:
+            raise IndexError("index out of range")
+        return self.entry(j)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Column):
+            return self.key == other.key and self.length == other.length
+        if isinstance(other, (tuple, list)):
+            return len(other) == self.length and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.length, self.key))
+
+    def __repr__(self) -> str:
+        return f"Column(length={self.length}, key={self.key!r})"
+
+
+def batch_sizes_of(m: int, b: int, last: int) -> tuple[int, ...] | Column:
+    """The sizes of a pass's m batches: b each, the last ``last`` (a tuple; a :class:`Column`
+    past :data:`LISTED_BATCHES` batches)."""
+    if m <= 0:
+        return ()
+    if m <= LISTED_BATCHES:
+        return (b,) * (m - 1) + (last,)
+    return Column(m, lambda j: b if j < m - 1 else last, ("sizes", b, last))
+
+
 @dataclass(frozen=True)
 class PassTable:
-    """One pass's batches as lists (see :meth:`Plan.pass_table`)."""
+    """One pass's batches as lists (see :meth:`Plan.pass_table`; past
+    :data:`LISTED_BATCHES` batches, ranges and :class:`Column` s computed when read)."""
 
-    start: list[int]
-    stop: list[int]
-    micro: list[int] | None
-    micro_count: list[int] | None
+    start: Sequence[int]
+    stop: Sequence[int]
+    micro: Sequence[int] | None
+    micro_count: Sequence[int] | None
 
 
 @dataclass(frozen=True)
@@ -164,7 +220,7 @@ class Plan:
     steps_per_epoch: int | None
     epochs: int
     batches_per_pass: int
-    batch_sizes: tuple[int, ...]
+    batch_sizes: tuple[int, ...] | Column   # a Column past LISTED_BATCHES batches
     leftover: int
     iterations_per_epoch: int  # the first (and longest) epoch's iterations
     steps_per_epoch_count: int  # the first (and longest) epoch's steps
@@ -312,6 +368,9 @@ class Plan:
         Vectorised; tested equal to :meth:`locate`.
         """
         k, b, n = self.accumulate, self.batch_size, self.n_samples
+        rows = self.batches_per_pass if self.continues else self.iterations_per_pass
+        if rows > LISTED_BATCHES:
+            return self._computed_table(rows)
         if self.continues:
             j = np.arange(self.batches_per_pass, dtype=np.int64)
             start = j * b
@@ -326,6 +385,30 @@ class Plan:
         micro = inside % k
         count = np.minimum(k, length - (inside // k) * k)
         return PassTable(start.tolist(), stop.tolist(), micro.tolist(), count.tolist())
+
+    def _computed_table(self, rows: int) -> PassTable:
+        """:meth:`pass_table` of many batches, its entries computed when read (the same
+        formulas, entry by entry)."""
+        k, b, n = self.accumulate, self.batch_size, self.n_samples
+        start = range(0, rows * b, b)
+        if rows * b <= n:
+            stop: Sequence[int] = range(b, rows * b + b, b)
+        else:
+            stop = Column(rows, lambda j: min(j * b + b, n), ("stop", b, n))
+        if self.continues:
+            return PassTable(start, stop, None, None)
+        per, m = self.iterations_per_epoch, self.batches_per_pass
+
+        def micro(j: int) -> int:
+            return (j % per) % k
+
+        def count(j: int) -> int:
+            chunk, inside = divmod(j, per)
+            length = min(per, m - chunk * per)
+            return min(k, length - (inside // k) * k)
+
+        return PassTable(start, stop, Column(rows, micro, ("micro", per, k)),
+                         Column(rows, count, ("count", per, k, m)))
 
     def slices(self) -> list[slice]:
         """The M slices that cut one pass's order into its batches."""
@@ -395,11 +478,11 @@ def make_plan(
     if drop_last:
         m = n // b
         leftover = n % b
-        sizes = (b,) * m
+        sizes = batch_sizes_of(m, b, b)
     else:
         m = -(-n // b)
         leftover = 0
-        sizes = (b,) * (m - 1) + (n - (m - 1) * b,)
+        sizes = batch_sizes_of(m, b, n - (m - 1) * b)
     per_pass = n - leftover
 
     cycle_epochs = 1

@@ -5,7 +5,10 @@ refuse the same scenarios with the same messages)."""
 from __future__ import annotations
 
 import math
+import os
+import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -35,10 +38,61 @@ class TrainingData:
 
     @classmethod
     def of(cls, ds: Dataset) -> TrainingData:
+        """The arrays of ``ds``, made once per data set (every run of it shares them)."""
+        made = ds.__dict__.get("_training")
+        if made is not None:
+            return made
         has_val = len(ds.y_val) > 0
         X_all = np.vstack([ds.X, ds.X_val]) if has_val else ds.X
         y_all = np.concatenate([ds.y, ds.y_val]) if has_val else ds.y
-        return cls(ds.X, ds.y, X_all, y_all, ds.n_samples)
+        for a in (X_all, y_all):
+            a.flags.writeable = False
+        made = cls(ds.X, ds.y, X_all, y_all, ds.n_samples)
+        object.__setattr__(ds, "_training", made)
+        return made
+
+
+#: The data sets alive now, by what makes them (:func:`_data_key`): the runs of one data set
+#: (the main screen's, compare mode's three, the noise cloud's, the lab's) share its arrays
+#: instead of drawing N samples again each (issue 24: compare mode at N = 10⁶ held three
+#: copies). A data set is dropped with its last run (weak references).
+_ALIVE: weakref.WeakValueDictionary[tuple, Dataset] = weakref.WeakValueDictionary()
+
+
+def _data_key(scenario: Scenario) -> tuple | None:
+    """What the data of ``scenario`` depend on: the generator's settings and seed, or for a
+    CSV file its path and identity (device, inode, size, modification time); None when the
+    file cannot be looked at (then it is read as usual, and says why)."""
+    fields: tuple[Any, ...] = (scenario.dataset, scenario.samples, scenario.val_samples, scenario.noise,
+                               scenario.positive_fraction, scenario.sort_by_class, scenario.target,
+                               scenario.standardize, scenario.seed)
+    if scenario.is_csv:
+        try:
+            st = os.stat(scenario.dataset.split(":", 1)[1])
+        except (OSError, ValueError):
+            return None
+        fields += (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return fields
+
+
+def shared_dataset(scenario: Scenario, rng: np.random.Generator) -> Dataset:
+    """The data of ``scenario`` drawn from ``rng`` (seeded with the scenario's seed), or the
+    same data set already made for another run, ``rng`` then set to the state the drawing
+    would have left it in (the initial parameters and the orders follow from it unchanged)."""
+    key = _data_key(scenario)
+    ds = _ALIVE.get(key) if key is not None else None
+    if ds is not None:
+        rng.bit_generator.state = ds.__dict__["_rng_after"]
+        return ds
+    ds = make_dataset(
+        scenario.dataset, scenario.samples, scenario.val_samples, scenario.noise, rng,
+        positive_fraction=scenario.positive_fraction, sort_by_class=scenario.sort_by_class,
+        target=scenario.target or None, standardize=scenario.standardize,
+    )
+    if key is not None:
+        object.__setattr__(ds, "_rng_after", rng.bit_generator.state)
+        _ALIVE[key] = ds
+    return ds
 
 
 def prepare(scenario: Scenario) -> tuple[np.random.Generator, Dataset, Scenario, Model]:
@@ -46,11 +100,7 @@ def prepare(scenario: Scenario) -> tuple[np.random.Generator, Dataset, Scenario,
     resolved scenario and the model."""
     scenario.validate()
     rng = np.random.default_rng(scenario.seed)
-    ds = make_dataset(
-        scenario.dataset, scenario.samples, scenario.val_samples, scenario.noise, rng,
-        positive_fraction=scenario.positive_fraction, sort_by_class=scenario.sort_by_class,
-        target=scenario.target or None, standardize=scenario.standardize,
-    )
+    ds = shared_dataset(scenario, rng)
     if scenario.is_csv:
         scenario = scenario.replace(samples=ds.n_samples, val_samples=len(ds.y_val))
         scenario.check_batch_size(ds.n_samples)

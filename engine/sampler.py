@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import weakref
 from abc import ABC, abstractmethod
 
 from engine._lazy_numpy import LazyNumpy
@@ -75,6 +76,21 @@ class Sampler(ABC):
         return f"{type(self).__name__}(n_samples={self.n_samples})"
 
 
+#: 0..N−1 for each N in use, shared by every sampler of that N (read-only; dropped with them).
+_IDENTITIES: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
+
+
+def identity(n: int) -> np.ndarray:
+    """The read-only array 0, 1, …, n−1 (int64), one per n for all the runs that use it
+    (the noise cloud's 100 reshuffling runs and compare mode's three share one, not 8n bytes each)."""
+    a = _IDENTITIES.get(n)
+    if a is None:
+        a = np.arange(n, dtype=np.int64)
+        a.flags.writeable = False
+        _IDENTITIES[n] = a
+    return a
+
+
 class ReshuffleSampler(Sampler):
     """A fresh random permutation every pass (PyTorch ``DataLoader(shuffle=True)``,
     Keras ``fit(shuffle=True)``): every sample is used exactly once per pass."""
@@ -83,7 +99,7 @@ class ReshuffleSampler(Sampler):
 
     def __init__(self, n_samples: int) -> None:
         super().__init__(n_samples)
-        self._identity = np.arange(n_samples, dtype=np.int64)
+        self._identity = identity(n_samples)
 
     def order(self, rng: np.random.Generator, previous: np.ndarray | None) -> np.ndarray:
         return rng.permutation(self.n_samples).astype(np.int64, copy=False)

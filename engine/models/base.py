@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from ..chunks import mean_losses
 from .elementwise import _POINTWISE, _dot_rows, _pointwise_inplace, bce_pointwise, sigmoid
 
 
@@ -26,6 +27,9 @@ class Model(ABC):
     n_features: int
     n_params: int
     param_names: tuple[str, ...]
+    #: Working float64 numbers per sample and parameter vector of :meth:`forward_many` (sizes
+    #: the pieces of :func:`engine.chunks.mean_losses`): the output; the MLP adds its hidden layer.
+    many_floats: int = 1
 
     # --- per model ---------------------------------------------------------------------------
 
@@ -226,9 +230,11 @@ class Model(ABC):
     def losses_many(self, params_batch: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """(G,) mean loss L(θ_g) for each of G parameter vectors (G, P), vectorised over G.
 
-        Used for loss landscapes (e.g. a 60×30 grid of parameter vectors).
+        Used for loss landscapes (e.g. a 120×80 grid of parameter vectors): in pieces of
+        bounded size whatever G and N, the numbers of ``per_sample_losses_many(...).mean(axis=1)``
+        bit for bit (:func:`engine.chunks.mean_losses`).
         """
-        return self.per_sample_losses_many(params_batch, X, y).mean(axis=1)
+        return mean_losses(self, params_batch, X, y)
 
     def accuracy(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> float | None:
         """Fraction of samples classified correctly, predicting class 1 when the logit z > 0

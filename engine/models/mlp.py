@@ -33,6 +33,7 @@ class MLPModel(Model):
         self.activation = activation
         H, d = hidden, n_features
         self.n_params = H * d + 2 * H + 1
+        self.many_floats = H + 1        # forward_many's hidden layer (g, H, n) and output (g, n)
         # Offsets of the blocks in the flat vector: W1 | b1 | W2 | b2.
         self._w1_end = H * d
         self._b1_end = H * d + H

@@ -1,0 +1,105 @@
+"""Full-data readings in bounded memory: the mean loss at many parameter vectors, in chunks.
+
+A loss landscape asks for the mean loss L(θ_g) = (1/N) Σ_i ℓ_i(θ_g) at G parameter vectors
+(3480 at 120×40). Computed at once that is a (G, N) array: 28 KB a sample, 27 GB at N = 10⁶.
+:func:`mean_losses` computes the same numbers from pieces of at most :data:`CHUNK_ELEMENTS`
+floats (times the model's working floats per sample, :attr:`Model.many_floats`), so its memory
+does not grow with N or G.
+
+Exact, bit for bit. A row's mean is NumPy's pairwise sum divided by N: for m ≥ 8 values
+``add.reduce`` returns sum(first n₂) + sum(rest) with n₂ = ⌊m/2⌋ rounded down to a multiple
+of 8, recursively, down to blocks of at most 128 (numpy/_core/src/umath/loops_utils.h.src,
+``pairwise_sum``); each row of a 2-D array is summed alone, whatever the rows around it. So
+the rows are split into groups freely, and the samples are split where that recursion splits
+them: a piece's ``add.reduce`` is then the very sub-sum the whole row's would have formed, and
+the pieces are added back in the order the recursion adds them. Each per-sample loss
+ℓ_i(θ_g) is the model's own elementwise formula on the same inputs; only where a model's
+forward pass is a BLAS matrix product over several features may the product of a piece of rows
+round differently from the whole's (BLAS picks its kernel by the matrices' sizes), and then a
+mean can differ in its last bit or two. One feature (an elementwise product) is bit for bit;
+tests/test_memory_landscape.py checks both.
+
+Small problems (G × N × floats within the bound) take the one-array path as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: The largest piece, in float64 numbers times the model's working floats per sample (~4 MB):
+#: a piece's temporaries (the outputs, the bce's one temporary, the MLP's hidden layer) stay
+#: within a few times this.
+CHUNK_ELEMENTS = 1 << 19
+
+#: NumPy's pairwise summation sums blocks of up to this many values directly.
+_PAIRWISE_BLOCK = 128
+
+
+def pairwise_split(m: int) -> int:
+    """Where NumPy's pairwise sum of m > 128 values splits them: ⌊m/2⌋ rounded down to a
+    multiple of 8 (the first part's length)."""
+    half = m // 2
+    return half - half % 8
+
+
+def pairwise_sums(n: int, most: int, piece_sums: Any) -> np.ndarray:
+    """Σ over n samples as NumPy's pairwise ``add.reduce`` forms it, from the sums of pieces:
+    ``piece_sums(a, b)`` gives the (g,) ``add.reduce`` of samples [a, b) for every row; the
+    pieces are cut and added back as the recursion does (see the module docstring)."""
+    most = max(int(most), _PAIRWISE_BLOCK)
+
+    def total(a: int, b: int) -> np.ndarray:
+        m = b - a
+        if m <= most:
+            return piece_sums(a, b)
+        h = pairwise_split(m)
+        return total(a, a + h) + total(a + h, b)
+
+    return total(0, n)
+
+
+def mean_losses(model: Any, params_batch: np.ndarray, X: np.ndarray, y: np.ndarray,
+                elements: int = CHUNK_ELEMENTS) -> np.ndarray:
+    """(G,) mean loss L(θ_g) over (X, y) for each row of ``params_batch`` (G, P), from pieces
+    of at most ``elements`` float64 numbers per working float of the model; the numbers of
+    ``model.per_sample_losses_many(params_batch, X, y).mean(axis=1)``, bit for bit (see the
+    module docstring)."""
+    params_batch = np.asarray(params_batch, dtype=np.float64)
+    G, n = params_batch.shape[0], int(y.shape[0])
+    width = max(1, int(getattr(model, "many_floats", 1)))
+    budget = max(1, int(elements) // width)            # values of (rows × samples) in a piece
+    if G * n <= budget or n == 0:
+        return model.per_sample_losses_many(params_batch, X, y).mean(axis=1)
+    most = max(budget, _PAIRWISE_BLOCK)                # samples in a piece
+    rows = max(1, budget // min(n, most))              # rows in a piece
+    out = np.empty(G, dtype=np.float64)
+    for start in range(0, G, rows):
+        pb = params_batch[start:start + rows]
+
+        def piece(a: int, b: int, pb: np.ndarray = pb) -> np.ndarray:
+            ell = model.per_sample_losses_many(pb, X[a:b], y[a:b])
+            return np.add.reduce(ell, axis=1)
+
+        out[start:start + rows] = pairwise_sums(n, most, piece)
+    out /= n
+    return out
+
+
+def rows_per_piece(model: Any, n: int, elements: int = CHUNK_ELEMENTS) -> int:
+    """How many parameter vectors a piece over all n samples takes: ``elements`` float64
+    numbers per working float of the model (at least one row: a row's own n outputs are as
+    large as the targets y)."""
+    width = max(1, int(getattr(model, "many_floats", 1)))
+    return max(1, int(elements) // max(1, n * width))
+
+
+def by_rows(fn: Any, params: np.ndarray, rows: int) -> tuple[np.ndarray, ...]:
+    """``fn(params)`` (a tuple of (K,) arrays, row k from params[k] alone) in groups of at most
+    ``rows`` rows, put back together: the same numbers, since no row depends on another."""
+    k = params.shape[0]
+    if k <= rows:
+        return fn(params)
+    parts = [fn(params[a:a + rows]) for a in range(0, k, rows)]
+    return tuple(np.concatenate(col) for col in zip(*parts))
