@@ -526,7 +526,7 @@ def test_stratified_assembly_is_the_documented_order(chunk: int, monkeypatch: py
     for trial in range(40):
         n = int(rng.integers(1, 160))
         b = int(rng.integers(1, n + 1))
-        labels = rng.integers(0, int(rng.integers(1, 5)), n) if trial % 3 else (rng.random(n) < 0.1).astype(int)
+        labels = rng.integers(0, int(rng.integers(1, 8)), n) if trial % 3 else (rng.random(n) < 0.1).astype(int)
         sampler = make_sampler("stratified", n, batch_size=b, labels=labels)
         rows = int(rng.integers(1, 12))
         raw = np.stack([rng.permutation(n + 1) for _ in range(rows)]).astype(np.int64)
