@@ -477,7 +477,7 @@ class Runs:
         does not."""
         self.state.orders = None
         self.orders_.block = None
-        self.batches.forget()
+        self.batches.release()
         self.checkpoints.items = self.checkpoints.items[:1]
         self._last = None                 # it holds the last batch's orders (a view of them all)
         self._step_parts = []

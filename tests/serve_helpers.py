@@ -168,16 +168,28 @@ def start_server(*args: str, port: int | None = None, cwd: Path | None = None) -
 
     ``cwd``: the server's working folder (by default the repository; the code is always the
     repository's, through PYTHONPATH)."""
-    port = port or free_port()
-    argv = [sys.executable, "-m", "tui", "serve", "--port", str(port), *args]
     env = dict(os.environ)
     env.pop("TEXTUAL_DRIVER", None)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.Popen(argv, cwd=cwd or ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
-    server = ServerProcess(proc, "", port)
-    server.url = server.wait_line(r"^open (http://\S+)").group(1)
-    return server
+    for attempt in range(5):
+        # mbsim refuses --port 0, so the port is the kernel's choice of a moment ago: another test
+        # (a parallel worker) may take it first; the server then says "already in use" and exits
+        chosen = port or free_port()
+        argv = [sys.executable, "-m", "tui", "serve", "--port", str(chosen), *args]
+        proc = subprocess.Popen(argv, cwd=cwd or ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env)
+        server = ServerProcess(proc, "", chosen)
+        try:
+            server.url = server.wait_line(r"^open (http://\S+)").group(1)
+        except AssertionError:
+            if port is None and attempt < 4 and any("already in use" in line for line in server.err_lines):
+                proc.wait()
+                proc.stdout.close()
+                proc.stderr.close()
+                continue
+            raise
+        return server
+    raise AssertionError("unreachable")
 
 
 def quit_packet() -> bytes:

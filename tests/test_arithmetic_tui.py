@@ -10,6 +10,7 @@ import pytest
 from engine import Scenario
 from tui.app import MbsimApp
 from snapshot_helpers import settle_for_snapshot
+from pilot_helpers import wait_for
 
 
 def test_a_shows_the_arithmetic_and_it_follows_the_batch_size():
@@ -49,10 +50,7 @@ def test_the_arithmetic_line_of_a_cut_epoch_run():
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("a", "e", "e", "e")  # to the end of the short third epoch
             await pilot.pause()
-            for _ in range(100):
-                if not app.running:
-                    break
-                await pilot.pause(0.05)
+            await wait_for(pilot, lambda: not app.running, "the third epoch's run stopping")
             assert app.counters_line.text.startswith("Epoch 3/5  Batch 2/2  Iteration 10")
             assert app.query_one("#arithmetic").text.endswith(
                 "steps_per_epoch = 4, cut where a pass runs out: 4, 4, 2, 4, 4 = 18 steps")

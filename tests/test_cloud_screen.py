@@ -12,6 +12,7 @@ from engine.cloud import least_squares_noise_floor
 from engine.lessons import LessonError, parse_lesson
 from tui.app import MbsimApp
 from tui.screens.cloud import CloudScreen
+from pilot_helpers import wait_idle
 
 SMALL = dict(samples=40, val_samples=0, batch_size=4, epochs=50, sampling="replacement")
 
@@ -142,10 +143,7 @@ def test_cloud_snapshot(snap_compare, size):
         await pilot.pause()
         screen = pilot.app.screen
         await pilot.press("e")
-        for _ in range(500):
-            if not screen.running and not screen.busy:
-                break
-            await pilot.pause(0.02)
+        await wait_idle(pilot, screen)
         screen.settle()
         await pilot.pause()
 

@@ -12,6 +12,7 @@ from textual.app import App
 
 from engine import Scenario
 from tui.screens.compare import CompareScreen
+from pilot_helpers import wait_idle
 
 STATES = {
     "after_epoch": (1, {}),              # GD 1 update, mini-batch 40, SGD 200
@@ -43,10 +44,7 @@ def test_compare(snap_compare, state, size):
         screen = pilot.app.screen
         for _ in range(epochs):
             await pilot.press("e")
-            for _ in range(500):                 # e may hand over to the frame timer
-                if not screen.running and not screen.busy:
-                    break
-                await pilot.pause(0.02)
+            await wait_idle(pilot, screen)       # e may hand over to the frame timer
         screen.settle()
         await pilot.pause()
 

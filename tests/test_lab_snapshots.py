@@ -13,6 +13,7 @@ from textual.app import App
 
 from engine import Scenario
 from tui.screens.lab import LabScreen
+from pilot_helpers import wait_for
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 
@@ -41,10 +42,7 @@ def test_lab_finished(snap_compare, size):
     async def run_before(pilot) -> None:
         await pilot.pause()
         screen = pilot.app.screen
-        for _ in range(3000):
-            if not screen.running:
-                break
-            await pilot.pause(0.02)
+        await wait_for(pilot, lambda: not screen.running, "the lab finishing", tries=6000)
         assert not screen.running and screen.result is not None and screen.result.complete
         await settle_for_snapshot(pilot)
 

@@ -19,6 +19,8 @@ from engine.scenario import Scenario
 from tui.lesson_mode import LessonApp
 from tui.screens.compare import CompareScreen
 
+from pilot_helpers import wait_for_notification
+
 
 # ------------------------------------------------------------------------------------------------
 # an independent model of where a slide's directives leave the counters (SCIENCE.md §1)
@@ -159,9 +161,11 @@ def test_the_independent_model_agrees_with_the_seeds_numbers():
 
 
 # ------------------------------------------------------------------------------------------------
-def drive(app, script, size=(120, 40)):
+def drive(app, script, size=(120, 40), notifications=False):
+    """Run ``await script(pilot)`` in ``app.run_test`` (``notifications``: show the toasts,
+    which Textual leaves out of tests unless asked)."""
     async def main():
-        async with app.run_test(size=size) as pilot:
+        async with app.run_test(size=size, notifications=notifications) as pilot:
             await settle(pilot)
             await script(pilot)
 
@@ -250,13 +254,12 @@ def test_keys_the_slide_forbids_say_so_and_do_nothing():
         await pilot.pause()
         assert app.sim.counters().text().startswith("Epoch 1/1000  Batch 0/40  Iteration 0")
         assert app.sim.scenario.batch_size == 5 and not app.running
-        messages = [n.message for n in app._notifications]
-        assert any("not on this slide — it uses only n, →, ←" in m for m in messages)
+        await wait_for_notification(pilot, "not on this slide — it uses only n, →, ←")
         await pilot.press("n")
         await pilot.pause()
         assert app.sim.iteration == 1
 
-    drive(app, script)
+    drive(app, script, notifications=True)
 
 
 def test_questions_reveal_the_named_quantity_and_typed_answers_are_checked():
@@ -281,9 +284,9 @@ def test_questions_reveal_the_named_quantity_and_typed_answers_are_checked():
         assert q[1].revealed and q[1].answer == "40 steps per epoch × 1,000 epochs = 40,000 steps"
         await pilot.press("enter")
         await pilot.pause()
-        assert any("no question left" in n.message for n in app._notifications)
+        await wait_for_notification(pilot, "no question left")
 
-    drive(app, script)
+    drive(app, script, notifications=True)
 
 
 def test_views_open_and_close_with_the_slides():
@@ -349,9 +352,9 @@ def test_a_lesson_slide_that_cannot_load_keeps_the_screen(tmp_path):
         await pilot.press("pagedown")
         await settle(pilot)
         assert app.index == 0 and app.sim.scenario.dataset == "line"
-        assert any(n.severity == "error" and ":3: " in n.message for n in app._notifications)
+        await wait_for_notification(pilot, ":3: ", severity="error")
 
-    drive(app, script)
+    drive(app, script, notifications=True)
 
 
 def test_automatic_pauses_and_a_loss_condition(tmp_path):

@@ -18,10 +18,14 @@ from tui.live import lr_double, restart_note
 from tui.screens.help import HelpScreen
 from tui.widgets.arithmetic import plan_arithmetic
 
+from pilot_helpers import shown_notifications, wait_for_notification
 
-def drive(app, script, size=(120, 40)):
+
+def drive(app, script, size=(120, 40), notifications=False):
+    """Run ``await script(pilot)`` in ``app.run_test`` (``notifications``: show the toasts,
+    which Textual leaves out of tests unless asked)."""
     async def main():
-        async with app.run_test(size=size) as pilot:
+        async with app.run_test(size=size, notifications=notifications) as pilot:
             await pilot.pause()
             await script(pilot)
 
@@ -88,12 +92,12 @@ def test_help_clears_the_notifications():
     async def script(pilot):
         await pilot.press("right_square_bracket", "greater_than_sign")
         await pilot.pause()
-        assert len(app._notifications) >= 1
+        await wait_for_notification(pilot, "lr 0.05 → 0.1")
         await pilot.press("question_mark")
         await pilot.pause()
-        assert isinstance(app.screen, HelpScreen) and len(app._notifications) == 0
+        assert isinstance(app.screen, HelpScreen) and shown_notifications(app) == []
 
-    drive(app, script)
+    drive(app, script, notifications=True)
 
 
 def test_t_with_no_question_left_keeps_what_is_typed_off_the_slide_keys():
@@ -111,9 +115,9 @@ def test_t_with_no_question_left_keeps_what_is_typed_off_the_slide_keys():
         await pilot.press("enter")
         await pilot.pause()
         assert app.index == 0 and not app.panel.input.display
-        assert any("no question left" in n.message for n in app._notifications)
+        await wait_for_notification(pilot, "no question left")
 
-    drive(app, script)
+    drive(app, script, notifications=True)
 
 
 @pytest.mark.parametrize("text,line,words", [

@@ -55,6 +55,17 @@ def _least_squares_setup(sampling: str, lr: float, epochs: int, seed: int = 0) -
     return sim, l_star, predicted
 
 
+def _small_step_floor(sim: Simulation, lr: float, c: float) -> tuple[float, float]:
+    """(ηc/4) tr C of §5 (C: the per-sample gradients' covariance at θ*, with MSE's 2) and the
+    Hessian's largest eigenvalue, from the data alone."""
+    X = np.hstack([sim.dataset.X, np.ones((len(sim.dataset.y), 1))])
+    y = sim.dataset.y
+    r = X @ np.linalg.lstsq(X, y, rcond=None)[0] - y
+    g = 2 * r[:, None] * X
+    lam_max = float(np.linalg.eigvalsh(2 * X.T @ X / len(y))[-1])
+    return lr * c / 4 * float(np.trace(g.T @ g / len(y))), lam_max
+
+
 def _mean_excess(sim: Simulation, l_star: float, burn_in: int) -> float:
     loss = sim.history.decimated(10**9).series("train_loss")
     return float(np.mean(loss[burn_in:]) - l_star)
@@ -65,8 +76,11 @@ def test_noise_floor_matches_the_lyapunov_prediction() -> None:
     assert sim.history.exact()
     measured = _mean_excess(sim, l_star, burn_in=2000)
     assert measured == pytest.approx(predicted, rel=0.15)
-    # and it is proportional to η/B: the small-η approximation (ηc/4) tr C is close too
-    assert predicted > 0
+    # and it is proportional to η/B: the small-η approximation (ηc/4) tr C is close too; per
+    # eigen-direction ηc·c_i / (2(2 − ηλ_i)) lies between ηc·c_i/4 and that over (1 − ηλ_max/2)
+    small, lam_max = _small_step_floor(sim, lr=0.05, c=1 / 5)
+    assert small <= predicted <= small / (1 - 0.05 * lam_max / 2)
+    assert predicted == pytest.approx(small, rel=0.06)
 
 
 def test_noise_floor_scales_with_the_learning_rate() -> None:

@@ -1,7 +1,7 @@
 """Snapshots of the settings screen (80×24 and 120×40), the palette listing presets and the save
 prompt (pytest-textual-snapshot).
 
-They run over the small host app of tests/test_settings.py, so they do not change when the main
+They run over the small host app of tests/settings_host.py, so they do not change when the main
 screen does. Update with ``--snapshot-update`` and look at every changed SVG before committing it.
 """
 
@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import Input
 
 from engine import Scenario
-from test_settings import HostApp, set_field  # tests/ is on sys.path (pytest's rootdir insertion)
+from settings_host import HostApp, set_field  # tests/ is on sys.path (pytest's rootdir insertion)
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 

@@ -7,12 +7,11 @@ import numpy as np
 from engine import Scenario, Simulation, load_preset
 from tui.app import MbsimApp
 
+from pilot_helpers import wait_for, wait_idle
 
-async def _wait_until_paused(pilot, app, rounds: int = 400) -> None:
-    for _ in range(rounds):
-        if not app.running:
-            return
-        await pilot.pause(0.02)
+
+async def _wait_until_paused(pilot, app) -> None:
+    await wait_for(pilot, lambda: not app.running, "the run pausing by itself")
 
 
 async def test_a_running_app_pauses_when_the_run_starts_diverging() -> None:
@@ -28,10 +27,8 @@ async def test_a_running_app_pauses_when_the_run_starts_diverging() -> None:
         assert app.header.state_kind == "error"
         # space goes on: the run continues past the onset (it pauses only once)
         await pilot.press("space")
-        for _ in range(100):
-            if sim.step > sim.diverging_step + 20 or not app.running:
-                break
-            await pilot.pause(0.02)
+        await wait_for(pilot, lambda: sim.step > sim.diverging_step + 20 or not app.running,
+                       "the run going on past the onset")
         assert sim.step > sim.diverging_step
         await pilot.press("space")
 
@@ -66,9 +63,21 @@ async def test_the_landscape_of_a_diverging_run_shows_the_bowl_and_the_zigzag() 
         assert len(np.unique(levels)) >= 8
         # the minimum of the bowl is inside the view, marked
         assert land.minimum_cell is not None
-        # the overshooting path crosses the valley: consecutive points on opposite sides
-        pts = land.path_pixels
-        assert pts is not None and len(pts) >= 4
+        # the overshooting path crosses the valley: consecutive points on opposite sides of the
+        # minimum θ* along the Hessian's steepest direction v (lr·λ_max > 2), worked out here:
+        # mean (w·x + b − y)² has H = 2 XᵀX / N with X = [x, 1]
+        sim = app.sim
+        X = np.hstack([sim.X, np.ones((len(sim.y), 1))])
+        theta_star = np.linalg.lstsq(X, sim.y, rcond=None)[0]
+        lam, vecs = np.linalg.eigh(2 * X.T @ X / len(sim.y))
+        assert 1.6 * lam[-1] > 2 > 1.6 * lam[0]
+        path = np.vstack([sim.history.decimated(10_000).params, sim.params[None]])
+        side = np.sign((path - theta_star) @ vecs[:, -1])
+        side = side[np.r_[True, np.any(np.diff(path, axis=0) != 0, axis=1)]]  # each point once
+        assert len(side) >= 30 and np.all(side[1:] == -side[:-1]), side
+        # and the picture draws it across the marked minimum: the run's dots on both sides of ◆
+        cols = land.path_pixels[:, 0]
+        assert len(cols) and cols.min() < land.minimum_cell[1] < cols.max(), (cols, land.minimum_cell)
 
 
 async def test_the_lens_keeps_its_range_while_stepping() -> None:
@@ -110,13 +119,17 @@ async def test_the_lens_reframes_when_the_point_leaves_the_range() -> None:
         await pilot.pause()
         lens = app.lens
         lo, hi = float(lens.current.xs[0]), float(lens.current.xs[-1])
+        framed, left = lens.frames, 0
         for _ in range(60):
             await pilot.press("n")
             await pilot.pause()
             x = float(sim.params[0])
             L = lens.current
             assert L.xs[0] <= x <= L.xs[-1]          # the point never leaves the picture
-        assert lens.frames >= 1 and (lo, hi) is not None
+            left += not lo <= x <= hi                # it left the first range
+        # the point did leave the first range, and the lens framed a new one for it
+        assert left > 0 and lens.frames > framed
+        assert (float(lens.current.xs[0]), float(lens.current.xs[-1])) != (lo, hi)
 
 
 def _inside(land, points) -> bool:
@@ -131,14 +144,8 @@ async def _framed(preset: str, epochs: int, size=(120, 40)):
         await pilot.pause()
         for _ in range(epochs):
             await pilot.press("e")
-            for _ in range(200):
-                if not app.running:
-                    break
-                await pilot.pause(0.02)
-        for _ in range(100):
-            if not app.busy:
-                break
-            await pilot.pause(0.05)
+            await wait_for(pilot, lambda: not app.running, f"{preset}: the epoch's run stopping")
+        await wait_idle(pilot)
         app.settle()
         await pilot.pause()
         land = app.landscape
@@ -167,8 +174,9 @@ async def test_an_mlp_landscape_is_the_plane_its_path_lies_in() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await pilot.press("e", "e")
+        await wait_idle(pilot)                  # both epochs run, no panel computing
         app.settle()
-        await pilot.pause()
+        await wait_idle(pilot)                  # the grid of the final point has landed
         land, sim = app.landscape, app.sim
         assert land.plane.kind == "path" and "start, now" in land.title
         # "now" lies in the plane, so the map under it is its true loss, and it ends the path

@@ -52,6 +52,10 @@ PLOT_INTERVALS = {            # seconds between two draws of a plot: (at a set s
 }
 PLOT_BYTE_RATE = {"landscape": 4000, "lossplot": 6000, "lens": 4000}   # bytes/s each may write, running
 BYTES_PER_CELL = 8        # a repainted cell on the wire, measured: 3 bytes of UTF-8 braille, plus colour codes
+#: At a set speed, the share of a core each plot may take (its draw, and Textual rendering it,
+#: estimated as twice the draw): a costly plot is drawn less often, so a running app stays
+#: light (issue 24: ≤ 5 % of a core at the default speed). Flat out the intervals above rule.
+PLOT_CPU_SHARE = 0.025
 SLICE = 0.040
 MIN_SLICE = 0.005
 CHUNK_TIME = 0.004
@@ -120,6 +124,7 @@ class RunLoop:
         self._plot_dirty: dict = {}            # plot panel → its input changed since drawn
         self._plot_time: dict = {}             # plot panel → when it was last drawn
         self._plot_cost: dict = {}             # plot panel → seconds per show(), recent peak
+        self._plot_mean: dict = {}             # plot panel → seconds per show(), running mean
         self._plot_cells: dict = {}            # plot panel → cells its last draw repainted
         # measured by bench/tui.py and bench/cloud.py
         self.iterations_run = 0
@@ -198,6 +203,8 @@ class RunLoop:
             # 200×60 as at 120×40 (DESIGN.md: ≤ 20 KB/s in all)
             cells = self._plot_cells.get(panel, 0)
             interval = max(interval, cells * BYTES_PER_CELL / PLOT_BYTE_RATE[kind])
+            if not flat_out:
+                interval = max(interval, 2 * self._plot_mean.get(panel, 0.0) / PLOT_CPU_SHARE)
         return self._plot_time[panel] + interval - now
 
     def _draw_plot(self, panel: Any, force: bool = False) -> None:
@@ -207,6 +214,7 @@ class RunLoop:
         cost = time.perf_counter() - t
         # a slowly decaying peak: one slow draw keeps the engine's share small for a while
         self._plot_cost[panel] = max(cost, 0.8 * self._plot_cost.get(panel, cost))
+        self._plot_mean[panel] = 0.7 * self._plot_mean.get(panel, cost) + 0.3 * cost
         self._plot_cells[panel] = getattr(panel, "painted_cells", 0)
         self._plot_time[panel] = time.monotonic()
         self._plot_dirty[panel] = False
@@ -321,7 +329,11 @@ class RunLoop:
         self._last_tick = now
         onset = self._onset()
         plot = self._plot_for_this_frame()
-        budget = SLICE if plot is None else max(MIN_SLICE, SLICE - 2 * self._plot_cost.get(plot, SLICE))
+        budget = SLICE if plot is None else SLICE - 2 * self._plot_cost.get(plot, SLICE)
+        if budget < MIN_SLICE:
+            # a costly plot (a big panel) takes the whole frame: the engine waits for the next
+            # one, so the frame stays about one plot long and a key waits at most that (issue 23)
+            budget = 0.0 if self.speed is None or self.goal is not None else MIN_SLICE
         if self.goal is not None:
             self._run_for(budget, self._goal_limit())
             if self._goal_reached():

@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 from types import ModuleType
 
-from . import interactive, lab, lesson, lessons, plan, presets, run, serve
+from . import classroom, interactive, join, lab, lesson, lessons, plan, presets, run, serve
 from .common import EXIT_CODES_TEXT, PROG
 from .options import Parser, add_scenario_options
 
 #: The commands, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[ModuleType, ...] = (run, plan, lab, presets, lessons, lesson, serve)
+COMMAND_MODULES: tuple[ModuleType, ...] = (run, plan, lab, presets, lessons, lesson, serve, classroom, join)
 
 EPILOG_MAIN = """\
 examples:
@@ -31,6 +31,7 @@ examples:
   mbsim lessons                           the built-in lessons
   mbsim lesson epochs-and-batches         play one (--check validates, --export prints it)
   mbsim serve                             the TUI in web browsers: http://127.0.0.1:8000/
+  mbsim class epochs-and-batches          teach a class; students: mbsim join http://HOST:PORT/CODE
 
 Boolean settings are flags: --drop-last / --no-drop-last (or --drop-last=true|false).
 """ + EXIT_CODES_TEXT + "\n"

@@ -26,6 +26,8 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from ._partial_updates import enable_partial_line_updates  # noqa: F401 (its home was here)
+
 RGB = tuple[int, int, int]
 
 #: The app's logger: a failed background computation is logged here (with its traceback) and in
@@ -314,67 +316,3 @@ class CellCanvas(Widget):
             shown = "".join(ch if ch.isprintable() else "?" for ch in what)[:160]
             self.app.notify(f"the {name} panel could not be drawn ({shown}); it shows the last picture",
                             title="a panel failed", severity="error", timeout=10)
-
-
-# ----------------------------------------------------------------------------------------------
-# Partial line updates
-#
-# Textual repaints a dirty span [x1, x2) of a line by writing from the left edge of the widget
-# up to x2 (``ChopsUpdate.render_segments`` crops only on the right; its source says "TODO: crop
-# to x extents"). For panels whose changes sit in the middle or at the right (the current point
-# of the landscape, the newest points of the loss plot) that sends most of every changed line
-# again. This crops on the left too, so only the changed span goes out; measured at 120×40 and
-# default speed it cuts the landscape from ~16 to ~2 KB/s and the loss plot from ~25 to ~10 KB/s.
-# Lines holding wide characters keep Textual's behaviour (a cut through one would garble it).
-_PATCHED = False
-
-
-def enable_partial_line_updates() -> bool:
-    """Make Textual write only the dirty span of each line (idempotent). True if active."""
-    global _PATCHED
-    if _PATCHED:
-        return True
-    try:
-        from rich.cells import cell_len
-        from rich.control import Control
-        from textual._compositor import ChopsUpdate
-    except ImportError:  # pragma: no cover - a Textual without this internal: leave it alone
-        return False
-    original = getattr(ChopsUpdate, "render_segments", None)
-    if original is None:  # pragma: no cover
-        return False
-
-    def render_segments(self, console):  # noqa: ANN001, ANN202
-        try:
-            chops, chop_ends, spans = self.chops, self.chop_ends, self.spans
-        except AttributeError:  # pragma: no cover - a different Textual: use its own code
-            return original(self, console)
-        sequences: list[str] = []
-        append = sequences.append
-        move_to = Control.move_to
-        last_y = spans[-1][0]
-        for y, x1, x2 in spans:
-            line = chops[y]
-            ends = chop_ends[y]
-            for end, (x, strip) in zip(ends, line.items()):
-                if strip is None or x > x2 or end <= x1:
-                    continue
-                if x2 > x >= x1 and end <= x2:
-                    append(move_to(x, y).segment.text)
-                    append(strip.render(console))
-                    continue
-                start = max(0, x1 - x)
-                if start:
-                    text = strip.text
-                    if cell_len(text) != len(text):
-                        start = 0
-                strip = strip.crop(start, min(end, x2) - x)
-                append(move_to(x + start, y).segment.text)
-                append(strip.render(console))
-            if y != last_y:
-                append("\n")
-        return "".join(sequences)
-
-    ChopsUpdate.render_segments = render_segments
-    _PATCHED = True
-    return True

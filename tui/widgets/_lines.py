@@ -15,6 +15,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 
 from ._cells import readable_style, widget_bg
+from ._linecache import CachedLines
 
 MERGE_GAP = 6   # unchanged cells between two changes below which they are repainted as one
 
@@ -54,6 +55,22 @@ def _cells(line: Text, console: Console) -> list[tuple[str, object]]:
     return cells
 
 
+def _line_cells(line: Text, console: Console) -> list[tuple[str, object]]:
+    """The cells of a line for comparing two versions of it: (character, the styles over it) per
+    cell, read from the spans (no rendering) when every character is one cell wide; else
+    :func:`_cells`. Equal lists mean the same picture."""
+    plain = line.plain
+    if cell_len(plain) != len(plain):
+        return _cells(line, console)
+    styles: list = [None] * len(plain)
+    if line.style:
+        styles = [(line.style,)] * len(plain)
+    for start, end, style in line.spans:
+        for k in range(max(0, start), min(end, len(plain))):
+            styles[k] = (style,) if styles[k] is None else styles[k] + (style,)
+    return list(zip(plain, styles))
+
+
 def changed_runs(old: list[tuple[str, object]], new: list[tuple[str, object]],
                  gap: int = MERGE_GAP) -> list[tuple[int, int]]:
     """Cell ranges [x0, x1) where two rendered lines differ, close ranges merged."""
@@ -71,11 +88,12 @@ def changed_runs(old: list[tuple[str, object]], new: list[tuple[str, object]],
     return [(x0, x1) for x0, x1 in runs]
 
 
-class ItemLine(Widget):
+class ItemLine(CachedLines, Widget):
     """A panel of text items on one line, wrapping to more lines between items when narrow.
 
-    Subclasses call :meth:`set_items`; the widget repaints only the cells that changed, and asks
-    for a new layout only when its number of lines changes.
+    Subclasses call :meth:`set_items`; the widget repaints only the cells that changed (each
+    line rendered again only when it changed: :class:`~._linecache.CachedLines`), and asks for
+    a new layout only when its number of lines changes.
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -83,14 +101,26 @@ class ItemLine(Widget):
         self._items: list[Text | None] = []
         self._sep = "  "
         self._plain = ""
-        self._shown: list[list[tuple[str, object]]] | None = None
-        self._shown_width = -1
+        self._rows: list[Text] | None = None    # the lines shown, at width _rows_width
+        self._rows_width = -1
+        self._styles: dict = {}                 # component styles made readable (see below)
 
     def get_component_rich_style(self, *names: str, partial: bool = False):  # noqa: ANN201
         """The component style of app.tcss, its colour made readable (WCAG AA, 4.5:1) on this
-        panel's background whatever the theme."""
-        style = super().get_component_rich_style(*names, partial=partial)
-        return readable_style(style, widget_bg(self))
+        panel's background whatever the theme. Kept until the styles change (a theme, a class):
+        the panels ask for them on every frame."""
+        key = (names, partial, self.app.theme)
+        style = self._styles.get(key)
+        if style is None:
+            style = super().get_component_rich_style(*names, partial=partial)
+            style = self._styles[key] = readable_style(style, widget_bg(self))
+        return style
+
+    def notify_style_update(self) -> None:
+        self._styles = {}
+        self._rows = None
+        self.style_generation = getattr(self, "style_generation", 0) + 1   # items built before are stale
+        super().notify_style_update()
 
     @property
     def text(self) -> str:
@@ -101,6 +131,12 @@ class ItemLine(Widget):
         """The lines to show at ``width`` cells."""
         return fit_items(self._items, max(1, width), self._sep)
 
+    def content_lines(self) -> list[Text]:
+        width = self.content_size.width
+        if self._rows is None or width != self._rows_width:
+            self._rows, self._rows_width = self.lines(width), width
+        return self._rows
+
     def set_items(self, items: list[Text | None], sep: str = "  ") -> None:
         """Show ``items``; repaint only what differs from what is on screen."""
         plain = "\n".join(sep.join(t.plain for t in group) for group in _groups(items))
@@ -108,29 +144,29 @@ class ItemLine(Widget):
             return
         self._items, self._sep, self._plain = items, sep, plain
         width = self.content_size.width
-        if not self.is_mounted or width <= 0 or self._shown is None or width != self._shown_width:
-            self._shown = None
+        old = self._rows
+        if not self.is_mounted or width <= 0 or old is None or width != self._rows_width:
+            self._rows = None
+            self.refresh(layout=True)
+            return
+        new = self.lines(width)
+        if len(new) != len(old):
+            self._rows = new
             self.refresh(layout=True)
             return
         console = self.app.console
-        new = [_cells(line, console) for line in self.lines(width)]
-        old = self._shown
-        self._shown = new
-        if len(new) != len(old):
-            self.refresh(layout=True)
-            return
-        for row, (a, b) in enumerate(zip(old, new)):
-            for x0, x1 in changed_runs(a, b):
-                self.refresh(Region(x0, row, min(x1, width) - x0, 1))
+        rows = []
+        for y, (a, b) in enumerate(zip(old, new)):
+            if a.plain == b.plain and a.spans == b.spans and a.style == b.style:
+                rows.append(a)                # the same line: its strips stay cached
+                continue
+            rows.append(b)
+            for x0, x1 in changed_runs(_line_cells(a, console), _line_cells(b, console)):
+                self.refresh(Region(x0, y, min(x1, width) - x0, 1))
+        self._rows = rows
 
     def render(self) -> Text:
-        width = self.content_size.width
-        lines = self.lines(width)
-        if self.is_mounted and width > 0:
-            console = self.app.console
-            self._shown = [_cells(line, console) for line in lines]
-            self._shown_width = width
-        return Text("\n").join(lines)
+        return Text("\n").join(self.content_lines())
 
     def get_content_height(self, container, viewport, width: int) -> int:  # noqa: ANN001
         return len(self.lines(width))

@@ -83,3 +83,23 @@ def revision_key(src: Any) -> tuple:
     if kind == "runs":
         return tuple((id(r.sim), r.sim.revision) for r in src.runs)
     return (id(src), getattr(src, "revision", None), tuple(src.iteration[:1]))
+
+
+_LAST: list = [None, None, None]      # (simulation, its revision, its last iteration's values)
+
+
+def last_iteration(sim: Any) -> Any:
+    """``sim.last`` (the last finished iteration, every phase's values), computed once per
+    revision of the simulation: the panels ask for it several times a frame, and each time the
+    engine recomputes predictions, losses and per-sample gradients of the batch."""
+    cached, revision, value = _LAST
+    if cached is sim and revision == sim.revision:
+        return value
+    value = sim.last
+    _LAST[:] = [sim, sim.revision, value]
+    return value
+
+
+def current_or_last(sim: Any) -> Any:
+    """The iteration in progress (``sim.pending``), else the last one done (or None)."""
+    return sim.pending if sim.pending is not None else last_iteration(sim)

@@ -161,7 +161,7 @@ class CountersLine(ItemLine):
         self.rows, self.counters, self.states = rows, counters, states
         if widest != self._widest:
             self._widest = widest
-            self._shown = None       # the layout may change: repaint whole
+            self._rows = None        # the layout may change: repaint whole
         self._parts = parts
         self.set_items(items[:-1])
 

@@ -16,6 +16,7 @@ import time
 from rich.text import Text
 
 from ._lines import ItemLine
+from ._runs import current_or_last, last_iteration
 
 PHASES = ("forward", "loss", "backward", "update")
 
@@ -32,7 +33,7 @@ def fmt(x: float, spec: str = ".4g") -> str:
 def current_phase(sim) -> str | None:
     """The phase just done: ``sim.phase`` inside an iteration, "update" after a whole one."""
     phase = sim.phase
-    if phase is None and sim.iteration > 0 and sim.last is not None:
+    if phase is None and sim.iteration > 0 and last_iteration(sim) is not None:
         return "update"
     return phase
 
@@ -62,7 +63,7 @@ class DetailLine(ItemLine):
         pending = sim.pending
         return (
             sim.iteration, sim.step, pending.iteration if pending is not None else -1,
-            sim.last is None, sim.revision, sim.status,
+            last_iteration(sim) is None, sim.revision, sim.status,
         )
 
     def show(self, sim, *, force: bool = False) -> None:
@@ -145,7 +146,7 @@ def _step_sizes(sim) -> tuple[str, str] | None:  # noqa: ANN001
 
 def _batch_loss(sim) -> float:
     """The loss of the batch in progress once computed, else of the last batch done."""
-    p = sim.pending if sim.pending is not None else sim.last
+    p = current_or_last(sim)
     if p is None or p.phase < 1:
         return math.nan
     return p.batch_loss

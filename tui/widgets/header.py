@@ -117,6 +117,8 @@ class StatusHeader(ItemLine):
         done, error).
         No-op when nothing changed."""
         what = source_kind(source)
+        if what != "one":
+            self._shown_key = None
         if what == "runs":
             self._show_comparison(source, state, kind)
             return
@@ -124,6 +126,15 @@ class StatusHeader(ItemLine):
             self._show_cloud(source, state, kind)
             return
         sim = source
+        status = sim.status
+        # what the header says: the settings (a change makes a new scenario and plan), the state
+        # (a diverging run's words name its step) and the app's run state; not the counts
+        key = (sim, sim.scenario, sim.plan, sim.optimizer, status,   # (held: no id is reused)
+               sim.revision if status in ("diverging", "diverged") else None, running, speed, goal,
+               self.app.theme if self.is_attached else None, getattr(self, "style_generation", 0))
+        if key == getattr(self, "_shown_key", None):
+            return                  # every frame asks; most frames change nothing here
+        self._shown_key = key
         sc = sim.scenario
         plan = sim.plan
         describe = getattr(sim.optimizer, "describe", None)

@@ -38,87 +38,30 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
-from rich.style import Style
 
 from ..messages import SimulationChanged
-from ._cells import LINE_CONTRAST, RGB, CellCanvas, Throttle, blend, hex_rgb, readable, rich_color
+from ._cells import CellCanvas, Throttle
+from ._landscape_geometry import (ARROWS, BOWL_ZOOM, REF_ZOOM, Box, _box_of, _fmt, _widen,  # noqa: F401
+                                  lead_simulation, segment_pixels)
+from ._landscape_palette import (CLOUD_COLOR, FULL_COLOR, G_COLOR, GHAT_COLOR, HEAT_LEVELS,  # noqa: F401
+                                 HEAT_STOPS, NAN_COLOR, RUN_COLOR, SHADES, START_COLOR, VEL_COLOR,
+                                 LandscapePalette)
+from ._landscape_runs import SeveralRuns
 from ._runs import RUN_STYLES, START_MARKER, revision_key, source_kind
 
-from engine.landscape import axes_plane, path_plane, plane_grid, view_box
+from engine.landscape import axes_plane, path_plane, plane_grid
 from engine.landscape import minimum as landscape_minimum
-
-# dark, perceptual ramp (viridis, darkened) so that white and pink overlays stand out
-HEAT_STOPS = ("#2b0f3d", "#2e2f6b", "#1f5378", "#167473", "#2f8f5c", "#7aa33a", "#c2b13c")
-HEAT_LEVELS = 12
-FULL_COLOR = "#ffffff"      # full data: the GD reference path
-RUN_COLOR = "#ff5fd7"       # this run: dotted path and current point
-G_COLOR = "#5fd7ff"         # −G, the full gradient (where full-batch GD would go from here)
-GHAT_COLOR = "#ffaf3f"      # −ĝ, the batch gradient (where this batch pushes)
-VEL_COLOR = "#afff5f"       # −b, the momentum velocity (the step is −lr·b)
-CLOUD_COLOR = "#ffd75f"     # the noise cloud: one point per run
-START_COLOR = "#d0d0d0"     # several runs: their common start ○
-NAN_COLOR = "#5a5a5a"
-
-ARROWS = "→↗↑↖←↙↓↘"          # by angle, counter-clockwise from east (screen directions)
-SHADES = " ░▒▓"             # NO_COLOR heat map, low to high loss
 
 GRID_THROTTLE = 0.5         # s between grid recomputations while held parameters move (> 2 params)
 DRAW_THROTTLE = 0.5         # s between redraws while running (force=True draws at once)
 HEAVY_SHARE = 0.25          # a repaint of more than this share of the cells is "heavy" ...
 HEAVY_COOLDOWN = 3.0        # ... and held-parameter grid updates then wait this long (s)
 SYNC_COST = 4e6             # grid points × samples × parameters below which we compute inline
-BOWL_ZOOM = 3.0             # a diverging run: the map spans this many times start…minimum
-REF_ZOOM = 10.0             # GD's path is framed up to this many times start…minimum
 
 
-@dataclass(frozen=True)
-class Box:
-    """The parameter ranges shown: x = parameter i, y = parameter j."""
-
-    x0: float
-    x1: float
-    y0: float
-    y1: float
-
-    def contains(self, x: float, y: float, inset: float = 0.02) -> bool:
-        dx, dy = (self.x1 - self.x0) * inset, (self.y1 - self.y0) * inset
-        return self.x0 + dx <= x <= self.x1 - dx and self.y0 + dy <= y <= self.y1 - dy
-
-
-def _box_of(points: np.ndarray, i: int, j: int) -> Box:
-    (x0, x1), (y0, y1) = view_box(points, i, j)
-    return Box(float(x0), float(x1), float(y0), float(y1))
-
-
-def _fmt(v: float) -> str:
-    if v == 0 or 0.01 <= abs(v) < 1e4:
-        s = f"{v:.2f}" if abs(v) < 10 else f"{v:.1f}" if abs(v) < 100 else f"{v:.0f}"
-    else:
-        s = f"{v:.1e}"
-    return s.replace("-", "−")
-
-
-def segment_pixels(points: np.ndarray) -> np.ndarray:
-    """Integer pixel coordinates (col, row) along the polyline through ``points`` (k, 2)."""
-    if len(points) == 0:
-        return np.zeros((0, 2), dtype=np.int64)
-    if len(points) == 1:
-        return np.rint(points).astype(np.int64)
-    a, b = points[:-1], points[1:]
-    n = np.ceil(np.max(np.abs(b - a), axis=1)).astype(np.int64)
-    n = np.clip(n, 1, 4096)
-    seg = np.repeat(np.arange(len(a)), n)
-    start = np.repeat(np.cumsum(n) - n, n)
-    t = (np.arange(n.sum()) - start) / n[seg]
-    pts = a[seg] + (b[seg] - a[seg]) * t[:, None]
-    pts = np.vstack([pts, points[-1:]])
-    return np.rint(pts).astype(np.int64)
-
-
-class LandscapeView(CellCanvas):
+class LandscapeView(SeveralRuns, LandscapePalette, CellCanvas):
     """Heat map of the full-data loss over two parameters, with the paths and the gradients.
 
     ``params`` is the pair (i, j) of parameter indices shown (default the first two: for linear
@@ -459,99 +402,6 @@ class LandscapeView(CellCanvas):
             self._scale, self._scale_key = scale, (grid.i, self.box)
         self.levels = self.loss_levels(grid.loss, scale=self._scale)
 
-    @staticmethod
-    def loss_levels(loss: np.ndarray, levels: int = HEAT_LEVELS,
-                    scale: tuple[float, float] | None = None) -> np.ndarray:
-        """Colour level (0 … levels−1) of each loss value: evenly spaced in log10 L over
-        ``scale`` (default: the values' own range). Non-finite values get the top level.
-        """
-        loss = np.asarray(loss, float)
-        ok = np.isfinite(loss) & (loss > 0)
-        out = np.full(loss.shape, levels - 1, dtype=np.int32)
-        if not ok.any():
-            return out
-        z = np.log10(np.where(ok, loss, 1.0))
-        lo, hi = scale if scale is not None else (float(z[ok].min()), float(z[ok].max()))
-        if hi - lo < 1e-12:
-            out[ok] = 0
-            return out
-        t = (z - lo) / (hi - lo)
-        out[ok] = np.clip((t[ok] * levels).astype(np.int32), 0, levels - 1)
-        out[np.isfinite(loss) & (loss <= 0)] = 0
-        return out
-
-    # ------------------------------------------------------------------------------------
-    # colours
-    def _ensure_palette(self) -> None:
-        theme = self.app.current_theme
-        bg = self.background_colors[1]
-        key = (theme.name, bg.rgb, self.app.no_color)
-        if key == self._palette_key:
-            return
-        self._palette_key = key
-        fg = hex_rgb(self.app.theme_variables.get("foreground", "#e0e0e0"))
-        bg_rgb: RGB = (bg.r, bg.g, bg.b)
-        stops = [hex_rgb(c) for c in HEAT_STOPS]
-        heat: list[RGB] = []
-        for k in range(HEAT_LEVELS):
-            x = k / (HEAT_LEVELS - 1) * (len(stops) - 1)
-            a = min(int(x), len(stops) - 2)
-            c = blend(stops[a], stops[a + 1], x - a)
-            heat.append(c)
-        # the map is always dark, so compare mode's runs keep their dark-theme colours on it
-        extra = (FULL_COLOR, RUN_COLOR, G_COLOR, GHAT_COLOR, NAN_COLOR, VEL_COLOR, CLOUD_COLOR, START_COLOR)
-        self._heat = heat + [hex_rgb(c) for c in extra] + [hex_rgb(st.dark) for st in RUN_STYLES]
-        k = HEAT_LEVELS
-        self.FULL, self.RUN, self.G, self.GHAT, self.NAN, self.VEL = k, k + 1, k + 2, k + 3, k + 4, k + 5
-        self.CLOUD, self.START = k + 6, k + 7
-        self.RUNS = [k + 8 + r for r in range(len(RUN_STYLES))]
-        n = len(self._heat)
-        self.table = type(self.table)()
-        base = self.base_style
-        colors = [rich_color(c) for c in self._heat]
-        # half-block cells: every (upper, lower) pair of colours
-        sids = np.zeros((n, n), dtype=np.int32)
-        for u in range(n):
-            for lo in range(n):
-                if u == lo:
-                    sids[u, lo] = self.table.index(base + Style(bgcolor=colors[lo]))
-                else:
-                    sids[u, lo] = self.table.index(base + Style(color=colors[u], bgcolor=colors[lo]))
-        self._heat_sids = sids
-        # a marker character (current point, arrow tips) over a heat colour
-        self._mark_sids = {
-            (which, lo): self.table.index(base + Style(color=colors[which], bgcolor=colors[lo], bold=True))
-            for which in (self.FULL, self.RUN, self.G, self.GHAT, self.VEL, self.CLOUD, self.START)
-            for lo in range(n)
-        }
-        # the current points of several runs: bright on a black cell, so they stand out of the
-        # map and of the paths
-        self._mark_sids.update({(which, lo): self.table.index(base + Style(color=colors[which], bgcolor="#000000", bold=True))
-                                for which in self.RUNS for lo in range(n)})
-        # words 4.5:1 and legend marks 3:1 on the panel's background (WCAG AA, any theme): the
-        # white of the GD path, say, turns dark grey in its legend on a light theme
-        def words(c: RGB) -> str:
-            return rich_color(readable(c, bg_rgb))
-
-        def mark(which: int) -> str:
-            return rich_color(readable(self._heat[which], bg_rgb, LINE_CONTRAST))
-
-        self._text = self.table.index(base + Style(color=words(blend(fg, bg_rgb, 0.2))))
-        self._muted = self.table.index(base + Style(color=words(blend(fg, bg_rgb, 0.45))))
-        self._title = self.table.index(base + Style(color=words(fg), bold=True))
-        self._full_txt = self.table.index(base + Style(color=mark(self.FULL), bold=True))
-        self._run_txt = self.table.index(base + Style(color=mark(self.RUN), bold=True))
-        self._g_txt = self.table.index(base + Style(color=mark(self.G), bold=True))
-        self._ghat_txt = self.table.index(base + Style(color=mark(self.GHAT), bold=True))
-        self._vel_txt = self.table.index(base + Style(color=mark(self.VEL), bold=True))
-        self._cloud_txt = self.table.index(base + Style(color=mark(self.CLOUD), bold=True))
-        dark = theme.dark
-        self._runs_txt = [self.table.index(base + Style(color=rich_color(readable(hex_rgb(st.color(dark)), bg_rgb, LINE_CONTRAST)),
-                                                        bold=True)) for st in RUN_STYLES]
-        self._blank = self.table.index(base)
-        self._chars = np.empty((0, 0), dtype="<U1")   # force a full repaint
-        self._strips.clear()
-
     # ------------------------------------------------------------------------------------
     def _to_pixels(self, box: Box, pts: np.ndarray, pw: int, ph: int) -> np.ndarray:
         """(k, 2) float pixel coordinates (col, row) of plane points (k, 2) = (a, b)."""
@@ -676,204 +526,6 @@ class LandscapeView(CellCanvas):
                 under = int(heat_only[min(2 * r + 1, ph - 1), c])
                 sids[top + r, c] = self._mark_sids[color, under] if not no_color else self._title
         return chars, sids
-
-    # ------------------------------------------------------------------------------------
-    # several runs (compare mode) and the cloud
-    def _tracks(self, src, sim, pw: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray | None, list[bool]]:  # noqa: ANN001
-        """(the runs' paths (k, P) each, start first and now last; the lead run's path, which
-        the plane passes through; the cloud's (K, P) points or None; which paths are wild —
-        diverging or diverged, framed on the bowl)."""
-        width = max(64, 2 * pw)
-
-        def path(s) -> np.ndarray:  # noqa: ANN001
-            return np.vstack([s.history.decimated(width).params, np.asarray(s.params, float)[None, :]])
-
-        def wild(s) -> bool:  # noqa: ANN001
-            return bool(s.diverging_step or s.status == "diverged")
-
-        if self.kind == "one":
-            run = path(sim)
-            return [run], run, None, [wild(sim)]
-        if self.kind == "runs":
-            tracks = [path(r.sim) for r in src.runs]
-            return tracks, path(sim), None, [wild(r.sim) for r in src.runs]
-        # the cloud: no paths, K points; the plane passes through the start and their mean
-        cloud = np.asarray(src.params, float)
-        ok = np.all(np.isfinite(cloud), axis=1)
-        start = np.asarray(sim.initial_params, float)
-        mean = cloud[ok].mean(axis=0) if ok.any() else start
-        return [], np.vstack([start, mean]), cloud[ok], []
-
-    def _draw_collection(self, src, sim, plane, box: Box, ref_xy, tracks_xy: list, cloud_xy,  # noqa: ANN001
-                         min_xy, pw: int, ph: int, top: int) -> tuple[np.ndarray, np.ndarray]:
-        """Compare mode's paths (SGD below, GD on top) and current points, or the cloud's
-        points and their mean ✚; GD's path, the minimum ◆ and the common start ○."""
-        pix = np.full((ph, pw), self.NAN, dtype=np.int32)
-        if self.levels is not None and self.levels.shape == (ph, pw):
-            pix[:] = self.levels
-        heat_only = pix.copy()
-
-        def plot(points: np.ndarray, color: int, dotted: bool) -> None:
-            p = segment_pixels(self._to_pixels(box, points, pw, ph))
-            if dotted:
-                p = p[::2]
-            ok = (p[:, 0] >= 0) & (p[:, 0] < pw) & (p[:, 1] >= 0) & (p[:, 1] < ph)
-            pix[p[ok, 1], p[ok, 0]] = color
-
-        marks: list[tuple[int, int, str, int]] = []
-        if self.kind == "cloud" and ref_xy is not None and len(ref_xy):
-            step = max(1, len(ref_xy) // (4 * pw))
-            plot(np.vstack([ref_xy[::step], ref_xy[-1:]]), self.FULL, dotted=False)
-        start = self._to_pixels(box, plane.coords(np.asarray(sim.initial_params, float)[None, :]), pw, ph)[0]
-        self.paths = tracks_xy
-        self.current = [(float(p[-1, 0]), float(p[-1, 1])) for p in tracks_xy]
-        self.marks = [None] * len(tracks_xy)
-        self.runs_off_map = [False] * len(tracks_xy)
-        for k in reversed(range(len(tracks_xy))):              # SGD below, GD on top
-            plot(tracks_xy[k], self.RUNS[k], RUN_STYLES[k].dotted)
-        if cloud_xy is not None:
-            self.cloud_xy = cloud_xy
-            p = np.rint(self._to_pixels(box, cloud_xy, pw, ph)).astype(np.int64)
-            ok = (p[:, 0] >= 0) & (p[:, 0] < pw) & (p[:, 1] >= 0) & (p[:, 1] < ph)
-            self.cloud_inside = int(ok.sum())
-            pix[p[ok, 1], p[ok, 0]] = self.CLOUD
-        marks.append((int(round(start[1])) // 2, int(round(start[0])), START_MARKER, self.START))
-        self.minimum_cell = None
-        if min_xy is not None:
-            mp = self._to_pixels(box, min_xy[None, :], pw, ph)[0]
-            mc, mr = int(round(mp[0])), int(round(mp[1]))
-            if 0 <= mc < pw and 0 <= mr < ph:
-                marks.append((mr // 2, mc, "◆", self.FULL))
-                self.minimum_cell = (mr // 2 + top, mc)
-        if cloud_xy is not None and len(cloud_xy):
-            mean = self._to_pixels(box, cloud_xy.mean(axis=0)[None, :], pw, ph)[0]
-            marks.append((int(round(mean[1])) // 2, int(round(mean[0])), "✚", self.CLOUD))
-        for k in reversed(range(len(tracks_xy))):
-            marks.append(self._run_mark(k, self._to_pixels(box, tracks_xy[k][-1:], pw, ph)[0], pw, ph, top))
-        chars, sids = self._cells_of(pix, heat_only, marks, top, ph, pw)
-        self._write_collection_text(src, sim, plane, chars, sids)
-        return chars, sids
-
-    def _run_mark(self, k: int, here: np.ndarray, pw: int, ph: int, top: int) -> tuple[int, int, str, int]:
-        """Run k's current point as its marker, or an arrow on the edge where it left the map."""
-        glyph = RUN_STYLES[k].marker
-        col, row = float(here[0]), float(here[1])
-        if not (-0.5 <= col < pw - 0.5 and -0.5 <= row < ph - 0.5):
-            self.runs_off_map[k] = True
-            ang = math.atan2(-(row - ph / 2), col - pw / 2)
-            glyph = ARROWS[int(round(ang / (math.pi / 4))) % 8]
-            col, row = min(max(col, 0.0), pw - 1.0), min(max(row, 0.0), ph - 1.0)
-        r, c = int(round(row)) // 2, int(round(col))
-        self.marks[k] = (r + top, c)
-        return r, c, glyph, self.RUNS[k]
-
-    def _write_collection_text(self, src, sim, plane, chars: np.ndarray, sids: np.ndarray) -> None:  # noqa: ANN001
-        """The title (as for one run) and the legend: one entry per run, or the cloud's."""
-        h, w = self.size.height, self.size.width
-        self._write_text(sim, plane, chars, sids, h, w, legend=False)
-        if h < 6:
-            self.legend = ""
-            return
-        no_color = self.app.no_color
-        minimum = "min" if self.minimum_label in ("", "minimum") else "GD low"
-        if self.kind == "cloud":
-            k = src.runs
-            long = [("•", f"{k} runs now", self._cloud_txt), ("✚", "their mean", self._cloud_txt),
-                    ("━", "full-batch GD", self._full_txt), ("◆", self.minimum_label or "minimum", self._full_txt),
-                    (START_MARKER, "start", self._title)]
-            short = [("•", f"{k} runs", self._cloud_txt), ("✚", "mean", self._cloud_txt),
-                     ("━", "GD", self._full_txt), ("◆", minimum, self._full_txt), (START_MARKER, "start", self._title)]
-            variants = [(long, "  "), (short, " "), (short[:4], " ")]
-        else:
-            labels = [r.label for r in src.runs]
-            algos = [lab.split(" (")[0] for lab in labels]
-            sizes = [lab.split("(")[-1].rstrip(")") for lab in labels]
-
-            def runs(names: list[str]) -> list:
-                return [((("o", "+", "x")[k] + RUN_STYLES[k].letter) if no_color else
-                         (RUN_STYLES[k].line + RUN_STYLES[k].marker), name, self._runs_txt[k])
-                        for k, name in enumerate(names)]
-
-            tail = [("◆", minimum, self._full_txt), (START_MARKER, "start", self._title)]
-            variants = [(runs(labels) + tail, "  "), (runs(algos) + tail, "  "), (runs(sizes) + tail, "  "),
-                        (runs(sizes) + tail[1:], "  "), (runs(sizes), " ")]
-        for items, sep in variants:
-            total = sum(len(g) + 1 + len(t) for g, t, _ in items) + len(sep) * (len(items) - 1)
-            if total <= w:
-                break
-        y, x = h - 1, 0
-        for n, (glyph, label, sid) in enumerate(items):
-            x = self.put_text(chars, sids, y, glyph, self._title if no_color else sid, x)
-            x = self.put_text(chars, sids, y, " " + label + (sep if n < len(items) - 1 else ""), self._muted, x)
-        self.legend = "".join(chars[y].tolist()).rstrip()
-
-    def _draw_time_down(self, src, sim, force: bool) -> None:  # noqa: ANN001
-        """Several runs of a one-parameter model: L(w) across (the same for every row) and
-        training time in epochs downwards, so each run's path is its w over time."""
-        pw, ph, top = self._pixels()
-        h, w = self.size.height, self.size.width
-        width = max(64, 2 * pw)
-        per_epoch = max(1, sim.plan.steps_per_epoch_count)
-        tracks, wild = [], []
-        runs = [r.sim for r in src.runs] if self.kind == "runs" else []
-        for s in runs:
-            d = s.history.decimated(width)
-            t = np.concatenate([np.asarray(d.param_step, float), [float(s.step)]]) / max(1, s.plan.steps_per_epoch_count)
-            wv = np.concatenate([d.params[:, 0], [float(np.asarray(s.params, float)[0])]])
-            tracks.append(np.stack([wv, t], axis=1))
-            wild.append(s.status == "diverged")
-        cloud = None
-        if self.kind == "cloud":
-            p = np.asarray(src.params, float)[:, 0]
-            t = float(np.max(src.step)) / per_epoch
-            cloud = np.stack([p[np.isfinite(p)], np.full(int(np.isfinite(p).sum()), t)], axis=1)
-        ref = self._reference(sim)
-        pts = [np.vstack(tr) for tr, wd in zip(tracks, wild) if not wd] or tracks
-        pts = list(pts) + ([cloud] if cloud is not None and len(cloud) else [])
-        if ref is not None and len(ref):
-            pts.append(np.array([[ref[0, 0], 0.0], [ref[-1, 0], 0.0]]))
-        allp = np.vstack(pts) if pts else np.array([[float(sim.initial_params[0]), 0.0]])
-        (x0, x1), _ = view_box(allp, 0, 1)
-        tmax = float(np.nanmax(allp[:, 1])) if np.isfinite(allp[:, 1]).any() else 0.0
-        box = Box(float(x0), float(x1), 0.0, _nice_epochs(tmax))
-        b = self.box
-        if b is None or box.y1 > b.y1 or box.x0 < b.x0 or box.x1 > b.x1:
-            self.box = box if b is None else Box(min(b.x0, box.x0), max(b.x1, box.x1), 0.0, max(b.y1, box.y1))
-            self._grid_key = None
-        box = self.box
-        key = ("time", box, pw, ph, self._sim_id)
-        if self._grid_key != key:
-            self._grid_key = key
-            xs = box.x0 + (np.arange(pw) + 0.5) * (box.x1 - box.x0) / pw
-            with np.errstate(all="ignore"):
-                row = sim.model.losses_many(xs[:, None], sim.X, sim.y)
-            self._set_grid(_RowGrid(np.repeat(row[None, :], ph, axis=0)))
-        flip = Box(box.x0, box.x1, -box.y1, 0.0)        # time grows downwards: y ↦ −t
-        down = [np.stack([tr[:, 0], -tr[:, 1]], axis=1) for tr in tracks]
-        cloud_down = None if cloud is None else np.stack([cloud[:, 0], -cloud[:, 1]], axis=1)
-        plane = _TimePlane(sim.model.param_names[0])
-        self.box = box
-        chars, sids = self._draw_collection(src, sim, plane, flip, None, down, cloud_down, None, pw, ph, top)
-        self.paths = tracks
-        self.current = [(float(p[-1, 0]), float(p[-1, 1])) for p in tracks]
-        self.paint(chars, sids)
-
-    def _compose_no_color(self, chars: np.ndarray, heat: np.ndarray, pix: np.ndarray, top: int,
-                          rows: int, pw: int) -> None:
-        """Without colour: contour dots where the (coarse) loss band changes, letters for paths."""
-        band = (heat[1::2][:rows] * 8) // HEAT_LEVELS
-        edge = np.zeros(band.shape, bool)
-        edge[:, 1:] |= band[:, 1:] != band[:, :-1]
-        edge[1:, :] |= band[1:, :] != band[:-1, :]
-        sub = chars[top : top + rows, :pw]
-        sub[edge] = "·"
-        up, lo = pix[0::2][:rows], pix[1::2][:rows]
-        sub[(up == self.RUN) | (lo == self.RUN)] = "•"
-        sub[(up == self.CLOUD) | (lo == self.CLOUD)] = "•"
-        for k in reversed(range(len(self.RUNS))):          # compare mode: GD o, mini-batch +, SGD x
-            sub[(up == self.RUNS[k]) | (lo == self.RUNS[k])] = ("o", "+", "x")[k]
-        sub[(up == self.FULL) | (lo == self.FULL)] = "o"
-
     def _write_text(self, sim, plane, chars: np.ndarray, sids: np.ndarray, h: int, w: int,  # noqa: ANN001
                     legend: bool = True) -> None:
         box = self.box
@@ -935,51 +587,3 @@ class LandscapeView(CellCanvas):
                 x = self.put_text(chars, sids, y, gap + label + (sep if k < len(items) - 1 else ""), self._muted, x)
             self.legend = "".join(chars[y].tolist()).rstrip()
 
-
-def _widen(a: float, b: float, factor: float) -> tuple[float, float]:
-    """The range [a, b] widened ``factor`` times about its middle."""
-    mid, half = 0.5 * (a + b), 0.5 * (b - a) * factor
-    return mid - half, mid + half
-
-
-def lead_simulation(src):  # noqa: ANN001, ANN201
-    """The Simulation whose data, model and start a picture of ``src`` uses: the run itself,
-    compare mode's middle (mini-batch) run, or the ensemble's base run (its data and start)."""
-    kind = source_kind(src)
-    if kind == "one":
-        return src
-    if kind == "runs":
-        return src.runs[1 if len(src.runs) > 1 else 0].sim
-    return src.base
-
-
-@dataclass(frozen=True)
-class _RowGrid:
-    """A loss grid of the time-down picture (the same L(w) on every row)."""
-
-    loss: np.ndarray
-    i: int = 0
-
-
-class _TimePlane:
-    """The time-down picture's "plane": w across, epochs down (for the title)."""
-
-    kind = "time"
-
-    def __init__(self, name: str) -> None:
-        self.title = f"Loss over {name}, time ↓"
-        self.x_label, self.y_label = name, "epochs"
-
-    def coords(self, params: np.ndarray) -> np.ndarray:
-        return np.stack([params[:, 0], np.zeros(len(params))], axis=1)
-
-
-def _nice_epochs(t: float) -> float:
-    """A round number of epochs ≥ t (1, 2, 5, 10, 20, …), at least 1."""
-    if not t > 1:
-        return 1.0
-    e = math.floor(math.log10(t))
-    for m in (1, 2, 5, 10):
-        if m * 10.0**e >= t:
-            return m * 10.0**e
-    return 10.0 ** (e + 1)

@@ -42,140 +42,20 @@ from textual.geometry import Region
 from textual_plotext import PlotextPlot
 
 from ..messages import SimulationChanged
+from ._linecache import CachedLines
+from ._plotext_text import figure_text
 from ._cells import LINE_CONTRAST, RGB, blend, enable_partial_line_updates, hex_rgb, readable
 from ._runs import RUN_STYLES, revision_key, source_kind
+from ._lossplot_axes import (CAP_DECADES, DARK, LIGHT, RUNS_X_LABELS, X_AXES, X_LABELS,  # noqa: F401
+                             _bucket_x, _count_label, _decimate_index, _hex, axis_ceiling, decade_label,
+                             finite_xy, nice_ceiling, nice_ticks, one_per_row, run_curve)
+from ._lossplot_runs import SeveralRunsCurves
 
-X_AXES = ("steps", "epochs", "samples")
-X_LABELS = {"steps": "step", "epochs": "epoch", "samples": "samples seen"}
-RUNS_X_LABELS = {"steps": "steps", "epochs": "epochs", "samples": "samples seen"}   # several runs count
-
-# Okabe–Ito colours (colour-blind safe), a bright set for dark themes and a deep one for light
-DARK = {"epoch": "#56b4e9", "train": "#f0a030", "val": "#e07ab8", "acc": "#2fbf8f",
-        "val_acc": "#a0e0b0", "change": "#d0d060"}
-LIGHT = {"epoch": "#0072b2", "train": "#d55e00", "val": "#aa3377", "acc": "#117733",
-         "val_acc": "#55aa77", "change": "#887700"}
-
-CAP_DECADES = 3              # several runs: the y axis ends at most this many decades above the start
 REDRAW_INTERVAL = 0.5        # seconds between redraws while running (2 per second)
 IDLE_GAP = 0.4               # a call after this long a pause counts as a single step: draw now
 
 
-def nice_ceiling(x: float) -> float:
-    """The smallest of 1, 2, 5 × 10^k that is ≥ x (x > 0)."""
-    if not x > 0 or not math.isfinite(x):
-        return 1.0
-    e = math.floor(math.log10(x))
-    for m in (1, 2, 5, 10):
-        v = m * 10.0**e
-        if v >= x * (1 - 1e-12):
-            return v
-    return 10.0 ** (e + 1)
-
-
-def axis_ceiling(x: float) -> float:
-    """The end of an x axis for data up to ``x``: a round number a few per cent above it
-    (1, 1.2, 1.4, … 10 × 10^k, at most 25 % beyond), so the data reach at least 80 % across."""
-    x *= 1.04
-    if not x > 0 or not math.isfinite(x):
-        return 1.0
-    e = math.floor(math.log10(x))
-    for m in (1, 1.2, 1.4, 1.6, 1.8, 2, 2.25, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10):
-        if m * 10.0**e >= x * (1 - 1e-12):
-            return m * 10.0**e
-    return 10.0 ** (e + 1)
-
-
-def finite_xy(x: np.ndarray, y: np.ndarray, log: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The points whose x and y are finite (and y > 0 on a log axis)."""
-    x = np.asarray(x, float)
-    y = np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    if log:
-        ok &= y > 0
-    return x[ok], y[ok]
-
-
-def nice_ticks(top: float, most: int) -> list[float]:
-    """0, s, 2s, … up to ``top`` with s a 1–2–5 step giving at most ``most`` + 1 ticks."""
-    step = nice_ceiling(top / max(1, most))
-    k = int(math.floor(top / step + 1e-9))
-    return [i * step for i in range(k + 1)]
-
-
-def _count_label(v: float) -> str:
-    """A short label for a count: 0, 250, 2.5k, 40k, 1.2M; fractions for epochs."""
-    a = abs(v)
-    if a >= 1e6:
-        return f"{v / 1e6:.3g}M"
-    if a >= 1e4:
-        return f"{v / 1e3:.3g}k"
-    if a == int(a):
-        return str(int(v))
-    return f"{v:.3g}"
-
-
-def decade_label(e: float) -> str:
-    """The label of 10^e on a log axis (shared with the lab's log–log plots)."""
-    v = 10.0**e
-    if 4 <= e <= 5 and abs(e - round(e)) < 1e-9:
-        return f"{v / 1e3:g}k"                     # 10k, 100k: not 1e+04
-    if 6 <= e <= 8 and abs(e - round(e)) < 1e-9:
-        return f"{v / 1e6:g}M"
-    if -3 <= e <= 4 and abs(e - round(e)) < 1e-9:
-        return f"{v:g}"
-    if -3 <= e <= 4:
-        return f"{v:.2g}"
-    return f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e")
-
-
-def _bucket_x(d, mode: str) -> np.ndarray:  # noqa: ANN001
-    """The x of each bucket of a decimated history (at its end, as ``d.step`` is)."""
-    if mode == "steps":
-        return d.step.astype(float)
-    return d.envelope("epoch" if mode == "epochs" else "samples")[1]
-
-
-def run_curve(sim, axis: str, width: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
-    """The full training loss of one run against ``axis``: the initial loss first, then one point
-    per bucket of the decimated history, the newest being the run's exact current point (so its
-    marker sits on the value its counters row shows); non-finite values dropped."""
-    d = sim.history.decimated(max(2, width))
-    xs = _bucket_x(d, axis)
-    x = np.concatenate([[0.0], xs])
-    y = np.concatenate([[float(sim.initial_train_loss)], d.series("train_loss")])
-    if len(xs) and sim.step > 0:
-        last = {"steps": float(sim.step), "epochs": sim.history.last("epoch"),
-                "samples": sim.history.last("samples")}[axis]
-        x[-1], y[-1] = last, sim.history.last("train_loss")
-    return finite_xy(x, y)
-
-
-def _decimate_index(n: int, width: int) -> np.ndarray:
-    """At most ~``width`` indices into n points, evenly spread, the first and the last kept."""
-    if n <= width:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, width).round().astype(np.int64))
-
-
-def _hex(rgb: RGB) -> str:
-    return "#%02x%02x%02x" % rgb
-
-
-def one_per_row(ticks: list[float], low: float, high: float, rows: int, gap: int = 2) -> list[float]:
-    """Keep ticks at least ``gap`` text rows apart (whole numbers — powers of ten on a log
-    axis — first), so plotext never has to choose between two labels on one row: ``rows`` is
-    only an estimate of the plot's height, and the gap absorbs its error."""
-    if high <= low or rows < 2:
-        return sorted(ticks)
-    taken: dict[int, float] = {}
-    for t in sorted(ticks, key=lambda v: (v != round(v), v)):
-        row = round((t - low) / (high - low) * (rows - 1))
-        if all(abs(row - r) >= gap for r in taken):
-            taken[row] = t
-    return sorted(taken.values())
-
-
-class LossPlot(PlotextPlot):
+class LossPlot(SeveralRunsCurves, CachedLines, PlotextPlot):
     """Loss curves of the run so far; see the module docstring for what each curve is."""
 
     PLOT_KIND = "lossplot"          # its timing row in tui.runloop
@@ -211,6 +91,7 @@ class LossPlot(PlotextPlot):
         self._text: Text | None = None
         self._text_size: tuple[int, int] | None = None
         self._lines: list[tuple[str, list]] = []
+        self._rows: list[Text] = []           # the lines of _text (kept objects while unchanged)
         self._xlim: tuple[float, float] | None = None
         self._ylim: tuple[float, float] | None = None
         self._log_locked: bool | None = None
@@ -293,6 +174,7 @@ class LossPlot(PlotextPlot):
     def on_resize(self) -> None:
         self._text = None
         self._lines = []
+        self._rows = []
         self._sig = None
         if self._sim is not None:
             self._draw(full=True)
@@ -308,11 +190,16 @@ class LossPlot(PlotextPlot):
 
     # ------------------------------------------------------------------------------------
     def render(self) -> Text:
+        self.content_lines()
+        return self._text
+
+    def content_lines(self) -> list[Text]:
         size = (self.size.width, self.size.height)
         if self._text is None or self._text_size != size:
             self._text, self._text_size = self._build(), size
-            self._lines = [self._line_cells(t) for t in self._text.split("\n", allow_blank=True)]
-        return self._text
+            self._rows = self._text.split("\n", allow_blank=True)
+            self._lines = [self._line_cells(t) for t in self._rows]
+        return self._rows
 
     def _draw(self, full: bool = False) -> None:
         """Rebuild the picture; ask Textual to repaint only the changed span of each line."""
@@ -320,22 +207,26 @@ class LossPlot(PlotextPlot):
         self.redraws += 1
         size = (self.size.width, self.size.height)
         text = self._build()
-        lines = [self._line_cells(t) for t in text.split("\n", allow_blank=True)]
-        old = self._lines
+        rows = text.split("\n", allow_blank=True)
+        lines = [self._line_cells(t) for t in rows]
+        old, old_rows = self._lines, self._rows
         self._text, self._text_size = text, size
         self._lines = lines
-        if full or len(old) != len(lines):
+        if full or len(old) != len(lines) or len(old_rows) != len(rows):
+            self._rows = rows
             self.painted_cells = size[0] * size[1]
             self.refresh()
             return
         cells = 0
         for y, (new, prev) in enumerate(zip(lines, old)):
             if new == prev:
+                rows[y] = old_rows[y]         # the same line: its strips stay cached
                 continue
             x0, x1 = _changed_span(prev, new)
             if x1 > x0:
                 cells += x1 - x0
                 self.refresh(Region(x0, y, x1 - x0, 1))
+        self._rows = rows
         self.painted_cells = cells
 
     @staticmethod
@@ -384,7 +275,7 @@ class LossPlot(PlotextPlot):
         plt.ticks_color(pal["ticks"])
         plt.frame(True)
         try:
-            body = Text.from_ansi(plt.build())
+            body = figure_text(plt)
         except Exception as exc:  # noqa: BLE001 - never let a plotting corner case crash the app
             body = Text(f"(plot unavailable: {type(exc).__name__})")
         body.no_wrap = True
@@ -463,99 +354,6 @@ class LossPlot(PlotextPlot):
                 plt.vertical_line(xc, color=pal["change"])
 
         return self._legend(sim, pal, w, n, exact, has_val, classify, log)
-
-    # --- a handful of runs (compare mode) ----------------------------------------------------
-    def _runs_data(self, comp, plt, pal: dict[str, RGB], w: int) -> Text:  # noqa: ANN001
-        """The full training loss of each run, in its :data:`RUN_STYLES` colour, its current
-        point as its marker; a run that explodes runs along the top (:data:`CAP_DECADES`)."""
-        width = max(8, w - 10)
-        data = [run_curve(r.sim, self.x_axis, 2 * width) for r in comp.runs]   # braille: 2 dots a cell
-        self.series = [(r.label, x, y) for r, (x, y) in zip(comp.runs, data)]
-        start = max((float(y[0]) for _, y in data if len(y)), default=1.0)
-        curves = [(f"run{k}", x, y, f"run{k}") for k, (x, y) in enumerate(data)]
-        xmax = max((float(x.max()) for x, _ in data if len(x)), default=0.0)
-        started = any(r.sim.step > 0 for r in comp.runs)
-        log = self._axes(plt, curves, xmax, comp.runs[0].sim.dataset.n_samples, started=started, w=w,
-                         cap=start)
-        order = list(reversed(curves))            # SGD first, GD last (on top)
-        self._draw_curves(plt, order, pal)
-        for name, *_rest in order:
-            x, y = self._plotted[name]
-            if len(x):
-                k = int(name[3:])
-                plt.scatter([float(x[-1])], [float(y[-1])], marker=RUN_STYLES[k].marker, color=pal[name])
-        return self._runs_legend(comp, pal, w, log)
-
-    def _runs_legend(self, comp, pal: dict[str, RGB], w: int, log: bool) -> Text:  # noqa: ANN001
-        muted = Style(color=_hex(pal["ticks"]))
-        labels = [r.label for r in comp.runs]
-        states = ["  ✗ diverged" if r.sim.status == "diverged" else "" for r in comp.runs]
-        unit = f"x: {RUNS_X_LABELS[self.x_axis]}" + (" · log y" if log else "")
-        algos = [lab.split(" (")[0] for lab in labels]
-        sizes = [lab.split("(")[-1].rstrip(")") for lab in labels]
-        marks = ["✗" if st else "" for st in states]
-        variants = (
-            ([f"{lab}{st}" for lab, st in zip(labels, states)], f"   {unit}"),
-            ([f"{a}{st}" for a, st in zip(algos, states)], f"   {unit}"),
-            ([f"{b}{st}" for b, st in zip(sizes, states)], f"  {unit}"),
-            ([f"{b}{m}" for b, m in zip(sizes, marks)], f"  {unit}"),
-            ([f"{a}{st}" for a, st in zip(algos, states)], ""),
-            ([f"{b}{m}" for b, m in zip(sizes, marks)], ""),
-        )
-        last = len(labels) - 1
-        for names, tail in variants:
-            text = Text()
-            for k, name in enumerate(names):
-                style = RUN_STYLES[k]
-                text.append(style.line + style.marker + " ", Style(color=_hex(pal[f"run{k}"]), bold=True))
-                text.append(name + ("  " if k < last else ""), muted)
-            text.append(tail, muted)
-            if text.cell_len <= w:
-                break
-        self.legend = text.plain
-        self.drawn = [f"run{k}" for k in range(len(labels))]
-        return text
-
-    # --- a cloud of runs ---------------------------------------------------------------------
-    def _cloud_data(self, ens, plt, pal: dict[str, RGB], w: int) -> Text:  # noqa: ANN001
-        """The band of the K runs' losses over steps: the median of the full training loss
-        (bold) and its 10 % and 90 % quantiles (faint), from ``Ensemble.band`` (the engine's
-        quantiles), decimated to the plot's width."""
-        width = 2 * max(8, w - 10)
-        self.series = {}
-        curves: list[tuple[str, np.ndarray, np.ndarray, str]] = []
-        steps, train = ens.band("train_loss", qs=(0.1, 0.5, 0.9))
-        started = len(steps) > 1 or (len(steps) == 1 and steps[0] > 0)
-        keep = _decimate_index(len(steps), width)
-        x = np.asarray(steps, float)[keep]
-        train = np.asarray(train, float)[:, keep]
-        bsteps = np.zeros(0)
-        curves.append(("train_q10", x, train[0], "band"))
-        curves.append(("train_q90", x, train[2], "band"))
-        curves.append(("train_q50", x, train[1], "train"))
-        xmax = float(np.nanmax(x)) if len(x) and np.isfinite(x).any() else 0.0
-        log = self._axes(plt, curves, xmax, 1, started=started, w=w, cap=float(train[1, 0]) if len(x) else None)
-        self.series = {name: self._plotted[name] for name, *_ in curves}
-        self._draw_curves(plt, curves, pal)
-        muted = Style(color=_hex(pal["ticks"]))
-
-        def col(key: str) -> Style:
-            return Style(color=_hex(pal[key]), bold=True)
-
-        k = ens.runs
-        unit = "x: step" + (" · log y" if log else "")
-        long = [("━ ", "train", f"median of {k} runs"), ("━ ", "band", "10–90 %"), ("━ ", "batch", "batch loss (median)")]
-        short = [("━ ", "train", "median"), ("━ ", "band", "10–90 %"), ("━ ", "batch", "batch")]
-        if not len(bsteps):
-            long, short = long[:2], short[:2]
-        for items, tail in ((long, f"   {unit}"), (short, f"  {unit}"), (short, "")):
-            text = Text("  ").join(Text.assemble((g, col(key)), (label, muted)) for g, key, label in items)
-            text.append(tail, muted)
-            if text.cell_len <= w:
-                break
-        self.legend = text.plain
-        self.drawn = [key for _, key, _ in items]
-        return text
 
     # --- shared: the axes and the curves -----------------------------------------------------
     def _axes(self, plt, curves: list, xmax: float, n_samples: int, *, started: bool, w: int,  # noqa: ANN001, C901

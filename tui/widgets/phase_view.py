@@ -20,6 +20,8 @@ from textual.widgets import Static
 
 from engine.simulation import PHASE_FORMULAS, PHASES, PhaseData, Simulation
 
+from ._runs import current_or_last
+
 MAX_ROWS = 8
 
 
@@ -159,7 +161,7 @@ class PhaseView(Static):
 
     def show(self, sim: Simulation) -> None:
         """Redraw from the batch in progress, or else the last batch done."""
-        data = sim.pending if sim.pending is not None else sim.last
+        data = current_or_last(sim)
         if data is None:
             self.update(Text("No batch yet: press p to run one phase, n for a whole batch.", style="dim"))
             return

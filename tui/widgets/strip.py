@@ -25,15 +25,15 @@ The widget only reads the simulation (``sim.order``, ``sim.pending``/``sim.last`
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
 from rich.style import Style
 
 from ..messages import SimulationChanged
 from ._cells import LINE_CONTRAST, RGB, CellCanvas, blend, hex_rgb, readable, rich_color
+from ._runs import current_or_last
+from ._strip_layout import Layout, make_layout, occurrences  # noqa: F401 (tests import them here)
 
 CURRENT, USED, TO_COME, SITS_OUT = 0, 1, 2, 3
 """Cell states (codes of :meth:`SampleStrip.position_states`)."""
@@ -54,7 +54,6 @@ ANIM_MIN_GAP = 1.5        # seconds between two reshuffle animations (fast runs 
 HEAVY_COOLDOWN = 0.5      # after repainting most of the strip, wait this long before the next
 FAST_GAP = 1.5            # new orders closer than this (s): cells lose their colours meanwhile
 
-
 def _ramp(colors: tuple[str, ...], n: int) -> list[RGB]:
     stops = [hex_rgb(c) for c in colors]
     out = []
@@ -64,115 +63,6 @@ def _ramp(colors: tuple[str, ...], n: int) -> list[RGB]:
         out.append(blend(stops[a], stops[a + 1], x - a))
     return out
 
-
-@dataclass(frozen=True)
-class Layout:
-    """Where each cell goes: cell k shows positions ``p0[k]:p1[k]`` of the order at (row, col).
-
-    ``gap_before[k]`` is the screen column of the gap in front of cell k (−1 when none).
-    """
-
-    rows: int
-    width: int
-    per_cell: int
-    gaps: bool
-    row: np.ndarray
-    col: np.ndarray
-    p0: np.ndarray
-    p1: np.ndarray
-
-    @property
-    def cells(self) -> int:
-        return len(self.p0)
-
-
-def make_layout(n: int, sizes: tuple[int, ...], width: int, max_rows: int) -> Layout:
-    """Lay out N positions in at most ``max_rows`` rows of ``width`` cells.
-
-    ``sizes`` are the batch sizes of one pass (the leftover of drop_last, if any, follows them
-    as one more group). Batches get a one-cell gap between them and never break across rows
-    when that fits; otherwise cells are packed; when N exceeds the room, consecutive positions
-    are grouped (1 cell = g samples). Rows are balanced (as even as the packing allows).
-    """
-    width = max(1, width)
-    max_rows = max(1, max_rows)
-    room = width * max_rows
-    groups = list(sizes)
-    if sum(groups) < n:
-        groups.append(n - sum(groups))
-    # 1. gaps between batches, batches whole on a row
-    if len(groups) > 1 and max(groups) >= 2 and n + len(groups) - 1 <= room:
-        lay = _pack_groups(groups, width, max_rows)
-        if lay is not None:
-            return lay
-    # 2. one cell per sample, no gaps
-    if n <= room:
-        rows = math.ceil(n / width)
-        w = math.ceil(n / rows)
-        p = np.arange(n)
-        return Layout(rows, w, 1, False, p // w, p % w, p, p + 1)
-    # 3. aggregated: one cell per g consecutive positions
-    g = math.ceil(n / room)
-    cells = math.ceil(n / g)
-    rows = math.ceil(cells / width)
-    w = math.ceil(cells / rows)
-    k = np.arange(cells)
-    p0 = k * g
-    return Layout(rows, w, g, False, k // w, k % w, p0, np.minimum(p0 + g, n))
-
-
-def _pack_groups(groups: list[int], width: int, max_rows: int) -> Layout | None:
-    def rows_needed(w: int) -> int | None:
-        rows, used = 1, 0
-        for s in groups:
-            if s > w:
-                return None
-            need = s + (1 if used else 0)
-            if used + need <= w:
-                used += need
-            else:
-                rows += 1
-                used = s
-        return rows
-
-    width -= 2                           # a column at each end of a row: room for "[" and "]"
-    rows = rows_needed(width)
-    if rows is None or rows > max_rows:
-        return None
-    lo, hi = max(groups), width          # narrowest width with the same number of rows
-    while lo < hi:
-        mid = (lo + hi) // 2
-        r = rows_needed(mid)
-        if r is not None and r <= rows:
-            hi = mid
-        else:
-            lo = mid + 1
-    w = lo
-    row, col = [], []
-    r, used = 0, 0
-    for s in groups:
-        need = s + (1 if used else 0)
-        if used + need > w:
-            r, used = r + 1, 0
-        start = used + (1 if used else 0)
-        row.extend([r] * s)
-        col.extend(range(start + 1, start + s + 1))
-        used = start + s
-    p = np.arange(sum(groups))
-    return Layout(r + 1, w + 2, 1, True, np.array(row), np.array(col), p, p + 1)
-
-
-def occurrences(order: np.ndarray) -> np.ndarray:
-    """For each position, how many times its sample has been drawn up to and including it."""
-    order = np.asarray(order)
-    n = len(order)
-    idx = np.argsort(order, kind="stable")
-    sorted_ = order[idx]
-    starts = np.r_[True, sorted_[1:] != sorted_[:-1]] if n else np.zeros(0, bool)
-    run_start = np.maximum.accumulate(np.where(starts, np.arange(n), 0)) if n else np.zeros(0, int)
-    occ = np.empty(n, dtype=np.int64)
-    occ[idx] = np.arange(n) - run_start + 1
-    return occ
 
 
 class SampleStrip(CellCanvas):
@@ -292,7 +182,7 @@ class SampleStrip(CellCanvas):
 
     # ------------------------------------------------------------------------------------
     def _signature(self, sim) -> tuple:  # noqa: ANN001
-        p = sim.pending if sim.pending is not None else sim.last
+        p = current_or_last(sim)
         pos = (p.position.start, p.position.stop, p.position.pass_index) if p is not None else None
         order = sim.order
         return (sim.iteration, sim.revision, pos, id(order), self.size.width,
@@ -337,7 +227,7 @@ class SampleStrip(CellCanvas):
         self._ensure_palette(sim)
 
         # the order and where we are in it
-        p = sim.pending if sim.pending is not None else sim.last
+        p = current_or_last(sim)
         order = sim.order
         key = (id(sim.segment), p.position.pass_index if p is not None else -1)
         self._segment_shown = sim.segment        # held, so its id is not reused meanwhile
