@@ -41,6 +41,9 @@ class Batches:
         # loops over the runs; a block is one piece, the same numbers)
         self.blocked = k > 1 and not self.gather and not self.by_sample
         self._full = data.n // batch_size            # batches of B in a pass (then the rest)
+        # the blocks' arrays, made once and filled again at every pass start (new arrays of
+        # this size every pass cost the kernel fresh pages each time)
+        self._buffers: tuple[np.ndarray, ...] | None = None
         self.forget()
 
     def forget(self) -> None:
@@ -49,6 +52,11 @@ class Batches:
         self.xb = self.yb = self.xt = self.yt = None
         self.orders: np.ndarray | None = None
         self.pass_index = -1
+
+    def release(self) -> None:
+        """No pass's data, and the arrays kept for the next pass's given back too."""
+        self.forget()
+        self._buffers = None
 
     def start_pass(self, orders: np.ndarray, pass_index: int) -> None:
         """The runs' data in the orders of pass ``pass_index`` ((K, N))."""
@@ -67,15 +75,24 @@ class Batches:
             self.xs = np.take(x, by_sample)
             self.ys = np.take(d.y, by_sample)
         else:                     # batch j of every run: xb[j] (K, B, d), yb[j] (K, B); the rest: xt, yt
-            b, full = self.batch_size, self._full
+            b, full, k = self.batch_size, self._full, self.k
             cut = b * full
-            by_batch = orders[:, :cut].reshape(self.k, full, b).transpose(1, 0, 2)
-            self.xb = np.take(d.X, by_batch, axis=0)
-            self.yb = np.take(d.y, by_batch)
+            if self._buffers is None:
+                rest = orders.shape[1] - cut
+                feats = d.X.shape[1]
+                self._buffers = (np.empty((full, k, b), dtype=np.intp), np.empty((full, k, b, feats)),
+                                 np.empty((full, k, b)), np.empty((k, rest), dtype=np.intp),
+                                 np.empty((k, rest, feats)), np.empty((k, rest)))
+            idx, xb, yb, idx_t, xt, yt = self._buffers
+            # the indices batch-major in one contiguous array first: a gather through strided
+            # indices is slower; 'clip' (the indices are valid) spares the copy 'raise' makes
+            np.copyto(idx, orders[:, :cut].reshape(k, full, b).transpose(1, 0, 2))
+            self.xb = np.take(d.X, idx, axis=0, out=xb, mode="clip")
+            self.yb = np.take(d.y, idx, out=yb, mode="clip")
             if cut < orders.shape[1]:
-                rest = orders[:, cut:]
-                self.xt = np.take(d.X, rest, axis=0)
-                self.yt = np.take(d.y, rest)
+                np.copyto(idx_t, orders[:, cut:])
+                self.xt = np.take(d.X, idx_t, axis=0, out=xt, mode="clip")
+                self.yt = np.take(d.y, idx_t, out=yt, mode="clip")
 
     def loss_and_grad(self, params: np.ndarray, a: int, b: int) -> tuple[Any, np.ndarray]:
         """The mean loss and gradient of every run's batch at [a, b) of its order: (K,) and

@@ -45,14 +45,29 @@ class Orders:
         # the runs of one plan sample alike (the plan fixes the sampling): one assembles for all
         self.width = samplers[0].raw_width
         self.block: np.ndarray | None = None      # (k, P, N): pass s.ahead_first + p in [:, p]
+        # the pass whose orders the state holds are, every row, its row of the block drawn
+        # ahead (so a checkpoint need not keep them: :meth:`redrawable`); -1 when not known
+        self.whole = -1
 
     def draw(self, s: RunsState, pass_index: int, live: np.ndarray, all_live: bool) -> None:
         """Put the orders of pass ``pass_index`` into the state (a stopped run keeps its own)."""
+        self.whole = -1
         if self.ahead_ok:
             s.orders = self._from_block(s, pass_index, live, all_live)
+            if all_live:
+                self.whole = pass_index
         else:
             s.orders = draw_orders(self.samplers, self.generators, s.orders, None if all_live else live)
         s.order_pass = pass_index
+
+    def redrawable(self, s: RunsState) -> bool:
+        """True when the state's orders are, in every row, the rows of pass ``s.order_pass`` of
+        the block drawn ahead, every row's block drawn from ``s.ahead_states``: a checkpoint can
+        then keep the generators' states alone and :meth:`redraw` gives the orders back (a lone
+        run's checkpoints kept one order of N per pass: 2,048 of them at most, 16 KB × N)."""
+        return (self.whole == s.order_pass >= 0 and s.orders is not None
+                and 0 <= s.order_pass - s.ahead_first < s.ahead_passes
+                and bool(np.all(s.ahead_from == s.ahead_first)))
 
     def _from_block(self, s: RunsState, pass_index: int, live: np.ndarray, all_live: bool) -> np.ndarray:
         row = pass_index - s.ahead_first
@@ -103,10 +118,23 @@ class Orders:
 
     def redraw(self, s: RunsState) -> None:
         """After a restore: the block drawn ahead, drawn again from the states it started from
-        (the caller then sets the generators to the checkpoint's states)."""
+        (the caller then sets the generators to the checkpoint's states); and the orders of the
+        pass in work when the checkpoint left them out (:meth:`redrawable`: ``s.orders`` None
+        with ``s.order_pass`` set), taken from it as :meth:`draw` took them."""
         self.block = None
+        self.whole = -1
         if not self.ahead_ok or s.ahead_passes == 0:
             return
+        self._redraw_block(s)
+        if s.orders is None and s.order_pass >= 0:
+            row = s.order_pass - s.ahead_first
+            if s.ahead_passes == 1:
+                s.orders, self.block = self.block[:, 0], None
+            else:
+                s.orders = self.block[:, row].copy()
+            self.whole = s.order_pass
+
+    def _redraw_block(self, s: RunsState) -> None:
         k, p = self.k, s.ahead_passes
         raw = self._raw(k, p)
         again = s.ahead_from == s.ahead_first

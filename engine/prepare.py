@@ -4,6 +4,7 @@ refuse the same scenarios with the same messages)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import weakref
@@ -89,10 +90,25 @@ def shared_dataset(scenario: Scenario, rng: np.random.Generator) -> Dataset:
         positive_fraction=scenario.positive_fraction, sort_by_class=scenario.sort_by_class,
         target=scenario.target or None, standardize=scenario.standardize,
     )
+    ds = _stacked(ds)
     if key is not None:
         object.__setattr__(ds, "_rng_after", rng.bit_generator.state)
         _ALIVE[key] = ds
     return ds
+
+
+def _stacked(ds: Dataset) -> Dataset:
+    """``ds`` with its training and validation arrays as the two parts of one stacked pair
+    (X_all, y_all: what one forward pass evaluates), so the data are held once, not twice."""
+    if not len(ds.y_val):
+        return ds
+    n = ds.n_samples
+    X_all, y_all = np.vstack([ds.X, ds.X_val]), np.concatenate([ds.y, ds.y_val])
+    for a in (X_all, y_all):
+        a.flags.writeable = False
+    out = dataclasses.replace(ds, X=X_all[:n], y=y_all[:n], X_val=X_all[n:], y_val=y_all[n:])
+    object.__setattr__(out, "_training", TrainingData(out.X, out.y, X_all, y_all, n))
+    return out
 
 
 def prepare(scenario: Scenario) -> tuple[np.random.Generator, Dataset, Scenario, Model]:

@@ -477,7 +477,7 @@ class Runs:
         does not."""
         self.state.orders = None
         self.orders_.block = None
-        self.batches.forget()
+        self.batches.release()
         self.checkpoints.items = self.checkpoints.items[:1]
 
     def stop_rows(self, rows: np.ndarray) -> None:
@@ -566,7 +566,19 @@ class Runs:
 
     # --- checkpoints -----------------------------------------------------------------------------
     def _take_checkpoint(self) -> None:
-        self.checkpoints.add(self.state.iteration, self.state, self.orders_.generator_states())
+        """A checkpoint of the state; without the pass's orders when they can be drawn again
+        from the generators' states it keeps (:meth:`engine.orders.Orders.redrawable`), so the
+        checkpoints of a long run do not keep an order of N per pass."""
+        s = self.state
+        if self.orders_.redrawable(s):
+            orders, s.orders = s.orders, None
+            orders.flags.writeable = False   # as if kept: a restore redraws these very numbers
+            try:
+                self.checkpoints.add(s.iteration, s, self.orders_.generator_states())
+            finally:
+                s.orders = orders
+        else:
+            self.checkpoints.add(s.iteration, s, self.orders_.generator_states())
 
     def thin_checkpoints(self, keep: int) -> None:
         """Keep at most ``keep`` checkpoints (a stretch a live change has left behind)."""

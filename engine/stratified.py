@@ -37,6 +37,12 @@ from .sampler import Sampler
 
 np = LazyNumpy(globals())   # `mbsim plan` imports the samplers' module without NumPy
 
+#: The rows of passes assembled at once hold about this many places (temporaries of ~0.5 MB).
+ASSEMBLE_ELEMENTS = 1 << 14
+#: Up to this many classes a pass finds each class's places directly (one comparison each)
+#: rather than by a sort.
+FEW_CLASSES = 4
+
 
 class StratifiedSampler(Sampler):
     """A permutation whose every batch keeps the class proportions (see the module docstring)."""
@@ -57,7 +63,8 @@ class StratifiedSampler(Sampler):
         self._n_full, self._short = divmod(n_samples, batch_size)
         table = self.counts_table()
         rows = table.shape[0]
-        key_type = np.int16 if rows < (1 << 15) else np.int32
+        # the batch keys sort by radix: one byte while the batches (and the marker's) fit in it
+        key_type = np.uint8 if rows < (1 << 8) else np.int16 if rows < (1 << 15) else np.int32
         # the batch of the class-major t-th sample: class 0's in the order π visits them, then
         # class 1's, ...; class c's r-th goes to the batch holding its r-th place
         batch_of = np.concatenate([np.repeat(np.arange(rows, dtype=key_type), table[:, c])
@@ -119,26 +126,57 @@ class StratifiedSampler(Sampler):
 
     def assemble(self, raw: np.ndarray, out: np.ndarray) -> None:
         """Each row of ``out`` ((R, N)) the order of one pass from its row of ``raw`` ((R, N + 1),
-        from :meth:`draw_ahead_into`): R passes, of one run or of K runs, at once."""
+        from :meth:`draw_ahead_into`): R passes, of one run or of K runs, at once (in chunks of
+        rows, so that the temporaries stay small and are reused rather than fresh pages)."""
+        rows = raw.shape[0]
+        step = max(1, ASSEMBLE_ELEMENTS // (self.n_samples + 1))
+        for r in range(0, rows, step):
+            self._assemble_rows(raw[r:r + step], out[r:r + step])
+
+    def _assemble_rows(self, raw: np.ndarray, out: np.ndarray) -> None:
         n, rows = self.n_samples, raw.shape[0]
-        # the places of π grouped by class, in π's order; the marker N (a class of its own, the
-        # last) ends the row, so its place in the draw is the row's last entry
-        by_class = np.argsort(self._codes_ext[raw], axis=1, kind="stable")
-        n_full = self._n_full
-        if n_full <= 1:
-            batch = np.broadcast_to(self._batch_of, (rows, n + 1))
+        width = n + 1
+        n_full, n_classes = self._n_full, len(self.classes)
+        codes = np.take(self._codes_ext, raw)
+        # flat places: row r's place p is r·(N + 1) + p
+        offsets = np.arange(0, rows * width, width, dtype=np.intp)
+        key = np.empty((rows, width), dtype=self._key_type)
+        if n_classes <= FEW_CLASSES:
+            # every row holds n_c places of class c: their flat places, in order, row by row, are
+            # class c's places in π's order (what the stable sort by class gives), found directly
+            marker = np.flatnonzero(codes == n_classes)      # the marker N, one per row
+            batch = self._batches(marker - offsets, rows)
+            first = 0
+            for c, count in enumerate(self.class_counts.tolist()):
+                np.put(key, np.flatnonzero(codes == c), batch[:, first:first + count], mode="clip")
+                first += count
+            key.reshape(-1)[marker] = batch[:, n]
         else:
-            shift = by_class[:, n] * n_full // (n + 1)     # where N landed: uniform over N + 1
-            if self._rotations is not None:
-                batch = self._rotations[shift]
-            else:
-                full = self._batch_of < n_full
-                batch = np.where(full, (self._batch_of + shift[:, None]) % n_full,
-                                 self._batch_of).astype(self._key_type)
-        key = np.empty((rows, n + 1), dtype=self._key_type)
-        np.put_along_axis(key, by_class, batch, axis=1)    # the batch of each place of the draw
-        order = np.take_along_axis(raw, np.argsort(key, axis=1, kind="stable"), axis=1)
-        out[...] = order[:, :n]                           # the marker, last, dropped
+            # the places of π grouped by class, in π's order; the marker N (a class of its own,
+            # the last) ends the row, so its place in the draw is the row's last entry
+            by_class = np.argsort(codes, axis=1, kind="stable")
+            batch = self._batches(by_class[:, n], rows)
+            by_class += offsets[:, None]
+            np.put(key, by_class, batch, mode="clip")     # the batch of each place of the draw
+        places = np.argsort(key, axis=1, kind="stable")
+        places += offsets[:, None]
+        flat = raw.reshape(-1)
+        if out.flags.c_contiguous:                        # the marker, last, dropped
+            np.take(flat, places[:, :n], out=out, mode="clip")
+        else:
+            out[...] = np.take(flat, places[:, :n], mode="clip")
+
+    def _batches(self, marker_place: np.ndarray, rows: int) -> np.ndarray:
+        """(rows, N + 1): the batch of each class-major place, the full batches rotated by where
+        the marker landed in each row's draw (uniform over N + 1 places)."""
+        n_full, width = self._n_full, self.n_samples + 1
+        if n_full <= 1:
+            return np.broadcast_to(self._batch_of, (rows, width))
+        shift = marker_place * n_full // width
+        if self._rotations is not None:
+            return np.take(self._rotations, shift, axis=0)
+        full = self._batch_of < n_full
+        return np.where(full, (self._batch_of + shift[:, None]) % n_full, self._batch_of).astype(self._key_type)
 
     def orders_ahead_into(self, rng: np.random.Generator, out: np.ndarray) -> None:
         """The orders of the next P passes, one per row of ``out`` ((P, N))."""

@@ -44,6 +44,10 @@ run = "iteration 7"
 [[question]]
 ask = "How many batches make one pass?"
 answer = "plan.batches_per_pass"
+
+[[question]]
+ask = "How many samples make one batch?"
+answer = "plan.batch_size"
 ```
 """
 
@@ -127,11 +131,16 @@ def test_a_browser_follows_the_teacher(tmp_path: Path) -> None:
             poll(lambda: showing("Slide 2/2", "9"), "two more batches followed")
             # an answer in the page's box: judged by the teacher, in the tally
             page.wait_for_selector("#answer:not([hidden])")
+            assert page.inner_text("#qlabel") == "answer Q1:"     # the box says which question it answers
             page.fill("#text", "8")
             page.click("#answer button")
             tmux.wait("teacher", "answered 1/1 · correct 1")
             poll(lambda: page.inner_text("#verdict").startswith("✓"), "the verdict in the page")
-            assert page.is_hidden("#answer")                      # answered right: the question is done
+            # Q1 right: the box now answers Q2 (B = 5)
+            poll(lambda: page.inner_text("#qlabel") == "answer Q2:", "the box moved on to Q2")
+            page.fill("#text", "5")
+            page.click("#answer button")
+            poll(lambda: page.is_hidden("#answer"), "both answered right: no open question")
             # unlocked: the page offers the student's own session, which follows from here
             assert page.is_hidden("#free")
             tmux.keys("teacher", "u")

@@ -10,7 +10,9 @@ nothing is timed (runs are waited for until they stop)."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -241,3 +243,105 @@ def test_a_question_is_masked_on_a_follower_until_the_teacher_reveals_it() -> No
             assert not follower.answer_mask.enabled
 
     asyncio.run(follow_it())
+
+
+def test_the_class_screen_picture_shows_the_slide_prose_once_it_is_drawn() -> None:
+    """The class's screen (the picture every browser page shows) must show the slide's prose:
+    Textual lays out the Markdown after the state is applied, so a picture taken then has an empty
+    panel, and a later one must follow even though the lesson's state did not change. The slide's
+    open question (N = 200, B = 5: 40 batches) stays hidden in the picture."""
+    lesson = load_lesson("epochs-and-batches")
+    teacher = ClassApp(lesson, animate=False, fast=True)
+    texts: list[str] = []
+
+    async def teach() -> None:
+        async with teacher.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            teacher.publish()
+            texts.append(teacher.published_text)
+
+    asyncio.run(teach())
+    follower = FollowerApp(lesson, animate=False, first=read_state(read_server(texts[0])))
+    pictures: list[bytes] = []
+    follower.screen_sink = pictures.append
+
+    def words(picture: bytes) -> str:
+        svg = gzip.decompress(picture).decode("utf-8")
+        return re.sub(r"<[^>]+>", "", svg).replace("&#160;", " ")
+
+    async def follow_it() -> None:
+        # headless, as `mbsim join --screen` runs it (run_test's pilot would draw it again)
+        async def stop() -> None:
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                if pictures and "A sample is one row of data" in words(pictures[-1]):
+                    break
+            follower.exit()
+
+        waiter = asyncio.ensure_future(stop())
+        await follower.run_async(headless=True, size=(120, 40))
+        await waiter
+
+    asyncio.run(follow_it())
+    assert pictures
+    shown = words(pictures[-1])
+    assert "A sample is one row of data" in shown
+    assert "How many batches make one epoch?" in shown
+    assert "200 / 5 = 40" not in shown
+
+
+def test_followers_follow_the_teachers_speed_and_landscape_parameters() -> None:
+    """epochs-and-batches, slide 1 (a line: w and b). The teacher's + twice goes 10 → 20 → 50
+    batches per second (tui.runloop.SPEEDS), five more reach "max"; the palette's landscape choice
+    (b across, w up: parameters 1 and 0) shows on the follower as chosen. A state whose speed or
+    pair is out of range is refused with a message, not shown."""
+    import json
+
+    import pytest
+
+    from tui.classroom.protocol import ProtocolError
+
+    lesson = load_lesson("epochs-and-batches")
+    teacher = ClassApp(lesson, animate=False, fast=True)
+    texts: list[str] = []
+
+    async def teach() -> None:
+        async with teacher.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            teacher.action_faster()             # (the slide's keys list leaves + out: the action)
+            teacher.action_faster()
+            teacher.action_landscape_params(1, 0)
+            await pilot.pause()
+            teacher.publish()
+            texts.append(teacher.published_text)
+            for _ in range(5):
+                teacher.action_faster()
+            await pilot.pause()
+            teacher.publish()
+            texts.append(teacher.published_text)
+
+    asyncio.run(teach())
+    first, second = (read_state(read_server(t)) for t in texts)
+    assert (first.speed, first.pair) == (50.0, (1, 0))
+    assert (second.speed, second.pair) == (None, (1, 0))
+    follower = FollowerApp(lesson, animate=False)
+
+    async def follow_it() -> None:
+        async with follower.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            assert follower.speed == 10 and follower.landscape.plane_mode != "axes"
+            await follower.apply_state(first)
+            await pilot.pause()
+            assert follower.speed == 50.0
+            assert follower.landscape.plane_mode == "axes" and tuple(follower.landscape.pair) == (1, 0)
+            await follower.apply_state(second)
+            await pilot.pause()
+            assert follower.speed is None
+
+    asyncio.run(follow_it())
+    for field, bad in (("speed", 0), ("speed", "fast"), ("speed", True), ("pair", [0, 0]), ("pair", [0]),
+                       ("pair", [-1, 1]), ("pair", "w,b")):
+        data = read_server(texts[0])
+        data[field] = bad
+        with pytest.raises(ProtocolError):
+            read_state(json.loads(json.dumps(data)))

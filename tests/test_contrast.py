@@ -20,6 +20,8 @@ from textual.theme import BUILTIN_THEMES
 from engine.scenario import load_preset
 from tui.app import MbsimApp
 
+from pilot_helpers import wait_idle
+
 THEMES = [name for name in BUILTIN_THEMES if not name.startswith("ansi")]
 
 
@@ -74,62 +76,74 @@ def failures(widget) -> list[str]:
 
 
 PANELS = ("header", "counters", "strip", "landscape", "lossplot", "detail", "keys")
-
-
-@pytest.mark.parametrize("preset,size", [("worked-example", (80, 24)), ("adam", (120, 40))])
-@pytest.mark.parametrize("theme", THEMES)
-def test_every_theme_reaches_wcag_aa(theme, preset, size):
-    app = MbsimApp(load_preset(preset), animate=False, throttle=False)
-
-    async def main() -> None:
-        async with app.run_test(size=size) as pilot:
-            await pilot.press("n", "n", "n", "greater_than_sign", "n", "n")
-            app.theme = theme                   # switched mid-run, as from the palette
-            await pilot.pause()
-            await pilot.press("n")              # a step that leaves the header's words as they were
-            app.settle()
-            for _ in range(100):
-                await pilot.pause(0.05)
-                if not app.busy:
-                    break
-            app.settle()
-            await pilot.pause()
-            bad = []
-            for name in PANELS:
-                bad += failures(app.query_one(f"#{name}"))
-            assert not bad, "\n".join(bad[:30])
-
-    asyncio.run(main())
-
-
 SCREEN_PANELS = {
     "c": ("cmp-header", "cmp-rows", "cmp-landscape", "cmp-plot"),                  # compare mode
     "k": ("cloud-header", "cloud-readout", "cloud-counters", "cloud-landscape", "cloud-plot"),  # the noise cloud
 }
 
+# One app per view goes through every theme (switched mid-run, as from the palette) and keeps
+# each theme's failures; each parametrised test then asserts on its own theme's. Starting an app
+# per theme cost ~1 s a case (76 cases); a theme switch costs a redraw. The sweeps are cached per
+# process (under pytest-xdist, the tests of one view run on one worker: xdist_group below).
+_SWEEPS: dict[tuple, dict[str, list[str]]] = {}
 
-@pytest.mark.parametrize("key", sorted(SCREEN_PANELS), ids=["compare", "cloud"])
-@pytest.mark.parametrize("theme", THEMES)
-def test_compare_mode_and_the_noise_cloud_reach_wcag_aa(theme, key):
-    app = MbsimApp(load_preset("worked-example"), animate=False, throttle=False, runs=20)
 
-    async def main() -> None:
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press(key)
+async def _main_screen_sweep(preset: str, size: tuple[int, int]) -> dict[str, list[str]]:
+    app = MbsimApp(load_preset(preset), animate=False, throttle=False)
+    out: dict[str, list[str]] = {}
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("n", "n", "n", "greater_than_sign", "n", "n")
+        for theme in THEMES:
+            app.theme = theme                   # switched mid-run, as from the palette
             await pilot.pause()
-            await pilot.press("n", "n", "n")
+            await pilot.press("n")              # a step that leaves the header's words as they were
+            app.settle()
+            await wait_idle(pilot)
+            app.settle()
+            await pilot.pause()
+            out[theme] = [bad for name in PANELS for bad in failures(app.query_one(f"#{name}"))]
+    return out
+
+
+async def _screen_sweep(key: str) -> dict[str, list[str]]:
+    app = MbsimApp(load_preset("worked-example"), animate=False, throttle=False, runs=20)
+    out: dict[str, list[str]] = {}
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(key)
+        await pilot.pause()
+        screen = app.screen
+        for k, theme in enumerate(THEMES):
+            await pilot.press(*(("n", "n", "n") if k == 0 else ("n",)))
             app.theme = theme
             await pilot.pause()
-            screen = app.screen
-            for _ in range(100):
-                await pilot.pause(0.05)
-                if not screen.busy:
-                    break
+            await wait_idle(pilot, screen)
             screen.settle()
             await pilot.pause()
-            bad = []
-            for name in SCREEN_PANELS[key]:
-                bad += failures(screen.query_one(f"#{name}"))
-            assert not bad, "\n".join(bad[:30])
+            out[theme] = [bad for name in SCREEN_PANELS[key] for bad in failures(screen.query_one(f"#{name}"))]
+    return out
 
-    asyncio.run(main())
+
+def _sweep(*key) -> dict[str, list[str]]:  # noqa: ANN002
+    if key not in _SWEEPS:
+        _SWEEPS[key] = asyncio.run(_main_screen_sweep(*key[1:]) if key[0] == "main" else _screen_sweep(key[1]))
+    return _SWEEPS[key]
+
+
+@pytest.mark.parametrize("preset,size", [
+    pytest.param("worked-example", (80, 24), marks=pytest.mark.xdist_group("contrast-main-80x24")),
+    pytest.param("adam", (120, 40), marks=pytest.mark.xdist_group("contrast-main-120x40")),
+])
+@pytest.mark.parametrize("theme", THEMES)
+def test_every_theme_reaches_wcag_aa(theme, preset, size):
+    bad = _sweep("main", preset, size)[theme]
+    assert not bad, "\n".join(bad[:30])
+
+
+@pytest.mark.parametrize("key", [
+    pytest.param("c", marks=pytest.mark.xdist_group("contrast-compare"), id="compare"),
+    pytest.param("k", marks=pytest.mark.xdist_group("contrast-cloud"), id="cloud"),
+])
+@pytest.mark.parametrize("theme", THEMES)
+def test_compare_mode_and_the_noise_cloud_reach_wcag_aa(theme, key):
+    bad = _sweep("screen", key)[theme]
+    assert not bad, "\n".join(bad[:30])

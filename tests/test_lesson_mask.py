@@ -183,3 +183,34 @@ def test_no_answer_shows_before_its_reveal(name, size):
     assert len(asked) == lesson.questions
     print(f"{name} {size}: {len(asked)} questions; answers the mask hid: {', '.join(report) or 'none'}; "
           f"answered by an earlier reveal: {', '.join(notes) or 'none'}")
+
+
+def test_the_arithmetic_does_not_work_out_a_later_slides_question():
+    """epochs-and-batches: slide 1 asks for the batches per epoch (200 / 5 = 40), slide 3 for the
+    steps of the whole run (40 × 1000 = 40,000). Once slide 1's question is revealed its working
+    shows, but not the run's total until slide 3 asks for it and it is revealed there."""
+    lesson = load_lesson("epochs-and-batches")
+    app = LessonApp(lesson, animate=False, throttle=False, fast=True)
+    seen: dict[str, str] = {}
+
+    async def main():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("enter")
+            await pilot.pause()
+            seen["slide 1"] = app.lesson_arithmetic()
+            await pilot.press("pagedown")
+            await settle(pilot)
+            seen["slide 2"] = app.lesson_arithmetic()
+            await pilot.press("pagedown")
+            await settle(pilot)
+            for _ in app.slide.questions:
+                await pilot.press("enter")
+                await pilot.pause()
+            seen["slide 3 revealed"] = app.lesson_arithmetic()
+
+    asyncio.run(main())
+    assert holds_token(seen["slide 1"], "40") and "batches per epoch" in seen["slide 1"], seen
+    for where in ("slide 1", "slide 2"):
+        assert not holds_token(seen[where], "40,000") and not holds_token(seen[where], "40000"), seen
+    assert holds_token(seen["slide 3 revealed"], "40,000"), seen

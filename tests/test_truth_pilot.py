@@ -174,8 +174,9 @@ async def test_an_mlp_landscape_is_the_plane_its_path_lies_in() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await pilot.press("e", "e")
+        await wait_idle(pilot)                  # both epochs run, no panel computing
         app.settle()
-        await pilot.pause()
+        await wait_idle(pilot)                  # the grid of the final point has landed
         land, sim = app.landscape, app.sim
         assert land.plane.kind == "path" and "start, now" in land.title
         # "now" lies in the plane, so the map under it is its true loss, and it ends the path

@@ -40,7 +40,7 @@ from engine.lessons.player import has_references, values_at
 from .app import SLICE, MbsimApp
 from .runloop import EVAL_POLICY
 from .lesson_views import LessonView, lesson_screen
-from .mask import NO_MASK, AnswerMask, answer_forms
+from .mask import ARITHMETIC_SEP, NO_MASK, AnswerMask, answer_forms, later_plan_forms
 from .screens.cloud import CloudScreen
 from .screens.compare import CompareScreen
 from .screens.lab import LabScreen
@@ -139,6 +139,8 @@ class LessonApp(MbsimApp):
         self._lesson_run = False
         self.answer_mask: AnswerMask = NO_MASK    # the open questions' answers, hidden (tui.mask)
         self._mask_key: tuple | None = None
+        self._later_key: tuple | None = None
+        self._later_mask: AnswerMask = NO_MASK
 
     # ------------------------------------------------------------------------------------------
     def compose_extra(self) -> ComposeResult:
@@ -556,10 +558,25 @@ class LessonApp(MbsimApp):
         answer (``= ? batches per epoch · ? × 300 epochs = 900 steps`` still gives it by a
         division), only its inputs: the working shows once the question is answered."""
         line = plan_arithmetic(self.sim)
-        if not self.answer_mask.spans(line):
+        if self.answer_mask.spans(line):
+            inputs = line.split(" → ", 1)[0]
+            return f"{inputs} → the arithmetic shows once the question is answered"
+        later = self.later_plan_mask()
+        if not later.spans(line):
             return line
-        inputs = line.split(" → ", 1)[0]
-        return f"{inputs} → the arithmetic shows once the question is answered"
+        parts = line.split(ARITHMETIC_SEP)
+        if later.spans(parts[0]):
+            inputs = line.split(" → ", 1)[0]
+            return f"{inputs} → the arithmetic is worked out on a later slide"
+        return ARITHMETIC_SEP.join(p for p in parts if not later.spans(p)) + ARITHMETIC_SEP + "…"
+
+    def later_plan_mask(self) -> AnswerMask:
+        """The answers of the plan questions later slides will ask (:func:`tui.mask.later_plan_forms`)."""
+        key = (self.index, frozenset(self.revealed), id(self.sim), id(self.sim.plan))
+        if self._later_key != key:
+            self._later_key = key
+            self._later_mask = AnswerMask(later_plan_forms(self.lesson, self.index, self.sim, self.revealed))
+        return self._later_mask
 
     # ------------------------------------------------------------------------------------------
     # the mask: while a question is open, its answer shows nowhere (tui.mask)

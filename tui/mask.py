@@ -32,7 +32,8 @@ from rich.segment import Segment
 from textual.color import Color
 from textual.filter import LineFilter
 
-from engine.lessons import format_quantity
+from engine.arithmetic import SEP as ARITHMETIC_SEP
+from engine.lessons import answer_of, format_quantity, plan_of
 
 PLACEHOLDER = "?"
 _SIGNS = "+-−"
@@ -183,6 +184,45 @@ class AnswerMask(LineFilter):
 
 
 NO_MASK = AnswerMask()
+
+
+def later_plan_forms(lesson: Any, index: int, sim: Any, revealed: Iterable[int] = ()) -> tuple[str, ...]:
+    """The forms of the plan questions (``plan.*``) that the slides after slide ``index`` (0-based)
+    will ask, valued on the plan in force, less those of the plan answers already given (the
+    questions of the slides before, and ``revealed`` of this one). The lesson's arithmetic line
+    would otherwise work out "how many steps does the whole run make?" on slide 1, before slide 3
+    asks it; it leaves out the parts holding these values (it is the working: the counters show
+    what the slide is about)."""
+
+    def forms_of(questions: Iterable[Any]) -> set[str]:
+        out: set[str] = set()
+        for q in questions:
+            if q.expr is None and q.answer.startswith("plan."):
+                out.update(answer_forms(q.answer, answer_of(q, sim, lesson).value))
+        return out
+
+    def signature(plan: Any) -> tuple:
+        return (plan.n_samples, plan.batch_size, plan.drop_last, plan.accumulate, plan.epochs,
+                plan.epoch_end, plan.sampling, plan.total_iterations, plan.total_steps)
+
+    def same_plan(slide: Any) -> bool:
+        """Does the later slide ask its plan questions of the plan in force now? (Another plan's
+        answers are other numbers: hiding their values here would hide coincidences.)"""
+        if slide.scenario.is_csv:
+            return False
+        try:
+            return signature(plan_of(slide.scenario)) == signature(sim.plan)
+        except Exception:  # noqa: BLE001 - a scenario --check would refuse: nothing to hide
+            return False
+
+    slides = lesson.slides
+    later = forms_of(q for slide in slides[index + 1:] if slide.questions and same_plan(slide)
+                     for q in slide.questions)
+    if not later:
+        return ()
+    given = forms_of(q for slide in slides[:index] for q in slide.questions)
+    given |= forms_of(q for i, q in enumerate(slides[index].questions) if i in set(revealed))
+    return tuple(sorted(later - given))
 
 
 class Unmasked:

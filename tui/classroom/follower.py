@@ -104,13 +104,23 @@ class FollowerApp(LessonApp):
         :attr:`screen_sink` (the class server hands it to every browser page)."""
         key = (self.applied, self.frames, self.plot_frames, self.busy, self.theme, self.size,
                tuple(type(s).__name__ for s in self.screen_stack), len(self.screen_stack),
-               getattr(self.screen, "frames", 0), getattr(self.screen, "plot_frames", 0))
+               getattr(self.screen, "frames", 0), getattr(self.screen, "plot_frames", 0), self._prose_key())
         if key == self._screen_key:
             return
         self._screen_key = key
         svg = self.export_screenshot(title=self.lesson.title)
         self.pictures += 1
         self.screen_sink(gzip.compress(svg.encode("utf-8"), 6))
+
+    def _prose_key(self) -> tuple:
+        """What the slide's prose looks like on screen: Textual mounts and lays out a Markdown's
+        blocks after the state that asked for it was applied, so a picture taken then shows an
+        empty panel; this changes when the blocks are drawn (or scrolled), and a new picture follows."""
+        out: list[Any] = []
+        for widget in self.screen.query("#lesson-text, #lesson-scroll, #lesson-question-scroll"):
+            out += [widget.id, len(widget.children), tuple(widget.virtual_size), tuple(widget.scroll_offset),
+                    tuple(widget.size)]
+        return tuple(out)
 
     def notify(self, *args: Any, **kwargs: Any) -> None:
         if self.screen_sink is None:          # the class's screen shows no one's toasts
@@ -182,6 +192,7 @@ class FollowerApp(LessonApp):
             self.replace_simulation(sim)
         elif before != (sim.iteration, len(sim.segments)) and sim.iteration < before[0]:
             self._jumped("back")
+        self._follow_settings(state)
         if bool(self.lens.display) != state.lens:
             self._show_panel("lens", state.lens)
         if bool(self.phase_view.display) != state.phase:
@@ -200,6 +211,17 @@ class FollowerApp(LessonApp):
         self.show_lesson_state()
         if self.screen_sink is not None:  # the class's screen: a picture as soon as it is drawn
             self.call_after_refresh(self.send_picture)
+
+    def _follow_settings(self, state: FollowState) -> None:
+        """The teacher's speed (the header says it; a run here goes at it) and the landscape's two
+        parameters when the teacher chose them (ignored if this run has no such parameters)."""
+        if self.speed != state.speed:
+            self.speed = state.speed
+        pair = state.pair
+        if pair is not None and self.sim is not None and max(pair) < self.sim.model.n_params:
+            view = self.landscape
+            if getattr(view, "plane_mode", "path") != "axes" or tuple(view.pair) != pair:
+                view.set_params(*pair)
 
     def replace_simulation(self, sim: Simulation) -> None:
         super().replace_simulation(sim)

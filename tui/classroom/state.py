@@ -31,6 +31,9 @@ VIEW_KINDS = ("compare", "cloud", "lab")
 MAX_STATUS = 200
 MAX_REVEALED_TEXT = 1000
 MAX_OPS = 4096
+MAX_PARAM_INDEX = 100_000
+#: A state without a speed: the app's default (tui.runloop.DEFAULT_SPEED; not imported, no Textual here).
+DEFAULT_SPEED = 10.0
 MAX_FILES = 16
 SCENARIO_LINE = re.compile(r"""^\s*scenario\s*=\s*["']([^"']+)["']""", re.MULTILINE)
 
@@ -68,15 +71,17 @@ class FollowState:
     status: str = ""
     at: float = 0.0
     questions: int = 0          # questions on the slide (a browser page's answer box)
+    speed: float | None = DEFAULT_SPEED   # the teacher's speed, batches per second (None: "max")
+    pair: tuple[int, int] | None = None   # the landscape's two parameters, when the teacher chose them
 
     def same_as(self, other: FollowState | None) -> bool:
         """True when a follower would show the same (the sequence number and time aside)."""
         if other is None:
             return False
         return (self.slide, self.journal, self.locked, self.lens, self.phase, self.view, self.revealed,
-                self.running, self.status, self.questions) == (
+                self.running, self.status, self.questions, self.speed, self.pair) == (
                     other.slide, other.journal, other.locked, other.lens, other.phase, other.view,
-                    other.revealed, other.running, other.status, other.questions)
+                    other.revealed, other.running, other.status, other.questions, other.speed, other.pair)
 
     def encode(self) -> str:
         return dump({"t": "state", "seq": self.seq, "at": self.at, "slide": self.slide,
@@ -84,7 +89,31 @@ class FollowState:
                      "view": None if self.view is None else self.view.to_json(),
                      "sim": self.journal.to_json(),
                      "revealed": {str(k): v for k, v in sorted(self.revealed.items())},
-                     "running": self.running, "status": self.status, "questions": self.questions})
+                     "running": self.running, "status": self.status, "questions": self.questions,
+                     "speed": self.speed, "pair": None if self.pair is None else list(self.pair)})
+
+
+def _speed(data: dict[str, Any]) -> float | None:
+    """The state's speed: batches per second (0.2 to 100000) or null ("max"); absent: the default."""
+    value = data.get("speed", DEFAULT_SPEED)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.2 <= value <= 100_000:
+        raise ProtocolError("the state's speed must be null (max) or batches per second from 0.2 to 100000")
+    return float(value)
+
+
+def _pair(data: dict[str, Any]) -> tuple[int, int] | None:
+    """The landscape's two parameters (two different indices) or null (the lesson's own view)."""
+    value = data.get("pair")
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise ProtocolError("the state's landscape pair must be null or two parameter numbers")
+    i, j = (_index(v, "a landscape parameter", MAX_PARAM_INDEX) for v in value)
+    if i == j:
+        raise ProtocolError("the landscape's two parameters must differ")
+    return i, j
 
 
 def _bool(data: dict[str, Any], key: str) -> bool:
@@ -153,7 +182,7 @@ def read_state(data: dict[str, Any]) -> FollowState:
     questions = _index(data.get("questions"), "the state's questions", MAX_QUESTIONS)
     return FollowState(seq, slide, journal, _bool(data, "locked"), _bool(data, "lens"), _bool(data, "phase"),
                        read_view(data.get("view")), revealed, _bool(data, "running"),
-                       clean_text(status, MAX_STATUS), float(at), questions)
+                       clean_text(status, MAX_STATUS), float(at), questions, _speed(data), _pair(data))
 
 
 # ------------------------------------------------------------------------------------------------

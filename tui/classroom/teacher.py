@@ -115,7 +115,15 @@ class ClassApp(LessonApp):
         return FollowState(self.seq, max(self.index, 0), journal_of(sim), self.locked,
                            bool(self.lens.display), bool(self.phase_view.display), self.view_state(),
                            revealed, bool(self.running or self._lesson_run), clean_text(self.status, 200),
-                           time.time(), len(self.slide.questions) if self.index >= 0 else 0)
+                           time.time(), len(self.slide.questions) if self.index >= 0 else 0,
+                           self.speed, self._landscape_pair())
+
+    def _landscape_pair(self) -> tuple[int, int] | None:
+        """The two parameters of the landscape when the teacher chose them (palette), else None."""
+        view = getattr(self, "landscape", None)
+        if view is None or getattr(view, "plane_mode", "path") != "axes":
+            return None
+        return tuple(view.pair)
 
     def publish(self) -> None:
         """Send the state to the followers when it changed (and say once if it cannot be)."""

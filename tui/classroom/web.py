@@ -79,7 +79,7 @@ button,a.button{color:#fff;background:#5e0ba7;border:0;cursor:pointer;text-decor
 #verdict.ok{color:#7d7}#verdict.no{color:#f88}[hidden]{display:none!important}
 </style></head><body>
 <div id=bar><span id=who></span><span id=where>joining…</span>
-<form id=answer hidden><label for=text>answer:</label><input id=text maxlength=200 autocomplete=off
+<form id=answer hidden><label id=qlabel for=text>answer:</label><input id=text maxlength=200 autocomplete=off
  placeholder="your answer to the open question"><button type=submit>send</button></form>
 <span id=verdict></span><a id=free class=button hidden>play on your own</a><span id=note></span></div>
 <div id=screenbox><img id=screen alt="the teacher's screen, as it appears on every student's screen"></div>
@@ -100,6 +100,7 @@ function update() {
   const q = openQuestion();
   $("where").textContent = "slide " + (state.slide + 1) + (state.locked ? " · following the teacher" : " · the class is unlocked");
   $("answer").hidden = q < 0;
+  if (q >= 0) $("qlabel").textContent = "answer Q" + (q + 1) + ":";
   $("free").hidden = state.locked;
 }
 function load(v) {

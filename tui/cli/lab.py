@@ -272,7 +272,11 @@ def _execute(ns: argparse.Namespace, guard) -> int:  # noqa: ANN001
     outputs = {opt: getattr(ns, dest) for opt, dest in (("--json", "json_out"), ("--csv", "csv_out"))
                if getattr(ns, dest, None) is not None}
     check_output_paths(outputs)
+    from .memory_check import check_lab
+
+    held = check_lab(scenario, src, runs or DEFAULT_RUNS, sizes, cands)   # over the budget: one line
     make_simulation(scenario, src)          # data errors and a non-finite start: one line
+    del held
     hardware = Hardware(parallel or DEFAULT_PARALLEL, memory or DEFAULT_MEMORY)
     target = scenario.target_loss if scenario.target_loss > 0 else None
     try:

@@ -78,9 +78,13 @@ def _execute(ns: argparse.Namespace, guard: Interrupts) -> int:
     from . import run_ensemble
 
     runs = run_ensemble.parse_runs(getattr(ns, "runs", None))
+    from .memory_check import check_run
+
+    held = check_run(scenario, src, runs or 1)   # over the memory budget: one line, exit 2
     if runs is not None and runs > 1:
         return run_ensemble.execute(ns, scenario, src, runs, outputs, guard)
     sim = make_simulation(scenario, src, record=False)
+    del held
     quiet = ns.quiet
     out = Screen(sys.stdout)
 
