@@ -54,6 +54,7 @@ class PtyApp:
         self.stream = pyte.ByteStream(self.screen)
         self.lock = threading.Lock()
         self.changes = 0
+        self.bytes = 0
         env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
                "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -80,6 +81,7 @@ class PtyApp:
             with self.lock:
                 self.stream.feed(data)
                 self.changes += 1
+                self.bytes += len(data)
         self.alive = False
 
     def row(self, y: int) -> str:
@@ -154,6 +156,9 @@ def cpu_share(root: Path, args: list[str], size: tuple[int, int], seconds: float
         app.close()
 
 
+BYTES: dict[str, float] = {}   # label → bytes/s the app wrote in the last cpu_shares_together
+
+
 def cpu_shares_together(roots: list[tuple[str, Path]], args: list[str], size: tuple[int, int],
                         seconds: float, warm: float = 3.0) -> dict[str, float]:
     """Percent of a core each checkout's app uses, all running at the same time (the same moments
@@ -162,10 +167,14 @@ def cpu_shares_together(roots: list[tuple[str, Path]], args: list[str], size: tu
     try:
         time.sleep(warm)
         c0 = {label: app.cpu() for label, app in apps.items()}
+        b0 = {label: app.bytes for label, app in apps.items()}
         t0 = time.perf_counter()
         time.sleep(seconds)
         c1 = {label: app.cpu() for label, app in apps.items()}
+        b1 = {label: app.bytes for label, app in apps.items()}
         t1 = time.perf_counter()
+        for label in apps:
+            BYTES[label] = (b1[label] - b0[label]) / (t1 - t0)
         for app in apps.values():
             if not app.alive:
                 raise SystemExit(f"bench: an app ended early:\n{app.text()}")
@@ -220,7 +229,8 @@ def main() -> int:
                 got = cpu_shares_together(roots, opts + extra, size, a.seconds)
                 line = "  ".join(f"{label} {v:5.1f} %" for label, v in got.items())
                 ratio = f"  (now/before {got['now'] / got['before']:.2f})" if "before" in got and got["before"] > 0 else ""
-                print(f"  {name:16} {mode:12} {line}{ratio}", flush=True)
+                wire = "  ".join(f"{label} {BYTES[label] / 1000:5.1f} KB/s" for label in got)
+                print(f"  {name:16} {mode:12} {line}{ratio}   wire: {wire}", flush=True)
     if not a.no_latency:
         print(f"key latency while running (space → header changes), {2 * a.keys} keys; budget ≤ 100 ms")
         for name, opts in cases:

@@ -60,6 +60,7 @@ SLICE = 0.040
 MIN_SLICE = 0.005
 CHUNK_TIME = 0.004
 MIN_YIELD = 0.003   # seconds the frame loop always leaves to Textual (keys, screen updates)
+MAX_FRAME_GAP = 0.25  # at a slow speed, frames still come this often (plots due, a speed change)
 
 
 def parse_speed(speed: int | float | str | None) -> float | None:
@@ -124,7 +125,7 @@ class RunLoop:
         self._plot_dirty: dict = {}            # plot panel → its input changed since drawn
         self._plot_time: dict = {}             # plot panel → when it was last drawn
         self._plot_cost: dict = {}             # plot panel → seconds per show(), recent peak
-        self._plot_mean: dict = {}             # plot panel → seconds per show(), running mean
+        self._plot_mean: dict = {}             # plot panel → CPU seconds per show(), running mean
         self._plot_cells: dict = {}            # plot panel → cells its last draw repainted
         # measured by bench/tui.py and bench/cloud.py
         self.iterations_run = 0
@@ -209,12 +210,13 @@ class RunLoop:
 
     def _draw_plot(self, panel: Any, force: bool = False) -> None:
         """Draw one plot panel, keeping an estimate of what it costs (for the frame budget)."""
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         panel.show(self.plot_source(), force=force or not self.throttle)
-        cost = time.perf_counter() - t
+        cost, cpu = time.perf_counter() - t, time.thread_time() - c
         # a slowly decaying peak: one slow draw keeps the engine's share small for a while
         self._plot_cost[panel] = max(cost, 0.8 * self._plot_cost.get(panel, cost))
-        self._plot_mean[panel] = 0.7 * self._plot_mean.get(panel, cost) + 0.3 * cost
+        # the CPU it took (not the wall time: on a busy machine that is longer, not costlier)
+        self._plot_mean[panel] = 0.7 * self._plot_mean.get(panel, cpu) + 0.3 * cpu
         self._plot_cells[panel] = getattr(panel, "painted_cells", 0)
         self._plot_time[panel] = time.monotonic()
         self._plot_dirty[panel] = False
@@ -289,7 +291,8 @@ class RunLoop:
     async def _frames(self) -> None:
         """The frame loop: one :meth:`_tick` per frame, always yielding to Textual in between.
 
-        At a set speed a frame starts every :data:`FRAME_INTERVAL`; flat out (max, or ``e``
+        At a set speed a frame starts when the next unit is due (every :data:`FRAME_INTERVAL` at
+        the fastest, :data:`MAX_FRAME_GAP` at the slowest); flat out (max, or ``e``
         running to the end of an epoch) the next frame starts as soon as Textual has drawn this
         one and handled the keys that came in meanwhile.
         """
@@ -301,7 +304,12 @@ class RunLoop:
                 await self._drawn()
                 await asyncio.sleep(MIN_YIELD)
             else:
-                await asyncio.sleep(max(MIN_YIELD, start + FRAME_INTERVAL - time.perf_counter()))
+                # the next frame when the next unit is due (a frame without one would redraw
+                # nothing new): every FRAME_INTERVAL at 20 units/s and more, every 0.1 s at the
+                # default 10/s, at most MAX_FRAME_GAP apart so a speed key takes effect at once
+                due = (1.0 - self._credit) / self.speed + 0.002 if self.speed else FRAME_INTERVAL
+                gap = min(max(FRAME_INTERVAL, due), MAX_FRAME_GAP)
+                await asyncio.sleep(max(MIN_YIELD, start + gap - time.perf_counter()))
 
     async def _drawn(self, timeout: float = 0.25) -> None:
         """Wait until Textual has refreshed the screen and gone idle (keys handled)."""

@@ -103,3 +103,18 @@ def last_iteration(sim: Any) -> Any:
 def current_or_last(sim: Any) -> Any:
     """The iteration in progress (``sim.pending``), else the last one done (or None)."""
     return sim.pending if sim.pending is not None else last_iteration(sim)
+
+
+_UPDATE: list = [None, None, None]    # (simulation, its revision, its last step written out)
+
+
+def last_update_of(sim: Any) -> Any:
+    """``sim.last_update()`` (the optimizer's last step written out; None for a simulation
+    without one), computed once per revision of the simulation."""
+    cached, revision, value = _UPDATE
+    if cached is sim and revision == sim.revision:
+        return value
+    last_update = getattr(sim, "last_update", None)
+    value = last_update() if callable(last_update) else None
+    _UPDATE[:] = [sim, sim.revision, value]
+    return value

@@ -16,7 +16,7 @@ import time
 from rich.text import Text
 
 from ._lines import ItemLine
-from ._runs import current_or_last, last_iteration
+from ._runs import current_or_last, last_iteration, last_update_of
 
 PHASES = ("forward", "loss", "backward", "update")
 
@@ -105,26 +105,35 @@ class DetailLine(ItemLine):
         current = current_phase(sim)
         self.current = current
         done = PHASES.index(current) if current in PHASES else -1
-        phases = Text()
-        for k, name in enumerate(PHASES):
-            if k:
-                phases.append(" → ", style=style("todo" if k > done else "done"))
-            kind = "current" if k == done else ("done" if k < done else "todo")
-            phases.append(f" {name} " if kind == "current" else name, style=style(kind))
-        items = [phases]
+        # the phases and the noise readout change far less often than the batch loss: their
+        # texts are kept (and the line cache keeps their strips) until what they say changes
+        gen = (getattr(self, "style_generation", 0), self.is_attached)
+        memo = self.__dict__.setdefault("_memo", {})
+        if memo.get("phases_key") != (done, gen):
+            phases = Text()
+            for k, name in enumerate(PHASES):
+                if k:
+                    phases.append(" → ", style=style("todo" if k > done else "done"))
+                kind = "current" if k == done else ("done" if k < done else "todo")
+                phases.append(f" {name} " if kind == "current" else name, style=style(kind))
+            memo["phases_key"], memo["phases"] = (done, gen), phases
+        items = [memo["phases"]]
         loss = _batch_loss(sim)
         items.append(Text.assemble(("batch loss ", style("label")), (fmt(loss), style("value"))))
         r = self._noise
         if r is not None:
+            if memo.get("noise_of") is not r or memo.get("noise_gen") != gen:
+                memo["noise"] = [Text.assemble((label + " ", style("label")), (value, style("value")))
+                                 for label, value in (
+                                     ("|G|", fmt(r.grad_norm)),
+                                     ("|ĝ|", fmt(r.batch_grad_norm)),
+                                     ("cos(ĝ,G)", fmt(r.cosine, "+.3f")),
+                                     ("tr Cov[ĝ]", fmt(r.trace_cov)),
+                                     ("B_simple", fmt(r.b_simple)),
+                                 )]
+                memo["noise_of"], memo["noise_gen"] = r, gen
             items.append(None)
-            for label, value in (
-                ("|G|", fmt(r.grad_norm)),
-                ("|ĝ|", fmt(r.batch_grad_norm)),
-                ("cos(ĝ,G)", fmt(r.cosine, "+.3f")),
-                ("tr Cov[ĝ]", fmt(r.trace_cov)),
-                ("B_simple", fmt(r.b_simple)),
-            ):
-                items.append(Text.assemble((label + " ", style("label")), (value, style("value"))))
+            items.extend(memo["noise"])
         step = _step_sizes(sim)
         if step is not None:
             items.append(Text.assemble((step[0] + " ", style("label")), (step[1], style("value"))))
@@ -134,8 +143,7 @@ class DetailLine(ItemLine):
 def _step_sizes(sim) -> tuple[str, str] | None:  # noqa: ANN001
     """Adam, RMSprop, Adagrad: the effective per-parameter step size of the last step, from the
     engine (``Simulation.last_update``): lr/(√v̂+ε) per parameter, a few shown."""
-    last_update = getattr(sim, "last_update", None)
-    terms = last_update() if callable(last_update) else None
+    terms = last_update_of(sim)
     if terms is None or terms.step_size is None:
         return None
     label = next((name for name, _ in terms.terms if name.startswith("lr/")), "step")

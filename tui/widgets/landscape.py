@@ -58,6 +58,7 @@ GRID_THROTTLE = 0.5         # s between grid recomputations while held parameter
 DRAW_THROTTLE = 0.5         # s between redraws while running (force=True draws at once)
 HEAVY_SHARE = 0.25          # a repaint of more than this share of the cells is "heavy" ...
 HEAVY_COOLDOWN = 3.0        # ... and held-parameter grid updates then wait this long (s)
+GRID_CPU_SHARE = 0.04       # the share of a core the moving heat map (> 2 params) may take
 SYNC_COST = 4e6             # grid points × samples × parameters below which we compute inline
 
 
@@ -277,7 +278,8 @@ class LandscapeView(SeveralRuns, LandscapePalette, CellCanvas):
 
     def _choose_plane(self, sim, ref, anchor, run: np.ndarray, force: bool):  # noqa: ANN001, ANN202
         """The plane of the picture; while it would move (held values or "now" change, models
-        with more than two parameters), at most every :data:`GRID_THROTTLE` seconds."""
+        with more than two parameters), at most every :data:`GRID_THROTTLE` seconds (longer when
+        a grid costs more than :data:`GRID_CPU_SHARE` of a core at that rate)."""
         i, j = self.pair
         now = run[-1]
         names = sim.model.param_names
@@ -376,10 +378,19 @@ class LandscapeView(SeveralRuns, LandscapePalette, CellCanvas):
             self._set_grid(plane_grid(sim.model, X, y, plane, xs, ys, i, j))
         else:
             gen = self._sim_id
-            self.run_in_thread(("grid", gen, key), lambda: plane_grid(sim.model, X, y, plane, xs, ys, i, j),
-                               lambda k, g: self._got_grid(k, g), group="landscape")
+
+            def compute():  # noqa: ANN202 - in the worker thread
+                cpu = time.thread_time()
+                grid = plane_grid(sim.model, X, y, plane, xs, ys, i, j)
+                self._grid_cpu = time.thread_time() - cpu
+                return grid
+
+            self.run_in_thread(("grid", gen, key), compute, lambda k, g: self._got_grid(k, g), group="landscape")
 
     def _got_grid(self, key: tuple, grid) -> None:  # noqa: ANN001
+        # a costly grid (held parameters moving, a large model) is recomputed at most as often as
+        # keeps it within GRID_CPU_SHARE of a core; the path and "now" still move every draw
+        self._grid_throttle.interval = max(GRID_THROTTLE, getattr(self, "_grid_cpu", 0.0) / GRID_CPU_SHARE)
         if key[1] != self._sim_id or key[2] != self._grid_key:
             return
         self._set_grid(grid)
