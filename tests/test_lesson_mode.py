@@ -19,6 +19,8 @@ from engine.scenario import Scenario
 from tui.lesson_mode import LessonApp
 from tui.screens.compare import CompareScreen
 
+import lesson_play
+from lesson_play import lesson_params
 from pilot_helpers import wait_for_notification
 
 
@@ -183,41 +185,40 @@ async def settle(pilot, timeout: float = 60.0):
     raise AssertionError("the slide's run did not stop")
 
 
-@pytest.mark.parametrize("name", builtin_names())
-def test_play_every_lesson_forward_and_back(name):
-    lesson = load_lesson(name)
+@lesson_play.register("counters")
+def _counters_checker(lesson) -> lesson_play.Checker:  # noqa: ANN001
     expected = expected_counters(lesson)
-    app = LessonApp(lesson, animate=False, fast=True)
     n = len(lesson.slides)
+    seen_start, seen_end = {}, {}
 
-    async def script(pilot):
-        seen_start, seen_end = {}, {}
-        for k in range(n):
-            if k:
-                await pilot.press("pagedown")
-                await settle(pilot)
+    def check(app, k: int, phase: str) -> None:  # noqa: ANN001
+        if phase == "forward":
             assert app.index == k
             assert app.sim.counters().text() == expected[k], f"slide {k + 1}"
             assert f"Slide {k + 1}/{n}" in app.panel.hint and app.panel.border_title.endswith(f"Slide {k + 1}/{n}")
             seen_start[k] = app.starts[k].params.copy()
             seen_end[k] = app.sim.params.copy()
-        await pilot.press("pagedown")           # past the last slide: nothing happens
-        await settle(pilot)
-        assert app.index == n - 1
-        for k in range(n - 2, -1, -1):
-            await pilot.press("pageup")
-            await settle(pilot)
+        elif phase == "past_end":                # PageDown past the last slide: nothing happens
+            assert app.index == n - 1
+        elif phase == "back":
             assert app.index == k
             assert app.sim.counters().text() == expected[k], f"back on slide {k + 1}"
             # exactly the state the slide began in, then its directives again: bit-equal
             assert np.array_equal(app.starts[k].params, seen_start[k])
             assert np.array_equal(app.sim.params, seen_end[k])
-        # the engine's rewind is exact; a [live] change at a slide's first iteration leaves that
-        # start (and the earlier ones on the same run) to a replay of the directives, exact too
-        if not any(s.live for s in lesson.slides):
+        elif not any(s.live for s in lesson.slides):
+            # the engine's rewind is exact; a [live] change at a slide's first iteration leaves
+            # that start (and the earlier ones on the same run) to a replay of the directives
             assert app.rebuilt == 0
+    return check
 
-    drive(app, script)
+
+@pytest.mark.parametrize("name", lesson_params(builtin_names()))
+def test_play_every_lesson_forward_and_back(name):
+    """Every slide forward, one PageDown past the last, every slide back (the play is shared
+    with test_lesson_views: tests/lesson_play.py): the counters as the independent model says,
+    and going back gives each slide's start and end bit for bit."""
+    lesson_play.play(name, "counters")
 
 
 def test_a_slide_runs_at_its_speed_and_shows_what_it_does():

@@ -22,6 +22,9 @@ from tui.screens.compare import CompareScreen
 from tui.screens.lab import LabScreen
 from tui.widgets.lesson_panel import LessonPanel
 
+import lesson_play
+from lesson_play import lesson_params
+
 VIEWS = {"compare": CompareScreen, "cloud": CloudScreen, "lab": LabScreen}
 
 
@@ -79,26 +82,19 @@ def check_slide(app, lesson, k: int) -> None:
         assert sc.name in screen._settings_text(), where
 
 
-@pytest.mark.parametrize("name", builtin_names())
+@lesson_play.register("views")
+def _views_checker(lesson) -> lesson_play.Checker:  # noqa: ANN001
+    def check(app, k: int, phase: str) -> None:  # noqa: ANN001
+        if phase in ("forward", "back"):
+            check_slide(app, lesson, k)
+    return check
+
+
+@pytest.mark.parametrize("name", lesson_params(builtin_names()))
 def test_every_slide_opens_on_its_own_settings_forward_and_back(name):
-    lesson = load_lesson(name)
-    app = LessonApp(lesson, animate=False, fast=True)
-    n = len(lesson.slides)
-
-    async def main():
-        async with app.run_test(size=(120, 40)) as pilot:
-            await settle(pilot)
-            for k in range(n):
-                if k:
-                    await pilot.press("pagedown")
-                    await settle(pilot)
-                check_slide(app, lesson, k)
-            for k in range(n - 2, -1, -1):
-                await pilot.press("pageup")
-                await settle(pilot)
-                check_slide(app, lesson, k)
-
-    asyncio.run(main())
+    """Played forward and back (the play is shared with test_lesson_mode: tests/lesson_play.py),
+    each slide's view shows that slide's settings."""
+    lesson_play.play(name, "views")
 
 
 def test_a_compare_slide_keeps_its_text_and_questions_on_screen(tmp_path):
