@@ -11,7 +11,9 @@ Two parts:
    sweep) at N = 200, 10,000 and 50,000, each in a fresh child process: its CPU time (user +
    system) and its peak resident memory (``ru_maxrss``), and N = 10,000 against N = 200 (budget:
    within 3x the CPU; at 50,000 it finishes; at most 150 MB). ``--before DIR`` runs the same
-   commands with the engine and TUI of another checkout first (e.g. main), with a time limit.
+   commands with the engine and TUI of another checkout first (e.g. main), with a time limit;
+   ``--ratio-rounds R`` then repeats the two smallest N, each checkout's pair side by side, R
+   times, and prints the median of the per-round ratios (a shared machine is noisy).
 
 Run it after the README's install:  .venv/bin/python bench/lab.py [--rounds N] [--sizes ...]
                                                                    [--before DIR] [--timeout S]
@@ -104,6 +106,8 @@ def main() -> None:
     parser.add_argument("--before", default=None, help="another checkout to measure first (part 2)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per lab process (part 2)")
     parser.add_argument("--skip-sweep", action="store_true", help="part 2 only")
+    parser.add_argument("--ratio-rounds", type=int, default=0,
+                        help="part 2: also this many paired rounds of the two smallest N (median ratio)")
     args = parser.parse_args()
     use_one_blas_thread()   # as the command line does
     if not args.skip_sweep:
@@ -127,6 +131,27 @@ def main() -> None:
     if args.before:
         at_any_n(Path(args.before).resolve(), "before", sizes, args.timeout)
     at_any_n(ROOT, "now", sizes, args.timeout)
+    if args.ratio_rounds:
+        paired_ratio(args, sizes)
+
+
+def paired_ratio(args: argparse.Namespace, sizes: list[int]) -> None:
+    """N = 10,000 / N = 200 over rounds, each round's four (or two) processes next to each other
+    (a shared machine's speed changes between rounds): the median of the per-round ratios."""
+    small, big = min(sizes), sorted(sizes)[1]
+    roots = ([("before", Path(args.before).resolve())] if args.before else []) + [("now", ROOT)]
+    ratios: dict[str, list[float]] = {label: [] for label, _ in roots}
+    for _ in range(args.ratio_rounds):
+        for label, root in roots:
+            a = lab_process(root, small, args.timeout)
+            b = lab_process(root, big, args.timeout)
+            if a[0] == "ok" and b[0] == "ok":
+                ratios[label].append(b[1] / a[1])
+    for label, values in ratios.items():
+        if values:
+            r = statistics.median(values)
+            print(f"  {label:6s} N = {big:,} / N = {small:,}, paired, median of {len(values)} rounds: {r:.2f}x the CPU "
+                  f"(rounds: {', '.join(f'{v:.2f}' for v in values)}; budget <= 3x: {'OK' if r <= 3 else 'OVER'})")
 
 
 if __name__ == "__main__":

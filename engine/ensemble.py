@@ -54,7 +54,7 @@ from .band import BAND_EVAL_POINTS, BAND_PARAM_FLOATS, BAND_POINTS, LossBand, ba
 from .cloud import CloudReadings, NoiseFloor
 from .counters import Counters, counters_at
 from .errors import ScenarioError
-from .groups import MAX_RUNS, Group, Member, SimulationGroup, batch_size_members, check_runs
+from .groups import MAX_RUNS, Group, Member, SimulationGroup, batch_size_members, check_runs, checked_changes
 from .rules import ENGINE_POLICY, EvalPolicy, loss_reference
 from .runs import DIVERGED as _DIVERGED
 from .runs import RUNNING as _RUNNING
@@ -157,8 +157,9 @@ class Ensemble(CloudReadings):
         by_plan: dict[Any, list[tuple[int, Scenario, Segment, np.random.Generator]]] = {}
         self.scenarios: list[Scenario] = []
         first_segments: dict[Scenario, Segment] = {}   # members of one scenario share its (frozen) segment
+        checked: dict[Any, Scenario] = {}              # members with the same changes (the streams of a setting)
         for i, m in enumerate(members):
-            sc = base.check_changes(**m.changes) if m.changes else base.scenario
+            sc = checked_changes(base, m.changes, checked) if m.changes else base.scenario
             seg = first_segments.get(sc)
             if seg is None:
                 seg = first_segments[sc] = make_segment(sc, self.dataset, 0, 0, 0)

@@ -47,6 +47,20 @@ class Member:
         return base.replace(**self.changes) if self.changes else base
 
 
+def checked_changes(base: Simulation, changes: dict[str, Any], checked: dict[Any, Scenario]) -> Scenario:
+    """``base.check_changes(**changes)``, worked out once for every equal set of changes
+    (``checked`` keeps them: the K streams of one setting share it)."""
+    try:
+        key = tuple(sorted((name, type(value), value) for name, value in changes.items()))
+        hash(key)
+    except TypeError:                       # an unhashable value: checked each time
+        return base.check_changes(**changes)
+    sc = checked.get(key)
+    if sc is None:
+        sc = checked[key] = base.check_changes(**changes)
+    return sc
+
+
 def batch_size_members(scenario: Scenario, sizes: Sequence[int] | None = None) -> tuple[list[Member], tuple[int, ...]]:
     """Compare mode's members: one per batch size (default N, the scenario's B, 1), without
     accumulation, labelled "Batch GD (B=200)", "Mini-batch GD (B=5)", "SGD (B=1)"."""

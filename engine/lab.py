@@ -380,7 +380,7 @@ class Lab:
         #: figures are the same; its ``tried`` entry then says where it stopped)
         self.prune = bool(prune)
         self.points: list[Point] = []
-        self._reached_params: list[tuple[int, np.ndarray]] = []
+        self._reached_params: list[tuple[int, np.ndarray, float]] = []   # (B, θ, B_simple at θ)
         self.complete = False
         self.elapsed = 0.0
         self.pilot_levels: dict[int, float] = {}
@@ -497,7 +497,7 @@ class Lab:
         for r in hit:
             rep = noise_report(self.probe.model.per_sample_grads(params[r], self.probe.X, self.probe.y), batch_size)
             b_target.append(rep.b_simple)
-            self._reached_params.append((batch_size, params[r].copy()))
+            self._reached_params.append((batch_size, params[r].copy(), rep.b_simple))
         point = Point(batch_size, lrs[c], k, len(hit), entry["steps"], entry["examples"], entry["epochs"],
                       entry["diverged"], _median(b_target), tried if len(lrs) > 1 else [])
         ens.release()         # the K × N arrays go back now
@@ -599,9 +599,8 @@ class Lab:
         fit = fit_hyperbola([p.batch_size for p in good], [p.steps for p in good])
         with np.errstate(all="ignore"):
             start = self.probe.noise().b_simple
-            reached = [p for _, p in self._reached_params]
-            bt = [noise_report(self.probe.model.per_sample_grads(p, self.probe.X, self.probe.y), 1).b_simple
-                  for p in reached]
+            reached = [p for _, p, _ in self._reached_params]
+            bt = [b for _, _, b in self._reached_params]    # B_simple does not depend on B
             two_start = self.two_batch_at([self.probe.initial_params] * self.runs)
             two_target = self.two_batch_at(reached) if reached else None
         return LabResult(

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .models.elementwise import _dot_rows
+
 
 @dataclass(frozen=True)
 class NoiseReport:
@@ -92,18 +94,26 @@ def two_batch_estimate(batch_grads: np.ndarray, batch_sizes: np.ndarray) -> TwoB
     |G|²_est = (B|G_B|² − b|G_b|²)/(B − b), S_est = (|G_b|² − |G_B|²)/(1/b − 1/B),
     B_simple ≈ mean(S_est)/mean(|G|²_est). Pairs need equal sizes; returns None without any.
     """
-    g2_est, s_est = [], []
-    b = int(batch_sizes[0]) if len(batch_sizes) else 0
-    for k in range(0, len(batch_sizes) - 1, 2):
-        if batch_sizes[k] != b or batch_sizes[k + 1] != b:
-            continue
-        big = 2 * b
-        gb = batch_grads[k]
-        gB = 0.5 * (batch_grads[k] + batch_grads[k + 1])
-        nb, nB = float(gb @ gb), float(gB @ gB)
-        g2_est.append((big * nB - b * nb) / (big - b))
-        s_est.append((nb - nB) / (1.0 / b - 1.0 / big))
-    if not g2_est:
+    sizes = np.asarray(batch_sizes)
+    if not len(sizes):
         return None
+    b = int(sizes[0])
+    # the pairs (k, k + 1), k even, of two batches of size b, all at once: every number is the
+    # one the pair gives alone (elementwise, and one dot per row as gb @ gb)
+    m = (len(sizes) // 2) * 2
+    pairs = np.flatnonzero((sizes[0:m:2] == b) & (sizes[1:m:2] == b))
+    if not len(pairs):
+        return None
+    big = 2 * b
+    first = batch_grads[2 * pairs]
+    gB = 0.5 * (first + batch_grads[2 * pairs + 1])
+    nb, nB = _row_dots(first), _row_dots(gB)
+    g2_est = (big * nB - b * nb) / (big - b)
+    s_est = (nb - nB) / (1.0 / b - 1.0 / big)
     mg, ms = float(np.mean(g2_est)), float(np.mean(s_est))
-    return TwoBatchEstimate(b, 2 * b, mg, ms, ms / mg if mg > 0 else math.inf, len(g2_est))
+    return TwoBatchEstimate(b, 2 * b, mg, ms, ms / mg if mg > 0 else math.inf, len(pairs))
+
+
+def _row_dots(a: np.ndarray) -> np.ndarray:
+    """(R,) a_r · a_r for the rows of a (R, P) array, each the dot ``a_r @ a_r`` makes."""
+    return _dot_rows(np.ascontiguousarray(a))

@@ -104,3 +104,30 @@ def test_simulation_noise_uses_the_current_batch() -> None:
     g = sim.model.per_sample_grads(sim.params, sim.dataset.X, sim.dataset.y)
     assert np.allclose(rep.batch_grad, g[idx].mean(axis=0))
     assert np.allclose(rep.full_grad, sim.full_gradient())
+
+
+def test_two_batch_estimate_is_the_pairs_formula_pair_by_pair() -> None:
+    """Every pair of consecutive batches of the first batch's size b, taken pair by pair with
+    SCIENCE.md §3's formulas (a pair with another size left out), averaged: the estimate."""
+    rng = np.random.default_rng(9)
+    for trial in range(200):
+        m, p, b = int(rng.integers(0, 25)), int(rng.integers(1, 6)), int(rng.integers(1, 5))
+        grads = rng.standard_normal((m, p)) * 10.0 ** rng.integers(-3, 4)
+        sizes = np.full(m, b)
+        if trial % 3 == 0 and m > 2:
+            sizes[int(rng.integers(1, m))] = b + 1
+        g2, s = [], []
+        for k in range(0, m - 1, 2):
+            if sizes[k] == b and sizes[k + 1] == b:
+                small = sum(float(v) * float(v) for v in grads[k])
+                union = [0.5 * (float(u) + float(v)) for u, v in zip(grads[k], grads[k + 1])]
+                large = sum(v * v for v in union)
+                g2.append((2 * b * large - b * small) / b)
+                s.append((small - large) / (1.0 / b - 1.0 / (2 * b)))
+        est = two_batch_estimate(grads, sizes)
+        if not g2:
+            assert est is None
+            continue
+        assert est is not None and est.pairs == len(g2) and (est.small, est.big) == (b, 2 * b)
+        assert est.grad_sq_est == pytest.approx(sum(g2) / len(g2), rel=1e-9, abs=1e-12)
+        assert est.trace_est == pytest.approx(sum(s) / len(s), rel=1e-9, abs=1e-12)
