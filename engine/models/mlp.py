@@ -185,9 +185,7 @@ class MLPModel(Model):
         k = params_runs.shape[0]
         W1 = params_runs[:, : self._w1_end].reshape(k, self.hidden, self.n_features)
         a = np.matmul(X, W1.transpose(0, 2, 1))
-        # + b1: each run's biases repeated down its samples, one contiguous add (a broadcast
-        # along the samples runs the add in loops of H numbers: slower); the same sums
-        a += _down(params_runs[:, self._w1_end : self._b1_end], a.shape[1]).reshape(a.shape)
+        a += params_runs[:, None, self._w1_end : self._b1_end]
         return self._act(a)
 
     def output_bound_runs(self, params_runs: np.ndarray, x_absmax: np.ndarray) -> np.ndarray:
@@ -231,30 +229,10 @@ class MLPModel(Model):
         D = self._dact(h)
         D *= delta[:, :, None]
         grad = np.empty((k, self.n_params), dtype=np.float64)
-        # W2 ⊙ (Dᵀ X): W2_j repeated along the d features of row j of W1, one product per entry
-        np.multiply(np.matmul(D.transpose(0, 2, 1), X_runs).reshape(k, w1_end),
-                    np.repeat(W2, self.n_features, axis=1), out=grad[:, :w1_end])
-        np.multiply(np.matmul(_ones_row(n), D)[:, 0, :], W2, out=grad[:, w1_end:b1_end])
+        np.multiply(np.matmul(D.transpose(0, 2, 1), X_runs), W2[:, :, None],
+                    out=grad[:, :w1_end].reshape(k, self.hidden, self.n_features))
+        np.multiply(np.matmul(np.ones((1, 1, n)), D)[:, 0, :], W2, out=grad[:, w1_end:b1_end])
         grad[:, b1_end:w2_end] = np.matmul(delta[:, None, :], h)[:, 0, :]
-        np.add.reduce(delta, axis=1, out=grad[:, -1])
+        grad[:, -1] = delta.sum(axis=1)
         return loss, grad
-
-
-def _down(rows: np.ndarray, times: int) -> np.ndarray:
-    """(R·times, C): each row of ``rows`` (R, C) repeated ``times`` times, one after another."""
-    return np.repeat(rows, times, axis=0)
-
-
-_ONES: dict[int, np.ndarray] = {}
-
-
-def _ones_row(n: int) -> np.ndarray:
-    """A (1, 1, n) row of ones (made once per n: ∂L/∂b1 sums D down the batch as 1ᵀ D)."""
-    ones = _ONES.get(n)
-    if ones is None:
-        ones = np.ones((1, 1, n))
-        ones.flags.writeable = False
-        if len(_ONES) < 64:
-            _ONES[n] = ones
-    return ones
 
