@@ -506,20 +506,25 @@ class LessonApp(MbsimApp):
         """↑ / ↓: scroll the slide's text when it is longer than its panel."""
         self.panel.scroll_text(lines)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    def answered_question(self, event: Input.Submitted, typed: str, none_left: str) -> int | None:
+        """Close the answer box; the open question ``typed`` answers, or None (not the answer box,
+        nothing typed, or no question left on the slide: ``none_left`` says so)."""
         if event.input.id != "lesson-input":
-            return
+            return None
         event.stop()
-        typed = event.value.strip()
         event.input.display = False
         self.set_focus(None)
         pending = self.open_questions()
         if not pending:
-            self.notify("no question left on this slide (PageDown: next slide)", timeout=3)
+            self.notify(none_left, timeout=3)
+            return None
+        return pending[0] if typed else None
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        typed = event.value.strip()
+        i = self.answered_question(event, typed, "no question left on this slide (PageDown: next slide)")
+        if i is None:
             return
-        if not typed:
-            return
-        i = pending[0]
         verdict = judge(self.slide.questions[i], typed, self.sim, self.lesson)
         if verdict.correct:
             self.revealed[i] = self._question_answer(i)

@@ -289,19 +289,10 @@ class FollowerApp(LessonApp):
     # -- answers -----------------------------------------------------------------------------
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """An answer goes to the teacher (judged there); the verdict comes back."""
-        if event.input.id != "lesson-input":
-            return
-        event.stop()
         typed = answer_text(event.value)
-        event.input.display = False
-        self.set_focus(None)
-        pending = self.open_questions()
-        if not pending:
-            self.notify("no question left on this slide", timeout=3)
+        i = self.answered_question(event, typed, "no question left on this slide")
+        if i is None:
             return
-        if not typed:
-            return
-        i = pending[0]
         if self.send is None:
             self.notify("not connected to the teacher: the answer was not sent", severity="warning", timeout=4)
             return

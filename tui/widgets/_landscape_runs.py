@@ -78,13 +78,7 @@ class SeveralRuns:
             self.cloud_inside = int(ok.sum())
             pix[p[ok, 1], p[ok, 0]] = self.CLOUD
         marks.append((int(round(start[1])) // 2, int(round(start[0])), START_MARKER, self.START))
-        self.minimum_cell = None
-        if min_xy is not None:
-            mp = self._to_pixels(box, min_xy[None, :], pw, ph)[0]
-            mc, mr = int(round(mp[0])), int(round(mp[1]))
-            if 0 <= mc < pw and 0 <= mr < ph:
-                marks.append((mr // 2, mc, "◆", self.FULL))
-                self.minimum_cell = (mr // 2 + top, mc)
+        self._mark_minimum(box, min_xy, pw, ph, top, marks)
         if cloud_xy is not None and len(cloud_xy):
             mean = self._to_pixels(box, cloud_xy.mean(axis=0)[None, :], pw, ph)[0]
             marks.append((int(round(mean[1])) // 2, int(round(mean[0])), "✚", self.CLOUD))
@@ -93,6 +87,18 @@ class SeveralRuns:
         chars, sids = self._cells_of(pix, heat_only, marks, top, ph, pw)
         self._write_collection_text(src, sim, plane, chars, sids)
         return chars, sids
+
+    def _mark_minimum(self, box: Box, min_xy, pw: int, ph: int, top: int, marks: list) -> None:  # noqa: ANN001
+        """Add the full batch's minimum (◆) to ``marks`` when it lies on the map, and remember its
+        cell (``minimum_cell``, None when it is off the map or unknown)."""
+        self.minimum_cell = None
+        if min_xy is None:
+            return
+        mp = self._to_pixels(box, min_xy[None, :], pw, ph)[0]
+        mc, mr = int(round(mp[0])), int(round(mp[1]))
+        if 0 <= mc < pw and 0 <= mr < ph:
+            marks.append((mr // 2, mc, "◆", self.FULL))
+            self.minimum_cell = (mr // 2 + top, mc)
 
     def _run_mark(self, k: int, here: np.ndarray, pw: int, ph: int, top: int) -> tuple[int, int, str, int]:
         """Run k's current point as its marker, or an arrow on the edge where it left the map."""

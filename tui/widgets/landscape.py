@@ -490,13 +490,7 @@ class LandscapeView(SeveralRuns, LandscapePalette, CellCanvas):
                     marks.append((tr // 2, tc, arrow, color))
                 self.arrow_vectors[names[color]] = v
 
-        self.minimum_cell = None
-        if min_xy is not None:
-            mp = self._to_pixels(box, min_xy[None, :], pw, ph)[0]
-            mc, mr = int(round(mp[0])), int(round(mp[1]))
-            if 0 <= mc < pw and 0 <= mr < ph:
-                marks.append((mr // 2, mc, "◆", self.FULL))
-                self.minimum_cell = (mr // 2 + top, mc)
+        self._mark_minimum(box, min_xy, pw, ph, top, marks)
         hc, hr = int(round(here[0])), int(round(here[1]))
         self.off_map = not (0 <= hc < pw and 0 <= hr < ph)
         if not self.off_map:
