@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(ROOT)
 
-from engine import Scenario  # noqa: E402
-from tui.app import MbsimApp  # noqa: E402
+from mbsim.engine import Scenario  # noqa: E402
+from mbsim.tui.app import MbsimApp  # noqa: E402
 
 SIZE = (120, 40)
 

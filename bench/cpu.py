@@ -4,7 +4,7 @@ fast a key acts while it runs (default speed and max). Prints figures, asserts n
 Budgets (DESIGN.md, issues 24 and 23): a running app at the default speed ≤ 5 % of a core at
 120×40, paused ~0; a key acts within ~100 ms whatever is running.
 
-Each case starts ``mbsim`` (``python -m tui``) as a child on a pty of the given size, drains and
+Each case starts ``mbsim`` (``python -m mbsim``) as a child on a pty of the given size, drains and
 emulates its screen (pyte), waits for the first screen and a warm-up, then reads the child's CPU
 time (``/proc/PID/stat`` utime + stime, every thread) over ``--seconds``. Key latency: while
 running, ``space`` is written to the pty and timed until the header says "paused" on the emulated
@@ -62,7 +62,7 @@ class PtyApp:
         pid, fd = pty.fork()
         if pid == 0:                                       # the child: the app on the pty
             os.chdir(root)
-            os.execve(sys.executable, [sys.executable, "-m", "tui", *args], env)
+            os.execve(sys.executable, [sys.executable, "-m", "mbsim", *args], env)
         self.pid, self.fd = pid, fd
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         os.kill(pid, signal.SIGWINCH)

@@ -122,7 +122,7 @@ def mbsim_command() -> list[str]:
     script = Path(sys.executable).parent / "mbsim"
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "tui"]
+    return [sys.executable, "-m", "mbsim"]
 
 
 def cpu(cmd: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> tuple[float, str]:
@@ -183,9 +183,9 @@ def main() -> None:
     epochs = str(args.epochs)
     steps = args.epochs * 40
     sys.path.insert(0, str(ROOT))
-    from engine.scenario import Scenario
-    from engine.simulation import Simulation
-    from engine.threads import use_one_blas_thread
+    from mbsim.engine.scenario import Scenario
+    from mbsim.engine.simulation import Simulation
+    from mbsim.engine.threads import use_one_blas_thread
 
     use_one_blas_thread()
     k_eval = Simulation(Scenario(epochs=1)).eval_every
@@ -291,8 +291,8 @@ def in_process(args: argparse.Namespace, data_loop_steps: int) -> None:
     """G. in-process Simulation.run_to_end vs the loop, and torch where importable."""
     import numpy as np
 
-    from engine.scenario import Scenario
-    from engine.simulation import Simulation
+    from mbsim.engine.scenario import Scenario
+    from mbsim.engine.simulation import Simulation
 
     with tempfile.TemporaryDirectory() as tmp:
         data = str(Path(tmp) / "d.csv")

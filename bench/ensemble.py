@@ -49,9 +49,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(ROOT)
 
-from engine import Scenario, load_preset  # noqa: E402
-from engine.ensemble import Ensemble  # noqa: E402
-from engine.simulation import Simulation  # noqa: E402
+from mbsim.engine import Scenario, load_preset  # noqa: E402
+from mbsim.engine.ensemble import Ensemble  # noqa: E402
+from mbsim.engine.simulation import Simulation  # noqa: E402
 
 BUDGET = 3.0
 
@@ -126,7 +126,7 @@ def command_line(runs: int, rounds: int, epochs_scale: float, before: Path | Non
 
 def _command_line_cases(runs: int, rounds: int, epochs_scale: float, envs: dict[str, dict[str, str]]) -> bool:
     script = Path(sys.executable).parent / "mbsim"
-    mbsim = [str(script)] if script.exists() else [sys.executable, "-m", "tui"]
+    mbsim = [str(script)] if script.exists() else [sys.executable, "-m", "mbsim"]
     print(f"From the command line: mbsim run --quiet --runs {runs} vs mbsim run --quiet, CPU of whole "
           f"processes, startup removed (the same command with --epochs 1 subtracted), paired, median of "
           f"{rounds} rounds (budget <= {BUDGET:g}x)")

@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(ROOT)
 
-from engine import load_preset  # noqa: E402
-from engine.lab import Lab  # noqa: E402
-from engine.simulation import Simulation  # noqa: E402
-from engine.threads import use_one_blas_thread  # noqa: E402
+from mbsim.engine import load_preset  # noqa: E402
+from mbsim.engine.lab import Lab  # noqa: E402
+from mbsim.engine.simulation import Simulation  # noqa: E402
+from mbsim.engine.threads import use_one_blas_thread  # noqa: E402
 
 BUDGET = 20.0
 MEMORY_BUDGET_MB = 150
@@ -78,7 +78,7 @@ def lab_process(root: Path, n: int, timeout: float) -> tuple[str, float, float, 
     env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     mbsim = Path(sys.executable).parent / "mbsim"
-    cmd = [str(mbsim)] if mbsim.exists() else [sys.executable, "-m", "tui"]
+    cmd = [str(mbsim)] if mbsim.exists() else [sys.executable, "-m", "mbsim"]
     out = subprocess.run([sys.executable, "-c", CHILD, str(timeout)] + cmd + ["lab", "--samples", str(n)],
                          capture_output=True, text=True, env=env, cwd=root)
     state, cpu, wall, peak = out.stdout.split()

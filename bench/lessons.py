@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.lessons import builtin_names, load_lesson, run_target  # noqa: E402
-from engine.scenario import load_preset, preset_names  # noqa: E402
-from engine.simulation import Simulation  # noqa: E402
+from mbsim.engine.lessons import builtin_names, load_lesson, run_target  # noqa: E402
+from mbsim.engine.scenario import load_preset, preset_names  # noqa: E402
+from mbsim.engine.simulation import Simulation  # noqa: E402
 
 
 def median_time(fn, rounds: int) -> float:

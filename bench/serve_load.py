@@ -1,6 +1,6 @@
 """Load test of ``mbsim serve``: a class of browser sessions on loopback, half of them running.
 
-A real server (``python -m tui serve`` on a free 127.0.0.1 port, a child process) and N websocket
+A real server (``python -m mbsim serve`` on a free 127.0.0.1 port, a child process) and N websocket
 clients speaking textual.js's protocol (``/ws?width=&height=``, JSON ``["stdin", keys]``; the
 screen comes back as binary messages). Bounded: N sessions (default 30), K keys each (default 12),
 an overall deadline; it stops by itself and ends the server with SIGINT, as Ctrl+C would.

@@ -59,13 +59,13 @@ def status_mb(field: str) -> float:
 
 async def session(case: str, seconds: float, lab: bool) -> dict:
     """One session of ``case``: every view in turn; the RSS after each, the peak at the end."""
-    from engine.threads import use_one_blas_thread
+    from mbsim.engine.threads import use_one_blas_thread
 
     use_one_blas_thread()
-    from engine import Simulation
-    from engine.rules import TUI_POLICY
-    from engine.scenario import DEFAULT, load_preset
-    from tui.app import MbsimApp
+    from mbsim.engine import Simulation
+    from mbsim.engine.rules import TUI_POLICY
+    from mbsim.engine.scenario import DEFAULT, load_preset
+    from mbsim.tui.app import MbsimApp
 
     label, changes, preset = CASES[case]
     base = load_preset(preset) if preset else DEFAULT

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from textual import events  # noqa: E402
 
-from engine import Scenario, Simulation  # noqa: E402
-from tui.app import MbsimApp  # noqa: E402
+from mbsim.engine import Scenario, Simulation  # noqa: E402
+from mbsim.tui.app import MbsimApp  # noqa: E402
 
 SIZE = (120, 40)
 

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def measure(args: list[str], seconds: float, warmup: float, cols: int, rows: int,
             keys: tuple[bytes, ...] = ()) -> dict[str, float]:
-    """Run ``python -m tui ARGS`` on a pty; return bytes/s after ``warmup`` and the first-frame time.
+    """Run ``python -m mbsim ARGS`` on a pty; return bytes/s after ``warmup`` and the first-frame time.
 
     ``keys`` are typed one by one, 0.5 s apart, once the first screenful has arrived (e.g.
     ``(b"k", b" ")`` opens the noise cloud and runs it); ``warmup`` then counts from the last."""
@@ -38,7 +38,7 @@ def measure(args: list[str], seconds: float, warmup: float, cols: int, rows: int
         os.chdir(ROOT)
         env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", PYTHONPATH=str(ROOT))
         env.pop("NO_COLOR", None)
-        os.execvpe(sys.executable, [sys.executable, "-m", "tui", *args], env)
+        os.execvpe(sys.executable, [sys.executable, "-m", "mbsim", *args], env)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     total = counted = 0
     first_frame = None

@@ -14,9 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.lessons import load_lesson  # noqa: E402
-from tui.classroom.room import Room  # noqa: E402
-from tui.classroom.teacher import ClassApp  # noqa: E402
+from mbsim.engine.lessons import load_lesson  # noqa: E402
+from mbsim.tui.classroom.room import Room  # noqa: E402
+from mbsim.tui.classroom.teacher import ClassApp  # noqa: E402
 
 
 def main() -> None:

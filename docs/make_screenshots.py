@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import Scenario  # noqa: E402
-from tui.app import MbsimApp  # noqa: E402
+from mbsim.engine import Scenario  # noqa: E402
+from mbsim.tui.app import MbsimApp  # noqa: E402
 
 TARGET = ROOT / "docs" / "screenshot.svg"
 SERVE_TARGET = ROOT / "docs" / "serve.png"
@@ -70,7 +70,7 @@ def _free_port() -> int:
 def _start_server() -> tuple[subprocess.Popen, str]:
     """``mbsim serve`` on a free loopback port; its URL from its ``open URL`` line."""
     env = {k: v for k, v in os.environ.items() if k != "TEXTUAL_DRIVER"}
-    proc = subprocess.Popen([sys.executable, "-m", "tui", "serve", "--port", str(_free_port())],
+    proc = subprocess.Popen([sys.executable, "-m", "mbsim", "serve", "--port", str(_free_port())],
                             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, env=env)
     seen = b""

@@ -2,7 +2,7 @@
 
 Pure NumPy, no UI imports; usable from a notebook::
 
-    from engine import Scenario, Simulation
+    from mbsim.engine import Scenario, Simulation
     sim = Simulation(Scenario(batch_size=5))
     sim.run_epoch()
     print(sim.counters().text())

@@ -65,7 +65,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.errors import DataError, ScenarioError
+from mbsim.engine.errors import DataError, ScenarioError
 
 REGRESSION_DATASETS: tuple[str, ...] = ("line", "plane", "hyperplane", "three-losses")
 #: The hyperplane dataset's features (d) and weights: y = Σ_j w_j x_j + 0.5 + noise·ε.

@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import ScenarioError
+from mbsim.engine.errors import ScenarioError
 
-from engine.names import OPTIMIZERS  # noqa: E402  (the one list of names)
+from mbsim.engine.names import OPTIMIZERS  # noqa: E402  (the one list of names)
 
 State = dict[str, "np.ndarray | int"]
 """Optimizer state: ``{"t": steps taken so far}`` plus the optimizer's arrays (never mutated)."""

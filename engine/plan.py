@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine._lazy_numpy import LazyNumpy
+from mbsim.engine._lazy_numpy import LazyNumpy
 
-from engine.errors import ScenarioError
+from mbsim.engine.errors import ScenarioError
 
-from engine.names import EPOCH_ENDS, SAMPLINGS  # noqa: E402  (the one list of names, NumPy-free)
+from mbsim.engine.names import EPOCH_ENDS, SAMPLINGS  # noqa: E402  (the one list of names, NumPy-free)
 
 __all__ = ["Plan", "Position", "PassTable", "make_plan", "plan_for", "algorithm_name", "ALGORITHMS",
            "check_n_samples", "check_batch_size"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import weakref
 from abc import ABC, abstractmethod
 
-from engine._lazy_numpy import LazyNumpy
+from mbsim.engine._lazy_numpy import LazyNumpy
 
 np = LazyNumpy(globals())
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import difflib
 
-from engine._lazy_numpy import LazyNumpy
+from mbsim.engine._lazy_numpy import LazyNumpy
 
-from engine.errors import ScenarioError
+from mbsim.engine.errors import ScenarioError
 
 __all__ = [
     "SAMPLINGS", "EPOCH_ENDS", "Sampler", "ReshuffleSampler", "OnceSampler", "SequentialSampler",
@@ -27,14 +27,14 @@ __all__ = [
     "Plan", "Position", "PassTable", "make_plan", "plan_for", "algorithm_name", "ALGORITHMS",
 ]
 
-from engine.names import EPOCH_ENDS, SAMPLINGS  # noqa: E402  (the one list of names, NumPy-free)
+from mbsim.engine.names import EPOCH_ENDS, SAMPLINGS  # noqa: E402  (the one list of names, NumPy-free)
 
-from engine.plan import (ALGORITHMS, PassTable, Plan, Position, algorithm_name, check_batch_size,  # noqa: E402
+from mbsim.engine.plan import (ALGORITHMS, PassTable, Plan, Position, algorithm_name, check_batch_size,  # noqa: E402
                          check_n_samples, make_plan, plan_for)
 
-from engine.sampler import (OnceSampler, ReplacementSampler, ReshuffleSampler, Sampler,  # noqa: E402
+from mbsim.engine.sampler import (OnceSampler, ReplacementSampler, ReshuffleSampler, Sampler,  # noqa: E402
                             SequentialSampler)
-from engine.stratified import StratifiedSampler  # noqa: E402
+from mbsim.engine.stratified import StratifiedSampler  # noqa: E402
 
 np = LazyNumpy(globals())  # NumPy on first use: `mbsim plan` needs only the Plan arithmetic
 

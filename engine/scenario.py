@@ -475,7 +475,7 @@ def write_toml(scenario: Scenario, path: str | Path) -> Path:
 def _preset_files() -> dict[str, Any]:
     from importlib import resources
 
-    folder = resources.files("engine") / "presets"
+    folder = resources.files("mbsim.engine") / "presets"
     return {entry.name[:-5]: entry for entry in folder.iterdir() if entry.name.endswith(".toml")}
 
 

@@ -16,9 +16,9 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
-from engine.errors import ScenarioError
+from mbsim.engine.errors import ScenarioError
 
-from engine.names import SCHEDULES  # noqa: E402  (the one list of names)
+from mbsim.engine.names import SCHEDULES  # noqa: E402  (the one list of names)
 
 Schedule = Callable[[int], float]
 

@@ -31,7 +31,7 @@ orders in one pass of array operations, issue 25).
 
 from __future__ import annotations
 
-from engine._lazy_numpy import LazyNumpy
+from mbsim.engine._lazy_numpy import LazyNumpy
 
 from .sampler import Sampler
 

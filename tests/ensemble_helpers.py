@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import Scenario, load_preset
-from engine.ensemble import Ensemble
-from engine.simulation import Simulation
+from mbsim.engine import Scenario, load_preset
+from mbsim.engine.ensemble import Ensemble
+from mbsim.engine.simulation import Simulation
 
 
 SMALL = {

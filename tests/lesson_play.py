@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 import pytest
 
-from engine.lessons import load_lesson
-from tui.lesson_mode import LessonApp
+from mbsim.engine.lessons import load_lesson
+from mbsim.tui.lesson_mode import LessonApp
 
 from pilot_helpers import wait_for
 

@@ -1,6 +1,6 @@
 """Helpers for the ``mbsim serve`` tests and bench/serve_load.py: a server child process, /proc.
 
-The server runs as a real child process (``python -m tui serve``), so what is checked is what a
+The server runs as a real child process (``python -m mbsim serve``), so what is checked is what a
 teacher starts: its stdout lines, its session processes (found through /proc), its signals.
 Waits have generous deadlines only so that a broken server fails a test instead of hanging it;
 nothing asserts on how long anything took.
@@ -94,7 +94,7 @@ def wait_until(predicate, what: str, guard: float = HANG_GUARD, step: float = 0.
 
 @dataclass
 class ServerProcess:
-    """``python -m tui serve …`` as a child; ``lines`` collects its stdout."""
+    """``python -m mbsim serve …`` as a child; ``lines`` collects its stdout."""
 
     proc: subprocess.Popen
     url: str
@@ -134,7 +134,7 @@ class ServerProcess:
 
     def sessions(self) -> list[int]:
         """The live session processes below the server: its children started as
-        ``python -m tui``, and those forked by its fork server (``python -m tui.web_zygote``, a
+        ``python -m mbsim``, and those forked by its fork server (``python -m mbsim.tui.web_zygote``, a
         child of the server; not itself a session)."""
         return [pid for pid in descendants(self.proc.pid) if pid != self.fork_server()]
 
@@ -145,7 +145,7 @@ class ServerProcess:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if cmdline[1:3] == [b"-m", b"tui.web_zygote"] and parent_of(pid) == self.proc.pid:
+            if cmdline[1:3] == [b"-m", b"mbsim.tui.web_zygote"] and parent_of(pid) == self.proc.pid:
                 return pid
         return None
 
@@ -175,7 +175,7 @@ def start_server(*args: str, port: int | None = None, cwd: Path | None = None) -
         # mbsim refuses --port 0, so the port is the kernel's choice of a moment ago: another test
         # (a parallel worker) may take it first; the server then says "already in use" and exits
         chosen = port or free_port()
-        argv = [sys.executable, "-m", "tui", "serve", "--port", str(chosen), *args]
+        argv = [sys.executable, "-m", "mbsim", "serve", "--port", str(chosen), *args]
         proc = subprocess.Popen(argv, cwd=cwd or ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env)
         server = ServerProcess(proc, "", chosen)

@@ -12,11 +12,11 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Select, Static, Switch
 
-from engine import Scenario, ScenarioError, Simulation
-from engine.scenario import parse_value
-from tui.commands import MbsimCommands
-from tui.live import LiveActions
-from tui.screens.settings import SettingsScreen
+from mbsim.engine import Scenario, ScenarioError, Simulation
+from mbsim.engine.scenario import parse_value
+from mbsim.tui.commands import MbsimCommands
+from mbsim.tui.live import LiveActions
+from mbsim.tui.screens.settings import SettingsScreen
 
 
 # ------------------------------------------------------------------------------------------------

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import Scenario, load_preset
-from tui.app import MbsimApp
-from tui.screens.compare import CompareScreen
-from tui.widgets.keybar import KeyBar, key_entries
+from mbsim.engine import Scenario, load_preset
+from mbsim.tui.app import MbsimApp
+from mbsim.tui.screens.compare import CompareScreen
+from mbsim.tui.widgets.keybar import KeyBar, key_entries
 
 
 async def test_compare_opens_from_the_main_screen_and_leaves_the_main_run_alone() -> None:

@@ -5,8 +5,8 @@ drop_last for 50,000 / 64) and §1.2-§1.3's, worked out by hand in the comments
 
 from __future__ import annotations
 
-from engine.arithmetic import arithmetic_line, epoch_steps_text, runs_text
-from engine.sampling import make_plan
+from mbsim.engine.arithmetic import arithmetic_line, epoch_steps_text, runs_text
+from mbsim.engine.sampling import make_plan
 
 
 def test_worked_example() -> None:

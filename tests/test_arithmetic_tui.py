@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from engine import Scenario
-from tui.app import MbsimApp
+from mbsim.engine import Scenario
+from mbsim.tui.app import MbsimApp
 from snapshot_helpers import settle_for_snapshot
 from pilot_helpers import wait_for
 
@@ -73,8 +73,8 @@ def test_snapshot_with_the_arithmetic_line(snap_compare):
 def test_epoch_end_is_a_select_on_the_settings_screen_and_applies_live():
     from textual.widgets import Select
 
-    from engine.sampling import EPOCH_ENDS
-    from tui.screens.settings import SettingsScreen
+    from mbsim.engine.sampling import EPOCH_ENDS
+    from mbsim.tui.screens.settings import SettingsScreen
 
     app = MbsimApp(Scenario(samples=1000, batch_size=10, steps_per_epoch=30, epochs=5), animate=False)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli import main
+from mbsim.tui.cli import main
 
 
 def _files(tmp: Path) -> dict[str, str]:

@@ -69,7 +69,7 @@ def test_a_browser_follows_the_teacher(tmp_path: Path) -> None:
     tmux = Tmux()
     elsewhere: list[str] = []
     try:
-        tmux.window("teacher", [sys.executable, "-m", "tui", "class", str(lesson), "--port", str(port),
+        tmux.window("teacher", [sys.executable, "-m", "mbsim", "class", str(lesson), "--port", str(port),
                                 "--code", "WEB42"])
         tmux.wait("teacher", f"http://{here}/WEB42")
         with sync_playwright() as pw:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-MBSIM = [sys.executable, "-m", "tui"]
+MBSIM = [sys.executable, "-m", "mbsim"]
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

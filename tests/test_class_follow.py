@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.lessons import load_lesson
-from tui.classroom.follower import FollowerApp
-from tui.classroom.protocol import read_server
-from tui.classroom.state import read_state
-from tui.classroom.teacher import ClassApp
-from tui.screens.compare import CompareScreen
+from mbsim.engine.lessons import load_lesson
+from mbsim.tui.classroom.follower import FollowerApp
+from mbsim.tui.classroom.protocol import read_server
+from mbsim.tui.classroom.state import read_state
+from mbsim.tui.classroom.teacher import ClassApp
+from mbsim.tui.screens.compare import CompareScreen
 
 LESSON = """\
 +++
@@ -299,7 +299,7 @@ def test_followers_follow_the_teachers_speed_and_landscape_parameters() -> None:
 
     import pytest
 
-    from tui.classroom.protocol import ProtocolError
+    from mbsim.tui.classroom.protocol import ProtocolError
 
     lesson = load_lesson("epochs-and-batches")
     teacher = ClassApp(lesson, animate=False, fast=True)

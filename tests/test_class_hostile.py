@@ -16,14 +16,14 @@ import socket
 import aiohttp
 import pytest
 
-from engine import Scenario, Simulation
-from engine.journal import journal_of
-from tui.classroom import server as server_module
-from tui.classroom.protocol import Verdict, answer_message, join_message
-from tui.classroom.room import FLOOD_LIMIT, RATE_BURST, Room
-from tui.classroom.server import ClassServer
-from tui.classroom.state import FollowState
-from tui.web_requests import allowed_host_names
+from mbsim.engine import Scenario, Simulation
+from mbsim.engine.journal import journal_of
+from mbsim.tui.classroom import server as server_module
+from mbsim.tui.classroom.protocol import Verdict, answer_message, join_message
+from mbsim.tui.classroom.room import FLOOD_LIMIT, RATE_BURST, Room
+from mbsim.tui.classroom.server import ClassServer
+from mbsim.tui.classroom.state import FollowState
+from mbsim.tui.web_requests import allowed_host_names
 
 CODE = "HOST1LE"
 

@@ -14,12 +14,12 @@ import math
 import numpy as np
 import pytest
 
-from engine import Scenario, Simulation
-from engine.journal import (
+from mbsim.engine import Scenario, Simulation
+from mbsim.engine.journal import (
     MAX_CHANGES, MAX_ITERATION, MAX_JOURNAL_BYTES, Follower, Journal, JournalError, journal_of, pending_phases,
     recorder, replay,
 )
-from engine.rules import TUI_POLICY
+from mbsim.engine.rules import TUI_POLICY
 
 
 def recorded(sc: Scenario, **kw: object) -> Simulation:

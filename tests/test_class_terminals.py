@@ -23,7 +23,7 @@ import pytest
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
-MBSIM = [sys.executable, "-m", "tui"]
+MBSIM = [sys.executable, "-m", "mbsim"]
 
 
 def free_port() -> int:

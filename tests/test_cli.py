@@ -24,13 +24,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from engine.scenario import FIELD_NAMES, field_kind, preset_names, presets
-from engine import scenario as sc_mod
-from tui.cli import build_parser
-from tui.cli.plan import summarize_sizes
-from tui.cli.run import epoch_line
-from tui.cli.writers import HISTORY_COLUMNS
-from tui.cli import main
+from mbsim.engine.scenario import FIELD_NAMES, field_kind, preset_names, presets
+from mbsim.engine import scenario as sc_mod
+from mbsim.tui.cli import build_parser
+from mbsim.tui.cli.plan import summarize_sizes
+from mbsim.tui.cli.run import epoch_line
+from mbsim.tui.cli.writers import HISTORY_COLUMNS
+from mbsim.tui.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 LINE_RE = re.compile(
@@ -240,8 +240,8 @@ def test_history_epoch_loss_is_the_weighted_running_mean(capsys, tmp_path):
 
 
 def test_data_out_is_the_training_set_in_index_order(capsys, tmp_path):
-    from engine.simulation import Simulation
-    from engine.scenario import Scenario
+    from mbsim.engine.simulation import Simulation
+    from mbsim.engine.scenario import Scenario
 
     data = tmp_path / "d.csv"
     assert run_cli(capsys, "run", "--preset", "xor-mlp", "--epochs", "1", "-q", "--data-out", str(data))[0] == 0
@@ -267,7 +267,7 @@ def test_files_are_written_atomically_with_usual_permissions(capsys, tmp_path):
 def test_ctrl_c_writes_what_was_done_and_exits_130(tmp_path):
     trace, hist = tmp_path / "t.jsonl", tmp_path / "h.csv"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui", "run", "--epochs", "100000", "--trace", str(trace),
+        [sys.executable, "-m", "mbsim", "run", "--epochs", "100000", "--trace", str(trace),
          "--history", str(hist)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -445,10 +445,10 @@ def test_help_shows_examples(capsys, command):
 
 def test_bare_mbsim_opens_the_tui_with_the_scenario(capsys, monkeypatch):
     calls = []
-    fake = types.ModuleType("tui.app")
+    fake = types.ModuleType("mbsim.tui.app")
     fake.run_app = lambda sim, *, paused=True, speed=None: calls.append((sim, paused, speed)) or 0
-    monkeypatch.setitem(sys.modules, "tui.app", fake)
-    import tui
+    monkeypatch.setitem(sys.modules, "mbsim.tui.app", fake)
+    import mbsim.tui as tui
 
     monkeypatch.setattr(tui, "app", fake, raising=False)
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
@@ -470,7 +470,7 @@ def test_bare_mbsim_without_a_terminal_says_so(capsys):
 def test_run_never_imports_the_tui_libraries():
     code = textwrap.dedent("""
         import sys
-        from tui.cli import main
+        from mbsim.tui.cli import main
         assert main(["run", "--epochs", "2", "--quiet"]) == 0
         assert main(["plan"]) == 0 and main(["presets"]) == 0
         bad = sorted(m for m in sys.modules if m.split(".")[0] in ("textual", "rich", "plotext", "textual_plotext"))
@@ -481,8 +481,8 @@ def test_run_never_imports_the_tui_libraries():
     assert result.returncode == 0, result.stderr
 
 
-def test_python_dash_m_tui(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "tui", "plan", "--batch-size", "8"], cwd=ROOT,
+def test_python_dash_m_mbsim(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "mbsim", "plan", "--batch-size", "8"], cwd=ROOT,
                             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
                             timeout=60)
     assert result.returncode == 0 and "25 batches per epoch: 25 × 8" in result.stdout
@@ -490,7 +490,7 @@ def test_python_dash_m_tui(tmp_path):
 
 def test_readme_option_table_is_made_from_the_field_help_texts():
     """The README's option list and ``--help`` come from one source, engine.scenario.FIELD_HELP."""
-    from tui.cli.options import options_markdown
+    from mbsim.tui.cli.options import options_markdown
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = options_markdown()
@@ -502,7 +502,7 @@ def test_readme_option_table_is_made_from_the_field_help_texts():
 def test_presets_descriptions_are_those_of_the_loaded_scenarios():
     """``presets()`` reads each file's description line without loading the scenario: the
     same text as the loaded preset's."""
-    from engine.scenario import load_preset
+    from mbsim.engine.scenario import load_preset
     items = presets()
     assert [n for n, _ in items] == list(preset_names())
     for name, description in items:

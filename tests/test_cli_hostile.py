@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli import main
+from mbsim.tui.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**{k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}, "PYTHONPATH": str(ROOT)}
@@ -119,7 +119,7 @@ def test_lab_stopped_in_its_pilot_writes_both_files_and_exits_with_the_signal(tm
     out_json, out_csv = tmp_path / "lab.json", tmp_path / "lab.csv"
     master, slave = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui", "lab", "--samples", "100000", "--epochs", "100",
+        [sys.executable, "-m", "mbsim", "lab", "--samples", "100000", "--epochs", "100",
          "--json", str(out_json), "--csv", str(out_csv)],
         cwd=tmp_path, env=ENV, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)
@@ -178,7 +178,7 @@ def test_five_quick_sigints_during_a_run_end_with_130_every_time(tmp_path):
     could arrive after the handler was restored, and the process died by the signal)."""
     for trial in range(4):
         hist = tmp_path / f"h{trial}.csv"
-        proc = subprocess.Popen([sys.executable, "-m", "tui", "run", "--epochs", "100000",
+        proc = subprocess.Popen([sys.executable, "-m", "mbsim", "run", "--epochs", "100000",
                                  "--history", str(hist)], cwd=ROOT, env=ENV, text=True,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)

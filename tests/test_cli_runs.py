@@ -8,11 +8,11 @@ import csv
 import numpy as np
 import pytest
 
-from engine import Scenario
-from engine.simulation import Simulation
-from tui.cli import main
-from tui.cli.run import format_metric
-from tui.cli.run_ensemble import ENSEMBLE_HISTORY_COLUMNS
+from mbsim.engine import Scenario
+from mbsim.engine.simulation import Simulation
+from mbsim.tui.cli import main
+from mbsim.tui.cli.run import format_metric
+from mbsim.tui.cli.run_ensemble import ENSEMBLE_HISTORY_COLUMNS
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:  # noqa: ANN001
@@ -101,7 +101,7 @@ def test_ctrl_c_reports_the_last_step_written(tmp_path) -> None:  # noqa: ANN001
     root = Path(__file__).resolve().parents[1]
     hist = tmp_path / "h.csv"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui", "run", "--runs", "5", "--epochs", "100000", "--history", str(hist)],
+        [sys.executable, "-m", "mbsim", "run", "--runs", "5", "--epochs", "100000", "--history", str(hist)],
         cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(root)},
     )

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Scenario
-from engine.cloud import least_squares_noise_floor, noise_factor, solve_discrete_lyapunov
-from engine.ensemble import Ensemble
-from engine.simulation import Simulation
+from mbsim.engine import Scenario
+from mbsim.engine.cloud import least_squares_noise_floor, noise_factor, solve_discrete_lyapunov
+from mbsim.engine.ensemble import Ensemble
+from mbsim.engine.simulation import Simulation
 
 
 def test_lyapunov_diagonal_by_hand() -> None:

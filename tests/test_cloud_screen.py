@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from textual.app import App
 
-from engine import Scenario, Simulation
-from engine.cloud import least_squares_noise_floor
-from engine.lessons import LessonError, parse_lesson
-from tui.app import MbsimApp
-from tui.screens.cloud import CloudScreen
+from mbsim.engine import Scenario, Simulation
+from mbsim.engine.cloud import least_squares_noise_floor
+from mbsim.engine.lessons import LessonError, parse_lesson
+from mbsim.tui.app import MbsimApp
+from mbsim.tui.screens.cloud import CloudScreen
 from pilot_helpers import wait_idle
 
 SMALL = dict(samples=40, val_samples=0, batch_size=4, epochs=50, sampling="replacement")

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from textual.app import App
 
-from engine import Scenario, load_preset
-from tui.screens.compare import (
+from mbsim.engine import Scenario, load_preset
+from mbsim.tui.screens.compare import (
     CompareHelp,
     CompareScreen,
     advance_toward,
 )
-from engine.compare import Comparison
+from mbsim.engine.compare import Comparison
 
 ROWS_AFTER_EPOCH = [
     "Epoch 1/1000  Batch 1/1  Iteration 1  Step 1  Samples 200",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Scenario, load_preset
-from engine.compare import Comparison
-from engine.lens import lens
-from engine.simulation import Simulation
+from mbsim.engine import Scenario, load_preset
+from mbsim.engine.compare import Comparison
+from mbsim.engine.lens import lens
+from mbsim.engine.simulation import Simulation
 
 
 def test_one_epoch_aligned_by_epochs_gives_1_40_200_steps() -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from textual.app import App
 
-from engine import Scenario
-from tui.screens.compare import CompareScreen
+from mbsim.engine import Scenario
+from mbsim.tui.screens.compare import CompareScreen
 from pilot_helpers import wait_idle
 
 STATES = {

@@ -17,8 +17,8 @@ import pytest
 from textual.geometry import Region
 from textual.theme import BUILTIN_THEMES
 
-from engine.scenario import load_preset
-from tui.app import MbsimApp
+from mbsim.engine.scenario import load_preset
+from mbsim.tui.app import MbsimApp
 
 from pilot_helpers import wait_idle
 

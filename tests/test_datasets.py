@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import datasets
-from engine.datasets import (
+from mbsim.engine import datasets
+from mbsim.engine.datasets import (
     CLASSIFICATION_DATASETS,
     CSV_MAX_BYTES,
     DATASETS,
@@ -19,7 +19,7 @@ from engine.datasets import (
     load_csv,
     make_dataset,
 )
-from engine.errors import DataError, ScenarioError
+from mbsim.engine.errors import DataError, ScenarioError
 
 
 def make(name: str, n: int = 200, v: int = 50, noise: float = 0.1, seed: int = 0, **kw: object) -> Dataset:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Scenario, Simulation, load_preset, preset_names
-from engine.simulation import DIVERGING_FACTOR
+from mbsim.engine import Scenario, Simulation, load_preset, preset_names
+from mbsim.engine.simulation import DIVERGING_FACTOR
 
 
 def _mse(params: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:

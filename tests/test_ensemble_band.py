@@ -9,10 +9,10 @@ import math
 import numpy as np
 import pytest
 
-from engine import Scenario
-from engine.ensemble import Ensemble
-from engine.errors import ScenarioError
-from engine.simulation import Simulation
+from mbsim.engine import Scenario
+from mbsim.engine.ensemble import Ensemble
+from mbsim.engine.errors import ScenarioError
+from mbsim.engine.simulation import Simulation
 
 from ensemble_helpers import SMALL
 
@@ -63,7 +63,7 @@ def test_band_is_the_quantiles_of_the_members_at_every_tick_and_follows_back() -
 def test_band_memory_is_bounded_by_decimation(monkeypatch: pytest.MonkeyPatch) -> None:
     """With room for 64 ticks: ticks 0..63 fill it, tick 64 keeps the even ones (stride 2),
     tick 128 the multiples of 4: after 200 ticks the record holds ticks 0, 4, ..., 200."""
-    import engine.band as band_module
+    import mbsim.engine.band as band_module
 
     monkeypatch.setattr(band_module, "BAND_POINTS", 2 * 64)
     monkeypatch.setattr(band_module, "BAND_EVAL_POINTS", 64)
@@ -90,7 +90,7 @@ def test_band_memory_is_bounded_by_decimation(monkeypatch: pytest.MonkeyPatch) -
 def test_the_band_of_lone_members_leaves_their_histories_as_a_lone_run_would() -> None:
     """Recording the band reads a lone member's batch loss at every tick without evaluating
     (and so recording) its full losses: its History equals a plain Simulation's."""
-    from engine.history import SERIES
+    from mbsim.engine.history import SERIES
 
     sc = Scenario(samples=40, val_samples=10, epochs=3)
     ens = Ensemble.seeds(sc, 1, lone="always")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Scenario
-from engine.ensemble import Ensemble
-from engine.errors import ScenarioError
-from engine.optimizers import OPTIMIZERS
-from engine.simulation import Simulation
+from mbsim.engine import Scenario
+from mbsim.engine.ensemble import Ensemble
+from mbsim.engine.errors import ScenarioError
+from mbsim.engine.optimizers import OPTIMIZERS
+from mbsim.engine.simulation import Simulation
 
 from ensemble_helpers import SMALL, change_then_compare, lone_runs, step_lone_alongside
 

@@ -14,14 +14,14 @@ import math
 import numpy as np
 import pytest
 
-from engine import Scenario
-from engine.compare import Comparison
-from engine.ensemble import MAX_RUNS, Ensemble, Member
-from engine.errors import ScenarioError
-from engine.models import make_model
-from engine.optimizers import OPTIMIZERS
-from engine.sampling import SAMPLINGS
-from engine.simulation import Simulation
+from mbsim.engine import Scenario
+from mbsim.engine.compare import Comparison
+from mbsim.engine.ensemble import MAX_RUNS, Ensemble, Member
+from mbsim.engine.errors import ScenarioError
+from mbsim.engine.models import make_model
+from mbsim.engine.optimizers import OPTIMIZERS
+from mbsim.engine.sampling import SAMPLINGS
+from mbsim.engine.simulation import Simulation
 
 from ensemble_helpers import RUNNING, SMALL, assert_members_match_lone_runs
 
@@ -256,7 +256,7 @@ def test_sample_major_linear_step_equals_the_lone_runs_step(bias: bool) -> None:
     """One feature, squared error: the sample-major loss and gradient equal each run's own
     loss_and_grad bit for bit, on both sides of 8 samples (below it the bias gradient is summed
     down the rows; NumPy sums 8 and more pairwise), for 1 to 100 runs and values of every size."""
-    from engine.models import LinearModel
+    from mbsim.engine.models import LinearModel
     m = LinearModel("linear", "mse", 1, bias=bias)
     assert m.runs_by_sample
     assert not make_model("linear", 2, "regression").runs_by_sample

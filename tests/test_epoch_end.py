@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Scenario, Simulation
-from engine.errors import ScenarioError
-from engine.sampling import EPOCH_ENDS, make_plan
+from mbsim.engine import Scenario, Simulation
+from mbsim.engine.errors import ScenarioError
+from mbsim.engine.sampling import EPOCH_ENDS, make_plan
 
 
 def epoch_steps(plan) -> list[int]:
@@ -290,7 +290,7 @@ KERAS_ARGS = ["--samples", "1000", "--batch-size", "10", "--steps-per-epoch", "3
 
 
 def _cli(capsys, *argv: str) -> tuple[int, str, str]:
-    from tui.cli import main
+    from mbsim.tui.cli import main
 
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -336,7 +336,7 @@ def test_a_bad_epoch_end_is_one_line(capsys) -> None:
 
 
 def test_compare_mode_aligns_cut_epochs_by_their_own_lengths() -> None:
-    from engine.compare import Comparison
+    from mbsim.engine.compare import Comparison
 
     comp = Comparison(Scenario(samples=47, batch_size=5, steps_per_epoch=4, epochs=5, epoch_end="cut",
                                val_samples=5), align="epochs")

@@ -8,11 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from engine import Scenario, Simulation
-from engine.errors import ScenarioError
-from engine.history import INDEX, SERIES, History
-from engine.rules import EvalPolicy
-from engine.scenario import MAX_SAMPLES
+from mbsim.engine import Scenario, Simulation
+from mbsim.engine.errors import ScenarioError
+from mbsim.engine.history import INDEX, SERIES, History
+from mbsim.engine.rules import EvalPolicy
+from mbsim.engine.scenario import MAX_SAMPLES
 
 
 def test_history_holds_full_losses_exactly_at_eval_points_and_epoch_ends() -> None:
@@ -111,7 +111,7 @@ def test_engine_results_do_not_depend_on_what_was_imported() -> None:
         return sim.step
 
     before = stop()
-    for module in ("tui.runloop", "tui.cli.interactive", "tui.app"):
+    for module in ("mbsim.tui.runloop", "mbsim.tui.cli.interactive", "mbsim.tui.app"):
         importlib.import_module(module)
     assert stop() == before == 80
     every = stop(eval_policy=EvalPolicy(every_step_up_to=20_000))

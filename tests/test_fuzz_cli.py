@@ -17,9 +17,9 @@ from typing import Any, Iterator
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from engine.scenario import FIELD_NAMES, field_kind
-from tui.cli import build_parser, main
-from tui.cli.options import all_options, subcommands
+from mbsim.engine.scenario import FIELD_NAMES, field_kind
+from mbsim.tui.cli import build_parser, main
+from mbsim.tui.cli.options import all_options, subcommands
 
 DOCUMENTED = {0, 1, 2, 3, 74, 129, 130, 143} - {1}  # 1 is a bug: never expected
 

@@ -18,10 +18,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.lessons import (DIRECTIVES, PANELS, PAUSES, QUANTITIES, VIEWS, builtin_names,
+from mbsim.engine.lessons import (DIRECTIVES, PANELS, PAUSES, QUANTITIES, VIEWS, builtin_names,
                             builtin_text)
 from test_fuzz_cli import SAFE, _field_value, _toml, playground
-from tui.cli import main
+from mbsim.tui.cli import main
 
 SETTINGS = ["batch_size", "lr", "optimizer", "sampling", "dataset", "seed", "momentum", "drop_last",
             "model", "accumulate", "target_loss", "eval_every", "schedule"]

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from serve_helpers import HANG_GUARD, alive, start_server
 from test_serve import open_session
 from test_serve_hostile import pong
-from tui.web_messages import (KINDS, MAX_COLS, MAX_PING, MAX_ROWS, MIN_COLS, MIN_ROWS,
+from mbsim.tui.web_messages import (KINDS, MAX_COLS, MAX_PING, MAX_ROWS, MIN_COLS, MIN_ROWS,
                               BrowserMessage, MalformedMessage, read_message)
 
 # -- frames ----------------------------------------------------------------------------------------

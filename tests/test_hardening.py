@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.atomic import atomic_writer, create_exclusive, output_problem
-from engine.datasets import MAX_FEATURES, load_csv, make_dataset
-from engine.errors import OutputError, ScenarioError, visible
-from engine.files import read_text_limited
-from engine.history import MAX_PARAMS, PARAM_BUDGET, History
-from engine.scenario import Scenario
-from engine.simulation import CHECKPOINT_BUDGET, Simulation
-from tui.cli import main
+from mbsim.engine.atomic import atomic_writer, create_exclusive, output_problem
+from mbsim.engine.datasets import MAX_FEATURES, load_csv, make_dataset
+from mbsim.engine.errors import OutputError, ScenarioError, visible
+from mbsim.engine.files import read_text_limited
+from mbsim.engine.history import MAX_PARAMS, PARAM_BUDGET, History
+from mbsim.engine.scenario import Scenario
+from mbsim.engine.simulation import CHECKPOINT_BUDGET, Simulation
+from mbsim.tui.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**{k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}, "PYTHONPATH": str(ROOT)}
@@ -56,7 +56,7 @@ def device(path: Path, minor: int) -> Path:
 
 
 def child(*argv: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui", *argv], cwd=kw.pop("cwd", ROOT), env=ENV,
+    return subprocess.run([sys.executable, "-m", "mbsim", *argv], cwd=kw.pop("cwd", ROOT), env=ENV,
                           capture_output=True, text=True, timeout=kw.pop("timeout", 120),
                           stdin=subprocess.DEVNULL, **kw)
 
@@ -95,9 +95,9 @@ def test_trace_into_a_fifo_reaches_the_reader(capsys, tmp_path):
 
 
 def test_a_fifo_nobody_reads_is_refused_not_waited_for_forever(capsys, tmp_path, monkeypatch):
-    import engine.atomic
+    import mbsim.engine.atomic as atomic
 
-    monkeypatch.setattr(engine.atomic, "FIFO_WAIT", 0.1)
+    monkeypatch.setattr(atomic, "FIFO_WAIT", 0.1)
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     code, _, err = run_cli(capsys, "run", "--epochs", "1", "-q", "--history", str(fifo))
@@ -147,7 +147,7 @@ def test_a_file_size_limit_is_exit_74_and_leaves_the_old_file_and_no_temp_file(t
     old = tmp_path / "t.jsonl"
     old.write_text("old\n")
     code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000)); "
-            "from tui.entry import main; sys.exit(main())")
+            "from mbsim.tui.entry import main; sys.exit(main())")
     result = subprocess.run([sys.executable, "-c", code, "run", "--epochs", "50", "-q", "--trace", str(old)],
                             cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
     assert result.returncode == 74, result.stderr
@@ -281,7 +281,7 @@ def test_duplicate_columns_are_still_found_at_the_end_of_a_wide_header(tmp_path)
 
 
 def test_csv_rows_are_capped_at_max_samples(tmp_path, monkeypatch):
-    import engine.scenario as sc
+    import mbsim.engine.scenario as sc
 
     monkeypatch.setattr(sc, "MAX_SAMPLES", 50)
     f = tmp_path / "rows.csv"
@@ -378,8 +378,8 @@ def test_csv_column_names_with_control_characters_are_refused(capsys, tmp_path):
 
 
 async def test_the_tui_header_and_settings_title_show_an_evil_name_harmlessly():
-    from tui.app import MbsimApp
-    from tui.widgets.header import StatusHeader
+    from mbsim.tui.app import MbsimApp
+    from mbsim.tui.widgets.header import StatusHeader
 
     app = MbsimApp(Scenario(name=EVIL), animate=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -399,7 +399,7 @@ async def test_the_tui_header_and_settings_title_show_an_evil_name_harmlessly():
                                                 (signal.SIGHUP, 129, "hung up \\(SIGHUP\\)")])
 def test_sigterm_and_sighup_keep_every_step_and_leave_no_temp_file(tmp_path, signum, code, what):
     trace, hist = tmp_path / "t.jsonl", tmp_path / "h.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "tui", "run", "--epochs", "100000", "--trace", str(trace),
+    proc = subprocess.Popen([sys.executable, "-m", "mbsim", "run", "--epochs", "100000", "--trace", str(trace),
                              "--history", str(hist)], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline().startswith("Epoch 1/100000")  # training is under way
@@ -418,14 +418,14 @@ _RAISE_ON_IMPORT = """
 import sys
 class Interrupt:
     def find_spec(self, name, path=None, target=None):
-        if name == "engine.scenario":
+        if name == "mbsim.engine.scenario":
             raise KeyboardInterrupt
 sys.meta_path.insert(0, Interrupt())
 """
 
 
-@pytest.mark.parametrize("start", ["from tui.entry import main; sys.exit(main())",
-                                   "import runpy; runpy.run_module('tui', run_name='__main__')"])
+@pytest.mark.parametrize("start", ["from mbsim.tui.entry import main; sys.exit(main())",
+                                   "import runpy; runpy.run_module('mbsim', run_name='__main__')"])
 def test_ctrl_c_while_importing_is_one_line_exit_130(start):
     result = subprocess.run([sys.executable, "-c", _RAISE_ON_IMPORT + start, "plan"], cwd=ROOT, env=ENV,
                             capture_output=True, text=True, timeout=60)
@@ -434,7 +434,7 @@ def test_ctrl_c_while_importing_is_one_line_exit_130(start):
 
 
 async def test_ctrl_c_in_the_tui_quits_with_130():
-    from tui.app import MbsimApp
+    from mbsim.tui.app import MbsimApp
 
     app = MbsimApp(Scenario(), animate=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -455,7 +455,7 @@ def _tui_in_a_pty(signum: int | None) -> tuple[int, bytes]:
 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "tui"], cwd=ROOT, stdin=slave, stdout=slave, stderr=slave,
+    proc = subprocess.Popen([sys.executable, "-m", "mbsim"], cwd=ROOT, stdin=slave, stdout=slave, stderr=slave,
                             env={**ENV, "TERM": "xterm-256color"}, start_new_session=True)
     os.close(slave)
     out, sent, start = b"", False, time.monotonic()
@@ -491,8 +491,8 @@ def test_the_tui_ends_with_128_plus_the_signal(signum, code):
 # ---------------------------------------------------------------------------------------------
 # 7. every error is one line with the right code
 def _valued_options() -> list[tuple[str, str]]:
-    from tui.cli import build_parser
-    from tui.cli.options import subcommands
+    from mbsim.tui.cli import build_parser
+    from mbsim.tui.cli.options import subcommands
 
     parser = build_parser()
     found = []

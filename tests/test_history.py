@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.history import INDEX, SERIES, History
+from mbsim.engine.history import INDEX, SERIES, History
 
 
 def fill(h: History, values: np.ndarray) -> None:

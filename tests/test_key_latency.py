@@ -8,8 +8,8 @@ import asyncio
 
 from textual import events
 
-from engine import Scenario
-from tui.app import MbsimApp
+from mbsim.engine import Scenario
+from mbsim.tui.app import MbsimApp
 
 SIZE = (141, 80)
 FRAMES = 2      # a key posted during a frame is handled before the frame after next at the latest

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.lab import (PILOT_EPOCHS, TUNED_FACTORS, Hardware, Lab, cannot_win, default_batch_sizes,
+from mbsim.engine.lab import (PILOT_EPOCHS, TUNED_FACTORS, Hardware, Lab, cannot_win, default_batch_sizes,
                         fit_hyperbola, lr_for, regime)
-from engine.scenario import DEFAULT, Scenario
-from engine.simulation import Simulation
-from tui.cli import main
+from mbsim.engine.scenario import DEFAULT, Scenario
+from mbsim.engine.simulation import Simulation
+from mbsim.tui.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -205,7 +205,7 @@ def test_tuned_rule_stops_only_lrs_that_cannot_win(chunk_samples, monkeypatch):
     end have the lone runs' figures; the ones it stopped have a worse (reached, median steps, lr)
     than the one it kept, and had reached it with no more runs than the lone runs do; the point is
     the best of the lone runs' grid, and the same as the lab's without stopping."""
-    monkeypatch.setattr("engine.lab.PRUNE_CHUNK_SAMPLES", chunk_samples)
+    monkeypatch.setattr("mbsim.engine.lab.PRUNE_CHUNK_SAMPLES", chunk_samples)
     sc = Scenario(samples=40, val_samples=0, epochs=40, lr=0.05)
     target, runs = 0.2, 3
     pruned = Lab(sc, batch_sizes=[2, 40], runs=runs, lr_rule="tuned", target_loss=target)
@@ -321,8 +321,8 @@ def test_json_and_csv_hold_what_the_table_shows(capsys, tmp_path):
 
 
 def test_interrupted_lab_writes_what_is_done(capsys, tmp_path, monkeypatch):
-    from engine import lab as lab_mod
-    from tui.cli.common import Interrupted
+    from mbsim.engine import lab as lab_mod
+    from mbsim.tui.cli.common import Interrupted
 
     original = lab_mod.Lab._run_point
 
@@ -356,7 +356,7 @@ def test_lr_alone_means_constant_and_no_lr_means_tuned(capsys):
 def test_lab_never_imports_the_tui_libraries():
     code = textwrap.dedent("""
         import sys
-        from tui.cli import main
+        from mbsim.tui.cli import main
         assert main(["lab", "--samples", "20", "--epochs", "5", "--runs", "1", "--batch-sizes", "4,20",
                      "--target-loss", "0.5"]) == 0
         bad = sorted(m for m in sys.modules if m.split(".")[0] in ("textual", "rich", "plotext", "textual_plotext"))

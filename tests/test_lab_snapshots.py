@@ -11,8 +11,8 @@ import pytest
 from snapshot_helpers import settle_for_snapshot
 from textual.app import App
 
-from engine import Scenario
-from tui.screens.lab import LabScreen
+from mbsim.engine import Scenario
+from mbsim.tui.screens.lab import LabScreen
 from pilot_helpers import wait_for
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}

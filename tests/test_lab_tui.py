@@ -10,12 +10,12 @@ import threading
 
 from textual.widgets import ProgressBar
 
-from engine import Scenario
-from engine.lab import Lab
-from tui.app import MbsimApp
-from tui.commands import commands_for
-from tui.screens.lab import LabScreen
-from tui.widgets.lab_summary import LabSummary
+from mbsim.engine import Scenario
+from mbsim.engine.lab import Lab
+from mbsim.tui.app import MbsimApp
+from mbsim.tui.commands import commands_for
+from mbsim.tui.screens.lab import LabScreen
+from mbsim.tui.widgets.lab_summary import LabSummary
 
 SMALL = dict(samples=64, val_samples=0, epochs=30)
 

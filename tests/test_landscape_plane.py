@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Scenario, Simulation, load_preset
-from engine.landscape import axes_plane, loss_grid, minimum, path_plane, plane_grid
-from engine.optimizers import make_optimizer
+from mbsim.engine import Scenario, Simulation, load_preset
+from mbsim.engine.landscape import axes_plane, loss_grid, minimum, path_plane, plane_grid
+from mbsim.engine.optimizers import make_optimizer
 
 
 def test_path_plane_holds_start_now_and_gd_end_exactly() -> None:

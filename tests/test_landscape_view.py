@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Scenario, Simulation, load_preset
-from tui.widgets.landscape import LandscapeView, segment_pixels
+from mbsim.engine import Scenario, Simulation, load_preset
+from mbsim.tui.widgets.landscape import LandscapeView, segment_pixels
 
 from widget_host import run, screen_text, settle
 
@@ -131,3 +131,20 @@ def test_landscape_of_a_one_parameter_model_says_so() -> None:
         assert any("one parameter" in line for line in screen_text(view))
 
     run(view, script, size=(60, 20))
+
+
+def test_a_point_on_a_cells_edge_lands_in_the_same_cell_whatever_the_last_bits() -> None:
+    """The worked example's box puts the start (0, 0) exactly on a cell edge: with x0 = -1/6 and
+    x1 = 5/6 of the width, (0 - x0) / (x1 - x0) · 30 - 0.5 = 4.5. Computed by another CPU or BLAS
+    kernel it may come out an ulp either side; every such value must land in one cell (4, half to
+    even), or the picture depends on the machine."""
+    from mbsim.tui.widgets._landscape_geometry import Box
+
+    box = Box(x0=-1.0 / 6.0, x1=5.0 / 6.0, y0=-1.0, y1=1.0)
+    view = LandscapeView()
+    at_edge = np.array([[x, 0.0] for x in (0.0, 5e-17, -5e-17, 1e-12, -1e-12)])
+    pix = view._to_pixels(box, at_edge, 30, 14)
+    assert np.all(np.abs(pix[:, 0] - 4.5) < 1e-15)
+    assert {int(round(c)) for c in pix[:, 0]} == {4} and set(np.rint(pix[:, 0]).astype(int)) == {4}
+    away = view._to_pixels(box, np.array([[1e-6, 0.0]]), 30, 14)[0, 0]
+    assert int(round(away)) == 5  # 1e-6 · 30 = 3e-5 pixels past the edge is a different cell

@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.lessons import (
+from mbsim.engine.lessons import (
     LessonError, answer_of, builtin_names, builtin_text, check_claims, check_lesson, judge, load_lesson,
     parse_lesson, play, question_quantities, screen_forms,
 )
-from engine.lessons.conditions import Cursor
-from engine.scenario import Scenario, load_preset
-from engine.simulation import Simulation
-from tui.cli import main
+from mbsim.engine.lessons.conditions import Cursor
+from mbsim.engine.scenario import Scenario, load_preset
+from mbsim.engine.simulation import Simulation
+from mbsim.tui.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE_KEY = re.compile(r"\b(plan|sim|noise|fit|last|order|cloud|lab)\.[a-z_]+")
@@ -408,7 +408,7 @@ def test_the_plan_of_check_is_the_simulations(epoch_end):
 def test_the_cursor_follows_live_changes_as_the_simulation_does():
     """Live changes mid-epoch and at a boundary: the static cursor's segment, iteration and step
     equal the Simulation's, and so do the targets of later run conditions."""
-    from engine.lessons import RunCondition, run_target
+    from mbsim.engine.lessons import RunCondition, run_target
 
     sc = Scenario(epochs=20)
     sim, cursor = Simulation(sc), Cursor.fresh(sc)

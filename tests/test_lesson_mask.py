@@ -17,11 +17,11 @@ from dataclasses import replace
 
 import pytest
 
-from engine.lessons.expressions import Comparison
-from engine.lessons import answer_of, builtin_names, load_lesson, question_quantities, screen_forms
+from mbsim.engine.lessons.expressions import Comparison
+from mbsim.engine.lessons import answer_of, builtin_names, load_lesson, question_quantities, screen_forms
 from textual.geometry import Region
-from tui.lesson_mode import LessonApp
-from tui.mask import NO_MASK
+from mbsim.tui.lesson_mode import LessonApp
+from mbsim.tui.mask import NO_MASK
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 _NUMBERISH = set("0123456789.,")

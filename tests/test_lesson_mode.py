@@ -14,10 +14,10 @@ import math
 import numpy as np
 import pytest
 
-from engine.lessons import builtin_names, load_lesson
-from engine.scenario import Scenario
-from tui.lesson_mode import LessonApp
-from tui.screens.compare import CompareScreen
+from mbsim.engine.lessons import builtin_names, load_lesson
+from mbsim.engine.scenario import Scenario
+from mbsim.tui.lesson_mode import LessonApp
+from mbsim.tui.screens.compare import CompareScreen
 
 import lesson_play
 from lesson_play import lesson_params
@@ -366,7 +366,7 @@ def test_automatic_pauses_and_a_loss_condition(tmp_path):
         '# Loss\n```mbsim\npreset = "worked-example"\nrun = "loss 0.2"\n```\n', encoding="utf-8")
     lesson = load_lesson(str(path))
     # where the loss first drops below 0.2, by stepping a plain simulation one iteration at a time
-    from engine.simulation import Simulation
+    from mbsim.engine.simulation import Simulation
 
     sim = Simulation(lesson.slides[2].scenario)
     while not sim.train_loss < 0.2:

@@ -10,13 +10,13 @@ import asyncio
 
 import pytest
 
-from engine import Scenario, Simulation
-from engine.lessons import LessonError, load_lesson, parse_lesson
-from tui.app import MbsimApp
-from tui.lesson_mode import LessonApp
-from tui.live import lr_double, restart_note
-from tui.screens.help import HelpScreen
-from tui.widgets.arithmetic import plan_arithmetic
+from mbsim.engine import Scenario, Simulation
+from mbsim.engine.lessons import LessonError, load_lesson, parse_lesson
+from mbsim.tui.app import MbsimApp
+from mbsim.tui.lesson_mode import LessonApp
+from mbsim.tui.live import lr_double, restart_note
+from mbsim.tui.screens.help import HelpScreen
+from mbsim.tui.widgets.arithmetic import plan_arithmetic
 
 from pilot_helpers import shown_notifications, wait_for_notification
 

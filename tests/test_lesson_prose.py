@@ -11,8 +11,8 @@ read by hand: the number is what the question starts from, not its result.
 
 from __future__ import annotations
 
-from engine import Simulation
-from engine.lessons import apply_slide, builtin_names, check_lesson, load_lesson, parse_lesson
+from mbsim.engine import Simulation
+from mbsim.engine.lessons import apply_slide, builtin_names, check_lesson, load_lesson, parse_lesson
 from test_lesson_mask import hidden_forms, holds_token
 
 #: (lesson, slide, question) → why its answer is in the prose: a premise of the question.

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.lessons import load_lesson
-from tui.lesson_mode import LessonApp
+from mbsim.engine.lessons import load_lesson
+from mbsim.tui.lesson_mode import LessonApp
 from snapshot_helpers import settle_for_snapshot
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}

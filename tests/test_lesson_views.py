@@ -14,13 +14,13 @@ import asyncio
 
 import pytest
 
-from engine.lessons import builtin_names, load_lesson
-from tui.lesson_mode import LessonApp
-from tui.lesson_views import LessonView
-from tui.screens.cloud import CloudScreen
-from tui.screens.compare import CompareScreen
-from tui.screens.lab import LabScreen
-from tui.widgets.lesson_panel import LessonPanel
+from mbsim.engine.lessons import builtin_names, load_lesson
+from mbsim.tui.lesson_mode import LessonApp
+from mbsim.tui.lesson_views import LessonView
+from mbsim.tui.screens.cloud import CloudScreen
+from mbsim.tui.screens.compare import CompareScreen
+from mbsim.tui.screens.lab import LabScreen
+from mbsim.tui.widgets.lesson_panel import LessonPanel
 
 import lesson_play
 from lesson_play import lesson_params

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.lessons import (
+from mbsim.engine.lessons import (
     KEYS, QUANTITIES, LessonError, RunCondition, Unreachable, builtin_names, builtin_text,
     check_answer, check_lesson, format_quantity, load_lesson, parse_lesson, quantity_value,
     read_text_limited, run_target,
 )
-from engine.sampling import make_plan
-from engine.scenario import Scenario
-from engine.simulation import Simulation
-from tui.cli import main
+from mbsim.engine.sampling import make_plan
+from mbsim.engine.scenario import Scenario
+from mbsim.engine.simulation import Simulation
+from mbsim.tui.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -304,7 +304,7 @@ def test_format_and_check_answers():
 
 
 def test_every_lesson_key_is_a_key_of_the_main_screen():
-    from tui.lesson_mode import KEY_ACTIONS
+    from mbsim.tui.lesson_mode import KEY_ACTIONS
 
     assert set(KEY_ACTIONS) == set(KEYS)
 

@@ -8,11 +8,11 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.visual import Visual, visualize
 
-from engine import Scenario, Simulation
-from engine.scenario import load_preset
-from tui.app import MbsimApp
-from tui.widgets._lines import ItemLine
-from tui.widgets._linecache import _offset_x
+from mbsim.engine import Scenario, Simulation
+from mbsim.engine.scenario import load_preset
+from mbsim.tui.app import MbsimApp
+from mbsim.tui.widgets._lines import ItemLine
+from mbsim.tui.widgets._linecache import _offset_x
 
 
 def textual_strip(widget, text: Text, row: int):  # noqa: ANN001, ANN201
@@ -98,7 +98,7 @@ def test_a_narrow_crop_is_textuals_crop() -> None:
     from rich.style import Style
     from textual.strip import Strip
 
-    from tui.widgets._partial_updates import _crop_narrow
+    from mbsim.tui.widgets._partial_updates import _crop_narrow
 
     rng = random.Random(7)
     chars = "ab ⠁⠂⣿━│┤◆●→"

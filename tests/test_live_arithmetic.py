@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import Scenario, ScenarioError, Simulation
-from engine.live import (
+from mbsim.engine import Scenario, ScenarioError, Simulation
+from mbsim.engine.live import (
     RESTART_SETTINGS, classify_changes, cycle, next_batch_size, next_optimizer,
     next_sampling, previous_batch_size,
 )
-from engine.scenario import load_preset
-from tui import live
-from tui.live import batching_summary, screenshot_name
+from mbsim.engine.scenario import load_preset
+from mbsim.tui import live
+from mbsim.tui.live import batching_summary, screenshot_name
 
 from settings_host import engine_message
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from textual.command import CommandPalette
 
-from engine import Scenario, Simulation
-from engine.scenario import load_preset, preset_names
-from tui.commands import MbsimCommands, commands_for
-from tui.live import LiveActions
+from mbsim.engine import Scenario, Simulation
+from mbsim.engine.scenario import load_preset, preset_names
+from mbsim.tui.commands import MbsimCommands, commands_for
+from mbsim.tui.live import LiveActions
 
 from settings_host import HostApp, drive, open_settings, set_field
 
@@ -170,7 +170,7 @@ def test_palette_loads_a_preset():
 # ------------------------------------------------------------------------------------------------
 # the mixin on the real app
 def test_live_actions_on_the_real_app():
-    from tui.app import MbsimApp
+    from mbsim.tui.app import MbsimApp
 
     app = MbsimApp(Scenario(), animate=False)
     assert isinstance(app, LiveActions) and MbsimCommands in MbsimApp.COMMANDS

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Scenario, Simulation, load_preset
-from tui.widgets.lossplot import LossPlot, finite_xy, nice_ceiling, nice_ticks
+from mbsim.engine import Scenario, Simulation, load_preset
+from mbsim.tui.widgets.lossplot import LossPlot, finite_xy, nice_ceiling, nice_ticks
 
 from widget_host import run
 
@@ -137,7 +137,7 @@ def test_helpers() -> None:
 
 
 def test_y_ticks_never_share_a_row() -> None:
-    from tui.widgets.lossplot import one_per_row
+    from mbsim.tui.widgets.lossplot import one_per_row
 
     ticks = [-1.0, -0.699, -0.301, 0.0, 0.301, 0.699, 1.0]
     kept = one_per_row(ticks, -1.0, 1.0, 5)

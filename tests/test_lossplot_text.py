@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from rich.text import Text
 
-from engine import Scenario, Simulation
-from engine.scenario import load_preset
-from tui.app import MbsimApp
-from tui.widgets import _plotext_text
+from mbsim.engine import Scenario, Simulation
+from mbsim.engine.scenario import load_preset
+from mbsim.tui.app import MbsimApp
+from mbsim.tui.widgets import _plotext_text
 
 
 def parsed(plt) -> Text:  # noqa: ANN001
@@ -45,7 +45,7 @@ async def test_the_matrix_gives_the_text_plotext_prints(preset: str, steps: int,
             made.append((text, parsed(plt)))     # plotext rebuilds from the same settings
             return text
 
-        monkeypatch.setattr("tui.widgets.lossplot.figure_text", both)
+        monkeypatch.setattr("mbsim.tui.widgets.lossplot.figure_text", both)
         plot.show(sim, force=True)
         assert made, "the plot was drawn"
         for direct, reference in made:
@@ -65,7 +65,7 @@ async def test_compare_and_cloud_plots_too(monkeypatch: pytest.MonkeyPatch) -> N
             made.append((text, parsed(plt)))
             return text
 
-        monkeypatch.setattr("tui.widgets.lossplot.figure_text", both)
+        monkeypatch.setattr("mbsim.tui.widgets.lossplot.figure_text", both)
         for key in ("c", "k"):
             await pilot.press(key)
             await pilot.pause()

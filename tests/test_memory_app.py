@@ -8,15 +8,15 @@ import asyncio
 import numpy as np
 import pytest
 
-import tui.memory_views as memory_views
-from engine import Scenario
-from engine.ensemble import Group
-from engine.memory import estimate_view
-from tui.app import MbsimApp
-from tui.cli import main
-from tui.screens.cloud import CloudScreen
-from tui.screens.compare import CompareScreen
-from tui.screens.lab import LabScreen
+import mbsim.tui.memory_views as memory_views
+from mbsim.engine import Scenario
+from mbsim.engine.ensemble import Group
+from mbsim.engine.memory import estimate_view
+from mbsim.tui.app import MbsimApp
+from mbsim.tui.cli import main
+from mbsim.tui.screens.cloud import CloudScreen
+from mbsim.tui.screens.compare import CompareScreen
+from mbsim.tui.screens.lab import LabScreen
 
 SC = dict(samples=4_000, val_samples=50, batch_size=20, epochs=5)
 

@@ -7,12 +7,12 @@ import tracemalloc
 
 import pytest
 
-from engine import Simulation
-from engine.ensemble import Ensemble
-from engine.memory import (ESTIMATE_FACTOR, BudgetError, budget, estimate_lab, estimate_run,
+from mbsim.engine import Simulation
+from mbsim.engine.ensemble import Ensemble
+from mbsim.engine.memory import (ESTIMATE_FACTOR, BudgetError, budget, estimate_lab, estimate_run,
                            parse_size, refusal, runs_that_fit, size_text)
-from engine.scenario import DEFAULT
-from tui.cli import main
+from mbsim.engine.scenario import DEFAULT
+from mbsim.tui.cli import main
 
 
 # --- the budget -------------------------------------------------------------------------------

@@ -8,10 +8,10 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from engine.chunks import CHUNK_ELEMENTS, mean_losses, pairwise_split, pairwise_sums
-from engine.landscape import axes_plane, plane_grid
-from engine.models import LinearModel, LogisticModel
-from engine.models.mlp import MLPModel
+from mbsim.engine.chunks import CHUNK_ELEMENTS, mean_losses, pairwise_split, pairwise_sums
+from mbsim.engine.landscape import axes_plane, plane_grid
+from mbsim.engine.models import LinearModel, LogisticModel
+from mbsim.engine.models.mlp import MLPModel
 
 
 def one_array(model, params, X, y) -> np.ndarray:  # noqa: ANN001

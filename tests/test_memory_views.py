@@ -7,11 +7,11 @@ import tracemalloc
 
 import numpy as np
 
-import engine.plan as plan_module
-from engine import Scenario, Simulation
-from engine.ensemble import Ensemble
-from engine.plan import Column, make_plan
-from engine.rules import TUI_POLICY
+import mbsim.engine.plan as plan_module
+from mbsim.engine import Scenario, Simulation
+from mbsim.engine.ensemble import Ensemble
+from mbsim.engine.plan import Column, make_plan
+from mbsim.engine.rules import TUI_POLICY
 
 
 def _orders_kept(sim: Simulation) -> int:

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import models
-from engine.errors import ScenarioError
-from engine.models import ACTIVATIONS, MODELS, Model, make_model
+from mbsim.engine import models
+from mbsim.engine.errors import ScenarioError
+from mbsim.engine.models import ACTIVATIONS, MODELS, Model, make_model
 
 H_FD = 1e-6
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Scenario, Simulation
-from engine.noise import fpc_factor, noise_report, two_batch_estimate
+from mbsim.engine import Scenario, Simulation
+from mbsim.engine.noise import fpc_factor, noise_report, two_batch_estimate
 
 
 @pytest.fixture(scope="module")

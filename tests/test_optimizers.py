@@ -19,9 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import ScenarioError
-from engine.optimizers import OPTIMIZERS, Optimizer, make_optimizer
-from engine.schedules import SCHEDULES, make_schedule
+from mbsim.engine.errors import ScenarioError
+from mbsim.engine.optimizers import OPTIMIZERS, Optimizer, make_optimizer
+from mbsim.engine.schedules import SCHEDULES, make_schedule
 
 THETA0 = np.array([1.0, -2.0])
 GRADS = [np.array([0.5, -1.0]), np.array([0.25, 0.5]), np.array([-1.0, 2.0])]

@@ -10,12 +10,12 @@ import asyncio
 import numpy as np
 from textual.app import App, ComposeResult
 
-from engine import Scenario, Simulation, load_preset
-from engine.compare import Comparison
-from tui.widgets.counters import CountersLine
-from tui.widgets.landscape import LandscapeView
-from tui.widgets.lossplot import LossPlot
-from tui.widgets.strip import SampleStrip
+from mbsim.engine import Scenario, Simulation, load_preset
+from mbsim.engine.compare import Comparison
+from mbsim.tui.widgets.counters import CountersLine
+from mbsim.tui.widgets.landscape import LandscapeView
+from mbsim.tui.widgets.lossplot import LossPlot
+from mbsim.tui.widgets.strip import SampleStrip
 
 from widget_host import run, screen_text, settle
 
@@ -55,7 +55,7 @@ def test_partial_line_updates_write_only_the_dirty_span() -> None:
     from textual._compositor import ChopsUpdate
     from textual.strip import Strip
 
-    from tui.widgets._cells import enable_partial_line_updates
+    from mbsim.tui.widgets._cells import enable_partial_line_updates
 
     assert enable_partial_line_updates()
     red, blue = Style(color="#ff0000"), Style(color="#0000ff")
@@ -112,7 +112,7 @@ def test_widgets_follow_a_new_simulation() -> None:
 def test_a_failed_background_computation_is_logged_and_said_on_the_screen(caplog) -> None:  # noqa: ANN001
     """Issue 25: a worker's exception used to become None without a word, leaving a stale panel.
     Now it is logged with its traceback, kept in ``failures`` and notified once per kind."""
-    from tui.widgets._cells import CellCanvas
+    from mbsim.tui.widgets._cells import CellCanvas
 
     told: list[tuple[str, str]] = []
     done: list[object] = []

@@ -11,10 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine import Scenario, Simulation
-from tui.cli import main
-from tui.cli.progress import CLEAR, INTERVAL, LiveLine, eta_text, progress_line, train_live
-from tui.cli.run import _epoch_text, format_metric
+from mbsim.engine import Scenario, Simulation
+from mbsim.tui.cli import main
+from mbsim.tui.cli.progress import CLEAR, INTERVAL, LiveLine, eta_text, progress_line, train_live
+from mbsim.tui.cli.run import _epoch_text, format_metric
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**{k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}, "PYTHONPATH": str(ROOT)}
@@ -78,7 +78,7 @@ def _pty_run(*argv: str) -> bytes:
     import select
 
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "tui", "run", *argv], cwd=ROOT, env=ENV,
+    proc = subprocess.Popen([sys.executable, "-m", "mbsim", "run", *argv], cwd=ROOT, env=ENV,
                             stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
     out = b""
@@ -113,7 +113,7 @@ def test_a_terminal_gets_the_line_updated_in_place():
 
 
 def test_a_pipe_gets_one_line_per_epoch():
-    result = subprocess.run([sys.executable, "-m", "tui", "run", "--samples", "2000", "--batch-size", "1",
+    result = subprocess.run([sys.executable, "-m", "mbsim", "run", "--samples", "2000", "--batch-size", "1",
                              "--epochs", "2", "--val-samples", "0"], cwd=ROOT, env=ENV, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0

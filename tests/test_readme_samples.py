@@ -1,6 +1,6 @@
 """Docs that cannot drift (issue 21, item 9): the README's sample outputs are the program's.
 
-Each documented command is run as a user would (``python -m tui ...``, a fresh process) and its
+Each documented command is run as a user would (``python -m mbsim ...``, a fresh process) and its
 output compared with the line the README shows for it, character for character; the figures
 the README quotes from ``mbsim plan`` (auto eval_every) are read from its output.
 """
@@ -19,7 +19,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def mbsim(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "tui", *args], cwd=ROOT, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "mbsim", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout

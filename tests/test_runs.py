@@ -14,11 +14,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from engine import Scenario, load_preset
-from engine.ensemble import Ensemble, Member
-from engine.runs import Runs, RunsState
-from engine.simulation import Simulation
-from engine.snapshot import Checkpoints, restore, snapshot
+from mbsim.engine import Scenario, load_preset
+from mbsim.engine.ensemble import Ensemble, Member
+from mbsim.engine.runs import Runs, RunsState
+from mbsim.engine.simulation import Simulation
+from mbsim.engine.snapshot import Checkpoints, restore, snapshot
 
 SCENARIOS = {
     "worked": Scenario(samples=40, val_samples=10, epochs=6, batch_size=5),
@@ -175,7 +175,7 @@ def test_checkpoints_thin_and_keep_the_first() -> None:
 def test_large_runs_gather_their_batches_and_equal_lone_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Past GATHER_ABOVE numbers a Runs gathers each batch instead of keeping its runs' data in
     pass order (memory bounded whatever N): the same numbers as the lone runs."""
-    import engine.batches as batches_module
+    import mbsim.engine.batches as batches_module
 
     monkeypatch.setattr(batches_module, "GATHER_ABOVE", 10)
     for sc in (SCENARIOS["worked"], SCENARIOS["stratified-mlp"]):

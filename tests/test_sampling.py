@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import ScenarioError
-from engine.sampling import (
+from mbsim.engine.errors import ScenarioError
+from mbsim.engine.sampling import (
     SAMPLINGS,
     Plan,
     Position,
@@ -520,7 +520,7 @@ def _stratified_reference(sampler, raw_row: np.ndarray) -> list[int]:  # noqa: A
 def test_stratified_assembly_is_the_documented_order(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Many rows assembled at once (in chunks of rows, into a contiguous or a strided output)
     give, row by row, the order the module docstring describes, worked out sample by sample."""
-    import engine.stratified as strat
+    import mbsim.engine.stratified as strat
     monkeypatch.setattr(strat, "ASSEMBLE_ELEMENTS", chunk)
     rng = np.random.default_rng(11)
     for trial in range(40):

@@ -11,9 +11,9 @@ import os
 import pytest
 from textual.widgets import Input
 
-from engine import Scenario, Simulation
-from engine.scenario import from_toml, load_preset, preset_names
-from tui.screens.save import SavePrompt, check_path, default_filename
+from mbsim.engine import Scenario, Simulation
+from mbsim.engine.scenario import from_toml, load_preset, preset_names
+from mbsim.tui.screens.save import SavePrompt, check_path, default_filename
 
 from settings_host import HostApp, drive
 
@@ -74,7 +74,7 @@ def test_save_then_load_round_trips(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name", preset_names())
 def test_every_preset_round_trips_through_a_file(tmp_path, name):
-    from engine.scenario import write_toml
+    from mbsim.engine.scenario import write_toml
 
     scenario = Simulation(load_preset(name)).scenario
     write_toml(scenario, tmp_path / "s.toml")

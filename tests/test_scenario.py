@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import Scenario, ScenarioError, Simulation, load_preset, preset_names, presets
-from engine.scenario import DEFAULT, FIELD_NAMES, from_toml, from_toml_text, parse_value, write_toml
+from mbsim.engine import Scenario, ScenarioError, Simulation, load_preset, preset_names, presets
+from mbsim.engine.scenario import DEFAULT, FIELD_NAMES, from_toml, from_toml_text, parse_value, write_toml
 
 REQUIRED_PRESETS = {
     "worked-example", "full-batch", "sgd", "mini-batch-32", "uneven-last-batch", "drop-last",

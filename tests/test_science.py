@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Scenario, Simulation, load_preset
+from mbsim.engine import Scenario, Simulation, load_preset
 
 
 def test_worked_example_counts() -> None:

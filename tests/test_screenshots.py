@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Scenario
+from mbsim.engine import Scenario
 
 from truth_helpers import NotedApp, drive
 
@@ -96,7 +96,7 @@ def test_a_screenshot_never_follows_a_planted_link_nor_overwrites(tmp_path):
 
 
 def test_write_new_refuses_links_and_existing_files(tmp_path):
-    from tui.files import create_numbered, write_new
+    from mbsim.tui.files import create_numbered, write_new
 
     (tmp_path / "a.toml").symlink_to(tmp_path / "elsewhere.toml")
     with pytest.raises(FileExistsError):
@@ -110,7 +110,7 @@ def test_write_new_refuses_links_and_existing_files(tmp_path):
 
 
 def test_the_save_prompt_refuses_a_link(tmp_path):
-    from tui.screens.save import check_path
+    from mbsim.tui.screens.save import check_path
 
     (tmp_path / "s.toml").symlink_to(tmp_path / "target.toml")
     path, message = check_path("s.toml", tmp_path)

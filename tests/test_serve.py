@@ -20,14 +20,14 @@ import sys
 import aiohttp
 import pytest
 
-from engine.lessons import builtin_text
+from mbsim.engine.lessons import builtin_text
 from serve_helpers import (ROOT, alive, descendants, free_port, parent_of, quit_packet,
                            start_server, wait_until)
-from tui.cli import main
-from tui.cli import serve as serve_cmd
-from tui.cli.options import normalize_argv
-from tui.cli.parser import build_parser
-from tui.cli.scenario_args import build_scenario
+from mbsim.tui.cli import main
+from mbsim.tui.cli import serve as serve_cmd
+from mbsim.tui.cli.options import normalize_argv
+from mbsim.tui.cli.parser import build_parser
+from mbsim.tui.cli.scenario_args import build_scenario
 
 WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 
@@ -51,7 +51,7 @@ def test_session_command_carries_the_scenario_options():
     ns = parse("serve", "--preset", "xor-mlp", "--batch-size", "1", "--lr", "-0.5e-1",
                "--drop-last", "--port", "8123")
     argv = serve_cmd.session_argv(ns)
-    assert argv[:3] == [sys.executable, "-m", "tui"]
+    assert argv[:3] == [sys.executable, "-m", "mbsim"]
     # each option once, with its value attached (a negative number stays a value)
     assert sorted(argv[3:]) == sorted(["--preset=xor-mlp", "--batch-size=1", "--lr=-0.5e-1",
                                        "--drop-last"])
@@ -73,10 +73,10 @@ def test_session_command_gives_the_same_scenario_as_the_serve_command_line(tmp_p
 
 def test_lesson_is_passed_through_as_mbsim_lesson_name(tmp_path, monkeypatch):
     ns = parse("serve", "--lesson", "why-shuffle")  # a built-in lesson: by its name
-    assert serve_cmd.session_argv(ns) == [sys.executable, "-m", "tui", "lesson", "why-shuffle"]
+    assert serve_cmd.session_argv(ns) == [sys.executable, "-m", "mbsim", "lesson", "why-shuffle"]
     monkeypatch.chdir(tmp_path)  # a lesson file: by its absolute path (a session's folder may differ)
     ns = parse("serve", "--lesson", "my lesson.md")
-    assert serve_cmd.session_argv(ns) == [sys.executable, "-m", "tui", "lesson",
+    assert serve_cmd.session_argv(ns) == [sys.executable, "-m", "mbsim", "lesson",
                                           str(tmp_path / "my lesson.md")]
 
 
@@ -164,7 +164,7 @@ def test_loopback_addresses_are_told_apart_from_the_others():
 # -- the TUI under the web driver ----------------------------------------------------------------
 def test_without_a_terminal_the_tui_still_refuses_in_one_line():
     env = {k: v for k, v in os.environ.items() if k not in ("TEXTUAL_DRIVER", "MBSIM_FORCE_TUI")}
-    done = subprocess.run([sys.executable, "-m", "tui"], cwd=ROOT, env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "mbsim"], cwd=ROOT, env=env, capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
@@ -175,7 +175,7 @@ def test_without_a_terminal_the_tui_still_refuses_in_one_line():
 def test_under_textuals_web_driver_the_tui_starts_and_quits_when_asked():
     env = dict(os.environ, TEXTUAL_DRIVER=WEB_DRIVER, COLUMNS="100", ROWS="30")
     env.pop("MBSIM_FORCE_TUI", None)
-    proc = subprocess.Popen([sys.executable, "-m", "tui"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "mbsim"], cwd=ROOT, env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         # the web driver's first line says "a Textual app speaks the protocol here"
@@ -387,7 +387,7 @@ async def test_ctrl_c_stops_the_server_and_every_session_process():
         pids = wait_until(lambda: len(server.sessions()) == 2 and server.sessions(),
                           "two session processes")
         fork_server = server.fork_server()
-        assert fork_server is not None  # python -m tui sessions are forked from it
+        assert fork_server is not None  # python -m mbsim sessions are forked from it
         for pid in pids:  # each session is forked from the fork server, in a group of its own
             assert parent_of(pid) == fork_server
             assert os.getpgid(pid) == pid != os.getpgid(server.proc.pid)

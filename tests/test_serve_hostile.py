@@ -1,7 +1,7 @@
 """``mbsim serve`` against hostile clients (issue 23): what a browser tab, a forged request or a
 killed server must never be able to do.
 
-Servers are real: a ``python -m tui serve`` child on a free loopback port (tests/serve_helpers.py)
+Servers are real: a ``python -m mbsim serve`` child on a free loopback port (tests/serve_helpers.py)
 spoken to with raw sockets and aiohttp, as an attacker would; where a test needs a setting the
 command line does not have (a short header timeout, a session command that will not quit), the
 server is :class:`tui.webserve.SessionServer` itself, in this process, on a loopback socket.
@@ -23,12 +23,12 @@ import time
 
 import aiohttp
 
-from engine import Scenario, Simulation
-from engine.scenario import from_toml_text
+from mbsim.engine import Scenario, Simulation
+from mbsim.engine.scenario import from_toml_text
 from serve_helpers import (HANG_GUARD, ROOT, alive, raw_request, screen_text, start_server,
                            wait_until, websocket_request)
 from test_serve import open_session
-from tui import webserve
+from mbsim.tui import webserve
 
 
 def refused_lines(server) -> list[str]:
@@ -286,7 +286,7 @@ def test_serve_with_a_lesson_that_does_not_exist_is_one_line_and_exit_2_before_b
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "tui", "serve", "--lesson", "no-such-lesson",
+    done = subprocess.run([sys.executable, "-m", "mbsim", "serve", "--lesson", "no-such-lesson",
                            "--port", str(port)], cwd=ROOT, env=env, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=HANG_GUARD)
     assert done.returncode == 2
@@ -400,7 +400,7 @@ async def test_a_connection_that_never_finishes_its_headers_is_closed_slowloris(
 
 # -- the request checks, one by one ---------------------------------------------------------------
 def test_host_names_a_server_answers_to():
-    from tui.web_requests import allowed_host_names, host_allowed
+    from mbsim.tui.web_requests import allowed_host_names, host_allowed
 
     loop = allowed_host_names("127.0.0.1", loopback=True)
     for host in ("127.0.0.1:8000", "localhost:8000", "LOCALHOST.:8000", "class.localhost",
@@ -424,7 +424,7 @@ def test_host_names_a_server_answers_to():
 
 
 def test_origins_that_may_open_a_session():
-    from tui.web_requests import origin_allowed
+    from mbsim.tui.web_requests import origin_allowed
 
     assert origin_allowed(None, "127.0.0.1:8000")  # not a browser page: the token still applies
     assert origin_allowed("http://127.0.0.1:8000", "127.0.0.1:8000")
@@ -438,7 +438,7 @@ def test_origins_that_may_open_a_session():
 
 
 def test_the_log_lets_a_burst_through_then_one_a_second_and_counts_the_rest():
-    from tui.web_requests import LimitedLog
+    from mbsim.tui.web_requests import LimitedLog
 
     now = [0.0]
     lines: list[str] = []

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import aiohttp
 
-from engine import Scenario, Simulation
+from mbsim.engine import Scenario, Simulation
 from serve_helpers import HANG_GUARD, alive, parent_of, start_server, wait_until
 from test_serve import counters_in_svg, open_session
 from test_serve_hostile import STUBBORN, InProcessServer
-from tui import serve_sizing, webserve
-from tui.serve_sizing import (CPU_SHARE, DEFAULT_CAP, MEMORY_SHARE, RUNNING_SHARE,
+from mbsim.tui import serve_sizing, webserve
+from mbsim.tui.serve_sizing import (CPU_SHARE, DEFAULT_CAP, MEMORY_SHARE, RUNNING_SHARE,
                               SESSION_CPU_RUNNING, SESSION_VIEWS_MB, Sizing, cpu_cap,
                               estimate_session_mb, memory_cap)
 
@@ -138,11 +138,11 @@ async def test_sessions_are_forked_and_start_the_ordinary_way_if_the_fork_server
             assert os.getpgid(forked) == forked
             os.kill(fork_server, signal.SIGKILL)
             wait_until(lambda: not alive(fork_server), "the fork server is gone")
-            ws2 = await open_session(server.url, client)  # still served: python -m tui
+            ws2 = await open_session(server.url, client)  # still served: python -m mbsim
             later = [pid for pid in server.sessions() if pid != forked]
             assert len(later) == 1 and parent_of(later[0]) == server.proc.pid
             cmdline = Path(f"/proc/{later[0]}/cmdline").read_bytes().split(b"\0")
-            assert cmdline[1:3] == [b"-m", b"tui"]
+            assert cmdline[1:3] == [b"-m", b"mbsim"]
             await ws.close()
             await ws2.close()
         wait_until(lambda: server.sessions() == [], "both sessions end with their tabs")
@@ -186,11 +186,11 @@ async def screenshot_counters_after(url: str, keys: str) -> dict[str, str]:
 
 
 async def test_a_forked_session_is_the_app_as_a_started_one_is():
-    """Three batches, then S, on a forked session and on one started as python -m tui: the
+    """Three batches, then S, on a forked session and on one started as python -m mbsim: the
     same counters, the ones the worked example must show (B = 5 of N = 200: batch 3 of 40)."""
     found = {}
     for fork in (True, False):
-        config = webserve.ServeConfig(argv=[sys.executable, "-m", "tui"], max_sessions=2,
+        config = webserve.ServeConfig(argv=[sys.executable, "-m", "mbsim"], max_sessions=2,
                                       log=lambda line: None, fork_server=fork)
         async with InProcessServer(config) as served:
             assert (served.server.spawner is not None) == fork

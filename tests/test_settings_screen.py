@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 from textual.widgets import Select, Switch
 
-from engine import Scenario, Simulation
-from engine.scenario import load_preset
-from tui.screens.settings import SettingsResult, form_values
+from mbsim.engine import Scenario, Simulation
+from mbsim.engine.scenario import load_preset
+from mbsim.tui.screens.settings import SettingsResult, form_values
 
 from settings_host import HostApp, drive, engine_message, open_settings, set_field
 
@@ -141,7 +141,7 @@ def test_every_setting_is_on_the_screen_and_unchanged_when_opened():
 
     async def script(pilot):
         screen = await open_settings(pilot)
-        from engine.scenario import FIELD_NAMES
+        from mbsim.engine.scenario import FIELD_NAMES
 
         assert set(screen.controls) == set(FIELD_NAMES) - {"name", "description"}
         assert screen.status == "nothing changed yet" and screen.apply_disabled

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input
 
-from engine import Scenario
+from mbsim.engine import Scenario
 from settings_host import HostApp, set_field  # tests/ is on sys.path (pytest's rootdir insertion)
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}

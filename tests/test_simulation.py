@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Scenario, Simulation, load_preset
-from engine.errors import ScenarioError
-from engine.simulation import PHASES, StepRecord
+from mbsim.engine import Scenario, Simulation, load_preset
+from mbsim.engine.errors import ScenarioError
+from mbsim.engine.simulation import PHASES, StepRecord
 
 
 def small(**kw: object) -> Scenario:
@@ -336,7 +336,7 @@ def test_atomic_files_get_ordinary_permissions(tmp_path) -> None:
     import os
     import stat
 
-    from engine.atomic import write_text_atomic
+    from mbsim.engine.atomic import write_text_atomic
 
     path = write_text_atomic(tmp_path / "x.txt", "hi")
     mask = os.umask(0)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Scenario
-from tui.app import MbsimApp
+from mbsim.engine import Scenario
+from mbsim.tui.app import MbsimApp
 from snapshot_helpers import settle_for_snapshot
 
 STATES = {

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = """
 import sys
 sys.argv = ["mbsim", *sys.argv[1:]]
-from tui.cli import main
+from mbsim.tui.cli import main
 try:
     code = main()
 except SystemExit as exc:
@@ -50,7 +50,7 @@ def test_importing_the_engine_for_a_scenario_needs_no_numpy() -> None:
 
 
 def test_name_lists_agree_with_their_modules() -> None:
-    from engine import datasets, models, names, optimizers, sampling, schedules
+    from mbsim.engine import datasets, models, names, optimizers, sampling, schedules
 
     assert names.DATASETS == datasets.DATASETS
     assert names.REGRESSION_DATASETS == datasets.REGRESSION_DATASETS

@@ -9,8 +9,8 @@ import math
 
 import numpy as np
 
-from engine import Scenario, Simulation, load_preset
-from tui.widgets.strip import CURRENT, GLYPHS, SITS_OUT, TO_COME, USED, SampleStrip, make_layout, occurrences
+from mbsim.engine import Scenario, Simulation, load_preset
+from mbsim.tui.widgets.strip import CURRENT, GLYPHS, SITS_OUT, TO_COME, USED, SampleStrip, make_layout, occurrences
 
 from widget_host import run, screen_text
 

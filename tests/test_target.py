@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Scenario, load_preset
-from engine.ensemble import Ensemble, Member
-from engine.models import make_model
-from engine.simulation import Simulation
-from engine.target import bound_data, cleared, loss_floor
+from mbsim.engine import Scenario, load_preset
+from mbsim.engine.ensemble import Ensemble, Member
+from mbsim.engine.models import make_model
+from mbsim.engine.simulation import Simulation
+from mbsim.engine.target import bound_data, cleared, loss_floor
 
 MODELS = [
     ("linear", "regression", {}),

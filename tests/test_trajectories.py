@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Scenario, Simulation
-from engine.scenario import load_preset
+from mbsim.engine import Scenario, Simulation
+from mbsim.engine.scenario import load_preset
 
 CASES = {
     "worked-example": dict(preset="worked-example", epochs=8),

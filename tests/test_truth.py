@@ -13,7 +13,7 @@ import math
 import pytest
 from textual.command import CommandPalette
 
-from engine import Scenario, Simulation
+from mbsim.engine import Scenario, Simulation
 
 from truth_helpers import B0, POWERS_DOWN, POWERS_UP, check_screen, drive, make_app
 
@@ -146,7 +146,7 @@ def test_back_then_a_change_at_the_same_iteration():
 
 
 def test_the_settings_screen_shows_its_change_at_once():
-    from tui.screens.settings import SettingsScreen
+    from mbsim.tui.screens.settings import SettingsScreen
 
     app = make_app()
 

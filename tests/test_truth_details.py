@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Scenario
-from tui.app import MbsimApp
+from mbsim.engine import Scenario
+from mbsim.tui.app import MbsimApp
 
 from truth_helpers import NotedApp, drive, make_app
 
@@ -36,7 +36,7 @@ def test_the_strips_brackets_show_around_every_batch(size):
 
 
 def test_a_saved_scenario_describes_the_changed_settings():
-    from tui.live import scenario_to_save
+    from mbsim.tui.live import scenario_to_save
 
     app = make_app()
 
@@ -131,7 +131,7 @@ def test_speeds_below_one_batch_per_second():
 
 
 def test_the_command_line_speed_below_one():
-    from tui.app import parse_speed
+    from mbsim.tui.app import parse_speed
 
     assert parse_speed("0.5") == 0.5 and parse_speed("0.2") == 0.2
     with pytest.raises(ValueError, match="at least 0.2"):

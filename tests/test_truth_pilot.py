@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import Scenario, Simulation, load_preset
-from tui.app import MbsimApp
+from mbsim.engine import Scenario, Simulation, load_preset
+from mbsim.tui.app import MbsimApp
 
 from pilot_helpers import wait_for, wait_idle
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui.app import MbsimApp
+from mbsim.tui.app import MbsimApp
 
 from truth_helpers import drive, make_app
 
@@ -27,7 +27,7 @@ def _hex(rgb) -> str:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
 def test_every_line_of_the_loss_plot_has_a_legend_entry(size):
-    from engine.scenario import load_preset
+    from mbsim.engine.scenario import load_preset
 
     app = MbsimApp(load_preset("adam"), animate=False, throttle=False)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Scenario, load_preset
-from tui.app import MbsimApp
+from mbsim.engine import Scenario, load_preset
+from mbsim.tui.app import MbsimApp
 from snapshot_helpers import settle_for_snapshot
 
 CASES = {

@@ -10,9 +10,9 @@ import asyncio
 
 import pytest
 
-from engine import Scenario
-from tui.app import SPEEDS, MbsimApp, parse_speed
-from tui.screens.help import HelpScreen, help_text
+from mbsim.engine import Scenario
+from mbsim.tui.app import SPEEDS, MbsimApp, parse_speed
+from mbsim.tui.screens.help import HelpScreen, help_text
 
 START = "Epoch 1/1000  Batch 0/40  Iteration 0  Step 0  Samples 0"
 

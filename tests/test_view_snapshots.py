@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import load_preset
-from tui.app import MbsimApp
+from mbsim.engine import load_preset
+from mbsim.tui.app import MbsimApp
 from snapshot_helpers import settle_for_snapshot
 
 VIEWS = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from textual.app import App, ComposeResult
 
-from engine import Scenario, Simulation, load_preset
-from tui.widgets.lens_view import LensView
-from tui.widgets.phase_view import PhaseView, phase_rows
+from mbsim.engine import Scenario, Simulation, load_preset
+from mbsim.tui.widgets.lens_view import LensView
+from mbsim.tui.widgets.phase_view import PhaseView, phase_rows
 
 
 def test_phase_rows_fill_in_phase_by_phase() -> None:

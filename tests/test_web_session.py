@@ -13,12 +13,12 @@ import asyncio
 import io
 from pathlib import Path
 
-from engine import Scenario, Simulation
-from engine.scenario import from_toml_text, load_preset
-from tui import app as tui_app
-from tui.app import MbsimApp
-from tui.commands import commands_for
-from tui.screens.save import SavePrompt
+from mbsim.engine import Scenario, Simulation
+from mbsim.engine.scenario import from_toml_text, load_preset
+from mbsim.tui import app as tui_app
+from mbsim.tui.app import MbsimApp
+from mbsim.tui.commands import commands_for
+from mbsim.tui.screens.save import SavePrompt
 
 
 class BrowserApp(MbsimApp):

@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from engine.simulation import StepRecord
-from tui.cli.writers import (
+from mbsim.engine.simulation import StepRecord
+from mbsim.tui.cli.writers import (
     HISTORY_COLUMNS, StepFiles, history_line, history_rows, trace_line, trace_lines, trace_record,
 )
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import Scenario
-import tui.app as tui_app
-from tui.app import MbsimApp
+from mbsim.engine import Scenario
+import mbsim.tui.app as tui_app
+from mbsim.tui.app import MbsimApp
 
 
 N = 200                    # the worked example: N = 200, B = 5, 1000 epochs

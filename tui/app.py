@@ -21,8 +21,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from engine import Scenario, ScenarioError, Simulation
-from engine.errors import visible
+from mbsim.engine import Scenario, ScenarioError, Simulation
+from mbsim.engine.errors import visible
 
 from .commands import MbsimCommands
 from .live import LiveActions

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine import Simulation
-    from engine.sampling import Plan
+    from mbsim.engine import Simulation
+    from mbsim.engine.sampling import Plan
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:

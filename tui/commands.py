@@ -20,7 +20,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.screen import ModalScreen
 
-from engine.scenario import presets
+from mbsim.engine.scenario import presets
 
 X_AXES = ("steps", "epochs", "samples")
 X_AXIS_HELP = {

@@ -1,4 +1,4 @@
-"""The ``mbsim`` console script and ``python -m tui``: Ctrl+C while mbsim is still starting
+"""The ``mbsim`` console script and ``python -m mbsim``: Ctrl+C while mbsim is still starting
 (importing NumPy and the engine, ~0.1 s) ends with one line and exit 130, not a traceback."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 def main() -> int:
     """Import the command line, then run it; an interrupt during the import is one line."""
     try:
-        from tui.cli import main as cli_main
+        from mbsim.tui.cli import main as cli_main
     except KeyboardInterrupt:
         try:
             print("mbsim: interrupted", file=sys.stderr, flush=True)

@@ -29,13 +29,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input
 
-from engine import ScenarioError, Simulation
-from engine.lessons import (
+from mbsim.engine import ScenarioError, Simulation
+from mbsim.engine.lessons import (
     KEYS, Lesson, Question, Slide, Unreachable, answer_of, apply_slide, cloud_goal, judge,
     question_quantities, run_target, screen_forms,
 )
-from engine.lessons.expressions import Comparison
-from engine.lessons.player import has_references, values_at
+from mbsim.engine.lessons.expressions import Comparison
+from mbsim.engine.lessons.player import has_references, values_at
 
 from .app import SLICE, MbsimApp
 from .runloop import EVAL_POLICY

@@ -26,13 +26,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine import ScenarioError, Simulation
-from engine.errors import visible
-from engine.live import (
+from mbsim.engine import ScenarioError, Simulation
+from mbsim.engine.errors import visible
+from mbsim.engine.live import (
     next_batch_size, next_optimizer, next_sampling, previous_batch_size,
 )
-from engine.rules import TUI_POLICY as EVAL_POLICY
-from engine.scenario import load_preset
+from mbsim.engine.rules import TUI_POLICY as EVAL_POLICY
+from mbsim.engine.scenario import load_preset
 
 # the words for settings and changes live in tui.changes (the settings screen uses them too)
 from .changes import algorithm_words, batching_summary, check_live, describe_changes, fmt, plural  # noqa: F401
@@ -146,7 +146,7 @@ def cycle_sampling(sim: Simulation) -> str:
 def scenario_to_save(sim: Simulation) -> Any:
     """The scenario in force, described truthfully: after live changes the first description
     (written for the first settings, e.g. "batches of 5") gives way to what changed."""
-    from engine.scenario import LIVE_SETTINGS
+    from mbsim.engine.scenario import LIVE_SETTINGS
 
     first, now = sim.segments[0].scenario, sim.scenario
     changes = {k: getattr(now, k) for k in sorted(LIVE_SETTINGS) if getattr(first, k) != getattr(now, k)}

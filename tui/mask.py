@@ -32,8 +32,8 @@ from rich.segment import Segment
 from textual.color import Color
 from textual.filter import LineFilter
 
-from engine.arithmetic import SEP as ARITHMETIC_SEP
-from engine.lessons import answer_of, format_quantity, plan_of
+from mbsim.engine.arithmetic import SEP as ARITHMETIC_SEP
+from mbsim.engine.lessons import answer_of, format_quantity, plan_of
 
 PLACEHOLDER = "?"
 _SIGNS = "+-−"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from engine.memory import (BUDGET_VARIABLE, BudgetError, budget, estimate_lab, estimate_view, refusal,
+from mbsim.engine.memory import (BUDGET_VARIABLE, BudgetError, budget, estimate_lab, estimate_view, refusal,
                            runs_that_fit, size_text)
 
 #: What one view's own runs may hold in a session (their orders, working arrays, band): with

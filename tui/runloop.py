@@ -29,7 +29,7 @@ from textual.app import ScreenStackError
 from textual.timer import Timer
 from textual.worker import Worker
 
-from engine.rules import TUI_POLICY
+from mbsim.engine.rules import TUI_POLICY
 
 from .messages import RunStateChanged
 

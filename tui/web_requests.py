@@ -26,7 +26,7 @@ import time
 from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
-from engine.errors import visible
+from mbsim.engine.errors import visible
 
 #: The cookie that remembers the token for /ws and /download (textual.js drops the query).
 TOKEN_COOKIE = "mbsim_token"

@@ -8,7 +8,7 @@ environment (``SCM_RIGHTS`` over a private ``SOCK_SEQPACKET`` pair), and gets th
 ``stdin`` (a StreamWriter), ``stdout`` and ``stderr`` (StreamReaders), ``returncode`` and
 ``wait()`` — the end is seen through a pidfd (the session is the fork server's child, not ours).
 
-Only sessions of ``python -m tui …`` (this interpreter) are forked: anything else, or a fork
+Only sessions of ``python -m mbsim …`` (this interpreter) are forked: anything else, or a fork
 server that cannot start or has died, is started as before (``create_subprocess_exec``).
 """
 
@@ -28,8 +28,8 @@ READY_TIMEOUT = 60.0
 
 
 def forkable(argv: Sequence[str]) -> bool:
-    """True for ``[sys.executable, "-m", "tui", ...]``: what the fork server can run."""
-    return len(argv) >= 3 and list(argv[:3]) == [sys.executable, "-m", "tui"]
+    """True for ``[sys.executable, "-m", "mbsim", ...]``: what the fork server can run."""
+    return len(argv) >= 3 and list(argv[:3]) == [sys.executable, "-m", "mbsim"]
 
 
 class ForkedProcess:
@@ -87,7 +87,7 @@ class ForkServer:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "tui.web_zygote", str(theirs.fileno()),
+                sys.executable, "-m", "mbsim.tui.web_zygote", str(theirs.fileno()),
                 pass_fds=(theirs.fileno(),), env=env, stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
                 start_new_session=True)

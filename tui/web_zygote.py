@@ -1,14 +1,14 @@
 """The fork server of ``mbsim serve``: one process that has imported the app once, forking a
-session per browser tab (``python -m tui.web_zygote FD``; started by :mod:`tui.web_spawn`).
+session per browser tab (``python -m mbsim.tui.web_zygote FD``; started by :mod:`tui.web_spawn`).
 
-Starting ``python -m tui`` costs ~0.5 s of CPU, ~90 % of it imports (Textual, Rich, NumPy,
+Starting ``python -m mbsim`` costs ~0.5 s of CPU, ~90 % of it imports (Textual, Rich, NumPy,
 plotext, the engine); 30 tabs opening at once on 2 cores waited ~10 s. This process imports all
 of it once (:func:`prepare`), then waits on its end of a Unix socket pair (``FD``, private to the
 server that started it) for requests: a JSON message (the session's arguments, its environment)
 with three file descriptors (its stdin, stdout and stderr pipes). For each it forks; the child
 makes the pipes its standard streams, starts a session of its own (``setsid``: its own process
 group, which the server signals), takes the session's environment and runs ``mbsim`` with the
-arguments, exactly as ``python -m tui ARGS`` would, then exits with its code. The fork costs
+arguments, exactly as ``python -m mbsim ARGS`` would, then exits with its code. The fork costs
 milliseconds and shares the imported modules' memory until it is written to.
 
 It is single-threaded when it forks (NumPy is told to use one BLAS thread before it loads, so no
@@ -31,16 +31,16 @@ from .web_protocol import MAX_REQUEST
 
 def prepare() -> None:
     """Import what a session imports, so each fork starts with it loaded."""
-    from engine.threads import use_one_blas_thread
+    from mbsim.engine.threads import use_one_blas_thread
 
     use_one_blas_thread()  # before NumPy loads: no BLAS thread pool exists when we fork
     import textual.drivers.web_driver  # noqa: F401
-    import tui.app  # noqa: F401  (Textual, Rich, plotext, NumPy, the engine, the screens)
-    import tui.cli  # noqa: F401
-    import tui.cli.interactive  # noqa: F401
-    import tui.cli.lesson  # noqa: F401
-    import tui.lesson_mode  # noqa: F401
-    import tui.web_driver  # noqa: F401
+    import mbsim.tui.app  # noqa: F401  (Textual, Rich, plotext, NumPy, the engine, the screens)
+    import mbsim.tui.cli  # noqa: F401
+    import mbsim.tui.cli.interactive  # noqa: F401
+    import mbsim.tui.cli.lesson  # noqa: F401
+    import mbsim.tui.lesson_mode  # noqa: F401
+    import mbsim.tui.web_driver  # noqa: F401
 
 
 def rss_mb() -> float:
@@ -82,7 +82,7 @@ def _session(request: dict, fds: list[int], server: socket.socket) -> None:
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
         sys.argv = ["mbsim", *[str(a) for a in request["args"]]]
-        from tui.entry import main
+        from mbsim.tui.entry import main
 
         code = int(main() or 0)
     except SystemExit as exc:

@@ -38,7 +38,7 @@ short) and each concern is one visible piece:
   names another host;
 * :meth:`SessionServer.cap`: ``max_sessions``, lowered when the sessions measured so far take
   more memory than estimated (:mod:`tui.serve_sizing`, when the cap was not given);
-* :class:`SessionProcess`: each session is ``python -m tui …`` forked from a process that has
+* :class:`SessionProcess`: each session is ``python -m mbsim …`` forked from a process that has
   imported the app once (:mod:`tui.web_spawn`, :mod:`tui.web_zygote`: 30 tabs opening at once
   are served in ~3 s instead of ~10 on 2 cores), or else started with
   ``create_subprocess_exec`` (an argv list: no shell, nothing to quote); either way in its own
@@ -247,7 +247,7 @@ class ServeConfig:
     host_names: frozenset[str] = field(
         default_factory=lambda: allowed_host_names("127.0.0.1", loopback=True))
     header_timeout: float = HEADER_TIMEOUT
-    fork_server: bool = True  # sessions of python -m tui forked from a pre-imported process
+    fork_server: bool = True  # sessions of python -m mbsim forked from a pre-imported process
     sizing: Sizing | None = None  # the cap follows the sessions' measured memory (below max_sessions)
 
 

@@ -42,7 +42,7 @@ class _NotUtf8(ValueError):
 
 def builtin_names() -> list[str]:
     """The built-in lessons, in teaching order."""
-    folder = resources.files("engine") / LESSON_FOLDER
+    folder = resources.files("mbsim.engine") / LESSON_FOLDER
     names = [e.name[:-3] for e in folder.iterdir() if e.name.endswith(".md")]
     return sorted(names, key=lambda n: (BUILTIN_ORDER.index(n) if n in BUILTIN_ORDER else len(BUILTIN_ORDER), n))
 
@@ -53,7 +53,7 @@ BUILTIN_ORDER = ("epochs-and-batches", "iteration-vs-step", "gd-sgd-minibatch", 
 
 def builtin_text(name: str) -> str:
     """The Markdown of a built-in lesson."""
-    return (resources.files("engine") / LESSON_FOLDER / f"{name}.md").read_text(encoding="utf-8")
+    return (resources.files("mbsim.engine") / LESSON_FOLDER / f"{name}.md").read_text(encoding="utf-8")
 
 
 def looks_like_file(spec: str) -> bool:

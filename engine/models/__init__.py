@@ -71,8 +71,8 @@ import difflib
 
 import numpy as np
 
-from engine.errors import ScenarioError
-from engine.names import ACTIVATIONS, MODELS  # noqa: F401  (the one list of names)
+from mbsim.engine.errors import ScenarioError
+from mbsim.engine.names import ACTIVATIONS, MODELS  # noqa: F401  (the one list of names)
 
 from .base import Model
 from .elementwise import (bce_dout, bce_pointwise, mse_dout, mse_pointwise, sigmoid)  # noqa: F401

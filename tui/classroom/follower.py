@@ -29,9 +29,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input
 
-from engine.errors import visible
-from engine.journal import Follower, JournalError, apply_tick_ops, tick_ops_extend
-from engine.simulation import Simulation
+from mbsim.engine.errors import visible
+from mbsim.engine.journal import Follower, JournalError, apply_tick_ops, tick_ops_extend
+from mbsim.engine.simulation import Simulation
 
 from ..lesson_mode import LessonApp
 from .protocol import LESSON_CSS

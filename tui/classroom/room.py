@@ -27,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
-from engine.atomic import write_text_atomic
+from mbsim.engine.atomic import write_text_atomic
 
 #: Messages a student may send: a burst, then so many a second.
 RATE_BURST, RATE_PER_SECOND = 10.0, 3.0

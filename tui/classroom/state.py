@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from engine.journal import Journal, JournalError, journal_from_json, scenario_from_json
-from engine.scenario import Scenario
+from mbsim.engine.journal import Journal, JournalError, journal_from_json, scenario_from_json
+from mbsim.engine.scenario import Scenario
 
 from .protocol import MAX_ANSWER, MAX_QUESTIONS, ProtocolError, clean_text, dump
 
@@ -148,7 +148,7 @@ def read_view(data: Any) -> ViewState | None:
     ops = data.get("ops")
     if not isinstance(ops, list) or len(ops) > MAX_OPS:
         raise ProtocolError(f"the view's ops must be a list of at most {MAX_OPS}")
-    from engine.journal import check_tick_ops
+    from mbsim.engine.journal import check_tick_ops
 
     try:
         checked = check_tick_ops(ops)
@@ -190,8 +190,8 @@ def read_state(data: dict[str, Any]) -> FollowState:
 def lesson_bundle(spec: str) -> dict[str, Any]:
     """The lesson named by ``spec`` as ``hello`` carries it (module docstring); raises
     :class:`engine.lessons.LessonError` when a file it names cannot be sent."""
-    from engine.lessons import LessonError, builtin_names, lesson_source, looks_like_file
-    from engine.lessons.reading import MAX_SCENARIO_BYTES, read_text_limited
+    from mbsim.engine.lessons import LessonError, builtin_names, lesson_source, looks_like_file
+    from mbsim.engine.lessons.reading import MAX_SCENARIO_BYTES, read_text_limited
 
     if not looks_like_file(spec) and spec in builtin_names():
         return {"builtin": spec}
@@ -225,8 +225,8 @@ def _safe_relative(name: str) -> bool:
 def load_bundle(data: Any):  # noqa: ANN201 - engine.lessons.Lesson
     """The lesson of a ``hello``'s bundle, parsed and checked as ``mbsim lesson`` does;
     :class:`ProtocolError` if it is not one."""
-    from engine.lessons import LessonError, builtin_names, check_lesson, load_lesson, parse_lesson
-    from engine.lessons.reading import MAX_LESSON_BYTES, MAX_SCENARIO_BYTES
+    from mbsim.engine.lessons import LessonError, builtin_names, check_lesson, load_lesson, parse_lesson
+    from mbsim.engine.lessons.reading import MAX_LESSON_BYTES, MAX_SCENARIO_BYTES
 
     if not isinstance(data, dict):
         raise ProtocolError("the lesson must be an object")

@@ -28,8 +28,8 @@ from typing import Any
 
 from textual.binding import Binding
 
-from engine.journal import JournalError, TickRecorder, journal_of, recorder
-from engine.lessons import judge
+from mbsim.engine.journal import JournalError, TickRecorder, journal_of, recorder
+from mbsim.engine.lessons import judge
 
 from ..lesson_mode import LessonApp
 from .protocol import LESSON_CSS

@@ -3,7 +3,7 @@
 Design, chosen by measuring (bench/class_browser.py, 2 cores): **one shared rendering** of the
 class's screen for every page, with each student's answer box in the page itself.
 
-* The class's screen is one follower process (``python -m tui join LOCAL_URL --screen``,
+* The class's screen is one follower process (``python -m mbsim join LOCAL_URL --screen``,
   headless at 120×40, admitted by a key only this process knows, counted as no student): it
   follows the teacher exactly as a terminal follower does and, when what it draws changed, sends
   an SVG picture of itself (gzipped, ~15 KB). The server keeps the last few; each page is told
@@ -190,7 +190,7 @@ class BrowserTabs:
         env[SCREEN_KEY_ENV] = self.server.screen_secret
         env.pop("TEXTUAL_DRIVER", None)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tui", "join", self.local_url, "--screen", stdin=asyncio.subprocess.DEVNULL,
+            sys.executable, "-m", "mbsim", "join", self.local_url, "--screen", stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True)
         self.screen_process = proc
         assert proc.stderr is not None
@@ -230,7 +230,7 @@ class BrowserTabs:
         return await self.sessions.handle_download(request)
 
     def argv(self, name: str) -> list[str]:
-        return [sys.executable, "-m", "tui", "join", self.local_url, "--name", name]
+        return [sys.executable, "-m", "mbsim", "join", self.local_url, "--name", name]
 
     async def handle_tab(self, request: web.Request) -> web.StreamResponse:
         """A tab's session: its own ``mbsim join`` process (each token opens one)."""

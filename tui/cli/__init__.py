@@ -17,7 +17,7 @@ import sys
 import warnings
 from typing import Sequence
 
-from engine.errors import OutputError, ScenarioError, visible
+from mbsim.engine.errors import OutputError, ScenarioError, visible
 
 from .common import EXIT_INTERNAL, EXIT_IOERR, EXIT_SIGNAL, EXIT_USAGE, PROG, UsageError
 from .options import all_options, looks_like_number, normalize_argv, subcommands, unknown_arguments

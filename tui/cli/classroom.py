@@ -78,10 +78,10 @@ def join_address(sock, host: str, code: str) -> str:  # noqa: ANN001 - socket.so
 
 
 def execute(ns: argparse.Namespace) -> int:
-    from engine.errors import OutputError, visible
-    from engine.lessons import LessonError, load_lesson
+    from mbsim.engine.errors import OutputError, visible
+    from mbsim.engine.lessons import LessonError, load_lesson
 
-    from tui.classroom.protocol import ProtocolError, check_code, make_code
+    from mbsim.tui.classroom.protocol import ProtocolError, check_code, make_code
     from .lesson import printable
     from .serve import bind, parse_port, shown
 
@@ -97,7 +97,7 @@ def execute(ns: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     try:
         lesson = load_lesson(ns.lesson)
-        from tui.classroom.state import lesson_bundle
+        from mbsim.tui.classroom.state import lesson_bundle
 
         bundle = lesson_bundle(ns.lesson)
     except LessonError as err:
@@ -108,24 +108,24 @@ def execute(ns: argparse.Namespace) -> int:
         raise UsageError(f"class {printable(ns.lesson)}: the lesson reads a CSV file ({where}), which followers "
                          "cannot receive; a class needs built-in data sets")
     if ns.speed is not None:
-        from tui.app import parse_speed
+        from mbsim.tui.app import parse_speed
 
         try:
             parse_speed(ns.speed)
         except ValueError as err:
             raise UsageError(f"--speed {ns.speed!r}: {str(err).removeprefix('speed ')}") from None
-    from engine.errors import ScenarioError
-    from engine.simulation import Simulation
+    from mbsim.engine.errors import ScenarioError
+    from mbsim.engine.simulation import Simulation
 
     try:
         sim = Simulation(lesson.start)
     except ScenarioError as err:
         raise UsageError(printable(f"{lesson.source}:1: {err}")) from None
-    from tui.classroom.room import Room
+    from mbsim.tui.classroom.room import Room
 
     room = Room(lesson.title or lesson.source, max_students=students, results=ns.results)
     if ns.results is not None:
-        from engine.atomic import output_problem
+        from mbsim.engine.atomic import output_problem
 
         problem = output_problem(ns.results)
         if problem:
@@ -141,8 +141,8 @@ def execute(ns: argparse.Namespace) -> int:
         except OutputError as err:
             raise UsageError(f"--results: {err}") from None
     try:
-        from tui.classroom.server import ClassServer
-        from tui.classroom.teacher import ClassApp
+        from mbsim.tui.classroom.server import ClassServer
+        from mbsim.tui.classroom.teacher import ClassApp
     except ModuleNotFoundError as err:
         print(f"{PROG}: class mode is not available ({err})", file=sys.stderr)
         return EXIT_INTERNAL
@@ -157,8 +157,8 @@ def execute(ns: argparse.Namespace) -> int:
 def browser_tabs(server, sock, code: str, sim, max_students: int, title: str):  # noqa: ANN001, ANN201
     """Browser followers: each tab its own ``mbsim join`` process (tui/classroom/web.py), at most
     what this machine's memory and cores hold (tui/serve_sizing.py) and the class's cap."""
-    from tui.classroom.web import BrowserTabs, local_url
-    from tui.serve_sizing import Sizing, estimate_session_mb, mem_available_mb
+    from mbsim.tui.classroom.web import BrowserTabs, local_url
+    from mbsim.tui.serve_sizing import Sizing, estimate_session_mb, mem_available_mb
 
     sizing = Sizing(estimate_session_mb(sim), mem_available_mb())
     return BrowserTabs(server, local_url(sock, code), sizing=sizing,
@@ -170,9 +170,9 @@ def _serve(lesson, sim, room, bundle, sock, loopback: bool, ns: argparse.Namespa
     import asyncio
     import socket
 
-    from tui.classroom.server import ClassServer
-    from tui.classroom.teacher import ClassApp
-    from tui.web_requests import allowed_host_names
+    from mbsim.tui.classroom.server import ClassServer
+    from mbsim.tui.classroom.teacher import ClassApp
+    from mbsim.tui.web_requests import allowed_host_names
 
     names = allowed_host_names(ns.host, loopback, machine=socket.gethostname())
     ended = {"students": 0}

@@ -14,7 +14,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, TextIO
 
-from engine.errors import OutputError
+from mbsim.engine.errors import OutputError
 
 from .common import Interrupted
 

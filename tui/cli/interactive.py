@@ -35,10 +35,10 @@ def under_web_driver() -> bool:
 def execute(ns: argparse.Namespace) -> int:
     """Open the TUI on the scenario; data errors are reported before it opens."""
     scenario, src = build_scenario(ns)
-    from engine.threads import use_one_blas_thread
+    from mbsim.engine.threads import use_one_blas_thread
 
     use_one_blas_thread()                 # before NumPy loads: free (engine/threads.py)
-    from engine.rules import TUI_POLICY
+    from mbsim.engine.rules import TUI_POLICY
 
     from .memory_check import check_app
 
@@ -47,9 +47,9 @@ def execute(ns: argparse.Namespace) -> int:
     sim = make_simulation(scenario, src, eval_policy=TUI_POLICY)
     del held
     try:
-        import tui.app as app
+        import mbsim.tui.app as app
     except ModuleNotFoundError as err:
-        if err.name in ("tui.app", "textual", "textual_plotext", "plotext", "rich"):
+        if err.name in ("mbsim.tui.app", "textual", "textual_plotext", "plotext", "rich"):
             print(f"{PROG}: the TUI is not available ({err}); 'mbsim run' works without it",
                   file=sys.stderr)
             return EXIT_INTERNAL

@@ -47,7 +47,7 @@ def default_name() -> str:
 
 
 def execute(ns: argparse.Namespace) -> int:
-    from tui.classroom.protocol import MAX_NAME, ProtocolError, clean_name, parse_join_address
+    from mbsim.tui.classroom.protocol import MAX_NAME, ProtocolError, clean_name, parse_join_address
 
     if not ns.url:
         raise UsageError("join: give the address the teacher's screen shows, e.g. mbsim join http://127.0.0.1:8000/K7QX2M")
@@ -62,7 +62,7 @@ def execute(ns: argparse.Namespace) -> int:
     else:
         name = clean_name(default_name())
     if ns.screen:
-        from tui.classroom.protocol import SCREEN_KEY_ENV
+        from mbsim.tui.classroom.protocol import SCREEN_KEY_ENV
 
         key = os.environ.get(SCREEN_KEY_ENV, "")
         if not key:
@@ -79,7 +79,7 @@ def screen(address, key: str) -> int:  # noqa: ANN001 - JoinAddress
     """The class's screen: a headless follower sending a picture of itself when it changes."""
     import asyncio
 
-    from tui.classroom.follower import Connection, FollowerApp, JoinRefused
+    from mbsim.tui.classroom.follower import Connection, FollowerApp, JoinRefused
 
     async def main() -> int:
         conn = Connection(address, "", screen_key=key)
@@ -110,7 +110,7 @@ def has_terminal() -> bool:
 def follow(address, name: str) -> int:  # noqa: ANN001 - JoinAddress
     import asyncio
 
-    from tui.classroom.follower import Connection, FollowerApp, JoinRefused
+    from mbsim.tui.classroom.follower import Connection, FollowerApp, JoinRefused
 
     outcome: dict[str, str] = {}
 
@@ -142,7 +142,7 @@ def follow(address, name: str) -> int:  # noqa: ANN001 - JoinAddress
 
     code = asyncio.run(main())
     if "refused" in outcome:
-        from engine.errors import visible
+        from mbsim.engine.errors import visible
 
         print(f"{PROG}: {visible(outcome['refused'])}", file=sys.stderr, flush=True)
         return EXIT_USAGE

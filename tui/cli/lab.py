@@ -17,7 +17,7 @@ import time
 from contextlib import ExitStack
 from typing import Any, TextIO
 
-from engine.errors import ScenarioError, visible
+from mbsim.engine.errors import ScenarioError, visible
 
 from .common import EXIT_CODES_TEXT, EXIT_OK, PROG, Interrupted, UsageError
 from .headless import Interrupts, is_terminal, named
@@ -54,10 +54,10 @@ MAX_HARDWARE = 1_000_000_000
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """The options of ``mbsim lab`` (besides the scenario's)."""
-    from engine.names import LAB_MEMORY as DEFAULT_MEMORY
-    from engine.names import LAB_PARALLEL as DEFAULT_PARALLEL
-    from engine.names import LAB_RUNS as DEFAULT_RUNS
-    from engine.names import LR_RULES
+    from mbsim.engine.names import LAB_MEMORY as DEFAULT_MEMORY
+    from mbsim.engine.names import LAB_PARALLEL as DEFAULT_PARALLEL
+    from mbsim.engine.names import LAB_RUNS as DEFAULT_RUNS
+    from mbsim.engine.names import LR_RULES
 
     g = parser.add_argument_group("the sweep")
     g.add_argument("--batch-sizes", metavar="B1,B2,...|pow2", dest="batch_sizes", default=None,
@@ -120,7 +120,7 @@ def parse_whole(option: str, text: str | None, low: int, high: int, what: str) -
 
 
 def parse_rule(text: str) -> str:
-    from engine.names import LR_RULES
+    from mbsim.engine.names import LR_RULES
 
     if text not in LR_RULES:
         import difflib
@@ -146,7 +146,7 @@ def fmt(x: float | None) -> str:
 
 def table_rows(result) -> list[dict[str, Any]]:  # noqa: ANN001
     """The rows of the table, CSV and JSON share: one per batch size (:data:`COLUMNS`)."""
-    from engine.lab import regime
+    from mbsim.engine.lab import regime
 
     hw, fit = result.hardware, result.fit
     rows = []
@@ -258,7 +258,7 @@ def execute(ns: argparse.Namespace) -> int:
 
 
 def _execute(ns: argparse.Namespace, guard) -> int:  # noqa: ANN001
-    from engine.lab import DEFAULT_MEMORY, DEFAULT_PARALLEL, DEFAULT_RUNS, MAX_RUNS, TUNED_FACTORS, Hardware, Lab
+    from mbsim.engine.lab import DEFAULT_MEMORY, DEFAULT_PARALLEL, DEFAULT_RUNS, MAX_RUNS, TUNED_FACTORS, Hardware, Lab
 
     scenario, src = build_scenario(ns)
     # --lr X alone: that lr for every batch size; else a rule relative to the scenario's lr
@@ -313,7 +313,7 @@ def _execute(ns: argparse.Namespace, guard) -> int:  # noqa: ANN001
     try:
         result = lab.result()
         report(result, sys.stdout)
-        from engine.atomic import atomic_writer
+        from mbsim.engine.atomic import atomic_writer
 
         with ExitStack() as stack:
             for option, path in outputs.items():

@@ -54,7 +54,7 @@ def printable(text: str) -> str:
 
 def execute(ns: argparse.Namespace) -> int:
     """Check, export or play."""
-    from engine.lessons import QUANTITIES, LessonError, check_claims, lesson_source, load_lesson
+    from mbsim.engine.lessons import QUANTITIES, LessonError, check_claims, lesson_source, load_lesson
 
     if ns.quantities:
         width = max(len(n) for n in QUANTITIES)
@@ -81,16 +81,16 @@ def execute(ns: argparse.Namespace) -> int:
 
 
 def _play(lesson, ns: argparse.Namespace) -> int:  # noqa: ANN001
-    from engine.errors import ScenarioError
-    from engine.simulation import Simulation
+    from mbsim.engine.errors import ScenarioError
+    from mbsim.engine.simulation import Simulation
 
     try:
         sim = Simulation(lesson.start)
     except ScenarioError as err:
         raise UsageError(printable(f"{lesson.source}:1: {err}")) from None
     try:
-        from tui.app import parse_speed
-        from tui.lesson_mode import LessonApp
+        from mbsim.tui.app import parse_speed
+        from mbsim.tui.lesson_mode import LessonApp
     except ModuleNotFoundError as err:
         if err.name in ("textual", "textual_plotext", "plotext", "rich"):
             print(f"{PROG}: the TUI is not available ({err}); 'mbsim lesson --check' works without it",

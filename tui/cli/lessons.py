@@ -23,7 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def lesson_lines() -> list[str]:
     """``name  title — N slides, M min`` for every built-in lesson, in teaching order."""
-    from engine.lessons import builtin_lessons, builtin_names
+    from mbsim.engine.lessons import builtin_lessons, builtin_names
 
     names = builtin_names()
     width = max(len(n) for n in names)

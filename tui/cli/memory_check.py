@@ -12,7 +12,7 @@ from .common import UsageError
 
 def memory_budget() -> tuple[int, str]:
     """(bytes, where they come from); a ``MBSIM_MEMORY_BUDGET`` that is not a size: one line."""
-    from engine.memory import BudgetError, budget
+    from mbsim.engine.memory import BudgetError, budget
 
     try:
         return budget()
@@ -26,8 +26,8 @@ def csv_dataset(scenario: Any, src: Any) -> Any:
     generated data, whose shape the scenario says."""
     if not scenario.is_csv:
         return None
-    from engine.errors import ScenarioError
-    from engine.prepare import prepare
+    from mbsim.engine.errors import ScenarioError
+    from mbsim.engine.prepare import prepare
 
     try:
         return prepare(scenario)[1]
@@ -44,7 +44,7 @@ def _smaller(scenario: Any) -> str:
 def check_run(scenario: Any, src: Any, runs: int = 1) -> Any:
     """``mbsim run`` (``--runs K``): refused when its estimate is over the budget, saying how
     many runs fit. Returns the CSV data set to hold (or None)."""
-    from engine.memory import estimate_run, refusal, runs_that_fit
+    from mbsim.engine.memory import estimate_run, refusal, runs_that_fit
 
     limit, source = memory_budget()
     ds = csv_dataset(scenario, src)
@@ -59,8 +59,8 @@ def check_run(scenario: Any, src: Any, runs: int = 1) -> Any:
 def check_lab(scenario: Any, src: Any, runs: int, sizes: list[int] | None, candidates: int) -> Any:
     """``mbsim lab``: refused when its largest batch size's runs are over the budget, saying
     how many runs a batch size fit. Returns the CSV data set to hold (or None)."""
-    from engine.lab import default_batch_sizes
-    from engine.memory import estimate_lab, refusal, runs_that_fit
+    from mbsim.engine.lab import default_batch_sizes
+    from mbsim.engine.memory import estimate_lab, refusal, runs_that_fit
 
     limit, source = memory_budget()
     ds = csv_dataset(scenario, src)
@@ -83,7 +83,7 @@ def check_lab(scenario: Any, src: Any, runs: int, sizes: list[int] | None, candi
 def check_app(scenario: Any, src: Any) -> Any:
     """The app on ``scenario`` (its main screen: the run, its record and readings): refused past
     the budget in one line. Returns the CSV data set to hold (or None)."""
-    from engine.memory import estimate_view, refusal
+    from mbsim.engine.memory import estimate_view, refusal
 
     limit, source = memory_budget()
     ds = csv_dataset(scenario, src)

@@ -11,9 +11,9 @@ import argparse
 import difflib
 from typing import Sequence
 
-from engine import scenario as sc_mod
-from engine.errors import ScenarioError
-from engine.scenario import DEFAULT, FIELD_GROUPS, FIELD_NAMES, field_help, field_kind
+from mbsim.engine import scenario as sc_mod
+from mbsim.engine.errors import ScenarioError
+from mbsim.engine.scenario import DEFAULT, FIELD_GROUPS, FIELD_NAMES, field_help, field_kind
 
 from .common import UsageError
 

@@ -12,10 +12,10 @@ from typing import Any, Sequence
 
 import dataclasses
 
-from engine.arithmetic import arithmetic_line, epoch_steps_text
-from engine.errors import ScenarioError, visible
-from engine.sampling import EPOCH_ENDS, Plan, make_plan
-from engine.scenario import Scenario
+from mbsim.engine.arithmetic import arithmetic_line, epoch_steps_text
+from mbsim.engine.errors import ScenarioError, visible
+from mbsim.engine.sampling import EPOCH_ENDS, Plan, make_plan
+from mbsim.engine.scenario import Scenario
 
 from .common import EXIT_OK, UsageError
 from .scenario_args import Sources, build_scenario
@@ -82,7 +82,7 @@ def _alternative(plan: Plan, scenario: Scenario) -> Plan:
 
 def plan_data(scenario: Scenario, src: Sources) -> dict[str, Any]:
     """Every number of the plan, as plain data (``mbsim plan --json``)."""
-    from engine.checks import check_scenario
+    from mbsim.engine.checks import check_scenario
 
     try:  # the same checks as mbsim run's Simulation (one validation path), without training
         scenario, plan, val = check_scenario(scenario)

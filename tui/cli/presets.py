@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine import scenario as sc_mod
+from mbsim.engine import scenario as sc_mod
 
 from .common import EXIT_OK
 

@@ -12,7 +12,7 @@ import sys
 from contextlib import ExitStack
 from typing import Any, Callable, TextIO
 
-from engine.errors import visible
+from mbsim.engine.errors import visible
 
 from .common import EXIT_CODES_TEXT, EXIT_DIVERGED, EXIT_OK, PROG, Interrupted
 from .headless import Interrupts, Screen, epoch_line, format_metric, is_terminal, named, smaller_lr
@@ -67,7 +67,7 @@ def execute(ns: argparse.Namespace) -> int:
 
 
 def _execute(ns: argparse.Namespace, guard: Interrupts) -> int:
-    from engine.threads import use_one_blas_thread
+    from mbsim.engine.threads import use_one_blas_thread
 
     use_one_blas_thread()  # before anything imports NumPy: then it is free (engine/threads.py)
     scenario, src = build_scenario(ns)
@@ -89,7 +89,7 @@ def _execute(ns: argparse.Namespace, guard: Interrupts) -> int:
     out = Screen(sys.stdout)
 
     def writer(option: str):  # names the option in an OS error (disk full, size limit)
-        from engine.atomic import atomic_writer
+        from mbsim.engine.atomic import atomic_writer
 
         return named(option, outputs[option], atomic_writer(outputs[option]))
 

@@ -19,7 +19,7 @@ from typing import TextIO
 
 import numpy as np
 
-from engine.errors import visible
+from mbsim.engine.errors import visible
 
 from .common import EXIT_DIVERGED, EXIT_OK, PROG, Interrupted, UsageError
 from .headless import epoch_line, format_metric, named, smaller_lr
@@ -41,7 +41,7 @@ def parse_runs(text: str | None) -> int | None:
     """The value of ``--runs``: a whole number from 1 to MAX_RUNS, else a one-line usage error."""
     if text is None:
         return None
-    from engine.ensemble import MAX_RUNS
+    from mbsim.engine.ensemble import MAX_RUNS
 
     shown = text if text.isprintable() else repr(text)
     try:
@@ -67,9 +67,9 @@ def execute(ns: argparse.Namespace, scenario, src, runs: int, outputs: dict[str,
     Without ``--history`` the runs are stepped an epoch at a time (``Ensemble.run_iterations``):
     the per-step work is the engine's step of K runs, nothing more than one run's loop pays
     (issue 25). With ``--history`` they are stepped a tick (one step) at a time, a row each."""
-    from engine.atomic import atomic_writer
-    from engine.ensemble import Ensemble
-    from engine.errors import ScenarioError
+    from mbsim.engine.atomic import atomic_writer
+    from mbsim.engine.ensemble import Ensemble
+    from mbsim.engine.errors import ScenarioError
 
     if "--trace" in outputs:
         raise UsageError(f"--trace writes the steps of one run; --runs {runs} makes {runs} runs. "

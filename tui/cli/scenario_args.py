@@ -10,9 +10,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from engine import scenario as sc_mod
-from engine.errors import DataError, ScenarioError
-from engine.scenario import DEFAULT, FIELD_NAMES, Scenario
+from mbsim.engine import scenario as sc_mod
+from mbsim.engine.errors import DataError, ScenarioError
+from mbsim.engine.scenario import DEFAULT, FIELD_NAMES, Scenario
 
 from .common import UsageError
 from .options import option_name
@@ -87,10 +87,10 @@ def make_simulation(scenario: Scenario, src: Sources, *, record: bool = True,
     """The simulation; data errors (a bad CSV, too few rows...) become one-line usage errors.
     ``record=False`` for ``mbsim run``, whose record is its files (:class:`Simulation`);
     ``eval_policy`` (:class:`engine.rules.EvalPolicy`): the engine's unless given."""
-    from engine.threads import use_one_blas_thread
+    from mbsim.engine.threads import use_one_blas_thread
 
     use_one_blas_thread()   # the command line owns the process (engine/threads.py says why)
-    from engine.simulation import Simulation
+    from mbsim.engine.simulation import Simulation
     try:
         sim = Simulation(scenario, record=record) if eval_policy is None else \
             Simulation(scenario, record=record, eval_policy=eval_policy)

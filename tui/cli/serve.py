@@ -4,8 +4,8 @@ The server itself is :mod:`tui.webserve` (an aiohttp front on textual-serve's pr
 its docstring says why it is not textual-serve's ``Server``). This module decides everything
 before anything starts, so every mistake is one line and exit 2:
 
-* what each tab runs: ``python -m tui`` with the scenario options given here, rebuilt as an argv
-  list (:func:`session_argv`; no shell, so nothing needs quoting), or ``python -m tui lesson NAME``;
+* what each tab runs: ``python -m mbsim`` with the scenario options given here, rebuilt as an argv
+  list (:func:`session_argv`; no shell, so nothing needs quoting), or ``python -m mbsim lesson NAME``;
   the scenario is checked (and its data built once) here first;
 * where it listens: ``--host`` (127.0.0.1 unless told) and ``--port`` resolved and bound here
   (:func:`bind`): a bad port, a port in use, a host that does not resolve is one line;
@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # socket, ipaddress and secrets are imported when serving (mbsim run starts fast)
     import socket
 
-from engine.scenario import FIELD_NAMES
-from tui.serve_sizing import DEFAULT_CAP, Sizing, estimate_session_mb, mem_available_mb
+from mbsim.engine.scenario import FIELD_NAMES
+from mbsim.tui.serve_sizing import DEFAULT_CAP, Sizing, estimate_session_mb, mem_available_mb
 
 from .common import EXIT_INTERNAL, EXIT_OK, PROG, UsageError
 from .options import bool_keys, option_name
@@ -146,11 +146,11 @@ def scenario_arguments(ns: argparse.Namespace) -> list[str]:
 
 
 def session_argv(ns: argparse.Namespace) -> list[str]:
-    """What each tab runs: ``python -m tui [SCENARIO OPTIONS]`` or ``python -m tui lesson NAME``
+    """What each tab runs: ``python -m mbsim [SCENARIO OPTIONS]`` or ``python -m mbsim lesson NAME``
     (a lesson file by its absolute path)."""
-    base = [sys.executable, "-m", "tui"]
+    base = [sys.executable, "-m", "mbsim"]
     if ns.lesson is not None:
-        from engine.lessons import builtin_names, looks_like_file
+        from mbsim.engine.lessons import builtin_names, looks_like_file
 
         lesson = ns.lesson
         if looks_like_file(lesson) or lesson not in builtin_names():
@@ -161,8 +161,8 @@ def session_argv(ns: argparse.Namespace) -> list[str]:
 
 def check_lesson(ns: argparse.Namespace):  # noqa: ANN201 - engine.lessons.Lesson
     """``--lesson``: read, parse and check it as ``mbsim lesson NAME`` would (one line if bad)."""
-    from engine.errors import visible
-    from engine.lessons import LessonError, load_lesson
+    from mbsim.engine.errors import visible
+    from mbsim.engine.lessons import LessonError, load_lesson
 
     try:
         return load_lesson(ns.lesson)
@@ -241,7 +241,7 @@ def execute(ns: argparse.Namespace) -> int:
                              "(see: mbsim lessons)")
         lesson = check_lesson(ns)  # as a scenario is: one line now, not a blank page per tab
         title = f"mbsim · lesson {ns.lesson}"
-        from engine.simulation import Simulation
+        from mbsim.engine.simulation import Simulation
 
         sim = Simulation(lesson.start)
     else:
@@ -254,7 +254,7 @@ def execute(ns: argparse.Namespace) -> int:
         max_sessions = sizing.initial_cap()
     del sim
     try:
-        from tui import webserve
+        from mbsim.tui import webserve
     except ModuleNotFoundError as err:
         print(f"{PROG}: serving is not available ({err}); install mbsim with its dependencies "
               "(textual-serve)", file=sys.stderr)
@@ -276,7 +276,7 @@ def execute(ns: argparse.Namespace) -> int:
         print("Ctrl+C stops the server and every session.", flush=True)
 
     import socket
-    from tui.web_requests import allowed_host_names
+    from mbsim.tui.web_requests import allowed_host_names
 
     names = allowed_host_names(ns.host, loopback, machine=socket.gethostname())
     config = webserve.ServeConfig(argv=argv, max_sessions=max_sessions, token=token, title=title,

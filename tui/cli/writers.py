@@ -211,7 +211,7 @@ def check_output_paths(outputs: dict[str, str]) -> None:
     (see :func:`engine.atomic.output_problem`) and two outputs naming the same file."""
     if not outputs:
         return
-    from engine.atomic import output_problem
+    from mbsim.engine.atomic import output_problem
 
     seen: dict[str, str] = {}
     for option, path in outputs.items():

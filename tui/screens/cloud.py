@@ -26,11 +26,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from engine import Scenario, ScenarioError
-from engine.ensemble import Ensemble
-from engine.rules import TUI_POLICY as EVAL_POLICY
-from engine.errors import visible
-from engine.live import next_optimizer, next_sampling
+from mbsim.engine import Scenario, ScenarioError
+from mbsim.engine.ensemble import Ensemble
+from mbsim.engine.rules import TUI_POLICY as EVAL_POLICY
+from mbsim.engine.errors import visible
+from mbsim.engine.live import next_optimizer, next_sampling
 
 from ..live import BatchTrail
 from ..runloop import DEFAULT_SPEED, TickLoop

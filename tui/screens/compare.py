@@ -26,9 +26,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from engine import Scenario
-from engine.compare import ALIGNMENTS, Comparison
-from engine.rules import TUI_POLICY as EVAL_POLICY
+from mbsim.engine import Scenario
+from mbsim.engine.compare import ALIGNMENTS, Comparison
+from mbsim.engine.rules import TUI_POLICY as EVAL_POLICY
 
 from ..widgets._runs import short_names
 from ..widgets.counters import CountersLine

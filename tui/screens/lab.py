@@ -26,9 +26,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 
-from engine.errors import ScenarioError, visible
-from engine.lab import DEFAULT_RUNS, TUNED_FACTORS, Hardware, Lab, LabResult, Progress
-from engine.scenario import Scenario
+from mbsim.engine.errors import ScenarioError, visible
+from mbsim.engine.lab import DEFAULT_RUNS, TUNED_FACTORS, Hardware, Lab, LabResult, Progress
+from mbsim.engine.scenario import Scenario
 
 from ..memory_views import lab_runs
 from ..messages import LabFinished, LabProgress

@@ -24,8 +24,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from engine import Scenario
-from engine.scenario import write_toml
+from mbsim.engine import Scenario
+from mbsim.engine.scenario import write_toml
 
 from ..files import write_new
 

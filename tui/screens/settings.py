@@ -27,15 +27,15 @@ from textual.widgets import Button, Input, Select, Static, Switch
 
 from rich.markup import escape
 
-from engine import Scenario, ScenarioError, Simulation
-from engine.errors import visible
-from engine.datasets import DATASETS
-from engine.live import LIVE_SETTINGS, classify_changes
-from engine.models import ACTIVATIONS
-from engine.optimizers import OPTIMIZERS
-from engine.sampling import EPOCH_ENDS, SAMPLINGS
-from engine.scenario import MODELS, MOMENTUM_OPTIMIZERS, field_help, field_kind, parse_value
-from engine.schedules import SCHEDULES
+from mbsim.engine import Scenario, ScenarioError, Simulation
+from mbsim.engine.errors import visible
+from mbsim.engine.datasets import DATASETS
+from mbsim.engine.live import LIVE_SETTINGS, classify_changes
+from mbsim.engine.models import ACTIVATIONS
+from mbsim.engine.optimizers import OPTIMIZERS
+from mbsim.engine.sampling import EPOCH_ENDS, SAMPLINGS
+from mbsim.engine.scenario import MODELS, MOMENTUM_OPTIMIZERS, field_help, field_kind, parse_value
+from mbsim.engine.schedules import SCHEDULES
 
 from ..changes import check_live, describe_changes, fmt
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from ._runs import source_kind
 
-from engine.landscape import view_box
+from mbsim.engine.landscape import view_box
 
 ARROWS = "→↗↑↖←↙↓↘"          # by angle, counter-clockwise from east (screen directions)
 BOWL_ZOOM = 3.0             # a diverging run: the map spans this many times start…minimum

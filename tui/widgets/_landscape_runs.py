@@ -11,7 +11,7 @@ import numpy as np
 from ._landscape_geometry import ARROWS, Box, _nice_epochs, _RowGrid, _TimePlane, segment_pixels
 from ._runs import RUN_STYLES, START_MARKER
 
-from engine.landscape import view_box
+from mbsim.engine.landscape import view_box
 
 
 class SeveralRuns:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from textual import events
 from textual.widgets import Static
 
-from engine.arithmetic import SEP, arithmetic_line
+from mbsim.engine.arithmetic import SEP, arithmetic_line
 
 
 def plan_arithmetic(sim) -> str:  # noqa: ANN001

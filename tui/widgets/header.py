@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from engine.errors import visible
+from mbsim.engine.errors import visible
 
 from ._lines import ItemLine
 from ._runs import short_names, source_kind

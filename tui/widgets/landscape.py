@@ -51,8 +51,8 @@ from ._landscape_palette import (CLOUD_COLOR, FULL_COLOR, G_COLOR, GHAT_COLOR, H
 from ._landscape_runs import SeveralRuns
 from ._runs import RUN_STYLES, START_MARKER, revision_key, source_kind
 
-from engine.landscape import axes_plane, path_plane, plane_grid
-from engine.landscape import minimum as landscape_minimum
+from mbsim.engine.landscape import axes_plane, path_plane, plane_grid
+from mbsim.engine.landscape import minimum as landscape_minimum
 
 GRID_THROTTLE = 0.5         # s between grid recomputations while held parameters move (> 2 params)
 DRAW_THROTTLE = 0.5         # s between redraws while running (force=True draws at once)
@@ -421,7 +421,10 @@ class LandscapeView(SeveralRuns, LandscapePalette, CellCanvas):
             r = (box.y1 - pts[:, 1]) / (box.y1 - box.y0) * ph - 0.5
         out = np.stack([c, r], axis=1)
         out[~np.isfinite(out)] = -1e6
-        return np.clip(out, -1e6, 1e6)
+        # a point the box was fitted to lands on a cell's edge (x.5) up to the last bits of the
+        # arithmetic, which differ between CPUs and BLAS kernels: snapped to 1e-9, it rounds (half
+        # to even) to the same cell on every machine
+        return np.round(np.clip(out, -1e6, 1e6), 9)
 
     def _draw_cells(self, sim, plane, box: Box, ref_xy, run_xy: np.ndarray, min_xy,  # noqa: ANN001
                     pw: int, ph: int, top: int) -> tuple[np.ndarray, np.ndarray]:

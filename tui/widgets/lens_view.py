@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from textual_plotext import PlotextPlot
 
-from engine.lens import Lens, lens
-from engine.simulation import Simulation
+from mbsim.engine.lens import Lens, lens
+from mbsim.engine.simulation import Simulation
 
 
 SAMPLE_COLOURS: tuple[str, ...] = ("red", "green", "blue", "magenta", "cyan+")

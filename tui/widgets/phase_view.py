@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.simulation import PHASE_FORMULAS, PHASES, PhaseData, Simulation
+from mbsim.engine.simulation import PHASE_FORMULAS, PHASES, PhaseData, Simulation
 
 from ._runs import current_or_last
 

@@ -1,0 +1,11 @@
+"""``python -m mbsim``: the same as the ``mbsim`` command."""
+
+import sys
+
+try:
+    from mbsim.tui.entry import main
+except KeyboardInterrupt:  # Ctrl+C at the very start
+    sys.stderr.write("mbsim: interrupted\n")
+    sys.exit(130)
+
+sys.exit(main())
