@@ -13,7 +13,8 @@
   speed) or to a loss, and the automatic pauses, by limiting what each frame may run;
 * ``enter`` reveals the next question's answer (the named quantity, read from the simulation at
   that moment); ``t`` lets someone type an answer, which is checked;
-* a key the slide does not allow says so in a notification instead of doing nothing.
+* a key the slide does not allow says so in a notification instead of doing nothing;
+* while a question is open, its answer shows nowhere (:class:`tui.mask.MaskedQuestions`).
 
 Nothing is recomputed here: counters, plans and quantities all come from the engine.
 """
@@ -21,7 +22,7 @@ Nothing is recomputed here: counters, plans and quantities all come from the eng
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,21 +32,18 @@ from textual.widgets import Input
 
 from mbsim.engine import ScenarioError, Simulation
 from mbsim.engine.lessons import (
-    KEYS, Lesson, Question, Slide, Unreachable, answer_of, apply_slide, cloud_goal, judge,
-    question_quantities, run_target, screen_forms,
+    KEYS, Lesson, Slide, Unreachable, answer_of, apply_slide, cloud_goal, judge, run_target,
 )
-from mbsim.engine.lessons.expressions import Comparison
 from mbsim.engine.lessons.player import has_references, values_at
 
 from .app import SLICE, MbsimApp
 from .runloop import EVAL_POLICY
 from .lesson_views import LessonView, lesson_screen
-from .mask import ARITHMETIC_SEP, NO_MASK, AnswerMask, answer_forms, later_plan_forms
+from .mask import MaskedQuestions
 from .screens.cloud import CloudScreen
 from .screens.compare import CompareScreen
 from .screens.lab import LabScreen
 from .screens.help import HelpScreen
-from .widgets.arithmetic import plan_arithmetic
 from .widgets.lesson_panel import LessonPanel, QuestionLine
 
 #: How the lesson file writes a key (engine.lessons.KEYS) → Textual's name for it.
@@ -62,16 +60,6 @@ PANEL_IDS: dict[str, str] = {
     "header": "header", "counters": "counters", "strip": "strip", "landscape": "landscape",
     "lossplot": "lossplot", "lens": "lens", "phase": "phase", "detail": "detail",
 }
-
-
-def hidden_readings(question: Question) -> list[Question]:
-    """What the mask hides for an open question: its answer, and for a comparison (a prediction:
-    "closer to 1 or further?") the present value of each quantity it compares, as questions of
-    their own (``question_quantities``). A computed answer's inputs stay readable: "by what factor
-    did tr Cov fall?" is worked out from the value on the detail line."""
-    if not isinstance(question.expr, Comparison):
-        return [question]
-    return [replace(question, answer=name, expr=None, choices=None) for name in question_quantities(question)]
 
 
 def key_actions() -> dict[str, str]:
@@ -102,7 +90,7 @@ class SlideStart:
     phase: bool
 
 
-class LessonApp(MbsimApp):
+class LessonApp(MaskedQuestions, MbsimApp):
     """mbsim in lesson mode (``mbsim lesson NAME|FILE.md``)."""
 
     CSS_PATH = ["app.tcss", "lesson.tcss"]
@@ -137,10 +125,6 @@ class LessonApp(MbsimApp):
         self.rebuilt = 0                          # times a start had to be rebuilt (tests)
         self._user_speed = self.speed
         self._lesson_run = False
-        self.answer_mask: AnswerMask = NO_MASK    # the open questions' answers, hidden (tui.mask)
-        self._mask_key: tuple | None = None
-        self._later_key: tuple | None = None
-        self._later_mask: AnswerMask = NO_MASK
 
     # ------------------------------------------------------------------------------------------
     def compose_extra(self) -> ComposeResult:
@@ -557,75 +541,6 @@ class LessonApp(MbsimApp):
             status = self.status
         for panel in self.panels():
             panel.show_state(self.lesson_arithmetic(), questions, hint, status)
-
-    def lesson_arithmetic(self) -> str:
-        """The plan's arithmetic line for the slide, or, while it works out an open question's
-        answer (``= ? batches per epoch · ? × 300 epochs = 900 steps`` still gives it by a
-        division), only its inputs: the working shows once the question is answered."""
-        line = plan_arithmetic(self.sim)
-        if self.answer_mask.spans(line):
-            inputs = line.split(" → ", 1)[0]
-            return f"{inputs} → the arithmetic shows once the question is answered"
-        later = self.later_plan_mask()
-        if not later.spans(line):
-            return line
-        parts = line.split(ARITHMETIC_SEP)
-        if later.spans(parts[0]):
-            inputs = line.split(" → ", 1)[0]
-            return f"{inputs} → the arithmetic is worked out on a later slide"
-        return ARITHMETIC_SEP.join(p for p in parts if not later.spans(p)) + ARITHMETIC_SEP + "…"
-
-    def later_plan_mask(self) -> AnswerMask:
-        """The answers of the plan questions later slides will ask (:func:`tui.mask.later_plan_forms`)."""
-        key = (self.index, frozenset(self.revealed), id(self.sim), id(self.sim.plan))
-        if self._later_key != key:
-            self._later_key = key
-            self._later_mask = AnswerMask(later_plan_forms(self.lesson, self.index, self.sim, self.revealed))
-        return self._later_mask
-
-    # ------------------------------------------------------------------------------------------
-    # the mask: while a question is open, its answer shows nowhere (tui.mask)
-    def open_questions(self) -> list[int]:
-        """The current slide's questions not yet revealed (nor answered right)."""
-        if self.index < 0:
-            return []
-        return [i for i in range(len(self.slide.questions)) if i not in self.revealed]
-
-    def mask_forms(self) -> tuple[str, ...]:
-        """Every form of the open questions' answers, read from the simulation now: from the
-        lesson position and the engine state alone (the engine's ``screen_forms``, and the
-        panels' own short forms of the value: 40k on a plot's axis). A comparison's answer is
-        a word no panel writes; the numbers it compares are hidden instead (a prediction is
-        not read off the detail line)."""
-        forms: set[str] = set()
-        for i in self.open_questions():
-            for q in hidden_readings(self.slide.questions[i]):
-                shown = screen_forms(q, self.sim, self.lesson)
-                if shown:      # [] for yes/no and choices (no panel writes them) or not known
-                    forms.update(shown)
-                    forms.update(answer_forms(q.answer, answer_of(q, self.sim, self.lesson).value))
-        return tuple(sorted(forms))
-
-    def update_mask(self) -> None:
-        """Recompute the mask when the lesson position or the simulation changed; a new mask
-        repaints every panel at once (a mask change is a change of what the screen shows)."""
-        key = (self.index, frozenset(self.revealed), id(self.sim), self.sim.revision)
-        if key == self._mask_key:
-            return
-        self._mask_key = key
-        mask = AnswerMask(self.mask_forms())
-        if mask == self.answer_mask:
-            return
-        self.answer_mask = mask
-        for screen in self.screen_stack:
-            for widget in screen.walk_children(with_self=True):
-                widget.refresh()
-
-    def get_line_filters(self):  # noqa: ANN201
-        """Textual's filters for every rendered line, and the mask while a question is open."""
-        filters = list(super().get_line_filters())
-        mask = getattr(self, "answer_mask", NO_MASK)
-        return filters + [mask] if mask.enabled else filters
 
     def redraw(self, *, force: bool = False, plots: bool = True) -> None:
         if getattr(self, "panel", None) is not None and self.index >= 0:

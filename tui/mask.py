@@ -17,7 +17,8 @@ new :class:`AnswerMask` (Textual caches filtered lines per filter object), and t
 every panel when it changes, so the mask and the panels change together.
 
 Widgets whose text must never be masked (the question being asked, the answer box a student
-types into) opt out with :class:`Unmasked`.
+types into) opt out with :class:`Unmasked`. The lesson app's side (which questions are open, when
+the mask is rebuilt, the arithmetic line's shortening) is the mixin :class:`MaskedQuestions`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from rich.cells import cell_len
@@ -33,7 +35,10 @@ from textual.color import Color
 from textual.filter import LineFilter
 
 from mbsim.engine.arithmetic import SEP as ARITHMETIC_SEP
-from mbsim.engine.lessons import answer_of, format_quantity, plan_of
+from mbsim.engine.lessons import Question, answer_of, format_quantity, plan_of, question_quantities, screen_forms
+from mbsim.engine.lessons.expressions import Comparison
+
+from .widgets.arithmetic import plan_arithmetic
 
 PLACEHOLDER = "?"
 _SIGNS = "+-−"
@@ -231,3 +236,100 @@ class Unmasked:
 
     def get_line_filters(self):  # noqa: ANN201
         return [f for f in super().get_line_filters() if not isinstance(f, AnswerMask)]  # type: ignore[misc]
+
+
+def hidden_readings(question: Question) -> list[Question]:
+    """What the mask hides for an open question: its answer, and for a comparison (a prediction:
+    "closer to 1 or further?") the present value of each quantity it compares, as questions of
+    their own (``question_quantities``). A computed answer's inputs stay readable: "by what factor
+    did tr Cov fall?" is worked out from the value on the detail line."""
+    if not isinstance(question.expr, Comparison):
+        return [question]
+    return [replace(question, answer=name, expr=None, choices=None) for name in question_quantities(question)]
+
+
+class MaskedQuestions:
+    """The lesson app's side of the mask (mixed into :class:`tui.lesson_mode.LessonApp`, and so
+    into a class-mode follower): which questions are open, the forms of their answers read from
+    the simulation now, the mask rebuilt when the lesson position or the simulation changes, and
+    the arithmetic line shortened while it would work out an open or a later question's answer.
+
+    It reads the app's ``lesson``, ``index``, ``slide``, ``revealed`` and ``sim``.
+    """
+
+    answer_mask: AnswerMask = NO_MASK      # the open questions' answers, hidden
+    _mask_key: tuple | None = None
+    _later_key: tuple | None = None
+    _later_mask: AnswerMask = NO_MASK
+    lesson: Any
+    index: int
+    revealed: dict[int, str]
+    sim: Any
+    slide: Any
+
+    def lesson_arithmetic(self) -> str:
+        """The plan's arithmetic line for the slide, or, while it works out an open question's
+        answer (``= ? batches per epoch · ? × 300 epochs = 900 steps`` still gives it by a
+        division), only its inputs: the working shows once the question is answered."""
+        line = plan_arithmetic(self.sim)
+        if self.answer_mask.spans(line):
+            inputs = line.split(" → ", 1)[0]
+            return f"{inputs} → the arithmetic shows once the question is answered"
+        later = self.later_plan_mask()
+        if not later.spans(line):
+            return line
+        parts = line.split(ARITHMETIC_SEP)
+        if later.spans(parts[0]):
+            inputs = line.split(" → ", 1)[0]
+            return f"{inputs} → the arithmetic is worked out on a later slide"
+        return ARITHMETIC_SEP.join(p for p in parts if not later.spans(p)) + ARITHMETIC_SEP + "…"
+
+    def later_plan_mask(self) -> AnswerMask:
+        """The answers of the plan questions later slides will ask (:func:`later_plan_forms`)."""
+        key = (self.index, frozenset(self.revealed), id(self.sim), id(self.sim.plan))
+        if self._later_key != key:
+            self._later_key = key
+            self._later_mask = AnswerMask(later_plan_forms(self.lesson, self.index, self.sim, self.revealed))
+        return self._later_mask
+
+    def open_questions(self) -> list[int]:
+        """The current slide's questions not yet revealed (nor answered right)."""
+        if self.index < 0:
+            return []
+        return [i for i in range(len(self.slide.questions)) if i not in self.revealed]
+
+    def mask_forms(self) -> tuple[str, ...]:
+        """Every form of the open questions' answers, read from the simulation now: from the
+        lesson position and the engine state alone (the engine's ``screen_forms``, and the
+        panels' own short forms of the value: 40k on a plot's axis). A comparison's answer is
+        a word no panel writes; the numbers it compares are hidden instead (a prediction is
+        not read off the detail line)."""
+        forms: set[str] = set()
+        for i in self.open_questions():
+            for q in hidden_readings(self.slide.questions[i]):
+                shown = screen_forms(q, self.sim, self.lesson)
+                if shown:      # [] for yes/no and choices (no panel writes them) or not known
+                    forms.update(shown)
+                    forms.update(answer_forms(q.answer, answer_of(q, self.sim, self.lesson).value))
+        return tuple(sorted(forms))
+
+    def update_mask(self) -> None:
+        """Recompute the mask when the lesson position or the simulation changed; a new mask
+        repaints every panel at once (a mask change is a change of what the screen shows)."""
+        key = (self.index, frozenset(self.revealed), id(self.sim), self.sim.revision)
+        if key == self._mask_key:
+            return
+        self._mask_key = key
+        mask = AnswerMask(self.mask_forms())
+        if mask == self.answer_mask:
+            return
+        self.answer_mask = mask
+        for screen in self.screen_stack:
+            for widget in screen.walk_children(with_self=True):
+                widget.refresh()
+
+    def get_line_filters(self):  # noqa: ANN201
+        """Textual's filters for every rendered line, and the mask while a question is open."""
+        filters = list(super().get_line_filters())
+        mask = self.answer_mask
+        return filters + [mask] if mask.enabled else filters
