@@ -13,10 +13,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import ScenarioError, format_value
+from .errors import ScenarioError
 from .names import ACTIVATIONS, CLASSIFICATION_DATASETS, DATASETS, EPOCH_ENDS, OPTIMIZERS
 from .names import MODELS as _MODELS
 from .names import REGRESSION_DATASETS, SAMPLINGS, SCHEDULES
+from .toml_text import parse_toml, toml_value
 
 MODELS = ("auto",) + _MODELS
 
@@ -250,7 +251,7 @@ class Scenario:
         """The scenario as TOML text that :func:`from_toml` reads back to an equal scenario."""
         lines = ["# mbsim scenario"]
         for key, value in self.to_dict().items():
-            lines.append(f"{key} = {_toml_value(value)}")
+            lines.append(f"{key} = {toml_value(value)}")
         return "\n".join(lines) + "\n"
 
 
@@ -393,53 +394,6 @@ def from_mapping(data: dict[str, Any], base: Scenario = DEFAULT, source: str = "
 
 
 SCENARIO_MAX_BYTES = 1_000_000
-
-
-def toml_limit_problem(lines: list[str], exc: BaseException) -> tuple[int, str]:
-    """Where and why TOML that is valid but beyond a limit of Python's failed to load.
-
-    ``tomllib`` raises :class:`RecursionError` for arrays or inline tables nested some hundreds
-    deep, and :class:`ValueError` for an integer longer than ``sys.get_int_max_str_digits()``
-    (4300) digits. Returns the index in ``lines`` of the line at fault (the most deeply bracketed
-    line; the line with the long number) and what is wrong, in words for the author.
-    """
-    import sys
-
-    if isinstance(exc, RecursionError):
-        depth = [t.count("[") + t.count("{") for t in lines]
-        at = max(range(len(lines)), key=depth.__getitem__) if lines else 0
-        return at, "nests arrays or tables too deeply (some hundreds of levels)"
-    limit = sys.get_int_max_str_digits() or 4300
-    for i, text in enumerate(lines):
-        run = max((len(m.replace("_", "")) for m in _digit_runs(text)), default=0)
-        if run > limit:
-            return i, f"holds a number with {run:,} digits; at most {limit:,} are allowed"
-    return 0, f"holds a value beyond Python's limits ({str(exc).splitlines()[0][:80]})"
-
-
-def _digit_runs(text: str) -> list[str]:
-    import re
-
-    return re.findall(r"[0-9][0-9_]*", text)
-
-
-def parse_toml(text: str, source: str = "scenario file") -> dict[str, Any]:
-    """TOML text as a table; malformed TOML, TOML nested absurdly deep or a number beyond
-    Python's digit limit is one :class:`ScenarioError`."""
-    import tomllib  # only when a TOML text is read (startup imports no more than it needs)
-
-    text = text.removeprefix("\ufeff")
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(source, None, f"is not valid TOML ({exc})") from None
-    except RecursionError:
-        raise ScenarioError(source, None, "nests arrays or tables too deeply; a scenario file "
-                                          "is a flat list of key = value lines") from None
-    except ValueError as exc:  # an integer longer than Python's digit limit
-        lines = text.split("\n")
-        at, reason = toml_limit_problem(lines, exc)
-        raise ScenarioError(source, None, f"line {at + 1}: {reason}") from None
 
 
 def from_toml_text(text: str, source: str = "scenario file", base: Scenario = DEFAULT) -> Scenario:
@@ -605,16 +559,3 @@ def _check_float_range(
         bound = f"above {low:g}" if open_low else f"at least {low:g}"
         extra = f" (0 means {zero_means})" if zero_means else ""
         raise ScenarioError(key, value, f"must be a finite number {bound} and at most {high:g}{extra}")
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-        return f'"{escaped}"'
-    raise TypeError(f"cannot write {format_value(value)} to TOML")

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ScenarioError, format_value
-from ..scenario import (DEFAULT, FIELD_NAMES, LIVE_SETTINGS, Scenario, from_mapping, from_toml_text,
-                        load_preset, toml_limit_problem)
+from ..scenario import DEFAULT, FIELD_NAMES, LIVE_SETTINGS, Scenario, from_mapping, from_toml_text, load_preset
+from ..toml_text import toml_limit_problem
 from .asking import check_references, parse_claims, parse_questions
 from .conditions import parse_run
 from .model import (
