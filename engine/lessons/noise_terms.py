@@ -167,7 +167,7 @@ def _b_simple_target(result: Any) -> float:
 
 
 def _regimes(result: Any) -> int:
-    from ..lab import regime
+    from ..tradeoff import regime
 
     if result.fit is None:
         raise ValueError("the lab could not fit S = S_min + E_min / B")

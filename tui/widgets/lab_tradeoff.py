@@ -1,7 +1,7 @@
 """The lab's main picture: steps S against examples E to reach the target, log–log (plotext).
 
 * one point ``●`` per batch size (the medians of :class:`engine.lab.Point`), labelled with B;
-* the fitted hyperbola (S/S_min − 1)(E/E_min − 1) = 1 (:class:`engine.lab.Fit`), a line;
+* the fitted hyperbola (S/S_min − 1)(E/E_min − 1) = 1 (:class:`engine.tradeoff.Fit`), a line;
 * the three regimes of Shallue et al. 2018 named where they are on the curve: perfect scaling
   (B ≤ B_crit/4, the steep part near E = E_min), maximal data parallelism (B ≥ 4·B_crit, flat
   near S = S_min) and diminishing returns between, with the two borders marked ``┼``;
