@@ -345,3 +345,62 @@ def test_followers_follow_the_teachers_speed_and_landscape_parameters() -> None:
         data[field] = bad
         with pytest.raises(ProtocolError):
             read_state(json.loads(json.dumps(data)))
+
+
+def test_followers_count_the_loss_plot_x_axis_as_the_teacher_does() -> None:
+    """epochs-and-batches, slide 1 (N = 200, B = 5: 40 steps an epoch). The teacher runs 80 steps
+    and switches the loss plot's x axis (the palette's x_axis) to epochs, then to samples seen: a
+    follower's loss plot counts the same, so its training curve ends at 80 / 40 = 2 epochs, then
+    at 80 × 5 = 400 samples. A state whose x axis is not one of the three
+    is refused with a message; a state without one is the plot's default, steps."""
+    import json
+
+    import pytest
+
+    from mbsim.tui.classroom.protocol import ProtocolError
+
+    lesson = load_lesson("epochs-and-batches")
+    teacher = ClassApp(lesson, animate=False, fast=True)
+    texts: list[str] = []
+
+    async def teach() -> None:
+        async with teacher.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            teacher.sim.run_iterations(80 - teacher.sim.iteration)
+            for axis in ("epochs", "samples"):
+                teacher.action_x_axis(axis)
+                await pilot.pause()
+                teacher.publish()
+                texts.append(teacher.published_text)
+
+    asyncio.run(teach())
+    states = [read_state(read_server(t)) for t in texts]
+    assert [s.x_axis for s in states] == ["epochs", "samples"]
+    follower = FollowerApp(lesson, animate=False)
+
+    async def follow_it() -> None:
+        async with follower.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            assert follower.lossplot.x_axis == "steps"
+            for state, last_x in zip(states, (2.0, 400.0)):
+                await follower.apply_state(state)
+                await pilot.pause()
+                plot = follower.lossplot
+                assert follower.sim.iteration == 80
+                assert plot.x_axis == state.x_axis
+                assert plot.series["train"][0].max() == pytest.approx(last_x)
+
+    asyncio.run(follow_it())
+    for bad in ("iterations", "", 1, None, ["epochs"]):
+        data = read_server(texts[0])
+        data["x_axis"] = bad
+        with pytest.raises(ProtocolError, match="x axis"):
+            read_state(json.loads(json.dumps(data)))
+    data = read_server(texts[0])
+    del data["x_axis"]
+    assert read_state(data).x_axis == "steps"
+    # the protocol's names are the plot's (state.py imports no Textual, so it keeps its own copy)
+    from mbsim.tui.classroom.state import LOSS_X_AXES
+    from mbsim.tui.widgets._lossplot_axes import X_AXES
+
+    assert LOSS_X_AXES == X_AXES

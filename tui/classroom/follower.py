@@ -213,10 +213,13 @@ class FollowerApp(LessonApp):
             self.call_after_refresh(self.send_picture)
 
     def _follow_settings(self, state: FollowState) -> None:
-        """The teacher's speed (the header says it; a run here goes at it) and the landscape's two
-        parameters when the teacher chose them (ignored if this run has no such parameters)."""
+        """The teacher's speed (the header says it; a run here goes at it), what the loss plot's x
+        axis counts, and the landscape's two parameters when the teacher chose them (ignored if
+        this run has no such parameters)."""
         if self.speed != state.speed:
             self.speed = state.speed
+        if self.lossplot.x_axis != state.x_axis:
+            self.lossplot.set_x_axis(state.x_axis)
         pair = state.pair
         if pair is not None and self.sim is not None and max(pair) < self.sim.model.n_params:
             view = self.landscape

@@ -1,6 +1,7 @@
 """What a follower needs to show the teacher's screen, and the lesson it is sent.
 
-A :class:`FollowState` is small and exact: the slide, the panels, the view, the main run's
+A :class:`FollowState` is small and exact: the slide, the panels, the view (and the loss plot's
+x axis, the landscape's parameters, the speed), the main run's
 journal (:mod:`engine.journal`: the follower replays it with the same engine and reaches the
 same counters and losses to the last digit), the answers the teacher revealed, whether the class
 is locked to the teacher's screen and whether the teacher's run is running. It is sent whole
@@ -34,6 +35,9 @@ MAX_OPS = 4096
 MAX_PARAM_INDEX = 100_000
 #: A state without a speed: the app's default (tui.runloop.DEFAULT_SPEED; not imported, no Textual here).
 DEFAULT_SPEED = 10.0
+#: The loss plot's x axes (tui.widgets._lossplot_axes.X_AXES; not imported, no Textual here); a
+#: state without one: the plot's default, the first.
+LOSS_X_AXES = ("steps", "epochs", "samples")
 MAX_FILES = 16
 SCENARIO_LINE = re.compile(r"""^\s*scenario\s*=\s*["']([^"']+)["']""", re.MULTILINE)
 
@@ -73,15 +77,17 @@ class FollowState:
     questions: int = 0          # questions on the slide (a browser page's answer box)
     speed: float | None = DEFAULT_SPEED   # the teacher's speed, batches per second (None: "max")
     pair: tuple[int, int] | None = None   # the landscape's two parameters, when the teacher chose them
+    x_axis: str = LOSS_X_AXES[0]          # what the loss plot's x axis counts (LOSS_X_AXES)
 
     def same_as(self, other: FollowState | None) -> bool:
         """True when a follower would show the same (the sequence number and time aside)."""
         if other is None:
             return False
         return (self.slide, self.journal, self.locked, self.lens, self.phase, self.view, self.revealed,
-                self.running, self.status, self.questions, self.speed, self.pair) == (
+                self.running, self.status, self.questions, self.speed, self.pair, self.x_axis) == (
                     other.slide, other.journal, other.locked, other.lens, other.phase, other.view,
-                    other.revealed, other.running, other.status, other.questions, other.speed, other.pair)
+                    other.revealed, other.running, other.status, other.questions, other.speed, other.pair,
+                    other.x_axis)
 
     def encode(self) -> str:
         return dump({"t": "state", "seq": self.seq, "at": self.at, "slide": self.slide,
@@ -90,7 +96,8 @@ class FollowState:
                      "sim": self.journal.to_json(),
                      "revealed": {str(k): v for k, v in sorted(self.revealed.items())},
                      "running": self.running, "status": self.status, "questions": self.questions,
-                     "speed": self.speed, "pair": None if self.pair is None else list(self.pair)})
+                     "speed": self.speed, "pair": None if self.pair is None else list(self.pair),
+                     "x_axis": self.x_axis})
 
 
 def _speed(data: dict[str, Any]) -> float | None:
@@ -114,6 +121,14 @@ def _pair(data: dict[str, Any]) -> tuple[int, int] | None:
     if i == j:
         raise ProtocolError("the landscape's two parameters must differ")
     return i, j
+
+
+def _x_axis(data: dict[str, Any]) -> str:
+    """What the loss plot's x axis counts: one of :data:`LOSS_X_AXES`; absent: the first."""
+    value = data.get("x_axis", LOSS_X_AXES[0])
+    if not isinstance(value, str) or value not in LOSS_X_AXES:
+        raise ProtocolError(f"the state's loss plot x axis must be one of {', '.join(LOSS_X_AXES)}")
+    return value
 
 
 def _bool(data: dict[str, Any], key: str) -> bool:
@@ -182,7 +197,8 @@ def read_state(data: dict[str, Any]) -> FollowState:
     questions = _index(data.get("questions"), "the state's questions", MAX_QUESTIONS)
     return FollowState(seq, slide, journal, _bool(data, "locked"), _bool(data, "lens"), _bool(data, "phase"),
                        read_view(data.get("view")), revealed, _bool(data, "running"),
-                       clean_text(status, MAX_STATUS), float(at), questions, _speed(data), _pair(data))
+                       clean_text(status, MAX_STATUS), float(at), questions, _speed(data), _pair(data),
+                       _x_axis(data))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ What it adds to a lesson:
 * every run it shows is recorded from its start (:func:`engine.journal.recorder`), and so are
   the ticks of a view it opens (:class:`engine.journal.TickRecorder`); every
   :data:`~tui.classroom.server.PUBLISH_INTERVAL` seconds the :class:`FollowState` (slide,
-  panels, view, the run's journal, the revealed answers, lock) is published to the followers
-  when it changed;
+  panels, view, the loss plot's x axis, the run's journal, the revealed answers, lock) is
+  published to the followers when it changed;
 * the lesson panel's hint starts with the join address and the number of students; an open
   question shows ``answered A/S · correct C`` and the most common wrong answers (the room's
   tally, :class:`tui.classroom.room.Tally`);
@@ -116,7 +116,7 @@ class ClassApp(LessonApp):
                            bool(self.lens.display), bool(self.phase_view.display), self.view_state(),
                            revealed, bool(self.running or self._lesson_run), clean_text(self.status, 200),
                            time.time(), len(self.slide.questions) if self.index >= 0 else 0,
-                           self.speed, self._landscape_pair())
+                           self.speed, self._landscape_pair(), self.lossplot.x_axis)
 
     def _landscape_pair(self) -> tuple[int, int] | None:
         """The two parameters of the landscape when the teacher chose them (palette), else None."""
