@@ -259,3 +259,77 @@ ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b
 def screen_text(data: bytes) -> str:
     """The text in a stream of terminal bytes, escape sequences removed (for "has X appeared")."""
     return ANSI.sub(b"", data).decode("utf-8", "replace")
+
+
+@dataclass
+class Offered:
+    """A file the app offered and the browser downloaded: the response's status, headers
+    (lower-case names) and text, and how many offers it took (see :func:`download_screenshot`)."""
+
+    status: int
+    headers: dict[str, str]
+    text: str
+    attempts: int
+
+
+#: Seconds without screen bytes after which a tab's app counts as idle (nothing left to draw).
+QUIET = 0.5
+
+
+async def download_screenshot(ws, client, base_url: str, *, attempts: int = 3) -> Offered:  # noqa: ANN001
+    """Press ``S`` in the tab ``ws`` (an aiohttp websocket opened as textual.js does), wait for the
+    app's offer (``deliver_file_start``), then for the app to be idle (no screen bytes for
+    :data:`QUIET` s), and download ``/download/KEY``.
+
+    textual-serve's download manager asks the app for each chunk and waits
+    ``DOWNLOAD_TIMEOUT`` (4 s) for it; when none comes (the app's process starved of CPU on a
+    loaded machine) it ends the response early, with part of the file or none of it, and the key
+    is spent. A 200 whose body is not a whole SVG is therefore asked for again with a new ``S``
+    (a screenshot changes nothing the tests look at), at most ``attempts`` offers, and then the
+    test fails saying so. Any other status is returned as it came, for the test to judge."""
+    import asyncio
+
+    import aiohttp
+
+    offers: asyncio.Queue[str] = asyncio.Queue()
+    last_bytes = [time.monotonic()]
+
+    async def read() -> None:
+        while True:
+            msg = await ws.receive()
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                last_bytes[0] = time.monotonic()
+            elif msg.type == aiohttp.WSMsgType.TEXT:
+                kind, *rest = json.loads(msg.data)
+                if kind == "deliver_file_start" and rest:
+                    offers.put_nowait(rest[0])
+            else:
+                offers.put_nowait("")    # the tab closed or failed: no offer will come
+                return
+
+    reader = asyncio.ensure_future(read())
+    short: list[int] = []
+    try:
+        for attempt in range(1, attempts + 1):
+            await ws.send_json(["stdin", "S"])
+            key = await asyncio.wait_for(offers.get(), HANG_GUARD)
+            assert key, "the tab closed before the app offered its screenshot"
+            end = time.monotonic() + HANG_GUARD
+            while time.monotonic() - last_bytes[0] < QUIET and time.monotonic() < end:
+                await asyncio.sleep(QUIET / 5)
+            async with client.get(base_url.rstrip("/") + f"/download/{key}") as response:
+                text = await response.text()
+                headers = {k.lower(): v for k, v in response.headers.items()}
+                if response.status != 200 or text.rstrip().endswith("</svg>"):
+                    return Offered(response.status, headers, text, attempt)
+            short.append(len(text))
+    finally:
+        reader.cancel()
+        try:
+            await reader
+        except (asyncio.CancelledError, Exception):  # noqa: BLE001 - the reader's end is not the test
+            pass
+    raise AssertionError(
+        f"the screenshot's download came back incomplete {attempts} times ({short} characters; a whole "
+        "SVG ends with </svg>): textual-serve's download manager gives up when the app sends no chunk "
+        "within 4 s, so the app's process was starved of CPU each time")

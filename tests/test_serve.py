@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import os
 import re
 import socket
@@ -21,8 +20,8 @@ import aiohttp
 import pytest
 
 from mbsim.engine.lessons import builtin_text
-from serve_helpers import (ROOT, alive, descendants, free_port, parent_of, quit_packet,
-                           start_server, wait_until)
+from serve_helpers import (ROOT, alive, descendants, download_screenshot, free_port, parent_of,
+                           quit_packet, start_server, wait_until)
 from mbsim.tui.cli import main
 from mbsim.tui.cli import serve as serve_cmd
 from mbsim.tui.cli.options import normalize_argv
@@ -329,20 +328,13 @@ async def test_keys_sent_over_the_websocket_reach_the_app_and_S_offers_the_svg()
                 await ws.send_json(["stdin", "n"])
                 msg = await ws.receive(timeout=120)
                 assert msg.type == aiohttp.WSMsgType.BINARY, msg
-            await ws.send_json(["stdin", "S"])
-            while True:  # screen bytes, then the offer (a JSON text message)
-                msg = await ws.receive(timeout=120)
-                assert msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), msg
-                if msg.type == aiohttp.WSMsgType.TEXT:
-                    kind, key = json.loads(msg.data)
-                    if kind == "deliver_file_start":
-                        break
-            async with client.get(server.url.rstrip("/") + f"/download/{key}") as response:
-                assert response.status == 200
-                assert response.headers["Content-Type"] == "image/svg+xml; charset=utf-8"
-                disposition = response.headers["Content-Disposition"]
-                assert re.fullmatch(r'attachment; filename="mbsim-[\d-]+\.svg"', disposition)
-                svg = await response.text()
+            # S: screen bytes, then the offer (a JSON text message), then the download
+            offered = await download_screenshot(ws, client, server.url)
+            assert offered.status == 200
+            assert offered.headers["content-type"] == "image/svg+xml; charset=utf-8"
+            disposition = offered.headers["content-disposition"]
+            assert re.fullmatch(r'attachment; filename="mbsim-[\d-]+\.svg"', disposition)
+            svg = offered.text
             await ws.close()
     finally:
         assert server.stop() == 0

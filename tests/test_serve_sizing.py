@@ -6,8 +6,6 @@ quickly. The load figures (burst, key latency) are bench/serve_load.py's; nothin
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import signal
 import sys
@@ -16,7 +14,7 @@ from pathlib import Path
 import aiohttp
 
 from mbsim.engine import Scenario, Simulation
-from serve_helpers import HANG_GUARD, alive, parent_of, start_server, wait_until
+from serve_helpers import HANG_GUARD, alive, download_screenshot, parent_of, start_server, wait_until
 from test_serve import counters_in_svg, open_session
 from test_serve_hostile import STUBBORN, InProcessServer
 from mbsim.tui import serve_sizing, webserve
@@ -167,22 +165,10 @@ async def screenshot_counters_after(url: str, keys: str) -> dict[str, str]:
             await ws.send_json(["stdin", key])
             msg = await ws.receive(timeout=HANG_GUARD)
             assert msg.type == aiohttp.WSMsgType.BINARY, msg
-        await ws.send_json(["stdin", "S"])
-
-        async def offered() -> str:
-            while True:
-                msg = await ws.receive()
-                assert msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), msg
-                if msg.type == aiohttp.WSMsgType.TEXT:
-                    kind, key = json.loads(msg.data)
-                    if kind == "deliver_file_start":
-                        return key
-
-        key = await asyncio.wait_for(offered(), HANG_GUARD)
-        async with client.get(url.rstrip("/") + f"/download/{key}") as response:
-            svg = await response.text()
+        offered = await download_screenshot(ws, client, url)
+        assert offered.status == 200, offered
         await ws.close()
-    return counters_in_svg(svg)
+    return counters_in_svg(offered.text)
 
 
 async def test_a_forked_session_is_the_app_as_a_started_one_is():
@@ -197,3 +183,40 @@ async def test_a_forked_session_is_the_app_as_a_started_one_is():
             found[fork] = await screenshot_counters_after(f"http://127.0.0.1:{served.port}/", "nnn")
     assert found[True] == found[False] == {"Epoch": "1/1000", "Batch": "3/40", "Iteration": "3",
                                            "Step": "3", "Samples": "15"}
+
+
+async def test_a_screenshot_download_cut_short_is_offered_again(monkeypatch):
+    """textual-serve ends a download early, the key spent, when the app sends no chunk within
+    4 s (a loaded machine). The tests' helper asks again with a new S: here the first download
+    is cut as that timeout cuts it (no chunk: an empty body), the second is whole; and when every
+    one is cut the test fails saying why."""
+    import pytest
+    from textual_serve.download_manager import DownloadManager
+
+    original = DownloadManager.download
+    keys: list[str] = []
+    cut = {"first": True, "all": False}
+
+    async def download(self, key):  # noqa: ANN001
+        keys.append(key)
+        if cut["all"] or (cut["first"] and len(keys) == 1):
+            del self._active_downloads[key]      # as DownloadManager.download on a timeout
+            return
+        async for chunk in original(self, key):
+            yield chunk
+
+    monkeypatch.setattr(DownloadManager, "download", download)
+    config = webserve.ServeConfig(argv=[sys.executable, "-m", "mbsim"], max_sessions=1,
+                                  log=lambda line: None, fork_server=True)
+    async with InProcessServer(config) as served:
+        url = f"http://127.0.0.1:{served.port}/"
+        async with aiohttp.ClientSession() as client:
+            ws = await open_session(url, client, cols=120, rows=40)
+            offered = await download_screenshot(ws, client, url)
+            assert offered.status == 200 and offered.attempts == 2
+            assert len(set(keys)) == 2                   # each offer its own single-use key
+            assert counters_in_svg(offered.text)["Batch"] == "0/40"
+            cut["all"] = True
+            with pytest.raises(AssertionError, match=r"incomplete 2 times \(\[0, 0\] characters"):
+                await download_screenshot(ws, client, url, attempts=2)
+            await ws.close()
