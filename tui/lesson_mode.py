@@ -516,16 +516,18 @@ class LessonApp(MaskedQuestions, MbsimApp):
         self.show_lesson_state()
 
     # ------------------------------------------------------------------------------------------
+    def question_lines(self) -> tuple[QuestionLine, ...]:
+        """The slide's questions as the panel shows them: asked, revealed answer, verdict."""
+        return tuple(QuestionLine(q.ask, self.revealed.get(i, ""), self.verdicts.get(i, ""), i in self.revealed)
+                     for i, q in enumerate(self.slide.questions))
+
     def show_lesson_state(self) -> None:
         """The panel's lines under the prose: the arithmetic, the questions, what to press."""
         if self.index < 0:
             return
         self.update_mask()
         slide = self.slide
-        questions = tuple(
-            QuestionLine(q.ask, self.revealed.get(i, ""), self.verdicts.get(i, ""), i in self.revealed)
-            for i, q in enumerate(slide.questions)
-        )
+        questions = self.question_lines()
         k, n = self.index + 1, len(self.lesson.slides)
         hint: list[str] = [f"Slide {k}/{n}", "PgDn/. next" if k < n else "last slide"]
         if k > 1:

@@ -25,7 +25,6 @@ import gzip
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input
 
@@ -40,7 +39,6 @@ from ..screens.cloud import CloudScreen
 from ..screens.compare import CompareScreen
 from ..screens.help import HelpScreen
 from ..screens.lab import LabScreen
-from ..widgets.lesson_panel import QuestionLine
 from .protocol import (
     MAX_SERVER_MESSAGE, JoinAddress, ProtocolError, Verdict, answer_message, join_message, read_server, read_verdict,
 )
@@ -323,8 +321,7 @@ class FollowerApp(LessonApp):
             return
         self.update_mask()
         slide = self.slide
-        questions = tuple(QuestionLine(q.ask, self.revealed.get(i, ""), self.verdicts.get(i, ""), i in self.revealed)
-                          for i, q in enumerate(slide.questions))
+        questions = self.question_lines()
         k, n = self.index + 1, len(self.lesson.slides)
         who = f"{visible(self.student)} · " if self.student else ""
         if self.ended:
