@@ -138,6 +138,31 @@ def _output_error(path: str, err: OSError) -> OutputError:
 
 
 @contextmanager
+def _closed_after(raw: TextIO, p: str, *, sync: bool) -> Iterator[_Guarded]:
+    """``raw`` as a :class:`_Guarded` stream for the block, then flushed (``sync``: and fsynced)
+    and closed, an OS error one :class:`OutputError`; when the block fails, closed quietly."""
+    try:
+        stream = _Guarded(raw, p)
+        yield stream
+        stream.flush()
+        if sync:
+            try:
+                os.fsync(raw.fileno())
+            except OSError as err:
+                raise _output_error(p, err) from None
+    except BaseException:
+        try:  # closing flushes again; the error that matters is already on its way
+            raw.close()
+        except OSError:
+            pass
+        raise
+    try:
+        raw.close()
+    except OSError as err:
+        raise _output_error(p, err) from None
+
+
+@contextmanager
 def atomic_writer(path: str | Path) -> Iterator[TextIO]:
     """Open a text stream for ``path``: a regular file is replaced when the block ends normally
     (temp file + rename); an existing character device or FIFO is written to directly.
@@ -162,24 +187,8 @@ def atomic_writer(path: str | Path) -> Iterator[TextIO]:
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         raw = os.fdopen(fd, "w", encoding="utf-8", newline="")
-        try:
-            stream = _Guarded(raw, p)
+        with _closed_after(raw, p, sync=True) as stream:
             yield stream  # type: ignore[misc]
-            stream.flush()
-            try:
-                os.fsync(raw.fileno())
-            except OSError as err:
-                raise _output_error(p, err) from None
-        except BaseException:
-            try:  # closing flushes again; the error that matters is already on its way
-                raw.close()
-            except OSError:
-                pass
-            raise
-        try:
-            raw.close()
-        except OSError as err:
-            raise _output_error(p, err) from None
         try:
             os.replace(tmp, target)
         except OSError as err:
@@ -213,20 +222,8 @@ def _direct_stream(p: str) -> Iterator[_Guarded]:
     flags = fcntl.fcntl(fd, fcntl.F_GETFL)
     fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
     raw = os.fdopen(fd, "w", encoding="utf-8", newline="")
-    try:
-        stream = _Guarded(raw, p)
+    with _closed_after(raw, p, sync=False) as stream:
         yield stream
-        stream.flush()
-    except BaseException:
-        try:  # closing flushes again; the error that matters is already on its way
-            raw.close()
-        except OSError:
-            pass
-        raise
-    try:
-        raw.close()
-    except OSError as err:
-        raise _output_error(p, err) from None
 
 
 def create_exclusive(path: str | Path, *, binary: bool = False) -> TextIO | BinaryIO:
