@@ -22,7 +22,8 @@ from textual.screen import ModalScreen
 
 from mbsim.engine.scenario import presets
 
-X_AXES = ("steps", "epochs", "samples")
+from .widgets._lossplot_axes import X_AXES
+
 X_AXIS_HELP = {
     "steps": "count the loss plot's x axis in optimizer steps",
     "epochs": "count the loss plot's x axis in epochs",
