@@ -38,6 +38,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .alignment import ALIGNMENTS
 from .errors import ScenarioError
 from .rules import EvalPolicy
 from .scenario import FIELD_NAMES, LIVE_SETTINGS, Scenario, from_mapping
@@ -399,7 +400,6 @@ class Follower:
 #: ``align`` from then on), ``["c", {settings}]`` a live change of every run.
 TICK_OPS = ("t", "e", "b", "g", "r", "c")
 MAX_TICKS = 10_000_000
-ALIGN_NAMES = ("epochs", "samples", "steps")
 
 
 class TickRecorder:
@@ -495,8 +495,8 @@ def check_tick_ops(raw: Any) -> tuple[tuple[Any, ...], ...]:
                 raise JournalError(f"{what} is [{kind!r}, n]")
             out.append((kind, _int(op[1], f"{what}'s count", 0 if kind == "g" else 1, MAX_TICKS)))
         elif kind == "r":
-            if len(op) != 2 or op[1] not in ALIGN_NAMES:
-                raise JournalError(f"{what} is ['r', one of {', '.join(ALIGN_NAMES)}]")
+            if len(op) != 2 or op[1] not in ALIGNMENTS:
+                raise JournalError(f"{what} is ['r', one of {', '.join(ALIGNMENTS)}]")
             out.append(("r", op[1]))
         else:
             if len(op) != 2 or not isinstance(op[1], dict) or not op[1]:
