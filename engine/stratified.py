@@ -144,11 +144,13 @@ class StratifiedSampler(Sampler):
         if n_classes <= FEW_CLASSES:
             # every row holds n_c places of class c: their flat places, in order, row by row, are
             # class c's places in π's order (what the stable sort by class gives), found directly
+            # (a boolean mask assignment: the places in row-major order, without the index
+            # arrays and the copy of the strided values that np.put makes)
             marker = np.flatnonzero(codes == n_classes)      # the marker N, one per row
             batch = self._batches(marker - offsets, rows)
             first = 0
             for c, count in enumerate(self.class_counts.tolist()):
-                np.put(key, np.flatnonzero(codes == c), batch[:, first:first + count], mode="clip")
+                key[codes == c] = batch[:, first:first + count].reshape(-1)
                 first += count
             key.reshape(-1)[marker] = batch[:, n]
         else:
