@@ -122,3 +122,23 @@ def test_full_batch_gradient_is_loss_and_grads() -> None:
     np.testing.assert_allclose(got, want, rtol=1e-11)
     assert np.array_equal(full_batch_gradient(model, p, X[:1000], y[:1000]),
                           model.loss_and_grad(p, X[:1000], y[:1000])[1])
+
+
+def test_the_app_estimate_follows_the_pieces() -> None:
+    # engine.memory's constants are the code's (it imports no NumPy), and the main screen's
+    # readings at N = 10⁶ for xor-mlp no longer count N × P per-sample gradients (528 MB)
+    import mbsim.engine.chunks as chunks
+    import mbsim.engine.noise as noise
+    from mbsim.engine import memory
+    from mbsim.engine.scenario import load_preset
+
+    assert memory.NOISE_CHUNK == noise.NOISE_CHUNK and memory.PASS_ELEMENTS == mlp_module.PASS_ELEMENTS
+    assert memory.CHUNK_ELEMENTS == chunks.CHUNK_ELEMENTS
+    e = memory.estimate_view("main", load_preset("xor-mlp").replace(samples=10**6, batch_size=32))
+    assert e.parts["readings"] < 150 * 2**20
+    # and it still bounds what the readings measure: the noise readout and the full gradient
+    model = MLPModel("bce", 2, 8, "tanh")
+    X, y, p = _data(model, 1_000_000)
+    measured = max(_peak(lambda: model_noise_report(model, p, X, y, 32, np.arange(32))),
+                   _peak(lambda: full_batch_gradient(model, p, X, y)))
+    assert measured <= e.parts["readings"]
