@@ -6,7 +6,7 @@ in turn: the lens (l), the phase view (d), compare (c), the noise cloud (k) and 
 The figure is the process's peak resident memory (VmHWM of /proc/self/status), with the data
 arrays of the scenario stated apart (DESIGN.md's budget: ≤ 150 MB a session, the data aside).
 
-    python bench/session.py [--seconds 2] [--cases worked,xor,10k,50k,1m] [--no-lab]
+    python bench/session.py [--seconds 2] [--cases worked,xor,10k,50k,1m,xor-mlp/1000000/32] [--no-lab]
 
 Prints a table; asserts nothing (the memory bound is asserted by tests/test_memory*.py with
 tracemalloc, which does not depend on the machine).
@@ -36,6 +36,16 @@ CASES: dict[str, tuple[str, dict, str | None]] = {
     "50k": ("N = 50,000, B = 64", {"samples": 50_000, "batch_size": 64}, None),
     "1m": ("N = 1,000,000, B = 32", {"samples": 1_000_000, "batch_size": 32}, None),
 }
+
+
+
+def case_of(name: str) -> tuple[str, dict, str | None]:
+    """A case by name, or written PRESET/N/B (e.g. ``xor-mlp/1000000/32``)."""
+    if name in CASES:
+        return CASES[name]
+    preset, n, b = name.split("/")
+    return (f"{preset}, N = {int(n):,}, B = {int(b)}", {"samples": int(n), "batch_size": int(b)}, preset)
+
 
 #: (key to open, key to close, what) for each view, in the order opened
 VIEWS = [("l", "l", "lens"), ("d", "d", "phase"), ("c", "escape", "compare"),
@@ -67,7 +77,7 @@ async def session(case: str, seconds: float, lab: bool) -> dict:
     from mbsim.engine.scenario import DEFAULT, load_preset
     from mbsim.tui.app import MbsimApp
 
-    label, changes, preset = CASES[case]
+    label, changes, preset = case_of(case)
     base = load_preset(preset) if preset else DEFAULT
     scenario = base.replace(**changes).validate() if changes else base
     sim = Simulation(scenario, eval_policy=TUI_POLICY)
@@ -117,7 +127,7 @@ def child(case: str, seconds: float, lab: bool) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="time in each view (default 2)")
-    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated: " + ",".join(CASES))
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated: " + ",".join(CASES) + " or PRESET/N/B")
     parser.add_argument("--no-lab", dest="lab", action="store_false", help="do not open the lab")
     parser.add_argument("--views", default=",".join(v[2] for v in VIEWS),
                         help="comma-separated views to open after the main screen (default: all)")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .chunks import CHUNK_ELEMENTS
 from .models import LinearModel, Model
 
 
@@ -183,6 +184,23 @@ def loss_grid(model: Model, X: np.ndarray, y: np.ndarray, params: np.ndarray, i:
     return Grid(i, j, np.asarray(xs, float), np.asarray(ys, float), values)
 
 
+def full_batch_gradient(model: Model, theta: np.ndarray, X: np.ndarray, y: np.ndarray,
+                        elements: int = CHUNK_ELEMENTS) -> np.ndarray:
+    """∇L(θ) over (X, y) as ``model.loss_and_grad`` gives it; over more samples than a piece
+    of ``elements`` working floats (the MLP: H + 1 a sample) the gradients of pieces of rows,
+    each weighted by its share n_c/N and added: G = Σ_c (n_c/N) G_c (the same sum in another
+    order: a few units in the last place), so a full-batch step's (N, H) arrays are never held."""
+    n = X.shape[0]
+    rows = max(64, int(elements) // max(1, int(getattr(model, "many_floats", 1))))
+    if n <= rows:
+        return model.loss_and_grad(theta, X, y)[1]
+    total = np.zeros(theta.shape[0], dtype=np.float64)
+    for a in range(0, n, rows):
+        b = min(n, a + rows)
+        total += model.loss_and_grad(theta, X[a:b], y[a:b])[1] * ((b - a) / n)
+    return total
+
+
 def gd_path(model: Model, X: np.ndarray, y: np.ndarray, start: np.ndarray, lr: float, steps: int,
             tol: float = 1e-7, budget: float = 2e7) -> np.ndarray:
     """Full-batch gradient descent θ ← θ − lr·∇L(θ) from ``start``: (k + 1, P).
@@ -196,7 +214,7 @@ def gd_path(model: Model, X: np.ndarray, y: np.ndarray, start: np.ndarray, lr: f
     theta = path[0]
     with np.errstate(all="ignore"):
         for _ in range(steps):
-            _, g = model.loss_and_grad(theta, X, y)
+            g = full_batch_gradient(model, theta, X, y)
             new = theta - lr * g
             if not np.all(np.isfinite(new)):
                 break

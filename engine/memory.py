@@ -45,6 +45,8 @@ EVAL_CHUNK = 1 << 20              # engine.target
 AHEAD_ELEMENTS = 1 << 20          # engine.orders
 AHEAD_PASSES = 8
 CHUNK_ELEMENTS = 1 << 19          # engine.chunks
+NOISE_CHUNK = 1 << 19             # engine.noise (the readout's per-sample gradients, a piece)
+PASS_ELEMENTS = 1 << 19           # engine.models.mlp (a pass over the data: hidden units a piece)
 BAND_EVAL_FLOATS = 1 << 19        # engine.band (rows of a band evaluation, engine.chunks)
 CHECKPOINT_NUMBERS = 8_000_000    # engine.ensemble._CHECKPOINT_BUDGET
 HISTORY_BYTES = 8 * MB            # a lone run's History (32,768 rows) and its checkpoints' vectors
@@ -223,10 +225,13 @@ def add_runs(e: Estimate, s: Shape, k: int, *, record: bool, evaluate: bool = Tr
 
 def add_full_data_readings(e: Estimate, s: Shape) -> None:
     """What the main screen reads over the whole data (engine.readings, engine.landscape,
-    engine.lens, engine.noise): the per-sample gradients of the noise readout (N × P, twice),
-    full-batch GD's forward and backward passes, the landscape's and the lens's pieces."""
-    per_sample = 3 * s.n * s.p * FLOAT
-    gd = s.n * (6 + 5 * s.hidden + s.d) * FLOAT
+    engine.lens, engine.noise): the noise readout's per-sample gradients (pieces of
+    NOISE_CHUNK numbers, the piece and its centred copy), full-batch GD's forward and backward
+    passes (the MLP's in pieces of PASS_ELEMENTS hidden units; the outputs and residuals, a
+    few floats a sample), the landscape's and the lens's pieces."""
+    per_sample = 3 * min(s.n * s.p, NOISE_CHUNK) * FLOAT
+    rows = min(s.n, max(64, PASS_ELEMENTS // max(1, s.hidden))) if s.hidden else s.n
+    gd = (rows * (6 + 5 * s.hidden + s.d) + (6 * s.n if s.hidden else 0)) * FLOAT
     pieces = 3 * 3 * CHUNK_ELEMENTS * FLOAT        # a piece's arrays, up to three computations at once
     least_squares = 3 * s.n * (s.d + 1) * FLOAT if not s.hidden else 0
     e.add("readings", max(per_sample, gd, least_squares) + pieces + 4 * s.n * FLOAT)

@@ -74,13 +74,13 @@ class RunReadings:
 
         The batch gradient is that of the batch in progress, or else of the last batch done.
         """
-        from .noise import noise_report
+        from .noise import model_noise_report
 
         with np.errstate(all="ignore"):   # after a divergence θ may be finite but huge: ∞ is the answer
-            grads = self.model.per_sample_grads(self.params, self.data.X, self.data.y)
             batch = self.current_batch()
-            return noise_report(grads, self.scenario.batch_size * self.scenario.accumulate,
-                                batch if len(batch) else None)
+            return model_noise_report(self.model, self.params, self.data.X, self.data.y,
+                                      self.scenario.batch_size * self.scenario.accumulate,
+                                      batch if len(batch) else None)
 
     def reference_path(self, max_steps: int = 2000) -> np.ndarray:
         """Full-batch GD from the same start with the same learning rate, one update per epoch

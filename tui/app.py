@@ -26,7 +26,7 @@ from mbsim.engine.errors import visible
 
 from .commands import MbsimCommands
 from .live import LiveActions
-from .memory_views import cloud_runs, view_refusal
+from .memory_views import cloud_runs, give_back_freed_memory, view_refusal
 from .messages import RunStateChanged, SimulationChanged
 from .runloop import (CHUNK_TIME, DEFAULT_SPEED, EVAL_POLICY, FRAME_INTERVAL, MIN_SPEED, SLICE,  # noqa: F401
                       SPEEDS, RunLoop, parse_speed)
@@ -111,6 +111,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         """``animate=False`` turns the reshuffle animation off and ``throttle=False`` draws the
         plots on every change (both for tests and snapshots, which must not depend on timing)."""
         super().__init__()
+        give_back_freed_memory()       # a closed view's arrays go back to the system (memory_views)
         enable_partial_line_updates()  # send only the changed cells of partly refreshed lines
         self.animate = animate
         self.throttle = throttle

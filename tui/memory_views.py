@@ -14,6 +14,8 @@ Two limits:
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 from typing import Any
 
@@ -23,6 +25,44 @@ from mbsim.engine.memory import (BUDGET_VARIABLE, BudgetError, budget, estimate_
 #: What one view's own runs may hold in a session (their orders, working arrays, band): with
 #: the process (~70 MB) and the main screen's run, DESIGN.md's 150 MB.
 VIEW_BYTES = 96 << 20
+
+
+#: glibc's mallopt parameters (malloc.h): M_TRIM_THRESHOLD, M_MMAP_THRESHOLD.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+#: Blocks at least this large are mapped on their own and unmapped when freed.
+MMAP_THRESHOLD = 256 << 10
+_malloc_tuned: bool | None = None
+
+
+def give_back_freed_memory() -> bool:
+    """Make freed arrays go back to the system (glibc; elsewhere nothing is done): True when set.
+
+    glibc maps a block of 128 KiB or more on its own and unmaps it when it is freed, but the
+    first time such a block is freed it raises that threshold to the block's size (up to
+    32 MiB): after one array of N floats at N = 10⁶ (8 MB) is freed, every later array up to
+    that size comes from the heap, where a freed array stays resident behind the ones allocated
+    after it. A session that reads the whole data set in pieces then holds its peak for good
+    (measured, N = 10⁶, bench/session.py: 157 MB resident after the main screen instead of
+    102). Fixing the threshold (mallopt turns the adjustment off) keeps arrays of 256 KiB and
+    more mapped, so closing a view returns its arrays; smaller blocks are unchanged.
+    ``MALLOC_MMAP_THRESHOLD_`` set in the environment is left as the user set it.
+    """
+    global _malloc_tuned
+    if _malloc_tuned is not None:
+        return _malloc_tuned
+    _malloc_tuned = False
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_") is not None:
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    _malloc_tuned = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    if _malloc_tuned:
+        mallopt(_M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD)   # a freed heap top goes back soon too
+    return _malloc_tuned
 
 
 def machine_budget() -> tuple[int, str]:

@@ -10,6 +10,17 @@ from .elementwise import _ACT, _DACT, _bce_runs, _dot_rows, bce_dout, mse_dout
 # The batched mlp forward pass (losses_many) works in chunks of parameter vectors so that its
 # (chunk, H, n) hidden activations stay below this many float64 numbers (~16 MB).
 _MANY_CHUNK_ELEMENTS = 2_000_000
+#: A pass over many samples (the whole data set: the loss, the full gradient, the noise
+#: readout's pieces) forms the hidden layer for at most this many (sample, unit) pairs at once:
+#: at N = 10⁶ and H = 8 the one (N, H) array was 64 MB, several of them at once. Up to this
+#: size the one-array computation is used as before.
+PASS_ELEMENTS = 1 << 19
+
+
+def _pass_rows(hidden: int) -> int:
+    """Samples per piece of a pass (a multiple of 64: the same BLAS kernels for the rows)."""
+    rows = max(64, PASS_ELEMENTS // max(1, hidden))
+    return rows - rows % 64
 
 
 
@@ -77,7 +88,14 @@ class MLPModel(Model):
         return self._act(a)
 
     def forward(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """out = h W2ᵀ + b2, shape (n,)."""
+        """out = h W2ᵀ + b2, shape (n,); over many samples in pieces of rows (a row's output
+        is its own: the pieces hold the whole's numbers, tests/test_memory_readings.py)."""
+        n, rows = X.shape[0], _pass_rows(self.hidden)
+        if n > rows:
+            out = np.empty(n, dtype=np.float64)
+            for a in range(0, n, rows):
+                out[a:a + rows] = self.forward(params, X[a:a + rows])
+            return out
         h = self._hidden(params, X)
         out = h @ params[self._b1_end : self._w2_end]
         out += params[-1]
@@ -132,8 +150,17 @@ class MLPModel(Model):
         return grads
 
     def batch_grad(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """∇W1 = Δᵀ X / n, ∇b1 = Σ Δ / n, ∇W2 = δᵀ h / n, ∇b2 = Σ δ / n."""
-        n = X.shape[0]
+        """∇W1 = Δᵀ X / n, ∇b1 = Σ Δ / n, ∇W2 = δᵀ h / n, ∇b2 = Σ δ / n; over many samples
+        the sums of pieces of rows added (the same sums in another order: a few units in the
+        last place)."""
+        n, rows = X.shape[0], _pass_rows(self.hidden)
+        if n > rows:
+            total = np.zeros(self.n_params, dtype=np.float64)
+            for a in range(0, n, rows):
+                b = min(n, a + rows)
+                total += self.batch_grad(params, X[a:b], y[a:b]) * (b - a)
+            total /= n
+            return total
         delta, h, dA = self._backward_delta(params, X, y)
         grad = np.empty(self.n_params, dtype=np.float64)
         grad[: self._w1_end] = (dA.T @ X).ravel()
@@ -203,6 +230,14 @@ class MLPModel(Model):
         return r
 
     def _forward_shared_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
+        k, n = params_runs.shape[0], X.shape[0]
+        rows = max(64, _pass_rows(self.hidden) // max(1, k))
+        rows -= rows % 64
+        if n > rows:                  # K runs over many samples: pieces of rows (see forward)
+            out = np.empty((k, n), dtype=np.float64)
+            for a in range(0, n, rows):
+                out[:, a:a + rows] = self._forward_shared_runs(params_runs, X[a:a + rows])
+            return out
         h = self._hidden_runs(params_runs, X)
         out = np.matmul(h, params_runs[:, self._b1_end : self._w2_end, None])[:, :, 0]
         out += params_runs[:, -1:]
