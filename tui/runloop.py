@@ -46,7 +46,7 @@ MIN_SPEED = SPEEDS[0]
 DEFAULT_SPEED = 10
 FRAME_INTERVAL = 1 / 20
 PLOT_INTERVALS = {            # seconds between two draws of a plot: (at a set speed, flat out)
-    "landscape": (0.25, 0.5),
+    "landscape": (0.5, 0.5),    # as its own DRAW_THROTTLE: a draw it refused came by a timer, off-frame
     "lossplot": (0.5, 1.0),   # the costliest on the wire and in time; a history changes slowly
     "lens": (0.25, 0.5),
 }
