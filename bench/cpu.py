@@ -28,6 +28,7 @@ import signal
 import statistics
 import struct
 import sys
+import tempfile
 import termios
 import threading
 import time
@@ -45,6 +46,18 @@ CASES = (
 )
 
 
+def import_dir(root: Path) -> Path:
+    """A folder whose ``mbsim`` is ``root`` (a symlink): first on the child's PYTHONPATH, so
+    ``python -m mbsim`` runs that checkout's code whatever checkout is installed (an editable
+    install's finder comes after the path's)."""
+    d = Path(tempfile.gettempdir()) / f"mbsim-bench-{os.getpid()}-{abs(hash(str(root)))}"
+    d.mkdir(exist_ok=True)
+    link = d / "mbsim"
+    if not link.exists():
+        link.symlink_to(root, target_is_directory=True)
+    return d
+
+
 class PtyApp:
     """``mbsim`` on a pty: its screen emulated by pyte, its CPU time read from /proc."""
 
@@ -56,7 +69,7 @@ class PtyApp:
         self.changes = 0
         self.bytes = 0
         env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
-               "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               "PYTHONPATH": str(import_dir(root)) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         env.pop("TEXTUAL", None)
         pid, fd = pty.fork()

@@ -227,6 +227,8 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
                 self.phase_view.show(sim)
             self.mark_plots_dirty()
             self.frames += 1
+        elif self.detail.due:
+            self.detail.show(sim)      # the noise readout left for a later frame (DetailLine.stale)
         if plots:
             self.draw_due_plots(force)
 
@@ -289,6 +291,8 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         message.stop()
         if not message.running:
             self._plot_dirty[self.lossplot] = True   # its x axis fits the data again when paused
+            if self.detail.stale:
+                self.detail.show(self.sim)           # paused: its own timer brings the last readout
         self.redraw()
 
     def _run_for(self, budget: float, limit: int | None = None) -> int:

@@ -46,7 +46,7 @@ MIN_SPEED = SPEEDS[0]
 DEFAULT_SPEED = 10
 FRAME_INTERVAL = 1 / 20
 PLOT_INTERVALS = {            # seconds between two draws of a plot: (at a set speed, flat out)
-    "landscape": (0.25, 0.5),
+    "landscape": (0.5, 0.5),    # as its own DRAW_THROTTLE: a draw it refused came by a timer, off-frame
     "lossplot": (0.5, 1.0),   # the costliest on the wire and in time; a history changes slowly
     "lens": (0.25, 0.5),
 }
@@ -54,8 +54,10 @@ PLOT_BYTE_RATE = {"landscape": 4000, "lossplot": 6000, "lens": 4000}   # bytes/s
 BYTES_PER_CELL = 8        # a repainted cell on the wire, measured: 3 bytes of UTF-8 braille, plus colour codes
 #: At a set speed, the share of a core each plot may take (its draw, and Textual rendering it,
 #: estimated as twice the draw): a costly plot is drawn less often, so a running app stays
-#: light (issue 24: ≤ 5 % of a core at the default speed). Flat out the intervals above rule.
-PLOT_CPU_SHARE = 0.025
+#: light (issue 24: ≤ 5 % of a core at the default speed, of which the counters, strip and
+#: detail line take ~3 %). Flat out the intervals above rule. At 120×40 the loss plot (~7 ms
+#: a draw) comes every ~1.2 s, the landscape (1–3 ms) at its interval.
+PLOT_CPU_SHARE = 0.012
 SLICE = 0.040
 MIN_SLICE = 0.005
 CHUNK_TIME = 0.004

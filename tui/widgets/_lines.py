@@ -62,11 +62,18 @@ def _line_cells(line: Text, console: Console) -> list[tuple[str, object]]:
     plain = line.plain
     if cell_len(plain) != len(plain):
         return _cells(line, console)
-    styles: list = [None] * len(plain)
+    n = len(plain)
+    styles: list = [None] * n
     if line.style:
-        styles = [(line.style,)] * len(plain)
+        styles = [(line.style,)] * n
     for start, end, style in line.spans:
-        for k in range(max(0, start), min(end, len(plain))):
+        start, end = max(0, start), min(end, n)
+        if end <= start:
+            continue
+        if styles[start:end] == [None] * (end - start):     # (the usual case: nothing under it)
+            styles[start:end] = [(style,)] * (end - start)
+            continue
+        for k in range(start, end):
             styles[k] = (style,) if styles[k] is None else styles[k] + (style,)
     return list(zip(plain, styles))
 
@@ -76,15 +83,16 @@ def changed_runs(old: list[tuple[str, object]], new: list[tuple[str, object]],
     """Cell ranges [x0, x1) where two rendered lines differ, close ranges merged."""
     blank = (" ", None)
     n = max(len(old), len(new))
+    if len(old) < n:
+        old = old + [blank] * (n - len(old))
+    if len(new) < n:
+        new = new + [blank] * (n - len(new))
     runs: list[list[int]] = []
-    for x in range(n):
-        a = old[x] if x < len(old) else blank
-        b = new[x] if x < len(new) else blank
-        if a != b:
-            if runs and x - runs[-1][1] <= gap:
-                runs[-1][1] = x + 1
-            else:
-                runs.append([x, x + 1])
+    for x in [x for x, a, b in zip(range(n), old, new) if a != b]:
+        if runs and x - runs[-1][1] <= gap:
+            runs[-1][1] = x + 1
+        else:
+            runs.append([x, x + 1])
     return [(x0, x1) for x0, x1 in runs]
 
 

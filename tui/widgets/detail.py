@@ -5,7 +5,10 @@
 
 The readout comes from ``sim.noise()`` (exact, over every training sample, with the finite
 population correction). It is computed at most :attr:`DetailLine.NOISE_INTERVAL` apart, and not
-at all while the simulation has not moved.
+at all while the simulation has not moved. While the app's frame loop runs, a readout left for
+later is computed in a later frame (:attr:`DetailLine.stale`: the loop asks), not by a timer of
+its own: a timer between two frames would make Textual refresh the screen once more for one
+line (issue 24: a light running app). Paused, a timer brings the last state's readout.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class DetailLine(ItemLine):
         self._noise_sim = None            # the run the readout was computed for
         self._noise_time = -math.inf
         self._trailing = None
+        self.stale = False                # a readout is left for later (the frame loop asks)
         self.noise_computations = 0
         self.current: str | None = None   # the phase highlighted
 
@@ -74,10 +78,20 @@ class DetailLine(ItemLine):
             wait = self._noise_time + self.NOISE_INTERVAL - time.monotonic()
             if force or wait <= 0:
                 self._compute_noise(sim, key)
-            elif self._trailing is None:
-                # compute it once the interval has passed, so the last state is always shown
-                self._trailing = self.set_timer(wait, self._trailing_noise)
+            else:
+                self.stale = True
+                if self._trailing is None and not getattr(self.app, "running", False):
+                    # compute it once the interval has passed, so the last state is always
+                    # shown (while running, a frame to come does: see the module docstring)
+                    self._trailing = self.set_timer(wait, self._trailing_noise)
+        else:
+            self.stale = False
         self._draw(sim)
+
+    @property
+    def due(self) -> bool:
+        """True when a readout left for later may be computed now (the frame loop asks)."""
+        return self.stale and time.monotonic() >= self._noise_time + self.NOISE_INTERVAL
 
     def _trailing_noise(self) -> None:
         self._trailing = None
@@ -97,6 +111,7 @@ class DetailLine(ItemLine):
         self._noise_key = key
         self._noise_sim = sim
         self._noise_time = time.monotonic()
+        self.stale = False
         self.noise_computations += 1
 
     def _draw(self, sim) -> None:

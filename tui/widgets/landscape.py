@@ -56,6 +56,7 @@ from mbsim.engine.landscape import minimum as landscape_minimum
 
 GRID_THROTTLE = 0.5         # s between grid recomputations while held parameters move (> 2 params)
 DRAW_THROTTLE = 0.5         # s between redraws while running (force=True draws at once)
+FRAME_SLACK = 0.05          # s early a frame may come and still draw (half the default frame gap)
 HEAVY_SHARE = 0.25          # a repaint of more than this share of the cells is "heavy" ...
 HEAVY_COOLDOWN = 3.0        # ... and held-parameter grid updates then wait this long (s)
 GRID_CPU_SHARE = 0.04       # the share of a core the moving heat map (> 2 params) may take
@@ -153,7 +154,9 @@ class LandscapeView(SeveralRuns, LandscapePalette, CellCanvas):
         if sig == self._sig and not force:
             return
         now = time.monotonic()
-        if not force and not self._draw_throttle.ready(now):
+        # (a frame of the run loop may come a little early: within FRAME_SLACK it draws now, in
+        # that frame, rather than by a timer of its own a moment later: one screen refresh, not two)
+        if not force and not self._draw_throttle.ready(now + FRAME_SLACK):
             self.schedule_trailing(self._draw_throttle.wait(now), lambda: self.show(self._sim))
             return
         self._draw_throttle.mark(now)

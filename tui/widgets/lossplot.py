@@ -43,6 +43,7 @@ from textual_plotext import PlotextPlot
 
 from ..messages import SimulationChanged
 from ._linecache import CachedLines
+from ._plotext_fast import enable_fast_plotext
 from ._plotext_text import figure_text
 from ._cells import LINE_CONTRAST, RGB, blend, enable_partial_line_updates, hex_rgb, readable
 from ._runs import RUN_STYLES, revision_key, source_kind
@@ -186,6 +187,7 @@ class LossPlot(SeveralRunsCurves, CachedLines, PlotextPlot):
         # (PlotextPlot's own on_mount runs too: Textual calls the handler of every class)
         if self.PARTIAL_LINE_UPDATES:
             enable_partial_line_updates()
+        enable_fast_plotext()          # plotext's per-point helpers in NumPy: the same picture
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._on_theme())
 
     # ------------------------------------------------------------------------------------
@@ -231,10 +233,12 @@ class LossPlot(SeveralRunsCurves, CachedLines, PlotextPlot):
 
     @staticmethod
     def _line_cells(line: Text) -> tuple[str, list]:
-        styles: list = [None] * len(line.plain)
-        for span in line.spans:
-            for k in range(span.start, min(span.end, len(styles))):
-                styles[k] = span.style
+        n = len(line.plain)
+        styles: list = [None] * n
+        for span in line.spans:                  # later spans over earlier ones, as cell by cell
+            start, end = span.start, min(span.end, n)
+            if end > start:
+                styles[start:end] = [span.style] * (end - start)
         return line.plain, styles
 
     # ------------------------------------------------------------------------------------
@@ -524,15 +528,19 @@ class LossPlot(SeveralRunsCurves, CachedLines, PlotextPlot):
 
 
 def _changed_span(old: tuple[str, list], new: tuple[str, list]) -> tuple[int, int]:
-    """The columns [x0, x1) where two lines (text, styles per cell) differ."""
+    """The columns [x0, x1) where two lines (text, styles per cell) differ (a column past the
+    end of one of them differs)."""
     a_text, a_sty = old
     b_text, b_sty = new
+    short = min(len(a_text), len(b_text))
     n = max(len(a_text), len(b_text))
-    first = last = -1
-    for k in range(n):
-        same = (k < len(a_text) and k < len(b_text) and a_text[k] == b_text[k] and a_sty[k] == b_sty[k])
-        if not same:
-            if first < 0:
-                first = k
-            last = k
-    return (first, last + 1) if first >= 0 else (0, 0)
+    first = 0
+    while first < short and a_text[first] == b_text[first] and a_sty[first] == b_sty[first]:
+        first += 1
+    if first == n:
+        return (0, 0)
+    last = n - 1
+    if len(a_text) == len(b_text):
+        while last > first and a_text[last] == b_text[last] and a_sty[last] == b_sty[last]:
+            last -= 1
+    return (first, last + 1)
