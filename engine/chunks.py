@@ -103,3 +103,34 @@ def by_rows(fn: Any, params: np.ndarray, rows: int) -> tuple[np.ndarray, ...]:
         return fn(params)
     parts = [fn(params[a:a + rows]) for a in range(0, k, rows)]
     return tuple(np.concatenate(col) for col in zip(*parts))
+
+
+def least_squares(X: np.ndarray, y: np.ndarray, bias: bool = True,
+                  elements: int = CHUNK_ELEMENTS) -> tuple[np.ndarray, np.ndarray, int]:
+    """(θ*, X̃ᵀX̃, pieces) of the least-squares fit y ≈ X̃θ with X̃ = (X, 1) (or X without a bias).
+
+    Where n × (d + 1) is within ``elements`` floats: ``np.linalg.lstsq`` on X̃ itself, as
+    before (pieces = 1). Beyond it X̃ (16 MB at N = 10⁶, and lstsq's own copy and work) is never
+    formed: X̃ᵀX̃ and X̃ᵀy are summed over pieces of rows and θ* solves the normal equations
+    X̃ᵀX̃ θ = X̃ᵀy (lstsq on the small system: the minimum-norm solution when X̃ has not full
+    rank, as lstsq on X̃ gives). The two agree to a relative cond(X̃)²·ε (≈ 1e-15 for the
+    data sets mbsim draws; tests/test_memory_readings.py checks both against an
+    extended-precision closed form)."""
+    n, d = X.shape
+    width = d + (1 if bias else 0)
+    if n * width <= elements:
+        A = np.hstack([X, np.ones((n, 1))]) if bias else X
+        theta, *_ = np.linalg.lstsq(A, y, rcond=None)
+        return theta.astype(float), A.T @ A, 1
+    rows = max(1, int(elements) // width)
+    gram = np.zeros((width, width))
+    rhs = np.zeros(width)
+    pieces = 0
+    for a in range(0, n, rows):
+        Xc, yc = X[a:a + rows], y[a:a + rows]
+        A = np.hstack([Xc, np.ones((Xc.shape[0], 1))]) if bias else Xc
+        gram += A.T @ A
+        rhs += A.T @ yc
+        pieces += 1
+    theta, *_ = np.linalg.lstsq(gram, rhs, rcond=None)
+    return theta.astype(float), gram, pieces

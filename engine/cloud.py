@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .chunks import least_squares
 from .noise import fpc_factor
 
 
@@ -76,12 +77,24 @@ def least_squares_noise_floor(X: np.ndarray, y: np.ndarray, lr: float, batch_siz
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     n = X.shape[0]
-    Xt = np.hstack([X, np.ones((n, 1))]) if bias else X
-    H = 2.0 * (Xt.T @ Xt) / n
-    theta, *_ = np.linalg.lstsq(Xt, y, rcond=None)
-    r = Xt @ theta - y
-    g = 2.0 * r[:, None] * Xt
-    C = (g.T @ g) / n
+    theta, gram, pieces = least_squares(X, y, bias=bias)
+    if pieces == 1:               # small data: the one array, as always
+        Xt = np.hstack([X, np.ones((n, 1))]) if bias else X
+        H = 2.0 * (Xt.T @ Xt) / n
+        r = Xt @ theta - y
+        g = 2.0 * r[:, None] * Xt
+        C = (g.T @ g) / n
+    else:                         # in pieces of rows (chunks.least_squares): the same sums
+        H = 2.0 * gram / n
+        C = np.zeros_like(gram)
+        rows = -(-n // pieces)
+        for a in range(0, n, rows):
+            Xc = X[a:a + rows]
+            Xt = np.hstack([Xc, np.ones((Xc.shape[0], 1))]) if bias else Xc
+            r = Xt @ theta - y[a:a + rows]
+            g = 2.0 * r[:, None] * Xt
+            C += g.T @ g
+        C /= n
     c = noise_factor(n, batch_size, replacement)
     A = np.eye(Xt.shape[1]) - lr * H
     lam = float(np.max(np.linalg.eigvalsh(H)))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chunks import CHUNK_ELEMENTS
+from .chunks import CHUNK_ELEMENTS, least_squares
 from .models import LinearModel, Model
 
 
@@ -154,10 +154,8 @@ def minimum(model: Model, X: np.ndarray, y: np.ndarray, reference: np.ndarray,
     else "GD's lowest".
     """
     if model.loss_name == "mse" and isinstance(model, LinearModel):
-        bias = model.param_names[-1] == "b"
-        A = np.hstack([X, np.ones((X.shape[0], 1))]) if bias else X
-        theta, *_ = np.linalg.lstsq(A, y, rcond=None)
-        return theta.astype(float), "minimum"
+        theta, _, _ = least_squares(X, y, bias=model.param_names[-1] == "b")
+        return theta, "minimum"
     ref = np.asarray(reference, float)
     end = ref[-1]
     converged = len(ref) >= 2 and float(np.max(np.abs(ref[-1] - ref[-2]))) < 1e-6 * (1.0 + float(np.max(np.abs(end))))

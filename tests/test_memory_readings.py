@@ -142,3 +142,45 @@ def test_the_app_estimate_follows_the_pieces() -> None:
     measured = max(_peak(lambda: model_noise_report(model, p, X, y, 32, np.arange(32))),
                    _peak(lambda: full_batch_gradient(model, p, X, y)))
     assert measured <= e.parts["readings"]
+
+
+def _closed_least_squares(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """w, b of the least-squares line, worked out in extended precision (the textbook formulas)."""
+    x, y = x.astype(np.longdouble), y.astype(np.longdouble)
+    mx, my = x.mean(), y.mean()
+    w = ((x - mx) * (y - my)).sum() / ((x - mx) ** 2).sum()
+    return float(w), float(my - w * mx)
+
+
+def test_least_squares_in_pieces_is_the_closed_form() -> None:
+    from mbsim.engine.chunks import least_squares
+    from mbsim.engine.cloud import least_squares_noise_floor
+
+    model = LinearModel("linear", "mse", 1)
+    X, y, _ = _data(model, 400_003)
+    w, b = _closed_least_squares(X[:, 0], y)
+    theta, gram, pieces = least_squares(X, y, elements=1 << 15)
+    assert pieces > 1
+    np.testing.assert_allclose(theta, [w, b], rtol=1e-11)
+    one, _, one_piece = least_squares(X, y, elements=1 << 40)
+    assert one_piece == 1
+    np.testing.assert_allclose(theta, one, rtol=1e-11)
+    # the noise floor: H = 2 X̃ᵀX̃/N and C = mean of g gᵀ with g = 2 r x̃ at θ*
+    floor = least_squares_noise_floor(X, y, 0.05, 32)
+    x, yy = X[:, 0].astype(np.longdouble), y.astype(np.longdouble)
+    r = np.longdouble(w) * x + np.longdouble(b) - yy
+    g = np.stack([2 * r * x, 2 * r], axis=1)
+    C = (g[:, :, None] * g[:, None, :]).mean(axis=0).astype(float)
+    np.testing.assert_allclose(floor.noise_cov, C, rtol=1e-9)
+    np.testing.assert_allclose(floor.hessian, 2 * np.array([[float((x * x).mean()), float(x.mean())],
+                                                            [float(x.mean()), 1.0]]), rtol=1e-12)
+
+
+def test_noise_floor_memory_does_not_grow_with_n() -> None:
+    # N = 10⁶: X̃, its lstsq copy, the residuals and 2 r X̃ (and its temporary) were ~70 MB
+    from mbsim.engine.cloud import least_squares_noise_floor
+
+    model = LinearModel("linear", "mse", 1)
+    X, y, _ = _data(model, 1_000_000)
+    peak = _peak(lambda: least_squares_noise_floor(X, y, 0.05, 32))
+    assert peak < 6 * 8 * (1 << 19), f"{peak / 2**20:.1f} MB"
