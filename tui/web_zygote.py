@@ -11,10 +11,6 @@ group, which the server signals), takes the session's environment and runs ``mbs
 arguments, exactly as ``python -m mbsim ARGS`` would, then exits with its code. The fork costs
 milliseconds and shares the imported modules' memory until it is written to.
 
-Its imported objects are frozen out of the garbage collector (``gc.freeze`` after the imports,
-collections off meanwhile, on again in each child): a child's collections never walk them, so
-they never write to (and copy) the pages the child shares with this process.
-
 It is single-threaded when it forks (NumPy is told to use one BLAS thread before it loads, so no
 thread pool exists: engine/threads.py). It reaps its children. It ends when the server's end of
 the socket closes (the server stopped or was killed); its children then live on until their own
@@ -23,7 +19,6 @@ stdin closes, which ends them (:mod:`tui.web_driver`).
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import signal
@@ -75,7 +70,6 @@ def _session(request: dict, fds: list[int], server: socket.socket) -> None:
     code = 1
     try:
         server.close()
-        gc.enable()              # the parent's objects stay frozen (see the module docstring)
         os.setsid()
         for target, fd in zip((0, 1, 2), fds):
             os.dup2(fd, target)
@@ -136,9 +130,7 @@ def serve(server: socket.socket) -> None:
 def main() -> int:
     server = socket.socket(fileno=int(sys.argv[1]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is for the server, which ends us
-    gc.disable()       # no collection leaves holes in the pages the children will share
     prepare()
-    gc.freeze()        # what is imported: out of every later collection (parent and children)
     server.sendall(json.dumps({"ready": True, "rss_mb": rss_mb()}).encode())
     serve(server)
     return 0

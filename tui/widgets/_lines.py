@@ -143,6 +143,7 @@ class ItemLine(CachedLines, Widget):
         width = self.content_size.width
         if self._rows is None or width != self._rows_width:
             self._rows, self._rows_width = self.lines(width), width
+            self._shown_lines = (len(self._rows), width)
         return self._rows
 
     def set_items(self, items: list[Text | None], sep: str = "  ") -> None:
@@ -153,6 +154,15 @@ class ItemLine(CachedLines, Widget):
         self._items, self._sep, self._plain = items, sep, plain
         width = self.content_size.width
         old = self._rows
+        if old is None and self.is_mounted and width > 0 and width == self._rows_width:
+            # the lines were dropped (a style update: a theme, a focus or hover anywhere) but the
+            # widget is laid out at this width: repaint it whole, and lay the screen out again
+            # only if its height changes (a layout repaints the whole screen: ~40 KB at 120×40)
+            new = self.lines(width)
+            self._rows = new
+            self.refresh(layout=getattr(self, "_shown_lines", None) != (len(new), width))
+            self._shown_lines = (len(new), width)
+            return
         if not self.is_mounted or width <= 0 or old is None or width != self._rows_width:
             self._rows = None
             self.refresh(layout=True)
@@ -160,6 +170,7 @@ class ItemLine(CachedLines, Widget):
         new = self.lines(width)
         if len(new) != len(old):
             self._rows = new
+            self._shown_lines = (len(new), width)
             self.refresh(layout=True)
             return
         console = self.app.console
