@@ -58,8 +58,9 @@ def long_frames(monkeypatch):  # noqa: ANN001
     the app's :data:`mbsim.tui.runloop.SLICE` (40 ms, which keeps keys answering while a person
     watches). For tests that look at the screen only once a run has stopped (a lesson played slide
     by slide): the run reaches the same stop in a few frames instead of one redraw of the whole
-    screen per 40 ms of engine (the one-iteration lesson's play: 14 CPU-s -> 3). Not for tests
-    about how a running app answers keys or paces its frames."""
+    screen per 40 ms of engine (the one-iteration lesson's answer-mask cases: 8.7 and 5.7 CPU-s ->
+    2.4 and 2.1; lessons whose runs are short gain little). Not for tests about how a running app
+    answers keys or paces its frames."""
     from mbsim.tui import lesson_mode, runloop
 
     monkeypatch.setattr(runloop, "SLICE", LONG_SLICE)
