@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 
 def pytest_configure(config) -> None:  # noqa: ANN001
     """A TUI started by a test (on a pseudo-terminal, or with run_test's size) takes its size
@@ -12,3 +14,54 @@ def pytest_configure(config) -> None:  # noqa: ANN001
     on a 120×40 pty), and a serial run in a terminal would not."""
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
+
+
+#: Test files with single tests that run long (seconds to tens of seconds: a hypothesis search
+#: that runs the CLI, a lesson played slide by slide, a server or a browser as child processes),
+#: longest first. They are collected first, so that under pytest-xdist (``--dist loadgroup``: the
+#: xdist groups first, then the other tests in collection order) they start early and the end of
+#: the run is short tests that the two workers share out, instead of one worker finishing a long
+#: test while the other has nothing left to do. The other files keep their order after these.
+LONG_FIRST = (
+    "test_fuzz_cli.py",
+    "test_lesson_mask.py",
+    "test_class_follow.py",
+    "test_class_browser.py",
+    "test_serve_browser.py",
+    "test_class_terminals.py",
+    "test_lesson_snapshots.py",
+    "test_fuzz_lessons.py",
+    "test_optimizers.py",
+    "test_compare.py",
+    "test_serve.py",
+    "test_serve_hostile.py",
+    "test_serve_sizing.py",
+    "test_fuzz_serve.py",
+    "test_key_latency.py",
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
+    """Long-running files first (:data:`LONG_FIRST`); a stable sort, so each file's tests, and the
+    files not listed, keep their order."""
+    rank = {name: k for k, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FIRST)))
+
+
+#: Seconds of engine work a frame of a run may take in the tests that use ``long_frames``.
+LONG_SLICE = 0.5
+
+
+@pytest.fixture
+def long_frames(monkeypatch):  # noqa: ANN001
+    """Frames of a running app that each run the engine for up to :data:`LONG_SLICE` s instead of
+    the app's :data:`mbsim.tui.runloop.SLICE` (40 ms, which keeps keys answering while a person
+    watches). For tests that look at the screen only once a run has stopped (a lesson played slide
+    by slide): the run reaches the same stop in a few frames instead of one redraw of the whole
+    screen per 40 ms of engine (the one-iteration lesson's answer-mask cases: 8.7 and 5.7 CPU-s ->
+    2.4 and 2.1; lessons whose runs are short gain little). Not for tests about how a running app
+    answers keys or paces its frames."""
+    from mbsim.tui import lesson_mode, runloop
+
+    monkeypatch.setattr(runloop, "SLICE", LONG_SLICE)
+    monkeypatch.setattr(lesson_mode, "SLICE", LONG_SLICE)

@@ -24,6 +24,7 @@ import pytest
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
 MBSIM = [sys.executable, "-m", "mbsim"]
+ANSWER_BOX = "your answer, then enter"  # the placeholder of the answer box ``t`` opens (tui.widgets.lesson_panel)
 
 
 def free_port() -> int:
@@ -115,12 +116,12 @@ def test_a_class_in_three_terminals(tmux: Tmux, tmp_path: Path) -> None:
         tmux.wait(who, "Iteration 2  Step 2")
     # an answer on a follower shows in the teacher's tally and in the results
     tmux.keys("bob", "t")
-    time.sleep(0.5)
+    tmux.wait("bob", ANSWER_BOX)             # the answer box is open: what is typed goes there
     tmux.keys("bob", "40", "Enter")
     tmux.wait("teacher", "answered 1/2 · correct 1")
     tmux.wait("bob", "✓")
     tmux.keys("ada", "t")
-    time.sleep(0.5)
+    tmux.wait("ada", ANSWER_BOX)
     tmux.keys("ada", "8", "Enter")
     tmux.wait("teacher", "answered 2/2 · correct 1 · wrong: 8 (1)")
     rows = list(csv.DictReader(results.open()))

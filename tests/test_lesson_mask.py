@@ -134,6 +134,7 @@ def question_cases() -> list[tuple[str, str]]:
     return [(name, size) for name in builtin_names() for size in SIZES]
 
 
+@pytest.mark.usefixtures("long_frames")         # the screen is read once each slide has stopped
 @pytest.mark.parametrize("name,size", question_cases())
 def test_no_answer_shows_before_its_reveal(name, size):
     lesson = load_lesson(name)

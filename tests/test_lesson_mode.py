@@ -213,6 +213,7 @@ def _counters_checker(lesson) -> lesson_play.Checker:  # noqa: ANN001
     return check
 
 
+@pytest.mark.usefixtures("long_frames")         # the checks look at stopped slides only
 @pytest.mark.parametrize("name", lesson_params(builtin_names()))
 def test_play_every_lesson_forward_and_back(name):
     """Every slide forward, one PageDown past the last, every slide back (the play is shared

@@ -90,6 +90,7 @@ def _views_checker(lesson) -> lesson_play.Checker:  # noqa: ANN001
     return check
 
 
+@pytest.mark.usefixtures("long_frames")         # the checks look at stopped slides only
 @pytest.mark.parametrize("name", lesson_params(builtin_names()))
 def test_every_slide_opens_on_its_own_settings_forward_and_back(name):
     """Played forward and back (the play is shared with test_lesson_mode: tests/lesson_play.py),
