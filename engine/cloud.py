@@ -120,11 +120,14 @@ class CloudReadings:
 
     # --- the cloud (SCIENCE.md §5) ------------------------------------------------------------
     def spread(self, params: np.ndarray | None = None) -> float:
-        """tr Cov of the K parameter vectors: Σ_p var_p with divisor K − 1 (NaN for K = 1)."""
+        """tr Cov of the K parameter vectors: Σ_p var_p with divisor K − 1 (NaN for K = 1).
+
+        Computed about the first run (variance does not change under a shift): K identical runs,
+        as at step 0, have a spread of exactly 0, not the rounding of their mean."""
         p = self.params if params is None else params
         if p.shape[0] < 2:
             return math.nan
-        return float(np.sum(np.var(p, axis=0, ddof=1)))
+        return float(np.sum(np.var(p - p[:1], axis=0, ddof=1)))
 
     def noise_floor(self, member: int = 0) -> NoiseFloor | None:
         """SCIENCE.md §5's predicted stationary state for member ``member``'s learning rate and

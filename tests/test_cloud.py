@@ -141,3 +141,25 @@ def test_reference_path_is_full_batch_gd_from_the_start_and_follows_an_lr_change
     got = ens.reference_path()
     assert got[0] == pytest.approx(path[0]) and got[-1] == pytest.approx(path[len(got) - 1], rel=1e-9)
     assert len(got) <= 61
+
+
+def test_the_spread_of_identical_runs_is_exactly_zero_and_otherwise_the_sample_variance() -> None:
+    """Runs that all start at θ₀ (the cloud at step 0) have tr Cov = 0 exactly: not the rounding
+    of a mean of 100 equal numbers (1e-29 was shown). Otherwise the sum of the per-parameter
+    sample variances with divisor K − 1, checked here against the definition in exact fractions."""
+    from fractions import Fraction
+
+    from mbsim.engine import load_preset
+
+    ens = Ensemble.seeds(load_preset("xor-mlp"), 100)  # the cloud of the xor-mlp preset, step 0
+    assert np.all(ens.params == ens.params[0]) and ens.spread() == 0.0
+    theta0 = np.array([0.1, 0.7, -0.3, 1e-3 + 1.0 / 3.0])
+    assert ens.spread(np.tile(theta0, (100, 1))) == 0.0
+    rng = np.random.default_rng(7)
+    p = rng.normal(size=(5, 3)) * 1e-3 + 123.456
+    exact = Fraction(0)
+    for col in p.T:
+        xs = [Fraction(float(v)) for v in col]
+        mean = sum(xs) / len(xs)
+        exact += sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
+    assert abs(ens.spread(p) - float(exact)) <= 1e-12 * float(exact)
