@@ -109,7 +109,7 @@ class Teacher:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        cmd = (f"exec {sys.executable} -m tui class {lesson} --port {self.port} --code {CODE} "
+        cmd = (f"exec {sys.executable} -m mbsim class {lesson} --port {self.port} --code {CODE} "
                f"--max-students {followers + 10}")
         self.tmux("new-session", "-d", "-s", "t", "-x", "120", "-y", "40", cmd)
         self.pid = int(self.tmux("list-panes", "-t", "t", "-F", "#{pane_pid}").split()[0])

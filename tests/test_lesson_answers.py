@@ -338,7 +338,7 @@ def test_check_imports_numpy_only_for_claims(tmp_path):
     claimed = tmp_path / "claimed.md"
     claimed.write_text('# One\n```mbsim\nrun = "epoch"\n[[claim]]\nthat = "sim.step == 40"\n```\n', encoding="utf-8")
     for path, numpy in ((plain, False), (claimed, True)):
-        code = (f"import sys; from tui.cli import main; rc = main(['lesson', {str(path)!r}, '--check']); "
+        code = (f"import sys; from mbsim.tui.cli import main; rc = main(['lesson', {str(path)!r}, '--check']); "
                 "print(rc, 'numpy' in sys.modules)")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert out.stdout.strip().splitlines()[-1] == f"0 {numpy}", out.stdout + out.stderr

@@ -72,7 +72,7 @@ def test_lessons_lists_each_built_in_on_one_line(capsys):
 
 
 def test_check_does_not_import_textual():
-    code = ("import sys; from tui.cli import main; rc = main(['lesson', 'three-losses', '--check']); "
+    code = ("import sys; from mbsim.tui.cli import main; rc = main(['lesson', 'three-losses', '--check']); "
             "print(rc, any(m.split('.')[0] in ('textual', 'rich', 'plotext') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.stdout.strip().splitlines()[-1] == "0 False"

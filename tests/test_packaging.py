@@ -4,6 +4,7 @@ site-packages, and ``python -m mbsim`` is the ``mbsim`` command."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -88,3 +89,20 @@ def test_the_wheel_holds_only_mbsim_and_its_data(tmp_path):
     assert not any(n.startswith("mbsim/tests/") or n.startswith("mbsim/bench/") for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "mbsim = mbsim.tui.entry:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+#: Python code in the tests' and benchmarks' strings (``python -c``, ``-m``) naming the folders as
+#: top-level packages: run from the repository's root they import a second copy of the code
+#: (``tui.cli`` beside ``mbsim.tui``), which the installed mbsim never has.
+TOP_LEVEL_NAME = re.compile(r"(?:(?<![A-Za-z_])|(?<=\\n))(?:from (?:tui|engine)[. ]|import (?:tui|engine)\b)"
+                            r"|-m (?:tui|engine)\b")
+
+
+def test_no_test_or_benchmark_runs_the_folders_as_top_level_packages():
+    found = []
+    for path in sorted([*ROOT.glob("tests/*.py"), *ROOT.glob("bench/*.py")]):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0] if line.lstrip().startswith("#") else line
+            if TOP_LEVEL_NAME.search(code) and "TOP_LEVEL_NAME" not in line:
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)

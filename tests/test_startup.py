@@ -34,8 +34,8 @@ def test_command_imports_no_numpy(args: list[str]) -> None:
 
 
 def test_run_does_import_numpy_and_limits_blas_to_one_thread() -> None:
-    code = ("import sys\nfrom tui.cli import main\nmain(['run', '--quiet', '--epochs', '1'])\n"
-            "from engine.threads import blas_threads\nprint('numpy' in sys.modules, blas_threads())")
+    code = ("import sys\nfrom mbsim.tui.cli import main\nmain(['run', '--quiet', '--epochs', '1'])\n"
+            "from mbsim.engine.threads import blas_threads\nprint('numpy' in sys.modules, blas_threads())")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     has_numpy, threads = result.stdout.strip().split(" ", 1)
     assert has_numpy == "True"
@@ -43,8 +43,8 @@ def test_run_does_import_numpy_and_limits_blas_to_one_thread() -> None:
 
 
 def test_importing_the_engine_for_a_scenario_needs_no_numpy() -> None:
-    code = ("import sys\nfrom engine import scenario, Scenario\nScenario().validate()\n"
-            "print('numpy' in sys.modules)\nfrom engine import Simulation\nprint('numpy' in sys.modules)")
+    code = ("import sys\nfrom mbsim.engine import scenario, Scenario\nScenario().validate()\n"
+            "print('numpy' in sys.modules)\nfrom mbsim.engine import Simulation\nprint('numpy' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.stdout.split() == ["False", "True"], result.stderr
 
@@ -62,7 +62,7 @@ def test_name_lists_agree_with_their_modules() -> None:
 
 
 def test_blas_limited_with_threadpoolctl_when_numpy_is_already_loaded() -> None:
-    code = ("import numpy\nfrom engine.threads import use_one_blas_thread, blas_threads\n"
+    code = ("import numpy\nfrom mbsim.engine.threads import use_one_blas_thread, blas_threads\n"
             "assert use_one_blas_thread()\nprint(blas_threads())")
     env_free = {k: v for k, v in __import__("os").environ.items()
                 if k not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "OMP_NUM_THREADS")}
