@@ -105,6 +105,11 @@ def by_rows(fn: Any, params: np.ndarray, rows: int) -> tuple[np.ndarray, ...]:
     return tuple(np.concatenate(col) for col in zip(*parts))
 
 
+#: Above this condition number of X̃ᵀX̃ (cond(X̃)² ≈ 1e8: the normal equations would keep only
+#: half the digits, and a rank-deficient X̃ looks like this) the fit in pieces is a QR.
+NORMAL_EQUATIONS_COND = 1e8
+
+
 def least_squares(X: np.ndarray, y: np.ndarray, bias: bool = True,
                   elements: int = CHUNK_ELEMENTS) -> tuple[np.ndarray, np.ndarray, int]:
     """(θ*, X̃ᵀX̃, pieces) of the least-squares fit y ≈ X̃θ with X̃ = (X, 1) (or X without a bias).
@@ -112,10 +117,15 @@ def least_squares(X: np.ndarray, y: np.ndarray, bias: bool = True,
     Where n × (d + 1) is within ``elements`` floats: ``np.linalg.lstsq`` on X̃ itself, as
     before (pieces = 1). Beyond it X̃ (16 MB at N = 10⁶, and lstsq's own copy and work) is never
     formed: X̃ᵀX̃ and X̃ᵀy are summed over pieces of rows and θ* solves the normal equations
-    X̃ᵀX̃ θ = X̃ᵀy (lstsq on the small system: the minimum-norm solution when X̃ has not full
-    rank, as lstsq on X̃ gives). The two agree to a relative cond(X̃)²·ε (≈ 1e-15 for the
-    data sets mbsim draws; tests/test_memory_readings.py checks both against an
-    extended-precision closed form)."""
+    X̃ᵀX̃ θ = X̃ᵀy; the two paths agree to a relative cond(X̃)²·ε (≈ 1e-15 for the data sets
+    mbsim draws). When X̃ᵀX̃ is ill-conditioned (above :data:`NORMAL_EQUATIONS_COND`; X̃ without
+    full rank, e.g. a feature that is the same for every sample) the normal equations cannot be
+    trusted (their null eigenvalue is rounding, far above lstsq's cutoff, so lstsq on them gives
+    an arbitrary point of the valley): a second pass factors (X̃ y) = Q (R z; 0 ρ) piece by piece
+    (a tall-skinny QR: the R so far stacked on the next piece and factored again, Q never formed)
+    and θ* = lstsq(R, z) with lstsq's cutoff for X̃, ε·max(n, d + 1)·σ_max (R has X̃'s singular
+    values): the minimum-norm solution, as lstsq on X̃ gives. tests/test_memory_readings.py
+    checks both against extended-precision closed forms."""
     n, d = X.shape
     width = d + (1 if bias else 0)
     if n * width <= elements:
@@ -132,5 +142,15 @@ def least_squares(X: np.ndarray, y: np.ndarray, bias: bool = True,
         gram += A.T @ A
         rhs += A.T @ yc
         pieces += 1
-    theta, *_ = np.linalg.lstsq(gram, rhs, rcond=None)
+    eig = np.linalg.eigvalsh(gram)
+    if eig[-1] > 0 and eig[0] > eig[-1] / NORMAL_EQUATIONS_COND:
+        theta, *_ = np.linalg.lstsq(gram, rhs, rcond=None)
+        return theta.astype(float), gram, pieces
+    rows = max(1, int(elements) // (width + 1))
+    R = np.zeros((0, width + 1))
+    for a in range(0, n, rows):
+        Xc, yc = X[a:a + rows], y[a:a + rows][:, None]
+        A = np.hstack([Xc, np.ones((Xc.shape[0], 1)), yc]) if bias else np.hstack([Xc, yc])
+        R = np.linalg.qr(np.vstack([R, A]), mode="r")
+    theta, *_ = np.linalg.lstsq(R[:, :width], R[:, width], rcond=np.finfo(float).eps * max(n, width))
     return theta.astype(float), gram, pieces

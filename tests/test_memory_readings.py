@@ -184,3 +184,22 @@ def test_noise_floor_memory_does_not_grow_with_n() -> None:
     X, y, _ = _data(model, 1_000_000)
     peak = _peak(lambda: least_squares_noise_floor(X, y, 0.05, 32))
     assert peak < 6 * 8 * (1 << 19), f"{peak / 2**20:.1f} MB"
+
+
+def test_least_squares_in_pieces_is_the_minimum_norm_fit_without_full_rank() -> None:
+    # a feature that is the same number for every sample (0.7) is the bias column times 0.7: X̃ has
+    # rank 1, every θ with 0.7 w + b = mean(y) fits equally well, and lstsq on X̃ gives the one of
+    # least norm, θ = mean(y) · (0.7, 1) / (0.7² + 1) (the projection on the row space). In pieces
+    # the fit must be that one too, not whatever the rounding of X̃ᵀX̃ makes of its null direction.
+    from mbsim.engine.chunks import least_squares
+
+    n = 400_000
+    rng = np.random.default_rng(3)
+    X = np.full((n, 1), 0.7)
+    y = 2 * 0.7 + 1 + 0.1 * rng.standard_normal(n)
+    mean = float(y.astype(np.longdouble).mean())
+    want = mean * np.array([0.7, 1.0]) / (0.7 ** 2 + 1)
+    for elements in (1 << 40, 1 << 15):
+        theta, _, pieces = least_squares(X, y, elements=elements)
+        assert (pieces > 1) == (elements < n), pieces
+        np.testing.assert_allclose(theta, want, rtol=1e-9, err_msg=f"{pieces} pieces")
