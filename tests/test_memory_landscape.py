@@ -3,8 +3,6 @@ computation, a closed form for least squares, and a peak allocation that does no
 
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 import pytest
 
@@ -12,6 +10,8 @@ from mbsim.engine.chunks import CHUNK_ELEMENTS, mean_losses, pairwise_split, pai
 from mbsim.engine.landscape import axes_plane, plane_grid
 from mbsim.engine.models import LinearModel, LogisticModel
 from mbsim.engine.models.mlp import MLPModel
+
+from memory_helpers import sample_data, traced_peak
 
 
 def one_array(model, params, X, y) -> np.ndarray:  # noqa: ANN001
@@ -48,12 +48,7 @@ def test_sums_from_pieces_are_numpys_bit_for_bit(n: int, most: int) -> None:
 
 
 def _data(model, n: int, seed: int = 0):  # noqa: ANN001, ANN202
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, model.n_features))
-    if model.loss_name == "bce":
-        y = (rng.random(n) < 0.5).astype(float)
-    else:
-        y = X.sum(axis=1) * 0.7 + 0.3 * rng.standard_normal(n)
+    X, y, _ = sample_data(model, n, seed)
     return X, y
 
 
@@ -110,14 +105,7 @@ def _landscape_peak(model, n: int, points: tuple[int, int]) -> int:  # noqa: ANN
     X, y = _data(model, n)
     plane = axes_plane(np.zeros(model.n_params), 0, 1)
     xs, ys = np.linspace(-1, 1, points[0]), np.linspace(-1, 1, points[1])
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base = tracemalloc.get_traced_memory()[0]
-        grid = plane_grid(model, X, y, plane, xs, ys)
-        peak = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
+    peak, grid = traced_peak(lambda: plane_grid(model, X, y, plane, xs, ys))
     assert grid.loss.shape == (points[1], points[0]) and np.all(np.isfinite(grid.loss))
     return peak
 

@@ -5,8 +5,6 @@ that does not grow with N × P or N × H."""
 
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 import pytest
 
@@ -16,26 +14,17 @@ from mbsim.engine.models import LinearModel, LogisticModel
 from mbsim.engine.models.mlp import MLPModel
 from mbsim.engine.noise import model_noise_report, noise_report
 
+from memory_helpers import sample_data, traced_peak
+
 
 def _data(model, n: int, seed: int = 0):  # noqa: ANN001, ANN202
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, model.n_features))
-    if model.loss_name == "bce":
-        y = (rng.random(n) < 0.5).astype(float)
-    else:
-        y = X.sum(axis=1) * 0.7 + 0.3 * rng.standard_normal(n)
+    """(X, y, parameters drawn from the same seed)."""
+    X, y, rng = sample_data(model, n, seed)
     return X, y, rng.standard_normal(model.n_params)
 
 
 def _peak(fn) -> int:  # noqa: ANN001
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base = tracemalloc.get_traced_memory()[0]
-        fn()
-        return tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
+    return traced_peak(fn)[0]
 
 
 def test_noise_of_a_line_is_the_closed_form() -> None:
