@@ -13,7 +13,10 @@ Measured (DESIGN.md's class budget: 30 sessions, half running, on 2 cores):
 * key latency: R sessions (default N/2) run at the default speed (``space``) while the others
   press ``n`` (one batch; paused, so nothing else is drawn) K times, 0.3 s apart: from sending
   the key to the first screen bytes back; median, p95 (≤ 150 ms) and worst over every key;
-* CPU: the share of a core each running session used meanwhile (from /proc), the server's;
+* CPU: the share of a core each running session used meanwhile (from /proc), each stepping one
+  (its ``n`` keys: one batch and its redraw each; the first key also gives the app the focus,
+  a whole-screen repaint) with its CPU per key, and the server's; then, all paused, each
+  session's share over a quiet window (an idle paused session: ~0);
 * RSS of each session process once the keys were pressed, and of the server;
 * bytes per second a running session receives (DESIGN.md's SSH budget: 20 KB/s) from a second
   after its ``space`` (the first second apart: a web app's first key gives it the focus, and
@@ -24,7 +27,13 @@ Measured (DESIGN.md's class budget: 30 sessions, half running, on 2 cores):
 The reference run is one session alone, measured the same way in this same process; the ratios
 N-sessions / one-session are printed. Prints figures; asserts nothing except "no crash".
 
+With ``--before DIR`` (another checkout, e.g. ``git archive main | tar -x -C /tmp/before``), the
+same measurements are made of DIR's code too, alternating before / now ``--pairs`` times (the
+machine's load changes less within a pair), and the ratios now / before of each pair are printed:
+CPU figures (per session, to the first screen, per key) are the ones to read on a shared machine.
+
     python bench/serve_load.py [--sessions 30] [--running 15] [--keys 12] [--size 120x40]
+                               [--before DIR [--pairs 2]]
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ import os
 import re
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +58,27 @@ sys.path.insert(0, str(ROOT))
 from serve_helpers import alive, rss_mb, start_server  # noqa: E402
 
 DEADLINE = 600.0  # seconds: the whole load test never runs longer
+QUIET = 4.0        # seconds: the window over which every paused, idle session's CPU is read
+
+
+def import_dir(root: Path) -> Path:
+    """A folder whose ``mbsim`` is ``root`` (a symlink): first on the server's PYTHONPATH, so
+    ``python -m mbsim serve`` (its fork server and sessions) runs that checkout's code whatever
+    checkout is installed (an editable install's finder comes after the path's)."""
+    d = Path(tempfile.gettempdir()) / f"mbsim-serve-bench-{os.getpid()}-{abs(hash(str(root)))}"
+    d.mkdir(exist_ok=True)
+    link = d / "mbsim"
+    if not link.exists():
+        link.symlink_to(root, target_is_directory=True)
+    return d
+
+
+def use_checkout(root: Path) -> None:
+    """Servers started from now on run ``root``'s code (see :func:`import_dir`)."""
+    os.environ["PYTHONPATH"] = str(import_dir(root)) + os.pathsep + BASE_PYTHONPATH
+
+
+BASE_PYTHONPATH = os.environ.get("PYTHONPATH", "")
 
 
 @dataclass
@@ -178,7 +209,11 @@ async def measure(n: int, running: int, keys: int, cols: int, rows: int) -> dict
             for s in runners:
                 await s.ws.send_json(["stdin", " "])
             quiet = await asyncio.gather(*(drain(s.ws, 1.0) for s in sessions))
-            quiet = await asyncio.gather(*(drain(s.ws, 2.0) for s in sessions))
+            idle0 = {pid: cpu_seconds(pid) for pid in pids}
+            q0 = time.monotonic()
+            quiet = await asyncio.gather(*(drain(s.ws, QUIET) for s in sessions))
+            quiet_wall = time.monotonic() - q0
+            idle = [(cpu_seconds(pid) - was) / quiet_wall for pid, was in idle0.items()]
             alive_before_stop = sum(alive(pid) for pid in pids)
             connected = sum(not s.ws.closed for s in sessions)
             server_rss = rss_mb(server.proc.pid)
@@ -190,6 +225,9 @@ async def measure(n: int, running: int, keys: int, cols: int, rows: int) -> dict
             server.stop()
     latencies = [x for s in steppers for x in s.latencies]
     session_cpu = sorted((cpu[pid] for pid in pids), reverse=True)
+    # the stepping sessions' CPU per key: their CPU over the window, over the keys each pressed
+    stepping = session_cpu[running:]
+    per_key = [share * wall / keys for share in stepping]
     return {
         "sessions": n, "running": running, "pids": len(pids), "all_up_s": all_up,
         "start_cpu_s": start_cpu,
@@ -197,11 +235,13 @@ async def measure(n: int, running: int, keys: int, cols: int, rows: int) -> dict
         "lat_median_ms": 1000 * statistics.median(latencies),
         "lat_p95_ms": 1000 * percentile(latencies, 0.95), "lat_max_ms": 1000 * max(latencies),
         "cpu_running": statistics.median(session_cpu[:running]) if running else 0.0,
-        "cpu_paused": statistics.median(session_cpu[running:]) if n > running else 0.0,
+        "cpu_stepping": statistics.median(stepping) if stepping else 0.0,
+        "cpu_per_key_ms": 1000 * statistics.median(per_key) if per_key else 0.0,
+        "cpu_idle": statistics.fmean(idle), "cpu_idle_max": max(idle),
         "cpu_server": cpu[server.proc.pid],
         "run_Bps": statistics.median(s.run_bytes / s.run_seconds for s in runners) if runners else 0,
         "first_bytes": statistics.median(s.first_bytes for s in runners) if runners else 0,
-        "paused_Bps": max(q / 2.0 for q in quiet),
+        "paused_Bps": max(q / QUIET for q in quiet),
         "alive": alive_before_stop, "connected": connected, "exit": code,
         "left_after_stop": sum(alive(pid) for pid in pids),
     }
@@ -213,8 +253,10 @@ def report(r: dict) -> None:
           f"median {r['rss_median']:.0f} MB, max {r['rss_max']:.0f} MB (server {r['server_rss']:.0f} MB)")
     print(f"    key latency median {r['lat_median_ms']:.0f} ms, p95 {r['lat_p95_ms']:.0f} ms, "
           f"worst {r['lat_max_ms']:.0f} ms; CPU per running session {100 * r['cpu_running']:.1f} % "
-          f"of a core, per paused one {100 * r['cpu_paused']:.1f} %, server "
-          f"{100 * r['cpu_server']:.1f} %")
+          f"of a core, per stepping one {100 * r['cpu_stepping']:.1f} % "
+          f"({r['cpu_per_key_ms']:.0f} ms a key, n), server {100 * r['cpu_server']:.1f} %")
+    print(f"    all paused, {QUIET:g} s quiet: CPU per session mean {100 * r['cpu_idle']:.2f} %, "
+          f"max {100 * r['cpu_idle_max']:.2f} % of a core")
     print(f"    bytes/s per running session {r['run_Bps'] / 1024:.1f} KB/s from {FIRST_SECOND:g} s after "
           f"its space (the first second: {r['first_bytes'] / 1024:.0f} KB, with the whole-screen repaint "
           f"of a web app's first focus); paused afterwards {r['paused_Bps']:.0f} B/s")
@@ -223,26 +265,9 @@ def report(r: dict) -> None:
           f"{r['exit']}, {r['left_after_stop']} session processes left")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sessions", type=int, default=30)
-    parser.add_argument("--running", type=int, default=None, help="default: half the sessions")
-    parser.add_argument("--keys", type=int, default=12)
-    parser.add_argument("--size", default="120x40")
-    args = parser.parse_args()
-    running = args.sessions // 2 if args.running is None else args.running
-    if not 2 <= args.sessions <= 60 or not 1 <= args.keys <= 100 or not 0 <= running < args.sessions:
-        parser.error("--sessions 2..60, --running below --sessions, --keys 1..100 (a bounded test)")
-    cols, rows = (int(x) for x in args.size.split("x"))
-
-    async def both():
-        ref = await asyncio.wait_for(measure(1, 0, args.keys, cols, rows), DEADLINE)
-        load = await asyncio.wait_for(measure(args.sessions, running, args.keys, cols, rows),
-                                      DEADLINE)
-        return ref, load
-
-    ref, load = asyncio.run(both())
-    print(f"mbsim serve under load, {cols}x{rows}, loopback, {os.cpu_count()} cores; "
+def print_run(ref: dict, load: dict, cols: int, rows: int, label: str = "") -> bool:
+    """One run's figures (the reference session, the class); True if anything crashed."""
+    print(f"mbsim serve under load{label}, {cols}x{rows}, loopback, {os.cpu_count()} cores; "
           "reference = one session alone")
     report(ref)
     report(load)
@@ -253,9 +278,76 @@ def main() -> int:
           f"{load['all_up_s'] / ref['all_up_s']:.1f}x")
     print(f"  budgets (DESIGN.md): key latency p95 {load['lat_p95_ms']:.0f} ms (≤ 150), "
           f"{load['sessions']} tabs up in {load['all_up_s']:.1f} s (≤ 3)")
-    crashed = (load["alive"] != load["sessions"] or load["connected"] != load["sessions"]
-               or load["exit"] != 0 or load["left_after_stop"] or ref["left_after_stop"])
+    crashed = bool(load["alive"] != load["sessions"] or load["connected"] != load["sessions"]
+                   or load["exit"] != 0 or load["left_after_stop"] or ref["left_after_stop"])
     print("  result: " + ("CRASH (see above)" if crashed else "nothing crashed"))
+    return crashed
+
+
+#: (key, what) of the figures compared now / before with --before.
+PAIRED = (("start_cpu_s", "CPU to a session's first screen"), ("all_up_s", "burst, all up"),
+          ("cpu_running", "CPU per running session"), ("cpu_per_key_ms", "CPU per n key"),
+          ("cpu_idle", "CPU per paused idle session"), ("cpu_server", "server CPU"),
+          ("lat_median_ms", "key latency median"), ("lat_p95_ms", "key latency p95"),
+          ("rss_median", "RSS per session"))
+
+
+def print_pairs(pairs: list[tuple[dict, dict]]) -> None:
+    """now / before of each figure, each pair (measured one after the other) and their median."""
+    print(f"now / before, {len(pairs)} pair(s) of runs of {pairs[0][0]['sessions']} sessions "
+          "(below 1: now is cheaper or faster)")
+    for key, what in PAIRED:
+        ratios = [now[key] / before[key] for before, now in pairs if before[key] > 0]
+        values = "; ".join(f"{before[key]:.3g} -> {now[key]:.3g}" for before, now in pairs)
+        if ratios:
+            print(f"  {what}: {values}  ratio {statistics.median(ratios):.2f} "
+                  f"({', '.join(f'{r:.2f}' for r in ratios)})")
+        else:
+            print(f"  {what}: {values}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--running", type=int, default=None, help="default: half the sessions")
+    parser.add_argument("--keys", type=int, default=12)
+    parser.add_argument("--size", default="120x40")
+    parser.add_argument("--before", default=None, metavar="DIR",
+                        help="another checkout measured alternately with this one, paired")
+    parser.add_argument("--pairs", type=int, default=1, help="with --before: pairs of runs (1..5)")
+    args = parser.parse_args()
+    running = args.sessions // 2 if args.running is None else args.running
+    if not 2 <= args.sessions <= 60 or not 1 <= args.keys <= 100 or not 0 <= running < args.sessions:
+        parser.error("--sessions 2..60, --running below --sessions, --keys 1..100 (a bounded test)")
+    if not 1 <= args.pairs <= 5:
+        parser.error("--pairs 1..5 (a bounded test)")
+    try:
+        cols, rows = (int(x) for x in args.size.split("x"))
+    except ValueError:
+        parser.error("--size COLSxROWS, e.g. 120x40")
+    before = Path(args.before).resolve() if args.before else None
+    if before is not None and not (before / "tui" / "webserve.py").is_file():
+        parser.error(f"--before {args.before}: not a checkout of mbsim (no tui/webserve.py)")
+
+    async def both():
+        ref = await asyncio.wait_for(measure(1, 0, args.keys, cols, rows), DEADLINE)
+        load = await asyncio.wait_for(measure(args.sessions, running, args.keys, cols, rows),
+                                      DEADLINE)
+        return ref, load
+
+    if before is None:
+        use_checkout(ROOT)
+        ref, load = asyncio.run(both())
+        return 1 if print_run(ref, load, cols, rows) else 0
+    crashed, pairs = False, []
+    for i in range(args.pairs):
+        runs = {}
+        for label, root in (("before", before), ("now", ROOT)):
+            use_checkout(root)
+            runs[label] = asyncio.run(both())
+            crashed |= print_run(*runs[label], cols, rows, f" ({label}: {root}, pair {i + 1})")
+        pairs.append((runs["before"][1], runs["now"][1]))
+    print_pairs(pairs)
     return 1 if crashed else 0
 
 
