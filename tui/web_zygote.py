@@ -29,18 +29,67 @@ import sys
 from .web_protocol import MAX_REQUEST
 
 
+#: Modules a session imports only once it runs (Textual's, Rich's, NumPy's, ours), imported here
+#: too so that a forked session imports nothing (tests/test_serve_cost.py checks that it does not).
+SESSION_MODULES = (
+    "numpy.random", "textual.pilot", "textual.drivers.headless_driver", "textual.scrollbar",
+    "textual.layouts.factory", "textual.layouts.horizontal", "textual.layouts.stream",
+    "mbsim.tui.entry", "mbsim.tui.cli.memory_check", "mbsim.tui.cli.run_ensemble",
+    "encodings.ascii",
+)
+
+
 def prepare() -> None:
-    """Import what a session imports, so each fork starts with it loaded."""
+    """Do once what every session does first, so each fork starts with it done.
+
+    * import what a session imports (the app, the command line, :data:`SESSION_MODULES`) and
+      load Rich's table of character widths;
+    * build the command line's parser (:func:`tui.cli.prebuild_parser`), set glibc's allocation
+      threshold (:func:`tui.memory_views.give_back_freed_memory`), and build the default scenario's
+      simulation once, thrown away (NumPy's and the engine's first-call costs: ~9 ms a session);
+    * ``gc.freeze()``: what exists now is never scanned by a session's collector again (its
+      full collections would walk ~95,000 objects of imported modules, and writing their
+      headers would copy the pages this process shares with every session).
+    """
+    import gc
+    import importlib
+
     from mbsim.engine.threads import use_one_blas_thread
 
     use_one_blas_thread()  # before NumPy loads: no BLAS thread pool exists when we fork
     import textual.drivers.web_driver  # noqa: F401
     import mbsim.tui.app  # noqa: F401  (Textual, Rich, plotext, NumPy, the engine, the screens)
-    import mbsim.tui.cli  # noqa: F401
+    import mbsim.tui.cli
     import mbsim.tui.cli.interactive  # noqa: F401
     import mbsim.tui.cli.lesson  # noqa: F401
     import mbsim.tui.lesson_mode  # noqa: F401
     import mbsim.tui.web_driver  # noqa: F401
+
+    for name in SESSION_MODULES:
+        importlib.import_module(name)
+    import rich.cells
+
+    rich.cells.cell_len("\u00e9\u4e00")  # loads the width table (the environment's Unicode version)
+    from mbsim.tui.memory_views import give_back_freed_memory
+
+    give_back_freed_memory()
+    warm_engine()
+    mbsim.tui.cli.prebuild_parser()  # after warm_engine, which uses a parser of its own
+    gc.freeze()  # (no gc.collect first: 60 ms at each server start, for a little garbage kept)
+
+
+def warm_engine() -> None:
+    """Build the default scenario's simulation as a session would, and drop it (the code paths'
+    first calls are paid here, once). Any error is ignored: a session reports its own."""
+    try:
+        from mbsim.engine.rules import TUI_POLICY
+        from mbsim.tui.cli.parser import build_parser
+        from mbsim.tui.cli.scenario_args import build_scenario, make_simulation
+
+        scenario, src = build_scenario(build_parser().parse_args([]))
+        make_simulation(scenario, src, eval_policy=TUI_POLICY)
+    except Exception:  # noqa: BLE001 - warming is optional; the session itself says what is wrong
+        pass
 
 
 def rss_mb() -> float:

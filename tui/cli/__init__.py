@@ -23,7 +23,25 @@ from .common import EXIT_INTERNAL, EXIT_IOERR, EXIT_SIGNAL, EXIT_USAGE, PROG, Us
 from .options import all_options, looks_like_number, normalize_argv, subcommands, unknown_arguments
 from .parser import build_parser, handler_for
 
-__all__ = ["main", "build_parser", "UsageError"]
+__all__ = ["main", "build_parser", "prebuild_parser", "UsageError"]
+
+#: The parser built ahead by :func:`prebuild_parser` (``mbsim serve``'s fork server), taken by
+#: the next :func:`main`; None otherwise (each call builds its own).
+_prebuilt = None
+
+
+def prebuild_parser() -> None:
+    """Build the command line's parser now, for the next :func:`main` in this process or in a
+    process forked from it (``mbsim serve``'s fork server: each session starts ~5 ms sooner)."""
+    global _prebuilt
+    _prebuilt = build_parser()
+
+
+def _parser():
+    """The prebuilt parser, once; else a new one."""
+    global _prebuilt
+    parser, _prebuilt = _prebuilt, None
+    return parser if parser is not None else build_parser()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     give_back_freed_memory()     # freed arrays go back to the system (DESIGN.md: the session budget)
     try:
-        parser = build_parser()
+        parser = _parser()
         argv_clean = normalize_argv(args)
         try:
             ns, extras = parser.parse_known_args(argv_clean)
