@@ -9,7 +9,9 @@ Measured (DESIGN.md's class budget: 30 sessions, half running, on 2 cores):
 
 * the burst: N tabs opening at once, seconds until every one has its first screen (≤ 3 s), and
   the CPU time each session process had used by then (its own: a forked session's starts at
-  the fork, a started one's includes its imports);
+  the fork, a started one's includes its imports); their sum with the server's and the fork
+  server's CPU meanwhile, over the cores, is the burst of an otherwise idle machine (the figure
+  to read when other work shares the machine);
 * key latency: R sessions (default N/2) run at the default speed (``space``) while the others
   press ``n`` (one batch; paused, so nothing else is drawn) K times, 0.3 s apart: from sending
   the key to the first screen bytes back; median, p95 (≤ 150 ms) and worst over every key;
@@ -193,12 +195,18 @@ async def measure(n: int, running: int, keys: int, cols: int, rows: int,
     server = start_server("--max-sessions", str(max(n, 1)))
     try:
         async with aiohttp.ClientSession() as client:
+            helpers = [server.proc.pid, *([fork] if (fork := server.fork_server()) else [])]
+            helpers_cpu = sum(cpu_seconds(pid) for pid in helpers)
             t0 = time.monotonic()
             sessions = await asyncio.gather(*(connect(server.url, client, cols, rows)
                                               for _ in range(n)))
             all_up = time.monotonic() - t0
             pids = server.sessions()
             start_cpu = statistics.median(cpu_seconds(pid) for pid in pids)
+            # the whole burst's CPU: every session's so far (a forked one's from its fork), the
+            # server's and its fork server's meanwhile; over the cores, the burst of an idle machine
+            burst_cpu = (sum(cpu_seconds(pid) for pid in pids)
+                         + sum(cpu_seconds(pid) for pid in helpers) - helpers_cpu)
             if focus_first:  # each student clicks into the page's terminal (textual.js: "focus")
                 for s in sessions:
                     await s.ws.send_json(["focus"])
@@ -243,7 +251,7 @@ async def measure(n: int, running: int, keys: int, cols: int, rows: int,
     return {
         "sessions": n, "running": running, "pids": len(pids), "all_up_s": all_up,
         "focus_first": focus_first,
-        "start_cpu_s": start_cpu,
+        "start_cpu_s": start_cpu, "burst_cpu_s": burst_cpu,
         "rss_median": statistics.median(rss), "rss_max": max(rss), "server_rss": server_rss,
         "lat_median_ms": 1000 * statistics.median(latencies),
         "lat_p95_ms": 1000 * percentile(latencies, 0.95), "lat_max_ms": 1000 * max(latencies),
@@ -269,6 +277,8 @@ def report(r: dict) -> None:
           f"worst {r['lat_max_ms']:.0f} ms; CPU per running session {100 * r['cpu_running']:.1f} % "
           f"of a core, per stepping one {100 * r['cpu_stepping']:.1f} % "
           f"({r['cpu_per_key_ms']:.0f} ms a key, n), server {100 * r['cpu_server']:.1f} %")
+    print(f"    the burst's CPU: {r['burst_cpu_s']:.2f} CPU-s (sessions, server, fork server), "
+          f"{r['burst_cpu_s'] / (os.cpu_count() or 1):.2f} s over {os.cpu_count()} idle cores")
     print(f"    key latency p95 without each tab's first key: {r['lat_p95_later_ms']:.0f} ms")
     print(f"    all paused, {QUIET:g} s quiet: CPU per session mean {100 * r['cpu_idle']:.2f} %, "
           f"max {100 * r['cpu_idle_max']:.2f} % of a core")
@@ -302,6 +312,7 @@ def print_run(ref: dict, load: dict, cols: int, rows: int, label: str = "") -> b
 
 #: (key, what) of the figures compared now / before with --before.
 PAIRED = (("start_cpu_s", "CPU to a session's first screen"), ("all_up_s", "burst, all up"),
+          ("burst_cpu_s", "the burst's CPU (all processes)"),
           ("cpu_running", "CPU per running session"), ("cpu_per_key_ms", "CPU per n key"),
           ("cpu_idle", "CPU per paused idle session"), ("cpu_server", "server CPU"),
           ("lat_median_ms", "key latency median"), ("lat_p95_ms", "key latency p95"),
