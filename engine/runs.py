@@ -392,7 +392,7 @@ class Runs(RunsReadings):
         them, at a time of its own. Reading the parameters and counters still works; stepping
         does not."""
         self.state.orders = None
-        self.orders_.block = None
+        self.orders_.release()
         self.batches.release()
         self.checkpoints.items = self.checkpoints.items[:1]
         self._last = None                 # it holds the last batch's orders (a view of them all)
