@@ -211,7 +211,15 @@ class MLPModel(Model):
         One gemm per run (stacked matmul) with W1ᵀ as the same transposed view as :meth:`_hidden`."""
         k = params_runs.shape[0]
         W1 = params_runs[:, : self._w1_end].reshape(k, self.hidden, self.n_features)
-        a = np.matmul(X, W1.transpose(0, 2, 1))
+        if X.shape[-2] > 1:
+            # W1ᵀ copied contiguous: gemm reads it untransposed, the same products summed in the
+            # same order (the packed panels are equal), and NumPy's matmul loop over K slices is
+            # cheaper without the transposed strides. One sample (gemv, whose sum order depends
+            # on the transpose flag) keeps the lone run's transposed view.
+            W1 = np.ascontiguousarray(W1.transpose(0, 2, 1))
+            a = np.matmul(X, W1)
+        else:
+            a = np.matmul(X, W1.transpose(0, 2, 1))
         a += params_runs[:, None, self._w1_end : self._b1_end]
         return self._act(a)
 
