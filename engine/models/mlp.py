@@ -263,12 +263,12 @@ class MLPModel(Model):
         z = np.matmul(h, W2[:, :, None])[:, :, 0]
         z += params_runs[:, -1:]
         if self._is_bce:
-            loss, delta = _bce_runs(z, y_runs, n)
+            loss, delta, delta_sum = _bce_runs(z, y_runs, n, True)
         else:
             z -= y_runs
             loss = _dot_rows(z) * inv_n
             z *= 2.0 * inv_n
-            delta = z
+            delta, delta_sum = z, None
         D = self._dact(h)
         D *= delta[:, :, None]
         grad = np.empty((k, self.n_params), dtype=np.float64)
@@ -276,6 +276,6 @@ class MLPModel(Model):
                     out=grad[:, :w1_end].reshape(k, self.hidden, self.n_features))
         np.multiply(np.matmul(np.ones((1, 1, n)), D)[:, 0, :], W2, out=grad[:, w1_end:b1_end])
         grad[:, b1_end:w2_end] = np.matmul(delta[:, None, :], h)[:, 0, :]
-        grad[:, -1] = delta.sum(axis=1)
+        grad[:, -1] = delta.sum(axis=1) if delta_sum is None else delta_sum
         return loss, grad
 
