@@ -18,8 +18,9 @@ other programs on a shared machine count less. Two ensembles:
   code, same evaluation policy).
 
 Three models: the worked example (linear, N = 200, B = 5), logistic regression on blobs (B = 10,
-reshuffled; and the ``imbalanced`` preset, whose stratified sampler is a Python routine per run
-and pass: it costs K times the lone run's), and ``xor-mlp`` (8 tanh units, B = 10).
+reshuffled; and the ``imbalanced`` preset, whose stratified sampler draws a permutation of
+N + 1 per run and pass and assembles every run's orders at once, engine/stratified.py), and
+``xor-mlp`` (8 tanh units, B = 10).
 
 **From the command line** (issue 25, the budget as a user meets it): whole processes,
 ``mbsim run --quiet --runs K`` against ``mbsim run --quiet`` for the four models (the worked

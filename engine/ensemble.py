@@ -52,17 +52,15 @@ import numpy as np
 from .alignment import ALIGNMENTS, Runner, advance, check_alignment, epoch_target, progress_after_next, tick_unit
 from .band import BAND_EVAL_POINTS, BAND_PARAM_FLOATS, BAND_POINTS, LossBand, band_quantiles
 from .cloud import CloudReadings, NoiseFloor
-from .counters import Counters, counters_at
+from .member_readings import MemberReadings
 from .errors import ScenarioError
 from .groups import MAX_RUNS, Group, Member, SimulationGroup, batch_size_members, check_runs, checked_changes
 from .rules import ENGINE_POLICY, EvalPolicy, loss_reference
-from .runs import DIVERGED as _DIVERGED
-from .runs import RUNNING as _RUNNING
 from .runs import MemberState, Runs
 from .sampling import stream_generator
 from .scenario import Scenario
 from .segment import Segment, check_changes, describe_changes, fresh_optimizer, make_segment, next_segment_epoch
-from .simulation import DIVERGING, STATUS_OF_CODE, Simulation
+from .simulation import Simulation
 
 __all__ = ["ALIGNMENTS", "LONE", "MAX_RUNS", "EVALUATIONS", "Ensemble", "Member", "Runner", "advance",
            "batch_size_members", "check_alignment", "epoch_target", "progress_after_next", "tick_unit",
@@ -99,7 +97,7 @@ class _Era:
     note: str = ""
 
 
-class Ensemble(CloudReadings):
+class Ensemble(MemberReadings, CloudReadings):
     """K runs of one scenario stepped together (see the module docstring).
 
     ``members``: the runs (default: the scenario's own run alone). ``align``: what one tick
@@ -238,158 +236,13 @@ class Ensemble(CloudReadings):
         """Compare mode's runs: batch sizes (N, B, 1) by default, labelled as compare mode does."""
         return cls(scenario, batch_size_members(scenario, sizes)[0], **kw)
 
-    # --- per-member views (member order) --------------------------------------------------------
-    def _gather(self, name: str) -> np.ndarray:
-        get = {"train_loss": lambda g: g.losses()[0], "val_loss": lambda g: g.losses()[1],
-               "accuracy": lambda g: g.accuracy()}.get(name, lambda g: getattr(g, name))
-        first = get(self.groups[0])
-        if len(self.groups) == 1:
-            return first
-        out = np.empty((len(self.members),) + first.shape[1:], dtype=first.dtype)
-        for g, idx in zip(self.groups, self._index):
-            out[idx] = get(g)
-        return out
-
-    @property
-    def runs(self) -> int:
-        """K, the number of members."""
-        return len(self.members)
-
-    @property
-    def params(self) -> np.ndarray:
-        """(K, P) current parameters (each member's last finite ones after a divergence)."""
-        return self._gather("params")
-
-    @property
-    def batch_loss(self) -> np.ndarray:
-        """(K,) loss of each member's last step (mean over its samples, before its update)."""
-        return self._gather("batch_loss")
-
-    @property
-    def train_loss(self) -> np.ndarray:
-        """(K,) full training-set loss at each member's current parameters."""
-        return self._gather("train_loss")
-
-    @property
-    def val_loss(self) -> np.ndarray:
-        """(K,) validation loss (NaN without a validation set)."""
-        return self._gather("val_loss")
-
-    @property
-    def epoch_loss(self) -> np.ndarray:
-        """(K,) Keras' running epoch loss."""
-        return self._gather("epoch_loss")
-
-    @property
-    def lr(self) -> np.ndarray:
-        """(K,) learning rate of each member's last step."""
-        return self._gather("lr")
-
-    @property
-    def step(self) -> np.ndarray:
-        """(K,) optimizer steps done by each member."""
-        return self._gather("member_step")
-
-    @property
-    def iteration(self) -> np.ndarray:
-        """(K,) iterations done by each member."""
-        return self._gather("member_iteration")
-
-    @property
-    def samples_seen(self) -> np.ndarray:
-        """(K,) samples seen by each member."""
-        return self._gather("member_samples")
-
-    @property
-    def diverged_step(self) -> np.ndarray:
-        """(K,) the 1-based step at which each member diverged (0 if it did not)."""
-        return self._gather("diverged_step")
-
-    @property
-    def diverged(self) -> np.ndarray:
-        """(K,) True for the members that have stopped on a non-finite loss or parameters."""
-        return self._gather("code") == _DIVERGED
-
-    @property
-    def status(self) -> list[str]:
-        """Each member's status: ready, diverging, finished, target reached or diverged."""
-        codes = self._gather("code")
-        diverging = self._gather("diverging_step")
-        return [DIVERGING if c == _RUNNING and d > 0 else STATUS_OF_CODE[int(c)] for c, d in zip(codes, diverging)]
-
-    def accuracy(self) -> np.ndarray | None:
-        """(K,) training accuracy at each member's parameters (None for regression)."""
-        if self.model.loss_name != "bce":
-            return None
-        return self._gather("accuracy")
-
-    @property
-    def done(self) -> bool:
-        """True when no member will run another iteration."""
-        return all(g.done for g in self.groups)
-
-    def counters(self, member: int = 0) -> Counters:
-        """Member ``member``'s counters (DESIGN.md wording), by the lone run's own rule
-        (:func:`engine.counters.counters_at`). Members of one plan (the noise cloud) share them."""
-        if not 0 <= member < len(self.members):
-            raise ScenarioError("member", member, f"allowed: 0 to {len(self.members) - 1}")
-        gi, row = self._where[member]
-        return self.groups[gi].counters(row)
-
-    def position(self, member: int = 0) -> Counters:
-        """Where member ``member``'s group stands: the counters of its running members (the
-        member's own, :meth:`counters`, stop where it stopped)."""
-        return self._group_of(member).position()
-
-    def iterations_to_epoch_end(self, member: int = 0) -> int:
-        """Iterations left in the current epoch of member ``member``'s group (a whole epoch at
-        a boundary), as :meth:`Simulation.iterations_to_epoch_end`."""
-        g = self._group_of(member)
-        seg = g.segment
-        pos = seg.plan.locate(g.iteration - seg.start_iteration)
-        return seg.plan.epoch_iterations(pos.epoch) - pos.batch_in_epoch
-
-    def member_scenario(self, k: int) -> Scenario:
-        """Member k's resolved scenario in force now (live changes included)."""
-        return self.scenarios[k]
-
-    @property
-    def scenario(self) -> Scenario:
-        """The resolved scenario in force now, live changes included: member 0's view (members
-        that differ in a setting, e.g. the batch sizes of compare mode, have their own:
-        :meth:`member_scenario`)."""
-        return self.scenarios[0]
-
-    def simulation(self, k: int) -> Simulation | None:
-        """The lone Simulation that runs member k (``lone``), or None when it is vectorised."""
-        g = self.groups[self._where[k][0]]
-        return g.sim if isinstance(g, SimulationGroup) else None
-
-    def member_simulation(self, k: int) -> Simulation:
-        """A lone Simulation of member k from the start, with its first settings (the run it is
-        bit-identical to; replay the same :meth:`apply_changes` on it to follow live changes)."""
-        return Simulation(self._initial_scenarios[k], sampling_stream=self.members[k].stream,
-                          eval_policy=self.eval_policy)
-
-    def order(self, k: int) -> np.ndarray | None:
-        """Member k's sample order of its current pass (None before its first batch is drawn)."""
-        gi, row = self._where[k]
-        return self.groups[gi].order(row)
-
-    def member_generator(self, k: int) -> np.random.Generator:
-        """Member k's sampling generator as its lone run holds it now (a copy where the group's
-        draws ahead)."""
-        gi, row = self._where[k]
-        g = self.groups[gi]
-        return g.sim.rng if isinstance(g, SimulationGroup) else g.runs.generator(row)
-
+    # --- live changes ---------------------------------------------------------------------------
     @property
     def changes(self) -> list[tuple[int, str]]:
         """(step of the reference member, what changed) for every live change in force, for
         marking the loss plot (as ``Simulation.changes``)."""
         return [(era.step, era.note) for era in self._eras[1:self._era + 1]]
 
-    # --- live changes ---------------------------------------------------------------------------
     def check_changes(self, **changes: Any) -> None:
         """The dry run of :meth:`apply_changes`: the :class:`ScenarioError` it would raise (the
         lone run's, from :func:`engine.segment.check_changes` for each member), else nothing."""
@@ -541,9 +394,6 @@ class Ensemble(CloudReadings):
 
     def _positions(self) -> tuple[int, ...]:
         return tuple(g.iteration for g in self.groups)
-
-    def _group_of(self, member: int) -> Group | SimulationGroup:
-        return self.groups[self._where[member][0]]
 
     def unit(self) -> float:
         """One tick in the alignment's unit (see :func:`engine.alignment.tick_unit`)."""

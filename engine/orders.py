@@ -45,6 +45,11 @@ class Orders:
         # the runs of one plan sample alike (the plan fixes the sampling): one assembles for all
         self.width = samplers[0].raw_width
         self.block: np.ndarray | None = None      # (k, P, N): pass s.ahead_first + p in [:, p]
+        # the draws' array of the block before (stratified: its draws, the block being the
+        # assembled orders), reused by the next block of the same shape: a block is ~1 MB for
+        # 100 runs of N = 200, and a fresh one every AHEAD_PASSES passes cost the kernel ~300 page
+        # faults each time (a third of the sampling's time in ``mbsim run --runs 100``)
+        self._spare: np.ndarray | None = None
         # the pass whose orders the state holds are, every row, its row of the block drawn
         # ahead (so a checkpoint need not keep them: :meth:`redrawable`); -1 when not known
         self.whole = -1
@@ -91,7 +96,8 @@ class Orders:
         p = max(1, min(AHEAD_PASSES, self.passes - pass_index, AHEAD_ELEMENTS // max(1, k * n)))
         states = list(s.ahead_states)
         start, drawn = s.ahead_from.copy(), s.drawn.copy()
-        raw = self._raw(k, p)
+        old, self.block = self.block, None       # nothing else refers to it (rows are copied out)
+        raw = self._raw(k, p, old)
         for i, (sampler, gen) in enumerate(zip(self.samplers, self.generators)):
             if live[i]:
                 states[i] = gen.bit_generator.state
@@ -99,22 +105,44 @@ class Orders:
                 start[i], drawn[i] = pass_index, 0
             else:
                 raw[i] = 0 if raw.shape[2] == n else np.arange(raw.shape[2])   # replaced below
-        self.block = self._assemble(raw, k, p)
+        self.block = self._assemble(raw, k, p, old)
         for i in np.flatnonzero(~live).tolist():
             self.block[i] = 0 if s.orders is None else s.orders[i]
         s.ahead_first, s.ahead_passes = pass_index, p
         s.ahead_states, s.ahead_from, s.drawn = states, start, drawn
 
-    def _raw(self, k: int, p: int) -> np.ndarray:
-        return np.empty((k, p, self.width), dtype=np.int64)
+    @property
+    def _draw_is_order(self) -> bool:
+        """True when a pass's draw is its order (reshuffle): the block is the draws' array."""
+        return self.width == self.n and type(self.samplers[0]).assemble is Sampler.assemble
 
-    def _assemble(self, raw: np.ndarray, k: int, p: int) -> np.ndarray:
-        """(k, p, N) orders from the (k, p, width) draws, every row at once."""
-        if self.width == self.n and type(self.samplers[0]).assemble is Sampler.assemble:
+    def _raw(self, k: int, p: int, old: np.ndarray | None = None) -> np.ndarray:
+        """An array for the (k, p, width) draws of a block: the block it replaces (``old``)
+        where the draw is the order, else the draws' array of the block before, when either has
+        this shape; else a new one. Every element is written by the draws."""
+        shape = (k, p, self.width)
+        spare, self._spare = self._spare, None
+        if self._draw_is_order:
+            spare = old
+        if spare is not None and spare.shape == shape:
+            return spare
+        return np.empty(shape, dtype=np.int64)
+
+    def _assemble(self, raw: np.ndarray, k: int, p: int, old: np.ndarray | None = None) -> np.ndarray:
+        """(k, p, N) orders from the (k, p, width) draws, every row at once (into ``old``, the
+        block being replaced, when it has this shape)."""
+        if self._draw_is_order:
             return raw                            # the draw is the order (reshuffle)
-        block = np.empty((k, p, self.n), dtype=np.int64)
+        shape = (k, p, self.n)
+        block = old if old is not None and old.shape == shape else np.empty(shape, dtype=np.int64)
         self.samplers[0].assemble(raw.reshape(k * p, self.width), block.reshape(k * p, self.n))
+        self._spare = raw
         return block
+
+    def release(self) -> None:
+        """Drop the block drawn ahead and the spare array (the runs will not step on)."""
+        self.block = None
+        self._spare = None
 
     def redraw(self, s: RunsState) -> None:
         """After a restore: the block drawn ahead, drawn again from the states it started from
@@ -136,7 +164,8 @@ class Orders:
 
     def _redraw_block(self, s: RunsState) -> None:
         k, p = self.k, s.ahead_passes
-        raw = self._raw(k, p)
+        old, self.block = self.block, None
+        raw = self._raw(k, p, old)
         again = s.ahead_from == s.ahead_first
         for i, (sampler, gen) in enumerate(zip(self.samplers, self.generators)):
             if again[i]:
@@ -144,7 +173,7 @@ class Orders:
                 sampler.draw_ahead_into(gen, raw[i])
             else:
                 raw[i] = 0 if raw.shape[2] == self.n else np.arange(raw.shape[2])
-        self.block = self._assemble(raw, k, p)
+        self.block = self._assemble(raw, k, p, old)
         for i in np.flatnonzero(~again).tolist():
             self.block[i] = 0 if s.orders is None else s.orders[i]
 

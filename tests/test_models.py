@@ -472,3 +472,37 @@ def test_finite_loss_radius_is_the_largest_power_of_two_that_passes(name: str, t
         m *= 2.0
     assert model.finite_loss_radius(x_absmax, y_absmax, n) == m
     assert ok(m) and not ok(2.0 * m)
+
+
+@pytest.mark.parametrize("sum_delta", [False, True])
+def test_bce_runs_is_the_lone_runs_bce_row_by_row(sum_delta: bool) -> None:
+    """K runs' bce (engine.models.elementwise._bce_runs: σ's numerator as max(e, sign z), the
+    loss terms and δ summed in one reduction) gives, row by row, the numbers of the lone run's
+    bce branch (LinearModel.loss_and_grad: max(e, [z ≥ 0]), ``.sum()`` of each), signed zeros
+    and infinities included, for batches of 1 to 40 samples."""
+    from mbsim.engine.models.elementwise import _bce_runs
+
+    rng = np.random.default_rng(11)
+    with np.errstate(all="ignore"):
+        for trial in range(300):
+            k, n = int(rng.integers(1, 6)), int(rng.integers(1, 41))
+            z = rng.normal(size=(k, n)) * 10.0 ** rng.uniform(-5, 3, size=(k, n))
+            u = rng.random((k, n))
+            z[u < 0.05], z[(u >= 0.05) & (u < 0.1)] = 0.0, -0.0
+            z[(u >= 0.1) & (u < 0.12)], z[(u >= 0.12) & (u < 0.14)] = np.inf, -np.inf
+            y = (rng.random((k, n)) < 0.5) * 1.0
+            loss, delta, total = _bce_runs(z.copy(), y, n, sum_delta)
+            assert (total is not None) == sum_delta
+            for r in range(k):
+                zr = z[r].copy()
+                e = np.exp(-np.abs(zr))
+                lone_loss = float((np.maximum(zr, 0.0) - zr * y[r] + np.log1p(e)).sum()) / n
+                d = np.maximum(e, zr >= 0.0)
+                e += 1.0
+                d /= e
+                d -= y[r]
+                d *= 1.0 / n
+                assert loss[r] == lone_loss or (math.isnan(loss[r]) and math.isnan(lone_loss)), trial
+                assert np.array_equal(delta[r], d) and np.array_equal(np.signbit(delta[r]), np.signbit(d)), trial
+                if sum_delta:
+                    assert total[r] == np.add.reduce(d) or (math.isnan(total[r]) and math.isnan(np.add.reduce(d)))

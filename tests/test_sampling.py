@@ -494,6 +494,39 @@ def test_orders_ahead_are_the_successive_passes(name: str, n: int, passes: int) 
             assert not make_sampler(other, 12, labels=np.arange(12) % 2, batch_size=4).draws_ahead
 
 
+@pytest.mark.parametrize("name", ["reshuffle", "stratified"])
+def test_orders_blocks_reuse_their_array(name: str) -> None:
+    """K runs' orders drawn ahead block after block (engine.orders.Orders): every block after
+    the first of the same shape is drawn into the array of the one it replaces (a fresh ~1 MB
+    array every AHEAD_PASSES passes cost the kernel its pages each time), and the orders are
+    still each run's successive passes from its own generator (``order`` one pass at a time)."""
+    from mbsim.engine.orders import AHEAD_PASSES, Orders
+    from mbsim.engine.runs_state import RunsState
+
+    n, k = 40, 3
+    passes = 3 * AHEAD_PASSES + 2
+    labels = (np.arange(n) % 4 == 0).astype(int)
+    samplers = [make_sampler(name, n, labels=labels, batch_size=5) for _ in range(k)]
+    orders = Orders(samplers, [np.random.default_rng(10 + r) for r in range(k)], n, passes)
+    s = RunsState(np.zeros((k, 2)), [], [], np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k))
+    s.ahead_states, s.ahead_from, s.drawn = [None] * k, np.full(k, -1), np.zeros(k, dtype=np.int64)
+    live = np.ones(k, dtype=bool)
+    full = {}                                          # the full blocks' arrays, by first pass
+    got = []
+    for p in range(passes):
+        orders.draw(s, p, live, True)
+        got.append(s.orders.copy())
+        if orders.block.shape[1] == AHEAD_PASSES:
+            full[s.ahead_first] = orders.block
+    assert sorted(full) == [0, AHEAD_PASSES, 2 * AHEAD_PASSES]
+    assert full[0] is full[AHEAD_PASSES] is full[2 * AHEAD_PASSES]
+    assert s.ahead_first == 3 * AHEAD_PASSES and orders.block.shape[1] == 2   # then a short block
+    for r in range(k):
+        gen = np.random.default_rng(10 + r)
+        expected = [samplers[r].order(gen, None) for _ in range(passes)]
+        assert np.array_equal(np.array([g[r] for g in got]), np.array(expected))
+
+
 def _stratified_reference(sampler, raw_row: np.ndarray) -> list[int]:  # noqa: ANN001
     """The order of one pass, element by element, as engine/stratified.py's docstring states it:
     π is the draw without the marker N, whose place p rotates the full batches by p·M_f // (N + 1);

@@ -63,17 +63,36 @@ def _pointwise_inplace(loss_name: str, f: np.ndarray, y: np.ndarray) -> np.ndarr
     return t
 
 
-def _bce_runs(z: np.ndarray, y_runs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(K,) mean bce on logits and (K, n) δ = (σ(z) − y)/n for K runs, the same operations as
-    the single-run models' bce branch (stable: log1p(e^{−|z|}), σ from e^{−|z|})."""
-    e = np.exp(-np.abs(z))
-    loss = (np.maximum(z, 0.0) - z * y_runs + np.log1p(e)).sum(axis=1) / n
-    delta = np.maximum(e, z >= 0.0)
+def _bce_runs(z: np.ndarray, y_runs: np.ndarray, n: int,
+              sum_delta: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(K,) mean bce on logits, (K, n) δ = (σ(z) − y)/n for K runs and, with ``sum_delta``, (K,)
+    Σ_i δ_i (the output bias's gradient; else None): the values of the single-run models' bce
+    branch (stable: log1p(e^{−|z|}), σ from e^{−|z|}), bit for bit, in fewer NumPy calls.
+
+    * σ's numerator max(e, [z ≥ 0]) is taken as max(e, sign z): the same number for every z
+      (z > 0: 1; z < 0: e, as e > 0 ≥ −1; z = ±0: e = 1; NaN: NaN), without the bool → float
+      cast (tests/test_models.py checks it on special values).
+    * With ``sum_delta`` and n ≥ 2, the loss terms and δ are the two halves of one (2, K, n)
+      array, and one reduction sums its 2K rows: each row summed alone, pairwise, as the lone
+      run's ``.sum()`` of its n values (a reduction's cost is per row, not per call)."""
+    k = z.shape[0]
+    both = np.empty((2, k, n)) if sum_delta and n > 1 else None
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    terms = np.maximum(z, 0.0, out=None if both is None else both[0])
+    terms -= z * y_runs
+    terms += np.log1p(e)
+    delta = np.sign(z, out=None if both is None else both[1])
+    np.maximum(e, delta, out=delta)
     e += 1.0
     delta /= e
     delta -= y_runs
     delta *= 1.0 / n
-    return loss, delta
+    if both is None:
+        return np.add.reduce(terms, axis=1) / n, delta, (np.add.reduce(delta, axis=1) if sum_delta else None)
+    sums = np.add.reduce(both, axis=2)
+    return sums[0] / n, delta, sums[1]
 
 
 def _dot_each(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -161,18 +161,21 @@ class LinearModel(Model):
         z = self._linear_runs(params_runs, X_runs)
         grad = np.empty((k, self.n_params), dtype=np.float64)
         if self._is_bce:
-            loss, delta = _bce_runs(z, y_runs, n)
+            loss, delta, delta_sum = _bce_runs(z, y_runs, n, self.bias)
         else:
             z -= y_runs
             loss = _dot_rows(z) / n
             z *= 2.0 / n
-            delta = z
+            delta, delta_sum = z, None
         if d == 1:
             grad[:, 0] = _dot_each(delta, X_runs[..., 0])
         else:
             np.matmul(delta[:, None, :], X_runs, out=grad[:, None, :d])
         if self.bias:
-            np.add.reduce(delta, axis=1, out=grad[:, d])
+            if delta_sum is None:
+                np.add.reduce(delta, axis=1, out=grad[:, d])
+            else:
+                grad[:, d] = delta_sum
         return loss, grad
 
     @property

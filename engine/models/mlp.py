@@ -211,7 +211,15 @@ class MLPModel(Model):
         One gemm per run (stacked matmul) with W1ᵀ as the same transposed view as :meth:`_hidden`."""
         k = params_runs.shape[0]
         W1 = params_runs[:, : self._w1_end].reshape(k, self.hidden, self.n_features)
-        a = np.matmul(X, W1.transpose(0, 2, 1))
+        if X.shape[-2] > 1:
+            # W1ᵀ copied contiguous: gemm reads it untransposed, the same products summed in the
+            # same order (the packed panels are equal), and NumPy's matmul loop over K slices is
+            # cheaper without the transposed strides. One sample (gemv, whose sum order depends
+            # on the transpose flag) keeps the lone run's transposed view.
+            W1 = np.ascontiguousarray(W1.transpose(0, 2, 1))
+            a = np.matmul(X, W1)
+        else:
+            a = np.matmul(X, W1.transpose(0, 2, 1))
         a += params_runs[:, None, self._w1_end : self._b1_end]
         return self._act(a)
 
@@ -255,12 +263,12 @@ class MLPModel(Model):
         z = np.matmul(h, W2[:, :, None])[:, :, 0]
         z += params_runs[:, -1:]
         if self._is_bce:
-            loss, delta = _bce_runs(z, y_runs, n)
+            loss, delta, delta_sum = _bce_runs(z, y_runs, n, True)
         else:
             z -= y_runs
             loss = _dot_rows(z) * inv_n
             z *= 2.0 * inv_n
-            delta = z
+            delta, delta_sum = z, None
         D = self._dact(h)
         D *= delta[:, :, None]
         grad = np.empty((k, self.n_params), dtype=np.float64)
@@ -268,6 +276,6 @@ class MLPModel(Model):
                     out=grad[:, :w1_end].reshape(k, self.hidden, self.n_features))
         np.multiply(np.matmul(np.ones((1, 1, n)), D)[:, 0, :], W2, out=grad[:, w1_end:b1_end])
         grad[:, b1_end:w2_end] = np.matmul(delta[:, None, :], h)[:, 0, :]
-        grad[:, -1] = delta.sum(axis=1)
+        grad[:, -1] = delta.sum(axis=1) if delta_sum is None else delta_sum
         return loss, grad
 
