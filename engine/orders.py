@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .sampling import Sampler, draw_orders
+from .sampling import Sampler, draw_orders, order_dtype
 
 if TYPE_CHECKING:
     from .runs import RunsState
@@ -109,12 +109,13 @@ class Orders:
         return np.empty((k, p, self.width), dtype=np.int64)
 
     def _assemble(self, raw: np.ndarray, k: int, p: int) -> np.ndarray:
-        """(k, p, N) orders from the (k, p, width) draws, every row at once."""
+        """(k, p, N) orders from the (k, p, width) draws, every row at once, kept as
+        :func:`~engine.sampling.order_dtype` (drawn in int64: the same draws and values)."""
         if self.width == self.n and type(self.samplers[0]).assemble is Sampler.assemble:
-            return raw                            # the draw is the order (reshuffle)
+            return raw.astype(order_dtype(self.n))    # the draw is the order (reshuffle)
         block = np.empty((k, p, self.n), dtype=np.int64)
         self.samplers[0].assemble(raw.reshape(k * p, self.width), block.reshape(k * p, self.n))
-        return block
+        return block.astype(order_dtype(self.n))
 
     def redraw(self, s: RunsState) -> None:
         """After a restore: the block drawn ahead, drawn again from the states it started from
