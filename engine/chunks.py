@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .pieces import check as pieces_check
 from .pieces import scope as pieces_scope
 
 #: The largest piece, in float64 numbers times the model's working floats per sample (~4 MB):
@@ -82,6 +83,7 @@ def mean_losses(model: Any, params_batch: np.ndarray, X: np.ndarray, y: np.ndarr
             pb = params_batch[start:start + rows]
 
             def piece(a: int, b: int, pb: np.ndarray = pb) -> np.ndarray:
+                pieces_check()           # given up (engine.pieces.stop_when): Cancelled
                 ell = model.per_sample_losses_many(pb, X[a:b], y[a:b])
                 return np.add.reduce(ell, axis=1)
 

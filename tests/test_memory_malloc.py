@@ -164,3 +164,35 @@ def test_the_scope_restores_the_thresholds_across_threads_and_nesting(monkeypatc
     # raised once when the first reading began, lowered once when the last ended, then trimmed
     assert mmap == [memory_views.PIECES_MMAP_THRESHOLD, memory_views.MMAP_THRESHOLD]
     assert memory_views._depth == 0 and trims == [0]
+
+
+def test_a_reading_in_pieces_is_given_up_when_asked() -> None:
+    # engine.pieces.stop_when: the landscape's losses stop at the next piece (a closed view's
+    # worker), and the thread's predicate is its own
+    lin = LinearModel("linear", "mse", 2)
+    X, y, _ = sample_data(lin, 5_000)
+    batch = np.stack([np.array([0.3, -0.2, 0.1]) * s for s in range(4)])
+    calls = {"n": 0}
+
+    def after_three() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    pieces.stop_when(after_three)
+    try:
+        with pytest.raises(pieces.Cancelled):
+            mean_losses(lin, batch, X, y, elements=700)
+    finally:
+        pieces.stop_when(None)
+    assert calls["n"] == 4                      # asked before each piece, stopped at the fourth
+    seen: list[bool] = []
+    pieces.stop_when(lambda: True)
+    try:
+        worker = threading.Thread(target=lambda: seen.append(bool(len(mean_losses(lin, batch, X, y, elements=700)))))
+        worker.start()
+        worker.join()
+    finally:
+        pieces.stop_when(None)
+    assert seen == [True]                       # another thread is not stopped
+    whole = lin.per_sample_losses_many(batch, X, y).mean(axis=1)
+    np.testing.assert_allclose(mean_losses(lin, batch, X, y, elements=700), whole, rtol=1e-13)
