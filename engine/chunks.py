@@ -28,6 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from .pieces import check as pieces_check
+from .pieces import scope as pieces_scope
+
 #: The largest piece, in float64 numbers times the model's working floats per sample (~4 MB):
 #: a piece's temporaries (the outputs, the bce's one temporary, the MLP's hidden layer) stay
 #: within a few times this.
@@ -75,14 +78,16 @@ def mean_losses(model: Any, params_batch: np.ndarray, X: np.ndarray, y: np.ndarr
     most = max(budget, _PAIRWISE_BLOCK)                # samples in a piece
     rows = max(1, budget // min(n, most))              # rows in a piece
     out = np.empty(G, dtype=np.float64)
-    for start in range(0, G, rows):
-        pb = params_batch[start:start + rows]
+    with pieces_scope():
+        for start in range(0, G, rows):
+            pb = params_batch[start:start + rows]
 
-        def piece(a: int, b: int, pb: np.ndarray = pb) -> np.ndarray:
-            ell = model.per_sample_losses_many(pb, X[a:b], y[a:b])
-            return np.add.reduce(ell, axis=1)
+            def piece(a: int, b: int, pb: np.ndarray = pb) -> np.ndarray:
+                pieces_check()           # given up (engine.pieces.stop_when): Cancelled
+                ell = model.per_sample_losses_many(pb, X[a:b], y[a:b])
+                return np.add.reduce(ell, axis=1)
 
-        out[start:start + rows] = pairwise_sums(n, most, piece)
+            out[start:start + rows] = pairwise_sums(n, most, piece)
     out /= n
     return out
 
@@ -136,21 +141,23 @@ def least_squares(X: np.ndarray, y: np.ndarray, bias: bool = True,
     gram = np.zeros((width, width))
     rhs = np.zeros(width)
     pieces = 0
-    for a in range(0, n, rows):
-        Xc, yc = X[a:a + rows], y[a:a + rows]
-        A = np.hstack([Xc, np.ones((Xc.shape[0], 1))]) if bias else Xc
-        gram += A.T @ A
-        rhs += A.T @ yc
-        pieces += 1
+    with pieces_scope():
+        for a in range(0, n, rows):
+            Xc, yc = X[a:a + rows], y[a:a + rows]
+            A = np.hstack([Xc, np.ones((Xc.shape[0], 1))]) if bias else Xc
+            gram += A.T @ A
+            rhs += A.T @ yc
+            pieces += 1
     eig = np.linalg.eigvalsh(gram)
     if eig[-1] > 0 and eig[0] > eig[-1] / NORMAL_EQUATIONS_COND:
         theta, *_ = np.linalg.lstsq(gram, rhs, rcond=None)
         return theta.astype(float), gram, pieces
     rows = max(1, int(elements) // (width + 1))
     R = np.zeros((0, width + 1))
-    for a in range(0, n, rows):
-        Xc, yc = X[a:a + rows], y[a:a + rows][:, None]
-        A = np.hstack([Xc, np.ones((Xc.shape[0], 1)), yc]) if bias else np.hstack([Xc, yc])
-        R = np.linalg.qr(np.vstack([R, A]), mode="r")
+    with pieces_scope():
+        for a in range(0, n, rows):
+            Xc, yc = X[a:a + rows], y[a:a + rows][:, None]
+            A = np.hstack([Xc, np.ones((Xc.shape[0], 1)), yc]) if bias else np.hstack([Xc, yc])
+            R = np.linalg.qr(np.vstack([R, A]), mode="r")
     theta, *_ = np.linalg.lstsq(R[:, :width], R[:, width], rcond=np.finfo(float).eps * max(n, width))
     return theta.astype(float), gram, pieces

@@ -27,6 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .chunks import least_squares
+from .pieces import scope as pieces_scope
 from .noise import fpc_factor
 
 
@@ -88,12 +89,13 @@ def least_squares_noise_floor(X: np.ndarray, y: np.ndarray, lr: float, batch_siz
         H = 2.0 * gram / n
         C = np.zeros_like(gram)
         rows = -(-n // pieces)
-        for a in range(0, n, rows):
-            Xc = X[a:a + rows]
-            Xt = np.hstack([Xc, np.ones((Xc.shape[0], 1))]) if bias else Xc
-            r = Xt @ theta - y[a:a + rows]
-            g = 2.0 * r[:, None] * Xt
-            C += g.T @ g
+        with pieces_scope():
+            for a in range(0, n, rows):
+                Xc = X[a:a + rows]
+                Xt = np.hstack([Xc, np.ones((Xc.shape[0], 1))]) if bias else Xc
+                r = Xt @ theta - y[a:a + rows]
+                g = 2.0 * r[:, None] * Xt
+                C += g.T @ g
         C /= n
     c = noise_factor(n, batch_size, replacement)
     A = np.eye(Xt.shape[1]) - lr * H

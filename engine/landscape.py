@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .chunks import CHUNK_ELEMENTS, least_squares
+from .pieces import scope as pieces_scope
 from .models import LinearModel, Model
 
 
@@ -193,9 +194,10 @@ def full_batch_gradient(model: Model, theta: np.ndarray, X: np.ndarray, y: np.nd
     if n <= rows:
         return model.loss_and_grad(theta, X, y)[1]
     total = np.zeros(theta.shape[0], dtype=np.float64)
-    for a in range(0, n, rows):
-        b = min(n, a + rows)
-        total += model.loss_and_grad(theta, X[a:b], y[a:b])[1] * ((b - a) / n)
+    with pieces_scope():
+        for a in range(0, n, rows):
+            b = min(n, a + rows)
+            total += model.loss_and_grad(theta, X[a:b], y[a:b])[1] * ((b - a) / n)
     return total
 
 

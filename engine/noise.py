@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .models.elementwise import _dot_rows
+from .pieces import scope as pieces_scope
 
 
 @dataclass(frozen=True)
@@ -102,16 +103,17 @@ def model_noise_report(model, params: np.ndarray, X: np.ndarray, y: np.ndarray, 
     if n <= rows:
         return noise_report(model.per_sample_grads(params, X, y), batch_size, batch)
     sums, means, m2s, counts = [], [], [], []
-    for a in range(0, n, rows):
-        g = model.per_sample_grads(params, X[a:a + rows], y[a:a + rows])
-        s = np.add.reduce(g, axis=0)
-        m = s / g.shape[0]
-        g -= m
-        sums.append(s)
-        means.append(m)
-        m2s.append(float(np.einsum("ij,ij->", g, g)))
-        counts.append(g.shape[0])
-        del g
+    with pieces_scope():
+        for a in range(0, n, rows):
+            g = model.per_sample_grads(params, X[a:a + rows], y[a:a + rows])
+            s = np.add.reduce(g, axis=0)
+            m = s / g.shape[0]
+            g -= m
+            sums.append(s)
+            means.append(m)
+            m2s.append(float(np.einsum("ij,ij->", g, g)))
+            counts.append(g.shape[0])
+            del g
     G = np.add.reduce(np.array(sums), axis=0) / n
     total = 0.0
     for m, m2, c in zip(means, m2s, counts):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .sampling import Sampler, draw_orders
+from .sampling import Sampler, draw_orders, order_dtype
 
 if TYPE_CHECKING:
     from .runs import RunsState
@@ -45,8 +45,8 @@ class Orders:
         # the runs of one plan sample alike (the plan fixes the sampling): one assembles for all
         self.width = samplers[0].raw_width
         self.block: np.ndarray | None = None      # (k, P, N): pass s.ahead_first + p in [:, p]
-        # the draws' array of the block before (stratified: its draws, the block being the
-        # assembled orders), reused by the next block of the same shape: a block is ~1 MB for
+        # the draws' array of the block before (int64; the block keeps the orders as
+        # order_dtype), reused by the next block of the same shape, as the block is: ~1 MB for
         # 100 runs of N = 200, and a fresh one every AHEAD_PASSES passes cost the kernel ~300 page
         # faults each time (a third of the sampling's time in ``mbsim run --runs 100``)
         self._spare: np.ndarray | None = None
@@ -97,7 +97,7 @@ class Orders:
         states = list(s.ahead_states)
         start, drawn = s.ahead_from.copy(), s.drawn.copy()
         old, self.block = self.block, None       # nothing else refers to it (rows are copied out)
-        raw = self._raw(k, p, old)
+        raw = self._raw(k, p)
         for i, (sampler, gen) in enumerate(zip(self.samplers, self.generators)):
             if live[i]:
                 states[i] = gen.bit_generator.state
@@ -111,32 +111,29 @@ class Orders:
         s.ahead_first, s.ahead_passes = pass_index, p
         s.ahead_states, s.ahead_from, s.drawn = states, start, drawn
 
-    @property
-    def _draw_is_order(self) -> bool:
-        """True when a pass's draw is its order (reshuffle): the block is the draws' array."""
-        return self.width == self.n and type(self.samplers[0]).assemble is Sampler.assemble
+    #: the draws' array is kept for the next block of the same shape up to this many indices
+    #: (the blocks of 100 runs of N = 200; not the 8 MB of one run of N = 10⁶ held for good)
+    SPARE_ELEMENTS = 1 << 18
 
-    def _raw(self, k: int, p: int, old: np.ndarray | None = None) -> np.ndarray:
-        """An array for the (k, p, width) draws of a block: the block it replaces (``old``)
-        where the draw is the order, else the draws' array of the block before, when either has
-        this shape; else a new one. Every element is written by the draws."""
+    def _raw(self, k: int, p: int) -> np.ndarray:
+        """An int64 array for the (k, p, width) draws of a block: the draws' array of the block
+        before when it has this shape, else a new one. Every element is written by the draws."""
         shape = (k, p, self.width)
         spare, self._spare = self._spare, None
-        if self._draw_is_order:
-            spare = old
         if spare is not None and spare.shape == shape:
             return spare
         return np.empty(shape, dtype=np.int64)
 
     def _assemble(self, raw: np.ndarray, k: int, p: int, old: np.ndarray | None = None) -> np.ndarray:
-        """(k, p, N) orders from the (k, p, width) draws, every row at once (into ``old``, the
-        block being replaced, when it has this shape)."""
-        if self._draw_is_order:
-            return raw                            # the draw is the order (reshuffle)
-        shape = (k, p, self.n)
-        block = old if old is not None and old.shape == shape else np.empty(shape, dtype=np.int64)
+        """(k, p, N) orders from the (k, p, width) draws, every row at once, kept as
+        :func:`~engine.sampling.order_dtype` (drawn in int64: the same draws and values), into
+        ``old`` (the block being replaced) when it has this shape and type."""
+        shape, dtype = (k, p, self.n), order_dtype(self.n)
+        block = (old if old is not None and old.shape == shape and old.dtype == dtype
+                 else np.empty(shape, dtype=dtype))
         self.samplers[0].assemble(raw.reshape(k * p, self.width), block.reshape(k * p, self.n))
-        self._spare = raw
+        if raw.size <= self.SPARE_ELEMENTS:
+            self._spare = raw
         return block
 
     def release(self) -> None:
@@ -165,7 +162,7 @@ class Orders:
     def _redraw_block(self, s: RunsState) -> None:
         k, p = self.k, s.ahead_passes
         old, self.block = self.block, None
-        raw = self._raw(k, p, old)
+        raw = self._raw(k, p)
         again = s.ahead_from == s.ahead_first
         for i, (sampler, gen) in enumerate(zip(self.samplers, self.generators)):
             if again[i]:

@@ -59,11 +59,19 @@ def stream_generator(seed: int, stream: int) -> np.random.Generator:
 # samplers (SCIENCE.md §1.1)
 
 
+def order_dtype(n: int) -> type:
+    """The integer type a run keeps its orders of n samples in: int32 below 2³¹ samples (half
+    of int64's 8 bytes a sample a run; issue 24), else int64. The orders are drawn in int64 as
+    the samplers draw them (the same generator draws, the same values) and stored in this."""
+    return np.int32 if n < 2**31 else np.int64
+
+
 def draw_orders(samplers: list[Sampler], generators: list[np.random.Generator],
                 previous: np.ndarray | None, live: np.ndarray | None) -> np.ndarray:
-    """(K, N) the next pass's orders of K runs, row k drawn by ``samplers[k]`` from
-    ``generators[k]`` exactly as its :meth:`Sampler.order` draws it; a run that is not ``live``
-    draws nothing and keeps its ``previous`` order (``live`` None: every run draws)."""
+    """(K, N) the next pass's orders of K runs (:func:`order_dtype`), row k drawn by
+    ``samplers[k]`` from ``generators[k]`` exactly as its :meth:`Sampler.order` draws it; a run
+    that is not ``live`` draws nothing and keeps its ``previous`` order (``live`` None: every
+    run draws)."""
     k, n = len(samplers), samplers[0].n_samples
     orders = np.empty((k, n), dtype=np.int64)
     for i, (sampler, gen) in enumerate(zip(samplers, generators)):
@@ -73,7 +81,7 @@ def draw_orders(samplers: list[Sampler], generators: list[np.random.Generator],
             sampler.order_into(gen, previous[i], orders[i])
         else:
             orders[i] = previous[i]
-    return orders
+    return orders.astype(order_dtype(n), copy=False)
 
 
 def _closest(name: str, choices: tuple[str, ...]) -> str:

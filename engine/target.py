@@ -47,6 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .models import LinearModel, MLPModel, Model
+from .pieces import scope as pieces_scope
 
 MARGIN = 1e-9
 #: Evaluations of many runs go in chunks of runs holding at most this many outputs at once (a
@@ -60,7 +61,8 @@ def evaluate_runs(model: Model, params: np.ndarray, X_all: np.ndarray, y_all: np
     rows = max(1, EVAL_CHUNK // max(1, len(y_all)))
     if params.shape[0] <= rows:
         return model.evaluate_runs(params, X_all, y_all, n)
-    parts = [model.evaluate_runs(params[a:a + rows], X_all, y_all, n) for a in range(0, params.shape[0], rows)]
+    with pieces_scope():
+        parts = [model.evaluate_runs(params[a:a + rows], X_all, y_all, n) for a in range(0, params.shape[0], rows)]
     return tuple(np.concatenate(col) for col in zip(*parts))
 
 
@@ -184,11 +186,12 @@ class ExactTarget:
         rows = max(1, EVAL_CHUNK // max(1, self.n))
         out = np.empty_like(params)
         with np.errstate(all="ignore"):
-            for a in range(0, params.shape[0], rows):
-                part = params[a:a + rows]
-                shape = (part.shape[0],) + X.shape
-                out[a:a + rows] = self.model.loss_and_grad_runs(
-                    part, np.broadcast_to(X, shape), np.broadcast_to(y, shape[:2]))[1]
+            with pieces_scope():
+                for a in range(0, params.shape[0], rows):
+                    part = params[a:a + rows]
+                    shape = (part.shape[0],) + X.shape
+                    out[a:a + rows] = self.model.loss_and_grad_runs(
+                        part, np.broadcast_to(X, shape), np.broadcast_to(y, shape[:2]))[1]
         return out
 
     def check(self, state, params: np.ndarray, live: np.ndarray) -> np.ndarray | None:  # noqa: ANN001

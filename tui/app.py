@@ -26,7 +26,8 @@ from mbsim.engine.errors import visible
 
 from .commands import MbsimCommands
 from .live import LiveActions
-from .memory_views import cloud_runs, give_back_freed_memory, view_refusal
+from .memory_views import (cloud_runs, give_back_freed_memory, give_back_if_busy, give_back_soon, tune_malloc,
+                           view_refusal)
 from .messages import RunStateChanged, SimulationChanged
 from .runloop import (CHUNK_TIME, DEFAULT_SPEED, EVAL_POLICY, FRAME_INTERVAL, MIN_SPEED, SLICE,  # noqa: F401
                       SPEEDS, RunLoop, parse_speed)
@@ -111,7 +112,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         """``animate=False`` turns the reshuffle animation off and ``throttle=False`` draws the
         plots on every change (both for tests and snapshots, which must not depend on timing)."""
         super().__init__()
-        give_back_freed_memory()       # a closed view's arrays go back to the system (memory_views)
+        tune_malloc()                  # one malloc arena for every thread (memory_views)
         enable_partial_line_updates()  # send only the changed cells of partly refreshed lines
         self.animate = animate
         self.throttle = throttle
@@ -120,6 +121,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
             self.sim.eval_policy = EVAL_POLICY     # the TUI's: every step on small data
         else:
             self.sim = Simulation(scenario if scenario is not None else Scenario(), eval_policy=EVAL_POLICY)
+        give_back_freed_memory()       # what making the data set let go (memory_views)
         self.speed: float | None = parse_speed(speed)
         self.start_paused = paused
         self.cloud_runs = runs or DEFAULT_RUNS   # K of the noise cloud (k; --runs)
@@ -163,6 +165,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
     def on_mount(self) -> None:
         if self.handle_signals:
             self.install_signal_handlers()
+        self.set_interval(1.0, give_back_if_busy)   # freed arrays back while it works (memory_views)
         self.header = self.query_one("#header", StatusHeader)
         self.counters_line = self.query_one("#counters", CountersLine)
         self.arithmetic = self.query_one("#arithmetic", ArithmeticLine)
@@ -430,6 +433,8 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         """Show the lens instead of the landscape, or the phase view instead of the loss plot."""
         self.query_one("#panels").set_class(on, f"-{name}")
         self._key = None
+        if not on:
+            give_back_soon(self)        # the hidden panel's arrays (memory_views)
         if name == "lens":
             self._plot_dirty[self.lens] = True
             self._plot_dirty[self.landscape] = True

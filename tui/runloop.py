@@ -31,6 +31,7 @@ from textual.worker import Worker
 
 from mbsim.engine.rules import TUI_POLICY
 
+from .memory_views import give_back_freed_memory
 from .messages import RunStateChanged
 
 #: When the TUI's runs evaluate their full losses (eval_every = auto: after every step on small
@@ -268,6 +269,7 @@ class RunLoop:
             self._frame_worker.cancel()
             self._frame_worker = None
         if was:
+            give_back_freed_memory()     # the run's readings let go (memory_views)
             self.post_message(RunStateChanged(False, self.speed))
 
     def run_to_goal(self, goal: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Model
+from ..pieces import scope as pieces_scope
 from .elementwise import _ACT, _DACT, _bce_runs, _dot_rows, bce_dout, mse_dout
 
 # The batched mlp forward pass (losses_many) works in chunks of parameter vectors so that its
@@ -93,8 +94,9 @@ class MLPModel(Model):
         n, rows = X.shape[0], _pass_rows(self.hidden)
         if n > rows:
             out = np.empty(n, dtype=np.float64)
-            for a in range(0, n, rows):
-                out[a:a + rows] = self.forward(params, X[a:a + rows])
+            with pieces_scope():
+                for a in range(0, n, rows):
+                    out[a:a + rows] = self.forward(params, X[a:a + rows])
             return out
         h = self._hidden(params, X)
         out = h @ params[self._b1_end : self._w2_end]
@@ -156,9 +158,10 @@ class MLPModel(Model):
         n, rows = X.shape[0], _pass_rows(self.hidden)
         if n > rows:
             total = np.zeros(self.n_params, dtype=np.float64)
-            for a in range(0, n, rows):
-                b = min(n, a + rows)
-                total += self.batch_grad(params, X[a:b], y[a:b]) * (b - a)
+            with pieces_scope():
+                for a in range(0, n, rows):
+                    b = min(n, a + rows)
+                    total += self.batch_grad(params, X[a:b], y[a:b]) * (b - a)
             total /= n
             return total
         delta, h, dA = self._backward_delta(params, X, y)
@@ -243,8 +246,9 @@ class MLPModel(Model):
         rows -= rows % 64
         if n > rows:                  # K runs over many samples: pieces of rows (see forward)
             out = np.empty((k, n), dtype=np.float64)
-            for a in range(0, n, rows):
-                out[:, a:a + rows] = self._forward_shared_runs(params_runs, X[a:a + rows])
+            with pieces_scope():
+                for a in range(0, n, rows):
+                    out[:, a:a + rows] = self._forward_shared_runs(params_runs, X[a:a + rows])
             return out
         h = self._hidden_runs(params_runs, X)
         out = np.matmul(h, params_runs[:, self._b1_end : self._w2_end, None])[:, :, 0]

@@ -48,9 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The ``mbsim`` console script; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's: the engine reports non-finite values itself
-    from mbsim.tui.memory_views import give_back_freed_memory
+    from mbsim.tui.memory_views import tune_malloc
 
-    give_back_freed_memory()     # freed arrays go back to the system (DESIGN.md: the session budget)
+    tune_malloc()                # one malloc arena for every thread (DESIGN.md: the session budget)
     try:
         parser = _parser()
         argv_clean = normalize_argv(args)

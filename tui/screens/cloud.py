@@ -33,6 +33,7 @@ from mbsim.engine.errors import visible
 from mbsim.engine.live import next_optimizer, next_sampling
 
 from ..live import BatchTrail
+from ..memory_views import give_back_soon
 from ..runloop import DEFAULT_SPEED, TickLoop
 from ..widgets.cloud_readout import CloudReadout
 from ..widgets.counters import CountersLine
@@ -158,6 +159,7 @@ class CloudScreen(TickLoop, Screen[None]):
         """Closed: the runs' K × N arrays go back now (the widgets' worker threads may keep the
         collection itself a while; issue 24)."""
         self.ens.release()
+        give_back_soon(self.app)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="cloud-main"):

@@ -35,6 +35,7 @@ from ..widgets.counters import CountersLine
 from ..widgets.header import StatusHeader, speed_label
 from ..widgets.landscape import LandscapeView
 from ..widgets.lossplot import LossPlot
+from ..memory_views import give_back_soon
 from ..runloop import DEFAULT_SPEED, TickLoop, advance_toward  # noqa: F401 (advance_toward: tests)
 from .help import HelpScreen
 
@@ -224,6 +225,7 @@ class CompareScreen(TickLoop, Screen[None]):
         """Closed: the runs' K × N arrays go back now (the widgets' worker threads may keep the
         collection itself a while; issue 24)."""
         self.comp.release()
+        give_back_soon(self.app)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="cmp-main"):

@@ -30,7 +30,7 @@ from mbsim.engine.errors import ScenarioError, visible
 from mbsim.engine.lab import DEFAULT_RUNS, TUNED_FACTORS, Hardware, Lab, LabResult, Progress
 from mbsim.engine.scenario import Scenario
 
-from ..memory_views import lab_runs
+from ..memory_views import give_back_soon, lab_runs
 from ..messages import LabFinished, LabProgress
 from ..widgets.lab_hardware import HardwarePlot
 from ..widgets.lab_header import LabHeader
@@ -101,6 +101,7 @@ class LabScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self._cancel.set()
+        give_back_soon(self.app)      # the lab's runs, once its worker has stopped (memory_views)
 
     # ------------------------------------------------------------------------------------------
     def _settings_text(self) -> str:

@@ -26,6 +26,8 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from mbsim.engine import pieces
+
 from ._partial_updates import enable_partial_line_updates  # noqa: F401 (its home was here)
 
 RGB = tuple[int, int, int]
@@ -285,10 +287,17 @@ class CellCanvas(Widget):
 
         def work() -> None:
             failure = None
+            # a widget that has gone (its screen closed) wants no more: a reading in pieces
+            # stops at its next piece (an MLP's landscape at N = 10⁶ takes minutes; issue 24)
+            pieces.stop_when(lambda: self._closing or self._closed)
             try:
                 result = fn()
+            except pieces.Cancelled:
+                result = None
             except Exception as err:  # noqa: BLE001 - a failed picture must not take the app down
                 result, failure = None, (err, traceback.format_exc())
+            finally:
+                pieces.stop_when(None)
 
             def finish() -> None:
                 if self._busy == key:
