@@ -65,3 +65,38 @@ def long_frames(monkeypatch):  # noqa: ANN001
 
     monkeypatch.setattr(runloop, "SLICE", LONG_SLICE)
     monkeypatch.setattr(lesson_mode, "SLICE", LONG_SLICE)
+
+
+# -- mbsim serve, shared (tests/serve_helpers.py) -------------------------------------------------
+@pytest.fixture(scope="session")
+def _shared_serve(tmp_path_factory):  # noqa: ANN001, ANN202
+    """``mbsim serve`` with its defaults, in a folder of its own, once per test process."""
+    from serve_helpers import shared_server
+
+    yield from shared_server(tmp_path_factory.mktemp("served"))
+
+
+@pytest.fixture(scope="session")
+def _shared_serve_everywhere(tmp_path_factory):  # noqa: ANN001, ANN202
+    """``mbsim serve --host 0.0.0.0`` (a token required), once per test process."""
+    from serve_helpers import shared_server
+
+    yield from shared_server(tmp_path_factory.mktemp("served-everywhere"), "--host", "0.0.0.0")
+
+
+@pytest.fixture
+def served(_shared_serve):  # noqa: ANN001, ANN201
+    """A running ``mbsim serve`` (defaults) for a test that only reads from it: shared by such
+    tests (mark them ``pytest.mark.xdist_group(serve_helpers.SHARED)``), with no session left
+    from an earlier test and the log read from this test's start (serve_helpers.one_test_of)."""
+    from serve_helpers import one_test_of
+
+    yield from one_test_of(_shared_serve)
+
+
+@pytest.fixture
+def served_everywhere(_shared_serve_everywhere):  # noqa: ANN001, ANN201
+    """As ``served``, for ``mbsim serve --host 0.0.0.0``."""
+    from serve_helpers import one_test_of
+
+    yield from one_test_of(_shared_serve_everywhere)
