@@ -16,6 +16,25 @@ def pytest_configure(config) -> None:  # noqa: ANN001
         os.environ.pop(name, None)
 
 
+def pytest_xdist_auto_num_workers(config) -> int:  # noqa: ANN001
+    """``-n auto`` (the suite's addopts): one and a half workers per core (3 on 2 cores), not one.
+
+    A third of a worker's time in this suite is spent waiting, not computing: on a child process
+    (``mbsim serve`` and its sessions, ``python -m mbsim``, Chromium, tmux), on a socket, on an
+    app's worker threads. With one worker per core, that time leaves a core idle (the quiet run of
+    2 workers on 2 cores: 303 s wall for 385 CPU-s, i.e. 221 of its 606 core-seconds idle); a
+    third worker computes meanwhile. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides when set, and
+    ``-n N`` as ever."""
+    from_env = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if from_env:
+        return int(from_env)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return cores + (cores + 1) // 2
+
+
 #: Test files with single tests that run long (seconds to tens of seconds: a hypothesis search
 #: that runs the CLI, a lesson played slide by slide, a server or a browser as child processes),
 #: longest first. They are collected first, so that under pytest-xdist (``--dist loadgroup``: the
