@@ -16,6 +16,25 @@ def pytest_configure(config) -> None:  # noqa: ANN001
         os.environ.pop(name, None)
 
 
+def pytest_xdist_auto_num_workers(config) -> int:  # noqa: ANN001
+    """``-n auto`` (the suite's addopts): one and a half workers per core (3 on 2 cores), not one.
+
+    A third of a worker's time in this suite is spent waiting, not computing: on a child process
+    (``mbsim serve`` and its sessions, ``python -m mbsim``, Chromium, tmux), on a socket, on an
+    app's worker threads. With one worker per core, that time leaves a core idle (the quiet run of
+    2 workers on 2 cores: 303 s wall for 385 CPU-s, i.e. 221 of its 606 core-seconds idle); a
+    third worker computes meanwhile. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides when set, and
+    ``-n N`` as ever."""
+    from_env = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if from_env:
+        return int(from_env)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return cores + (cores + 1) // 2
+
+
 #: Test files with single tests that run long (seconds to tens of seconds: a hypothesis search
 #: that runs the CLI, a lesson played slide by slide, a server or a browser as child processes),
 #: longest first. They are collected first, so that under pytest-xdist (``--dist loadgroup``: the
@@ -65,3 +84,38 @@ def long_frames(monkeypatch):  # noqa: ANN001
 
     monkeypatch.setattr(runloop, "SLICE", LONG_SLICE)
     monkeypatch.setattr(lesson_mode, "SLICE", LONG_SLICE)
+
+
+# -- mbsim serve, shared (tests/serve_helpers.py) -------------------------------------------------
+@pytest.fixture(scope="session")
+def _shared_serve(tmp_path_factory):  # noqa: ANN001, ANN202
+    """``mbsim serve`` with its defaults, in a folder of its own, once per test process."""
+    from serve_helpers import shared_server
+
+    yield from shared_server(tmp_path_factory.mktemp("served"))
+
+
+@pytest.fixture(scope="session")
+def _shared_serve_everywhere(tmp_path_factory):  # noqa: ANN001, ANN202
+    """``mbsim serve --host 0.0.0.0`` (a token required), once per test process."""
+    from serve_helpers import shared_server
+
+    yield from shared_server(tmp_path_factory.mktemp("served-everywhere"), "--host", "0.0.0.0")
+
+
+@pytest.fixture
+def served(_shared_serve):  # noqa: ANN001, ANN201
+    """A running ``mbsim serve`` (defaults) for a test that only reads from it: shared by such
+    tests (mark them ``pytest.mark.xdist_group(serve_helpers.SHARED)``), with no session left
+    from an earlier test and the log read from this test's start (serve_helpers.one_test_of)."""
+    from serve_helpers import one_test_of
+
+    yield from one_test_of(_shared_serve)
+
+
+@pytest.fixture
+def served_everywhere(_shared_serve_everywhere):  # noqa: ANN001, ANN201
+    """As ``served``, for ``mbsim serve --host 0.0.0.0``."""
+    from serve_helpers import one_test_of
+
+    yield from one_test_of(_shared_serve_everywhere)

@@ -101,6 +101,11 @@ class ServerProcess:
     port: int
     lines: list[str] = field(default_factory=list)
     err_lines: list[str] = field(default_factory=list)
+    #: the server's working folder (where a session would write a file, were it to)
+    cwd: Path = ROOT
+    #: :meth:`wait_line` looks at ``lines[since:]``: on a server shared by several tests
+    #: (tests/conftest.py, ``served``), the lines printed since the current test began
+    since: int = 0
     _partial: dict[int, bytes] = field(default_factory=dict)
 
     def pump(self, timeout: float = 0.0) -> None:
@@ -117,20 +122,31 @@ class ServerProcess:
             streams[stream].extend(line.decode("utf-8", "replace") for line in whole)
 
     def wait_line(self, pattern: str) -> re.Match:
-        """The first stdout line matching ``pattern`` (waiting for it)."""
+        """The first stdout line since :attr:`since` matching ``pattern`` (waiting for it)."""
         end = time.monotonic() + HANG_GUARD
         while time.monotonic() < end:
-            for line in self.lines:
+            for line in self.lines[self.since:]:
                 if m := re.search(pattern, line):
                     return m
             if self.proc.poll() is not None:
                 self.pump(0.2)
-                for line in self.lines:
+                for line in self.lines[self.since:]:
                     if m := re.search(pattern, line):
                         return m
                 raise AssertionError(f"server exited {self.proc.returncode}: {self.err_lines}")
             self.pump(0.2)
         raise AssertionError(f"server never printed {pattern!r}: {self.lines} {self.err_lines}")
+
+    def mark(self) -> int:
+        """Start a new test's part of the log: :meth:`wait_line` looks only at what the server
+        prints from now on (what it printed so far is collected first)."""
+        while True:
+            count = len(self.lines)
+            self.pump(0)
+            if len(self.lines) == count:
+                break
+        self.since = len(self.lines)
+        return self.since
 
     def sessions(self) -> list[int]:
         """The live session processes below the server: its children started as
@@ -178,7 +194,7 @@ def start_server(*args: str, port: int | None = None, cwd: Path | None = None) -
         argv = [sys.executable, "-m", "mbsim", "serve", "--port", str(chosen), *args]
         proc = subprocess.Popen(argv, cwd=cwd or ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env)
-        server = ServerProcess(proc, "", chosen)
+        server = ServerProcess(proc, "", chosen, cwd=cwd or ROOT)
         try:
             server.url = server.wait_line(r"^open (http://\S+)").group(1)
         except AssertionError:
@@ -333,3 +349,50 @@ async def download_screenshot(ws, client, base_url: str, *, attempts: int = 3) -
         f"the screenshot's download came back incomplete {attempts} times ({short} characters; a whole "
         "SVG ends with </svg>): textual-serve's download manager gives up when the app sends no chunk "
         "within 4 s, so the app's process was starved of CPU each time")
+
+
+# -- one server shared by the tests that only read from it ----------------------------------------
+#: The xdist group of the tests that use a shared server (tests/conftest.py: ``served``,
+#: ``served_everywhere``): all run on one pytest-xdist worker, which starts each server once.
+SHARED = "shared-mbsim-serve"
+
+
+def shared_server(folder: Path, *args: str):  # noqa: ANN201 - a fixture's generator
+    """``mbsim serve ARGS`` working in ``folder``, for every test of this process that asks for
+    it: started once (a start is an interpreter, the app's imports and its fork server: ~1.7
+    CPU-s and seconds of waiting), stopped at the end of the run with Ctrl+C, which must end it
+    with exit code 0 (each test's own ``assert server.stop() == 0`` before it was shared), and
+    nothing it printed in its whole life may be a traceback."""
+    server = start_server(*args, cwd=folder)
+    try:
+        yield server
+    finally:
+        code = server.stop()
+    assert code == 0, (server.lines[-5:], server.err_lines)
+    assert not any("Traceback" in line for line in server.lines + server.err_lines), \
+        (server.lines, server.err_lines)
+
+
+def one_test_of(server: ServerProcess):  # noqa: ANN201 - a fixture's generator
+    """A test's turn on a shared server: it starts once no session of an earlier test is left
+    (a bounded wait), with the log marked (its :meth:`ServerProcess.wait_line` reads only what
+    the server prints from then on); after it, the server still runs, the test's sessions end,
+    and none of its log lines was held back by the server's rate limit (20 lines at once, then
+    one a second: tests/test_serve_hostile.py), which would make a test's log check depend on
+    what ran before it."""
+    assert server.proc.poll() is None, f"the shared server exited: {server.err_lines}"
+    wait_until(lambda: server.sessions() == [], "no session of an earlier test left")
+    start = server.mark()
+    yield server
+    assert server.proc.poll() is None, f"the shared server exited: {server.err_lines}"
+
+    def counted_out() -> bool:  # every session the server opened for it closed, and gone
+        server.pump(0)
+        opened = [line for line in server.lines[start:] if re.match(r"session \d+ opened", line)]
+        closed = [line for line in server.lines[start:] if re.match(r"session \d+ closed", line)]
+        return len(opened) == len(closed) and server.sessions() == []
+
+    wait_until(counted_out, "the test's sessions end")
+    server.pump(0.2)
+    assert not [line for line in server.lines[start:] if "more not shown" in line], \
+        server.lines[start:]

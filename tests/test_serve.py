@@ -20,8 +20,8 @@ import aiohttp
 import pytest
 
 from mbsim.engine.lessons import builtin_text
-from serve_helpers import (ROOT, alive, descendants, download_screenshot, free_port, parent_of,
-                           quit_packet, start_server, wait_until)
+from serve_helpers import (ROOT, SHARED, alive, descendants, download_screenshot, free_port,
+                           parent_of, quit_packet, start_server, wait_until)
 from mbsim.tui.cli import main
 from mbsim.tui.cli import serve as serve_cmd
 from mbsim.tui.cli.options import normalize_argv
@@ -202,64 +202,60 @@ async def open_session(url: str, client: aiohttp.ClientSession, cols: int = 100,
             return ws
 
 
-def test_the_page_names_no_other_host_and_no_web_font():
-    server = start_server()
-    try:
-        import urllib.request
+@pytest.mark.xdist_group(SHARED)
+def test_the_page_names_no_other_host_and_no_web_font(served):
+    server = served  # shared: the server's exit code is checked when it stops (tests/conftest.py)
+    import urllib.request
 
-        with urllib.request.urlopen(server.url) as response:
-            page = response.read().decode()
+    with urllib.request.urlopen(server.url) as response:
+        page = response.read().decode()
+        assert response.status == 200
+    with urllib.request.urlopen(server.url.rstrip("/") + "/static/css/xterm.css") as response:
+        css = response.read().decode()
+    assert 'class="textual-terminal"' in page and "/static/js/textual.js" in page
+    # every address in it is this server's (the websocket's); no http(s):// at all
+    assert set(re.findall(r"//([\w.:-]+)", page)) == {f"127.0.0.1:{server.port}"}
+    assert re.findall(r"https?://", page) == []
+    assert re.findall(r"wss?://([\w.:-]+)", page) == [f"127.0.0.1:{server.port}"]
+    assert "googleapis" not in page and "url(" not in css
+    # the font is this server's own file (textual-serve ships it), then local monospace
+    assert 'url("/static/fonts/RobotoMono-VariableFont_wght.ttf")' in page
+    with urllib.request.urlopen(server.url.rstrip("/") +
+                                "/static/fonts/RobotoMono-VariableFont_wght.ttf") as response:
+        assert response.status == 200 and len(response.read()) > 10_000
+
+
+@pytest.mark.xdist_group(SHARED)
+async def test_a_token_is_required_off_loopback_403_without_200_with(served_everywhere):
+    server = served_everywhere  # shared, as served (tests/conftest.py)
+    warning = server.err_lines or (server.pump(1.0) or server.err_lines)
+    assert warning == ["mbsim: warning: listening on 0.0.0.0, not only this machine: anyone "
+                       "who can reach this address can start sessions; the URL's token is "
+                       "required"]
+    token = re.search(r"\?token=([\w-]+)$", server.url).group(1)
+    assert len(token) >= 16
+    base = f"http://127.0.0.1:{server.port}"
+    # unsafe=True: aiohttp's jar keeps cookies of IP-address hosts only when told (browsers do)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        for path in ("/", "/?token=wrong-token", "/ws?width=80&height=24",
+                     "/static/js/textual.js", "/download/abc"):
+            async with client.get(base + path) as response:
+                assert response.status == 403, path
+                assert "access token" in await response.text()
+        assert server.sessions() == []  # nothing was started
+        async with client.get(f"{base}/?token={token}") as response:
             assert response.status == 200
-        with urllib.request.urlopen(server.url.rstrip("/") + "/static/css/xterm.css") as response:
-            css = response.read().decode()
-        assert 'class="textual-terminal"' in page and "/static/js/textual.js" in page
-        # every address in it is this server's (the websocket's); no http(s):// at all
-        assert set(re.findall(r"//([\w.:-]+)", page)) == {f"127.0.0.1:{server.port}"}
-        assert re.findall(r"https?://", page) == []
-        assert re.findall(r"wss?://([\w.:-]+)", page) == [f"127.0.0.1:{server.port}"]
-        assert "googleapis" not in page and "url(" not in css
-        # the font is this server's own file (textual-serve ships it), then local monospace
-        assert 'url("/static/fonts/RobotoMono-VariableFont_wght.ttf")' in page
-        with urllib.request.urlopen(server.url.rstrip("/") +
-                                    "/static/fonts/RobotoMono-VariableFont_wght.ttf") as response:
-            assert response.status == 200 and len(response.read()) > 10_000
-    finally:
-        assert server.stop() == 0
-
-
-async def test_a_token_is_required_off_loopback_403_without_200_with():
-    server = start_server("--host", "0.0.0.0")
-    try:
-        warning = server.err_lines or (server.pump(1.0) or server.err_lines)
-        assert warning == ["mbsim: warning: listening on 0.0.0.0, not only this machine: anyone "
-                           "who can reach this address can start sessions; the URL's token is "
-                           "required"]
-        token = re.search(r"\?token=([\w-]+)$", server.url).group(1)
-        assert len(token) >= 16
-        base = f"http://127.0.0.1:{server.port}"
-        # unsafe=True: aiohttp's jar keeps cookies of IP-address hosts only when told (browsers do)
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
-            for path in ("/", "/?token=wrong-token", "/ws?width=80&height=24",
-                         "/static/js/textual.js", "/download/abc"):
-                async with client.get(base + path) as response:
-                    assert response.status == 403, path
-                    assert "access token" in await response.text()
-            assert server.sessions() == []  # nothing was started
-            async with client.get(f"{base}/?token={token}") as response:
-                assert response.status == 200
-                assert 'class="textual-terminal"' in await response.text()
-                cookie = response.headers["Set-Cookie"]
-                assert cookie.startswith(f"mbsim_token={token};")
-                assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
-            # the cookie set with the page lets textual.js load its files and open /ws
-            async with client.get(base + "/static/js/textual.js") as response:
-                assert response.status == 200
-            ws = await open_session(base + "/", client)
-            assert len(server.sessions()) == 1
-            await ws.close()
-        wait_until(lambda: server.sessions() == [], "the session ends with its websocket")
-    finally:
-        assert server.stop() == 0
+            assert 'class="textual-terminal"' in await response.text()
+            cookie = response.headers["Set-Cookie"]
+            assert cookie.startswith(f"mbsim_token={token};")
+            assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        # the cookie set with the page lets textual.js load its files and open /ws
+        async with client.get(base + "/static/js/textual.js") as response:
+            assert response.status == 200
+        ws = await open_session(base + "/", client)
+        assert len(server.sessions()) == 1
+        await ws.close()
+    wait_until(lambda: server.sessions() == [], "the session ends with its websocket")
 
 
 async def test_an_explicit_token_is_required_on_loopback_too():
@@ -275,20 +271,18 @@ async def test_an_explicit_token_is_required_on_loopback_too():
         assert server.stop() == 0
 
 
-async def test_another_sites_page_cannot_open_sessions():
-    server = start_server()
-    try:
-        async with aiohttp.ClientSession() as client:
-            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-                await open_session(server.url, client, headers={"Origin": "http://evil.example"})
-            assert refused.value.status == 403
-            assert server.sessions() == []
-            own = f"http://127.0.0.1:{server.port}"  # what Chromium sends from the page itself
-            ws = await open_session(server.url, client, headers={"Origin": own})
-            assert len(server.sessions()) == 1
-            await ws.close()
-    finally:
-        assert server.stop() == 0
+@pytest.mark.xdist_group(SHARED)
+async def test_another_sites_page_cannot_open_sessions(served):
+    server = served  # shared: the server's exit code is checked when it stops (tests/conftest.py)
+    async with aiohttp.ClientSession() as client:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await open_session(server.url, client, headers={"Origin": "http://evil.example"})
+        assert refused.value.status == 403
+        assert server.sessions() == []
+        own = f"http://127.0.0.1:{server.port}"  # what Chromium sends from the page itself
+        ws = await open_session(server.url, client, headers={"Origin": own})
+        assert len(server.sessions()) == 1
+        await ws.close()
 
 
 async def test_tabs_beyond_the_cap_get_a_clear_503_page_and_a_closed_tab_frees_its_place():
@@ -318,30 +312,30 @@ async def test_tabs_beyond_the_cap_get_a_clear_503_page_and_a_closed_tab_frees_i
     assert "session 1 closed (0 of 1 in use)" in server.lines
 
 
-async def test_keys_sent_over_the_websocket_reach_the_app_and_S_offers_the_svg():
+@pytest.mark.xdist_group(SHARED)
+async def test_keys_sent_over_the_websocket_reach_the_app_and_S_offers_the_svg(served):
     """``n n n`` then ``S``: the app offers its screenshot; the SVG shows the counters."""
-    server = start_server()
-    try:
-        async with aiohttp.ClientSession() as client:
-            ws = await open_session(server.url, client, cols=120, rows=40)
-            for _ in range(3):  # one key at a time, as typed: each answered by screen bytes
-                await ws.send_json(["stdin", "n"])
-                msg = await ws.receive(timeout=120)
-                assert msg.type == aiohttp.WSMsgType.BINARY, msg
-            # S: screen bytes, then the offer (a JSON text message), then the download
-            offered = await download_screenshot(ws, client, server.url)
-            assert offered.status == 200
-            assert offered.headers["content-type"] == "image/svg+xml; charset=utf-8"
-            disposition = offered.headers["content-disposition"]
-            assert re.fullmatch(r'attachment; filename="mbsim-[\d-]+\.svg"', disposition)
-            svg = offered.text
-            await ws.close()
-    finally:
-        assert server.stop() == 0
+    server = served  # shared: the server's exit code is checked when it stops (tests/conftest.py)
+    async with aiohttp.ClientSession() as client:
+        ws = await open_session(server.url, client, cols=120, rows=40)
+        for _ in range(3):  # one key at a time, as typed: each answered by screen bytes
+            await ws.send_json(["stdin", "n"])
+            msg = await ws.receive(timeout=120)
+            assert msg.type == aiohttp.WSMsgType.BINARY, msg
+        # S: screen bytes, then the offer (a JSON text message), then the download
+        offered = await download_screenshot(ws, client, server.url)
+        assert offered.status == 200
+        assert offered.headers["content-type"] == "image/svg+xml; charset=utf-8"
+        disposition = offered.headers["content-disposition"]
+        assert re.fullmatch(r'attachment; filename="mbsim-[\d-]+\.svg"', disposition)
+        svg = offered.text
+        await ws.close()
+    wait_until(lambda: server.sessions() == [], "the session ends with its websocket")
     # 3 batches of B=5 in the worked example (N=200): batch 3 of 40, 15 samples
     assert counters_in_svg(svg) == {"Epoch": "1/1000", "Batch": "3/40", "Iteration": "3",
                                     "Step": "3", "Samples": "15"}
-    assert not list(ROOT.glob("mbsim-*.svg"))  # nothing written on the server's side
+    # nothing written on the server's side: in its working folder, nor in the repository
+    assert not list(server.cwd.iterdir()) and not list(ROOT.glob("mbsim-*.svg"))
 
 
 async def test_a_tab_whose_session_cannot_start_is_closed_not_left_waiting(tmp_path):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from serve_helpers import ROOT, alive, start_server, wait_until
+from serve_helpers import ROOT, SHARED, alive, wait_until
 from test_serve import counters_in_svg
 
 CHROMIUM = "/usr/bin/chromium"
@@ -36,120 +36,119 @@ def chromium_or_fail() -> str:
     return path
 
 
-def test_the_app_in_chromium_counts_keys_offers_its_svg_and_ends_with_the_tab(tmp_path):
+@pytest.mark.xdist_group(SHARED)
+def test_the_app_in_chromium_counts_keys_offers_its_svg_and_ends_with_the_tab(tmp_path, served):
     try:
         from playwright.sync_api import sync_playwright
     except ModuleNotFoundError:
         pytest.fail("Playwright for Python is needed: pip install -e '.[test]'")
     executable = chromium_or_fail()
-    server = start_server()
+    server = served  # shared: the server's exit code is checked when it stops (tests/conftest.py)
     here = f"127.0.0.1:{server.port}"
     elsewhere: list[str] = []
     downloads = []
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            context = browser.new_context(viewport={"width": 1400, "height": 900},
-                                          accept_downloads=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 900},
+                                      accept_downloads=True)
 
-            def offline(route):
-                url = route.request.url
-                if url.split("/")[2] == here:
-                    route.continue_()
-                else:
-                    elsewhere.append(url)
-                    route.abort()
+        def offline(route):
+            url = route.request.url
+            if url.split("/")[2] == here:
+                route.continue_()
+            else:
+                elsewhere.append(url)
+                route.abort()
 
-            context.route("**/*", offline)
-            def on_download(download) -> None:
-                downloads.append(download)
+        context.route("**/*", offline)
+        def on_download(download) -> None:
+            downloads.append(download)
 
-            def on_page(popup) -> None:  # textual.js opens the download URL in a new tab
-                popup.on("download", on_download)
+        def on_page(popup) -> None:  # textual.js opens the download URL in a new tab
+            popup.on("download", on_download)
 
-            context.on("page", on_page)
-            page = context.new_page()
-            page.on("download", on_download)
+        context.on("page", on_page)
+        page = context.new_page()
+        page.on("download", on_download)
 
-            def poll(predicate, what: str):
-                """wait_until, but letting Playwright deliver its events while waiting."""
-                for _ in range(600):
-                    if value := predicate():
-                        return value
-                    page.wait_for_timeout(200)
-                raise AssertionError(f"never happened: {what}")
+        def poll(predicate, what: str):
+            """wait_until, but letting Playwright deliver its events while waiting."""
+            for _ in range(600):
+                if value := predicate():
+                    return value
+                page.wait_for_timeout(200)
+            raise AssertionError(f"never happened: {what}")
 
-            def screenshot_counters() -> dict[str, str]:
-                before = len(downloads)
-                page.keyboard.press("S")
-                poll(lambda: len(downloads) > before, "the SVG download")
-                download = downloads[-1]
-                assert download.suggested_filename.startswith("mbsim-")
-                assert download.suggested_filename.endswith(".svg")
-                target = tmp_path / f"shot{before}.svg"
-                download.save_as(target)
-                return counters_in_svg(target.read_text(encoding="utf-8"))
-
-            screen_bytes = bytearray()  # what the server streamed to the page's terminal
-
-            def on_websocket(ws) -> None:
-                ws.on("framereceived", lambda payload: screen_bytes.extend(
-                    payload if isinstance(payload, bytes) else payload.encode()))
-
-            page.on("websocket", on_websocket)
-
-            def drawn(text: str, since: int) -> bool:
-                return text.encode() in bytes(screen_bytes[since:])
-
-            page.goto(server.url)
-            page.wait_for_selector("body.-first-byte", timeout=120_000)
-            (pid,) = poll(server.sessions, "the tab's session process")
-            page.click("#terminal")
-            assert screenshot_counters() == {"Epoch": "1/1000", "Batch": "0/40",
-                                             "Iteration": "0", "Step": "0", "Samples": "0"}
-            for _ in range(3):
-                page.keyboard.press("n")
-            # three batches of B=5 (worked example, N=200, 40 batches an epoch)
-            assert screenshot_counters() == {"Epoch": "1/1000", "Batch": "3/40",
-                                             "Iteration": "3", "Step": "3", "Samples": "15"}
-            # the command palette: open it, find its Screenshot command, run it
-            mark = len(screen_bytes)
-            page.keyboard.press("Control+p")
-            poll(lambda: drawn("Search for commands", mark), "the palette opens")
-            mark = len(screen_bytes)
-            page.keyboard.type("Screenshot")
-            poll(lambda: drawn("SVG picture", mark), "the palette finds Screenshot")
+        def screenshot_counters() -> dict[str, str]:
             before = len(downloads)
-            page.keyboard.press("Enter")
-            poll(lambda: len(downloads) > before, "the palette's screenshot download")
-            page.close()  # closing the tab ends its process
-            wait_until(lambda: not alive(pid), "the session process ends with its tab")
+            page.keyboard.press("S")
+            poll(lambda: len(downloads) > before, "the SVG download")
+            download = downloads[-1]
+            assert download.suggested_filename.startswith("mbsim-")
+            assert download.suggested_filename.endswith(".svg")
+            target = tmp_path / f"shot{before}.svg"
+            download.save_as(target)
+            return counters_in_svg(target.read_text(encoding="utf-8"))
 
-            # a picture as the README's: a fresh tab (its own new session), three batches, no toasts
-            page = context.new_page()
-            page.on("websocket", on_websocket)
-            page.goto(server.url)
-            page.wait_for_selector("body.-first-byte", timeout=120_000)
-            page.click("#terminal")
-            for _ in range(3):
-                page.keyboard.press("n")
-            quiet = {"size": -1, "still": 0}
+        screen_bytes = bytearray()  # what the server streamed to the page's terminal
 
-            def settled() -> bool:  # a paused app sends nothing once it has drawn
-                size = len(screen_bytes)
-                quiet["still"] = quiet["still"] + 1 if size == quiet["size"] else 0
-                quiet["size"] = size
-                return quiet["still"] >= 8
-            poll(settled, "the screen settles")
-            screenshot = tmp_path / "serve.png"
-            page.screenshot(path=str(screenshot))
-            (pid,) = server.sessions()
-            page.close()
-            wait_until(lambda: not alive(pid), "the second tab's process ends with it")
-            browser.close()
-        assert elsewhere == []
-        assert server.sessions() == []
-        assert not list(ROOT.glob("mbsim-*.svg"))  # the SVGs went to the browser, not to disk
-    finally:
-        assert server.stop() == 0
+        def on_websocket(ws) -> None:
+            ws.on("framereceived", lambda payload: screen_bytes.extend(
+                payload if isinstance(payload, bytes) else payload.encode()))
+
+        page.on("websocket", on_websocket)
+
+        def drawn(text: str, since: int) -> bool:
+            return text.encode() in bytes(screen_bytes[since:])
+
+        page.goto(server.url)
+        page.wait_for_selector("body.-first-byte", timeout=120_000)
+        (pid,) = poll(server.sessions, "the tab's session process")
+        page.click("#terminal")
+        assert screenshot_counters() == {"Epoch": "1/1000", "Batch": "0/40",
+                                         "Iteration": "0", "Step": "0", "Samples": "0"}
+        for _ in range(3):
+            page.keyboard.press("n")
+        # three batches of B=5 (worked example, N=200, 40 batches an epoch)
+        assert screenshot_counters() == {"Epoch": "1/1000", "Batch": "3/40",
+                                         "Iteration": "3", "Step": "3", "Samples": "15"}
+        # the command palette: open it, find its Screenshot command, run it
+        mark = len(screen_bytes)
+        page.keyboard.press("Control+p")
+        poll(lambda: drawn("Search for commands", mark), "the palette opens")
+        mark = len(screen_bytes)
+        page.keyboard.type("Screenshot")
+        poll(lambda: drawn("SVG picture", mark), "the palette finds Screenshot")
+        before = len(downloads)
+        page.keyboard.press("Enter")
+        poll(lambda: len(downloads) > before, "the palette's screenshot download")
+        page.close()  # closing the tab ends its process
+        wait_until(lambda: not alive(pid), "the session process ends with its tab")
+
+        # a picture as the README's: a fresh tab (its own new session), three batches, no toasts
+        page = context.new_page()
+        page.on("websocket", on_websocket)
+        page.goto(server.url)
+        page.wait_for_selector("body.-first-byte", timeout=120_000)
+        page.click("#terminal")
+        for _ in range(3):
+            page.keyboard.press("n")
+        quiet = {"size": -1, "still": 0}
+
+        def settled() -> bool:  # a paused app sends nothing once it has drawn
+            size = len(screen_bytes)
+            quiet["still"] = quiet["still"] + 1 if size == quiet["size"] else 0
+            quiet["size"] = size
+            return quiet["still"] >= 8
+        poll(settled, "the screen settles")
+        screenshot = tmp_path / "serve.png"
+        page.screenshot(path=str(screenshot))
+        (pid,) = server.sessions()
+        page.close()
+        wait_until(lambda: not alive(pid), "the second tab's process ends with it")
+        browser.close()
+    assert elsewhere == []
+    assert server.sessions() == []
+    # the SVGs went to the browser, not to disk: not to the server's folder, nor the repository
+    assert not list(server.cwd.iterdir()) and not list(ROOT.glob("mbsim-*.svg"))
     assert screenshot.stat().st_size > 20_000

@@ -22,10 +22,11 @@ import sys
 import time
 
 import aiohttp
+import pytest
 
 from mbsim.engine import Scenario, Simulation
 from mbsim.engine.scenario import from_toml_text
-from serve_helpers import (HANG_GUARD, ROOT, alive, raw_request, screen_text, start_server,
+from serve_helpers import (HANG_GUARD, ROOT, SHARED, alive, raw_request, screen_text, start_server,
                            wait_until, websocket_request)
 from test_serve import open_session
 from mbsim.tui import webserve
@@ -42,48 +43,47 @@ def wait_log(server, pattern: str) -> str:
 
 
 # -- 1. a browser tab never writes the server's files --------------------------------------------
-async def test_save_scenario_in_a_browser_offers_a_download_and_writes_nothing(tmp_path):
+@pytest.mark.xdist_group(SHARED)
+async def test_save_scenario_in_a_browser_offers_a_download_and_writes_nothing(served):
     """ctrl+p, "download scen", enter: the TOML comes as a download; the server's folder stays
     empty (on main the palette's "Save scenario…" wrote the typed path on the server)."""
-    server = start_server(cwd=tmp_path)
-    try:
-        async with aiohttp.ClientSession() as client:
-            ws = await open_session(server.url, client, cols=120, rows=40)
-            await ws.send_json(["stdin", "\x10"])  # ctrl+p: the command palette
-            for ch in "download scen":
-                await ws.send_json(["stdin", ch])
+    server = served  # shared: the server's exit code is checked when it stops (tests/conftest.py)
+    async with aiohttp.ClientSession() as client:
+        ws = await open_session(server.url, client, cols=120, rows=40)
+        await ws.send_json(["stdin", "\x10"])  # ctrl+p: the command palette
+        for ch in "download scen":
+            await ws.send_json(["stdin", ch])
 
-            async def until_listed() -> None:  # the command's help line is on the screen
-                shown = b""
-                while "downloaded by your browser" not in screen_text(shown):
-                    msg = await ws.receive()
-                    assert msg.type == aiohttp.WSMsgType.BINARY, msg
-                    shown += msg.data
+        async def until_listed() -> None:  # the command's help line is on the screen
+            shown = b""
+            while "downloaded by your browser" not in screen_text(shown):
+                msg = await ws.receive()
+                assert msg.type == aiohttp.WSMsgType.BINARY, msg
+                shown += msg.data
 
-            async def offered() -> str:  # screen bytes, then the offer (a JSON text message)
-                while True:
-                    msg = await ws.receive()
-                    assert msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), msg
-                    if msg.type == aiohttp.WSMsgType.TEXT:
-                        kind, key = json.loads(msg.data)
-                        if kind == "deliver_file_start":
-                            return key
+        async def offered() -> str:  # screen bytes, then the offer (a JSON text message)
+            while True:
+                msg = await ws.receive()
+                assert msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), msg
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    kind, key = json.loads(msg.data)
+                    if kind == "deliver_file_start":
+                        return key
 
-            await asyncio.wait_for(until_listed(), HANG_GUARD)
-            await ws.send_json(["stdin", "\r"])
-            key = await asyncio.wait_for(offered(), HANG_GUARD)
-            async with client.get(server.url.rstrip("/") + f"/download/{key}") as response:
-                assert response.status == 200
-                assert response.headers["Content-Type"] == "application/toml; charset=utf-8"
-                assert response.headers["Content-Disposition"] == \
-                    'attachment; filename="worked-example.toml"'
-                text = await response.text()
-            await ws.close()
-    finally:
-        assert server.stop() == 0
+        await asyncio.wait_for(until_listed(), HANG_GUARD)
+        await ws.send_json(["stdin", "\r"])
+        key = await asyncio.wait_for(offered(), HANG_GUARD)
+        async with client.get(server.url.rstrip("/") + f"/download/{key}") as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"] == "application/toml; charset=utf-8"
+            assert response.headers["Content-Disposition"] == \
+                'attachment; filename="worked-example.toml"'
+            text = await response.text()
+        await ws.close()
+    wait_until(lambda: server.sessions() == [], "the session ends with its websocket")
     # the served scenario (the worked example) with every setting resolved, as a file reads back
     assert from_toml_text(text) == Simulation(Scenario()).scenario
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert sorted(p.name for p in server.cwd.iterdir()) == []
 
 
 # -- 2. DNS rebinding and foreign origins --------------------------------------------------------
@@ -208,20 +208,18 @@ def test_malformed_requests_get_a_short_4xx_page_and_one_log_line_each():
     assert not any("Traceback" in line for line in server.lines)
 
 
-def test_static_files_are_only_textual_serves_own():
-    server = start_server()
-    port = server.port
-    try:
-        for path in ("/static/../webserve.py", "/static/%2e%2e/%2e%2e/pyproject.toml",
-                     "/static/js", "/static/", "/static//etc/passwd", "/static/js/textual.js/x"):
-            answer = raw_request(port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                                       "Connection: close\r\n\r\n".encode())
-            assert answer is not None and answer.status == 404, path
-        answer = raw_request(port, f"GET /static/js/textual.js HTTP/1.1\r\nHost: 127.0.0.1:{port}"
-                                   "\r\nConnection: close\r\n\r\n".encode())
-        assert answer is not None and answer.status == 200 and len(answer.body) > 100_000
-    finally:
-        assert server.stop() == 0
+@pytest.mark.xdist_group(SHARED)
+def test_static_files_are_only_textual_serves_own(served):
+    port = served.port
+    server = served  # shared: the server's exit code is checked when it stops (tests/conftest.py)
+    for path in ("/static/../webserve.py", "/static/%2e%2e/%2e%2e/pyproject.toml",
+                 "/static/js", "/static/", "/static//etc/passwd", "/static/js/textual.js/x"):
+        answer = raw_request(port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                                   "Connection: close\r\n\r\n".encode())
+        assert answer is not None and answer.status == 404, path
+    answer = raw_request(port, f"GET /static/js/textual.js HTTP/1.1\r\nHost: 127.0.0.1:{port}"
+                               "\r\nConnection: close\r\n\r\n".encode())
+    assert answer is not None and answer.status == 200 and len(answer.body) > 100_000
 
 
 # -- 6. every websocket message kind: malformed ones ignored, the session lives ------------------
@@ -454,16 +452,14 @@ def test_the_log_lets_a_burst_through_then_one_a_second_and_counts_the_rest():
     assert lines[-1] == "later (and 5 more not shown)"
 
 
-def test_on_every_interface_the_machines_name_is_served_and_another_is_not():
-    server = start_server("--host", "0.0.0.0")
+@pytest.mark.xdist_group(SHARED)
+def test_on_every_interface_the_machines_name_is_served_and_another_is_not(served_everywhere):
+    server = served_everywhere  # shared, as served (tests/conftest.py)
     port = server.port
-    try:
-        token = re.search(r"\?token=([\w-]+)$", server.url).group(1)
-        machine = socket.gethostname()
-        for host, status in ((f"{machine}:{port}", 200), (f"localhost:{port}", 200),
-                             (f"127.0.0.1:{port}", 200), (f"evil.example:{port}", 421)):
-            answer = raw_request(port, f"GET /?token={token} HTTP/1.1\r\nHost: {host}\r\n"
-                                       "Connection: close\r\n\r\n".encode())
-            assert answer is not None and answer.status == status, host
-    finally:
-        assert server.stop() == 0
+    token = re.search(r"\?token=([\w-]+)$", server.url).group(1)
+    machine = socket.gethostname()
+    for host, status in ((f"{machine}:{port}", 200), (f"localhost:{port}", 200),
+                         (f"127.0.0.1:{port}", 200), (f"evil.example:{port}", 421)):
+        answer = raw_request(port, f"GET /?token={token} HTTP/1.1\r\nHost: {host}\r\n"
+                                   "Connection: close\r\n\r\n".encode())
+        assert answer is not None and answer.status == status, host

@@ -12,9 +12,11 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from mbsim.engine import Scenario, Simulation
-from serve_helpers import HANG_GUARD, alive, download_screenshot, parent_of, start_server, wait_until
+from serve_helpers import (HANG_GUARD, SHARED, alive, download_screenshot, parent_of, start_server,
+                           wait_until)
 from test_serve import counters_in_svg, open_session
 from test_serve_hostile import STUBBORN, InProcessServer
 from mbsim.tui import serve_sizing, webserve
@@ -106,21 +108,19 @@ async def test_a_server_lowers_its_cap_when_its_sessions_are_measured_larger(mon
                 os.killpg(pid, signal.SIGKILL)
 
 
-def test_the_banner_says_what_the_cap_comes_from():
-    server = start_server()
-    try:
-        banner = server.lines[0]
-        cores = os.cpu_count() or 1
-        assert banner.startswith("mbsim serve: one mbsim per browser tab, at most ")
-        assert f"sized for ~{SESSION_VIEWS_MB:.0f} MB a session on {cores} core" in banner
-        cap = int(banner.split("at most ")[1].split()[0])
-        available = serve_sizing.mem_available_mb()
-        limits = [DEFAULT_CAP, cpu_cap(cores)]
-        # the memory available now differs a little from the server's reading: within one
-        assert min(limits) - 1 <= cap <= min(limits) or (
-            available is not None and cap <= memory_cap(available * 1.05, SESSION_VIEWS_MB))
-    finally:
-        assert server.stop() == 0
+@pytest.mark.xdist_group(SHARED)
+def test_the_banner_says_what_the_cap_comes_from(served):
+    server = served  # shared: the server's exit code is checked when it stops (tests/conftest.py)
+    banner = server.lines[0]
+    cores = os.cpu_count() or 1
+    assert banner.startswith("mbsim serve: one mbsim per browser tab, at most ")
+    assert f"sized for ~{SESSION_VIEWS_MB:.0f} MB a session on {cores} core" in banner
+    cap = int(banner.split("at most ")[1].split()[0])
+    available = serve_sizing.mem_available_mb()
+    limits = [DEFAULT_CAP, cpu_cap(cores)]
+    # the memory available now differs a little from the server's reading: within one
+    assert min(limits) - 1 <= cap <= min(limits) or (
+        available is not None and cap <= memory_cap(available * 1.05, SESSION_VIEWS_MB))
 
 
 # -- sessions forked from a pre-imported process -------------------------------------------------
