@@ -16,6 +16,11 @@ shared machine) and the ratio now / before is printed; key latencies are measure
 other.
 
     python bench/cpu.py [--seconds 20] [--size 120x40] [--keys 10] [--before DIR] [--only NAME]
+                        [--large] [--warm S]
+
+``--large`` adds the worked example at N = 10⁶, B = 32 (the O(N) readings; its landscape grid,
+seconds of CPU in a thread, comes and goes with the picture's box: measure after a longer
+``--warm``).
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ CASES = (
     ("worked example", []),
     ("xor-mlp (MLP)", ["--preset", "xor-mlp"]),
 )
+#: --large: the worked example at N = 10⁶, B = 32 (issue 24: the O(N) readings at large N).
+LARGE = ("N=10^6, B=32", ["--samples", "1000000", "--batch-size", "32"])
 
 
 def import_dir(root: Path) -> Path:
@@ -229,17 +236,19 @@ def main() -> int:
     ap.add_argument("--only", default=None, help="cases whose name contains this")
     ap.add_argument("--no-latency", action="store_true")
     ap.add_argument("--no-cpu", action="store_true")
+    ap.add_argument("--large", action="store_true", help="also the worked example at N = 10^6, B = 32")
+    ap.add_argument("--warm", type=float, default=3.0, help="seconds after the first screen before measuring")
     a = ap.parse_args()
     size = tuple(int(v) for v in a.size.lower().split("x"))
     roots = [("before", Path(a.before).resolve())] if a.before else []
     roots.append(("now", ROOT))
-    cases = [c for c in CASES if a.only is None or a.only in c[0]]
+    cases = [c for c in CASES + ((LARGE,) if a.large else ()) if a.only is None or a.only in c[0]]
     print(f"mbsim on a {size[0]}×{size[1]} pty; CPU over {a.seconds:g} s (% of one core); "
           f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     if not a.no_cpu:
         for name, opts in cases:
             for mode, extra in (("paused", []), ("running ×10", ["--run"])):
-                got = cpu_shares_together(roots, opts + extra, size, a.seconds)
+                got = cpu_shares_together(roots, opts + extra, size, a.seconds, a.warm)
                 line = "  ".join(f"{label} {v:5.1f} %" for label, v in got.items())
                 ratio = f"  (now/before {got['now'] / got['before']:.2f})" if "before" in got and got["before"] > 0 else ""
                 wire = "  ".join(f"{label} {BYTES[label] / 1000:5.1f} KB/s" for label in got)

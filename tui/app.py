@@ -291,8 +291,9 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         message.stop()
         if not message.running:
             self._plot_dirty[self.lossplot] = True   # its x axis fits the data again when paused
-            if self.detail.stale:
-                self.detail.show(self.sim)           # paused: its own timer brings the last readout
+        # running says which step the noise readout is of; paused, its own timer brings the last
+        # state's readout if it is older (DetailLine)
+        self.detail.show(self.sim)
         self.redraw()
 
     def _run_for(self, budget: float, limit: int | None = None) -> int:

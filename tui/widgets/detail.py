@@ -9,6 +9,13 @@ at all while the simulation has not moved. While the app's frame loop runs, a re
 later is computed in a later frame (:attr:`DetailLine.stale`: the loop asks), not by a timer of
 its own: a timer between two frames would make Textual refresh the screen once more for one
 line (issue 24: a light running app). Paused, a timer brings the last state's readout.
+
+The readout is O(N) (a pass over every sample). While running it comes at most as often as keeps
+it within :data:`NOISE_CPU_SHARE` of a core (its measured CPU time per readout ÷ the share: every
+0.25 s at N = 200, about every second at N = 10⁶), and the line then says which step it is of
+(``at step 1234``): while running, and whenever the readout is older than the state shown, so a
+number is never shown as if it were the current one. Paused, the last state's readout comes
+within :attr:`DetailLine.NOISE_INTERVAL` (exact for the step shown).
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from ._lines import ItemLine
 from ._runs import current_or_last, last_iteration, last_update_of
 
 PHASES = ("forward", "loss", "backward", "update")
+#: While running, the share of a core the O(N) noise readout may take (its rate follows its cost).
+NOISE_CPU_SHARE = 0.015
 
 
 def fmt(x: float, spec: str = ".4g") -> str:
@@ -59,6 +68,8 @@ class DetailLine(ItemLine):
         self._trailing = None
         self.stale = False                # a readout is left for later (the frame loop asks)
         self.noise_computations = 0
+        self.noise_cost = 0.0             # CPU seconds per readout (running mean)
+        self.noise_step: int | None = None   # the step the readout shown is of
         self.current: str | None = None   # the phase highlighted
 
     @staticmethod
@@ -75,7 +86,7 @@ class DetailLine(ItemLine):
         self._sim = sim
         key = self.noise_key(sim)
         if key != self._noise_key or sim is not self._noise_sim:   # a new run at the same counts
-            wait = self._noise_time + self.NOISE_INTERVAL - time.monotonic()
+            wait = self._noise_time + self.interval() - time.monotonic()
             if force or wait <= 0:
                 self._compute_noise(sim, key)
             else:
@@ -89,9 +100,20 @@ class DetailLine(ItemLine):
         self._draw(sim)
 
     @property
+    def running(self) -> bool:
+        return bool(getattr(self.app, "running", False)) if self.is_attached else False
+
+    def interval(self) -> float:
+        """Seconds between two readouts: :attr:`NOISE_INTERVAL`; while running, longer when a
+        readout costs more than :data:`NOISE_CPU_SHARE` of a core at that rate (large N)."""
+        if not self.running:
+            return self.NOISE_INTERVAL
+        return max(self.NOISE_INTERVAL, self.noise_cost / NOISE_CPU_SHARE)
+
+    @property
     def due(self) -> bool:
         """True when a readout left for later may be computed now (the frame loop asks)."""
-        return self.stale and time.monotonic() >= self._noise_time + self.NOISE_INTERVAL
+        return self.stale and time.monotonic() >= self._noise_time + self.interval()
 
     def _trailing_noise(self) -> None:
         self._trailing = None
@@ -107,7 +129,11 @@ class DetailLine(ItemLine):
             self.show(self._sim, force=True)
 
     def _compute_noise(self, sim, key: tuple) -> None:
+        cpu = time.thread_time()
         self._noise = sim.noise()
+        cpu = time.thread_time() - cpu
+        self.noise_cost = cpu if not self.noise_computations else 0.7 * self.noise_cost + 0.3 * cpu
+        self.noise_step = sim.step
         self._noise_key = key
         self._noise_sim = sim
         self._noise_time = time.monotonic()
@@ -149,6 +175,13 @@ class DetailLine(ItemLine):
                 memo["noise_of"], memo["noise_gen"] = r, gen
             items.append(None)
             items.extend(memo["noise"])
+            if self.stale or self.running:
+                # a readout of an earlier step (or, running, of a step soon past): say which
+                at = memo.get("noise_at")
+                if at is None or at[0] != (self.noise_step, gen):
+                    at = memo["noise_at"] = ((self.noise_step, gen), Text.assemble(
+                        ("at step ", style("label")), (str(self.noise_step), style("label"))))
+                items.append(at[1])
         step = _step_sizes(sim)
         if step is not None:
             items.append(Text.assemble((step[0] + " ", style("label")), (step[1], style("value"))))

@@ -98,6 +98,7 @@ class LandscapeView(SeveralRuns, LandscapePalette, CellCanvas):
         self._sig: tuple | None = None
         self._grid_key: tuple | None = None
         self._grid_held: np.ndarray | None = None
+        self._grid_flight: int | None = None   # the _sim_id whose grid a thread computes
         self._grid_throttle = Throttle(GRID_THROTTLE)
         self._draw_throttle = Throttle(DRAW_THROTTLE)
         self._generation = 0
@@ -374,13 +375,19 @@ class LandscapeView(SeveralRuns, LandscapePalette, CellCanvas):
         xs = box.x0 + (np.arange(pw) + 0.5) * (box.x1 - box.x0) / pw
         ys = box.y1 - (np.arange(ph) + 0.5) * (box.y1 - box.y0) / ph          # top row first
         cost = pw * ph * sim.dataset.n_samples * sim.model.n_params
-        self._grid_key = key
         i, j = self.pair
         X, y = sim.X, sim.y
         if cost <= SYNC_COST or self.grid is None and cost <= 4 * SYNC_COST:
+            self._grid_key = key
             self._set_grid(plane_grid(sim.model, X, y, plane, xs, ys, i, j))
         else:
-            gen = self._sim_id
+            if self._grid_flight == self._sim_id:
+                # one grid at a time: at large N one takes seconds, and a box that grew meanwhile
+                # would start another beside it (each finished only to be thrown away); the
+                # newest is asked for when this one ends (_got_grid)
+                return
+            self._grid_key = key
+            self._grid_flight = gen = self._sim_id
 
             def compute():  # noqa: ANN202 - in the worker thread
                 cpu = time.thread_time()
@@ -394,12 +401,15 @@ class LandscapeView(SeveralRuns, LandscapePalette, CellCanvas):
         # a costly grid (held parameters moving, a large model) is recomputed at most as often as
         # keeps it within GRID_CPU_SHARE of a core; the path and "now" still move every draw
         self._grid_throttle.interval = max(GRID_THROTTLE, getattr(self, "_grid_cpu", 0.0) / GRID_CPU_SHARE)
-        if key[1] != self._sim_id or key[2] != self._grid_key:
+        if self._grid_flight == key[1]:
+            self._grid_flight = None
+        if key[1] != self._sim_id:
             return
-        self._set_grid(grid)
+        if key[2] == self._grid_key:
+            self._set_grid(grid)
         self._sig = None
         if self._sim is not None and self.is_mounted:
-            self._draw(self._sim, False)
+            self._draw(self._sim, False)          # (and the newest grid, if the picture moved meanwhile)
 
     def _set_grid(self, grid) -> None:  # noqa: ANN001
         """Take a new grid; keep the colour scale while its values stay in range (so a grid
