@@ -1,0 +1,70 @@
+"""The noise readout while running: its rate follows its cost, and an older readout says which
+step it is of (issue 24: a light running app at large N; never a stale number shown as current).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from mbsim.engine import Scenario
+from mbsim.tui.app import MbsimApp
+from mbsim.tui.widgets import detail as detail_module
+from pilot_helpers import wait_for
+
+
+def drive(app: MbsimApp, script, size=(120, 40)) -> None:
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await script(pilot)
+
+    asyncio.run(main())
+
+
+def test_the_interval_is_the_cost_over_the_share_while_running_only():
+    app = MbsimApp(Scenario(), animate=False)
+
+    async def script(pilot):
+        d = app.detail
+        d.noise_cost = 0.03                      # as a readout at N = 10^6 costs
+        assert d.interval() == d.NOISE_INTERVAL  # paused: the last state's readout comes soon
+        app.running = True
+        assert abs(d.interval() - 0.03 / detail_module.NOISE_CPU_SHARE) < 1e-12
+        d.noise_cost = 1e-5                      # a cheap readout: the floor
+        assert d.interval() == d.NOISE_INTERVAL
+        app.running = False
+
+    drive(app, script)
+
+
+def test_a_costly_readout_comes_less_often_and_says_its_step():
+    app = MbsimApp(Scenario(), animate=False, speed=20)
+
+    async def script(pilot):
+        d = app.detail
+        app.start_running()
+        await wait_for(pilot, lambda: app.sim.step >= 3, "the run never moved")
+        # pretend a readout costs 30 ms: while running, at most one every 2 s
+        d.noise_cost = 0.03
+        compute = d._compute_noise
+
+        def costly(sim, key):  # noqa: ANN001, ANN202
+            compute(sim, key)
+            d.noise_cost = 0.03
+
+        d._compute_noise = costly
+        first = d.noise_computations
+        await wait_for(pilot, lambda: app.sim.step >= 25, "the run never reached step 25")
+        assert d.noise_computations - first <= 1
+        # an older readout: the line says which step it is of, and it is not the step shown
+        assert d.noise_step is not None and d.noise_step < app.sim.step
+        assert f"at step {d.noise_step}" in d.text
+        app.pause()
+        # paused: the readout of the step shown comes, and the step label goes
+        await wait_for(pilot, lambda: not d.stale and d._trailing is None, "no readout after the pause")
+        await pilot.pause()
+        assert d._noise_key == d.noise_key(app.sim)
+        assert d._noise.grad_norm == app.sim.noise().grad_norm
+        assert "at step" not in d.text
+
+    drive(app, script)
