@@ -66,6 +66,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
     """Mini-batch training, step by step."""
 
     CSS_PATH = "app.tcss"
+    RUNNING_SLOWER = True      # the plots at tui.runloop.RUNNING_INTERVALS while running
     COMMANDS = App.COMMANDS | {MbsimCommands}
     TITLE = "mbsim"
     HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-w80"), (100, "-w100"), (120, "-w120")]

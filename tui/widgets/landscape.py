@@ -59,7 +59,7 @@ DRAW_THROTTLE = 0.5         # s between redraws while running (force=True draws 
 FRAME_SLACK = 0.05          # s early a frame may come and still draw (half the default frame gap)
 HEAVY_SHARE = 0.25          # a repaint of more than this share of the cells is "heavy" ...
 HEAVY_COOLDOWN = 3.0        # ... and held-parameter grid updates then wait this long (s)
-GRID_CPU_SHARE = 0.04       # the share of a core the moving heat map (> 2 params) may take
+GRID_CPU_SHARE = 0.015      # the share of a core the moving heat map (> 2 params) may take
 SYNC_COST = 4e6             # grid points × samples × parameters below which we compute inline
 
 
