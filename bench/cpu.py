@@ -121,6 +121,16 @@ class PtyApp:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / TICK
 
+    def main_cpu(self) -> float:
+        """CPU seconds of the app's main thread (the event loop: frames, panels, Textual), without
+        its worker threads (the landscape's grid, the writer)."""
+        try:
+            with open(f"/proc/{self.pid}/task/{self.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / TICK
+
     def wait_for(self, predicate, timeout: float) -> float | None:  # noqa: ANN001
         """Seconds until ``predicate(self)`` holds (polled every ms), None past ``timeout``."""
         t0 = time.perf_counter()
@@ -177,6 +187,7 @@ def cpu_share(root: Path, args: list[str], size: tuple[int, int], seconds: float
 
 
 BYTES: dict[str, float] = {}   # label → bytes/s the app wrote in the last cpu_shares_together
+MAIN: dict[str, float] = {}    # label → % of a core of its main thread in the last cpu_shares_together
 
 
 def cpu_shares_together(roots: list[tuple[str, Path]], args: list[str], size: tuple[int, int],
@@ -187,14 +198,17 @@ def cpu_shares_together(roots: list[tuple[str, Path]], args: list[str], size: tu
     try:
         time.sleep(warm)
         c0 = {label: app.cpu() for label, app in apps.items()}
+        m0 = {label: app.main_cpu() for label, app in apps.items()}
         b0 = {label: app.bytes for label, app in apps.items()}
         t0 = time.perf_counter()
         time.sleep(seconds)
         c1 = {label: app.cpu() for label, app in apps.items()}
+        m1 = {label: app.main_cpu() for label, app in apps.items()}
         b1 = {label: app.bytes for label, app in apps.items()}
         t1 = time.perf_counter()
         for label in apps:
             BYTES[label] = (b1[label] - b0[label]) / (t1 - t0)
+            MAIN[label] = 100 * (m1[label] - m0[label]) / (t1 - t0)
         for app in apps.values():
             if not app.alive:
                 raise SystemExit(f"bench: an app ended early:\n{app.text()}")
@@ -252,7 +266,8 @@ def main() -> int:
                 line = "  ".join(f"{label} {v:5.1f} %" for label, v in got.items())
                 ratio = f"  (now/before {got['now'] / got['before']:.2f})" if "before" in got and got["before"] > 0 else ""
                 wire = "  ".join(f"{label} {BYTES[label] / 1000:5.1f} KB/s" for label in got)
-                print(f"  {name:16} {mode:12} {line}{ratio}   wire: {wire}", flush=True)
+                main = "  ".join(f"{label} {MAIN[label]:5.1f} %" for label in got)
+                print(f"  {name:16} {mode:12} {line}{ratio}   wire: {wire}   main thread: {main}", flush=True)
     if not a.no_latency:
         print(f"key latency while running (space → header changes), {2 * a.keys} keys; budget ≤ 100 ms")
         for name, opts in cases:
