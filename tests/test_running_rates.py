@@ -1,5 +1,6 @@
-"""The noise readout while running: its rate follows its cost, and an older readout says which
-step it is of (issue 24: a light running app at large N; never a stale number shown as current).
+"""What a running app redraws, and how often (issue 24: a light running app, also at large N):
+the noise readout's rate follows its cost and an older readout says which step it is of (never a
+stale number shown as current); the landscape's new grids wait for the loop's landscape frame.
 """
 
 from __future__ import annotations
@@ -66,5 +67,41 @@ def test_a_costly_readout_comes_less_often_and_says_its_step():
         assert d._noise_key == d.noise_key(app.sim)
         assert d._noise.grad_norm == app.sim.noise().grad_norm
         assert "at step" not in d.text
+
+    drive(app, script)
+
+
+def test_running_a_new_landscape_grid_waits_for_the_loops_landscape_frame():
+    """More than two parameters: the plane moves with the run and grids come from a thread.
+    While running, a grid that arrives is drawn by the run loop at its rate (the panel marked
+    dirty), not at once between two frames (one more screen refresh); paused, at once."""
+    from mbsim.engine import load_preset
+
+    app = MbsimApp(load_preset("xor-mlp"), animate=False, speed=20)
+    seen = []
+
+    async def script(pilot):
+        land = app.landscape
+        draw, got = land._draw, land._got_grid
+
+        def counting_draw(*a, **k):  # noqa: ANN202
+            seen.append("draw")
+            return draw(*a, **k)
+
+        def watching_got(key, grid):  # noqa: ANN001, ANN202
+            running = app.running
+            seen.append("got")
+            before = seen.count("draw")
+            got(key, grid)
+            if running:
+                assert seen.count("draw") == before, "a grid drawn at once while running"
+                assert app._plot_dirty[land], "the loop was not told to draw the new grid"
+                seen.append("deferred")
+
+        land._draw, land._got_grid = counting_draw, watching_got
+        app.start_running()
+        await wait_for(pilot, lambda: "deferred" in seen, lambda: f"no grid arrived while running: {seen[-5:]}")
+        app.pause()
+        await wait_for(pilot, lambda: not land.pending_work, "the landscape stays busy")
 
     drive(app, script)
