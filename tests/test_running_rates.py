@@ -105,3 +105,37 @@ def test_running_a_new_landscape_grid_waits_for_the_loops_landscape_frame():
         await wait_for(pilot, lambda: not land.pending_work, "the landscape stays busy")
 
     drive(app, script)
+
+
+def test_running_the_detail_line_is_drawn_with_each_readout_only():
+    """Running, the detail line is redrawn when a readout comes, whole (its batch loss of the same
+    step), led by "at step k"; paused, it is the state's again at once."""
+    app = MbsimApp(Scenario(), animate=False, speed=20)
+    draws = []
+
+    async def script(pilot):
+        d = app.detail
+        draw = d._draw
+
+        def counting(sim):  # noqa: ANN001, ANN202
+            draws.append((app.running, sim.step))
+            return draw(sim)
+
+        d._draw = counting
+        app.start_running()
+        await wait_for(pilot, lambda: app.sim.step >= 3, "the run never moved")
+        first_draws, first_readouts = len(draws), d.noise_computations
+        await wait_for(pilot, lambda: app.sim.step >= 30, "the run never reached step 30")
+        running_draws = [s for r, s in draws[first_draws:] if r]
+        readouts = d.noise_computations - first_readouts
+        # at 20 steps/s and a readout every 0.25 s: ~7 draws for ~27 frames, one per readout
+        assert len(running_draws) <= readouts + 1, (len(running_draws), readouts)
+        assert d.text.startswith(f"at step {d.noise_step}  ")
+        app.pause()
+        await pilot.pause()
+        assert not d.text.startswith("at step")
+        await wait_for(pilot, lambda: not d.stale and d._trailing is None, "no readout after the pause")
+        await pilot.pause()
+        assert "at step" not in d.text
+
+    drive(app, script)
