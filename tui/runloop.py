@@ -11,7 +11,8 @@ Timing, so that keys always answer and the wire stays quiet:
 * the cheap lines update every frame in which something changed; the plot panels at most as
   often as :attr:`RunLoop.PLOT_INTERVALS` says, one of them per frame, and a running plot that
   repainted many cells waits longer (its share of the wire stays within
-  :data:`PLOT_BYTE_RATE`).
+  :data:`PLOT_BYTE_RATE`); on the main screen, running at a set speed, at most as often as
+  :data:`RUNNING_INTERVALS` and their measured cost (:data:`PLOT_CPU_SHARE`) allow.
 
 A host (an App or a Screen) mixes :class:`RunLoop` in and provides what differs: how the
 engine advances (:meth:`RunLoop._run_for`, in the host's unit: iterations or ticks), what the
