@@ -16,6 +16,11 @@ shared machine) and the ratio now / before is printed; key latencies are measure
 other.
 
     python bench/cpu.py [--seconds 20] [--size 120x40] [--keys 10] [--before DIR] [--only NAME]
+                        [--large] [--warm S]
+
+``--large`` adds the worked example at N = 10⁶, B = 32 (the O(N) readings; its landscape grid,
+seconds of CPU in a thread, comes and goes with the picture's box: measure after a longer
+``--warm``).
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ CASES = (
     ("worked example", []),
     ("xor-mlp (MLP)", ["--preset", "xor-mlp"]),
 )
+#: --large: the worked example at N = 10⁶, B = 32 (issue 24: the O(N) readings at large N).
+LARGE = ("N=10^6, B=32", ["--samples", "1000000", "--batch-size", "32"])
 
 
 def import_dir(root: Path) -> Path:
@@ -114,6 +121,16 @@ class PtyApp:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / TICK
 
+    def main_cpu(self) -> float:
+        """CPU seconds of the app's main thread (the event loop: frames, panels, Textual), without
+        its worker threads (the landscape's grid, the writer)."""
+        try:
+            with open(f"/proc/{self.pid}/task/{self.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / TICK
+
     def wait_for(self, predicate, timeout: float) -> float | None:  # noqa: ANN001
         """Seconds until ``predicate(self)`` holds (polled every ms), None past ``timeout``."""
         t0 = time.perf_counter()
@@ -170,6 +187,7 @@ def cpu_share(root: Path, args: list[str], size: tuple[int, int], seconds: float
 
 
 BYTES: dict[str, float] = {}   # label → bytes/s the app wrote in the last cpu_shares_together
+MAIN: dict[str, float] = {}    # label → % of a core of its main thread in the last cpu_shares_together
 
 
 def cpu_shares_together(roots: list[tuple[str, Path]], args: list[str], size: tuple[int, int],
@@ -180,14 +198,17 @@ def cpu_shares_together(roots: list[tuple[str, Path]], args: list[str], size: tu
     try:
         time.sleep(warm)
         c0 = {label: app.cpu() for label, app in apps.items()}
+        m0 = {label: app.main_cpu() for label, app in apps.items()}
         b0 = {label: app.bytes for label, app in apps.items()}
         t0 = time.perf_counter()
         time.sleep(seconds)
         c1 = {label: app.cpu() for label, app in apps.items()}
+        m1 = {label: app.main_cpu() for label, app in apps.items()}
         b1 = {label: app.bytes for label, app in apps.items()}
         t1 = time.perf_counter()
         for label in apps:
             BYTES[label] = (b1[label] - b0[label]) / (t1 - t0)
+            MAIN[label] = 100 * (m1[label] - m0[label]) / (t1 - t0)
         for app in apps.values():
             if not app.alive:
                 raise SystemExit(f"bench: an app ended early:\n{app.text()}")
@@ -229,21 +250,24 @@ def main() -> int:
     ap.add_argument("--only", default=None, help="cases whose name contains this")
     ap.add_argument("--no-latency", action="store_true")
     ap.add_argument("--no-cpu", action="store_true")
+    ap.add_argument("--large", action="store_true", help="also the worked example at N = 10^6, B = 32")
+    ap.add_argument("--warm", type=float, default=3.0, help="seconds after the first screen before measuring")
     a = ap.parse_args()
     size = tuple(int(v) for v in a.size.lower().split("x"))
     roots = [("before", Path(a.before).resolve())] if a.before else []
     roots.append(("now", ROOT))
-    cases = [c for c in CASES if a.only is None or a.only in c[0]]
+    cases = [c for c in CASES + ((LARGE,) if a.large else ()) if a.only is None or a.only in c[0]]
     print(f"mbsim on a {size[0]}×{size[1]} pty; CPU over {a.seconds:g} s (% of one core); "
           f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     if not a.no_cpu:
         for name, opts in cases:
             for mode, extra in (("paused", []), ("running ×10", ["--run"])):
-                got = cpu_shares_together(roots, opts + extra, size, a.seconds)
+                got = cpu_shares_together(roots, opts + extra, size, a.seconds, a.warm)
                 line = "  ".join(f"{label} {v:5.1f} %" for label, v in got.items())
                 ratio = f"  (now/before {got['now'] / got['before']:.2f})" if "before" in got and got["before"] > 0 else ""
                 wire = "  ".join(f"{label} {BYTES[label] / 1000:5.1f} KB/s" for label in got)
-                print(f"  {name:16} {mode:12} {line}{ratio}   wire: {wire}", flush=True)
+                main = "  ".join(f"{label} {MAIN[label]:5.1f} %" for label in got)
+                print(f"  {name:16} {mode:12} {line}{ratio}   wire: {wire}   main thread: {main}", flush=True)
     if not a.no_latency:
         print(f"key latency while running (space → header changes), {2 * a.keys} keys; budget ≤ 100 ms")
         for name, opts in cases:

@@ -236,3 +236,32 @@ def test_orders_flying_by_drop_the_colours_then_bring_them_back() -> None:
         assert "colours return" not in strip.caption
 
     run(strip, script)
+
+
+def test_cell_states_from_the_current_range_are_the_per_position_ones():
+    """The strip's cell states from the current batch's position range (O(cells), what it draws
+    every frame) equal the definition over every position (a cell is current if any of its
+    positions is, else the state of its first): random data sizes, batch sizes, widths, batches."""
+    from mbsim.tui.widgets._strip_layout import make_layout
+    from mbsim.tui.widgets.strip import CURRENT, SITS_OUT, TO_COME, USED, SampleStrip
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(1, 5000)) if rng.random() < 0.8 else int(rng.integers(5000, 300_000))
+        b = int(rng.integers(1, n + 1))
+        full, rest = divmod(n, b)
+        drop = rng.random() < 0.3 and full > 0
+        sizes = (b,) * full + ((rest,) if rest and not drop else ())
+        per_pass = sum(sizes)
+        lay = make_layout(n, sizes, int(rng.integers(20, 200)), int(rng.integers(1, 6)))
+        k = int(rng.integers(0, len(sizes)))
+        cs = sum(sizes[:k])
+        ce = cs + sizes[k]
+        states = np.full(n, TO_COME, dtype=np.int8)
+        states[per_pass:] = SITS_OUT
+        states[:cs] = USED
+        states[cs:ce] = CURRENT
+        want = SampleStrip._cell_states(lay, states)
+        assert np.array_equal(SampleStrip._cell_states(lay, states, (cs, ce)), want), (n, sizes[:3], k)
+        none = np.where(states == CURRENT, TO_COME, states).astype(np.int8)
+        assert np.array_equal(SampleStrip._cell_states(lay, none, (0, 0)), SampleStrip._cell_states(lay, none))

@@ -4,9 +4,11 @@ The app owns no science: it holds one :class:`engine.Simulation`, calls its step
 keys and in a frame loop, and asks each panel to ``show(sim)``.
 
 Timing is :mod:`tui.runloop`'s (the one run loop, shared with compare mode and the noise
-cloud): header, counters, strip and detail line update every frame in which something changed;
-the landscape and the loss plot at most as often as its ``PLOT_INTERVALS`` says, one of them
-per frame, and the gradient-noise readout at most every ``DetailLine.NOISE_INTERVAL`` seconds.
+cloud): header, counters and strip update every frame in which something changed;
+the landscape and the loss plot at most as often as its ``PLOT_INTERVALS`` (running:
+``RUNNING_INTERVALS``, and their measured cost) says, one of them per frame, and the
+gradient-noise readout at most every ``DetailLine.NOISE_INTERVAL`` seconds (running: as often as
+its cost allows, the detail line drawn with it and saying its step).
 The engine runs in chunks sized to ~``CHUNK_TIME``.
 """
 
@@ -67,6 +69,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
     """Mini-batch training, step by step."""
 
     CSS_PATH = "app.tcss"
+    RUNNING_SLOWER = True      # the plots at tui.runloop.RUNNING_INTERVALS while running
     COMMANDS = App.COMMANDS | {MbsimCommands}
     TITLE = "mbsim"
     HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-w80"), (100, "-w100"), (120, "-w120")]
@@ -294,8 +297,9 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         message.stop()
         if not message.running:
             self._plot_dirty[self.lossplot] = True   # its x axis fits the data again when paused
-            if self.detail.stale:
-                self.detail.show(self.sim)           # paused: its own timer brings the last readout
+        # running says which step the noise readout is of; paused, its own timer brings the last
+        # state's readout if it is older (DetailLine)
+        self.detail.show(self.sim)
         self.redraw()
 
     def _run_for(self, budget: float, limit: int | None = None) -> int:

@@ -11,7 +11,8 @@ Timing, so that keys always answer and the wire stays quiet:
 * the cheap lines update every frame in which something changed; the plot panels at most as
   often as :attr:`RunLoop.PLOT_INTERVALS` says, one of them per frame, and a running plot that
   repainted many cells waits longer (its share of the wire stays within
-  :data:`PLOT_BYTE_RATE`).
+  :data:`PLOT_BYTE_RATE`); on the main screen, running at a set speed, at most as often as
+  :data:`RUNNING_INTERVALS` and their measured cost (:data:`PLOT_CPU_SHARE`) allow.
 
 A host (an App or a Screen) mixes :class:`RunLoop` in and provides what differs: how the
 engine advances (:meth:`RunLoop._run_for`, in the host's unit: iterations or ticks), what the
@@ -51,14 +52,21 @@ PLOT_INTERVALS = {            # seconds between two draws of a plot: (at a set s
     "lossplot": (0.5, 1.0),   # the costliest on the wire and in time; a history changes slowly
     "lens": (0.25, 0.5),
 }
+#: While running at a set speed, the plots come at most this often (seconds): the eye follows a
+#: path or a curve that moves once a second as well as twice, and each draw is a plot's whole
+#: cost (its build, Textual rendering its changed lines, the write): issue 24, ≤ 5 % of a core
+#: at the default speed. A key while paused still draws at once (the intervals above).
+RUNNING_INTERVALS = {"landscape": 1.0, "lossplot": 1.0, "lens": 0.5}
 PLOT_BYTE_RATE = {"landscape": 4000, "lossplot": 6000, "lens": 4000}   # bytes/s each may write, running
 BYTES_PER_CELL = 8        # a repainted cell on the wire, measured: 3 bytes of UTF-8 braille, plus colour codes
-#: At a set speed, the share of a core each plot may take (its draw, and Textual rendering it,
-#: estimated as twice the draw): a costly plot is drawn less often, so a running app stays
-#: light (issue 24: ≤ 5 % of a core at the default speed, of which the counters, strip and
-#: detail line take ~3 %). Flat out the intervals above rule. At 120×40 the loss plot (~7 ms
-#: a draw) comes every ~1.2 s, the landscape (1–3 ms) at its interval.
+#: At a set speed, the share of a core each plot may take (its draw, and Textual rendering and
+#: writing it, estimated as :data:`DRAW_TO_SCREEN` times the draw, measured at 120×40: the loss
+#: plot's ~7 ms build, ~2.5 ms of Textual's line rendering, the write): a costly plot is drawn
+#: less often, so a running app stays light (issue 24: ≤ 5 % of a core at the default speed,
+#: of which the counters, strip and detail line take ~3 %). Flat out the intervals above rule.
+#: At 120×40 the loss plot comes every ~1.7 s, the landscape (1–3 ms) every second.
 PLOT_CPU_SHARE = 0.012
+DRAW_TO_SCREEN = 3.0
 SLICE = 0.040
 MIN_SLICE = 0.005
 CHUNK_TIME = 0.004
@@ -113,6 +121,7 @@ class RunLoop:
     """
 
     PLOT_INTERVALS = PLOT_INTERVALS
+    RUNNING_SLOWER = False       # RUNNING_INTERVALS apply (the main screen; compare and the cloud keep theirs)
     SPEED_UNIT = "batches per second"
 
     speed: float | None
@@ -208,7 +217,8 @@ class RunLoop:
             cells = self._plot_cells.get(panel, 0)
             interval = max(interval, cells * BYTES_PER_CELL / PLOT_BYTE_RATE[kind])
             if not flat_out:
-                interval = max(interval, 2 * self._plot_mean.get(panel, 0.0) / PLOT_CPU_SHARE)
+                interval = max(interval, RUNNING_INTERVALS.get(kind, 0.0) if self.RUNNING_SLOWER else 0.0,
+                               DRAW_TO_SCREEN * self._plot_mean.get(panel, 0.0) / PLOT_CPU_SHARE)
         return self._plot_time[panel] + interval - now
 
     def _draw_plot(self, panel: Any, force: bool = False) -> None:

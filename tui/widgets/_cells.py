@@ -272,6 +272,15 @@ class CellCanvas(Widget):
             x += 1
         return x
 
+    def _in_running_loop(self):  # noqa: ANN202
+        """The run loop (tui.runloop: the app or a screen) that draws this panel as one of its
+        plots, if it is running; else None. Running, the loop draws the panel at its rate: the
+        panel then needs no timer of its own (one more screen refresh between two frames)."""
+        for node in (self.screen, self.app) if self.is_attached else ():
+            if self in getattr(node, "_plot_dirty", {}) and getattr(node, "running", False):
+                return node
+        return None
+
     def run_in_thread(self, key: tuple, fn, done, group: str) -> None:  # noqa: ANN001
         """``fn()`` in a worker thread, then ``done(key, result)`` on the app's thread.
 

@@ -91,9 +91,15 @@ class CachedLines:
             get = self.__dict__["_fast_styles"] = {}
             self.__dict__["_fast_key"] = style
             self.__dict__["_fast_rich"] = {}
+            self.__dict__["_fast_combined"] = {}
         rich = self.__dict__["_fast_rich"]        # (style, x, row) → its Rich style with the offsets
+        # the styles in force (in span order) → their combination over ``style``: kept from line
+        # to line and frame to frame (a counter's new digits have the styles of the old ones)
+        combined = self.__dict__["_fast_combined"]
         if len(rich) > 4096:
             rich.clear()
+        if len(combined) > 1024:
+            combined.clear()
         n = len(plain)
         rich_spans = list(text.spans)
         if text.style:
@@ -127,17 +133,16 @@ class CachedLines:
         stack: list[int] = []
         segments = []
         x = 0
-        combined: dict = {}
         for (offset, leaving, sid), (next_offset, _, _) in zip(events, events[1:]):
             if leaving:
                 stack.remove(sid)
             else:
                 stack.append(sid)
             if next_offset > offset:
-                key = tuple(sorted(stack))
+                key = tuple([style_map[k] for k in sorted(stack)])
                 final = combined.get(key)
                 if final is None:
-                    final = combined[key] = style + Style.combine(style_map[k] for k in key)
+                    final = combined[key] = style + Style.combine(key)
                 chunk = plain[offset:next_offset]
                 rs = rich.get((final, x, row))
                 if rs is None:

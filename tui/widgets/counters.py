@@ -28,7 +28,7 @@ from rich.text import Text
 
 from ._cells import readable_style, widget_bg
 from ._lines import ItemLine, fit_items
-from ._runs import RUN_STYLES, source_kind
+from ._runs import RUN_STYLES, has_history, source_kind
 
 _COUNTER = re.compile(r"(\S+) (\S+)")
 GAP = "  "
@@ -38,7 +38,7 @@ TAIL_MIN = 12          # "loss 0.1234" and a little room: below it, two lines pe
 
 def counter_items(sim) -> list[tuple[str, str]]:
     """(label, value) pairs of the counters line, read from ``sim.counters()``."""
-    if not hasattr(sim, "history"):        # an ensemble (the cloud): its counters and K
+    if not has_history(sim):               # an ensemble (the cloud): its counters and K
         items = [tuple(m.groups()) for m in _COUNTER.finditer(sim.counters(0).text())]
         return items + [("Runs", str(sim.runs))]
     c = sim.counters()

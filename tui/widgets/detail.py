@@ -9,6 +9,15 @@ at all while the simulation has not moved. While the app's frame loop runs, a re
 later is computed in a later frame (:attr:`DetailLine.stale`: the loop asks), not by a timer of
 its own: a timer between two frames would make Textual refresh the screen once more for one
 line (issue 24: a light running app). Paused, a timer brings the last state's readout.
+
+The readout is O(N) (a pass over every sample). While running it comes at most as often as keeps
+it within :data:`NOISE_CPU_SHARE` of a core (its measured CPU time per readout ÷ the share: every
+0.25 s at N = 200, about every second at N = 10⁶), and the line then says which step it is of
+(``at step 1234``) whenever the readout is older than the state shown, so a number is never shown
+as if it were the current one. While running the whole line is drawn with each readout (the
+batch loss and step sizes of the same step, ``at step 1234`` first): 4 times a second at small
+N rather than in every frame (it was a fifth of a running app's CPU), rarer at large N. Paused
+(and on pausing), the line is the state's, its readout within :attr:`DetailLine.NOISE_INTERVAL`.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ from ._lines import ItemLine
 from ._runs import current_or_last, last_iteration, last_update_of
 
 PHASES = ("forward", "loss", "backward", "update")
+#: While running, the share of a core the O(N) noise readout may take (its rate follows its cost).
+NOISE_CPU_SHARE = 0.015
 
 
 def fmt(x: float, spec: str = ".4g") -> str:
@@ -59,6 +70,9 @@ class DetailLine(ItemLine):
         self._trailing = None
         self.stale = False                # a readout is left for later (the frame loop asks)
         self.noise_computations = 0
+        self.noise_cost = 0.0             # CPU seconds per readout (running mean)
+        self.noise_step: int | None = None   # the step the readout shown is of
+        self._drawn_running = None        # the run last drawn while running (its line kept)
         self.current: str | None = None   # the phase highlighted
 
     @staticmethod
@@ -74,10 +88,12 @@ class DetailLine(ItemLine):
         """Redraw from the simulation; recompute the noise if it is due (or ``force``)."""
         self._sim = sim
         key = self.noise_key(sim)
+        computed = False
         if key != self._noise_key or sim is not self._noise_sim:   # a new run at the same counts
-            wait = self._noise_time + self.NOISE_INTERVAL - time.monotonic()
+            wait = self._noise_time + self.interval() - time.monotonic()
             if force or wait <= 0:
                 self._compute_noise(sim, key)
+                computed = True
             else:
                 self.stale = True
                 if self._trailing is None and not getattr(self.app, "running", False):
@@ -86,12 +102,27 @@ class DetailLine(ItemLine):
                     self._trailing = self.set_timer(wait, self._trailing_noise)
         else:
             self.stale = False
+        running = self.running
+        if running and not force and not computed and self._drawn_running is sim:
+            return       # running: the line shows one step's readings together ("at step k")
+        self._drawn_running = sim if running else None
         self._draw(sim)
+
+    @property
+    def running(self) -> bool:
+        return bool(getattr(self.app, "running", False)) if self.is_attached else False
+
+    def interval(self) -> float:
+        """Seconds between two readouts: :attr:`NOISE_INTERVAL`; while running, longer when a
+        readout costs more than :data:`NOISE_CPU_SHARE` of a core at that rate (large N)."""
+        if not self.running:
+            return self.NOISE_INTERVAL
+        return max(self.NOISE_INTERVAL, self.noise_cost / NOISE_CPU_SHARE)
 
     @property
     def due(self) -> bool:
         """True when a readout left for later may be computed now (the frame loop asks)."""
-        return self.stale and time.monotonic() >= self._noise_time + self.NOISE_INTERVAL
+        return self.stale and time.monotonic() >= self._noise_time + self.interval()
 
     def _trailing_noise(self) -> None:
         self._trailing = None
@@ -107,7 +138,11 @@ class DetailLine(ItemLine):
             self.show(self._sim, force=True)
 
     def _compute_noise(self, sim, key: tuple) -> None:
+        cpu = time.thread_time()
         self._noise = sim.noise()
+        cpu = time.thread_time() - cpu
+        self.noise_cost = cpu if not self.noise_computations else 0.7 * self.noise_cost + 0.3 * cpu
+        self.noise_step = sim.step
         self._noise_key = key
         self._noise_sim = sim
         self._noise_time = time.monotonic()
@@ -132,7 +167,8 @@ class DetailLine(ItemLine):
                 kind = "current" if k == done else ("done" if k < done else "todo")
                 phases.append(f" {name} " if kind == "current" else name, style=style(kind))
             memo["phases_key"], memo["phases"] = (done, gen), phases
-        items = [memo["phases"]]
+        running = self.running and self.noise_step is not None
+        items = [self._at_step(style, memo, gen), memo["phases"]] if running else [memo["phases"]]
         loss = _batch_loss(sim)
         items.append(Text.assemble(("batch loss ", style("label")), (fmt(loss), style("value"))))
         r = self._noise
@@ -149,10 +185,20 @@ class DetailLine(ItemLine):
                 memo["noise_of"], memo["noise_gen"] = r, gen
             items.append(None)
             items.extend(memo["noise"])
+            if self.stale and not running:
+                items.append(self._at_step(style, memo, gen))   # a readout of an earlier step
         step = _step_sizes(sim)
         if step is not None:
             items.append(Text.assemble((step[0] + " ", style("label")), (step[1], style("value"))))
         self.set_items(items)
+
+    def _at_step(self, style, memo: dict, gen: tuple) -> Text:  # noqa: ANN001
+        """"at step k": the step of the readout (running: of the whole line, drawn with it)."""
+        at = memo.get("noise_at")
+        if at is None or at[0] != (self.noise_step, gen):
+            at = memo["noise_at"] = ((self.noise_step, gen), Text.assemble(
+                ("at step ", style("label")), (str(self.noise_step), style("label"))))
+        return at[1]
 
 
 def _step_sizes(sim) -> tuple[str, str] | None:  # noqa: ANN001

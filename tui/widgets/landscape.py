@@ -48,22 +48,20 @@ from ._landscape_geometry import (ARROWS, BOWL_ZOOM, REF_ZOOM, Box, _box_of, _fm
 from ._landscape_palette import (CLOUD_COLOR, FULL_COLOR, G_COLOR, GHAT_COLOR, HEAT_LEVELS,  # noqa: F401
                                  HEAT_STOPS, NAN_COLOR, RUN_COLOR, SHADES, START_COLOR, VEL_COLOR,
                                  LandscapePalette)
+from ._landscape_grid import GRID_CPU_SHARE, GRID_THROTTLE, SYNC_COST, LandscapeGrid  # noqa: F401
 from ._landscape_runs import SeveralRuns
 from ._runs import RUN_STYLES, START_MARKER, revision_key, source_kind
 
-from mbsim.engine.landscape import axes_plane, path_plane, plane_grid
+from mbsim.engine.landscape import axes_plane, path_plane
 from mbsim.engine.landscape import minimum as landscape_minimum
 
-GRID_THROTTLE = 0.5         # s between grid recomputations while held parameters move (> 2 params)
 DRAW_THROTTLE = 0.5         # s between redraws while running (force=True draws at once)
 FRAME_SLACK = 0.05          # s early a frame may come and still draw (half the default frame gap)
 HEAVY_SHARE = 0.25          # a repaint of more than this share of the cells is "heavy" ...
 HEAVY_COOLDOWN = 3.0        # ... and held-parameter grid updates then wait this long (s)
-GRID_CPU_SHARE = 0.04       # the share of a core the moving heat map (> 2 params) may take
-SYNC_COST = 4e6             # grid points × samples × parameters below which we compute inline
 
 
-class LandscapeView(SeveralRuns, LandscapePalette, CellCanvas):
+class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
     """Heat map of the full-data loss over two parameters, with the paths and the gradients.
 
     ``params`` is the pair (i, j) of parameter indices shown (default the first two: for linear
@@ -98,6 +96,7 @@ class LandscapeView(SeveralRuns, LandscapePalette, CellCanvas):
         self._sig: tuple | None = None
         self._grid_key: tuple | None = None
         self._grid_held: np.ndarray | None = None
+        self._grid_flight: int | None = None   # the _sim_id whose grid a thread computes
         self._grid_throttle = Throttle(GRID_THROTTLE)
         self._draw_throttle = Throttle(DRAW_THROTTLE)
         self._generation = 0
@@ -157,7 +156,8 @@ class LandscapeView(SeveralRuns, LandscapePalette, CellCanvas):
         # (a frame of the run loop may come a little early: within FRAME_SLACK it draws now, in
         # that frame, rather than by a timer of its own a moment later: one screen refresh, not two)
         if not force and not self._draw_throttle.ready(now + FRAME_SLACK):
-            self.schedule_trailing(self._draw_throttle.wait(now), lambda: self.show(self._sim))
+            if not self._in_running_loop():
+                self.schedule_trailing(self._draw_throttle.wait(now), lambda: self.show(self._sim))
             return
         self._draw_throttle.mark(now)
         self._sig = sig
@@ -303,7 +303,8 @@ class LandscapeView(SeveralRuns, LandscapePalette, CellCanvas):
         now_t = time.monotonic()
         if not self._grid_throttle.ready(now_t) or now_t < self._heavy_until:
             wait = max(self._grid_throttle.wait(now_t), self._heavy_until - now_t)
-            self.schedule_trailing(wait, lambda: self.show(self._sim, force=False))
+            if not self._in_running_loop():     # (running, the loop's next draw asks again)
+                self.schedule_trailing(wait, lambda: self.show(self._sim, force=False))
             return old
         self._grid_throttle.mark(now_t)
         self.plane = plane
@@ -365,56 +366,6 @@ class LandscapeView(SeveralRuns, LandscapePalette, CellCanvas):
                 self.put_text(chars, sids, y, line[:w], self._muted, max(0, (w - len(line)) // 2))
         self.legend = ""
         self.paint(chars, sids)
-
-    def _update_grid(self, sim, plane, box: Box, pw: int, ph: int, force: bool) -> None:  # noqa: ANN001
-        key = (box, pw, ph, self.pair, self._sim_id, plane.kind, plane.origin.tobytes(),
-               plane.u.tobytes(), plane.v.tobytes())
-        if key == self._grid_key:
-            return
-        xs = box.x0 + (np.arange(pw) + 0.5) * (box.x1 - box.x0) / pw
-        ys = box.y1 - (np.arange(ph) + 0.5) * (box.y1 - box.y0) / ph          # top row first
-        cost = pw * ph * sim.dataset.n_samples * sim.model.n_params
-        self._grid_key = key
-        i, j = self.pair
-        X, y = sim.X, sim.y
-        if cost <= SYNC_COST or self.grid is None and cost <= 4 * SYNC_COST:
-            self._set_grid(plane_grid(sim.model, X, y, plane, xs, ys, i, j))
-        else:
-            gen = self._sim_id
-
-            def compute():  # noqa: ANN202 - in the worker thread
-                cpu = time.thread_time()
-                grid = plane_grid(sim.model, X, y, plane, xs, ys, i, j)
-                self._grid_cpu = time.thread_time() - cpu
-                return grid
-
-            self.run_in_thread(("grid", gen, key), compute, lambda k, g: self._got_grid(k, g), group="landscape")
-
-    def _got_grid(self, key: tuple, grid) -> None:  # noqa: ANN001
-        # a costly grid (held parameters moving, a large model) is recomputed at most as often as
-        # keeps it within GRID_CPU_SHARE of a core; the path and "now" still move every draw
-        self._grid_throttle.interval = max(GRID_THROTTLE, getattr(self, "_grid_cpu", 0.0) / GRID_CPU_SHARE)
-        if key[1] != self._sim_id or key[2] != self._grid_key:
-            return
-        self._set_grid(grid)
-        self._sig = None
-        if self._sim is not None and self.is_mounted:
-            self._draw(self._sim, False)
-
-    def _set_grid(self, grid) -> None:  # noqa: ANN001
-        """Take a new grid; keep the colour scale while its values stay in range (so a grid
-        recomputed for slightly moved held parameters changes few cells)."""
-        self.grid = grid
-        z = np.log10(grid.loss[np.isfinite(grid.loss) & (grid.loss > 0)])
-        if len(z):
-            lo, hi = float(z.min()), float(z.max())
-            scale = self._scale
-            if (scale is None or grid.i != self._scale_key[0] or lo < scale[0] or hi > scale[1]
-                    or (hi - lo) < 0.6 * (scale[1] - scale[0]) or self._scale_key[1] != self.box):
-                pad = 0.02 * (hi - lo)
-                scale = (lo - pad, hi + pad)
-            self._scale, self._scale_key = scale, (grid.i, self.box)
-        self.levels = self.loss_levels(grid.loss, scale=self._scale)
 
     # ------------------------------------------------------------------------------------
     def _to_pixels(self, box: Box, pts: np.ndarray, pw: int, ph: int) -> np.ndarray:

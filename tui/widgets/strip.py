@@ -98,6 +98,7 @@ class SampleStrip(CellCanvas):
         self._levels: np.ndarray | None = None      # colour level per cell for the order shown
         self._occ: np.ndarray | None = None         # occurrence number per position (replacement)
         self._states: np.ndarray | None = None      # state per position of the order
+        self._current = (0, 0)                      # the positions [start, stop) that are CURRENT
         self._iteration = 0
         self._suppress_anim = False
         self._anim: dict | None = None
@@ -167,7 +168,7 @@ class SampleStrip(CellCanvas):
         lay = self.layout_
         if lay is None or self._states is None:
             return np.zeros(0, np.int8)
-        return self._cell_states(lay, self._states)
+        return self._cell_states(lay, self._states, self._current)
 
     def replacement_counts(self) -> np.ndarray | None:
         """Draws per sample in the order shown (np.bincount), under replacement sampling."""
@@ -245,10 +246,12 @@ class SampleStrip(CellCanvas):
         # states per position
         states = np.full(n, TO_COME, dtype=np.int8)
         states[plan.samples_per_pass:] = SITS_OUT
+        self._current = (0, 0)
         if p is not None and order is not None:
             cs, ce = p.position.start, p.position.stop
             states[:cs] = USED
             states[cs:ce] = CURRENT
+            self._current = (cs, ce)
         self._states = states
 
         # orders changing faster than every FAST_GAP seconds: draw without per-sample colours
@@ -276,7 +279,7 @@ class SampleStrip(CellCanvas):
             self._start_anim(sim, lay, base, order, old_levels)
             return
         levels = np.full_like(self._levels, self.MONO) if fast else self._levels
-        chars, sids = self._draw_cells(lay, states, levels)
+        chars, sids = self._draw_cells(lay, states, levels, self._current)
         cells = self.paint(chars, sids, full=relayout)
         if cells > 0.5 * chars.size and not force and not fast:
             self._cooldown_until = now + HEAVY_COOLDOWN
@@ -364,21 +367,29 @@ class SampleStrip(CellCanvas):
     # ------------------------------------------------------------------------------------
     # drawing
     @staticmethod
-    def _cell_states(lay: Layout, states: np.ndarray) -> np.ndarray:
+    def _cell_states(lay: Layout, states: np.ndarray, current: tuple[int, int] | None = None) -> np.ndarray:
+        """The state of each cell: an aggregated cell is current if any of its positions is, else
+        sits out / used / to come by its first. ``current``: the positions [start, stop) that are
+        CURRENT (the only ones), when known: then O(cells) (the cells' position ranges
+        [p0, p1) are contiguous), not a pass over all N positions (~5 ms a frame at N = 10⁶)."""
         if lay.per_cell == 1:
             return states[lay.p0]
-        # an aggregated cell: current if any position is, else sits out / used / to come by its first
-        cur = np.add.reduceat((states == CURRENT).astype(np.int32), lay.p0) > 0
+        if current is None:
+            cur = np.add.reduceat((states == CURRENT).astype(np.int32), lay.p0) > 0
+        else:
+            start, stop = current
+            cur = (lay.p0 < stop) & (lay.p1 > start) if stop > start else np.zeros(lay.cells, bool)
         out = states[lay.p0].copy()
         out[cur] = CURRENT
         return out
 
-    def _draw_cells(self, lay: Layout, states: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _draw_cells(self, lay: Layout, states: np.ndarray, levels: np.ndarray,
+                    current: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         h, w = self.size.height, self.size.width
         chars = np.full((h, w), " ", dtype="<U1")
         sids = np.full((h, w), self._sid["blank"], dtype=np.int32)
         top = 1 if h >= 2 else 0
-        cell_state = self._cell_states(lay, states)
+        cell_state = self._cell_states(lay, states, current)
         rows = lay.row + top
         ok = (rows < (h - 1 if h >= 4 else h)) & (lay.col < w)
         glyphs = np.array([GLYPHS[CURRENT], GLYPHS[USED], GLYPHS[TO_COME], GLYPHS[SITS_OUT]])
@@ -533,7 +544,7 @@ class SampleStrip(CellCanvas):
         states[self._states == SITS_OUT] = SITS_OUT
         # the cells in flight are drawn in one neutral colour: a frame is then one segment per
         # row on the wire (a frame in colour would cost a full repaint); colour lands at the end
-        chars, sids = self._draw_cells(lay, states, self._levels)
+        chars, sids = self._draw_cells(lay, states, self._levels, (0, 0))   # (none current)
         top = 1 if h >= 2 else 0
         bottom = h - 1 if h >= 4 else h
         cells_r = lay.row + top
@@ -569,7 +580,7 @@ class SampleStrip(CellCanvas):
                 return
             self._deferred = False
             if redraw and self.layout_ is not None and self._states is not None and self._levels is not None:
-                chars, sids = self._draw_cells(self.layout_, self._states, self._levels)
+                chars, sids = self._draw_cells(self.layout_, self._states, self._levels, self._current)
                 self.paint(chars, sids)
 
     @property

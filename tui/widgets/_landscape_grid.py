@@ -1,0 +1,88 @@
+"""The landscape's heat-map grid: computed inline when cheap, else in a thread (one at a time),
+and its colour scale kept while the values stay in range (:class:`LandscapeGrid`, a mixin of
+:class:`~tui.widgets.landscape.LandscapeView`)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from mbsim.engine.landscape import plane_grid
+
+from ._landscape_geometry import Box
+
+GRID_THROTTLE = 0.5         # s between grid recomputations while held parameters move (> 2 params)
+GRID_CPU_SHARE = 0.015      # the share of a core the moving heat map (> 2 params) may take
+SYNC_COST = 4e6             # grid points × samples × parameters below which we compute inline
+
+
+class LandscapeGrid:
+    """The grid part of the landscape view (its host is a CellCanvas with ``pair``, ``box``,
+    ``grid``, ``levels``, ``_sim``, ``_sim_id``, ``_grid_key``, ``_grid_flight``,
+    ``_grid_throttle``, ``_scale``, ``_scale_key``, ``_sig`` and ``_draw``)."""
+
+    def _update_grid(self, sim, plane, box: Box, pw: int, ph: int, force: bool) -> None:  # noqa: ANN001
+        key = (box, pw, ph, self.pair, self._sim_id, plane.kind, plane.origin.tobytes(),
+               plane.u.tobytes(), plane.v.tobytes())
+        if key == self._grid_key:
+            return
+        xs = box.x0 + (np.arange(pw) + 0.5) * (box.x1 - box.x0) / pw
+        ys = box.y1 - (np.arange(ph) + 0.5) * (box.y1 - box.y0) / ph          # top row first
+        cost = pw * ph * sim.dataset.n_samples * sim.model.n_params
+        i, j = self.pair
+        X, y = sim.X, sim.y
+        if cost <= SYNC_COST or self.grid is None and cost <= 4 * SYNC_COST:
+            self._grid_key = key
+            self._set_grid(plane_grid(sim.model, X, y, plane, xs, ys, i, j))
+        else:
+            if self._grid_flight == self._sim_id:
+                # one grid at a time: at large N one takes seconds, and a box that grew meanwhile
+                # would start another beside it (each finished only to be thrown away); the
+                # newest is asked for when this one ends (_got_grid)
+                return
+            self._grid_key = key
+            self._grid_flight = gen = self._sim_id
+
+            def compute():  # noqa: ANN202 - in the worker thread
+                cpu = time.thread_time()
+                grid = plane_grid(sim.model, X, y, plane, xs, ys, i, j)
+                self._grid_cpu = time.thread_time() - cpu
+                return grid
+
+            self.run_in_thread(("grid", gen, key), compute, lambda k, g: self._got_grid(k, g), group="landscape")
+
+    def _got_grid(self, key: tuple, grid) -> None:  # noqa: ANN001
+        # a costly grid (held parameters moving, a large model) is recomputed at most as often as
+        # keeps it within GRID_CPU_SHARE of a core; the path and "now" still move every draw
+        self._grid_throttle.interval = max(GRID_THROTTLE, getattr(self, "_grid_cpu", 0.0) / GRID_CPU_SHARE)
+        if self._grid_flight == key[1]:
+            self._grid_flight = None
+        if key[1] != self._sim_id:
+            return
+        if key[2] == self._grid_key:
+            self._set_grid(grid)
+        self._sig = None
+        host = self._in_running_loop()
+        if host:
+            # running: drawn in the loop's next landscape frame (its rate, not one more screen
+            # refresh between two frames)
+            host._plot_dirty[self] = True
+        elif self._sim is not None and self.is_mounted:
+            self._draw(self._sim, False)          # (and the newest grid, if the picture moved meanwhile)
+
+    def _set_grid(self, grid) -> None:  # noqa: ANN001
+        """Take a new grid; keep the colour scale while its values stay in range (so a grid
+        recomputed for slightly moved held parameters changes few cells)."""
+        self.grid = grid
+        z = np.log10(grid.loss[np.isfinite(grid.loss) & (grid.loss > 0)])
+        if len(z):
+            lo, hi = float(z.min()), float(z.max())
+            scale = self._scale
+            if (scale is None or grid.i != self._scale_key[0] or lo < scale[0] or hi > scale[1]
+                    or (hi - lo) < 0.6 * (scale[1] - scale[0]) or self._scale_key[1] != self.box):
+                pad = 0.02 * (hi - lo)
+                scale = (lo - pad, hi + pad)
+            self._scale, self._scale_key = scale, (grid.i, self.box)
+        self.levels = self.loss_levels(grid.loss, scale=self._scale)
+
