@@ -16,6 +16,7 @@ def pytest_configure(config) -> None:  # noqa: ANN001
         os.environ.pop(name, None)
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: absent with -p no:xdist
 def pytest_xdist_auto_num_workers(config) -> int:  # noqa: ANN001
     """``-n auto`` (the suite's addopts): one and a half workers per core (3 on 2 cores), not one.
 
