@@ -95,7 +95,7 @@ class Orders:
         for i, (sampler, gen) in enumerate(zip(self.samplers, self.generators)):
             if live[i]:
                 states[i] = gen.bit_generator.state
-                sampler.draw_ahead_into(gen, raw[i])
+                self._draw_into(sampler, gen, raw[i])
                 start[i], drawn[i] = pass_index, 0
             else:
                 raw[i] = 0 if raw.shape[2] == n else np.arange(raw.shape[2])   # replaced below
@@ -105,14 +105,30 @@ class Orders:
         s.ahead_first, s.ahead_passes = pass_index, p
         s.ahead_states, s.ahead_from, s.drawn = states, start, drawn
 
+    def _draw_is_order(self) -> bool:
+        return self.width == self.n and type(self.samplers[0]).assemble is Sampler.assemble
+
     def _raw(self, k: int, p: int) -> np.ndarray:
-        return np.empty((k, p, self.width), dtype=np.int64)
+        """The (k, p, width) draws: int64, or where the draw is the order (reshuffle) already
+        the orders' own type (each run drawn in int64 and copied in: :meth:`_draw_into`)."""
+        return np.empty((k, p, self.width), dtype=order_dtype(self.n) if self._draw_is_order() else np.int64)
+
+    def _draw_into(self, sampler: Sampler, gen: np.random.Generator, row: np.ndarray) -> None:
+        """One run's P passes drawn into ``row`` ((P, width)): in int64 as the sampler draws them
+        (the same generator draws, the same values), through one run's int64 buffer when the
+        block keeps another type (one run's 8 B a sample, not K runs')."""
+        if row.dtype == np.int64:
+            sampler.draw_ahead_into(gen, row)
+            return
+        buf = np.empty(row.shape, dtype=np.int64)
+        sampler.draw_ahead_into(gen, buf)
+        row[...] = buf
 
     def _assemble(self, raw: np.ndarray, k: int, p: int) -> np.ndarray:
         """(k, p, N) orders from the (k, p, width) draws, every row at once, kept as
         :func:`~engine.sampling.order_dtype` (drawn in int64: the same draws and values)."""
-        if self.width == self.n and type(self.samplers[0]).assemble is Sampler.assemble:
-            return raw.astype(order_dtype(self.n))    # the draw is the order (reshuffle)
+        if self._draw_is_order():
+            return raw                            # the draw is the order (reshuffle)
         block = np.empty((k, p, self.n), dtype=np.int64)
         self.samplers[0].assemble(raw.reshape(k * p, self.width), block.reshape(k * p, self.n))
         return block.astype(order_dtype(self.n))
@@ -142,7 +158,7 @@ class Orders:
         for i, (sampler, gen) in enumerate(zip(self.samplers, self.generators)):
             if again[i]:
                 gen.bit_generator.state = s.ahead_states[i]
-                sampler.draw_ahead_into(gen, raw[i])
+                self._draw_into(sampler, gen, raw[i])
             else:
                 raw[i] = 0 if raw.shape[2] == self.n else np.arange(raw.shape[2])
         self.block = self._assemble(raw, k, p)
