@@ -129,9 +129,9 @@ class Orders:
         :func:`~engine.sampling.order_dtype` (drawn in int64: the same draws and values)."""
         if self._draw_is_order():
             return raw                            # the draw is the order (reshuffle)
-        block = np.empty((k, p, self.n), dtype=np.int64)
+        block = np.empty((k, p, self.n), dtype=order_dtype(self.n))
         self.samplers[0].assemble(raw.reshape(k * p, self.width), block.reshape(k * p, self.n))
-        return block.astype(order_dtype(self.n))
+        return block
 
     def redraw(self, s: RunsState) -> None:
         """After a restore: the block drawn ahead, drawn again from the states it started from
