@@ -97,11 +97,11 @@ class Orders:
         states = list(s.ahead_states)
         start, drawn = s.ahead_from.copy(), s.drawn.copy()
         old, self.block = self.block, None       # nothing else refers to it (rows are copied out)
-        raw = self._raw(k, p)
+        raw = self._raw(k, p, old)
         for i, (sampler, gen) in enumerate(zip(self.samplers, self.generators)):
             if live[i]:
                 states[i] = gen.bit_generator.state
-                sampler.draw_ahead_into(gen, raw[i])
+                self._draw_into(sampler, gen, raw[i])
                 start[i], drawn[i] = pass_index, 0
             else:
                 raw[i] = 0 if raw.shape[2] == n else np.arange(raw.shape[2])   # replaced below
@@ -111,29 +111,60 @@ class Orders:
         s.ahead_first, s.ahead_passes = pass_index, p
         s.ahead_states, s.ahead_from, s.drawn = states, start, drawn
 
-    #: the draws' array is kept for the next block of the same shape up to this many indices
-    #: (the blocks of 100 runs of N = 200; not the 8 MB of one run of N = 10⁶ held for good)
+    #: the draws' int64 array is kept for the next block of the same shape up to this many
+    #: indices (the blocks of 100 runs of N = 200; not the 8 MB of one run of N = 10⁶ held for good)
     SPARE_ELEMENTS = 1 << 18
 
-    def _raw(self, k: int, p: int) -> np.ndarray:
-        """An int64 array for the (k, p, width) draws of a block: the draws' array of the block
-        before when it has this shape, else a new one. Every element is written by the draws."""
-        shape = (k, p, self.width)
+    def _draw_is_order(self) -> bool:
+        return self.width == self.n and type(self.samplers[0]).assemble is Sampler.assemble
+
+    def _int64(self, shape: tuple[int, ...]) -> np.ndarray:
+        """An int64 array of ``shape`` for draws: the spare one when it has this shape, else a
+        new one. Every element is written by the draws."""
         spare, self._spare = self._spare, None
         if spare is not None and spare.shape == shape:
             return spare
         return np.empty(shape, dtype=np.int64)
 
+    def _keep(self, draws: np.ndarray) -> None:
+        if draws.dtype == np.int64 and draws.size <= self.SPARE_ELEMENTS:
+            self._spare = draws
+
+    def _raw(self, k: int, p: int, old: np.ndarray | None = None) -> np.ndarray:
+        """The (k, p, width) draws of a block. Where the draw is the order (reshuffle): the
+        block itself, in :func:`~engine.sampling.order_dtype` (``old``, the block being
+        replaced, when it has this shape and type; each run drawn in int64 and copied in:
+        :meth:`_draw_into`). Else int64 (:meth:`_int64`), put together by :meth:`_assemble`."""
+        if not self._draw_is_order():
+            return self._int64((k, p, self.width))
+        shape, dtype = (k, p, self.n), order_dtype(self.n)
+        if old is not None and old.shape == shape and old.dtype == dtype:
+            return old
+        return np.empty(shape, dtype=dtype)
+
+    def _draw_into(self, sampler: Sampler, gen: np.random.Generator, row: np.ndarray) -> None:
+        """One run's P passes drawn into ``row`` ((P, width)): in int64 as the sampler draws them
+        (the same generator draws, the same values), through one run's int64 array when the
+        block keeps another type (one run's 8 B a sample, not K runs')."""
+        if row.dtype == np.int64:
+            sampler.draw_ahead_into(gen, row)
+            return
+        buf = self._int64(row.shape)
+        sampler.draw_ahead_into(gen, buf)
+        row[...] = buf
+        self._keep(buf)
+
     def _assemble(self, raw: np.ndarray, k: int, p: int, old: np.ndarray | None = None) -> np.ndarray:
         """(k, p, N) orders from the (k, p, width) draws, every row at once, kept as
         :func:`~engine.sampling.order_dtype` (drawn in int64: the same draws and values), into
         ``old`` (the block being replaced) when it has this shape and type."""
+        if self._draw_is_order():
+            return raw                            # the draw is the order (reshuffle)
         shape, dtype = (k, p, self.n), order_dtype(self.n)
         block = (old if old is not None and old.shape == shape and old.dtype == dtype
                  else np.empty(shape, dtype=dtype))
         self.samplers[0].assemble(raw.reshape(k * p, self.width), block.reshape(k * p, self.n))
-        if raw.size <= self.SPARE_ELEMENTS:
-            self._spare = raw
+        self._keep(raw)
         return block
 
     def release(self) -> None:
@@ -162,12 +193,12 @@ class Orders:
     def _redraw_block(self, s: RunsState) -> None:
         k, p = self.k, s.ahead_passes
         old, self.block = self.block, None
-        raw = self._raw(k, p)
+        raw = self._raw(k, p, old)
         again = s.ahead_from == s.ahead_first
         for i, (sampler, gen) in enumerate(zip(self.samplers, self.generators)):
             if again[i]:
                 gen.bit_generator.state = s.ahead_states[i]
-                sampler.draw_ahead_into(gen, raw[i])
+                self._draw_into(sampler, gen, raw[i])
             else:
                 raw[i] = 0 if raw.shape[2] == self.n else np.arange(raw.shape[2])
         self.block = self._assemble(raw, k, p, old)

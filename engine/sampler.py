@@ -81,11 +81,13 @@ _IDENTITIES: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDic
 
 
 def identity(n: int) -> np.ndarray:
-    """The read-only array 0, 1, …, n−1 (int64), one per n for all the runs that use it
-    (the noise cloud's 100 reshuffling runs and compare mode's three share one, not 8n bytes each)."""
+    """The read-only array 0, 1, …, n−1, one per n for all the runs that use it (the noise
+    cloud's 100 reshuffling runs and compare mode's three share one, not 8n bytes each); int32
+    below 2³¹ (4 bytes a sample: it is only copied into the int64 rows that are shuffled, so
+    the draws and their values are the same)."""
     a = _IDENTITIES.get(n)
     if a is None:
-        a = np.arange(n, dtype=np.int64)
+        a = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
         a.flags.writeable = False
         _IDENTITIES[n] = a
     return a

@@ -196,3 +196,53 @@ def test_a_reading_in_pieces_is_given_up_when_asked() -> None:
     assert seen == [True]                       # another thread is not stopped
     whole = lin.per_sample_losses_many(batch, X, y).mean(axis=1)
     np.testing.assert_allclose(mean_losses(lin, batch, X, y, elements=700), whole, rtol=1e-13)
+
+
+def test_one_landscape_grid_at_a_time_the_latest_next() -> None:
+    # CellCanvas.run_in_thread: a grid asked while one computes waits (the latest replacing
+    # the earlier), and starts when the one in flight ends; another kind runs beside it
+    import asyncio
+
+    from textual.app import App, ComposeResult
+
+    from mbsim.tui.widgets._cells import CellCanvas
+
+    started: list[tuple] = []
+    done: list[tuple] = []
+    gate = threading.Event()
+
+    class Host(App):
+        def compose(self) -> ComposeResult:
+            yield CellCanvas(id="canvas")
+
+    async def script() -> None:
+        app = Host()
+        async with app.run_test(size=(40, 10)) as pilot:
+            canvas = app.query_one(CellCanvas)
+
+            def job(key):  # noqa: ANN001, ANN202
+                def fn():  # noqa: ANN202
+                    started.append(key)
+                    if key == ("grid", 1):
+                        gate.wait(5)
+                    return key
+                return fn
+
+            for k in (1, 2, 3):
+                canvas.run_in_thread(("grid", k), job(("grid", k)), lambda key, r: done.append(r), "t")
+            canvas.run_in_thread(("ref", 0), job(("ref", 0)), lambda key, r: done.append(r), "t")
+            for _ in range(100):
+                await pilot.pause(0.02)
+                if ("ref", 0) in done:
+                    break
+            assert started[0] == ("grid", 1) and ("grid", 3) not in started and canvas.pending_work
+            gate.set()
+            for _ in range(200):
+                await pilot.pause(0.02)
+                if not canvas.pending_work:
+                    break
+            assert not canvas.pending_work
+
+    asyncio.run(script())
+    assert sorted(started) == [("grid", 1), ("grid", 3), ("ref", 0)]    # 2 replaced by 3
+    assert sorted(done) == sorted(started)

@@ -284,15 +284,29 @@ class CellCanvas(Widget):
     def run_in_thread(self, key: tuple, fn, done, group: str) -> None:  # noqa: ANN001
         """``fn()`` in a worker thread, then ``done(key, result)`` on the app's thread.
 
-        A second request for the same ``key`` while one runs is dropped; ``pending_work`` is
-        True meanwhile (tests wait for it). A failed computation does not take the app down,
-        and is not silent either (:meth:`worker_failed`: logged with its traceback, said on the
-        screen, kept in :attr:`failures`), so a panel left as it was says why.
+        One computation of a kind (``key[0]``: a grid, a reference path) at a time: a request
+        for the key in flight is dropped; another asked meanwhile waits, the latest replacing
+        any earlier one, and starts when the one in flight ends (issue 24: an MLP's landscape
+        at N = 10⁶ takes minutes, and a running θ asked for a new one every frame: six grids
+        computed at once, each holding its pieces). ``pending_work`` is True meanwhile (tests
+        wait for it). A widget that has closed stops its computation at the next piece
+        (engine.pieces.stop_when). A failed computation does not take the app down, and is not
+        silent either (:meth:`worker_failed`: logged with its traceback, said on the screen,
+        kept in :attr:`failures`), so a panel left as it was says why.
         """
-        if getattr(self, "_busy", None) == key:
+        kind = key[0] if isinstance(key, tuple) and key else None
+        if getattr(self, "_work_running", None) is None:
+            self._work_running: dict = {}        # kind -> the key in flight
+            self._work_queued: dict = {}         # kind -> the latest request asked meanwhile
+        running, queued = self._work_running, self._work_queued
+        if running.get(kind) == key:
             return
-        self._busy = key
         self.pending_work = True
+        if kind in running:
+            queued[kind] = (key, fn, done, group)
+            return
+        running[kind] = key
+        self._busy = key
 
         def work() -> None:
             failure = None
@@ -309,13 +323,18 @@ class CellCanvas(Widget):
                 pieces.stop_when(None)
 
             def finish() -> None:
+                if running.get(kind) == key:
+                    del running[kind]
                 if self._busy == key:
                     self._busy = None
-                    self.pending_work = False
                 if failure is not None:
                     self.worker_failed(key, *failure)
                 elif result is not None and self.is_mounted:
                     done(key, result)
+                later = queued.pop(kind, None)
+                if later is not None and not (self._closing or self._closed):
+                    self.run_in_thread(*later)
+                self.pending_work = bool(running or queued)
 
             self.app.call_from_thread(finish)
 
