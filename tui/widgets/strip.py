@@ -32,13 +32,14 @@ from rich.style import Style
 
 from ..messages import SimulationChanged
 from ._cells import LINE_CONTRAST, RGB, CellCanvas, blend, hex_rgb, readable, rich_color
-from ._runs import current_or_last
+from ._runs import current_or_brief
 from ._strip_layout import Layout, make_layout, occurrences  # noqa: F401 (tests import them here)
 
 CURRENT, USED, TO_COME, SITS_OUT = 0, 1, 2, 3
 """Cell states (codes of :meth:`SampleStrip.position_states`)."""
 
 GLYPHS = {CURRENT: "█", USED: "▁", TO_COME: "▄", SITS_OUT: "·"}
+_GLYPHS = np.array([GLYPHS[CURRENT], GLYPHS[USED], GLYPHS[TO_COME], GLYPHS[SITS_OUT]])   # by state code
 LEGEND = "█ current batch  ░ used  ▒ to come"
 
 CLASS_COLORS_DARK = ("#56b4e9", "#f0a030")     # sky blue, orange (Okabe–Ito, colour-blind safe)
@@ -130,7 +131,10 @@ class SampleStrip(CellCanvas):
             if self._anim is not None:
                 self._stop_anim(redraw=False)
         self._sim = sim
-        if not self.is_mounted or self.size.width == 0:
+        if not self.is_mounted:
+            return
+        size = self.size
+        if size.width == 0:
             return
         now = time.monotonic()
         order = sim.order
@@ -139,7 +143,7 @@ class SampleStrip(CellCanvas):
             if self._seen_order is not None and not np.array_equal(order, self._seen_order):
                 self._prev_change, self._last_change = self._last_change, now
             self._seen_order = order
-        sig = self._signature(sim)
+        sig = self._signature(sim, size)
         if sig == self._sig and not force:
             return
         if self._anim is not None and not force:
@@ -182,12 +186,15 @@ class SampleStrip(CellCanvas):
         self._stop_anim()
 
     # ------------------------------------------------------------------------------------
-    def _signature(self, sim) -> tuple:  # noqa: ANN001
-        p = current_or_last(sim)
-        pos = (p.position.start, p.position.stop, p.position.pass_index) if p is not None else None
-        order = sim.order
-        return (sim.iteration, sim.revision, pos, id(order), self.size.width,
-                self.size.height, self.app.theme)
+    def _signature(self, sim, size=None) -> tuple:  # noqa: ANN001
+        p = current_or_brief(sim)
+        if p is not None:
+            at = p.position
+            pos = (at.start, at.stop, at.pass_index)
+        else:
+            pos = None
+        size = self.size if size is None else size
+        return (sim.iteration, sim.revision, pos, id(sim.order), size.width, size.height, self.app.theme)
 
     def on_resize(self) -> None:
         if self._anim is not None:
@@ -228,9 +235,10 @@ class SampleStrip(CellCanvas):
         self._ensure_palette(sim)
 
         # the order and where we are in it
-        p = current_or_last(sim)
+        p = current_or_brief(sim)
         order = sim.order
-        key = (id(sim.segment), p.position.pass_index if p is not None else -1)
+        at = p.position if p is not None else None
+        key = (id(sim.segment), at.pass_index if at is not None else -1)
         self._segment_shown = sim.segment        # held, so its id is not reused meanwhile
         forward = sim.iteration > self._iteration
         self._iteration = sim.iteration
@@ -248,7 +256,7 @@ class SampleStrip(CellCanvas):
         states[plan.samples_per_pass:] = SITS_OUT
         self._current = (0, 0)
         if p is not None and order is not None:
-            cs, ce = p.position.start, p.position.stop
+            cs, ce = at.start, at.stop
             states[:cs] = USED
             states[cs:ce] = CURRENT
             self._current = (cs, ce)
@@ -385,29 +393,36 @@ class SampleStrip(CellCanvas):
 
     def _draw_cells(self, lay: Layout, states: np.ndarray, levels: np.ndarray,
                     current: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        h, w = self.size.height, self.size.width
+        size = self.size
+        h, w = size.height, size.width
+        top = 1 if h >= 2 else 0
+        bottom = h - 1 if h >= 4 else h
+        # what depends only on the layout and the size (the strip asks every frame): the cells'
+        # screen places, kept with the last layout drawn
+        place = self.__dict__.get("_place")
+        if place is None or place[0] is not lay or place[1] != (h, w):
+            rows = lay.row + top
+            ok = (rows < bottom) & (lay.col < w)
+            place = self.__dict__["_place"] = (lay, (h, w), ok, rows[ok], lay.col[ok],
+                                               np.arange(w)[None, :], ok.all())
+        _, _, ok, ok_rows, ok_cols, columns, all_ok = place
         chars = np.full((h, w), " ", dtype="<U1")
         sids = np.full((h, w), self._sid["blank"], dtype=np.int32)
-        top = 1 if h >= 2 else 0
         cell_state = self._cell_states(lay, states, current)
-        rows = lay.row + top
-        ok = (rows < (h - 1 if h >= 4 else h)) & (lay.col < w)
-        glyphs = np.array([GLYPHS[CURRENT], GLYPHS[USED], GLYPHS[TO_COME], GLYPHS[SITS_OUT]])
-        ch = glyphs[cell_state]
+        ch = _GLYPHS[cell_state]
         if self._occ is not None and lay.per_cell == 1:
             occ = self._occ[lay.p0]
             rep = occ >= 2
-            ch = ch.copy()
             ch[rep] = np.where(occ[rep] >= 10, "+", occ[rep].astype(str))
         sid = self._lut[levels, cell_state]
-        chars[rows[ok], lay.col[ok]] = ch[ok]
-        sids[rows[ok], lay.col[ok]] = sid[ok]
+        chars[ok_rows, ok_cols] = ch if all_ok else ch[ok]
+        sids[ok_rows, ok_cols] = sid if all_ok else sid[ok]
         # a gap takes the style of the cell on its left (a space shows no colour anyway), so
         # runs of equal cells merge across gaps into one segment
-        r0, r1 = top, min(top + lay.rows, h - 1 if h >= 4 else h)
+        r0, r1 = top, min(top + lay.rows, bottom)
         if r1 > r0:
             block_c, block_s = chars[r0:r1], sids[r0:r1]
-            filled = np.where(block_c != " ", np.arange(w)[None, :], 0)
+            filled = np.where(block_c != " ", columns, 0)
             np.maximum.accumulate(filled, axis=1, out=filled)
             sids[r0:r1] = np.take_along_axis(block_s, filled, axis=1)
         # brackets around the current batch in the gaps
@@ -421,11 +436,34 @@ class SampleStrip(CellCanvas):
                     chars[ra, ca], sids[ra, ca] = "[", self._sid["bracket"]
                 if cb < w and rb < h:
                     chars[rb, cb], sids[rb, cb] = "]", self._sid["bracket"]
+        # the caption and the legend rows hold no cells: drawn once, copied while they stay
         if top:
-            self.put_text(chars, sids, 0, self.caption, self._sid["text"])
+            chars[0], sids[0] = self._text_row("caption", w, (self.caption, self._sid["text"]),
+                                               lambda c, s: self.put_text(c, s, 0, self.caption, self._sid["text"]))
         if h >= 4:
-            self._put_legend(chars, sids, h - 1)
+            chars[h - 1], sids[h - 1] = self._text_row("legend", w, self._legend_key(),
+                                                       lambda c, s: self._put_legend(c, s, 0))
         return chars, sids
+
+    def _text_row(self, name: str, w: int, key: tuple, draw) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+        """A row of text (the caption, the legend) as ``draw`` puts it on a blank row of width
+        ``w``, kept while ``key``, the width and the palette stay the same."""
+        rows = self.__dict__.setdefault("_text_rows", {})
+        full = (w, self._palette_key, key)
+        hit = rows.get(name)
+        if hit is None or hit[0] != full:
+            c = np.full((1, w), " ", dtype="<U1")
+            s = np.full((1, w), self._sid["blank"], dtype=np.int32)
+            draw(c, s)
+            hit = rows[name] = (full, c[0], s[0])
+        return hit[1], hit[2]
+
+    def _legend_key(self) -> tuple:
+        """What the legend line depends on (besides the width and the style table)."""
+        sim, lay = self._sim, self.layout_
+        return (sim is not None and bool(sim.plan.leftover) and sim.order is not None,
+                self._occ is not None and lay is not None and lay.per_cell == 1,
+                sim.dataset.task if sim is not None else "classification", len(self._colors))
 
     def _put_legend(self, chars: np.ndarray, sids: np.ndarray, y: int) -> None:
         sid = self._sid
