@@ -139,3 +139,22 @@ def test_running_the_detail_line_is_drawn_with_each_readout_only():
         assert "at step" not in d.text
 
     drive(app, script)
+
+
+def test_the_app_collects_the_young_generation_less_often():
+    """Issue 24: at Python's default threshold (700) the running app's collector took ~7 % of its
+    main thread; the app raises it (runloop.GC_THRESHOLD), and keeps a higher one."""
+    import gc
+
+    from mbsim.tui import runloop
+
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, saved[1], saved[2])
+        MbsimApp(Scenario(), animate=False)
+        assert gc.get_threshold() == (runloop.GC_THRESHOLD, saved[1], saved[2])
+        gc.set_threshold(50_000, saved[1], saved[2])
+        MbsimApp(Scenario(), animate=False)
+        assert gc.get_threshold()[0] == 50_000
+    finally:
+        gc.set_threshold(*saved)
