@@ -224,13 +224,16 @@ class ItemLine(CachedLines, Widget):
             return
         console = self.app.console
         rows = []
+        marked = []
         for y, (a, b) in enumerate(zip(old, new)):
             if a.plain == b.plain and a.spans == b.spans and a.style == b.style:
                 rows.append(a)                # the same line: its strips stay cached
                 continue
             rows.append(b)
             for x0, x1 in changed_runs(_line_cells(a, console), _line_cells(b, console)):
-                self.refresh(Region(x0, y, min(x1, width) - x0, 1))
+                marked.append(Region(x0, y, min(x1, width) - x0, 1))
+        if marked:
+            self.refresh(*marked)
         self._lay_out(rows, width)
 
     # --- items that changed only their characters (a counter's digits): no new layout ----------
@@ -260,6 +263,7 @@ class ItemLine(CachedLines, Widget):
         """The lines of items of the same shape as those shown (:meth:`_same_shape`): each line's
         text with the old line's spans, its changed cells marked for repainting."""
         rows = []
+        marked = []
         for y, (line, members) in enumerate(zip(old, self._row_items)):
             text = sep.join([plains[k] for k in members])
             before = line.plain
@@ -268,7 +272,9 @@ class ItemLine(CachedLines, Widget):
                 continue
             rows.append(Text(text, style=line.style, spans=list(line.spans)))
             for x0, x1 in _char_runs(before, text):
-                self.refresh(Region(x0, y, min(x1, width) - x0, 1))
+                marked.append(Region(x0, y, min(x1, width) - x0, 1))
+        if marked:
+            self.refresh(*marked)             # (one refresh: one message to the screen)
         return rows
 
     def render(self) -> Text:
