@@ -33,13 +33,10 @@ from rich.style import Style
 from ..messages import SimulationChanged
 from ._cells import LINE_CONTRAST, RGB, CellCanvas, blend, hex_rgb, readable, rich_color
 from ._runs import current_or_brief
-from ._strip_layout import Layout, make_layout, occurrences  # noqa: F401 (tests import them here)
+from ._strip_anim import ANIM_FPS, ANIM_FPS_IN_FRAMES, ANIM_FRAMES, ANIM_MIN_GAP, ReshuffleAnimation  # noqa: F401
+from ._strip_layout import (CURRENT, GLYPHS, SITS_OUT, TO_COME, USED, _GLYPHS, Layout, make_layout,  # noqa: F401
+                            occurrences)  # (tests import them here)
 
-CURRENT, USED, TO_COME, SITS_OUT = 0, 1, 2, 3
-"""Cell states (codes of :meth:`SampleStrip.position_states`)."""
-
-GLYPHS = {CURRENT: "█", USED: "▁", TO_COME: "▄", SITS_OUT: "·"}
-_GLYPHS = np.array([GLYPHS[CURRENT], GLYPHS[USED], GLYPHS[TO_COME], GLYPHS[SITS_OUT]])   # by state code
 LEGEND = "█ current batch  ░ used  ▒ to come"
 
 CLASS_COLORS_DARK = ("#56b4e9", "#f0a030")     # sky blue, orange (Okabe–Ito, colour-blind safe)
@@ -49,9 +46,6 @@ VIRIDIS = ("#440154", "#414487", "#2a788e", "#22a884", "#7ad151", "#fde725")
 RAMP_LEVELS = 7
 BLEND_LEVELS = 5          # class mix of an aggregated cell: 0, ¼, ½, ¾, 1 of class 1
 
-ANIM_FRAMES = 5
-ANIM_FPS = 15.0
-ANIM_MIN_GAP = 1.5        # seconds between two reshuffle animations (fast runs skip them)
 HEAVY_COOLDOWN = 0.5      # after repainting most of the strip, wait this long before the next
 FAST_GAP = 1.5            # new orders closer than this (s): cells lose their colours meanwhile
 
@@ -66,7 +60,7 @@ def _ramp(colors: tuple[str, ...], n: int) -> list[RGB]:
 
 
 
-class SampleStrip(CellCanvas):
+class SampleStrip(ReshuffleAnimation, CellCanvas):
     """Every training sample in this pass's order: current batch, used, to come, sitting out.
 
     Call :meth:`show` with the simulation every frame; it repaints only the cells that changed.
@@ -149,6 +143,8 @@ class SampleStrip(CellCanvas):
         if self._anim is not None and not force:
             # let the reshuffle play out; the latest state is drawn when it ends
             self._deferred = True
+            if self._anim.get("in_frames"):
+                self._anim_frame()       # running: its next frame in this frame of the run loop
             return
         if self._anim is not None:
             self._stop_anim(redraw=False)
@@ -537,91 +533,3 @@ class SampleStrip(CellCanvas):
             parts.pop(worst)
             text = " · ".join(t for _, t in parts)
         self.caption = text[:width]
-
-    # ------------------------------------------------------------------------------------
-    # the reshuffle animation
-    def _start_anim(self, sim, lay: Layout, old: np.ndarray, new: np.ndarray,  # noqa: ANN001
-                    old_levels: np.ndarray) -> None:
-        n = len(new)
-        slide = lay.per_cell == 1 and sim.scenario.sampling != "replacement" and len(old) == n
-        anim: dict = {"frame": 0, "lay": lay, "slide": slide}
-        if slide:
-            # each sample's cell in the old and in the new order
-            inv_old = np.empty(n, dtype=np.int64)
-            inv_old[old] = np.arange(n)
-            inv_new = np.empty(n, dtype=np.int64)
-            inv_new[new] = np.arange(n)
-            samples = np.arange(n)
-            anim["src"] = (lay.row[inv_old[samples]].astype(float), lay.col[inv_old[samples]].astype(float))
-            anim["dst"] = (lay.row[inv_new[samples]].astype(float), lay.col[inv_new[samples]].astype(float))
-            anim["level"] = self._levels[inv_new[samples]]
-        else:
-            rng = np.random.default_rng(lay.cells)
-            anim["switch"] = rng.integers(1, ANIM_FRAMES, size=lay.cells)
-            anim["old_levels"] = old_levels
-        self._anim = anim
-        self._last_anim = time.monotonic()
-        self._anim_frame()
-        self._anim_timer = self.set_interval(1.0 / ANIM_FPS, self._anim_frame)
-
-    def _anim_frame(self) -> None:
-        anim = self._anim
-        if anim is None:
-            return
-        anim["frame"] += 1
-        f = anim["frame"]
-        if f >= ANIM_FRAMES:
-            self._stop_anim()
-            return
-        lay: Layout = anim["lay"]
-        h, w = self.size.height, self.size.width
-        if lay is not self.layout_ or lay.width > w:
-            self._stop_anim()
-            return
-        states = np.full(len(self._states), TO_COME, dtype=np.int8)
-        states[self._states == SITS_OUT] = SITS_OUT
-        # the cells in flight are drawn in one neutral colour: a frame is then one segment per
-        # row on the wire (a frame in colour would cost a full repaint); colour lands at the end
-        chars, sids = self._draw_cells(lay, states, self._levels, (0, 0))   # (none current)
-        top = 1 if h >= 2 else 0
-        bottom = h - 1 if h >= 4 else h
-        cells_r = lay.row + top
-        okc = (cells_r < bottom) & (lay.col < w)
-        flight = self._sid["flight"]
-        chars[cells_r[okc], lay.col[okc]] = " "
-        sids[top:bottom, :] = flight
-        if anim["slide"]:
-            t = f / ANIM_FRAMES
-            e = t * t * (3 - 2 * t)                       # smoothstep
-            (r0, c0), (r1, c1) = anim["src"], anim["dst"]
-            rr = np.rint(r0 + (r1 - r0) * e).astype(int)
-            cc = np.rint(c0 + (c1 - c0) * e).astype(int)
-            inside = (rr + top < bottom) & (cc < w) & (rr >= 0) & (cc >= 0)
-            chars[rr[inside] + top, cc[inside]] = GLYPHS[TO_COME]
-        else:
-            # aggregated cells or draws with replacement: the cells flicker into the new order
-            on = anim["switch"] != f
-            keep = okc & on
-            chars[cells_r[keep], lay.col[keep]] = GLYPHS[TO_COME]
-        self.paint(chars, sids)
-
-    def _stop_anim(self, redraw: bool = True) -> None:
-        if self._anim_timer is not None:
-            self._anim_timer.stop()
-            self._anim_timer = None
-        if self._anim is not None:
-            self._anim = None
-            if self._deferred and redraw and self._sim is not None:
-                self._deferred = False
-                self._sig = None
-                self.show(self._sim)
-                return
-            self._deferred = False
-            if redraw and self.layout_ is not None and self._states is not None and self._levels is not None:
-                chars, sids = self._draw_cells(self.layout_, self._states, self._levels, self._current)
-                self.paint(chars, sids)
-
-    @property
-    def animating(self) -> bool:
-        """True while a reshuffle animation is playing."""
-        return self._anim is not None
