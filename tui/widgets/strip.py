@@ -200,8 +200,8 @@ class SampleStrip(ReshuffleAnimation, CellCanvas):
             self._sig = None
             self._update(self._sim, time.monotonic(), True)
 
-    def _rows_available(self) -> int:
-        h = self.size.height
+    def _rows_available(self, h: int | None = None) -> int:
+        h = self.size.height if h is None else h
         return max(1, min(self._max_rows_now, h - 2 if h >= 4 else h - 1 if h >= 2 else 1))
 
     def get_content_height(self, container, viewport, width: int) -> int:  # noqa: ANN001
@@ -217,13 +217,14 @@ class SampleStrip(ReshuffleAnimation, CellCanvas):
     def _update(self, sim, now: float, force: bool) -> None:  # noqa: ANN001
         n = sim.dataset.n_samples
         plan = sim.plan
-        width = self.size.width
-        lay = make_layout(n, plan.batch_sizes, width, self._rows_available())
+        size = self.size
+        width = size.width
+        lay = make_layout(n, plan.batch_sizes, width, self._rows_available(size.height))
         if self.layout_ is None or lay.rows != self.layout_.rows or plan is not self._plan_laid_out:
             # a new plan may want more (or fewer) rows than the strip has now: ask for them
             self._plan_laid_out = plan
             want = make_layout(n, plan.batch_sizes, width, self._max_rows_now).rows + 2
-            if want != self.size.height and self.styles.height is not None and self.styles.height.is_auto:
+            if want != size.height and self.styles.height is not None and self.styles.height.is_auto:
                 self.refresh(layout=True)
         relayout = self.layout_ is None or (lay.rows, lay.width, lay.per_cell, lay.gaps, lay.cells) != (
             self.layout_.rows, self.layout_.width, self.layout_.per_cell, self.layout_.gaps, self.layout_.cells)
@@ -497,6 +498,13 @@ class SampleStrip(ReshuffleAnimation, CellCanvas):
         lay = self.layout_
         n = sim.dataset.n_samples
         passes_differ = getattr(sc, "steps_per_epoch_or_none", None) is not None
+        # what the caption says depends on these alone: kept while they stay (every frame)
+        key = (c.pass_number if passes_differ else c.epoch, passes_differ, sc.sampling, n, id(sim.order),
+               sim.order is None, sim.plan.leftover, lay.per_cell if lay is not None else None,
+               self._anim is not None, getattr(self, "fast", False), self.size.width)
+        if key == self.__dict__.get("_caption_key") and sim.order is self.__dict__.get("_caption_order"):
+            return
+        self._caption_key, self._caption_order = key, sim.order
         unit = f"Pass {c.pass_number}" if passes_differ else f"Epoch {c.epoch}"
         every = "pass" if passes_differ else "epoch"
         how = {
