@@ -202,12 +202,15 @@ class CellCanvas(Widget):
         rows = np.flatnonzero(changed.any(axis=1))
         self._chars, self._sids = chars, sids
         cells = 0
+        marked = []
         for y in rows:
             cols = np.flatnonzero(changed[y])
             x0, x1 = int(cols[0]), int(cols[-1]) + 1
             self._strips.pop(int(y), None)
-            self.refresh(Region(x0, int(y), x1 - x0, 1))
+            marked.append(Region(x0, int(y), x1 - x0, 1))
             cells += x1 - x0
+        if marked:
+            self.refresh(*marked)
         self.painted_cells = cells
         return cells
 
