@@ -40,6 +40,10 @@ class Batches:
         # [:, a:b] of run-major (K, N, d) data is K separate pieces: every operation on it
         # loops over the runs; a block is one piece, the same numbers)
         self.blocked = k > 1 and not self.gather and not self.by_sample
+        # the model's step takes its inputs with a column of ones (the MLP's b1 in its first
+        # product, engine.models.mlp): the pass's data, kept in pass order, carry it, for one run
+        # and for K runs alike (gathered batches do not: the model's plain path)
+        self.ones = bool(getattr(model, "ones_column", False)) and not self.gather and not self.by_sample
         self._full = data.n // batch_size            # batches of B in a pass (then the rest)
         # the blocks' arrays, made once and filled again at every pass start (new arrays of
         # this size every pass cost the kernel fresh pages each time)
@@ -67,7 +71,13 @@ class Batches:
         d = self.data
         if self.one:
             order = orders[0]
-            self.xo, self.yo = d.X[order], d.y[order]
+            if self.ones:
+                xo = np.empty((len(order), d.X.shape[1] + 1))
+                xo[:, -1] = 1.0
+                np.take(d.X, order, axis=0, out=xo[:, :-1], mode="clip")
+                self.xo, self.yo = xo, d.y[order]
+            else:
+                self.xo, self.yo = d.X[order], d.y[order]
         elif self.by_sample:      # x run-major for the dots, x and y sample-major
             x = d.X[:, 0]
             self.xo = np.take(x, orders)
@@ -80,18 +90,25 @@ class Batches:
             if self._buffers is None:
                 rest = orders.shape[1] - cut
                 feats = d.X.shape[1]
-                self._buffers = (np.empty((full, k, b), dtype=np.intp), np.empty((full, k, b, feats)),
+                cols = feats + 1 if self.ones else feats
+                self._buffers = (np.empty((full, k, b), dtype=np.intp), np.empty((full, k, b, cols)),
                                  np.empty((full, k, b)), np.empty((k, rest), dtype=np.intp),
-                                 np.empty((k, rest, feats)), np.empty((k, rest)))
+                                 np.empty((k, rest, cols)), np.empty((k, rest)))
+                if self.ones:            # the column of ones, written once: the gathers leave it
+                    self._buffers[1][..., feats] = 1.0
+                    self._buffers[4][..., feats] = 1.0
             idx, xb, yb, idx_t, xt, yt = self._buffers
+            feats = d.X.shape[1]
             # the indices batch-major in one contiguous array first: a gather through strided
             # indices is slower; 'clip' (the indices are valid) spares the copy 'raise' makes
             np.copyto(idx, orders[:, :cut].reshape(k, full, b).transpose(1, 0, 2))
-            self.xb = np.take(d.X, idx, axis=0, out=xb, mode="clip")
+            np.take(d.X, idx, axis=0, out=xb[..., :feats] if self.ones else xb, mode="clip")
+            self.xb = xb
             self.yb = np.take(d.y, idx, out=yb, mode="clip")
             if cut < orders.shape[1]:
                 np.copyto(idx_t, orders[:, cut:])
-                self.xt = np.take(d.X, idx_t, axis=0, out=xt, mode="clip")
+                np.take(d.X, idx_t, axis=0, out=xt[..., :feats] if self.ones else xt, mode="clip")
+                self.xt = xt
                 self.yt = np.take(d.y, idx_t, out=yt, mode="clip")
 
     def loss_and_grad(self, params: np.ndarray, a: int, b: int) -> tuple[Any, np.ndarray]:
