@@ -44,6 +44,14 @@ class Batches:
         # product, engine.models.mlp): the pass's data, kept in pass order, carry it, for one run
         # and for K runs alike (gathered batches do not: the model's plain path)
         self.ones = bool(getattr(model, "ones_column", False)) and not self.gather and not self.by_sample
+        # [X 1], made once: the gathers write into their arrays whole (a gather into every column
+        # but the last would go through a temporary the size of the pass's data, fresh pages
+        # for the kernel at every pass start)
+        self._x1: np.ndarray | None = None
+        if self.ones:
+            self._x1 = np.empty((data.X.shape[0], data.X.shape[1] + 1))
+            self._x1[:, :-1] = data.X
+            self._x1[:, -1] = 1.0
         self._full = data.n // batch_size            # batches of B in a pass (then the rest)
         # the blocks' arrays, made once and filled again at every pass start (new arrays of
         # this size every pass cost the kernel fresh pages each time)
@@ -71,13 +79,7 @@ class Batches:
         d = self.data
         if self.one:
             order = orders[0]
-            if self.ones:
-                xo = np.empty((len(order), d.X.shape[1] + 1))
-                xo[:, -1] = 1.0
-                np.take(d.X, order, axis=0, out=xo[:, :-1], mode="clip")
-                self.xo, self.yo = xo, d.y[order]
-            else:
-                self.xo, self.yo = d.X[order], d.y[order]
+            self.xo, self.yo = (d.X if self._x1 is None else self._x1)[order], d.y[order]
         elif self.by_sample:      # x run-major for the dots, x and y sample-major
             x = d.X[:, 0]
             self.xo = np.take(x, orders)
@@ -86,29 +88,23 @@ class Batches:
             self.ys = np.take(d.y, by_sample)
         else:                     # batch j of every run: xb[j] (K, B, d), yb[j] (K, B); the rest: xt, yt
             b, full, k = self.batch_size, self._full, self.k
+            x = d.X if self._x1 is None else self._x1
             cut = b * full
             if self._buffers is None:
                 rest = orders.shape[1] - cut
-                feats = d.X.shape[1]
-                cols = feats + 1 if self.ones else feats
+                cols = x.shape[1]
                 self._buffers = (np.empty((full, k, b), dtype=np.intp), np.empty((full, k, b, cols)),
                                  np.empty((full, k, b)), np.empty((k, rest), dtype=np.intp),
                                  np.empty((k, rest, cols)), np.empty((k, rest)))
-                if self.ones:            # the column of ones, written once: the gathers leave it
-                    self._buffers[1][..., feats] = 1.0
-                    self._buffers[4][..., feats] = 1.0
             idx, xb, yb, idx_t, xt, yt = self._buffers
-            feats = d.X.shape[1]
             # the indices batch-major in one contiguous array first: a gather through strided
             # indices is slower; 'clip' (the indices are valid) spares the copy 'raise' makes
             np.copyto(idx, orders[:, :cut].reshape(k, full, b).transpose(1, 0, 2))
-            np.take(d.X, idx, axis=0, out=xb[..., :feats] if self.ones else xb, mode="clip")
-            self.xb = xb
+            self.xb = np.take(x, idx, axis=0, out=xb, mode="clip")
             self.yb = np.take(d.y, idx, out=yb, mode="clip")
             if cut < orders.shape[1]:
                 np.copyto(idx_t, orders[:, cut:])
-                np.take(d.X, idx_t, axis=0, out=xt[..., :feats] if self.ones else xt, mode="clip")
-                self.xt = xt
+                self.xt = np.take(x, idx_t, axis=0, out=xt, mode="clip")
                 self.yt = np.take(d.y, idx_t, out=yt, mode="clip")
 
     def loss_and_grad(self, params: np.ndarray, a: int, b: int) -> tuple[Any, np.ndarray]:
