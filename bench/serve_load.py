@@ -31,6 +31,13 @@ the repaint it causes, before any key: what a browser does, since keys reach xte
 the student has clicked into the terminal (without it, each stepping tab's first ``n`` also
 carries the focus restyle and whole-screen repaint, ~2x a key's CPU: 15 of the 180 keys).
 
+The stepping tabs' first keys are sent in the same millisecond (all tabs were opened and focused
+together): a herd, answered together at about (their keys' CPU + the running sessions') over the
+cores, since the kernel shares the CPU among them; their latencies are printed apart. Later keys
+spread out by themselves. ``--stagger S``: each stepping tab's first key comes at a random 0..S s
+(the same draws every run), as students' keys do; the default 0 keeps the herd (figures comparable
+with earlier runs).
+
 The reference run is one session alone, measured the same way in this same process; the ratios
 N-sessions / one-session are printed. Prints figures; asserts nothing except "no crash".
 
@@ -40,7 +47,7 @@ machine's load changes less within a pair), and the ratios now / before of each 
 CPU figures (per session, to the first screen, per key) are the ones to read on a shared machine.
 
     python bench/serve_load.py [--sessions 30] [--running 15] [--keys 12] [--size 120x40]
-                               [--before DIR [--pairs 2]] [--focus-first]
+                               [--before DIR [--pairs 2]] [--focus-first] [--stagger S]
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import re
 import statistics
 import sys
@@ -92,6 +100,7 @@ BASE_PYTHONPATH = os.environ.get("PYTHONPATH", "")
 class Session:
     ws: aiohttp.ClientWebSocketResponse
     latencies: list[float] = field(default_factory=list)
+    first_sent: float = 0.0  # when its first key was sent (time.monotonic)
     key_bytes: int = 0
     key_seconds: float = 0.0
     run_bytes: int = 0
@@ -129,12 +138,15 @@ async def drain(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> int:
     return total
 
 
-async def press_keys(s: Session, keys: int, settle: float) -> None:
-    """``n`` ``keys`` times: latency to the first bytes back, then what follows within ``settle``."""
-    await drain(s.ws, 0.5)  # whatever the first frame left behind
+async def press_keys(s: Session, keys: int, settle: float, delay: float = 0.0) -> None:
+    """``n`` ``keys`` times: latency to the first bytes back, then what follows within ``settle``;
+    the first key ``delay`` seconds after the others' would be (see ``--stagger``)."""
+    await drain(s.ws, 0.5 + delay)  # whatever the first frame left behind
     start = time.monotonic()
-    for _ in range(keys):
+    for i in range(keys):
         sent = time.monotonic()
+        if i == 0:
+            s.first_sent = sent
         await s.ws.send_json(["stdin", "n"])
         while True:
             msg = await s.ws.receive(timeout=DEADLINE)
@@ -191,7 +203,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure(n: int, running: int, keys: int, cols: int, rows: int,
-                  focus_first: bool = False) -> dict:
+                  focus_first: bool = False, stagger: float = 0.0) -> dict:
     server = start_server("--max-sessions", str(max(n, 1)))
     try:
         async with aiohttp.ClientSession() as client:
@@ -219,7 +231,9 @@ async def measure(n: int, running: int, keys: int, cols: int, rows: int,
             await asyncio.sleep(1.0 if runners else 0.0)  # running is under way
             cpu0 = {pid: cpu_seconds(pid) for pid in [*pids, server.proc.pid]}
             c0 = time.monotonic()
-            await asyncio.gather(*(press_keys(s, keys, 0.3) for s in steppers))
+            rng = random.Random(24)  # the same delays in every run (before and now alike)
+            await asyncio.gather(*(press_keys(s, keys, 0.3, rng.uniform(0.0, stagger))
+                                   for s in steppers))
             wall = time.monotonic() - c0
             cpu = {pid: (cpu_seconds(pid) - was) / wall for pid, was in cpu0.items()}
             rss = [rss_mb(pid) for pid in pids]
@@ -244,6 +258,8 @@ async def measure(n: int, running: int, keys: int, cols: int, rows: int,
             server.stop()
     latencies = [x for s in steppers for x in s.latencies]
     later = [x for s in steppers for x in s.latencies[1:]]  # each tab's first key left out
+    firsts = [s.latencies[0] for s in steppers]
+    first_sent = [s.first_sent for s in steppers]
     session_cpu = sorted((cpu[pid] for pid in pids), reverse=True)
     # the stepping sessions' CPU per key: their CPU over the window, over the keys each pressed
     stepping = session_cpu[running:]
@@ -256,6 +272,9 @@ async def measure(n: int, running: int, keys: int, cols: int, rows: int,
         "lat_median_ms": 1000 * statistics.median(latencies),
         "lat_p95_ms": 1000 * percentile(latencies, 0.95), "lat_max_ms": 1000 * max(latencies),
         "lat_p95_later_ms": 1000 * percentile(later, 0.95) if later else 0.0,
+        "stagger": stagger, "first_spread_ms": 1000 * (max(first_sent) - min(first_sent)),
+        "first_min_ms": 1000 * min(firsts), "first_median_ms": 1000 * statistics.median(firsts),
+        "first_max_ms": 1000 * max(firsts),
         "cpu_running": statistics.median(session_cpu[:running]) if running else 0.0,
         "cpu_stepping": statistics.median(stepping) if stepping else 0.0,
         "cpu_per_key_ms": 1000 * statistics.median(per_key) if per_key else 0.0,
@@ -280,6 +299,10 @@ def report(r: dict) -> None:
     print(f"    the burst's CPU: {r['burst_cpu_s']:.2f} CPU-s (sessions, server, fork server), "
           f"{r['burst_cpu_s'] / (os.cpu_count() or 1):.2f} s over {os.cpu_count()} idle cores")
     print(f"    key latency p95 without each tab's first key: {r['lat_p95_later_ms']:.0f} ms")
+    if r["sessions"] - r["running"] > 1:
+        print(f"    each stepping tab's first key: the {r['sessions'] - r['running']} sent within "
+              f"{r['first_spread_ms']:.0f} ms of each other (--stagger {r['stagger']:g}), answered in "
+              f"{r['first_min_ms']:.0f}-{r['first_max_ms']:.0f} ms (median {r['first_median_ms']:.0f})")
     print(f"    all paused, {QUIET:g} s quiet: CPU per session mean {100 * r['cpu_idle']:.2f} %, "
           f"max {100 * r['cpu_idle_max']:.2f} % of a core")
     print(f"    bytes/s per running session {r['run_Bps'] / 1024:.1f} KB/s from {FIRST_SECOND:g} s after "
@@ -317,6 +340,7 @@ PAIRED = (("start_cpu_s", "CPU to a session's first screen"), ("all_up_s", "burs
           ("cpu_idle", "CPU per paused idle session"), ("cpu_server", "server CPU"),
           ("lat_median_ms", "key latency median"), ("lat_p95_ms", "key latency p95"),
           ("lat_p95_later_ms", "key latency p95, first keys left out"),
+          ("first_median_ms", "each tab's first key, median"),
           ("rss_median", "RSS per session"))
 
 
@@ -347,10 +371,15 @@ def main() -> int:
                         help="every tab sends textual.js's focus (a click into the terminal, "
                              "which a browser needs before any key reaches it) once it is up, "
                              "1.5 s before the keys; without it the first key gives the focus")
+    parser.add_argument("--stagger", type=float, default=0.0, metavar="S",
+                        help="each stepping tab presses its first key at a random 0..S s (the same "
+                             "draws in every run) instead of all in the same millisecond (default 0)")
     args = parser.parse_args()
     running = args.sessions // 2 if args.running is None else args.running
     if not 2 <= args.sessions <= 60 or not 1 <= args.keys <= 100 or not 0 <= running < args.sessions:
         parser.error("--sessions 2..60, --running below --sessions, --keys 1..100 (a bounded test)")
+    if not 0.0 <= args.stagger <= 10.0:
+        parser.error("--stagger 0..10 seconds (a bounded test)")
     if not 1 <= args.pairs <= 5:
         parser.error("--pairs 1..5 (a bounded test)")
     try:
@@ -362,10 +391,10 @@ def main() -> int:
         parser.error(f"--before {args.before}: not a checkout of mbsim (no tui/webserve.py)")
 
     async def both():
-        ref = await asyncio.wait_for(measure(1, 0, args.keys, cols, rows, args.focus_first),
-                                     DEADLINE)
+        ref = await asyncio.wait_for(measure(1, 0, args.keys, cols, rows, args.focus_first,
+                                             args.stagger), DEADLINE)
         load = await asyncio.wait_for(measure(args.sessions, running, args.keys, cols, rows,
-                                              args.focus_first), DEADLINE)
+                                              args.focus_first, args.stagger), DEADLINE)
         return ref, load
 
     if before is None:

@@ -34,6 +34,7 @@ from mbsim.engine.rules import TUI_POLICY
 
 from .memory_views import give_back_freed_memory
 from .messages import RunStateChanged
+from .web_priority import PRIORITY
 
 #: When the TUI's runs evaluate their full losses (eval_every = auto: after every step on small
 #: data, issue 14). A setting of each run the TUI makes or shows (engine.rules.EvalPolicy), so
@@ -281,6 +282,7 @@ class RunLoop:
             self.redraw()
             return
         self.running = True
+        PRIORITY.running_changed(self)
         self._credit = 0.0
         self._start_frames()
         self.post_message(RunStateChanged(True, self.speed))
@@ -294,6 +296,8 @@ class RunLoop:
         """Stop running: the frame loop ends, nothing redraws until the next key."""
         was = self.running
         self.running = False
+        if was:
+            PRIORITY.running_changed(self)  # under mbsim serve: our claim on the CPU back to 0
         self.goal = None
         if self._frame_worker is not None:
             self._frame_worker.cancel()
@@ -315,6 +319,7 @@ class RunLoop:
         self._run_for(SLICE, self._goal_limit())
         if not self._goal_reached() and not self._stops_here(onset):
             self.running = True
+            PRIORITY.running_changed(self)  # under mbsim serve: keys elsewhere go first
             self._credit = 0.0
             self._start_frames()
             self.post_message(RunStateChanged(True, self.speed))

@@ -130,6 +130,9 @@ def _session(request: dict, fds: list[int], server: socket.socket) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+        from mbsim.tui.web_priority import PRIORITY
+
+        PRIORITY.enable()  # a leader of its own session: a running session yields to keys
         sys.argv = ["mbsim", *[str(a) for a in request["args"]]]
         from mbsim.tui.entry import main
 
