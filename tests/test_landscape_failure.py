@@ -38,3 +38,49 @@ def test_a_failed_grid_does_not_stop_later_grids(monkeypatch):  # noqa: ANN001
             assert len(calls) >= 2
 
     asyncio.run(script())
+
+
+def test_a_new_simulation_does_not_wait_for_the_old_ones_grid(monkeypatch):  # noqa: ANN001
+    """The one-grid-at-a-time rule queues the new simulation's grid behind the one in flight; a
+    grid of a simulation no longer shown is given up at its next piece (engine.pieces), so the new
+    picture does not wait for it (an MLP's grid at N = 10⁶ takes minutes)."""
+    import threading
+    import time
+
+    from mbsim.engine import Simulation, pieces
+    from mbsim.tui.app import EVAL_POLICY
+
+    real = _landscape_grid.plane_grid
+    release = threading.Event()
+    calls: list[int] = []
+
+    def slow_first(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(1)
+        if len(calls) == 1:
+            while not release.is_set():     # the old simulation's grid: minutes, in pieces
+                pieces.check()
+                time.sleep(0.01)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_landscape_grid, "plane_grid", slow_first)
+    app = MbsimApp(Scenario(samples=20_000, batch_size=32), animate=False)
+
+    async def script() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            land = app.landscape
+            await wait_for(pilot, lambda: calls, "the first simulation's grid under way")
+            app.replace_simulation(Simulation(Scenario(samples=20_000, batch_size=32, seed=7),
+                                              eval_policy=EVAL_POLICY))
+            await wait_for(pilot, lambda: land.grid is not None and not land.pending_work,
+                           lambda: f"the new simulation's grid drawn (plane_grid called {len(calls)} times, "
+                                   f"running {land._work_running}, queued {list(land._work_queued)})",
+                           tries=400)
+            assert not release.is_set()
+
+    async def main() -> None:
+        try:
+            await script()
+        finally:
+            release.set()
+
+    asyncio.run(main())

@@ -183,9 +183,17 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
         if self._sim is not None:
             self.show(self._sim, force=True)
 
+    def work_stale(self, key: tuple) -> bool:
+        """A grid or reference path of a simulation no longer shown (both keys carry its
+        ``_sim_id`` second): given up, so the new one's does not wait for it."""
+        return len(key) > 1 and key[0] in ("grid", "ref") and key[1] != self._sim_id
+
     def work_cancelled(self, key: tuple) -> None:
         """A grid or the reference path given up while out of sight (another screen over this
-        one): forgotten, and asked again once the screen is shown (:meth:`_back_in_sight`)."""
+        one): forgotten, and asked again once the screen is shown (:meth:`_back_in_sight`); one
+        of a simulation no longer shown (:meth:`work_stale`) is only forgotten."""
+        if self.work_stale(key):
+            return
         if key[0] == "grid":
             if self._grid_flight == key[1]:
                 self._grid_flight = None
