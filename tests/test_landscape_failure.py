@@ -84,3 +84,25 @@ def test_a_new_simulation_does_not_wait_for_the_old_ones_grid(monkeypatch):  # n
             release.set()
 
     asyncio.run(main())
+
+
+def test_a_grid_given_up_out_of_sight_is_asked_again_when_its_end_comes_back_in_sight():
+    """The race of a covered grid: its thread gives up at a piece while compare covers the main
+    screen, but the student closes compare before the app thread hears of it (the worker's
+    finish is a call_from_thread queued behind the key). The screen change has then already
+    happened; the grid must still be asked for again (paused: no frame would)."""
+    app = MbsimApp(Scenario(samples=20_000, batch_size=32), animate=False)
+
+    async def script() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            land = app.landscape
+            await wait_for(pilot, lambda: land.grid is not None and not land.pending_work,
+                           "the first grid drawn")
+            key = ("grid", land._sim_id, land._grid_key)
+            land.grid = None                       # (what the given-up grid left: nothing new)
+            land.work_cancelled(key)               # its finish, run with the screen back in sight
+            assert not land.out_of_sight()
+            await wait_for(pilot, lambda: land.grid is not None and not land.pending_work,
+                           "the grid asked for again", tries=400)
+
+    asyncio.run(script())

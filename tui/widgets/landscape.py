@@ -202,6 +202,11 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
         if not self._waits_for_sight and not (self._closing or self._closed):
             self._waits_for_sight = True
             self.app.screen_change_signal.subscribe(self, self._back_in_sight)
+            if not self.out_of_sight():
+                # given up out of sight, but the screen came back before this was heard (the
+                # worker's finish queued behind the key that closed the other screen): the
+                # screen change has passed, so ask again now
+                self.call_later(self._back_in_sight, None)
 
     def _back_in_sight(self, _screen) -> None:  # noqa: ANN001
         if self.out_of_sight() or not self._waits_for_sight:
