@@ -38,6 +38,7 @@ def test_a_stretch_left_behind_keeps_no_pass_data_and_back_stays_exact() -> None
         sim.run_iterations(5)
     assert len(sim._eras) == 5
     assert [batch_bytes(r) for r in sim._eras[:-1]] == [0, 0, 0, 0]
+    assert [r.orders_.block is None for r in sim._eras[:-1]] == [True] * 4   # (drawn ahead: again on a goto)
     assert batch_bytes(sim._eras[-1]) <= one_pass
 
     # back into the first stretch (before its change at iteration 7) and on again: the same
