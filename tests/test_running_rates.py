@@ -198,3 +198,47 @@ def test_running_at_ten_a_second_the_reshuffle_plays_in_the_run_loops_frames():
         await wait_for(pilot, lambda: not strip.animating, "the reshuffle stopped midway after a pause")
 
     drive(app, script)
+
+
+def test_running_the_moving_plane_is_held_for_its_running_interval():
+    """More than two parameters: the picture's plane passes through "now" and moves with it (each
+    move a new heat-map grid). While running it moves at most every GRID_RUNNING_INTERVAL
+    seconds (the path and "now" drawn on the plane held meanwhile); paused, after GRID_THROTTLE."""
+    import time
+
+    from mbsim.engine import load_preset
+    from mbsim.tui.widgets import _landscape_grid as grid_module
+
+    app = MbsimApp(load_preset("xor-mlp"), animate=False)
+
+    async def script(pilot):
+        land = app.landscape
+        await wait_for(pilot, lambda: not land.pending_work, "the landscape stays busy")
+        sim = app.sim
+        pw, _, _ = land._pixels()
+
+        def choose():  # noqa: ANN202
+            ref = land._reference(sim)
+            _, run, _, _ = land._tracks(sim, sim, pw)
+            anchor, _ = land._minimum(sim, ref)
+            return land._choose_plane(sim, ref, anchor, run, False)
+
+        def moved(since: float) -> bool:
+            sim.run_iterations(3)                       # "now" moves: the plane would move
+            land._grid_throttle.interval = grid_module.GRID_THROTTLE
+            land._grid_throttle.last = time.monotonic() - since
+            land._heavy_until = 0.0
+            old = land.plane
+            return choose() is not old
+
+        assert grid_module.GRID_RUNNING_INTERVAL > grid_module.GRID_THROTTLE
+        between = (grid_module.GRID_THROTTLE + grid_module.GRID_RUNNING_INTERVAL) / 2
+        app.running = True
+        try:
+            assert not moved(between)                   # running: held
+            assert moved(grid_module.GRID_RUNNING_INTERVAL + 0.5)
+        finally:
+            app.running = False
+        assert moved(between)                           # paused: moves after GRID_THROTTLE
+
+    drive(app, script)
