@@ -14,7 +14,6 @@ from ._landscape_geometry import Box
 
 GRID_THROTTLE = 0.5         # s between grid recomputations while held parameters move (> 2 params)
 GRID_CPU_SHARE = 0.015      # the share of a core the moving heat map (> 2 params) may take
-GRID_RUNNING_INTERVAL = 2.0 # s: while running, the moving plane (and its grid) at most this often
 SYNC_COST = 4e6             # grid points × samples × parameters below which we compute inline
 
 

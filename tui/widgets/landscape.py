@@ -19,7 +19,7 @@
   (start and minimum, :data:`BOWL_ZOOM` times wider): its first overshooting steps zig-zag
   across the valley, the later ones leave the map (an arrow on the edge shows where "now" went).
   The grid is cached; while the plane moves (more than two parameters) it is recomputed at most
-  twice a second, and while running at most every :data:`GRID_RUNNING_INTERVAL` seconds.
+  twice a second.
 
 One widget for one run, a handful or a cloud (``show(source)``,
 :func:`~tui.widgets._runs.source_kind`): the main screen shows one run as above; compare mode
@@ -48,8 +48,7 @@ from ._landscape_geometry import (ARROWS, BOWL_ZOOM, REF_ZOOM, Box, _box_of, _fm
 from ._landscape_palette import (CLOUD_COLOR, FULL_COLOR, G_COLOR, GHAT_COLOR, HEAT_LEVELS,  # noqa: F401
                                  HEAT_STOPS, NAN_COLOR, RUN_COLOR, SHADES, START_COLOR, VEL_COLOR,
                                  LandscapePalette)
-from ._landscape_grid import (GRID_CPU_SHARE, GRID_RUNNING_INTERVAL, GRID_THROTTLE, SYNC_COST,  # noqa: F401
-                              LandscapeGrid)
+from ._landscape_grid import GRID_CPU_SHARE, GRID_THROTTLE, SYNC_COST, LandscapeGrid  # noqa: F401
 from ._landscape_runs import SeveralRuns
 from ._runs import RUN_STYLES, START_MARKER, revision_key, source_kind
 
@@ -283,10 +282,7 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
     def _choose_plane(self, sim, ref, anchor, run: np.ndarray, force: bool):  # noqa: ANN001, ANN202
         """The plane of the picture; while it would move (held values or "now" change, models
         with more than two parameters), at most every :data:`GRID_THROTTLE` seconds (longer when
-        a grid costs more than :data:`GRID_CPU_SHARE` of a core at that rate), and while running
-        at most every :data:`GRID_RUNNING_INTERVAL` (each move is a new grid in a thread: an
-        MLP's at 120×40, ~5 ms a landscape draw, was a tenth of the running app's CPU; the path
-        and "now" still move at every draw, on the plane held meanwhile)."""
+        a grid costs more than :data:`GRID_CPU_SHARE` of a core at that rate)."""
         i, j = self.pair
         now = run[-1]
         names = sim.model.param_names
@@ -305,11 +301,9 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
         if same:
             return old
         now_t = time.monotonic()
-        running = self._in_running_loop() is not None
-        if (not self._grid_throttle.ready(now_t) or now_t < self._heavy_until
-                or running and now_t < self._grid_throttle.last + GRID_RUNNING_INTERVAL):
+        if not self._grid_throttle.ready(now_t) or now_t < self._heavy_until:
             wait = max(self._grid_throttle.wait(now_t), self._heavy_until - now_t)
-            if not running:     # (running, the loop's next draw asks again)
+            if not self._in_running_loop():     # (running, the loop's next draw asks again)
                 self.schedule_trailing(wait, lambda: self.show(self._sim, force=False))
             return old
         self._grid_throttle.mark(now_t)
