@@ -49,12 +49,10 @@ class Batches:
         # for the kernel at every pass start). Rows of 3 numbers are padded to 4 (a zero, never
         # read: the model gets the first 3 columns, a view): NumPy's take copies rows of 8, 16
         # or 32 bytes by fast paths, 24 bytes one memmove each, 3× the time
+        # (made at the first pass start, given back by :meth:`release`: a stretch of settings a
+        # live change left behind keeps none, and makes it again if it steps on after a goto)
         self._x1: np.ndarray | None = None
         self._cols = data.X.shape[1] + 1 if self.ones else data.X.shape[1]
-        if self.ones:
-            self._x1 = np.zeros((data.X.shape[0], 4 if self._cols == 3 else self._cols))
-            self._x1[:, :self._cols - 1] = data.X
-            self._x1[:, self._cols - 1] = 1.0
         self._full = data.n // batch_size            # batches of B in a pass (then the rest)
         # the blocks' arrays, made once and filled again at every pass start (new arrays of
         # this size every pass cost the kernel fresh pages each time)
@@ -69,9 +67,21 @@ class Batches:
         self.pass_index = -1
 
     def release(self) -> None:
-        """No pass's data, and the arrays kept for the next pass's given back too."""
+        """No pass's data, and the arrays kept for the next pass's given back too ([X 1] and
+        the blocks' arrays: made again at the next pass start, should the runs step on)."""
         self.forget()
         self._buffers = None
+        self._x1 = None
+
+    def _ones_data(self) -> np.ndarray:
+        """[X 1] (rows of 3 padded to 4: see ``__init__``), made once until :meth:`release`."""
+        if self._x1 is None:
+            X = self.data.X
+            x1 = np.zeros((X.shape[0], 4 if self._cols == 3 else self._cols))
+            x1[:, :self._cols - 1] = X
+            x1[:, self._cols - 1] = 1.0
+            self._x1 = x1
+        return self._x1
 
     def start_pass(self, orders: np.ndarray, pass_index: int) -> None:
         """The runs' data in the orders of pass ``pass_index`` ((K, N))."""
@@ -82,10 +92,10 @@ class Batches:
         d = self.data
         if self.one:
             order = orders[0]
-            if self._x1 is None:
+            if not self.ones:
                 self.xo, self.yo = d.X[order], d.y[order]
             else:
-                self.xo, self.yo = self._x1[order][:, :self._cols], d.y[order]
+                self.xo, self.yo = self._ones_data()[order][:, :self._cols], d.y[order]
         elif self.by_sample:      # x run-major for the dots, x and y sample-major
             x = d.X[:, 0]
             self.xo = np.take(x, orders)
@@ -94,7 +104,7 @@ class Batches:
             self.ys = np.take(d.y, by_sample)
         else:                     # batch j of every run: xb[j] (K, B, d), yb[j] (K, B); the rest: xt, yt
             b, full, k = self.batch_size, self._full, self.k
-            x = d.X if self._x1 is None else self._x1
+            x = self._ones_data() if self.ones else d.X
             cut = b * full
             if self._buffers is None:
                 rest = orders.shape[1] - cut

@@ -440,8 +440,14 @@ class Runs(RunsReadings):
             self.checkpoints.add(s.iteration, s, self.orders_.generator_states())
 
     def thin_checkpoints(self, keep: int) -> None:
-        """Keep at most ``keep`` checkpoints (a stretch a live change has left behind)."""
+        """A stretch a live change has left behind: at most ``keep`` checkpoints, and none of
+        its pass's data (the batches' arrays: [X 1] and the pass in order, ~N × 64 B for the
+        MLP's one run, for every change made; :meth:`goto`, the only way back into a stretch,
+        makes them again at its first pass start), nor its block of orders drawn ahead (up to
+        AHEAD_ELEMENTS indices: :meth:`goto` draws it again from the states it started from)."""
         self.checkpoints.thin(keep)
+        self.batches.release()
+        self.orders_.release()
 
     def goto(self, target: int, *, before: bool = False) -> None:
         """The exact state after ``target`` iterations: the latest checkpoint at or before it

@@ -318,8 +318,10 @@ class CellCanvas(Widget):
             # a widget that has gone (its screen closed) or is out of sight (another screen over
             # its own) wants no more now: a reading in pieces stops at its next piece (an MLP's
             # landscape at N = 10⁶ takes minutes, and the main screen's went on under compare's
-            # and the cloud's: two grids' pieces at once; issue 24)
-            pieces.stop_when(self.out_of_sight)
+            # and the cloud's: two grids' pieces at once; issue 24); nor does one whose result
+            # is of a picture no longer wanted (:meth:`work_stale`: a new simulation's grid would
+            # wait behind it)
+            pieces.stop_when(lambda: self.out_of_sight() or self.work_stale(key))
             try:
                 result = fn()
             except pieces.Cancelled:
@@ -362,6 +364,11 @@ class CellCanvas(Widget):
         except Exception:  # noqa: BLE001 - no screen, or not on the stack: nothing to compute for
             return True
         return not all(isinstance(screen, ModalScreen) for screen in above)
+
+    def work_stale(self, key: tuple) -> bool:
+        """True when the computation ``key`` in flight is of no use any more (subclasses: a
+        landscape's grid of a simulation no longer shown). Read from the worker thread."""
+        return False
 
     def work_cancelled(self, key: tuple) -> None:
         """A computation given up (:meth:`out_of_sight`) or never started; the widget asks

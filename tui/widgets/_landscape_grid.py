@@ -71,6 +71,14 @@ class LandscapeGrid:
         elif self._sim is not None and self.is_mounted:
             self._draw(self._sim, False)          # (and the newest grid, if the picture moved meanwhile)
 
+    def worker_failed(self, key: tuple, err: Exception, trace: str) -> None:
+        """A grid that failed is no longer in flight (else every later grid of this simulation
+        would wait for it for good: the heat map of an old plane under the paths of a new one);
+        its key stays, so the same picture is not asked for again and again."""
+        if key and key[0] == "grid" and self._grid_flight == key[1]:
+            self._grid_flight = None
+        super().worker_failed(key, err, trace)
+
     def refit_scale(self) -> None:
         """The colour scale fitted afresh to the grid shown (after a reset or a settle: the
         picture then depends on the state alone, not on the grids drawn before)."""

@@ -183,9 +183,17 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
         if self._sim is not None:
             self.show(self._sim, force=True)
 
+    def work_stale(self, key: tuple) -> bool:
+        """A grid or reference path of a simulation no longer shown (both keys carry its
+        ``_sim_id`` second): given up, so the new one's does not wait for it."""
+        return len(key) > 1 and key[0] in ("grid", "ref") and key[1] != self._sim_id
+
     def work_cancelled(self, key: tuple) -> None:
         """A grid or the reference path given up while out of sight (another screen over this
-        one): forgotten, and asked again once the screen is shown (:meth:`_back_in_sight`)."""
+        one): forgotten, and asked again once the screen is shown (:meth:`_back_in_sight`); one
+        of a simulation no longer shown (:meth:`work_stale`) is only forgotten."""
+        if self.work_stale(key):
+            return
         if key[0] == "grid":
             if self._grid_flight == key[1]:
                 self._grid_flight = None
@@ -194,6 +202,11 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
         if not self._waits_for_sight and not (self._closing or self._closed):
             self._waits_for_sight = True
             self.app.screen_change_signal.subscribe(self, self._back_in_sight)
+            if not self.out_of_sight():
+                # given up out of sight, but the screen came back before this was heard (the
+                # worker's finish queued behind the key that closed the other screen): the
+                # screen change has passed, so ask again now
+                self.call_later(self._back_in_sight, None)
 
     def _back_in_sight(self, _screen) -> None:  # noqa: ANN001
         if self.out_of_sight() or not self._waits_for_sight:
