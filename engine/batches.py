@@ -40,6 +40,21 @@ class Batches:
         # [:, a:b] of run-major (K, N, d) data is K separate pieces: every operation on it
         # loops over the runs; a block is one piece, the same numbers)
         self.blocked = k > 1 and not self.gather and not self.by_sample
+        # the model's step takes its inputs with a column of ones (the MLP's b1 in its first
+        # product, engine.models.mlp): the pass's data, kept in pass order, carry it, for one run
+        # and for K runs alike (gathered batches do not: the model's plain path)
+        self.ones = bool(getattr(model, "ones_column", False)) and not self.gather and not self.by_sample
+        # [X 1], made once: the gathers write into their arrays whole (a gather into every column
+        # but the last would go through a temporary the size of the pass's data, fresh pages
+        # for the kernel at every pass start). Rows of 3 numbers are padded to 4 (a zero, never
+        # read: the model gets the first 3 columns, a view): NumPy's take copies rows of 8, 16
+        # or 32 bytes by fast paths, 24 bytes one memmove each, 3× the time
+        self._x1: np.ndarray | None = None
+        self._cols = data.X.shape[1] + 1 if self.ones else data.X.shape[1]
+        if self.ones:
+            self._x1 = np.zeros((data.X.shape[0], 4 if self._cols == 3 else self._cols))
+            self._x1[:, :self._cols - 1] = data.X
+            self._x1[:, self._cols - 1] = 1.0
         self._full = data.n // batch_size            # batches of B in a pass (then the rest)
         # the blocks' arrays, made once and filled again at every pass start (new arrays of
         # this size every pass cost the kernel fresh pages each time)
@@ -67,7 +82,10 @@ class Batches:
         d = self.data
         if self.one:
             order = orders[0]
-            self.xo, self.yo = d.X[order], d.y[order]
+            if self._x1 is None:
+                self.xo, self.yo = d.X[order], d.y[order]
+            else:
+                self.xo, self.yo = self._x1[order][:, :self._cols], d.y[order]
         elif self.by_sample:      # x run-major for the dots, x and y sample-major
             x = d.X[:, 0]
             self.xo = np.take(x, orders)
@@ -76,22 +94,23 @@ class Batches:
             self.ys = np.take(d.y, by_sample)
         else:                     # batch j of every run: xb[j] (K, B, d), yb[j] (K, B); the rest: xt, yt
             b, full, k = self.batch_size, self._full, self.k
+            x = d.X if self._x1 is None else self._x1
             cut = b * full
             if self._buffers is None:
                 rest = orders.shape[1] - cut
-                feats = d.X.shape[1]
-                self._buffers = (np.empty((full, k, b), dtype=np.intp), np.empty((full, k, b, feats)),
+                cols = x.shape[1]
+                self._buffers = (np.empty((full, k, b), dtype=np.intp), np.empty((full, k, b, cols)),
                                  np.empty((full, k, b)), np.empty((k, rest), dtype=np.intp),
-                                 np.empty((k, rest, feats)), np.empty((k, rest)))
+                                 np.empty((k, rest, cols)), np.empty((k, rest)))
             idx, xb, yb, idx_t, xt, yt = self._buffers
             # the indices batch-major in one contiguous array first: a gather through strided
             # indices is slower; 'clip' (the indices are valid) spares the copy 'raise' makes
             np.copyto(idx, orders[:, :cut].reshape(k, full, b).transpose(1, 0, 2))
-            self.xb = np.take(d.X, idx, axis=0, out=xb, mode="clip")
+            self.xb = np.take(x, idx, axis=0, out=xb, mode="clip")[..., :self._cols]
             self.yb = np.take(d.y, idx, out=yb, mode="clip")
             if cut < orders.shape[1]:
                 np.copyto(idx_t, orders[:, cut:])
-                self.xt = np.take(d.X, idx_t, axis=0, out=xt, mode="clip")
+                self.xt = np.take(x, idx_t, axis=0, out=xt, mode="clip")[..., :self._cols]
                 self.yt = np.take(d.y, idx_t, out=yt, mode="clip")
 
     def loss_and_grad(self, params: np.ndarray, a: int, b: int) -> tuple[Any, np.ndarray]:

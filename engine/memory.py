@@ -210,7 +210,9 @@ def add_runs(e: Estimate, s: Shape, k: int, *, record: bool, evaluate: bool = Tr
         e.add("batches", 2 * rows * b * (d + 1) * FLOAT)
     else:
         rows = k
-        e.add("batches", 2 * k * n * (d + 1) * FLOAT * (1.5 if d == 1 and not s.hidden and k > 1 else 1))
+        # the MLP's inputs carry a column of ones (engine.batches; rows of 3 padded to 4)
+        ones = (2 if d == 2 else 1) if s.hidden >= 2 and d >= 2 else 0
+        e.add("batches", 2 * k * n * (d + 1 + ones) * FLOAT * (1.5 if d == 1 and not s.hidden and k > 1 else 1))
     # a step: the forward and backward pass of the rows at once (the MLP's hidden layer: its
     # pre-activation, activation, derivative and products)
     e.add("step", rows * b * (6 + 5 * s.hidden + d) * FLOAT + 6 * k * s.p * FLOAT)

@@ -54,6 +54,24 @@ class RunReadings:
         p.terms = self.last_update() if final else None
         return p
 
+    def last_brief(self) -> PhaseData | None:
+        """The same iteration as :attr:`last`, without recomputing its per-sample values: where it
+        sits (``position``), its batch (``indices``, ``X``, ``y``), its batch loss L_b, its batch
+        gradient ĝ, θ before it and its rate, as recorded when it ran; ``outputs``, ``losses``,
+        ``sample_grads``, ``update`` and ``terms`` are None (read :attr:`last` for those). For a
+        display that needs only where the last batch was and its loss, every frame (the strip, the
+        detail line): :attr:`last` evaluates the model on the batch again (predictions, per-sample
+        losses and per-sample gradients, O(B·P)) each time it is read."""
+        last = self._last_runs.last_iteration()
+        if last is None:
+            return None
+        iteration, micro, count, indices, params, loss, grad, step_grad, _opt, lr = last
+        p = PhaseData(iteration, micro, count, indices, self.data.X[indices], self.data.y[indices],
+                      self._last_runs.segment, phase=3)
+        p.batch_loss, p.grad, p.params_before = loss, grad, params
+        p.lr = lr if step_grad is not None else math.nan
+        return p
+
     def last_update(self) -> UpdateTerms | None:
         """The last optimizer step written out (formula, intermediate values, Δθ, effective step
         size, velocity), recomputed by the optimizer from the state it started from; None

@@ -112,3 +112,93 @@ def test_a_narrow_crop_is_textuals_crop() -> None:
         b = rng.randint(a, n)
         assert list(_crop_narrow(strip, a, b)) == list(strip.crop(a, b)), (segments, a, b)
         assert _crop_narrow(strip, a, b).cell_length == strip.crop(a, b).cell_length
+
+
+async def test_items_that_change_only_their_characters_show_what_a_new_layout_shows() -> None:
+    """A counter's digits (items of the same length and styles, issue 24: the running app redraws
+    them every frame without laying them out again): the lines shown and the cells marked for
+    repainting are those of the general path (fit_items, then the cells compared), whatever
+    changes: digits, lengths, styles, breaks, wide characters."""
+    import random
+
+    from rich.style import Style
+    from textual.geometry import Region
+
+    from mbsim.tui.widgets._lines import _line_cells, changed_runs, fit_items
+
+    rng = random.Random(11)
+    label, value = Style(dim=True), Style(bold=True)
+    app = LinesApp()
+    async with app.run_test(size=(34, 8)) as pilot:
+        lines = app.query_one(Lines)
+        width = lines.size.width
+        names = ["Epoch", "Batch", "Iteration", "Step", "Samples"]
+        digits = [rng.randint(1, 9) for _ in names]
+        fast = 0
+        rebuilt = []
+        same_shape_rows = lines._same_shape_rows
+        lines._same_shape_rows = lambda *a: rebuilt.append(1) or same_shape_rows(*a)
+
+        def item(name: str, k: int, v: int) -> Text:
+            t = Text.assemble((name, label), " ", (str(v).zfill(k), value))
+            return t
+
+        items = [item(n, d, 1) for n, d in zip(names, digits)]
+        lines.set_items(items)
+        await pilot.pause()
+        lines.content_lines()
+        for step in range(400):
+            old_rows = [r.copy() for r in lines.content_lines()]
+            new = []
+            for n, d in zip(names, digits):
+                r = rng.random()
+                if r < 0.05:
+                    d += rng.choice((-1, 1)) if d > 1 else 1          # a longer or shorter number
+                new.append(item(n, d, rng.randrange(10 ** d)))
+            if rng.random() < 0.05:
+                new.insert(rng.randrange(len(new)), None)            # a forced break
+            if rng.random() < 0.03:
+                new[0] = Text.assemble(("Épocà", label), " ", ("語", value))   # wide characters
+            marked: list[Region] = []
+            refresh = lines.refresh
+
+            def record(*regions, **kw):  # noqa: ANN002, ANN003, ANN202
+                marked.extend(regions)
+                return refresh(*regions, **kw)
+
+            lines.refresh = record
+            lines.set_items(new)
+            del lines.refresh
+            shown = lines.content_lines()
+            expect = fit_items(new, width)
+            assert [(r.plain, r.spans, r.style) for r in shown] == [(r.plain, r.spans, r.style) for r in expect]
+            if len(old_rows) == len(expect) and marked and all(isinstance(m, Region) for m in marked):
+                want = {Region(x0, y, min(x1, width) - x0, 1)
+                        for y, (a, b) in enumerate(zip(old_rows, expect))
+                        for x0, x1 in changed_runs(_line_cells(a, app.console), _line_cells(b, app.console))}
+                assert set(marked) == want, (step, [r.plain for r in old_rows], [r.plain for r in expect])
+                fast += 1
+            names_now = [t for t in new if t is not None]
+            if len(names_now) == len(names) and all(t.plain.split(" ")[0] in names for t in names_now):
+                digits = [len(t.plain.split(" ")[1]) for t in names_now]
+            else:
+                digits = [rng.randint(1, 9) for _ in names]
+            if step % 25 == 0:
+                await pilot.pause()
+        assert fast > 300 and len(rebuilt) > 200    # most steps took the path without a new layout
+
+
+async def test_the_counters_items_are_the_assembled_texts() -> None:
+    """The counters build their items directly (every frame): the texts Text.assemble makes."""
+    sim = Simulation(load_preset("xor-mlp"))
+    sim.run_iterations(7)
+    app = MbsimApp(sim, paused=True, throttle=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        c = app.counters_line
+        label, value = c._style("label"), c._style("value")
+        assert label or value
+        pairs = [("Epoch", "1/300"), ("Batch", "7/20"), ("micro", "2/3"), ("Samples", "")]
+        for got, (name, val) in zip(c._counter_texts(pairs), pairs):
+            want = Text.assemble((name, label), " ", (val, value))
+            assert (got.plain, got.spans, got.style, got.end) == (want.plain, want.spans, want.style, want.end)

@@ -506,3 +506,32 @@ def test_bce_runs_is_the_lone_runs_bce_row_by_row(sum_delta: bool) -> None:
                 assert np.array_equal(delta[r], d) and np.array_equal(np.signbit(delta[r]), np.signbit(d)), trial
                 if sum_delta:
                     assert total[r] == np.add.reduce(d) or (math.isnan(total[r]) and math.isnan(np.add.reduce(d)))
+
+
+@pytest.mark.parametrize("loss_name", ["mse", "bce"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_mlp_step_with_a_ones_column_gives_the_plain_steps_numbers(loss_name: str, activation: str) -> None:
+    """The MLP's training step on inputs ending in a column of ones (how engine/batches.py hands
+    them over: [X 1] [W1ᵀ; b1] in one gemm) gives exactly the numbers of the step on X (X W1ᵀ,
+    then + b1), for one run and row by row for K runs, batches of 1 sample included; a model with
+    one feature or one hidden unit (gemv, not gemm) takes no column of ones."""
+    from mbsim.engine.models.mlp import MLPModel
+
+    assert not MLPModel(loss_name, 1, 8, activation).ones_column
+    assert not MLPModel(loss_name, 3, 1, activation).ones_column
+    rng = np.random.default_rng(5)
+    for d, hidden in [(2, 8), (3, 5), (2, 2), (5, 16)]:
+        m = MLPModel(loss_name, d, hidden, activation)
+        assert m.ones_column
+        for n in [1, 2, 3, 7, 10, 33]:
+            k = 3
+            P = rng.normal(size=(k, m.n_params)) * rng.choice([0.3, 1.0, 3.0])
+            X = rng.normal(size=(k, n, d)) * rng.choice([0.1, 1.0, 5.0])
+            y = (rng.random((k, n)) < 0.5) * 1.0
+            X1 = np.concatenate([X, np.ones((k, n, 1))], axis=2)
+            loss_k, grad_k = m.loss_and_grad_runs(P, X1, y)
+            for r in range(k):
+                loss, grad = m.loss_and_grad(P[r], X[r], y[r])
+                loss1, grad1 = m.loss_and_grad(P[r], X1[r], y[r])
+                assert loss1 == loss and np.array_equal(grad1, grad), (d, hidden, n)
+                assert loss_k[r] == loss and np.array_equal(grad_k[r], grad), (d, hidden, n)

@@ -139,3 +139,62 @@ def test_running_the_detail_line_is_drawn_with_each_readout_only():
         assert "at step" not in d.text
 
     drive(app, script)
+
+
+def test_the_app_collects_the_young_generation_less_often():
+    """Issue 24: at Python's default threshold (700) the running app's collector took ~7 % of its
+    main thread; the app raises it (runloop.GC_THRESHOLD), and keeps a higher one."""
+    import gc
+
+    from mbsim.tui import runloop
+
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, saved[1], saved[2])
+        MbsimApp(Scenario(), animate=False)
+        assert gc.get_threshold() == (runloop.GC_THRESHOLD, saved[1], saved[2])
+        gc.set_threshold(50_000, saved[1], saved[2])
+        MbsimApp(Scenario(), animate=False)
+        assert gc.get_threshold()[0] == 50_000
+    finally:
+        gc.set_threshold(*saved)
+
+
+def test_running_at_ten_a_second_the_reshuffle_plays_in_the_run_loops_frames():
+    """A new order is animated over a few frames. Running at 10 batches a second or more, each
+    animation frame is drawn by the run loop's redraw (in the frame's one screen refresh, with the
+    counters), not by the animation's own timer between frames; paused midway, the timer ends it."""
+    app = MbsimApp(Scenario(samples=100, batch_size=5, epochs=1000), animate=True, speed=10)
+    frames = []
+
+    async def script(pilot):
+        strip = app.strip
+        anim_frame, redraw = strip._anim_frame, app.redraw
+        inside = []
+
+        def in_redraw(*a, **k):  # noqa: ANN202
+            inside.append(True)
+            try:
+                return redraw(*a, **k)
+            finally:
+                inside.pop()
+
+        def watching():  # noqa: ANN202
+            frames.append((bool(inside), app.running))
+            return anim_frame()
+
+        app.redraw, strip._anim_frame = in_redraw, watching
+        app.start_running()
+        await wait_for(pilot, lambda: sum(1 for _, r in frames if r) >= 4, "no reshuffle played while running")
+        app.pause()
+        running = [inside for inside, r in frames if r]
+        assert all(running), frames
+        # pause in the middle of one: the timer plays it to its end
+        await wait_for(pilot, lambda: not strip.animating, "the reshuffle never ended")
+        app.start_running()
+        await wait_for(pilot, lambda: strip.animating, "no reshuffle started")
+        assert strip._anim["in_frames"] and strip._anim["frame"] < 4
+        app.pause()
+        await wait_for(pilot, lambda: not strip.animating, "the reshuffle stopped midway after a pause")
+
+    drive(app, script)

@@ -32,7 +32,7 @@ from .memory_views import (cloud_runs, give_back_freed_memory, give_back_if_busy
                            view_refusal)
 from .messages import RunStateChanged, SimulationChanged
 from .runloop import (CHUNK_TIME, DEFAULT_SPEED, EVAL_POLICY, FRAME_INTERVAL, MIN_SPEED, SLICE,  # noqa: F401
-                      SPEEDS, RunLoop, parse_speed)
+                      SPEEDS, RunLoop, parse_speed, tune_gc)
 from .screens.cloud import DEFAULT_RUNS, CloudScreen
 from .screens.compare import CompareScreen
 from .screens.help import HelpScreen
@@ -116,6 +116,7 @@ class MbsimApp(RunLoop, LiveActions, App[int]):
         plots on every change (both for tests and snapshots, which must not depend on timing)."""
         super().__init__()
         tune_malloc()                  # one malloc arena for every thread (memory_views)
+        tune_gc()                      # the young generation collected less often (runloop)
         enable_partial_line_updates()  # send only the changed cells of partly refreshed lines
         self.animate = animate
         self.throttle = throttle

@@ -30,6 +30,11 @@ class Model(ABC):
     #: Working float64 numbers per sample and parameter vector of :meth:`forward_many` (sizes
     #: the pieces of :func:`engine.chunks.mean_losses`): the output; the MLP adds its hidden layer.
     many_floats: int = 1
+    #: True when the training step (:meth:`loss_and_grad`, :meth:`loss_and_grad_runs`) takes its
+    #: inputs with a trailing column of ones, (n, d + 1), as well as (n, d): the MLP's bias b1
+    #: then rides in its first matrix product (engine/models/mlp.py). engine/batches.py puts
+    #: each pass's data in that form for one run and for K runs alike.
+    ones_column: bool = False
 
     # --- per model ---------------------------------------------------------------------------
 

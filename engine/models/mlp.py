@@ -59,6 +59,17 @@ class MLPModel(Model):
         self._act = _ACT[activation]
         self._dact = _DACT[activation]
         self._is_bce = loss_name == "bce"
+        # The training step's inputs may carry a column of ones (see :meth:`loss_and_grad`): then
+        # a = [X 1] [W1ᵀ; b1], one gemm, whose products and sums are those of X W1ᵀ followed by
+        # the add of b1 (the gemm sums each entry's d + 1 products in order, the ones' last: the
+        # same roundings). Where a dimension is 1 NumPy calls gemv or an outer product instead,
+        # whose sums go in another order: there the inputs are left as they are.
+        self.ones_column = hidden >= 2 and n_features >= 2
+        # [W1ᵀ; b1] (d + 1, H) gathered from the flat vector in one take
+        w1b1 = np.empty((d + 1, H), dtype=np.intp)
+        w1b1[:d] = np.arange(H)[None, :] * d + np.arange(d)[:, None]
+        w1b1[d] = H * d + np.arange(H)
+        self._w1b1 = w1b1
 
     def init_params(self, rng: np.random.Generator) -> np.ndarray:
         """Like ``torch.nn.Linear``: each weight and bias of a layer ~ U(−1/√fan_in, 1/√fan_in);
@@ -176,12 +187,25 @@ class MLPModel(Model):
     def loss_and_grad(
         self, params: np.ndarray, X: np.ndarray, y: np.ndarray
     ) -> tuple[float, np.ndarray]:
-        """Mean loss and its gradient in one forward + backward pass (see the class docstring)."""
-        n = X.shape[0]
+        """Mean loss and its gradient in one forward + backward pass (see the class docstring).
+
+        ``X`` may carry a trailing column of ones ((n, d + 1), :attr:`ones_column`): then the
+        pre-activation is [X 1] [W1ᵀ; b1], one gemm, which gives the numbers of X W1ᵀ + b1 (see
+        ``__init__``; tests/test_models.py) without the add's pass over the (n, H) array."""
+        n, d = X.shape
         inv_n = 1.0 / n
         w1_end, b1_end, w2_end = self._w1_end, self._b1_end, self._w2_end
-        a = X @ params[:w1_end].reshape(self.hidden, self.n_features).T
-        a += params[w1_end:b1_end]
+        if d == self.n_features:
+            a = X @ params[:w1_end].reshape(self.hidden, d).T
+            a += params[w1_end:b1_end]
+        else:
+            d = self.n_features
+            if n > 1:
+                a = X @ params[self._w1b1]
+            else:                        # one sample: the product is a gemv, b1 added after it
+                a = X[:, :d] @ params[:w1_end].reshape(self.hidden, d).T
+                a += params[w1_end:b1_end]
+            X = X[:, :d]
         h = self._act(a)
         W2 = params[b1_end:w2_end]
         z = h @ W2
@@ -211,8 +235,13 @@ class MLPModel(Model):
 
     def _hidden_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
         """h = act(X W1ᵀ + b1) for K runs: X (K, n, d) or shared (n, d) → (K, n, H).
-        One gemm per run (stacked matmul) with W1ᵀ as the same transposed view as :meth:`_hidden`."""
+        One gemm per run (stacked matmul) with W1ᵀ as the same transposed view as :meth:`_hidden`;
+        X (K, n, d + 1) ending in a column of ones (:meth:`loss_and_grad`): [X 1] [W1ᵀ; b1]."""
         k = params_runs.shape[0]
+        if X.shape[-1] != self.n_features:
+            if X.shape[-2] > 1:
+                return self._act(np.matmul(X, np.take(params_runs, self._w1b1, axis=1)))
+            X = X[..., :self.n_features]
         W1 = params_runs[:, : self._w1_end].reshape(k, self.hidden, self.n_features)
         if X.shape[-2] > 1:
             # W1ᵀ copied contiguous: gemm reads it untransposed, the same products summed in the
@@ -258,11 +287,13 @@ class MLPModel(Model):
     def loss_and_grad_runs(
         self, params_runs: np.ndarray, X_runs: np.ndarray, y_runs: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`loss_and_grad` for K runs, the same formulas step for step (see there)."""
+        """:meth:`loss_and_grad` for K runs, the same formulas step for step (see there; X_runs
+        (K, n, d), or (K, n, d + 1) ending in a column of ones)."""
         k, n = y_runs.shape
         inv_n = 1.0 / n
         w1_end, b1_end, w2_end = self._w1_end, self._b1_end, self._w2_end
         h = self._hidden_runs(params_runs, X_runs)
+        X_runs = X_runs[..., :self.n_features]
         W2 = params_runs[:, b1_end:w2_end]
         z = np.matmul(h, W2[:, :, None])[:, :, 0]
         z += params_runs[:, -1:]

@@ -23,6 +23,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.color import Color
 from textual.geometry import Region
+from textual.screen import ModalScreen
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -201,12 +202,15 @@ class CellCanvas(Widget):
         rows = np.flatnonzero(changed.any(axis=1))
         self._chars, self._sids = chars, sids
         cells = 0
+        marked = []
         for y in rows:
             cols = np.flatnonzero(changed[y])
             x0, x1 = int(cols[0]), int(cols[-1]) + 1
             self._strips.pop(int(y), None)
-            self.refresh(Region(x0, int(y), x1 - x0, 1))
+            marked.append(Region(x0, int(y), x1 - x0, 1))
             cells += x1 - x0
+        if marked:
+            self.refresh(*marked)
         self.painted_cells = cells
         return cells
 
@@ -289,8 +293,8 @@ class CellCanvas(Widget):
         any earlier one, and starts when the one in flight ends (issue 24: an MLP's landscape
         at N = 10⁶ takes minutes, and a running θ asked for a new one every frame: six grids
         computed at once, each holding its pieces). ``pending_work`` is True meanwhile (tests
-        wait for it). A widget that has closed stops its computation at the next piece
-        (engine.pieces.stop_when). A failed computation does not take the app down, and is not
+        wait for it). A widget that has closed, or whose screen another covers, stops its
+        computation at the next piece (engine.pieces.stop_when; :meth:`work_cancelled`). A failed computation does not take the app down, and is not
         silent either (:meth:`worker_failed`: logged with its traceback, said on the screen,
         kept in :attr:`failures`), so a panel left as it was says why.
         """
@@ -310,13 +314,16 @@ class CellCanvas(Widget):
 
         def work() -> None:
             failure = None
-            # a widget that has gone (its screen closed) wants no more: a reading in pieces
-            # stops at its next piece (an MLP's landscape at N = 10⁶ takes minutes; issue 24)
-            pieces.stop_when(lambda: self._closing or self._closed)
+            cancelled = False
+            # a widget that has gone (its screen closed) or is out of sight (another screen over
+            # its own) wants no more now: a reading in pieces stops at its next piece (an MLP's
+            # landscape at N = 10⁶ takes minutes, and the main screen's went on under compare's
+            # and the cloud's: two grids' pieces at once; issue 24)
+            pieces.stop_when(self.out_of_sight)
             try:
                 result = fn()
             except pieces.Cancelled:
-                result = None
+                result, cancelled = None, True
             except Exception as err:  # noqa: BLE001 - a failed picture must not take the app down
                 result, failure = None, (err, traceback.format_exc())
             finally:
@@ -331,14 +338,34 @@ class CellCanvas(Widget):
                     self.worker_failed(key, *failure)
                 elif result is not None and self.is_mounted:
                     done(key, result)
+                elif cancelled:
+                    self.work_cancelled(key)
                 later = queued.pop(kind, None)
-                if later is not None and not (self._closing or self._closed):
+                if later is not None and not self.out_of_sight():
                     self.run_in_thread(*later)
+                elif later is not None:
+                    self.work_cancelled(later[0])
                 self.pending_work = bool(running or queued)
 
             self.app.call_from_thread(finish)
 
         self.run_worker(work, thread=True, group=group, exit_on_error=False)
+
+    def out_of_sight(self) -> bool:
+        """True once this widget has closed, or while its screen is not shown (another screen
+        over it; a modal one leaves it in sight). Read from worker threads too."""
+        if self._closing or self._closed:
+            return True
+        try:
+            stack = self.app.screen_stack
+            above = stack[stack.index(self.screen) + 1:]
+        except Exception:  # noqa: BLE001 - no screen, or not on the stack: nothing to compute for
+            return True
+        return not all(isinstance(screen, ModalScreen) for screen in above)
+
+    def work_cancelled(self, key: tuple) -> None:
+        """A computation given up (:meth:`out_of_sight`) or never started; the widget asks
+        again when it is in sight (subclasses: nothing to do here)."""
 
     def worker_failed(self, key: tuple, err: Exception, trace: str) -> None:
         """A background computation failed: logged (the ``mbsim`` logger and Textual's log, with

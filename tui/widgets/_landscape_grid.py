@@ -71,18 +71,27 @@ class LandscapeGrid:
         elif self._sim is not None and self.is_mounted:
             self._draw(self._sim, False)          # (and the newest grid, if the picture moved meanwhile)
 
+    def refit_scale(self) -> None:
+        """The colour scale fitted afresh to the grid shown (after a reset or a settle: the
+        picture then depends on the state alone, not on the grids drawn before)."""
+        self._scale = None
+        if self.grid is not None:
+            self._set_grid(self.grid)
+
     def _set_grid(self, grid) -> None:  # noqa: ANN001
         """Take a new grid; keep the colour scale while its values stay in range (so a grid
-        recomputed for slightly moved held parameters changes few cells)."""
+        recomputed for slightly moved held parameters changes few cells): the same picture (its
+        held parameter, box and resolution), else a scale fitted afresh."""
         self.grid = grid
         z = np.log10(grid.loss[np.isfinite(grid.loss) & (grid.loss > 0)])
         if len(z):
             lo, hi = float(z.min()), float(z.max())
             scale = self._scale
-            if (scale is None or grid.i != self._scale_key[0] or lo < scale[0] or hi > scale[1]
-                    or (hi - lo) < 0.6 * (scale[1] - scale[0]) or self._scale_key[1] != self.box):
+            picture = (grid.i, self.box, grid.loss.shape)
+            if (scale is None or picture != self._scale_key or lo < scale[0] or hi > scale[1]
+                    or (hi - lo) < 0.6 * (scale[1] - scale[0])):
                 pad = 0.02 * (hi - lo)
                 scale = (lo - pad, hi + pad)
-            self._scale, self._scale_key = scale, (grid.i, self.box)
+            self._scale, self._scale_key = scale, picture
         self.levels = self.loss_levels(grid.loss, scale=self._scale)
 

@@ -43,6 +43,39 @@ def fit_items(items: list[Text | None], width: int, sep: str = "  ") -> list[Tex
     return lines
 
 
+def item_breaks(items: list[Text | None], width: int, sep: str = "  ") -> list[list[int]]:
+    """The indices of the items on each line :func:`fit_items` makes (the same rule)."""
+    lines: list[list[int]] = []
+    line: list[int] = []
+    used = 0
+    for k, item in enumerate(items):
+        if item is None:
+            lines.append(line)
+            line, used = [], 0
+            continue
+        n = item.cell_len
+        if used and used + len(sep) + n > width:
+            lines.append(line)
+            line, used = [], 0
+        used += (len(sep) if used else 0) + n
+        line.append(k)
+    if used or not lines:
+        lines.append(line)
+    return lines
+
+
+def _char_runs(old: str, new: str, gap: int = MERGE_GAP) -> list[tuple[int, int]]:
+    """:func:`changed_runs` for two lines of one-cell characters under the same styles: the
+    ranges [x0, x1) where their characters differ, close ranges merged."""
+    runs: list[list[int]] = []
+    for x in [x for x, (a, b) in enumerate(zip(old, new)) if a != b]:
+        if runs and x - runs[-1][1] <= gap:
+            runs[-1][1] = x + 1
+        else:
+            runs.append([x, x + 1])
+    return [(x0, x1) for x0, x1 in runs]
+
+
 def _cells(line: Text, console: Console) -> list[tuple[str, object]]:
     """(character, style) per cell of a rendered line."""
     cells: list[tuple[str, object]] = []
@@ -142,16 +175,30 @@ class ItemLine(CachedLines, Widget):
     def content_lines(self) -> list[Text]:
         width = self.content_size.width
         if self._rows is None or width != self._rows_width:
-            self._rows, self._rows_width = self.lines(width), width
-            self._shown_lines = (len(self._rows), width)
+            self._lay_out(self.lines(width), width)
         return self._rows
+
+    def _lay_out(self, rows: list[Text], width: int) -> None:
+        """Take ``rows`` (:meth:`lines` at ``width``) as the lines shown."""
+        self._rows, self._rows_width = rows, width
+        self._shown_lines = (len(rows), width)
+        breaks = item_breaks(self._items, max(1, width), self._sep) if self.lines_are_items() else None
+        self._row_items = breaks if breaks is not None and len(breaks) == len(rows) else None
+
+    def lines_are_items(self) -> bool:
+        """True when :meth:`lines` is :func:`fit_items` of the items (a subclass that lays its
+        lines out otherwise says False): then items that change only their characters are
+        redrawn without laying them out again (:meth:`_same_shape_rows`)."""
+        return type(self).lines is ItemLine.lines
 
     def set_items(self, items: list[Text | None], sep: str = "  ") -> None:
         """Show ``items``; repaint only what differs from what is on screen."""
-        plain = "\n".join(sep.join(t.plain for t in group) for group in _groups(items))
+        plains = [None if t is None else t.plain for t in items]
+        plain = "\n".join(sep.join(group) for group in _groups(plains))
         if plain == self._plain and [_spans(i) for i in items] == [_spans(i) for i in self._items]:
             return
-        self._items, self._sep, self._plain = items, sep, plain
+        same_shape = self._same_shape(items, plains, sep)
+        self._items, self._sep, self._plain, self._item_plains = items, sep, plain, plains
         width = self.content_size.width
         old = self._rows
         if old is None and self.is_mounted and width > 0 and width == self._rows_width:
@@ -159,30 +206,76 @@ class ItemLine(CachedLines, Widget):
             # widget is laid out at this width: repaint it whole, and lay the screen out again
             # only if its height changes (a layout repaints the whole screen: ~40 KB at 120×40)
             new = self.lines(width)
-            self._rows = new
-            self.refresh(layout=getattr(self, "_shown_lines", None) != (len(new), width))
-            self._shown_lines = (len(new), width)
+            relayout = getattr(self, "_shown_lines", None) != (len(new), width)
+            self._lay_out(new, width)
+            self.refresh(layout=relayout)
             return
         if not self.is_mounted or width <= 0 or old is None or width != self._rows_width:
             self._rows = None
             self.refresh(layout=True)
             return
+        if same_shape and self._row_items is not None and self.lines_are_items():
+            self._rows = self._same_shape_rows(old, plains, sep, width)
+            return
         new = self.lines(width)
         if len(new) != len(old):
-            self._rows = new
-            self._shown_lines = (len(new), width)
+            self._lay_out(new, width)
             self.refresh(layout=True)
             return
         console = self.app.console
         rows = []
+        marked = []
         for y, (a, b) in enumerate(zip(old, new)):
             if a.plain == b.plain and a.spans == b.spans and a.style == b.style:
                 rows.append(a)                # the same line: its strips stay cached
                 continue
             rows.append(b)
             for x0, x1 in changed_runs(_line_cells(a, console), _line_cells(b, console)):
-                self.refresh(Region(x0, y, min(x1, width) - x0, 1))
-        self._rows = rows
+                marked.append(Region(x0, y, min(x1, width) - x0, 1))
+        if marked:
+            self.refresh(*marked)
+        self._lay_out(rows, width)
+
+    # --- items that changed only their characters (a counter's digits): no new layout ----------
+    _row_items: list[list[int]] | None = None     # the items on each line shown (fit_items' breaks)
+    _item_plains: list[str | None] = []           # the plain text of each item shown
+
+    def _same_shape(self, items: list[Text | None], plains: list[str | None], sep: str) -> bool:
+        """True when ``items`` differ from those shown only in characters: as many items, each as
+        long, with the same styles over the same spans, every character one cell wide. Then
+        :func:`fit_items` breaks them into the same lines with the same spans, and a cell differs
+        exactly where its character does (what :func:`changed_runs` finds from the cells)."""
+        old_items, old_plains = self._items, self._item_plains
+        if sep != self._sep or len(items) != len(old_items) or len(old_plains) != len(items):
+            return False
+        for new, old, pn, po in zip(items, old_items, plains, old_plains):
+            if new is None or old is None or pn is None or po is None:
+                if new is not None or old is not None:
+                    return False
+                continue
+            if len(pn) != len(po) or cell_len(pn) != len(pn) or cell_len(po) != len(po):
+                return False
+            if new.style != old.style or new.spans != old.spans:
+                return False
+        return True
+
+    def _same_shape_rows(self, old: list[Text], plains: list[str | None], sep: str, width: int) -> list[Text]:
+        """The lines of items of the same shape as those shown (:meth:`_same_shape`): each line's
+        text with the old line's spans, its changed cells marked for repainting."""
+        rows = []
+        marked = []
+        for y, (line, members) in enumerate(zip(old, self._row_items)):
+            text = sep.join([plains[k] for k in members])
+            before = line.plain
+            if text == before:
+                rows.append(line)             # the same line: its strips stay cached
+                continue
+            rows.append(Text(text, style=line.style, spans=list(line.spans)))
+            for x0, x1 in _char_runs(before, text):
+                marked.append(Region(x0, y, min(x1, width) - x0, 1))
+        if marked:
+            self.refresh(*marked)             # (one refresh: one message to the screen)
+        return rows
 
     def render(self) -> Text:
         return Text("\n").join(self.content_lines())
@@ -191,8 +284,9 @@ class ItemLine(CachedLines, Widget):
         return len(self.lines(width))
 
 
-def _groups(items: list[Text | None]) -> list[list[Text]]:
-    groups: list[list[Text]] = [[]]
+def _groups(items: list) -> list[list]:
+    """The items between the ``None`` breaks."""
+    groups: list[list] = [[]]
     for item in items:
         if item is None:
             groups.append([])

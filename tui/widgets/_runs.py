@@ -113,6 +113,34 @@ def current_or_last(sim: Any) -> Any:
     return sim.pending if sim.pending is not None else last_iteration(sim)
 
 
+_BRIEF: list = [None, None, None]     # (simulation, its revision, its last iteration in brief)
+
+
+def last_brief(sim: Any) -> Any:
+    """``sim.last_brief()`` (the last finished iteration's place, batch and loss, without its
+    per-sample values: ``engine.readings.RunReadings.last_brief``), once per revision of the
+    simulation; ``sim.last`` for one without it. What the panels read every frame (the strip,
+    the detail line): the whole ``sim.last`` is computed only when something shows it (the
+    phase view)."""
+    cached, revision, value = _BRIEF
+    if cached is sim and revision == sim.revision:
+        return value
+    _, full_revision, full = _LAST
+    if _LAST[0] is sim and full_revision == sim.revision:
+        value = full                                    # (already computed this revision)
+    else:
+        brief = getattr(sim, "last_brief", None)
+        value = brief() if callable(brief) else sim.last
+    _BRIEF[:] = [sim, sim.revision, value]
+    return value
+
+
+def current_or_brief(sim: Any) -> Any:
+    """The iteration in progress (``sim.pending``), else the last one done in brief
+    (:func:`last_brief`), or None: its ``position``, ``phase`` and ``batch_loss``."""
+    return sim.pending if sim.pending is not None else last_brief(sim)
+
+
 _UPDATE: list = [None, None, None]    # (simulation, its revision, its last step written out)
 
 

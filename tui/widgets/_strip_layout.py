@@ -10,6 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+CURRENT, USED, TO_COME, SITS_OUT = 0, 1, 2, 3
+"""Cell states (codes of :meth:`~.strip.SampleStrip.position_states`)."""
+
+GLYPHS = {CURRENT: "█", USED: "▁", TO_COME: "▄", SITS_OUT: "·"}
+_GLYPHS = np.array([GLYPHS[CURRENT], GLYPHS[USED], GLYPHS[TO_COME], GLYPHS[SITS_OUT]])   # by state code
+
 
 @dataclass(frozen=True)
 class Layout:

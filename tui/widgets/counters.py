@@ -24,7 +24,7 @@ import math
 import re
 
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 
 from ._cells import readable_style, widget_bg
 from ._lines import ItemLine, fit_items
@@ -108,8 +108,17 @@ class CountersLine(ItemLine):
         self.set_items(self._counter_texts(counter_items(source)))
 
     def _counter_texts(self, pairs: list[tuple[str, str]]) -> list[Text]:
+        """``label value`` per pair, the label and the value in their styles (what
+        ``Text.assemble((name, label), " ", (val, value))`` makes, built at once: every frame)."""
         label, value = self._style("label"), self._style("value")
-        return [Text.assemble((name, label), " ", (val, value)) for name, val in pairs]
+        out = []
+        for name, val in pairs:
+            a = len(name)
+            spans = [Span(0, a, label)] if label and a else []
+            if value and val:
+                spans.append(Span(a + 1, a + 1 + len(val), value))
+            out.append(Text(f"{name} {val}", spans=spans))
+        return out
 
     def _run_label(self, k: int, text: str, dark: bool) -> Text:
         """The run's marker and label in its colour (readable on this panel's background)."""
@@ -172,6 +181,9 @@ class CountersLine(ItemLine):
             return True
         lw = max(p[0].cell_len for p in self._parts)
         return lw + len(GAP) + self._widest + len(GAP) + TAIL_MIN <= width
+
+    def lines_are_items(self) -> bool:
+        return not self._parts           # one run or a cloud: its counters as items
 
     def lines(self, width: int) -> list[Text]:
         if not self._parts:

@@ -28,7 +28,7 @@ import time
 from rich.text import Text
 
 from ._lines import ItemLine
-from ._runs import current_or_last, last_iteration, last_update_of
+from ._runs import current_or_brief, last_brief, last_update_of
 
 PHASES = ("forward", "loss", "backward", "update")
 #: While running, the share of a core the O(N) noise readout may take (its rate follows its cost).
@@ -47,7 +47,7 @@ def fmt(x: float, spec: str = ".4g") -> str:
 def current_phase(sim) -> str | None:
     """The phase just done: ``sim.phase`` inside an iteration, "update" after a whole one."""
     phase = sim.phase
-    if phase is None and sim.iteration > 0 and last_iteration(sim) is not None:
+    if phase is None and sim.iteration > 0 and last_brief(sim) is not None:
         return "update"
     return phase
 
@@ -81,7 +81,7 @@ class DetailLine(ItemLine):
         pending = sim.pending
         return (
             sim.iteration, sim.step, pending.iteration if pending is not None else -1,
-            last_iteration(sim) is None, sim.revision, sim.status,
+            last_brief(sim) is None, sim.revision, sim.status,
         )
 
     def show(self, sim, *, force: bool = False) -> None:
@@ -215,7 +215,7 @@ def _step_sizes(sim) -> tuple[str, str] | None:  # noqa: ANN001
 
 def _batch_loss(sim) -> float:
     """The loss of the batch in progress once computed, else of the last batch done."""
-    p = current_or_last(sim)
+    p = current_or_brief(sim)
     if p is None or p.phase < 1:
         return math.nan
     return p.batch_loss

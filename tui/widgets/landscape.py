@@ -97,12 +97,13 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
         self._grid_key: tuple | None = None
         self._grid_held: np.ndarray | None = None
         self._grid_flight: int | None = None   # the _sim_id whose grid a thread computes
+        self._waits_for_sight = False     # a computation was given up out of sight (work_cancelled)
         self._grid_throttle = Throttle(GRID_THROTTLE)
         self._draw_throttle = Throttle(DRAW_THROTTLE)
         self._generation = 0
         self._palette_key: tuple | None = None
         self._scale: tuple[float, float] | None = None
-        self._scale_key: tuple = (None, None)
+        self._scale_key: tuple = (None, None, None)
         self._heavy_until = 0.0
         self._heat_sids: np.ndarray | None = None
         self.plane = None                 # engine Plane of the picture
@@ -170,6 +171,8 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
             self.plane = None
             self._sig = None
             self.levels = None if self.kind != "one" else self.levels
+            if self.kind == "one":
+                self.refit_scale()
             if self.kind == "cloud" and message.kind == "settings":
                 self._ref = None              # a new lr for all K runs: GD's path is another
                 self._min_key = None
@@ -177,6 +180,27 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
     def on_resize(self) -> None:
         self._sig = None
         self._grid_key = None
+        if self._sim is not None:
+            self.show(self._sim, force=True)
+
+    def work_cancelled(self, key: tuple) -> None:
+        """A grid or the reference path given up while out of sight (another screen over this
+        one): forgotten, and asked again once the screen is shown (:meth:`_back_in_sight`)."""
+        if key[0] == "grid":
+            if self._grid_flight == key[1]:
+                self._grid_flight = None
+            if key[2] == self._grid_key:
+                self._grid_key = None
+        if not self._waits_for_sight and not (self._closing or self._closed):
+            self._waits_for_sight = True
+            self.app.screen_change_signal.subscribe(self, self._back_in_sight)
+
+    def _back_in_sight(self, _screen) -> None:  # noqa: ANN001
+        if self.out_of_sight() or not self._waits_for_sight:
+            return
+        self._waits_for_sight = False
+        self.app.screen_change_signal.unsubscribe(self)
+        self._sig = None
         if self._sim is not None:
             self.show(self._sim, force=True)
 

@@ -32,13 +32,11 @@ from rich.style import Style
 
 from ..messages import SimulationChanged
 from ._cells import LINE_CONTRAST, RGB, CellCanvas, blend, hex_rgb, readable, rich_color
-from ._runs import current_or_last
-from ._strip_layout import Layout, make_layout, occurrences  # noqa: F401 (tests import them here)
+from ._runs import current_or_brief
+from ._strip_anim import ANIM_FPS, ANIM_FPS_IN_FRAMES, ANIM_FRAMES, ANIM_MIN_GAP, ReshuffleAnimation  # noqa: F401
+from ._strip_layout import (CURRENT, GLYPHS, SITS_OUT, TO_COME, USED, _GLYPHS, Layout, make_layout,  # noqa: F401
+                            occurrences)  # (tests import them here)
 
-CURRENT, USED, TO_COME, SITS_OUT = 0, 1, 2, 3
-"""Cell states (codes of :meth:`SampleStrip.position_states`)."""
-
-GLYPHS = {CURRENT: "█", USED: "▁", TO_COME: "▄", SITS_OUT: "·"}
 LEGEND = "█ current batch  ░ used  ▒ to come"
 
 CLASS_COLORS_DARK = ("#56b4e9", "#f0a030")     # sky blue, orange (Okabe–Ito, colour-blind safe)
@@ -48,9 +46,6 @@ VIRIDIS = ("#440154", "#414487", "#2a788e", "#22a884", "#7ad151", "#fde725")
 RAMP_LEVELS = 7
 BLEND_LEVELS = 5          # class mix of an aggregated cell: 0, ¼, ½, ¾, 1 of class 1
 
-ANIM_FRAMES = 5
-ANIM_FPS = 15.0
-ANIM_MIN_GAP = 1.5        # seconds between two reshuffle animations (fast runs skip them)
 HEAVY_COOLDOWN = 0.5      # after repainting most of the strip, wait this long before the next
 FAST_GAP = 1.5            # new orders closer than this (s): cells lose their colours meanwhile
 
@@ -65,7 +60,7 @@ def _ramp(colors: tuple[str, ...], n: int) -> list[RGB]:
 
 
 
-class SampleStrip(CellCanvas):
+class SampleStrip(ReshuffleAnimation, CellCanvas):
     """Every training sample in this pass's order: current batch, used, to come, sitting out.
 
     Call :meth:`show` with the simulation every frame; it repaints only the cells that changed.
@@ -130,7 +125,10 @@ class SampleStrip(CellCanvas):
             if self._anim is not None:
                 self._stop_anim(redraw=False)
         self._sim = sim
-        if not self.is_mounted or self.size.width == 0:
+        if not self.is_mounted:
+            return
+        size = self.size
+        if size.width == 0:
             return
         now = time.monotonic()
         order = sim.order
@@ -139,12 +137,14 @@ class SampleStrip(CellCanvas):
             if self._seen_order is not None and not np.array_equal(order, self._seen_order):
                 self._prev_change, self._last_change = self._last_change, now
             self._seen_order = order
-        sig = self._signature(sim)
+        sig = self._signature(sim, size)
         if sig == self._sig and not force:
             return
         if self._anim is not None and not force:
             # let the reshuffle play out; the latest state is drawn when it ends
             self._deferred = True
+            if self._anim.get("in_frames"):
+                self._anim_frame()       # running: its next frame in this frame of the run loop
             return
         if self._anim is not None:
             self._stop_anim(redraw=False)
@@ -182,12 +182,15 @@ class SampleStrip(CellCanvas):
         self._stop_anim()
 
     # ------------------------------------------------------------------------------------
-    def _signature(self, sim) -> tuple:  # noqa: ANN001
-        p = current_or_last(sim)
-        pos = (p.position.start, p.position.stop, p.position.pass_index) if p is not None else None
-        order = sim.order
-        return (sim.iteration, sim.revision, pos, id(order), self.size.width,
-                self.size.height, self.app.theme)
+    def _signature(self, sim, size=None) -> tuple:  # noqa: ANN001
+        p = current_or_brief(sim)
+        if p is not None:
+            at = p.position
+            pos = (at.start, at.stop, at.pass_index)
+        else:
+            pos = None
+        size = self.size if size is None else size
+        return (sim.iteration, sim.revision, pos, id(sim.order), size.width, size.height, self.app.theme)
 
     def on_resize(self) -> None:
         if self._anim is not None:
@@ -197,8 +200,8 @@ class SampleStrip(CellCanvas):
             self._sig = None
             self._update(self._sim, time.monotonic(), True)
 
-    def _rows_available(self) -> int:
-        h = self.size.height
+    def _rows_available(self, h: int | None = None) -> int:
+        h = self.size.height if h is None else h
         return max(1, min(self._max_rows_now, h - 2 if h >= 4 else h - 1 if h >= 2 else 1))
 
     def get_content_height(self, container, viewport, width: int) -> int:  # noqa: ANN001
@@ -214,13 +217,14 @@ class SampleStrip(CellCanvas):
     def _update(self, sim, now: float, force: bool) -> None:  # noqa: ANN001
         n = sim.dataset.n_samples
         plan = sim.plan
-        width = self.size.width
-        lay = make_layout(n, plan.batch_sizes, width, self._rows_available())
+        size = self.size
+        width = size.width
+        lay = make_layout(n, plan.batch_sizes, width, self._rows_available(size.height))
         if self.layout_ is None or lay.rows != self.layout_.rows or plan is not self._plan_laid_out:
             # a new plan may want more (or fewer) rows than the strip has now: ask for them
             self._plan_laid_out = plan
             want = make_layout(n, plan.batch_sizes, width, self._max_rows_now).rows + 2
-            if want != self.size.height and self.styles.height is not None and self.styles.height.is_auto:
+            if want != size.height and self.styles.height is not None and self.styles.height.is_auto:
                 self.refresh(layout=True)
         relayout = self.layout_ is None or (lay.rows, lay.width, lay.per_cell, lay.gaps, lay.cells) != (
             self.layout_.rows, self.layout_.width, self.layout_.per_cell, self.layout_.gaps, self.layout_.cells)
@@ -228,9 +232,10 @@ class SampleStrip(CellCanvas):
         self._ensure_palette(sim)
 
         # the order and where we are in it
-        p = current_or_last(sim)
+        p = current_or_brief(sim)
         order = sim.order
-        key = (id(sim.segment), p.position.pass_index if p is not None else -1)
+        at = p.position if p is not None else None
+        key = (id(sim.segment), at.pass_index if at is not None else -1)
         self._segment_shown = sim.segment        # held, so its id is not reused meanwhile
         forward = sim.iteration > self._iteration
         self._iteration = sim.iteration
@@ -248,7 +253,7 @@ class SampleStrip(CellCanvas):
         states[plan.samples_per_pass:] = SITS_OUT
         self._current = (0, 0)
         if p is not None and order is not None:
-            cs, ce = p.position.start, p.position.stop
+            cs, ce = at.start, at.stop
             states[:cs] = USED
             states[cs:ce] = CURRENT
             self._current = (cs, ce)
@@ -385,29 +390,36 @@ class SampleStrip(CellCanvas):
 
     def _draw_cells(self, lay: Layout, states: np.ndarray, levels: np.ndarray,
                     current: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        h, w = self.size.height, self.size.width
+        size = self.size
+        h, w = size.height, size.width
+        top = 1 if h >= 2 else 0
+        bottom = h - 1 if h >= 4 else h
+        # what depends only on the layout and the size (the strip asks every frame): the cells'
+        # screen places, kept with the last layout drawn
+        place = self.__dict__.get("_place")
+        if place is None or place[0] is not lay or place[1] != (h, w):
+            rows = lay.row + top
+            ok = (rows < bottom) & (lay.col < w)
+            place = self.__dict__["_place"] = (lay, (h, w), ok, rows[ok], lay.col[ok],
+                                               np.arange(w)[None, :], ok.all())
+        _, _, ok, ok_rows, ok_cols, columns, all_ok = place
         chars = np.full((h, w), " ", dtype="<U1")
         sids = np.full((h, w), self._sid["blank"], dtype=np.int32)
-        top = 1 if h >= 2 else 0
         cell_state = self._cell_states(lay, states, current)
-        rows = lay.row + top
-        ok = (rows < (h - 1 if h >= 4 else h)) & (lay.col < w)
-        glyphs = np.array([GLYPHS[CURRENT], GLYPHS[USED], GLYPHS[TO_COME], GLYPHS[SITS_OUT]])
-        ch = glyphs[cell_state]
+        ch = _GLYPHS[cell_state]
         if self._occ is not None and lay.per_cell == 1:
             occ = self._occ[lay.p0]
             rep = occ >= 2
-            ch = ch.copy()
             ch[rep] = np.where(occ[rep] >= 10, "+", occ[rep].astype(str))
         sid = self._lut[levels, cell_state]
-        chars[rows[ok], lay.col[ok]] = ch[ok]
-        sids[rows[ok], lay.col[ok]] = sid[ok]
+        chars[ok_rows, ok_cols] = ch if all_ok else ch[ok]
+        sids[ok_rows, ok_cols] = sid if all_ok else sid[ok]
         # a gap takes the style of the cell on its left (a space shows no colour anyway), so
         # runs of equal cells merge across gaps into one segment
-        r0, r1 = top, min(top + lay.rows, h - 1 if h >= 4 else h)
+        r0, r1 = top, min(top + lay.rows, bottom)
         if r1 > r0:
             block_c, block_s = chars[r0:r1], sids[r0:r1]
-            filled = np.where(block_c != " ", np.arange(w)[None, :], 0)
+            filled = np.where(block_c != " ", columns, 0)
             np.maximum.accumulate(filled, axis=1, out=filled)
             sids[r0:r1] = np.take_along_axis(block_s, filled, axis=1)
         # brackets around the current batch in the gaps
@@ -421,11 +433,34 @@ class SampleStrip(CellCanvas):
                     chars[ra, ca], sids[ra, ca] = "[", self._sid["bracket"]
                 if cb < w and rb < h:
                     chars[rb, cb], sids[rb, cb] = "]", self._sid["bracket"]
+        # the caption and the legend rows hold no cells: drawn once, copied while they stay
         if top:
-            self.put_text(chars, sids, 0, self.caption, self._sid["text"])
+            chars[0], sids[0] = self._text_row("caption", w, (self.caption, self._sid["text"]),
+                                               lambda c, s: self.put_text(c, s, 0, self.caption, self._sid["text"]))
         if h >= 4:
-            self._put_legend(chars, sids, h - 1)
+            chars[h - 1], sids[h - 1] = self._text_row("legend", w, self._legend_key(),
+                                                       lambda c, s: self._put_legend(c, s, 0))
         return chars, sids
+
+    def _text_row(self, name: str, w: int, key: tuple, draw) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+        """A row of text (the caption, the legend) as ``draw`` puts it on a blank row of width
+        ``w``, kept while ``key``, the width and the palette stay the same."""
+        rows = self.__dict__.setdefault("_text_rows", {})
+        full = (w, self._palette_key, key)
+        hit = rows.get(name)
+        if hit is None or hit[0] != full:
+            c = np.full((1, w), " ", dtype="<U1")
+            s = np.full((1, w), self._sid["blank"], dtype=np.int32)
+            draw(c, s)
+            hit = rows[name] = (full, c[0], s[0])
+        return hit[1], hit[2]
+
+    def _legend_key(self) -> tuple:
+        """What the legend line depends on (besides the width and the style table)."""
+        sim, lay = self._sim, self.layout_
+        return (sim is not None and bool(sim.plan.leftover) and sim.order is not None,
+                self._occ is not None and lay is not None and lay.per_cell == 1,
+                sim.dataset.task if sim is not None else "classification", len(self._colors))
 
     def _put_legend(self, chars: np.ndarray, sids: np.ndarray, y: int) -> None:
         sid = self._sid
@@ -463,6 +498,13 @@ class SampleStrip(CellCanvas):
         lay = self.layout_
         n = sim.dataset.n_samples
         passes_differ = getattr(sc, "steps_per_epoch_or_none", None) is not None
+        # what the caption says depends on these alone: kept while they stay (every frame)
+        key = (c.pass_number if passes_differ else c.epoch, passes_differ, sc.sampling, n, id(sim.order),
+               sim.order is None, sim.plan.leftover, lay.per_cell if lay is not None else None,
+               self._anim is not None, getattr(self, "fast", False), self.size.width)
+        if key == self.__dict__.get("_caption_key") and sim.order is self.__dict__.get("_caption_order"):
+            return
+        self._caption_key, self._caption_order = key, sim.order
         unit = f"Pass {c.pass_number}" if passes_differ else f"Epoch {c.epoch}"
         every = "pass" if passes_differ else "epoch"
         how = {
@@ -499,91 +541,3 @@ class SampleStrip(CellCanvas):
             parts.pop(worst)
             text = " · ".join(t for _, t in parts)
         self.caption = text[:width]
-
-    # ------------------------------------------------------------------------------------
-    # the reshuffle animation
-    def _start_anim(self, sim, lay: Layout, old: np.ndarray, new: np.ndarray,  # noqa: ANN001
-                    old_levels: np.ndarray) -> None:
-        n = len(new)
-        slide = lay.per_cell == 1 and sim.scenario.sampling != "replacement" and len(old) == n
-        anim: dict = {"frame": 0, "lay": lay, "slide": slide}
-        if slide:
-            # each sample's cell in the old and in the new order
-            inv_old = np.empty(n, dtype=np.int64)
-            inv_old[old] = np.arange(n)
-            inv_new = np.empty(n, dtype=np.int64)
-            inv_new[new] = np.arange(n)
-            samples = np.arange(n)
-            anim["src"] = (lay.row[inv_old[samples]].astype(float), lay.col[inv_old[samples]].astype(float))
-            anim["dst"] = (lay.row[inv_new[samples]].astype(float), lay.col[inv_new[samples]].astype(float))
-            anim["level"] = self._levels[inv_new[samples]]
-        else:
-            rng = np.random.default_rng(lay.cells)
-            anim["switch"] = rng.integers(1, ANIM_FRAMES, size=lay.cells)
-            anim["old_levels"] = old_levels
-        self._anim = anim
-        self._last_anim = time.monotonic()
-        self._anim_frame()
-        self._anim_timer = self.set_interval(1.0 / ANIM_FPS, self._anim_frame)
-
-    def _anim_frame(self) -> None:
-        anim = self._anim
-        if anim is None:
-            return
-        anim["frame"] += 1
-        f = anim["frame"]
-        if f >= ANIM_FRAMES:
-            self._stop_anim()
-            return
-        lay: Layout = anim["lay"]
-        h, w = self.size.height, self.size.width
-        if lay is not self.layout_ or lay.width > w:
-            self._stop_anim()
-            return
-        states = np.full(len(self._states), TO_COME, dtype=np.int8)
-        states[self._states == SITS_OUT] = SITS_OUT
-        # the cells in flight are drawn in one neutral colour: a frame is then one segment per
-        # row on the wire (a frame in colour would cost a full repaint); colour lands at the end
-        chars, sids = self._draw_cells(lay, states, self._levels, (0, 0))   # (none current)
-        top = 1 if h >= 2 else 0
-        bottom = h - 1 if h >= 4 else h
-        cells_r = lay.row + top
-        okc = (cells_r < bottom) & (lay.col < w)
-        flight = self._sid["flight"]
-        chars[cells_r[okc], lay.col[okc]] = " "
-        sids[top:bottom, :] = flight
-        if anim["slide"]:
-            t = f / ANIM_FRAMES
-            e = t * t * (3 - 2 * t)                       # smoothstep
-            (r0, c0), (r1, c1) = anim["src"], anim["dst"]
-            rr = np.rint(r0 + (r1 - r0) * e).astype(int)
-            cc = np.rint(c0 + (c1 - c0) * e).astype(int)
-            inside = (rr + top < bottom) & (cc < w) & (rr >= 0) & (cc >= 0)
-            chars[rr[inside] + top, cc[inside]] = GLYPHS[TO_COME]
-        else:
-            # aggregated cells or draws with replacement: the cells flicker into the new order
-            on = anim["switch"] != f
-            keep = okc & on
-            chars[cells_r[keep], lay.col[keep]] = GLYPHS[TO_COME]
-        self.paint(chars, sids)
-
-    def _stop_anim(self, redraw: bool = True) -> None:
-        if self._anim_timer is not None:
-            self._anim_timer.stop()
-            self._anim_timer = None
-        if self._anim is not None:
-            self._anim = None
-            if self._deferred and redraw and self._sim is not None:
-                self._deferred = False
-                self._sig = None
-                self.show(self._sim)
-                return
-            self._deferred = False
-            if redraw and self.layout_ is not None and self._states is not None and self._levels is not None:
-                chars, sids = self._draw_cells(self.layout_, self._states, self._levels, self._current)
-                self.paint(chars, sids)
-
-    @property
-    def animating(self) -> bool:
-        """True while a reshuffle animation is playing."""
-        return self._anim is not None

@@ -1,0 +1,180 @@
+"""A panel's background computation stops while another screen covers its own, and is asked for
+again when the screen is back (issue 24: at N = 10⁶ the main screen's landscape grid, minutes of
+an MLP's losses in pieces, went on under compare's and the cloud's own: two grids' pieces at
+once, the session's peak). A modal screen (help, settings) leaves the panel in sight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from textual.app import App, ComposeResult
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+from mbsim.engine import Scenario, pieces
+from mbsim.tui.app import MbsimApp
+from mbsim.tui.widgets import _landscape_grid
+from mbsim.tui.widgets._cells import CellCanvas
+from pilot_helpers import wait_for
+
+
+class Recorder(CellCanvas):
+    """A canvas that records the computations it was told were given up."""
+
+    def __init__(self) -> None:
+        super().__init__(id="canvas")
+        self.given_up: list[tuple] = []
+
+    def work_cancelled(self, key: tuple) -> None:
+        self.given_up.append(key)
+
+
+class Over(Screen):
+    def compose(self) -> ComposeResult:
+        yield Static("another view")
+
+
+class Dialog(ModalScreen):
+    def compose(self) -> ComposeResult:
+        yield Static("a dialog")
+
+
+def slow_job(pieces_done: list[int], release: threading.Event, limit: int = 1000):
+    """A reading in pieces: one piece every 10 ms until ``release`` (at most ``limit``)."""
+    def fn() -> str:
+        for _ in range(limit):
+            pieces.check()
+            pieces_done.append(1)
+            if release.is_set():
+                return "finished"
+            time.sleep(0.01)
+        return "ran out"
+    return fn
+
+
+def test_a_covered_canvas_gives_its_computation_up_and_a_modal_one_does_not():
+    done: list[str] = []
+
+    class Host(App):
+        def compose(self) -> ComposeResult:
+            yield Recorder()
+
+    async def script() -> None:
+        app = Host()
+        async with app.run_test(size=(40, 10)) as pilot:
+            canvas = app.query_one(Recorder)
+            # a dialog over the screen: the computation goes on, and ends when released
+            release = threading.Event()
+            counted: list[int] = []
+            canvas.run_in_thread(("grid", 1), slow_job(counted, release), lambda k, r: done.append(r), "t")
+            await pilot.pause(0.05)
+            await app.push_screen(Dialog())
+            await wait_for(pilot, lambda: len(counted) >= 20, "20 pieces under a dialog")
+            assert canvas.pending_work and not canvas.out_of_sight() and canvas.given_up == []
+            release.set()
+            await wait_for(pilot, lambda: not canvas.pending_work, "the computation's end")
+            assert done == ["finished"]
+            app.pop_screen()
+            await pilot.pause()
+
+            # another screen over it: given up at the next piece, never finished
+            release = threading.Event()
+            counted = []
+            canvas.run_in_thread(("grid", 2), slow_job(counted, release), lambda k, r: done.append(r), "t")
+            canvas.run_in_thread(("grid", 3), slow_job([], release), lambda k, r: done.append(r), "t")  # queued
+            await wait_for(pilot, lambda: len(counted) >= 2, "the computation under way")
+            await app.push_screen(Over())
+            assert canvas.out_of_sight()
+            await wait_for(pilot, lambda: not canvas.pending_work, "the computation given up")
+            n = len(counted)
+            await pilot.pause(0.2)
+            assert len(counted) == n < 1000, "it stopped"
+            assert done == ["finished"], "the given-up computation delivered nothing"
+            # the one in flight given up, and the one waiting behind it never started
+            assert canvas.given_up == [("grid", 2), ("grid", 3)]
+            release.set()
+            app.pop_screen()
+            await pilot.pause()
+            assert not canvas.out_of_sight()
+
+    asyncio.run(script())
+
+
+def test_the_main_landscape_stops_under_compare_and_draws_again_after(monkeypatch):
+    """The real app: the main screen's grid (in a thread at N = 20,000) is given up when compare
+    opens over it, and asked for and drawn again when compare closes."""
+    release = threading.Event()
+    calls: list[str] = []
+    real = _landscape_grid.plane_grid
+
+    def slow_plane_grid(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(threading.current_thread().name)
+        while not release.is_set():
+            pieces.check()
+            time.sleep(0.01)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_landscape_grid, "plane_grid", slow_plane_grid)
+    app = MbsimApp(Scenario(samples=20_000, batch_size=32), animate=False)
+
+    async def script() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            land = app.landscape
+            await wait_for(pilot, lambda: "grid" in getattr(land, "_work_running", {}),
+                           "the main screen's grid computing in a thread")
+            assert land.grid is None
+            await pilot.press("c")
+            await wait_for(pilot, lambda: "grid" not in land._work_running,
+                           lambda: f"the covered grid given up (running {land._work_running})")
+            assert land.out_of_sight() and land._waits_for_sight
+            assert land._grid_key is None and land._grid_flight is None, "forgotten, to be asked again"
+            assert land.grid is None, "the given-up grid delivered nothing"
+            before = len(calls)
+            release.set()                      # compare's own grid may now finish
+            await pilot.press("c")             # back to the main screen
+            await wait_for(pilot, lambda: land.grid is not None and not land.pending_work,
+                           "the main screen's grid asked for again and drawn")
+            assert len(calls) > before and not land._waits_for_sight
+            assert land._grid_key is not None
+
+    async def main() -> None:
+        try:
+            await script()
+        finally:
+            release.set()
+
+    asyncio.run(main())
+
+
+def test_the_colour_scale_is_kept_only_for_the_same_picture():
+    """The scale is kept while a grid of the same picture (held parameter, box, resolution)
+    stays in range; a grid at another resolution, or a reset, fits it afresh to the grid shown
+    (a snapshot of a finished run depended on the panel's size during its first frames)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from mbsim.tui.widgets.landscape import LandscapeView
+
+    view = LandscapeView()
+    view.box = "the box"
+    wide = SimpleNamespace(i=None, loss=np.array([[1.0, 10.0, 100.0], [2.0, 20.0, 50.0]]))
+    view._set_grid(wide)
+    fresh = (0.0 - 0.04, 2.0 + 0.04)                      # log10 1 .. log10 100, padded 2 %
+    assert np.allclose(view._scale, fresh)
+    inside = SimpleNamespace(i=None, loss=np.array([[2.0, 10.0, 90.0], [3.0, 20.0, 50.0]]))
+    view._set_grid(inside)
+    assert np.allclose(view._scale, fresh), "the same picture, in range: kept"
+    other = SimpleNamespace(i=None, loss=np.array([[2.0, 10.0], [3.0, 90.0]]))   # another resolution
+    view._set_grid(other)
+    lo, hi = np.log10(2.0), np.log10(90.0)
+    assert np.allclose(view._scale, (lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo)))
+    view._set_grid(inside)                                 # back to the first resolution: afresh
+    lo, hi = np.log10(2.0), np.log10(90.0)
+    assert np.allclose(view._scale, (lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo)))
+    view._scale = fresh                                    # a scale kept from earlier grids...
+    view.refit_scale()                                     # ...fitted afresh to the grid shown
+    assert np.allclose(view._scale, (lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo)))
