@@ -148,3 +148,26 @@ def test_a_point_on_a_cells_edge_lands_in_the_same_cell_whatever_the_last_bits()
     assert {int(round(c)) for c in pix[:, 0]} == {4} and set(np.rint(pix[:, 0]).astype(int)) == {4}
     away = view._to_pixels(box, np.array([[1e-6, 0.0]]), 30, 14)[0, 0]
     assert int(round(away)) == 5  # 1e-6 · 30 = 3e-5 pixels past the edge is a different cell
+
+
+def test_a_box_contains_all_points_as_it_contains_each() -> None:
+    """Box.contains_all (every draw, the whole path at once) is Box.contains of each point:
+    random boxes and points, points on the inset edges, non-finite ones, none."""
+    import random
+
+    from mbsim.tui.widgets._landscape_geometry import Box
+
+    rng = random.Random(5)
+    for _ in range(400):
+        x0, y0 = rng.uniform(-5, 5), rng.uniform(-5, 5)
+        box = Box(x0, x0 + rng.uniform(0.1, 10), y0, y0 + rng.uniform(0.1, 10))
+        inset = rng.choice([0.0, 0.02, 0.06, 0.3])
+        dx, dy = (box.x1 - box.x0) * inset, (box.y1 - box.y0) * inset
+        edge_x = [box.x0 + dx, box.x1 - dx, np.nextafter(box.x0 + dx, -np.inf), np.nan, np.inf]
+        edge_y = [box.y0 + dy, box.y1 - dy, np.nextafter(box.y1 - dy, np.inf), -np.inf]
+        n = rng.randint(0, 6)
+        pts = np.array([[rng.choice(edge_x) if rng.random() < 0.3 else rng.uniform(box.x0, box.x1),
+                         rng.choice(edge_y) if rng.random() < 0.3 else rng.uniform(box.y0, box.y1)]
+                        for _ in range(n)], dtype=float).reshape(n, 2)
+        want = all(box.contains(float(x), float(y), inset=inset) for x, y in pts)
+        assert box.contains_all(pts, inset=inset) == want, (box, inset, pts)

@@ -265,3 +265,43 @@ def test_cell_states_from_the_current_range_are_the_per_position_ones():
         assert np.array_equal(SampleStrip._cell_states(lay, states, (cs, ce)), want), (n, sizes[:3], k)
         none = np.where(states == CURRENT, TO_COME, states).astype(np.int8)
         assert np.array_equal(SampleStrip._cell_states(lay, none, (0, 0)), SampleStrip._cell_states(lay, none))
+
+
+def test_a_frame_drawn_from_the_last_one_is_the_whole_drawing() -> None:
+    """Frame by frame the strip redraws only the cells whose state changed (and their rows' gaps
+    and the brackets) from its last picture (issue 24: a light running app). That picture must be
+    the one a whole drawing gives, every step, in every layout: gaps and brackets, aggregated
+    cells, repeats under replacement, a drop_last leftover, across epochs."""
+    import random
+
+    cases = [Scenario(),                                                    # gaps, brackets
+             Scenario(samples=5000, batch_size=32, epochs=5),              # aggregated cells
+             Scenario(samples=60, batch_size=7, epochs=9, sampling="replacement"),
+             Scenario(samples=63, batch_size=8, epochs=9, drop_last=True)]
+    rng = random.Random(3)
+    for sc in cases:
+        sim = Simulation(sc)
+        strip = SampleStrip(animate=False)
+        kept = []
+
+        async def script(pilot, strip) -> None:  # noqa: ANN001
+            redraw = strip._redraw_changed
+
+            def counting(*a):  # noqa: ANN002, ANN202
+                got = redraw(*a)
+                kept.append(got is not None)
+                return got
+
+            strip._redraw_changed = counting
+            for k in range(120):
+                sim.run_iterations(rng.choice((1, 1, 1, 2, 3)))
+                strip.show(sim)
+                if k % 15 == 0:
+                    await pilot.pause()
+                cell_state = strip._cell_states(strip.layout_, strip._states, strip._current)
+                whole = strip._draw_all(strip.layout_, cell_state, strip._levels)
+                assert np.array_equal(strip._chars, whole[0]), (sc, k)
+                assert np.array_equal(strip._sids, whole[1]), (sc, k)
+
+        run(strip, script)
+        assert len(kept) > 30 and sum(kept) >= 0.7 * len(kept), (sc.samples, sum(kept), len(kept))   # most frames

@@ -7,8 +7,9 @@ Timing is :mod:`tui.runloop`'s (the one run loop, shared with compare mode and t
 cloud): header, counters and strip update every frame in which something changed;
 the landscape and the loss plot at most as often as its ``PLOT_INTERVALS`` (running:
 ``RUNNING_INTERVALS``, and their measured cost) says, one of them per frame, and the
-gradient-noise readout at most every ``DetailLine.NOISE_INTERVAL`` seconds (running: as often as
-its cost allows, the detail line drawn with it and saying its step).
+gradient-noise readout at most every ``DetailLine.NOISE_INTERVAL`` seconds (running: every
+``DetailLine.RUNNING_NOISE_INTERVAL`` or as often as its cost allows, the detail line drawn with it
+and saying its step).
 The engine runs in chunks sized to ~``CHUNK_TIME``.
 """
 

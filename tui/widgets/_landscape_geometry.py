@@ -30,6 +30,13 @@ class Box:
         dx, dy = (self.x1 - self.x0) * inset, (self.y1 - self.y0) * inset
         return self.x0 + dx <= x <= self.x1 - dx and self.y0 + dy <= y <= self.y1 - dy
 
+    def contains_all(self, points: np.ndarray, inset: float = 0.02) -> bool:
+        """:meth:`contains` for every row (x, y) of ``points``, at once (the same comparisons of
+        the same doubles: a path of thousands of points is checked at every draw)."""
+        dx, dy = (self.x1 - self.x0) * inset, (self.y1 - self.y0) * inset
+        x, y = points[:, 0], points[:, 1]
+        return bool(np.all((self.x0 + dx <= x) & (x <= self.x1 - dx) & (self.y0 + dy <= y) & (y <= self.y1 - dy)))
+
 
 def _box_of(points: np.ndarray, i: int, j: int) -> Box:
     (x0, x1), (y0, y1) = view_box(points, i, j)

@@ -10,14 +10,16 @@ later is computed in a later frame (:attr:`DetailLine.stale`: the loop asks), no
 its own: a timer between two frames would make Textual refresh the screen once more for one
 line (issue 24: a light running app). Paused, a timer brings the last state's readout.
 
-The readout is O(N) (a pass over every sample). While running it comes at most as often as keeps
-it within :data:`NOISE_CPU_SHARE` of a core (its measured CPU time per readout ÷ the share: every
-0.25 s at N = 200, about every second at N = 10⁶), and the line then says which step it is of
+The readout is O(N) (a pass over every sample). While running it comes every
+:attr:`DetailLine.RUNNING_NOISE_INTERVAL` seconds at most, and less often when that would take
+more than :data:`NOISE_CPU_SHARE` of a core (its measured CPU time per readout ÷ the share: every
+0.5 s at N = 200, about every 2 s at N = 10⁶), and the line then says which step it is of
 (``at step 1234``) whenever the readout is older than the state shown, so a number is never shown
 as if it were the current one. While running the whole line is drawn with each readout (the
-batch loss and step sizes of the same step, ``at step 1234`` first): 4 times a second at small
-N rather than in every frame (it was a fifth of a running app's CPU), rarer at large N. Paused
-(and on pausing), the line is the state's, its readout within :attr:`DetailLine.NOISE_INTERVAL`.
+batch loss and step sizes of the same step, ``at step 1234`` first): twice a second at small N
+rather than in every frame (it was a fifth of a running app's CPU; at 4 a second, with its
+screen refresh, a tenth, issue 24), rarer at large N. Paused (and on pausing), the line is the
+state's, its readout within :attr:`DetailLine.NOISE_INTERVAL`.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ class DetailLine(ItemLine):
     """Phase (forward → loss → backward → update, the current one highlighted) and noise readout."""
 
     NOISE_INTERVAL = 0.25
+    #: While running, at most this often (numbers changing faster than twice a second are not
+    #: read anyway; each readout redraws the whole line: issue 24, a light running app).
+    RUNNING_NOISE_INTERVAL = 0.5
     COMPONENT_CLASSES = {
         "detail--current", "detail--done", "detail--todo", "detail--label", "detail--value",
     }
@@ -113,11 +118,12 @@ class DetailLine(ItemLine):
         return bool(getattr(self.app, "running", False)) if self.is_attached else False
 
     def interval(self) -> float:
-        """Seconds between two readouts: :attr:`NOISE_INTERVAL`; while running, longer when a
-        readout costs more than :data:`NOISE_CPU_SHARE` of a core at that rate (large N)."""
+        """Seconds between two readouts: :attr:`NOISE_INTERVAL`; while running
+        :attr:`RUNNING_NOISE_INTERVAL`, longer when a readout costs more than
+        :data:`NOISE_CPU_SHARE` of a core at that rate (large N)."""
         if not self.running:
             return self.NOISE_INTERVAL
-        return max(self.NOISE_INTERVAL, self.noise_cost / NOISE_CPU_SHARE)
+        return max(self.RUNNING_NOISE_INTERVAL, self.noise_cost / NOISE_CPU_SHARE)
 
     @property
     def due(self) -> bool:

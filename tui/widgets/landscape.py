@@ -386,7 +386,7 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
         box = self.box
         if box is None or self._box_kind != (self.plane.kind, limit is None):
             box = fit
-        elif not all(box.contains(float(x), float(y), inset=0.06) for x, y in allp):
+        elif not box.contains_all(allp, inset=0.06):
             box = Box(min(box.x0, fit.x0), max(box.x1, fit.x1), min(box.y0, fit.y0), max(box.y1, fit.y1))
             if limit is not None:
                 box = Box(max(box.x0, limit.x0), min(box.x1, limit.x1), max(box.y0, limit.y0), min(box.y1, limit.y1))

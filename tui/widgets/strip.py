@@ -36,6 +36,7 @@ from ._runs import current_or_brief
 from ._strip_anim import ANIM_FPS, ANIM_FPS_IN_FRAMES, ANIM_FRAMES, ANIM_MIN_GAP, ReshuffleAnimation  # noqa: F401
 from ._strip_layout import (CURRENT, GLYPHS, SITS_OUT, TO_COME, USED, _GLYPHS, Layout, make_layout,  # noqa: F401
                             occurrences)  # (tests import them here)
+from ._strip_text import StripText
 
 LEGEND = "█ current batch  ░ used  ▒ to come"
 
@@ -60,7 +61,7 @@ def _ramp(colors: tuple[str, ...], n: int) -> list[RGB]:
 
 
 
-class SampleStrip(ReshuffleAnimation, CellCanvas):
+class SampleStrip(StripText, ReshuffleAnimation, CellCanvas):
     """Every training sample in this pass's order: current batch, used, to come, sitting out.
 
     Call :meth:`show` with the simulation every frame; it repaints only the cells that changed.
@@ -284,7 +285,7 @@ class SampleStrip(ReshuffleAnimation, CellCanvas):
             self._start_anim(sim, lay, base, order, old_levels)
             return
         levels = np.full_like(self._levels, self.MONO) if fast else self._levels
-        chars, sids = self._draw_cells(lay, states, levels, self._current)
+        chars, sids = self._draw_cells(lay, states, levels, self._current, remember=not relayout)
         cells = self.paint(chars, sids, full=relayout)
         if cells > 0.5 * chars.size and not force and not fast:
             self._cooldown_until = now + HEAVY_COOLDOWN
@@ -389,7 +390,98 @@ class SampleStrip(ReshuffleAnimation, CellCanvas):
         return out
 
     def _draw_cells(self, lay: Layout, states: np.ndarray, levels: np.ndarray,
-                    current: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    current: tuple[int, int] | None = None, *, remember: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The strip's cells (chars, sids) for these states. With ``remember`` (a frame of the
+        run: the same order, layout and colours as the last one most of the time) the picture is
+        kept, and the next one made from it by redrawing only the cells whose state changed and
+        the rows they are on (:meth:`_redraw_changed`: the same picture, tested); the caller must
+        not change the arrays returned. Without it the memory is dropped (the animation changes
+        what it gets)."""
+        cell_state = self._cell_states(lay, states, current)
+        memo = self.__dict__.pop("_drawn", None)
+        if remember and memo is not None:
+            got = self._redraw_changed(memo, lay, cell_state, levels)
+            if got is not None:
+                self._drawn = (lay, levels, self._occ, self._memo_key(), cell_state, *got)
+                return got[0], got[1]
+        chars, sids = self._draw_all(lay, cell_state, levels)
+        if remember:
+            self._drawn = (lay, levels, self._occ, self._memo_key(), cell_state, chars, sids,
+                           self._brackets(lay, cell_state))
+        return chars, sids
+
+    def _memo_key(self) -> tuple:
+        """What a kept picture depends on besides the layout, the levels and the cells' states."""
+        size = self.size
+        return (size.height, size.width, self._palette_key, self.caption, self._legend_key())
+
+    def _brackets(self, lay: Layout, cell_state: np.ndarray) -> list[tuple[int, int, str]]:
+        """Where the brackets around the current batch go: (row, column, "[" or "]")."""
+        out: list[tuple[int, int, str]] = []
+        if not lay.gaps:
+            return out
+        h, w = self.size.height, self.size.width
+        top = 1 if h >= 2 else 0
+        cur = np.flatnonzero(cell_state == CURRENT)
+        if len(cur):
+            a, b = int(cur[0]), int(cur[-1])
+            ra, ca = int(lay.row[a]) + top, int(lay.col[a]) - 1
+            rb, cb = int(lay.row[b]) + top, int(lay.col[b]) + 1
+            if ca >= 0 and ra < h:
+                out.append((ra, ca, "["))
+            if cb < w and rb < h:
+                out.append((rb, cb, "]"))
+        return out
+
+    def _redraw_changed(self, memo: tuple, lay: Layout, cell_state: np.ndarray, levels: np.ndarray):  # noqa: ANN202
+        """(chars, sids, brackets) from the kept picture ``memo`` when only the cells' states
+        changed (None otherwise): the changed cells drawn, the old brackets taken away and the
+        new ones put, and the rows touched given their gaps' styles again (a gap takes the style
+        of the cell on its left: a whole-row rule, so those rows are redone whole)."""
+        m_lay, m_levels, m_occ, m_key, m_state, m_chars, m_sids, m_brackets = memo
+        place = self.__dict__.get("_place")
+        if (m_lay is not lay or m_levels is not levels or m_occ is not self._occ or place is None
+                or place[0] is not lay or not place[6] or m_key != self._memo_key()
+                or m_chars.shape != place[1]):
+            return None
+        h, w = place[1]
+        top = 1 if h >= 2 else 0
+        blank = self._sid["blank"]
+        chars, sids = m_chars.copy(), m_sids.copy()
+        rows = set()
+        for r, c, _ in m_brackets:
+            chars[r, c] = " "
+            rows.add(r)
+        diff = np.flatnonzero(cell_state != m_state)
+        if len(diff):
+            st = cell_state[diff]
+            ch = _GLYPHS[st]
+            if self._occ is not None and lay.per_cell == 1:
+                occ = self._occ[lay.p0[diff]]
+                rep = occ >= 2
+                ch[rep] = np.where(occ[rep] >= 10, "+", occ[rep].astype(str))
+            rr, cc = lay.row[diff] + top, lay.col[diff]
+            chars[rr, cc] = ch
+            sids[rr, cc] = self._lut[levels[diff], st]
+            rows.update(rr.tolist())
+        brackets = self._brackets(lay, cell_state)
+        rows.update(r for r, _, _ in brackets)
+        columns = place[5][0]
+        for r in rows:
+            row_c, row_s = chars[r], sids[r]
+            gap = row_c == " "
+            row_s[gap] = blank
+            filled = np.where(gap, 0, columns)
+            np.maximum.accumulate(filled, out=filled)
+            sids[r] = row_s[filled]
+        bracket = self._sid["bracket"]
+        for r, c, mark in brackets:
+            chars[r, c], sids[r, c] = mark, bracket
+        return chars, sids, brackets
+
+    def _draw_all(self, lay: Layout, cell_state: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The whole picture: the cells in their states, the gaps, the brackets, the caption
+        and the legend."""
         size = self.size
         h, w = size.height, size.width
         top = 1 if h >= 2 else 0
@@ -405,7 +497,6 @@ class SampleStrip(ReshuffleAnimation, CellCanvas):
         _, _, ok, ok_rows, ok_cols, columns, all_ok = place
         chars = np.full((h, w), " ", dtype="<U1")
         sids = np.full((h, w), self._sid["blank"], dtype=np.int32)
-        cell_state = self._cell_states(lay, states, current)
         ch = _GLYPHS[cell_state]
         if self._occ is not None and lay.per_cell == 1:
             occ = self._occ[lay.p0]
@@ -423,16 +514,8 @@ class SampleStrip(ReshuffleAnimation, CellCanvas):
             np.maximum.accumulate(filled, axis=1, out=filled)
             sids[r0:r1] = np.take_along_axis(block_s, filled, axis=1)
         # brackets around the current batch in the gaps
-        if lay.gaps:
-            cur = np.flatnonzero(cell_state == CURRENT)
-            if len(cur):
-                a, b = int(cur[0]), int(cur[-1])
-                ra, ca = int(lay.row[a]) + top, int(lay.col[a]) - 1
-                rb, cb = int(lay.row[b]) + top, int(lay.col[b]) + 1
-                if ca >= 0 and ra < h:
-                    chars[ra, ca], sids[ra, ca] = "[", self._sid["bracket"]
-                if cb < w and rb < h:
-                    chars[rb, cb], sids[rb, cb] = "]", self._sid["bracket"]
+        for r, c, mark in self._brackets(lay, cell_state):
+            chars[r, c], sids[r, c] = mark, self._sid["bracket"]
         # the caption and the legend rows hold no cells: drawn once, copied while they stay
         if top:
             chars[0], sids[0] = self._text_row("caption", w, (self.caption, self._sid["text"]),
@@ -441,103 +524,3 @@ class SampleStrip(ReshuffleAnimation, CellCanvas):
             chars[h - 1], sids[h - 1] = self._text_row("legend", w, self._legend_key(),
                                                        lambda c, s: self._put_legend(c, s, 0))
         return chars, sids
-
-    def _text_row(self, name: str, w: int, key: tuple, draw) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
-        """A row of text (the caption, the legend) as ``draw`` puts it on a blank row of width
-        ``w``, kept while ``key``, the width and the palette stay the same."""
-        rows = self.__dict__.setdefault("_text_rows", {})
-        full = (w, self._palette_key, key)
-        hit = rows.get(name)
-        if hit is None or hit[0] != full:
-            c = np.full((1, w), " ", dtype="<U1")
-            s = np.full((1, w), self._sid["blank"], dtype=np.int32)
-            draw(c, s)
-            hit = rows[name] = (full, c[0], s[0])
-        return hit[1], hit[2]
-
-    def _legend_key(self) -> tuple:
-        """What the legend line depends on (besides the width and the style table)."""
-        sim, lay = self._sim, self.layout_
-        return (sim is not None and bool(sim.plan.leftover) and sim.order is not None,
-                self._occ is not None and lay is not None and lay.per_cell == 1,
-                sim.dataset.task if sim is not None else "classification", len(self._colors))
-
-    def _put_legend(self, chars: np.ndarray, sids: np.ndarray, y: int) -> None:
-        sid = self._sid
-        x = 0
-        lay = self.layout_
-        for state, word in ((CURRENT, "current batch"), (USED, "used"), (TO_COME, "to come")):
-            x = self.put_text(chars, sids, y, GLYPHS[state], sid[0, USED] if state == USED else sid["title"], x)
-            x = self.put_text(chars, sids, y, f" {word}  ", sid["muted"], x)
-        if self._sim is not None and self._sim.plan.leftover and self._sim.order is not None:
-            x = self.put_text(chars, sids, y, "·", sid["sits"], x)
-            x = self.put_text(chars, sids, y, " sits out  ", sid["muted"], x)
-        if self._occ is not None and lay is not None and lay.per_cell == 1:
-            x = self.put_text(chars, sids, y, "2", sid["title"], x)
-            x = self.put_text(chars, sids, y, " 2nd draw  ", sid["muted"], x)
-        task = self._sim.dataset.task if self._sim is not None else "classification"
-        if task == "classification":
-            x = self.put_text(chars, sids, y, "■", sid[0, TO_COME], x)
-            x = self.put_text(chars, sids, y, " class 0 ", sid["muted"], x)
-            x = self.put_text(chars, sids, y, "■", sid[len(self._colors) - 1, TO_COME], x)
-            x = self.put_text(chars, sids, y, " class 1", sid["muted"], x)
-        else:
-            x = self.put_text(chars, sids, y, "target y: low ", sid["muted"], x)
-            for lvl in range(len(self._colors)):
-                x = self.put_text(chars, sids, y, "■", sid[lvl, TO_COME], x)
-            x = self.put_text(chars, sids, y, " high", sid["muted"], x)
-        self.legend = "".join(chars[y].tolist()).rstrip()
-
-    def _write_text(self, sim, p) -> None:  # noqa: ANN001
-        """The caption: which order, where the current batch sits, how cells are grouped.
-
-        Parts are dropped, least important first, until the caption fits the width.
-        """
-        sc = sim.scenario
-        c = sim.counters()
-        lay = self.layout_
-        n = sim.dataset.n_samples
-        passes_differ = getattr(sc, "steps_per_epoch_or_none", None) is not None
-        # what the caption says depends on these alone: kept while they stay (every frame)
-        key = (c.pass_number if passes_differ else c.epoch, passes_differ, sc.sampling, n, id(sim.order),
-               sim.order is None, sim.plan.leftover, lay.per_cell if lay is not None else None,
-               self._anim is not None, getattr(self, "fast", False), self.size.width)
-        if key == self.__dict__.get("_caption_key") and sim.order is self.__dict__.get("_caption_order"):
-            return
-        self._caption_key, self._caption_order = key, sim.order
-        unit = f"Pass {c.pass_number}" if passes_differ else f"Epoch {c.epoch}"
-        every = "pass" if passes_differ else "epoch"
-        how = {
-            "reshuffle": f"reshuffled every {every}",
-            "once": f"shuffled once, same order every {every}",
-            "sequential": f"sequential, same order every {every}",
-            "stratified": "stratified: each batch keeps the class mix",
-            "replacement": "drawn with replacement",
-        }.get(sc.sampling, sc.sampling)
-        parts: list[tuple[int, str]] = []            # (priority: lower is kept longer, text)
-        if sim.order is None:
-            parts.append((0, f"{n} samples in index order"))
-            parts.append((3, "the order is drawn when the epoch starts"))
-            parts.append((2, how))
-        elif sc.sampling == "replacement":
-            counts = np.bincount(sim.order, minlength=n)
-            parts.append((0, f"{unit}: {n} draws with replacement"))
-            parts.append((1, f"{int((counts >= 2).sum())} samples drawn 2+ times, {int((counts == 0).sum())} never"))
-        else:
-            parts.append((0, f"{unit}'s order"))
-            parts.append((1, how))
-        if sim.plan.leftover:
-            parts.append((2, f"drop_last: {sim.plan.leftover} sit out"))
-        if lay is not None and lay.per_cell > 1:
-            parts.append((1, f"1 cell = {lay.per_cell} samples"))
-        if self._anim is not None:
-            parts.insert(1, (0, "new order!"))
-        if getattr(self, "fast", False):
-            parts.append((1, "colours return when epochs slow down"))
-        width = self.size.width
-        text = " · ".join(t for _, t in parts)
-        while len(text) > width and len(parts) > 1:
-            worst = max(range(len(parts)), key=lambda k: (parts[k][0], k))
-            parts.pop(worst)
-            text = " · ".join(t for _, t in parts)
-        self.caption = text[:width]
