@@ -62,8 +62,10 @@ def test_quick_steps_end_with_the_plane_of_the_last_state():
             await wait_idle(pilot)
             land = app.landscape
             # the plane refused by its throttle comes by the landscape's trailing timer
-            await wait_for(pilot, lambda: land._trailing is None and not land.pending_work,
-                           "the landscape's trailing draw done")
+            # (the app's plot timer draws the landscape once its interval has passed)
+            await wait_for(pilot, lambda: app._plot_timer is None and not app._plot_dirty[land]
+                           and land._trailing is None and not land.pending_work,
+                           "the app's and the landscape's pending draws done")
             await pilot.pause()
             assert _same_plane_as_forced(app, land.plane), "the plane of an earlier state is shown"
 

@@ -64,3 +64,31 @@ def test_a_new_rate_while_the_old_rates_path_computes_gets_its_own_path(monkeypa
             release.set()
 
     asyncio.run(main())
+
+
+def test_back_to_the_start_the_cloud_shows_the_first_rates_path():
+    """The cloud's GD path is at the learning rate in force: after a change of it, a reset (or
+    going back before the change) puts the first rate in force again, and its path with it."""
+    app = MbsimApp(load_preset("xor-mlp"), animate=False)
+
+    async def script() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("k")
+            screen = app.screen
+            land = screen.query_one("#cloud-landscape")
+            ens = screen.ens
+            first = ens.scenario.lr
+            await wait_for(pilot, lambda: land._ref is not None and not land.pending_work, "GD's path")
+            await pilot.press("n")
+            await pilot.press("greater_than_sign")
+            await wait_for(pilot, lambda: land._ref is not None and not land.pending_work
+                           and np.array_equal(land._ref, ens.reference_path()), "the doubled rate's path")
+            assert ens.scenario.lr == 2 * first
+            await pilot.press("r")                               # every run back to the start
+            assert ens.scenario.lr == first
+            await wait_for(pilot, lambda: land._ref is not None and not land.pending_work
+                           and np.array_equal(land._ref, ens.reference_path()),
+                           "the first rate's path again", tries=250)
+
+    asyncio.run(script())

@@ -98,7 +98,7 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
         self._grid_held: np.ndarray | None = None
         self._grid_flight: int | None = None   # the _sim_id whose grid a thread computes
         self._waits_for_sight = False     # a computation was given up out of sight (work_cancelled)
-        self._ref_gen = 0                 # bumped when the cloud's lr changes: a path of the old one is stale
+        self._ref_lr = None               # the cloud's: the lr its reference path is of (None: the run's own)
         self._grid_throttle = Throttle(GRID_THROTTLE)
         self._draw_throttle = Throttle(DRAW_THROTTLE)
         self._generation = 0
@@ -175,7 +175,6 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
                 self.refit_scale()
             if self.kind == "cloud" and message.kind == "settings":
                 self._ref = None              # a new lr for all K runs: GD's path is another
-                self._ref_gen = self._ref_gen + 1   # (one still computing is the old lr's)
                 self._min_key = None
 
     def on_resize(self) -> None:
@@ -197,8 +196,8 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
     def work_stale(self, key: tuple) -> bool:
         """A grid or reference path of a simulation no longer shown (both keys carry its
         ``_sim_id`` second): given up, so the new one's does not wait for it."""
-        if key[0] == "ref" and len(key) > 2 and key[2] != self._ref_gen:
-            return True                   # the cloud's path of an lr changed since
+        if key[0] == "ref" and len(key) > 2 and key[2] != self._ref_lr_now():
+            return True                   # the cloud's path of an lr no longer in force
         return len(key) > 1 and key[0] in ("grid", "ref") and key[1] != self._sim_id
 
     def work_cancelled(self, key: tuple) -> None:
@@ -258,8 +257,10 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
 
     def _reference(self, sim):  # noqa: ANN001
         """The reference path, or None while a thread computes it."""
-        if self._ref is not None:
+        lr = self._ref_lr_now()
+        if self._ref is not None and self._ref_lr == lr:
             return self._ref
+        self._ref, self._ref_lr = None, lr
         sc0 = sim.segments[0].scenario
         cost = min(2000, max(sc0.epochs, 50)) * sim.dataset.n_samples * sim.model.n_params
         # the cloud's GD path is the ensemble's (its lr in force); else the run's own
@@ -267,12 +268,16 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
         if cost <= 2e6:
             self._ref = path()
             return self._ref
-        self.run_in_thread(("ref", self._sim_id, self._ref_gen), path, self._got_reference,
-                           group="landscape")
+        self.run_in_thread(("ref", self._sim_id, lr), path, self._got_reference, group="landscape")
         return None
 
+    def _ref_lr_now(self) -> float | None:
+        """The cloud's lr in force (its GD path follows it: a change, a reset or going back before
+        a change); None elsewhere (a run's path keeps its first lr)."""
+        return self._sim.scenario.lr if self.kind == "cloud" and self._sim is not None else None
+
     def _got_reference(self, key: tuple, ref: np.ndarray) -> None:
-        if key[1:] == (self._sim_id, self._ref_gen):   # (not a path of an earlier lr)
+        if key[1:] == (self._sim_id, self._ref_lr_now()):   # (not a path of another lr)
             self._ref = ref
             self.box = None
             self._sig = None
@@ -320,7 +325,7 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
 
     def _minimum(self, sim, ref):  # noqa: ANN001, ANN202
         """(θ*, label) from the engine: the least-squares minimum, or GD's lowest point."""
-        key = (self._sim_id, ref is None)
+        key = (self._sim_id, ref is None, self._ref_lr)   # (GD's lowest point: of the path shown)
         if self._min_key != key:
             self._min_key = key
             self._min = (None, "")
