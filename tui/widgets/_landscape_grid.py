@@ -1,6 +1,7 @@
 """The landscape's heat-map grid: computed inline when cheap, else in a thread (one at a time),
-and its colour scale kept while the values stay in range (:class:`LandscapeGrid`, a mixin of
-:class:`~tui.widgets.landscape.LandscapeView`)."""
+and its colour scale kept while the values stay in range; its threads' computations given up when
+stale or out of sight, and draws a throttle refused brought later (:class:`LandscapeGrid`, a
+mixin of :class:`~tui.widgets.landscape.LandscapeView`)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,52 @@ class LandscapeGrid:
             host._plot_dirty[self] = True
         elif self._sim is not None and self.is_mounted:
             self._draw(self._sim, False)          # (and the newest grid, if the picture moved meanwhile)
+
+    def _draw_later(self, wait: float) -> None:
+        """A draw (or a plane) refused by a throttle comes later: running, in a later frame of
+        the run loop that draws this panel (marked for it: that loop, or its plot timer once
+        paused, draws it); else by a timer of its own after ``wait`` seconds."""
+        host = self._in_running_loop()
+        if host is not None:
+            host._plot_dirty[self] = True
+        else:
+            self.schedule_trailing(wait, lambda: self.show(self._sim))
+
+    def work_stale(self, key: tuple) -> bool:
+        """A grid or reference path of a simulation no longer shown (both keys carry its
+        ``_sim_id`` second): given up, so the new one's does not wait for it."""
+        if key[0] == "ref" and len(key) > 2 and key[2] != self._ref_lr_now():
+            return True                   # the cloud's path of an lr no longer in force
+        return len(key) > 1 and key[0] in ("grid", "ref") and key[1] != self._sim_id
+
+    def work_cancelled(self, key: tuple) -> None:
+        """A grid or the reference path given up while out of sight (another screen over this
+        one): forgotten, and asked again once the screen is shown (:meth:`_back_in_sight`); one
+        of a simulation no longer shown (:meth:`work_stale`) is only forgotten."""
+        if self.work_stale(key):
+            return
+        if key[0] == "grid":
+            if self._grid_flight == key[1]:
+                self._grid_flight = None
+            if key[2] == self._grid_key:
+                self._grid_key = None
+        if not self._waits_for_sight and not (self._closing or self._closed):
+            self._waits_for_sight = True
+            self.app.screen_change_signal.subscribe(self, self._back_in_sight)
+            if not self.out_of_sight():
+                # given up out of sight, but the screen came back before this was heard (the
+                # worker's finish queued behind the key that closed the other screen): the
+                # screen change has passed, so ask again now
+                self.call_later(self._back_in_sight, None)
+
+    def _back_in_sight(self, _screen) -> None:  # noqa: ANN001
+        if self.out_of_sight() or not self._waits_for_sight:
+            return
+        self._waits_for_sight = False
+        self.app.screen_change_signal.unsubscribe(self)
+        self._sig = None
+        if self._sim is not None:
+            self.show(self._sim, force=True)
 
     def worker_failed(self, key: tuple, err: Exception, trace: str) -> None:
         """A grid that failed is no longer in flight (else every later grid of this simulation
