@@ -28,7 +28,12 @@ def pytest_xdist_auto_num_workers(config) -> int:  # noqa: ANN001
     ``-n N`` as ever."""
     from_env = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
     if from_env:
-        return int(from_env)
+        try:
+            return int(from_env)
+        except ValueError:  # as pytest-xdist's own hook: said, then ignored (no traceback)
+            import warnings
+
+            warnings.warn(f"PYTEST_XDIST_AUTO_NUM_WORKERS is not a number: {from_env!r}. Ignoring it.")
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux

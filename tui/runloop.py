@@ -244,6 +244,9 @@ class RunLoop:
 
     def _draw_plot(self, panel: Any, force: bool = False) -> None:
         """Draw one plot panel, keeping an estimate of what it costs (for the frame budget)."""
+        # (marked drawn first: a panel that refuses this draw by a throttle of its own marks
+        # itself again, so the loop, or the paused app's plot timer, brings the draw later)
+        self._plot_dirty[panel] = False
         t, c = time.perf_counter(), time.thread_time()
         panel.show(self.plot_source(), force=force or not self.throttle)
         cost, cpu = time.perf_counter() - t, time.thread_time() - c
@@ -253,7 +256,6 @@ class RunLoop:
         self._plot_mean[panel] = 0.7 * self._plot_mean.get(panel, cpu) + 0.3 * cpu
         self._plot_cells[panel] = getattr(panel, "painted_cells", 0)
         self._plot_time[panel] = time.monotonic()
-        self._plot_dirty[panel] = False
         self.plot_frames += 1
 
     def _plots_due(self) -> None:

@@ -44,9 +44,11 @@ def prepare() -> None:
 
     * import what a session imports (the app, the command line, :data:`SESSION_MODULES`) and
       load Rich's table of character widths;
-    * build the command line's parser (:func:`tui.cli.prebuild_parser`), set glibc's allocation
-      threshold (:func:`tui.memory_views.give_back_freed_memory`), and build the default scenario's
-      simulation once, thrown away (NumPy's and the engine's first-call costs: ~9 ms a session);
+    * build the command line's parser (:func:`tui.cli.prebuild_parser`), give the heap's freed
+      pages back (:func:`tui.memory_views.give_back_freed_memory`, a ``malloc_trim``: the
+      allocation thresholds are set by each session's own ``main``, ``tune_malloc``), and build
+      the default scenario's simulation once, thrown away (NumPy's and the engine's first-call
+      costs: ~9 ms a session);
     * ``gc.freeze()``: what exists now is never scanned by a session's collector again (its
       full collections would walk ~95,000 objects of imported modules, and writing their
       headers would copy the pages this process shares with every session).

@@ -157,8 +157,7 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
         # (a frame of the run loop may come a little early: within FRAME_SLACK it draws now, in
         # that frame, rather than by a timer of its own a moment later: one screen refresh, not two)
         if not force and not self._draw_throttle.ready(now + FRAME_SLACK):
-            if not self._in_running_loop():
-                self.schedule_trailing(self._draw_throttle.wait(now), lambda: self.show(self._sim))
+            self._draw_later(self._draw_throttle.wait(now))
             return
         self._draw_throttle.mark(now)
         self._sig = sig
@@ -182,6 +181,16 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
         self._grid_key = None
         if self._sim is not None:
             self.show(self._sim, force=True)
+
+    def _draw_later(self, wait: float) -> None:
+        """A draw (or a plane) refused by a throttle comes later: running, in a later frame of
+        the run loop that draws this panel (marked for it: that loop, or its plot timer once
+        paused, draws it); else by a timer of its own after ``wait`` seconds."""
+        host = self._in_running_loop()
+        if host is not None:
+            host._plot_dirty[self] = True
+        else:
+            self.schedule_trailing(wait, lambda: self.show(self._sim))
 
     def work_stale(self, key: tuple) -> bool:
         """A grid or reference path of a simulation no longer shown (both keys carry its
@@ -340,8 +349,8 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
         now_t = time.monotonic()
         if not self._grid_throttle.ready(now_t) or now_t < self._heavy_until:
             wait = max(self._grid_throttle.wait(now_t), self._heavy_until - now_t)
-            if not self._in_running_loop():     # (running, the loop's next draw asks again)
-                self.schedule_trailing(wait, lambda: self.show(self._sim, force=False))
+            self._sig = None                    # this state is not drawn whole: the next show draws it
+            self._draw_later(wait)
             return old
         self._grid_throttle.mark(now_t)
         self.plane = plane
