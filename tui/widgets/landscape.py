@@ -98,6 +98,7 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
         self._grid_held: np.ndarray | None = None
         self._grid_flight: int | None = None   # the _sim_id whose grid a thread computes
         self._waits_for_sight = False     # a computation was given up out of sight (work_cancelled)
+        self._ref_gen = 0                 # bumped when the cloud's lr changes: a path of the old one is stale
         self._grid_throttle = Throttle(GRID_THROTTLE)
         self._draw_throttle = Throttle(DRAW_THROTTLE)
         self._generation = 0
@@ -174,6 +175,7 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
                 self.refit_scale()
             if self.kind == "cloud" and message.kind == "settings":
                 self._ref = None              # a new lr for all K runs: GD's path is another
+                self._ref_gen = self._ref_gen + 1   # (one still computing is the old lr's)
                 self._min_key = None
 
     def on_resize(self) -> None:
@@ -195,6 +197,8 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
     def work_stale(self, key: tuple) -> bool:
         """A grid or reference path of a simulation no longer shown (both keys carry its
         ``_sim_id`` second): given up, so the new one's does not wait for it."""
+        if key[0] == "ref" and len(key) > 2 and key[2] != self._ref_gen:
+            return True                   # the cloud's path of an lr changed since
         return len(key) > 1 and key[0] in ("grid", "ref") and key[1] != self._sim_id
 
     def work_cancelled(self, key: tuple) -> None:
@@ -263,11 +267,12 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
         if cost <= 2e6:
             self._ref = path()
             return self._ref
-        self.run_in_thread(("ref", self._sim_id), path, self._got_reference, group="landscape")
+        self.run_in_thread(("ref", self._sim_id, self._ref_gen), path, self._got_reference,
+                           group="landscape")
         return None
 
     def _got_reference(self, key: tuple, ref: np.ndarray) -> None:
-        if key[1] == self._sim_id:
+        if key[1:] == (self._sim_id, self._ref_gen):   # (not a path of an earlier lr)
             self._ref = ref
             self.box = None
             self._sig = None
