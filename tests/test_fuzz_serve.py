@@ -122,8 +122,14 @@ class Session:
             else:
                 await self.ws.send_str(frame)
         self.pings += 1
-        await self.ws.send_str(json.dumps(["ping", f"p{self.pings}"]))
-        return await pong(self.ws)
+        ours = f"p{self.pings}"
+        await self.ws.send_str(json.dumps(["ping", ours]))
+        # the batch's own pings (hypothesis makes some) are answered first, in order, each with
+        # its own text; anything else before ours is a pong the server made up
+        theirs = [m.text for m in map(checked, batch) if m is not None and m.kind == "ping"]
+        while (text := await pong(self.ws)) != ours:
+            assert theirs and text == theirs.pop(0), f"a pong {text!r} for no ping sent (ours: {ours!r})"
+        return text
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -148,6 +154,16 @@ def session():
             if alive(pid):
                 os.killpg(pid, signal.SIGKILL)
     assert code == 0
+
+
+def checked(frame: str | bytes) -> BrowserMessage | None:
+    """The message ``frame`` is, or None where it is malformed (or binary)."""
+    if isinstance(frame, bytes):
+        return None
+    try:
+        return read_message(frame)
+    except MalformedMessage:
+        return None
 
 
 def not_keys(frame: str) -> bool:

@@ -156,6 +156,32 @@ async def test_sessions_end_when_their_server_is_killed():
                 os.killpg(pid, signal.SIGKILL)
 
 
+async def test_a_forked_session_leads_its_own_group_by_the_time_the_server_has_its_pid():
+    # the server ends a session by signalling its process group (webserve.Session.end): a pid
+    # handed over before the child's setsid names no group yet, and a Ctrl+C at that moment
+    # left the session running and the server waiting for it (seen: "did not stop on SIGINT")
+    from mbsim.tui.web_spawn import ForkServer
+    from mbsim.tui.webserve import session_environment
+
+    env = session_environment({}, 80, 24)
+    env.pop("MBSIM_FORCE_TUI", None)
+    spawner = ForkServer()
+    assert await spawner.start(env)
+    pids: list[int] = []
+    try:
+        for _ in range(8):
+            process = await spawner.spawn([sys.executable, "-m", "mbsim"], env)
+            pids.append(process.pid)
+            assert os.getpgid(process.pid) == process.pid   # at once, with no wait
+            os.killpg(process.pid, signal.SIGKILL)
+            await asyncio.wait_for(process.wait(), HANG_GUARD)
+    finally:
+        for pid in pids:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        await spawner.stop()
+
+
 # -- 5. malformed HTTP: a 4xx, a short page, one log line, no traceback --------------------------
 MALFORMED = {
     "plain GET of /ws": (b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n",

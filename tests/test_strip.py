@@ -305,3 +305,37 @@ def test_a_frame_drawn_from_the_last_one_is_the_whole_drawing() -> None:
 
         run(strip, script)
         assert len(kept) > 30 and sum(kept) >= 0.7 * len(kept), (sc.samples, sum(kept), len(kept))   # most frames
+
+
+def test_a_canvas_line_is_cut_into_the_same_segments() -> None:
+    """CellCanvas._line_strip cuts a row into runs of one style from the joined row (one
+    character a cell), or cell by cell when a cell is empty: the segments of joining each run."""
+    import random
+
+    from rich.segment import Segment
+
+    from mbsim.tui.widgets._cells import CellCanvas
+
+    rng = random.Random(9)
+    canvas = CellCanvas()
+    styles = canvas.table.styles
+    from rich.style import Style
+    sids = [canvas.table.index(Style(color=c)) for c in ("red", "blue", "#123456")]
+    for _ in range(300):
+        w = rng.randint(1, 40)
+        n = rng.randint(0, w)
+        chars = np.array([rng.choice(["a", "▀", " ", "█", ""]) if rng.random() < 0.1 else rng.choice("ab▀█ ")
+                          for _ in range(n)], dtype="<U1")
+        sid = np.array([rng.choice(sids) for _ in range(n)], dtype=np.int32)
+        got = canvas._line_strip(chars, sid, w)
+        want = []
+        k = 0
+        while k < n:
+            j = k
+            while j < n and sid[j] == sid[k]:
+                j += 1
+            want.append(Segment("".join(chars[k:j].tolist()), styles[int(sid[k])]))
+            k = j
+        if n < w:
+            want.append(Segment(" " * (w - n), canvas.base_style))
+        assert list(got) == want

@@ -116,12 +116,16 @@ def _reap(signum: int, frame: object) -> None:
             return
 
 
-def _session(request: dict, fds: list[int], server: socket.socket) -> None:
-    """In the forked child: become the session (see the module docstring); never returns."""
+def _session(request: dict, fds: list[int], server: socket.socket, led: int) -> None:
+    """In the forked child: become the session (see the module docstring); never returns.
+    ``led``: the pipe end closed once this process leads its own group (see :func:`serve`)."""
     code = 1
     try:
         server.close()
-        os.setsid()
+        try:
+            os.setsid()
+        finally:
+            os.close(led)  # the fork server may now give our pid to the server
         for target, fd in zip((0, 1, 2), fds):
             os.dup2(fd, target)
         for fd in fds:
@@ -164,18 +168,27 @@ def serve(server: socket.socket) -> None:
             return
         if not message:
             return
+        led: tuple[int, ...] = ()
         try:
             request = json.loads(message)
             if len(fds) != 3:
                 raise ValueError("three file descriptors expected")
+            led = led_r, led_w = os.pipe()
             pid = os.fork()
         except (ValueError, OSError) as err:
-            for fd in fds:
+            for fd in (*fds, *led):
                 os.close(fd)
             server.sendall(json.dumps({"error": str(err)}).encode())
             continue
         if pid == 0:
-            _session(request, fds, server)
+            os.close(led_r)
+            _session(request, fds, server, led_w)
+        os.close(led_w)
+        # the pid goes to the server only once the child leads its own process group (setsid
+        # done; or it died): the server ends a session by signalling its group, and a group
+        # that does not exist yet would leave the session running and the server waiting
+        os.read(led_r, 1)  # b"" when the child closed its end (retried by Python on EINTR)
+        os.close(led_r)
         for fd in fds:
             os.close(fd)
         server.sendall(json.dumps({"pid": pid}).encode())

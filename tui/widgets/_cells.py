@@ -247,8 +247,13 @@ class CellCanvas(Widget):
             starts = [0, *cuts.tolist()]
             ends = [*cuts.tolist(), n]
             row = chars[:n].tolist()
-            for a, b in zip(starts, ends):
-                segments.append(Segment("".join(row[a:b]), styles[int(sids[a])]))
+            text = "".join(row)
+            if len(text) == n:                        # one character a cell: cut by index
+                for a, b, sid in zip(starts, ends, sids[starts].tolist()):
+                    segments.append(Segment(text[a:b], styles[sid]))
+            else:                                     # (an empty cell somewhere)
+                for a, b in zip(starts, ends):
+                    segments.append(Segment("".join(row[a:b]), styles[int(sids[a])]))
         if n < width:
             segments.append(Segment(" " * (width - n), self.base_style))
         return Strip(segments, width)
