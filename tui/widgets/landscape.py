@@ -58,7 +58,7 @@ from mbsim.engine.landscape import minimum as landscape_minimum
 DRAW_THROTTLE = 0.5         # s between redraws while running (force=True draws at once)
 FRAME_SLACK = 0.05          # s early a frame may come and still draw (half the default frame gap)
 HEAVY_SHARE = 0.25          # a repaint of more than this share of the cells is "heavy" ...
-HEAVY_COOLDOWN = 3.0        # ... and held-parameter grid updates then wait this long (s)
+HEAVY_COOLDOWN = 6.0        # ... and held-parameter grid updates then wait this long (s)
 
 
 class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
