@@ -535,3 +535,31 @@ def test_mlp_step_with_a_ones_column_gives_the_plain_steps_numbers(loss_name: st
                 loss1, grad1 = m.loss_and_grad(P[r], X1[r], y[r])
                 assert loss1 == loss and np.array_equal(grad1, grad), (d, hidden, n)
                 assert loss_k[r] == loss and np.array_equal(grad_k[r], grad), (d, hidden, n)
+
+
+def test_bce_in_pieces_gives_the_whole_arrays_numbers():
+    """A large bce_pointwise is computed a piece of samples at a time (issue 24: a full-data
+    evaluation at N = 10⁶ held three whole-array temporaries): every element as the one-array
+    formula gives it, bit for bit, for (n,) and (K, n), with ±0, ±inf, NaN, huge and tiny logits
+    and pieces that do not divide n."""
+    from mbsim.engine.models import elementwise as ew
+
+    rng = np.random.default_rng(24)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e308, -1e308, 5e-324, 710.0, -745.0])
+    for shape in [(ew.BCE_WHOLE_ELEMENTS + 12_345,), (3, 61_001), (40, 4_099)]:
+        z = rng.normal(scale=20.0, size=shape)
+        z.reshape(-1)[rng.choice(z.size, 200, replace=False)] = rng.choice(special, 200)
+        y = (rng.random(shape[-1]) < 0.4).astype(float)
+        assert z.size > ew.BCE_WHOLE_ELEMENTS
+        got, want = ew.bce_pointwise(z, y), ew._bce_whole(z, y)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert np.array_equal(got, want, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(want))
+        # and the formula itself, element by element in Python floats, on a few samples
+        flat_z, flat_got = z.reshape(-1), got.reshape(-1)
+        for i in rng.choice(z.size, 50, replace=False):
+            zi, yi = float(flat_z[i]), float(y[i % shape[-1]])
+            if np.isfinite(zi):
+                # (summed in another order: rounding up to a few ulps of the largest term, |z|)
+                assert flat_got[i] == pytest.approx(max(zi, 0.0) - zi * yi + np.log1p(np.exp(-abs(zi))),
+                                                    rel=1e-14, abs=4e-16 * max(1.0, abs(zi)))

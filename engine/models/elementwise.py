@@ -29,12 +29,32 @@ def mse_pointwise(f: np.ndarray, y: np.ndarray) -> np.ndarray:
     return r * r
 
 
+#: bce_pointwise works on arrays above this many elements a piece of the samples at a time (each
+#: piece's temporaries ≤ 128 KiB, reused from the heap), not with three whole-array temporaries:
+#: a full-data evaluation at N = 10⁶ with a validation set held ~40 MB at once (issue 24)
+BCE_WHOLE_ELEMENTS = 1 << 17
+BCE_PIECE_ELEMENTS = 1 << 14
+
+
 def bce_pointwise(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Per-sample binary cross-entropy on a logit z (``torch.nn.BCEWithLogitsLoss``).
 
     ℓ = max(z, 0) − z·y + log1p(exp(−|z|)), which equals −[y log σ(z) + (1−y) log(1−σ(z))]
-    and is finite for every finite z.
+    and is finite for every finite z. ``z`` is (n,) or (K, n) against ``y`` (n,). Every element
+    is computed alone, so a large array is done in pieces of samples into the result: the same
+    numbers (tests/test_models.py), in bounded memory.
     """
+    if z.size <= BCE_WHOLE_ELEMENTS or z.ndim not in (1, 2) or y.shape != z.shape[-1:]:
+        return _bce_whole(z, y)
+    out = np.empty(z.shape, dtype=np.result_type(z, y, 1.0))
+    n = z.shape[-1]
+    step = max(1, BCE_PIECE_ELEMENTS // max(1, z.size // n))
+    for a in range(0, n, step):
+        out[..., a:a + step] = _bce_whole(z[..., a:a + step], y[a:a + step])
+    return out
+
+
+def _bce_whole(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     t = np.abs(z)
     np.negative(t, out=t)
     np.exp(t, out=t)
