@@ -19,9 +19,10 @@ unprivileged process may set to 0 or above). The kernel allows one such write pe
 whole machine to an unprivileged process (``EAGAIN`` otherwise): a write that did not happen is
 retried after :data:`RETRY` seconds until the wanted value is in place, and a session writes at most every
 :data:`MIN_GAP` seconds, however fast its student toggles space. Where autogroups are off or
-absent (``/proc/sys/kernel/sched_autogroup_enabled`` not 1), or any other error occurs, nothing is
-done: the session runs as before. ``bench/serve_load.py --focus-first --before DIR`` measures it
-(the key latency of stepping tabs while others run).
+absent (``/proc/sys/kernel/sched_autogroup_enabled`` not 1, or ``/proc/self/autogroup`` not in the
+form sched(7) gives), or any other error occurs, nothing is done: the session runs as before.
+``bench/serve_load.py --focus-first --before DIR`` measures it (the key latency of stepping tabs
+while others run).
 """
 
 from __future__ import annotations
@@ -42,8 +43,35 @@ RETRY = (0.1, 0.3)
 #: Seconds between two writes of one session at most (a student toggling space quickly).
 MIN_GAP = 0.25
 
-AUTOGROUP = "/proc/self/autogroup"
-AUTOGROUP_ENABLED = "/proc/sys/kernel/sched_autogroup_enabled"
+PROC = "/proc"
+AUTOGROUP = PROC + "/self/autogroup"
+AUTOGROUP_ENABLED = PROC + "/sys/kernel/sched_autogroup_enabled"
+
+
+def autogroups_on() -> bool:
+    """Whether the kernel says its autogroups are on (``sched_autogroup_enabled`` reads 1)."""
+    try:
+        with open(AUTOGROUP_ENABLED, encoding="ascii") as f:
+            return f.read(16).strip() == "1"
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def autogroup_nice(pid: int | str = "self") -> int | None:
+    """The nice value of a process's autogroup, from ``/proc/PID/autogroup`` ("/autogroup-N nice
+    K", sched(7)); None where it does not read so (no such file, or an emulated /proc that shows
+    the file empty: seen on a CI machine, where writes would then do nothing we could see)."""
+    try:
+        with open(f"{PROC}/{pid}/autogroup", encoding="ascii") as f:
+            fields = f.read(128).split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(fields) != 3 or not fields[0].startswith("/autogroup-") or fields[1] != "nice":
+        return None
+    try:
+        return int(fields[2])
+    except ValueError:
+        return None
 
 
 def write_autogroup_nice(nice: int) -> None:
@@ -67,13 +95,9 @@ class RunPriority:
         self._pending: asyncio.TimerHandle | None = None
 
     def enable(self) -> None:
-        """Take part (called in a forked web session, after ``setsid``), if autogroups are on."""
-        try:
-            with open(AUTOGROUP_ENABLED, encoding="ascii") as f:
-                on = f.read().strip() == "1"
-        except OSError:
-            on = False
-        self.enabled = on and os.access(AUTOGROUP, os.W_OK)
+        """Take part (called in a forked web session, after ``setsid``), if autogroups are on
+        and this process's own reads as the kernel documents it (:func:`autogroup_nice`)."""
+        self.enabled = autogroups_on() and autogroup_nice() is not None and os.access(AUTOGROUP, os.W_OK)
 
     def wanted(self) -> int:
         return RUNNING_NICE if any(getattr(h, "running", False) for h in self._hosts) else 0
