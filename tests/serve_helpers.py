@@ -297,12 +297,12 @@ async def download_screenshot(ws, client, base_url: str, *, attempts: int = 3) -
     app's offer (``deliver_file_start``), then for the app to be idle (no screen bytes for
     :data:`QUIET` s), and download ``/download/KEY``.
 
-    textual-serve's download manager asks the app for each chunk and waits
-    ``DOWNLOAD_TIMEOUT`` (4 s) for it; when none comes (the app's process starved of CPU on a
-    loaded machine) it ends the response early, with part of the file or none of it, and the key
-    is spent. A 200 whose body is not a whole SVG is therefore asked for again with a new ``S``
-    (a screenshot changes nothing the tests look at), at most ``attempts`` offers, and then the
-    test fails saying so. Any other status is returned as it came, for the test to judge."""
+    The server asks the app for each chunk and waits :data:`tui.web_downloads.CHUNK_WAIT` for it;
+    when none comes (the app's process starved of CPU on a loaded machine) the download is cut:
+    a 503 page, and the key is spent. A cut download (503), or a 200 whose body is not a whole
+    SVG, is therefore asked for again with a new ``S`` (a screenshot changes nothing the tests
+    look at), at most ``attempts`` offers, and then the test fails saying so. Any other status is
+    returned as it came, for the test to judge. No request waits longer than HANG_GUARD."""
     import asyncio
 
     import aiohttp
@@ -333,12 +333,14 @@ async def download_screenshot(ws, client, base_url: str, *, attempts: int = 3) -
             end = time.monotonic() + HANG_GUARD
             while time.monotonic() - last_bytes[0] < QUIET and time.monotonic() < end:
                 await asyncio.sleep(QUIET / 5)
-            async with client.get(base_url.rstrip("/") + f"/download/{key}") as response:
+            async with client.get(base_url.rstrip("/") + f"/download/{key}",
+                                  timeout=aiohttp.ClientTimeout(total=HANG_GUARD)) as response:
                 text = await response.text()
                 headers = {k.lower(): v for k, v in response.headers.items()}
-                if response.status != 200 or text.rstrip().endswith("</svg>"):
+                cut = response.status == 503 and "cut short" in text
+                if not cut and (response.status != 200 or text.rstrip().endswith("</svg>")):
                     return Offered(response.status, headers, text, attempt)
-            short.append(len(text))
+            short.append(f"{response.status}: {len(text)} characters")
     finally:
         reader.cancel()
         try:
@@ -346,9 +348,9 @@ async def download_screenshot(ws, client, base_url: str, *, attempts: int = 3) -
         except (asyncio.CancelledError, Exception):  # noqa: BLE001 - the reader's end is not the test
             pass
     raise AssertionError(
-        f"the screenshot's download came back incomplete {attempts} times ({short} characters; a whole "
-        "SVG ends with </svg>): textual-serve's download manager gives up when the app sends no chunk "
-        "within 4 s, so the app's process was starved of CPU each time")
+        f"the screenshot's download was cut short {attempts} times ({short}; a whole SVG ends with "
+        "</svg>): the server gives up when the app sends no chunk within its wait, so the app's "
+        "process was starved of CPU each time")
 
 
 # -- one server shared by the tests that only read from it ----------------------------------------

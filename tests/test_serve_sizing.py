@@ -186,26 +186,25 @@ async def test_a_forked_session_is_the_app_as_a_started_one_is():
 
 
 async def test_a_screenshot_download_cut_short_is_offered_again(monkeypatch):
-    """textual-serve ends a download early, the key spent, when the app sends no chunk within
-    4 s (a loaded machine). The tests' helper asks again with a new S: here the first download
-    is cut as that timeout cuts it (no chunk: an empty body), the second is whole; and when every
+    """The server cuts a download when the app sends no chunk within its wait (a loaded
+    machine): a 503 page, the key spent. The tests' helper asks again with a new S: here the
+    first download's wait is nil (cut as a starved app's is), the second is whole; and when every
     one is cut the test fails saying why."""
     import pytest
-    from textual_serve.download_manager import DownloadManager
 
-    original = DownloadManager.download
+    from mbsim.tui.web_downloads import CHUNK_WAIT, AppDownloads
+
+    original = AppDownloads.download
     keys: list[str] = []
     cut = {"first": True, "all": False}
 
     async def download(self, key):  # noqa: ANN001
         keys.append(key)
-        if cut["all"] or (cut["first"] and len(keys) == 1):
-            del self._active_downloads[key]      # as DownloadManager.download on a timeout
-            return
+        self.chunk_wait = 0.0 if cut["all"] or (cut["first"] and len(keys) == 1) else CHUNK_WAIT
         async for chunk in original(self, key):
             yield chunk
 
-    monkeypatch.setattr(DownloadManager, "download", download)
+    monkeypatch.setattr(AppDownloads, "download", download)
     config = webserve.ServeConfig(argv=[sys.executable, "-m", "mbsim"], max_sessions=1,
                                   log=lambda line: None, fork_server=True)
     async with InProcessServer(config) as served:
@@ -217,6 +216,6 @@ async def test_a_screenshot_download_cut_short_is_offered_again(monkeypatch):
             assert len(set(keys)) == 2                   # each offer its own single-use key
             assert counters_in_svg(offered.text)["Batch"] == "0/40"
             cut["all"] = True
-            with pytest.raises(AssertionError, match=r"incomplete 2 times \(\[0, 0\] characters"):
+            with pytest.raises(AssertionError, match=r"cut short 2 times \(\['503: \d+ characters', '503"):
                 await download_screenshot(ws, client, url, attempts=2)
             await ws.close()

@@ -6,7 +6,9 @@ Built on textual-serve (Textualize's package), but not on its ``Server`` class. 
   web driver's ``D``/``M``/``P`` packets on the child's stdin/stdout, meta messages such as
   resize, focus, quit, file deliveries);
 * :class:`textual_serve.download_manager.DownloadManager`: the single-use ``/download/{key}``
-  URLs that ``App.deliver_text`` offers (the ``S`` screenshot and the scenario in the browser);
+  URLs that ``App.deliver_text`` offers (the ``S`` screenshot and the scenario in the browser),
+  with its handling of a cut download replaced (:mod:`tui.web_downloads`: the file whole, or a
+  page saying it was cut);
 * its static files: ``textual.js`` (xterm.js and the browser half of the protocol), ``xterm.css``
   and the Roboto Mono font files it ships.
 
@@ -62,7 +64,6 @@ import asyncio
 import html
 import json
 import os
-import re
 import shlex
 import signal
 import socket
@@ -73,11 +74,11 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
-from textual_serve.download_manager import DownloadManager
 
 import textual_serve
 
 from .serve_sizing import Sizing
+from .web_downloads import AppDownloads, download_response
 from .web_pages import MESSAGE_PAGE, PAGE
 from .web_spawn import ForkedProcess, ForkServer, forkable
 from .web_messages import MAX_COLS, MAX_ROWS, MIN_COLS, MIN_ROWS, MalformedMessage, read_message
@@ -302,7 +303,7 @@ class SessionServer:
 
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
-        self.download_manager = DownloadManager()
+        self.download_manager = AppDownloads()
         self.sessions: dict[int, SessionProcess] = {}
         self.ending: set[SessionProcess] = set()  # closed tabs whose process is being ended
         self.websockets: set[web.WebSocketResponse] = set()
@@ -418,23 +419,10 @@ class SessionServer:
         return web.FileResponse(path)
 
     async def handle_download(self, request: web.Request) -> web.StreamResponse:
-        """A file the app offered (``App.deliver_text``): streamed chunk by chunk from it."""
-        key = request.match_info["key"]
-        try:
-            meta = await self.download_manager.get_download_metadata(key)
-        except KeyError:
-            raise web.HTTPNotFound(text="No such download (each link works once).")
-        response = web.StreamResponse()
-        content_type = meta.mime_type + (f"; charset={meta.encoding}" if meta.encoding else "")
-        response.headers["Content-Type"] = content_type
-        disposition = "inline" if meta.open_method == "browser" else "attachment"
-        safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", meta.file_name) or "download"
-        response.headers["Content-Disposition"] = f'{disposition}; filename="{safe_name}"'
-        await response.prepare(request)
-        async for chunk in self.download_manager.download(key):
-            await response.write(chunk)
-        await response.write_eof()
-        return response
+        """A file the app offered (``App.deliver_text``), whole or a page saying it was cut
+        (:mod:`tui.web_downloads`)."""
+        return await download_response(self.download_manager, request.match_info["key"],
+                                       _message_page, self.log_line)
 
     # -- one session per websocket ---------------------------------------------------------
     async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
