@@ -39,6 +39,9 @@ np = LazyNumpy(globals())   # `mbsim plan` imports the samplers' module without 
 
 #: The rows of passes assembled at once hold about this many places (temporaries of ~0.5 MB).
 ASSEMBLE_ELEMENTS = 1 << 14
+#: Work on N-long arrays is done this many elements at a time (temporaries of ~0.5 MB, not
+#: several N-long int64 arrays at N = 10⁶: issue 24).
+PIECE_ELEMENTS = 1 << 16
 #: Up to this many classes a pass finds each class's places directly (one comparison each)
 #: rather than by a sort.
 FEW_CLASSES = 4
@@ -53,13 +56,16 @@ class StratifiedSampler(Sampler):
     def __init__(self, n_samples: int, batch_size: int, labels: np.ndarray) -> None:
         super().__init__(n_samples)
         self.batch_size = batch_size
-        classes, codes = np.unique(np.asarray(labels), return_inverse=True)
-        codes = codes.reshape(-1)
+        labels = np.asarray(labels).reshape(-1)
+        classes = np.unique(labels)
         self.classes = classes
-        counts = np.bincount(codes, minlength=len(classes)).astype(np.int64)
+        # each sample's class code (np.unique's inverse), found a piece at a time straight into
+        # a small integer type: NumPy's stable argsort sorts those by radix, in O(N)
+        self._codes = np.empty(len(labels), dtype=np.uint8 if len(classes) <= 255 else np.int32)
+        for a in range(0, len(labels), PIECE_ELEMENTS):
+            self._codes[a:a + PIECE_ELEMENTS] = np.searchsorted(classes, labels[a:a + PIECE_ELEMENTS])
+        counts = np.bincount(self._codes, minlength=len(classes)).astype(np.int64)
         self.class_counts = counts
-        # small integer types: NumPy's stable argsort sorts them by radix, in O(N)
-        self._codes = codes.astype(np.uint8 if len(classes) <= 255 else np.int32)
         self._n_full, self._short = divmod(n_samples, batch_size)
         table = self.counts_table()
         rows = table.shape[0]
@@ -67,8 +73,16 @@ class StratifiedSampler(Sampler):
         key_type = np.uint8 if rows < (1 << 8) else np.int16 if rows < (1 << 15) else np.int32
         # the batch of the class-major t-th sample: class 0's in the order π visits them, then
         # class 1's, ...; class c's r-th goes to the batch holding its r-th place
-        batch_of = np.concatenate([np.repeat(np.arange(rows, dtype=key_type), table[:, c])
-                                   for c in range(len(classes))])
+        batch_of = np.empty(n_samples + 1, dtype=key_type)
+        filled = 0
+        for c in range(len(classes)):                  # in pieces of batches (B = 1: N batches)
+            for r in range(0, rows, PIECE_ELEMENTS):
+                piece = np.repeat(np.arange(r, min(rows, r + PIECE_ELEMENTS), dtype=key_type),
+                                  table[r:r + PIECE_ELEMENTS, c])
+                batch_of[filled:filled + len(piece)] = piece
+                filled += len(piece)
+        batch_of[n_samples] = rows
+        del table
         # the extra item N (the rotation's marker) gets a class and a batch past every other
         # one, so the stable sorts put it last and it drops off the end
         self._codes_ext = np.append(self._codes, self._codes.dtype.type(len(classes)) if len(classes) < 255 else 255)
@@ -76,12 +90,13 @@ class StratifiedSampler(Sampler):
         if n_full > 1 and n_full * (n_samples + 1) <= (1 << 20):
             # every rotation's batch of each class-major place, worked out once (a gather a pass)
             shift = np.arange(n_full)[:, None]
-            full = batch_of < n_full
-            rotated = np.where(full, (batch_of + shift) % n_full, batch_of).astype(key_type)
+            head = batch_of[:n_samples]
+            full = head < n_full
+            rotated = np.where(full, (head + shift) % n_full, head).astype(key_type)
             self._rotations = np.hstack([rotated, np.full((n_full, 1), rows, dtype=key_type)])
         else:
             self._rotations = None
-        self._batch_of = np.append(batch_of, key_type(rows))
+        self._batch_of = batch_of
         self._key_type = key_type
 
     @property
@@ -97,7 +112,7 @@ class StratifiedSampler(Sampler):
         n_full, short = self._n_full, self._short
         b = self.batch_size
         rows = n_full + (1 if short else 0)
-        table = np.empty((rows, n_classes), dtype=np.int64)
+        table = np.empty((rows, n_classes), dtype=np.int32 if n < 2**31 else np.int64)
         full_floor = (b * counts) // n                      # floor(b·n_c/N), exactly
         table[:n_full] = full_floor
         owed = counts - n_full * full_floor                 # extras still to place
@@ -113,15 +128,23 @@ class StratifiedSampler(Sampler):
                 table[n_full, winners] += 1
                 owed[winners] -= 1
         if n_full and owed.sum():
-            # class c's owed[c] <= n_full extras land in consecutive slots, so in distinct batches
-            extras = np.repeat(np.arange(n_classes), owed)
-            np.add.at(table, (np.arange(len(extras)) % n_full, extras), 1)
+            # the classes' extras one after another, slot t to batch t mod M_f: class c's
+            # owed[c] <= M_f extras are consecutive slots, so distinct batches (a range that
+            # wraps around the M_f batches at most once)
+            start = 0
+            for c, k in enumerate(owed.tolist()):
+                first, end = start % n_full, start % n_full + k
+                table[first:min(end, n_full), c] += 1
+                table[:max(0, end - n_full), c] += 1
+                start += k
         return table
 
     def draw_ahead_into(self, rng: np.random.Generator, raw: np.ndarray) -> None:
         """The random part of the next P passes: one permutation of N + 1 items per row of
         ``raw`` ((P, N + 1) int64), the rows shuffled one after another."""
-        raw[...] = np.arange(self.raw_width, dtype=np.int64)
+        width = self.raw_width
+        for a in range(0, width, PIECE_ELEMENTS):          # 0, 1, …, N (no N-long temporary)
+            raw[:, a:a + PIECE_ELEMENTS] = np.arange(a, min(width, a + PIECE_ELEMENTS))
         rng.permuted(raw, axis=1, out=raw)
 
     def assemble(self, raw: np.ndarray, out: np.ndarray) -> None:
@@ -160,6 +183,10 @@ class StratifiedSampler(Sampler):
             batch = self._batches(by_class[:, n], rows)
             by_class += offsets[:, None]
             np.put(key, by_class, batch, mode="clip")     # the batch of each place of the draw
+        del codes
+        if rows == 1 and width > PIECE_ELEMENTS:
+            self._sort_in_pieces(key[0], raw[0], out[0])
+            return
         places = np.argsort(key, axis=1, kind="stable")
         places += offsets[:, None]
         flat = raw.reshape(-1)
@@ -167,6 +194,28 @@ class StratifiedSampler(Sampler):
             np.take(flat, places[:, :n], out=out, mode="clip")
         else:
             out[...] = np.take(flat, places[:, :n], mode="clip")
+
+    def _sort_in_pieces(self, key: np.ndarray, raw: np.ndarray, out: np.ndarray) -> None:
+        """``out`` = ``raw`` stably sorted by ``key`` (one pass, N + 1 places; the marker, whose
+        key is the largest and alone, dropped), as ``argsort(key, kind="stable")`` orders it, a
+        piece of places at a time, so that no N-long index array is made: a counting sort. Key
+        j (batch j) has B places (the short batch, last, fewer; the marker one), so its range
+        of the sorted row starts at j·B; each piece's places of key j go to the next free places
+        of that range, in the piece's order."""
+        n, b = self.n_samples, self.batch_size
+        taken = np.zeros(int(self._batch_of[-1]) + 1, dtype=np.int64 if n >= 2**31 else np.int32)
+        for a in range(0, len(key), PIECE_ELEMENTS):
+            piece = key[a:a + PIECE_ELEMENTS]
+            by_key = np.argsort(piece, kind="stable")
+            sorted_key = piece[by_key]
+            starts = np.flatnonzero(np.diff(sorted_key, prepend=-1))   # where each key's run begins
+            lengths = np.diff(starts, append=len(piece))
+            place = sorted_key * np.int64(b)
+            place += taken[sorted_key]
+            place += np.arange(len(piece)) - np.repeat(starts, lengths)
+            taken[sorted_key[starts]] += lengths.astype(taken.dtype)
+            keep = place < n
+            out[place[keep]] = raw[a + by_key[keep]]
 
     def _batches(self, marker_place: np.ndarray, rows: int) -> np.ndarray:
         """(rows, N + 1): the batch of each class-major place, the full batches rotated by where
@@ -177,8 +226,12 @@ class StratifiedSampler(Sampler):
         shift = marker_place * n_full // width
         if self._rotations is not None:
             return np.take(self._rotations, shift, axis=0)
-        full = self._batch_of < n_full
-        return np.where(full, (self._batch_of + shift[:, None]) % n_full, self._batch_of).astype(self._key_type)
+        out = np.empty((rows, width), dtype=self._key_type)
+        for a in range(0, width, PIECE_ELEMENTS):
+            batch_of = self._batch_of[a:a + PIECE_ELEMENTS]
+            out[:, a:a + PIECE_ELEMENTS] = np.where(batch_of < n_full,
+                                                    (batch_of + shift[:, None]) % n_full, batch_of)
+        return out
 
     def orders_ahead_into(self, rng: np.random.Generator, out: np.ndarray) -> None:
         """The orders of the next P passes, one per row of ``out`` ((P, N))."""

@@ -571,3 +571,53 @@ def test_stratified_assembly_is_the_documented_order(chunk: int, monkeypatch: py
             want = _stratified_reference(sampler, raw[r])
             assert tight[r].tolist() == want and wide[r, 1:n + 1].tolist() == want, (n, b, r)
         assert (wide[:, 0] == -1).all() and (wide[:, -1] == -1).all()
+
+
+def _counts_table_reference(counts: list[int], n: int, b: int) -> np.ndarray:
+    """The counts table as the module docstring states it, worked out entry by entry in Python:
+    floor(b·f_c) each; the short batch's spare places to the largest remainders (ties: the
+    smaller class); the extras owed, class after class, dealt round-robin over the full batches."""
+    n_full, short = divmod(n, b)
+    rows = n_full + (1 if short else 0)
+    table = [[b * c // n for c in counts] for _ in range(n_full)]
+    owed = [c - n_full * (b * c // n) for c in counts]
+    if short:
+        row = [short * c // n for c in counts]
+        owed = [o - r for o, r in zip(owed, row)]
+        spare = short - sum(row)
+        order = sorted(range(len(counts)), key=lambda c: (-(short * counts[c] % n), c))
+        for c in order[:spare]:
+            row[c] += 1
+            owed[c] -= 1
+        table.append(row)
+    slot = 0
+    for c, k in enumerate(owed):
+        for _ in range(k):
+            table[slot % n_full][c] += 1
+            slot += 1
+    return np.array(table, dtype=np.int64).reshape(rows, len(counts))
+
+
+@pytest.mark.parametrize("piece", [5, 64])
+def test_stratified_in_pieces_is_the_documented_order(piece: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At large N one pass is worked out a piece of places at a time (the class codes, the
+    batches of the rotation, a counting sort instead of an N-long argsort: issue 24); with small
+    pieces, every path of it gives the order and the counts table the docstring describes,
+    worked out sample by sample."""
+    import mbsim.engine.stratified as strat
+    monkeypatch.setattr(strat, "PIECE_ELEMENTS", piece)
+    rng = np.random.default_rng(24)
+    for trial in range(60):
+        n = int(rng.integers(2, 400))
+        b = int(rng.integers(1, n + 1)) if trial % 4 else int(rng.integers(1, 4))
+        labels = rng.integers(0, int(rng.integers(1, 8)), n) if trial % 3 else (rng.random(n) < 0.1).astype(int)
+        labels = labels * 2 + 3                            # class labels need not be 0, 1, …
+        sampler = make_sampler("stratified", n, batch_size=b, labels=labels)
+        counts = [int((labels == v).sum()) for v in np.unique(labels)]
+        assert np.array_equal(sampler.counts_table(), _counts_table_reference(counts, n, b)), (n, b)
+        raw = np.empty((1, n + 1), dtype=np.int64)
+        sampler.draw_ahead_into(np.random.default_rng(trial), raw)
+        assert raw[0].tolist() == np.random.default_rng(trial).permutation(n + 1).tolist()
+        out = np.full((1, n), -1, dtype=np.int32)
+        sampler.assemble(raw, out)
+        assert out[0].tolist() == _stratified_reference(sampler, raw[0]), (n, b, trial)
