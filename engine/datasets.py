@@ -111,10 +111,16 @@ class Dataset:
 
     @property
     def labels(self) -> np.ndarray | None:
-        """Training labels as int (0/1) for classification, ``None`` for regression."""
+        """Training labels as int (0/1) for classification, ``None`` for regression: in the
+        smallest integer type that holds them (a byte a sample, not 8, at N = 10⁶: issue 24)."""
         if self.task != "classification":
             return None
-        return self.y.astype(int)
+        lo, hi = (float(self.y.min()), float(self.y.max())) if self.y.size else (0.0, 0.0)
+        for kind in (np.int8, np.int16, np.int32):
+            info = np.iinfo(kind)
+            if info.min <= lo and hi <= info.max:
+                return self.y.astype(kind)
+        return self.y.astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------------

@@ -168,9 +168,12 @@ class Orders:
         return block
 
     def release(self) -> None:
-        """Drop the block drawn ahead and the spare array (the runs will not step on)."""
+        """Drop the block drawn ahead, the spare array and the samplers' tables (the runs will
+        not step on)."""
         self.block = None
         self._spare = None
+        for sampler in self.samplers:
+            sampler.release()
 
     def redraw(self, s: RunsState) -> None:
         """After a restore: the block drawn ahead, drawn again from the states it started from

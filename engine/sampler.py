@@ -51,6 +51,10 @@ class Sampler(ABC):
         """Numbers a pass draws into a row of :meth:`draw_ahead_into` (N unless said otherwise)."""
         return self.n_samples
 
+    def release(self) -> None:
+        """The runs using this sampler will not step on: give back what it holds that grows
+        with N (subclasses; most hold nothing of their own)."""
+
     def draw_ahead_into(self, rng: np.random.Generator, raw: np.ndarray) -> None:
         """The random part of the next P passes, one row of ``raw`` ((P, raw_width) int64) each,
         drawing exactly what P successive calls of :meth:`order` draw. Only where

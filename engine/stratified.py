@@ -31,6 +31,10 @@ orders in one pass of array operations, issue 25).
 
 from __future__ import annotations
 
+import hashlib
+import weakref
+from typing import Any
+
 from mbsim.engine._lazy_numpy import LazyNumpy
 
 from .sampler import Sampler
@@ -47,6 +51,27 @@ PIECE_ELEMENTS = 1 << 16
 FEW_CLASSES = 4
 
 
+#: From this many samples on, samplers of the same labels share their per-sample tables.
+SHARE_ABOVE = 1 << 16
+
+
+class _Shared:
+    """Arrays shared by the samplers that hold this (read only, once made)."""
+
+    __slots__ = ("arrays", "__weakref__")
+
+    def __init__(self, *arrays: Any) -> None:
+        self.arrays = arrays
+
+
+_SHARED: weakref.WeakValueDictionary[tuple, _Shared] = weakref.WeakValueDictionary()
+
+
+def _labels_key(labels: np.ndarray) -> tuple:
+    """The labels by content: their length, type and a 128-bit digest of their bytes."""
+    return len(labels), labels.dtype.str, hashlib.blake2b(labels.data, digest_size=16).digest()
+
+
 class StratifiedSampler(Sampler):
     """A permutation whose every batch keeps the class proportions (see the module docstring)."""
 
@@ -56,17 +81,47 @@ class StratifiedSampler(Sampler):
     def __init__(self, n_samples: int, batch_size: int, labels: np.ndarray) -> None:
         super().__init__(n_samples)
         self.batch_size = batch_size
-        labels = np.asarray(labels).reshape(-1)
-        classes = np.unique(labels)
-        self.classes = classes
-        # each sample's class code (np.unique's inverse), found a piece at a time straight into
-        # a small integer type: NumPy's stable argsort sorts those by radix, in O(N)
-        self._codes = np.empty(len(labels), dtype=np.uint8 if len(classes) <= 255 else np.int32)
-        for a in range(0, len(labels), PIECE_ELEMENTS):
-            self._codes[a:a + PIECE_ELEMENTS] = np.searchsorted(classes, labels[a:a + PIECE_ELEMENTS])
-        counts = np.bincount(self._codes, minlength=len(classes)).astype(np.int64)
-        self.class_counts = counts
+        labels = np.ascontiguousarray(labels).reshape(-1)
         self._n_full, self._short = divmod(n_samples, batch_size)
+        # at large N the per-sample tables are shared by the samplers of the same labels (and
+        # batch size): compare mode's runs, the app's own, the cloud's, the lab's (issue 24)
+        key = _labels_key(labels) if n_samples >= SHARE_ABOVE else None
+        codes = _SHARED.get((key, "codes")) if key else None
+        if codes is None:
+            codes = _Shared(*self._class_codes(labels))
+            if key:
+                _SHARED[(key, "codes")] = codes
+        self.classes, self._codes_ext, self.class_counts = codes.arrays
+        self._codes = self._codes_ext[:-1]
+        batches = _SHARED.get((key, batch_size)) if key else None
+        if batches is None:
+            batches = _Shared(*self._batch_of_places())
+            if key:
+                _SHARED[(key, batch_size)] = batches
+        self._batch_of, self._rotations = batches.arrays
+        self._key_type = self._batch_of.dtype.type
+        self._shared = (codes, batches)
+
+    @staticmethod
+    def _class_codes(labels: np.ndarray) -> tuple:
+        """The classes; each sample's class code (np.unique's inverse, found a piece at a time
+        straight into a small integer type: NumPy's stable argsort sorts those by radix, in
+        O(N)), with one place more for the rotation's marker N; the class counts."""
+        classes = np.unique(labels)
+        codes_ext = np.empty(len(labels) + 1, dtype=np.uint8 if len(classes) <= 255 else np.int32)
+        codes = codes_ext[:-1]
+        for a in range(0, len(labels), PIECE_ELEMENTS):
+            codes[a:a + PIECE_ELEMENTS] = np.searchsorted(classes, labels[a:a + PIECE_ELEMENTS])
+        # the extra item N (the rotation's marker) gets a class and a batch past every other
+        # one, so the stable sorts put it last and it drops off the end
+        codes_ext[-1] = len(classes) if len(classes) < 255 else 255
+        counts = np.bincount(codes, minlength=len(classes)).astype(np.int64)
+        return classes, codes_ext, counts
+
+    def _batch_of_places(self) -> tuple:
+        """The batch of each class-major place (the marker's past every batch), and every
+        rotation's of them where that table is small (else None)."""
+        n_samples, n_classes, n_full = self.n_samples, len(self.classes), self._n_full
         table = self.counts_table()
         rows = table.shape[0]
         # the batch keys sort by radix: one byte while the batches (and the marker's) fit in it
@@ -75,7 +130,7 @@ class StratifiedSampler(Sampler):
         # class 1's, ...; class c's r-th goes to the batch holding its r-th place
         batch_of = np.empty(n_samples + 1, dtype=key_type)
         filled = 0
-        for c in range(len(classes)):                  # in pieces of batches (B = 1: N batches)
+        for c in range(n_classes):                     # in pieces of batches (B = 1: N batches)
             for r in range(0, rows, PIECE_ELEMENTS):
                 piece = np.repeat(np.arange(r, min(rows, r + PIECE_ELEMENTS), dtype=key_type),
                                   table[r:r + PIECE_ELEMENTS, c])
@@ -83,21 +138,14 @@ class StratifiedSampler(Sampler):
                 filled += len(piece)
         batch_of[n_samples] = rows
         del table
-        # the extra item N (the rotation's marker) gets a class and a batch past every other
-        # one, so the stable sorts put it last and it drops off the end
-        self._codes_ext = np.append(self._codes, self._codes.dtype.type(len(classes)) if len(classes) < 255 else 255)
-        n_full = self._n_full
+        rotations = None
         if n_full > 1 and n_full * (n_samples + 1) <= (1 << 20):
             # every rotation's batch of each class-major place, worked out once (a gather a pass)
             shift = np.arange(n_full)[:, None]
             head = batch_of[:n_samples]
-            full = head < n_full
-            rotated = np.where(full, (head + shift) % n_full, head).astype(key_type)
-            self._rotations = np.hstack([rotated, np.full((n_full, 1), rows, dtype=key_type)])
-        else:
-            self._rotations = None
-        self._batch_of = batch_of
-        self._key_type = key_type
+            rotated = np.where(head < n_full, (head + shift) % n_full, head).astype(key_type)
+            rotations = np.hstack([rotated, np.full((n_full, 1), rows, dtype=key_type)])
+        return batch_of, rotations
 
     @property
     def raw_width(self) -> int:
@@ -232,6 +280,14 @@ class StratifiedSampler(Sampler):
             out[:, a:a + PIECE_ELEMENTS] = np.where(batch_of < n_full,
                                                     (batch_of + shift[:, None]) % n_full, batch_of)
         return out
+
+    def release(self) -> None:
+        """The runs will not step on (a view that closed): the per-sample tables go (N to 5N
+        bytes: the class codes and each class-major place's batch)."""
+        empty = np.zeros(0, dtype=np.uint8)
+        self._codes = self._codes_ext = self._batch_of = empty
+        self._rotations = None
+        self._shared = ()
 
     def orders_ahead_into(self, rng: np.random.Generator, out: np.ndarray) -> None:
         """The orders of the next P passes, one per row of ``out`` ((P, N))."""

@@ -621,3 +621,31 @@ def test_stratified_in_pieces_is_the_documented_order(piece: int, monkeypatch: p
         out = np.full((1, n), -1, dtype=np.int32)
         sampler.assemble(raw, out)
         assert out[0].tolist() == _stratified_reference(sampler, raw[0]), (n, b, trial)
+
+
+def test_stratified_samplers_of_the_same_labels_share_their_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At large N the samplers of one labelling (compare mode's runs, the app's own) share the
+    per-sample tables (issue 24: 1 to 5 bytes a sample each), and draw exactly the orders an
+    unshared sampler draws; other labels or another batch size get tables of their own."""
+    import mbsim.engine.stratified as strat
+    n = strat.SHARE_ABOVE + 1234
+    rng = np.random.default_rng(7)
+    labels = (rng.random(n) < 0.3).astype(np.int8)
+    a = make_sampler("stratified", n, batch_size=32, labels=labels)
+    b = make_sampler("stratified", n, batch_size=32, labels=labels.astype(np.int8).copy())
+    c = make_sampler("stratified", n, batch_size=7, labels=labels)
+    flipped = labels.copy()
+    flipped[123] ^= 1
+    d = make_sampler("stratified", n, batch_size=32, labels=flipped)
+    assert a._codes_ext is b._codes_ext and a._batch_of is b._batch_of
+    assert c._codes_ext is a._codes_ext and c._batch_of is not a._batch_of
+    assert d._codes_ext is not a._codes_ext and d._codes[123] != a._codes[123]
+    monkeypatch.setattr(strat, "SHARE_ABOVE", 1 << 40)
+    alone = make_sampler("stratified", n, batch_size=32, labels=labels)
+    assert alone._codes_ext is not a._codes_ext
+    for seed in range(2):
+        want = alone.order(np.random.default_rng(seed), None)
+        assert np.array_equal(a.order(np.random.default_rng(seed), None), want)
+        assert np.array_equal(b.order(np.random.default_rng(seed), None), want)
+    b.release()                                      # one run's view closed: the others draw on
+    assert np.array_equal(a.order(np.random.default_rng(5), None), alone.order(np.random.default_rng(5), None))

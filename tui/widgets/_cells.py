@@ -316,6 +316,8 @@ class CellCanvas(Widget):
             return
         running[kind] = key
         self._busy = key
+        job = [fn]   # taken by the thread: a finished Worker (which Textual may keep a while, and
+                     # contexts copied from its thread with it) holds no simulation through ``fn``
 
         def work() -> None:
             failure = None
@@ -328,7 +330,7 @@ class CellCanvas(Widget):
             # wait behind it)
             pieces.stop_when(lambda: self.out_of_sight() or self.work_stale(key))
             try:
-                result = fn()
+                result = job.pop()()
             except pieces.Cancelled:
                 result, cancelled = None, True
             except Exception as err:  # noqa: BLE001 - a failed picture must not take the app down
@@ -357,6 +359,19 @@ class CellCanvas(Widget):
             self.app.call_from_thread(finish)
 
         self.run_worker(work, thread=True, group=group, exit_on_error=False)
+
+    def on_unmount(self) -> None:
+        """Closed: the computations asked meanwhile are dropped (each holds its simulation), and
+        :meth:`forget_sources` lets the panel's data go while its last worker ends."""
+        queued = getattr(self, "_work_queued", None)
+        if queued:
+            queued.clear()
+        self.forget_sources()
+
+    def forget_sources(self) -> None:
+        """Drop what the panel was drawn from (subclasses: their simulations and arrays), so a
+        closed view gives its memory back even while a worker thread or Textual keeps the
+        widget itself a little longer (issue 24)."""
 
     def out_of_sight(self) -> bool:
         """True once this widget has closed, or while its screen is not shown (another screen
