@@ -178,3 +178,68 @@ def test_the_colour_scale_is_kept_only_for_the_same_picture():
     view._scale = fresh                                    # a scale kept from earlier grids...
     view.refit_scale()                                     # ...fitted afresh to the grid shown
     assert np.allclose(view._scale, (lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo)))
+
+
+def test_a_closed_view_lets_its_runs_go():
+    """Closing compare gives its runs back even while Textual keeps the panel's finished workers
+    (issue 24: at N = 10⁶ the three runs' tables stayed resident after compare closed). The
+    closed landscape forgets its simulations; a finished worker no longer holds the function it
+    ran (whose closure held a run); and what a canvas had queued is dropped when it closes."""
+    import gc
+    import weakref
+
+    class Holder:
+        """Stands for a simulation a computation reads."""
+
+    held = Holder()
+    gone = weakref.ref(held)
+
+    class Host(App):
+        def compose(self) -> ComposeResult:
+            yield Recorder()
+
+    async def canvas_script() -> None:
+        nonlocal held
+        app = Host()
+        async with app.run_test(size=(40, 10)) as pilot:
+            canvas = app.query_one(Recorder)
+            release = threading.Event()
+            ended: list[bool] = []
+
+            started = threading.Event()
+
+            def job(h=held) -> Holder:  # noqa: ANN001
+                started.set()
+                release.wait(5)
+                ended.append(True)
+                return h
+
+            canvas.run_in_thread(("grid", 1), job, lambda k, r: None, "t")
+            canvas.run_in_thread(("grid", 2), lambda h=held: h, lambda k, r: None, "t")  # queued
+            await wait_for(pilot, started.is_set, "the computation under way")
+            assert canvas._work_queued
+            await canvas.remove()
+            assert canvas._work_queued == {}
+            release.set()
+            await wait_for(pilot, lambda: ended, "the computation's end")
+            await pilot.pause(0.1)
+            del job
+            held = None
+            gc.collect()
+            assert gone() is None, "a finished worker (still referenced) kept its function's data"
+
+    asyncio.run(canvas_script())
+
+    async def app_script() -> None:
+        app = MbsimApp(Scenario(samples=400, batch_size=10), paused=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("c")
+            await wait_for(pilot, lambda: app.screen.query("#cmp-landscape"), "compare")
+            view = app.screen.query_one("#cmp-landscape")
+            await wait_for(pilot, lambda: view._sim is not None, "compare's landscape drawn")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not app.screen.query("#cmp-landscape"), "compare closed")
+            assert view._sim is None and view._lead is None and view.grid is None and view.paths == []
+
+    asyncio.run(app_script())
