@@ -46,7 +46,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .chunks import pairwise_sums
 from .models import LinearModel, MLPModel, Model
+from .models.elementwise import bce_pointwise
+from .models.linear import ELEMENTWISE_FEATURES
 from .pieces import scope as pieces_scope
 
 MARGIN = 1e-9
@@ -55,15 +58,58 @@ MARGIN = 1e-9
 EVAL_CHUNK = 1 << 20
 
 
+#: A logistic regression's evaluation over more samples than this (per run) goes a piece of
+#: samples at a time (:func:`_bce_evaluation_in_pieces`): at N = 10⁶ each evaluation made ~20 MB
+#: of N-long temporaries, every frame of compare mode's three runs (issue 24).
+EVAL_PIECE = 1 << 16
+
+
 def evaluate_runs(model: Model, params: np.ndarray, X_all: np.ndarray, y_all: np.ndarray, n: int
                   ) -> tuple[np.ndarray, ...]:
-    """``model.evaluate_runs`` of K runs in chunks of :data:`EVAL_CHUNK` outputs."""
+    """``model.evaluate_runs`` of K runs in chunks of :data:`EVAL_CHUNK` outputs (a logistic
+    regression on few features, over many samples: in pieces of samples, the same numbers)."""
+    if (isinstance(model, LinearModel) and model.loss_name == "bce"
+            and model.n_features <= ELEMENTWISE_FEATURES and len(y_all) > EVAL_PIECE):
+        return _bce_evaluation_in_pieces(model, params, X_all, y_all, n)
     rows = max(1, EVAL_CHUNK // max(1, len(y_all)))
     if params.shape[0] <= rows:
         return model.evaluate_runs(params, X_all, y_all, n)
     with pieces_scope():
         parts = [model.evaluate_runs(params[a:a + rows], X_all, y_all, n) for a in range(0, params.shape[0], rows)]
     return tuple(np.concatenate(col) for col in zip(*parts))
+
+
+def _bce_evaluation_in_pieces(model: LinearModel, params: np.ndarray, X_all: np.ndarray,
+                              y_all: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+    """``model.evaluate_runs`` (bce, few features) from pieces of samples: each output is the
+    same products in the same order whatever the slice (``LinearModel._linear_runs``: elementwise
+    up to ELEMENTWISE_FEATURES), each per-sample loss is computed alone (bce_pointwise), the
+    correct predictions are counted exactly, and the training and validation sums are NumPy's
+    pairwise sums of their rows rebuilt from the pieces (:func:`engine.chunks.pairwise_sums`):
+    the numbers of the one-array evaluation, bit for bit (tests/test_target.py)."""
+    k, n_all = params.shape[0], len(y_all)
+    most = max(128, EVAL_PIECE // max(1, k))
+    nan = np.full(k, np.nan)
+    hits: list[np.ndarray] = []
+
+    def part(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        if hi <= lo:
+            return nan.copy(), nan.copy()
+        hits.clear()
+
+        def piece_sums(a: int, b: int) -> np.ndarray:
+            f = model._forward_shared_runs(params, X_all[lo + a:lo + b])
+            y = y_all[lo + a:lo + b]
+            hits.append(np.count_nonzero((f > 0.0) == (y > 0.5), axis=1))
+            return np.add.reduce(bce_pointwise(f, y), axis=1)
+
+        with pieces_scope():
+            total = pairwise_sums(hi - lo, most, piece_sums)
+        return total / (hi - lo), np.sum(hits, axis=0) / (hi - lo)
+
+    first, acc = part(0, n)
+    rest, vacc = part(n, n_all)
+    return first, rest, acc, vacc
 
 
 @dataclass(frozen=True)

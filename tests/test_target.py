@@ -151,3 +151,29 @@ def test_the_quadratic_bound_of_least_squares_is_the_loss_less_a_margin() -> Non
     true = model.evaluate_runs(params, X, y, 500)[0]
     floor = loss_floor(model, data, anchor, loss, params, grad)
     assert np.all(floor <= true) and np.all(floor >= true * (1 - 1e-8))
+
+
+@pytest.mark.parametrize("piece", [1000, 1 << 12])
+def test_logistic_evaluation_in_pieces_gives_the_one_arrays_numbers(piece: int, monkeypatch) -> None:
+    """Over many samples a logistic regression's evaluation goes a piece of samples at a time
+    (issue 24: ~20 MB of N-long temporaries per evaluation at N = 10⁶): the training and
+    validation losses and accuracies of K runs, bit for bit those of ``model.evaluate_runs`` on
+    the whole arrays, for splits and sizes that fall on no piece's edge, extreme logits too."""
+    from mbsim.engine import target
+
+    monkeypatch.setattr(target, "EVAL_PIECE", piece)
+    rng = np.random.default_rng(25)
+    for trial in range(12):
+        d = int(rng.integers(1, 5))
+        model = make_model("logistic", d, "classification", bias=bool(trial % 5))
+        n_all = int(rng.integers(piece + 1, 12 * piece))
+        n = int(rng.integers(1, n_all + 1)) if trial % 4 else n_all     # some without validation
+        X = rng.normal(size=(n_all, d)) * (50.0 if trial % 3 == 0 else 1.0)
+        y = (rng.random(n_all) < 0.4).astype(float)
+        k = int(rng.choice([1, 3, 7]))
+        params = rng.normal(size=(k, model.n_params))
+        with np.errstate(all="ignore"):
+            want = model.evaluate_runs(params, X, y, n)
+            got = target.evaluate_runs(model, params, X, y, n)
+        for w, g in zip(want, got):
+            assert g.shape == w.shape and np.array_equal(g, w, equal_nan=True), (trial, d, n_all, n, k)
