@@ -72,3 +72,31 @@ async def test_views_render_for_three_losses() -> None:
         await pilot.pause()
         assert view.current is not L
         app.save_screenshot("/tmp/views.svg")
+
+
+async def test_phase_view_formats_only_the_rows_it_can_show(monkeypatch) -> None:
+    """A whole-data batch (Batch GD) has as many rows as samples: the phase view formats no more
+    of them than its height could show and counts the rest (issue 24: at N = 10⁶ it formatted a
+    million rows, ~540 MB, for the ~30 on the screen), and says how many are not shown."""
+    from mbsim.tui.widgets import phase_view as pv
+
+    asked: list[int] = []
+    real = pv.phase_rows
+
+    def recording(sim, data, max_rows=pv.MAX_ROWS, grad_entries=2):  # noqa: ANN001
+        asked.append(max_rows)
+        return real(sim, data, max_rows=max_rows, grad_entries=grad_entries)
+
+    monkeypatch.setattr(pv, "phase_rows", recording)
+    sim = Simulation(Scenario(samples=3000, batch_size=3000, epochs=2))
+    sim.step_iteration()
+    app = Host(sim)
+    async with app.run_test(size=(100, 40)) as pilot:
+        phase = app.query_one(PhaseView)
+        phase.show(sim)
+        await pilot.pause()
+        height = phase.content_size.height
+        assert asked and max(asked) <= max(1, height) < 3000
+        assert 0 < phase.rows_shown < height and phase.rows_shown + phase.more == 3000
+        shown = "".join(seg.text for y in range(phase.size.height) for seg in phase.render_line(y))
+        assert f"+ {phase.more} more" in shown

@@ -177,7 +177,11 @@ class PhaseView(Static):
 
     def _render_rows(self, sim: Simulation, data: PhaseData, height: int, width: int) -> Group:
         narrow = width < 70 and sim.model.n_params > 2
-        pr = phase_rows(sim, data, max_rows=len(data.indices), grad_entries=1 if narrow else 2)
+        # no more rows than the panel could show (Batch GD at N = 10⁶: a million rows formatted
+        # for ~30 on the screen took ~540 MB and seconds; issue 24); the rest are counted
+        pr = phase_rows(sim, data, max_rows=min(len(data.indices), max(1, height)),
+                        grad_entries=1 if narrow else 2)
+        n_rows = len(pr.rows) + pr.more              # the batch's samples, shown or not
         steps = Text()
         for k, name in enumerate(PHASES):
             style = "bold reverse" if k == pr.phase else ("" if k < pr.phase else "dim")
@@ -192,19 +196,19 @@ class PhaseView(Static):
         if formula_text:
             head.append(Text(formula_text, style="italic"))
         used = sum(_lines_of(t.plain, width) for t in head) + sum(_lines_of(f, width) for f in footer)
-        if height - used - 1 < min(3, len(pr.rows)) + 1:
+        if height - used - 1 < min(3, n_rows) + 1:
             footer = update_lines(sim, pr, data, compact=True)
             used = sum(_lines_of(t.plain, width) for t in head) + sum(_lines_of(f, width) for f in footer)
         legend = "i sample · ŷ_i prediction · ℓ_i its loss · g_i its gradient"
         room = height - used - 1                     # − the table's header row
-        show_legend = room - _lines_of(legend, width) >= min(len(pr.rows), 4) + (1 if len(pr.rows) > 4 else 0)
+        show_legend = room - _lines_of(legend, width) >= min(n_rows, 4) + (1 if n_rows > 4 else 0)
         if show_legend:
             room -= _lines_of(legend, width)
         rows = pr.rows
         more = 0
-        if len(rows) > room:
+        if n_rows > room:
             keep = max(0, room - 1)                  # one row for "+ k more"
-            rows, more = rows[:keep], len(rows) - keep
+            rows, more = rows[:keep], n_rows - keep
         table = Table(box=None, pad_edge=False, expand=False, show_edge=False, header_style="bold",
                       padding=(0, 1, 0, 0))
         for col in pr.columns:
