@@ -167,13 +167,15 @@ class Orders:
         self._keep(raw)
         return block
 
-    def release(self) -> None:
-        """Drop the block drawn ahead, the spare array and the samplers' tables (the runs will
-        not step on)."""
+    def release(self, samplers: bool = True) -> None:
+        """Drop the block drawn ahead and the spare array; with ``samplers``, also the samplers'
+        tables (the runs will not step on again: a view that closed). A stretch a live change
+        left behind keeps its samplers (``samplers=False``): going back into it replays it."""
         self.block = None
         self._spare = None
-        for sampler in self.samplers:
-            sampler.release()
+        if samplers:
+            for sampler in self.samplers:
+                sampler.release()
 
     def redraw(self, s: RunsState) -> None:
         """After a restore: the block drawn ahead, drawn again from the states it started from

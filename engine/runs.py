@@ -447,7 +447,7 @@ class Runs(RunsReadings):
         AHEAD_ELEMENTS indices: :meth:`goto` draws it again from the states it started from)."""
         self.checkpoints.thin(keep)
         self.batches.release()
-        self.orders_.release()
+        self.orders_.release(samplers=False)    # goto() replays the stretch with its samplers
 
     def goto(self, target: int, *, before: bool = False) -> None:
         """The exact state after ``target`` iterations: the latest checkpoint at or before it

@@ -85,7 +85,7 @@ class StratifiedSampler(Sampler):
         self._n_full, self._short = divmod(n_samples, batch_size)
         # at large N the per-sample tables are shared by the samplers of the same labels (and
         # batch size): compare mode's runs, the app's own, the cloud's, the lab's (issue 24)
-        key = _labels_key(labels) if n_samples >= SHARE_ABOVE else None
+        key = _labels_key(labels) if n_samples >= SHARE_ABOVE and not labels.dtype.hasobject else None
         codes = _SHARED.get((key, "codes")) if key else None
         if codes is None:
             codes = _Shared(*self._class_codes(labels))
@@ -114,7 +114,7 @@ class StratifiedSampler(Sampler):
             codes[a:a + PIECE_ELEMENTS] = np.searchsorted(classes, labels[a:a + PIECE_ELEMENTS])
         # the extra item N (the rotation's marker) gets a class and a batch past every other
         # one, so the stable sorts put it last and it drops off the end
-        codes_ext[-1] = len(classes) if len(classes) < 255 else 255
+        codes_ext[-1] = len(classes)                  # (uint8 codes: at most 255 classes)
         counts = np.bincount(codes, minlength=len(classes)).astype(np.int64)
         return classes, codes_ext, counts
 
@@ -258,7 +258,8 @@ class StratifiedSampler(Sampler):
             sorted_key = piece[by_key]
             starts = np.flatnonzero(np.diff(sorted_key, prepend=-1))   # where each key's run begins
             lengths = np.diff(starts, append=len(piece))
-            place = sorted_key * np.int64(b)
+            place = sorted_key.astype(np.int64)        # (NumPy 1.x would keep the key's type)
+            place *= b
             place += taken[sorted_key]
             place += np.arange(len(piece)) - np.repeat(starts, lengths)
             taken[sorted_key[starts]] += lengths.astype(taken.dtype)

@@ -564,3 +564,14 @@ def test_bce_in_pieces_gives_the_whole_arrays_numbers():
                 # (summed in another order: rounding up to a few ulps of the largest term, |z|)
                 assert flat_got[i] == pytest.approx(max(zi, 0.0) - zi * yi + np.log1p(np.exp(-abs(zi))),
                                                     rel=1e-14, abs=4e-16 * max(1.0, abs(zi)))
+
+
+def test_bce_in_pieces_keeps_the_one_arrays_type() -> None:
+    """float32 logits give float32 losses in pieces as in one array (the pieces' output array
+    was float64 against a float64 y)."""
+    from mbsim.engine.models import elementwise as ew
+
+    z = np.random.default_rng(3).normal(size=ew.BCE_WHOLE_ELEMENTS + 5).astype(np.float32)
+    y = (z > 0.3).astype(np.float64)
+    got, want = ew.bce_pointwise(z, y), ew._bce_whole(z, y)
+    assert got.dtype == want.dtype == np.float32 and np.array_equal(got, want)

@@ -188,3 +188,45 @@ def test_stratified_samplers_of_the_same_labels_share_their_tables(monkeypatch: 
         assert np.array_equal(b.order(np.random.default_rng(seed), None), want)
     b.release()                                      # one run's view closed: the others draw on
     assert np.array_equal(a.order(np.random.default_rng(5), None), alone.order(np.random.default_rng(5), None))
+
+
+def test_going_back_before_a_live_change_replays_with_its_sampler() -> None:
+    """A live change thins the stretch it leaves (its block of orders and pass data go) but not
+    its sampler: going back into that stretch replays it (a review found the stratified tables
+    released there: IndexError on the first step back). The replay gives the same states."""
+    from mbsim.engine import Scenario, Simulation
+    from mbsim.engine.ensemble import Ensemble
+
+    sc = Scenario(samples=200, batch_size=10, epochs=5, sampling="stratified", dataset="blobs")
+    sim = Simulation(sc)
+    sim.run_iterations(30)
+    again = Simulation(sc)
+    again.run_iterations(25)
+    at25 = again.params.copy()
+    sim.apply_changes(lr=0.05)
+    sim.run_iterations(5)
+    sim.goto_iteration(25)
+    assert sim.iteration == 25 and np.array_equal(sim.params, at25)
+    sim.run_iterations(10)                            # and on, through the change again
+    assert sim.iteration == 35
+
+    ens = Ensemble.seeds(sc, 3, align="steps")
+    for _ in range(20):
+        ens.tick()
+    ens.apply_changes(lr=0.05)
+    for _ in range(5):
+        ens.tick()
+    for _ in range(8):                                # back across the change
+        assert ens.back()
+    assert ens.ticks == 17
+
+
+def test_more_classes_than_a_byte_holds_give_a_permutation() -> None:
+    """Over 255 classes the codes are int32 and the rotation's marker is its own class (it was
+    255 whatever the number of classes, the same as class 255: not a permutation)."""
+    n = 3000
+    labels = np.arange(n) % 300
+    sampler = make_sampler("stratified", n, batch_size=30, labels=labels)
+    order = sampler.order(np.random.default_rng(4), None)
+    assert np.array_equal(np.sort(order), np.arange(n))
+    assert_stratified(order, labels, 30)

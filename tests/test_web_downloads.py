@@ -148,3 +148,15 @@ async def test_a_key_never_offered_is_not_found():
     with pytest.raises(DownloadCut):
         async for _ in manager.download("nope"):
             pass
+
+
+async def test_a_session_that_ends_forgets_the_files_never_asked_for():
+    """Offered and never fetched, a file's entry (which holds its session) goes when the
+    session ends; one being fetched then ends as cut."""
+    manager = AppDownloads()
+    session = Session(manager, [])
+    await offer(manager, session, key="never")
+    await manager.cancel_app_downloads(session.app_service_id)
+    assert "never" not in manager._active_downloads and manager._cancelled == set()
+    with pytest.raises(web.HTTPNotFound):
+        await get(manager, "never")

@@ -81,11 +81,16 @@ class AppDownloads(DownloadManager):
             self._claimed.discard(delivery_key)
 
     async def cancel_app_downloads(self, app_service_id: str) -> None:
-        """A session ended: its downloads in progress end as cut, not as whole."""
+        """A session ended: its downloads in progress end as cut, not as whole; the ones
+        offered and never asked for are forgotten (each held its session)."""
         for key, download in list(self._active_downloads.items()):
-            if download.app_service.app_service_id == app_service_id:
+            if download.app_service.app_service_id != app_service_id:
+                continue
+            if key in self._claimed:
                 self._cancelled.add(key)
                 await download.incoming_chunks.put(None)
+            else:
+                del self._active_downloads[key]
 
 
 async def download_response(downloads: AppDownloads, key: str,

@@ -46,10 +46,12 @@ def bce_pointwise(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """
     if z.size <= BCE_WHOLE_ELEMENTS or z.ndim not in (1, 2) or y.shape != z.shape[-1:]:
         return _bce_whole(z, y)
-    out = np.empty(z.shape, dtype=np.result_type(z, y, 1.0))
     n = z.shape[-1]
     step = max(1, BCE_PIECE_ELEMENTS // max(1, z.size // n))
-    for a in range(0, n, step):
+    first = _bce_whole(z[..., :step], y[:step])
+    out = np.empty(z.shape, dtype=first.dtype)       # the type the one-array formula gives
+    out[..., :step] = first
+    for a in range(step, n, step):
         out[..., a:a + step] = _bce_whole(z[..., a:a + step], y[a:a + step])
     return out
 

@@ -345,7 +345,7 @@ class CellCanvas(Widget):
                     self._busy = None
                 if failure is not None:
                     self.worker_failed(key, *failure)
-                elif result is not None and self.is_mounted:
+                elif result is not None and self.is_mounted and not (self._closing or self._closed):
                     done(key, result)
                 elif cancelled:
                     self.work_cancelled(key)

@@ -142,6 +142,8 @@ class LandscapeView(LandscapeGrid, SeveralRuns, LandscapePalette, CellCanvas):
     def show(self, sim, *, force: bool = False) -> None:  # noqa: ANN001
         """Redraw from ``sim`` — a Simulation, a Comparison or an Ensemble — if anything shown
         changed (rate-limited while running)."""
+        if self._closing or self._closed:
+            return                        # a closed panel keeps nothing (forget_sources)
         if sim is not self._sim:
             self.kind = source_kind(sim)
             self._new_sim(lead_simulation(sim))
