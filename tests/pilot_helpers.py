@@ -63,3 +63,31 @@ async def wait_for_notification(pilot, text: str, severity: str | None = None) -
     await wait_for(pilot, seen, lambda: f"a notification showing {text!r} (shown: {shown_notifications(pilot.app)})",
                    tries=200)
     return found[0]
+
+
+def hold_until(release, *, cancellable: bool = True) -> None:  # noqa: ANN001
+    """In a computation's thread: wait until ``release`` (a threading.Event) is set, as a long
+    reading would; ``cancellable``: give up at each "piece" as a reading in pieces does
+    (``engine.pieces.check`` raises when the widget no longer wants it)."""
+    import time
+
+    from mbsim.engine import pieces
+
+    while not release.is_set():
+        if cancellable:
+            pieces.check()
+        time.sleep(0.01)
+
+
+def run_then_release(script, release) -> None:  # noqa: ANN001
+    """``asyncio.run(script())``, setting ``release`` at the end whatever happens: a thread left
+    in :func:`hold_until` would keep the test run from ending."""
+    import asyncio
+
+    async def main() -> None:
+        try:
+            await script()
+        finally:
+            release.set()
+
+    asyncio.run(main())

@@ -10,7 +10,7 @@ import asyncio
 from mbsim.engine import Scenario
 from mbsim.tui.app import MbsimApp
 from mbsim.tui.widgets import _landscape_grid
-from pilot_helpers import wait_for
+from pilot_helpers import hold_until, run_then_release, wait_for
 
 
 def test_a_failed_grid_does_not_stop_later_grids(monkeypatch):  # noqa: ANN001
@@ -45,9 +45,8 @@ def test_a_new_simulation_does_not_wait_for_the_old_ones_grid(monkeypatch):  # n
     grid of a simulation no longer shown is given up at its next piece (engine.pieces), so the new
     picture does not wait for it (an MLP's grid at N = 10⁶ takes minutes)."""
     import threading
-    import time
 
-    from mbsim.engine import Simulation, pieces
+    from mbsim.engine import Simulation
     from mbsim.tui.app import EVAL_POLICY
 
     real = _landscape_grid.plane_grid
@@ -57,9 +56,7 @@ def test_a_new_simulation_does_not_wait_for_the_old_ones_grid(monkeypatch):  # n
     def slow_first(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         calls.append(1)
         if len(calls) == 1:
-            while not release.is_set():     # the old simulation's grid: minutes, in pieces
-                pieces.check()
-                time.sleep(0.01)
+            hold_until(release)             # the old simulation's grid: minutes, in pieces
         return real(*args, **kwargs)
 
     monkeypatch.setattr(_landscape_grid, "plane_grid", slow_first)
@@ -77,13 +74,7 @@ def test_a_new_simulation_does_not_wait_for_the_old_ones_grid(monkeypatch):  # n
                            tries=400)
             assert not release.is_set()
 
-    async def main() -> None:
-        try:
-            await script()
-        finally:
-            release.set()
-
-    asyncio.run(main())
+    run_then_release(script, release)
 
 
 def test_a_grid_given_up_out_of_sight_is_asked_again_when_its_end_comes_back_in_sight():

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import numpy as np
 
 from mbsim.engine import landscape as engine_landscape
 from mbsim.engine import load_preset
 from mbsim.tui.app import MbsimApp
-from pilot_helpers import wait_for
+from pilot_helpers import hold_until, run_then_release, wait_for
 
 
 def test_a_new_rate_while_the_old_rates_path_computes_gets_its_own_path(monkeypatch):  # noqa: ANN001
@@ -29,8 +28,7 @@ def test_a_new_rate_while_the_old_rates_path_computes_gets_its_own_path(monkeypa
             return real(model, X, y, start, lr, steps)   # the main screen's own path
         rates.append(lr)
         if len(rates) == 1:
-            while not release.is_set():
-                time.sleep(0.01)
+            hold_until(release, cancellable=False)
         return real(model, X, y, start, lr, steps)
 
     monkeypatch.setattr(engine_landscape, "gd_path", slow_first)
@@ -57,13 +55,7 @@ def test_a_new_rate_while_the_old_rates_path_computes_gets_its_own_path(monkeypa
                         len(land._ref) - 1)
             assert np.array_equal(land._ref, want), f"the path shown is not the new rate's (rates computed: {rates})"
 
-    async def main() -> None:
-        try:
-            await script()
-        finally:
-            release.set()
-
-    asyncio.run(main())
+    run_then_release(script, release)
 
 
 def test_back_to_the_start_the_cloud_shows_the_first_rates_path():

@@ -18,7 +18,7 @@ from mbsim.engine import Scenario, pieces
 from mbsim.tui.app import MbsimApp
 from mbsim.tui.widgets import _landscape_grid
 from mbsim.tui.widgets._cells import CellCanvas
-from pilot_helpers import wait_for
+from pilot_helpers import hold_until, run_then_release, wait_for
 
 
 class Recorder(CellCanvas):
@@ -112,9 +112,7 @@ def test_the_main_landscape_stops_under_compare_and_draws_again_after(monkeypatc
 
     def slow_plane_grid(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         calls.append(threading.current_thread().name)
-        while not release.is_set():
-            pieces.check()
-            time.sleep(0.01)
+        hold_until(release)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(_landscape_grid, "plane_grid", slow_plane_grid)
@@ -140,13 +138,7 @@ def test_the_main_landscape_stops_under_compare_and_draws_again_after(monkeypatc
             assert len(calls) > before and not land._waits_for_sight
             assert land._grid_key is not None
 
-    async def main() -> None:
-        try:
-            await script()
-        finally:
-            release.set()
-
-    asyncio.run(main())
+    run_then_release(script, release)
 
 
 def test_the_colour_scale_is_kept_only_for_the_same_picture():

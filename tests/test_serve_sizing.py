@@ -208,13 +208,17 @@ async def test_a_screenshot_download_cut_short_is_offered_again(monkeypatch):
             yield chunk
 
     monkeypatch.setattr(AppDownloads, "download", download)
+    logged: list[str] = []
     config = webserve.ServeConfig(argv=[sys.executable, "-m", "mbsim"], max_sessions=1,
-                                  log=lambda line: None, fork_server=True)
+                                  log=logged.append, fork_server=True)
     async with InProcessServer(config) as served:
         url = f"http://127.0.0.1:{served.port}/"
         async with aiohttp.ClientSession() as client:
             ws = await open_session(url, client, cols=120, rows=40)
-            offered = await download_screenshot(ws, client, url)
+            try:
+                offered = await download_screenshot(ws, client, url)
+            except AssertionError as err:     # (seen twice in ~8 full runs: the server's log says more)
+                raise AssertionError(f"{err}; the server's log: {logged[-20:]}") from None
             assert offered.status == 200 and offered.attempts >= 2   # the first one cut
             assert len(set(keys)) == len(keys) == 2      # each offer its own single-use key
             assert counters_in_svg(offered.text)["Batch"] == "0/40"
