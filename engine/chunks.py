@@ -92,6 +92,58 @@ def mean_losses(model: Any, params_batch: np.ndarray, X: np.ndarray, y: np.ndarr
     return out
 
 
+#: A batch's loss and gradient over more than this many samples (divided by the model's working
+#: floats a sample) are summed from pieces of rows (:func:`batch_loss_and_grad`): a batch of
+#: 10⁶ gathered whole was 16 MB of inputs and targets, and as much again of working arrays.
+GRADIENT_ROWS = 1 << 16
+
+
+def batch_loss_and_grad(model: Any, params: np.ndarray, X: np.ndarray, y: np.ndarray,
+                        indices: np.ndarray | None = None,
+                        rows: int = GRADIENT_ROWS) -> tuple[float, np.ndarray]:
+    """(L, ∇L) of the mean loss at ``params`` over the samples ``indices`` of (X, y) (all of
+    them when None): ``model.loss_and_grad`` itself, the numbers a step over that batch takes,
+    where they fit one piece of ``rows`` samples (divided by :attr:`Model.many_floats`); else
+    the pieces' own, gathered one piece at a time and weighted by their share n_c/n:
+    L = Σ_c (n_c/n) L_c and ∇L = Σ_c (n_c/n) ∇L_c (the same sums in another order: a few
+    units in the last place), so the batch's inputs are never gathered whole. A reading for the
+    panels (the phase view's L_b and ĝ, the landscape's arrows, the lens's slopes, the noise
+    readout's ĝ, the reference path); the step keeps its own arithmetic."""
+    with np.errstate(all="ignore"):      # a diverged θ: ∞ or NaN is the reading
+        return _batch_loss_and_grad(model, params, X, y, indices, rows)
+
+
+def _batch_loss_and_grad(model: Any, params: np.ndarray, X: np.ndarray, y: np.ndarray,
+                         indices: np.ndarray | None, rows: int) -> tuple[float, np.ndarray]:
+    n = int(X.shape[0] if indices is None else len(indices))
+    piece = max(64, int(rows) // max(1, int(getattr(model, "many_floats", 1))))
+    if n <= piece:
+        if indices is None:
+            loss, grad = model.loss_and_grad(params, X, y)
+        else:
+            loss, grad = model.loss_and_grad(params, np.take(X, indices, axis=0), np.take(y, indices))
+        return float(loss), grad
+    loss, total = 0.0, np.zeros(int(model.n_params), dtype=np.float64)
+    with pieces_scope():
+        for a in range(0, n, piece):
+            b = min(n, a + piece)
+            if indices is None:
+                Xc, yc = X[a:b], y[a:b]
+            else:
+                Xc, yc = np.take(X, indices[a:b], axis=0), np.take(y, indices[a:b])
+            part_loss, part = model.loss_and_grad(params, Xc, yc)
+            share = (b - a) / n
+            loss += float(part_loss) * share
+            total += part * share
+    return loss, total
+
+
+def mean_gradient(model: Any, params: np.ndarray, X: np.ndarray, y: np.ndarray,
+                  indices: np.ndarray | None = None, rows: int = GRADIENT_ROWS) -> np.ndarray:
+    """∇L alone of :func:`batch_loss_and_grad`."""
+    return batch_loss_and_grad(model, params, X, y, indices, rows)[1]
+
+
 def rows_per_piece(model: Any, n: int, elements: int = CHUNK_ELEMENTS) -> int:
     """How many parameter vectors a piece over all n samples takes: ``elements`` float64
     numbers per working float of the model (at least one row: a row's own n outputs are as

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chunks import CHUNK_ELEMENTS, least_squares
-from .pieces import scope as pieces_scope
+from .chunks import CHUNK_ELEMENTS, least_squares, mean_gradient
 from .models import LinearModel, Model
 
 
@@ -187,18 +186,9 @@ def full_batch_gradient(model: Model, theta: np.ndarray, X: np.ndarray, y: np.nd
                         elements: int = CHUNK_ELEMENTS) -> np.ndarray:
     """∇L(θ) over (X, y) as ``model.loss_and_grad`` gives it; over more samples than a piece
     of ``elements`` working floats (the MLP: H + 1 a sample) the gradients of pieces of rows,
-    each weighted by its share n_c/N and added: G = Σ_c (n_c/N) G_c (the same sum in another
-    order: a few units in the last place), so a full-batch step's (N, H) arrays are never held."""
-    n = X.shape[0]
-    rows = max(64, int(elements) // max(1, int(getattr(model, "many_floats", 1))))
-    if n <= rows:
-        return model.loss_and_grad(theta, X, y)[1]
-    total = np.zeros(theta.shape[0], dtype=np.float64)
-    with pieces_scope():
-        for a in range(0, n, rows):
-            b = min(n, a + rows)
-            total += model.loss_and_grad(theta, X[a:b], y[a:b])[1] * ((b - a) / n)
-    return total
+    each weighted by its share n_c/N and added (:func:`engine.chunks.batch_loss_and_grad`), so a
+    full-batch step's (N, H) arrays are never held."""
+    return mean_gradient(model, theta, X, y, rows=elements)
 
 
 def gd_path(model: Model, X: np.ndarray, y: np.ndarray, start: np.ndarray, lr: float, steps: int,

@@ -9,10 +9,11 @@ derivatives ĝ·d and G·d (a step goes the way of minus the slope).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from .chunks import mean_gradient
 from .models import Model
 
 
@@ -35,6 +36,7 @@ class Lens:
     full_slope: float              # d/dt of the full loss at the current point (G·d)
     minimum: float = float("nan")  # where the mean is lowest on xs (parabola-refined)
     minimum_loss: float = float("nan")
+    shown_in_batch: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (k,)
 
     @property
     def sampled(self) -> bool:
@@ -52,8 +54,9 @@ def lens(model: Model, X: np.ndarray, y: np.ndarray, params: np.ndarray, batch: 
     current point, ``span`` (or :func:`_default_span`) either side.
     """
     n, p = X.shape[0], params.size
+    batch = np.asarray(batch)
     with np.errstate(all="ignore"):
-        G = model.batch_grad(params, X, y)
+        G = mean_gradient(model, params, X, y)             # in pieces over large N
         if p == 1:
             d = np.ones(1)
             label = model.param_names[0]
@@ -61,7 +64,7 @@ def lens(model: Model, X: np.ndarray, y: np.ndarray, params: np.ndarray, batch: 
             norm = float(np.linalg.norm(G))
             d = -G / norm if norm > 0 else np.eye(p)[0]
             label = "along −G (steepest descent)"
-        shown = _choose_samples(n, batch, max_curves)
+        shown, in_batch = _choose_samples(n, batch, max_curves)
         origin0 = float(params[0]) if p == 1 else 0.0
         if window is not None:
             ts = np.linspace(float(window[0]), float(window[1]), points) - origin0
@@ -72,14 +75,15 @@ def lens(model: Model, X: np.ndarray, y: np.ndarray, params: np.ndarray, batch: 
         thetas = params[None, :] + ts[:, None] * d[None, :]
         mean = model.losses_many(thetas, X, y)                        # (T,), in bounded pieces
         per_sample = model.per_sample_losses_many(thetas, X[shown], y[shown]).T   # (k, T)
-        ghat = model.batch_grad(params, X[batch], y[batch]) if len(batch) else np.full(p, np.nan)
+        ghat = mean_gradient(model, params, X, y, batch) if len(batch) else np.full(p, np.nan)
     origin = float(params[0]) if p == 1 else 0.0
     xs = ts + origin
     at, low = _refined_minimum(xs, mean)
     return Lens(
         xs=xs, per_sample=per_sample, shown=shown, mean=mean, n_samples=n, position=origin,
-        direction=d, axis_is_parameter=p == 1, label=label, batch=np.asarray(batch),
+        direction=d, axis_is_parameter=p == 1, label=label, batch=batch,
         batch_slope=float(ghat @ d), full_slope=float(G @ d), minimum=at, minimum_loss=low,
+        shown_in_batch=in_batch,
     )
 
 
@@ -105,13 +109,47 @@ def _refined_minimum(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]:
     return float(xs[k]), float(ys[k])
 
 
-def _choose_samples(n: int, batch: np.ndarray, max_curves: int) -> np.ndarray:
-    """All samples when few; else (up to half of) the current batch plus evenly spaced others."""
+#: Up to this many samples a batch is sorted to find its members among the shown ones; a larger
+#: one (Batch GD: the whole data) is marked in a table of N flags instead, read a piece at a time.
+SORTED_BATCH = 1 << 16
+
+
+def _choose_samples(n: int, batch: np.ndarray, max_curves: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the samples whose curves are drawn, which of them are in the batch): all samples when
+    few; else (up to half of them) the batch's lowest indices plus evenly spaced others."""
+    if len(batch) > SORTED_BATCH:
+        member = np.zeros(n, dtype=bool)
+        member[batch] = True
+        if n <= max_curves:
+            shown = np.arange(n)
+        else:
+            shown = _with_spaced(n, _first_members(member, max_curves // 2), max_curves)
+        return shown, member[shown]
     if n <= max_curves:
-        return np.arange(n)
-    from_batch = np.unique(np.asarray(batch, dtype=np.int64))[: max_curves // 2]
-    spaced = np.linspace(0, n - 1, max_curves - len(from_batch)).astype(np.int64)
-    return np.union1d(from_batch, spaced)
+        shown = np.arange(n)
+    else:
+        shown = _with_spaced(n, np.unique(batch.astype(np.int64))[: max_curves // 2], max_curves)
+    return shown, np.isin(shown, batch)
+
+
+def _with_spaced(n: int, from_batch: np.ndarray, max_curves: int) -> np.ndarray:
+    """``from_batch`` and evenly spaced others, as many as make ``max_curves`` (fewer where
+    they coincide), ascending."""
+    return np.union1d(from_batch, np.linspace(0, n - 1, max_curves - len(from_batch)).astype(np.int64))
+
+
+def _first_members(member: np.ndarray, k: int, piece: int = SORTED_BATCH) -> np.ndarray:
+    """The k lowest indices i with ``member[i]``, ascending (``np.unique(batch)[:k]``), found a
+    piece of the table at a time."""
+    found: list[np.ndarray] = []
+    count = 0
+    for a in range(0, member.shape[0], piece):
+        hits = np.flatnonzero(member[a:a + piece])[: k - count] + a
+        found.append(hits)
+        count += len(hits)
+        if count >= k:
+            break
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
 def _default_span(model: Model, X: np.ndarray, y: np.ndarray, params: np.ndarray, d: np.ndarray,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .models.elementwise import _dot_rows
+from .chunks import mean_gradient
 from .pieces import scope as pieces_scope
 
 
@@ -96,7 +97,8 @@ def model_noise_report(model, params: np.ndarray, X: np.ndarray, y: np.ndarray, 
     around each piece's own mean: exact algebra, and as stable as the one-array form). The
     sums are added in another order than the one array's, so the figures agree to a few units
     in the last place (relative 1e-12, tests/test_memory_readings.py), not bit for bit; ĝ is
-    the mean of the batch's own rows, as before.
+    the mean of the batch's own rows, as before, and for a batch larger than a piece the
+    share-weighted mean of its pieces' gradients (:func:`engine.chunks.mean_gradient`).
     """
     n, p = int(X.shape[0]), int(model.n_params)
     rows = max(1, int(elements) // max(1, p))
@@ -121,7 +123,10 @@ def model_noise_report(model, params: np.ndarray, X: np.ndarray, y: np.ndarray, 
         total += m2 + c * float(e @ e)
     ghat = None
     if batch is not None and len(batch):
-        ghat = model.per_sample_grads(params, X[batch], y[batch]).mean(axis=0)
+        if len(batch) <= rows:
+            ghat = model.per_sample_grads(params, X[batch], y[batch]).mean(axis=0)
+        else:                      # a batch as large as the data (Batch GD): in pieces too
+            ghat = mean_gradient(model, params, X, y, batch)
     return _report(n, batch_size, G, total / n, ghat)
 
 

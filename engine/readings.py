@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .chunks import mean_gradient
 from .optimizers import UpdateTerms
-from .phases import PhaseData
+from .phases import ROWS_KEPT, PhaseData
 
 if TYPE_CHECKING:  # imported where used: a run without the TUI needs neither
     from .landscape import Grid
@@ -41,7 +42,8 @@ class RunReadings:
         if last is None:
             return None
         iteration, micro, count, indices, params, loss, grad, step_grad, _opt, lr = last
-        X, y = self.data.X[indices], self.data.y[indices]
+        head = indices[:ROWS_KEPT]
+        X, y = self.data.X[head], self.data.y[head]
         p = PhaseData(iteration, micro, count, indices, X, y, self._last_runs.segment, phase=3)
         p.outputs = self.model.predict(params, X)
         p.losses = self.model.per_sample_loss(params, X, y)
@@ -56,17 +58,19 @@ class RunReadings:
 
     def last_brief(self) -> PhaseData | None:
         """The same iteration as :attr:`last`, without recomputing its per-sample values: where it
-        sits (``position``), its batch (``indices``, ``X``, ``y``), its batch loss L_b, its batch
+        sits (``position``), its batch (``indices``; ``X``, ``y`` of its first rows), its batch loss L_b, its batch
         gradient ĝ, θ before it and its rate, as recorded when it ran; ``outputs``, ``losses``,
         ``sample_grads``, ``update`` and ``terms`` are None (read :attr:`last` for those). For a
         display that needs only where the last batch was and its loss, every frame (the strip, the
         detail line): :attr:`last` evaluates the model on the batch again (predictions, per-sample
-        losses and per-sample gradients, O(B·P)) each time it is read."""
+        losses and per-sample gradients of up to :data:`~engine.phases.ROWS_KEPT` samples) each
+        time it is read."""
         last = self._last_runs.last_iteration()
         if last is None:
             return None
         iteration, micro, count, indices, params, loss, grad, step_grad, _opt, lr = last
-        p = PhaseData(iteration, micro, count, indices, self.data.X[indices], self.data.y[indices],
+        head = indices[:ROWS_KEPT]
+        p = PhaseData(iteration, micro, count, indices, self.data.X[head], self.data.y[head],
                       self._last_runs.segment, phase=3)
         p.batch_loss, p.grad, p.params_before = loss, grad, params
         p.lr = lr if step_grad is not None else math.nan
@@ -131,8 +135,8 @@ class RunReadings:
         batch = self.current_batch()
         if not len(batch):
             return None
-        return self.model.batch_grad(self.params, self.data.X[batch], self.data.y[batch])
+        return mean_gradient(self.model, self.params, self.data.X, self.data.y, batch)
 
     def full_gradient(self) -> np.ndarray:
         """G = ∇L(θ) over the whole training set at the current θ."""
-        return self.model.batch_grad(self.params, self.data.X, self.data.y)
+        return mean_gradient(self.model, self.params, self.data.X, self.data.y)

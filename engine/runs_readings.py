@@ -183,9 +183,9 @@ class RunsReadings:
             return last[3][0, last[4]:last[5]]
         return np.concatenate([o[0, a:b] for o, a, b in self._step_parts])
 
-    def batch_slot(self) -> tuple[np.ndarray, int, int, np.ndarray, np.ndarray]:
-        """Run 0's next batch: (indices, micro, micro count, X, y); draws the pass's orders
-        when the batch opens a pass (as the iteration itself would)."""
+    def batch_slot(self) -> tuple[np.ndarray, int, int]:
+        """Run 0's next batch: (indices, micro, micro count); draws the pass's orders when the
+        batch opens a pass (as the iteration itself would)."""
         s = self.state
         it = s.iteration - self.start_iteration
         pass_index, j = divmod(it, self._m)
@@ -194,5 +194,4 @@ class RunsReadings:
         t = self._table
         a, b = t.start[j], t.stop[j]
         micro, count = (it % self._acc, self._acc) if t.micro is None else (t.micro[j], t.micro_count[j])
-        idx = s.orders[0, a:b]
-        return idx, micro, count, self.data.X[idx], self.data.y[idx]
+        return s.orders[0, a:b], micro, count

@@ -38,10 +38,11 @@ from typing import Callable
 
 import numpy as np
 
+from .chunks import batch_loss_and_grad
 from .counters import Counters, StepRecord
 from .history import History
 from .optimizers import Optimizer
-from .phases import PHASE_FORMULAS, PHASES, PhaseData
+from .phases import PHASE_FORMULAS, PHASES, ROWS_KEPT, PhaseData
 from .readings import RunReadings
 from .run_status import (DIVERGED, DIVERGING, FINISHED, PAUSED, READY, RUNNING, STATUS_OF_CODE, STOPPED,
                          TARGET_REACHED, RunStatus)
@@ -286,24 +287,34 @@ class Simulation(RunStatus, RunReadings):
         self.revision += 1
         with np.errstate(all="ignore"):
             if self.pending is None:
-                idx, micro, count, X, y = self._runs.batch_slot()
+                idx, micro, count = self._runs.batch_slot()
+                head = idx[:ROWS_KEPT]
+                X, y = self.data.X[head], self.data.y[head]
                 self.pending = PhaseData(self.iteration, micro, count, idx, X, y, self.segment)
             p = self.pending
             nxt = p.phase + 1
             params = self.params
+            whole = p.rows == len(p.indices)
             if nxt == 0:
                 p.outputs = self.model.predict(params, p.X)
             elif nxt == 1:
                 p.losses = self.model.per_sample_loss(params, p.X, p.y)
-                p.batch_loss = float(np.mean(p.losses))
+                p.batch_loss = float(np.mean(p.losses)) if whole else self._batch_reading(p)[0]
             elif nxt == 2:
                 p.sample_grads = self.model.per_sample_grads(params, p.X, p.y)
-                p.batch_loss, p.grad = self.model.loss_and_grad(params, p.X, p.y)
+                p.batch_loss, p.grad = (self.model.loss_and_grad(params, p.X, p.y) if whole
+                                        else self._batch_reading(p))
             else:
                 self._run(1, False)
                 return PHASES[3]
             p.phase = nxt
             return PHASES[nxt]
+
+    def _batch_reading(self, p: PhaseData) -> tuple[float, np.ndarray]:
+        """(L_b, ĝ) of the batch in progress at θ, for a batch whose per-sample rows are kept
+        for its first samples only: over the whole batch, in pieces
+        (:func:`engine.chunks.batch_loss_and_grad`; one piece: the step's own numbers)."""
+        return batch_loss_and_grad(self.model, self.params, self.data.X, self.data.y, p.indices)
 
     def step_iteration(self) -> bool:
         """Finish the current iteration (or do a whole one); False when nothing was left to do."""

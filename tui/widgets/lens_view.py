@@ -104,14 +104,13 @@ class LensView(PlotextPlot):
         finite = np.isfinite(L.mean)
         top = float(np.nanmax(L.mean[finite])) * 1.25 if finite.any() else 1.0
         few = len(L.shown) <= len(SAMPLE_COLOURS)
-        in_batch = set(int(i) for i in L.batch)
         self.highlighted = []
         for k, row in enumerate(L.per_sample):
             ok = np.isfinite(row) & (row <= top)
             if ok.sum() <= 1:
                 continue
             index = int(L.shown[k])
-            mine = index in in_batch
+            mine = bool(L.shown_in_batch[k])
             if mine:
                 self.highlighted.append(index)
             if few:

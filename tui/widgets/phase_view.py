@@ -71,7 +71,7 @@ def phase_rows(sim: Simulation, data: PhaseData, max_rows: int = MAX_ROWS, grad_
         columns.append("ℓ_i")
     if d.phase >= 2:
         columns.append("g_i")
-    shown = min(len(d.indices), max_rows)
+    shown = min(d.rows, max_rows)          # the rows whose values the engine kept (its first)
     rows = []
     for r in range(shown):
         row = [str(int(d.indices[r])), *(fmt(float(x), 3) for x in d.X[r]), fmt(float(d.y[r]), 3)]
