@@ -103,6 +103,49 @@ def test_a_covered_canvas_gives_its_computation_up_and_a_modal_one_does_not():
     asyncio.run(script())
 
 
+def test_two_panels_computations_take_turns():
+    """Two panels' computations in threads never run at once (each reading's pieces hold their
+    arrays: two at once doubled the session's peak); the second starts when the first ends."""
+    inside: list[str] = []
+    overlapped: list[bool] = []
+    done: list[str] = []
+
+    def job(name: str, release: threading.Event):  # noqa: ANN202
+        def fn() -> str:
+            overlapped.append(bool(inside))
+            inside.append(name)
+            try:
+                hold_until(release)
+            finally:
+                inside.remove(name)
+            return name
+        return fn
+
+    class Host(App):
+        def compose(self) -> ComposeResult:
+            yield Recorder()
+            yield CellCanvas(id="other")
+
+    release_a, release_b = threading.Event(), threading.Event()
+
+    async def script() -> None:
+        app = Host()
+        async with app.run_test(size=(40, 10)) as pilot:
+            a, b = app.query_one(Recorder), app.query_one("#other", CellCanvas)
+            a.run_in_thread(("grid", 1), job("a", release_a), lambda k, r: done.append(r), "t")
+            await wait_for(pilot, lambda: inside == ["a"], "the first computation under way")
+            b.run_in_thread(("grid", 1), job("b", release_b), lambda k, r: done.append(r), "t")
+            await pilot.pause(0.3)
+            assert inside == ["a"] and b.pending_work, "the second waits its turn"
+            release_a.set()
+            await wait_for(pilot, lambda: inside == ["b"], "the second's turn")
+            release_b.set()
+            await wait_for(pilot, lambda: done == ["a", "b"], "both delivered")
+            assert overlapped == [False, False]
+
+    run_then_release(script, release_b)
+
+
 def test_the_main_landscape_stops_under_compare_and_draws_again_after(monkeypatch):
     """The real app: the main screen's grid (in a thread at N = 20,000) is given up when compare
     opens over it, and asked for and drawn again when compare closes."""

@@ -14,6 +14,7 @@ line), with runs of equal style merged into one segment.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from typing import Callable
@@ -36,6 +37,12 @@ RGB = tuple[int, int, int]
 #: The app's logger: a failed background computation is logged here (with its traceback) and in
 #: Textual's log. No handler of its own: nothing reaches the terminal the app draws on, unless
 #: the host configures one (tests read it with caplog).
+#: The panels' computations in threads take turns, whichever panel asked (a view opened over
+#: the main screen started its grid while the main screen's was ending its piece: two pieces'
+#: arrays at once, ~20 MB for an MLP at N = 10⁶; issue 24). One that waited and is out of sight
+#: by then stops at its first piece.
+TURNS = threading.Lock()
+
 LOG = logging.getLogger("mbsim")
 LOG.addHandler(logging.NullHandler())
 
@@ -330,7 +337,8 @@ class CellCanvas(Widget):
             # wait behind it)
             pieces.stop_when(lambda: self.out_of_sight() or self.work_stale(key))
             try:
-                result = job.pop()()
+                with TURNS:
+                    result = job.pop()()
             except pieces.Cancelled:
                 result, cancelled = None, True
             except Exception as err:  # noqa: BLE001 - a failed picture must not take the app down
