@@ -86,7 +86,7 @@ def _pointwise_inplace(loss_name: str, f: np.ndarray, y: np.ndarray) -> np.ndarr
 
 
 def _bce_runs(z: np.ndarray, y_runs: np.ndarray, n: int,
-              sum_delta: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+              sum_delta: bool = False, of: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(K,) mean bce on logits, (K, n) δ = (σ(z) − y)/n for K runs and, with ``sum_delta``, (K,)
     Σ_i δ_i (the output bias's gradient; else None): the values of the single-run models' bce
     branch (stable: log1p(e^{−|z|}), σ from e^{−|z|}), bit for bit, in fewer NumPy calls.
@@ -96,8 +96,11 @@ def _bce_runs(z: np.ndarray, y_runs: np.ndarray, n: int,
       cast (tests/test_models.py checks it on special values).
     * With ``sum_delta`` and n ≥ 2, the loss terms and δ are the two halves of one (2, K, n)
       array, and one reduction sums its 2K rows: each row summed alone, pairwise, as the lone
-      run's ``.sum()`` of its n values (a reduction's cost is per row, not per call)."""
+      run's ``.sum()`` of its n values (a reduction's cost is per row, not per call).
+    * ``of``: z holds n samples of a batch of ``of`` (a step in pieces): δ is scaled by 1/of,
+      and the loss terms' (K,) sums are returned, for the caller to add up and divide."""
     k = z.shape[0]
+    scale = n if of is None else of
     both = np.empty((2, k, n)) if sum_delta and n > 1 else None
     e = np.abs(z)
     np.negative(e, out=e)
@@ -110,11 +113,12 @@ def _bce_runs(z: np.ndarray, y_runs: np.ndarray, n: int,
     e += 1.0
     delta /= e
     delta -= y_runs
-    delta *= 1.0 / n
+    delta *= 1.0 / scale
     if both is None:
-        return np.add.reduce(terms, axis=1) / n, delta, (np.add.reduce(delta, axis=1) if sum_delta else None)
+        total = np.add.reduce(terms, axis=1)
+        return (total / n if of is None else total), delta, (np.add.reduce(delta, axis=1) if sum_delta else None)
     sums = np.add.reduce(both, axis=2)
-    return sums[0] / n, delta, sums[1]
+    return (sums[0] / n if of is None else sums[0]), delta, sums[1]
 
 
 def _dot_each(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .base import Model
@@ -191,9 +193,37 @@ class MLPModel(Model):
 
         ``X`` may carry a trailing column of ones ((n, d + 1), :attr:`ones_column`): then the
         pre-activation is [X 1] [W1ᵀ; b1], one gemm, which gives the numbers of X W1ᵀ + b1 (see
-        ``__init__``; tests/test_models.py) without the add's pass over the (n, H) array."""
+        ``__init__``; tests/test_models.py) without the add's pass over the (n, H) array.
+
+        A batch of more than :func:`_pass_rows` samples goes in pieces of that many rows (at
+        B = 10⁶ and H = 8 each (B, H) array was 64 MB, three at once): each piece's δ scaled by
+        the whole batch's 1/n, the pieces' loss sums and gradients added in order (the same sums
+        in another order than one pass: a few units in the last place).
+        :meth:`loss_and_grad_runs` cuts the same pieces: a run of an ensemble stays its lone
+        run, bit for bit."""
+        n = X.shape[0]
+        rows = _pass_rows(self.hidden)
+        if n <= rows:
+            raw, grad = self._pass(params, X, y, n)
+            return self._mean(raw, n), grad
+        raw, grad = 0.0, np.zeros(self.n_params, dtype=np.float64)
+        with pieces_scope():
+            for a in range(0, n, rows):
+                part, g = self._pass(params, X[a:a + rows], y[a:a + rows], n)
+                raw += part
+                grad += g
+        return self._mean(raw, n), grad
+
+    def _mean(self, raw: Any, n: int) -> Any:
+        """The mean loss from the sum of the loss terms as one pass forms it (bce: Σ/n; mse:
+        r·r times 1/n)."""
+        return raw / n if self._is_bce else raw * (1.0 / n)
+
+    def _pass(self, params: np.ndarray, X: np.ndarray, y: np.ndarray, total: int) -> tuple[float, np.ndarray]:
+        """(Σ of the loss terms, gradient) of the rows X, y of a batch of ``total`` samples: δ
+        scaled by 1/total (see :meth:`loss_and_grad`)."""
         n, d = X.shape
-        inv_n = 1.0 / n
+        inv_n = 1.0 / total
         w1_end, b1_end, w2_end = self._w1_end, self._b1_end, self._w2_end
         if d == self.n_features:
             a = X @ params[:w1_end].reshape(self.hidden, d).T
@@ -212,7 +242,7 @@ class MLPModel(Model):
         z += params[-1]
         if self._is_bce:
             e = np.exp(-np.abs(z))
-            loss = float((np.maximum(z, 0.0) - z * y + np.log1p(e)).sum()) / n
+            raw = float((np.maximum(z, 0.0) - z * y + np.log1p(e)).sum())
             delta = np.maximum(e, z >= 0.0)  # numerator of the stable σ(z), see sigmoid()
             e += 1.0
             delta /= e
@@ -220,7 +250,7 @@ class MLPModel(Model):
             delta *= inv_n
         else:
             z -= y
-            loss = float(z @ z) * inv_n
+            raw = float(z @ z)
             z *= 2.0 * inv_n
             delta = z
         D = self._dact(h)
@@ -230,8 +260,7 @@ class MLPModel(Model):
         np.multiply(np.ones(n) @ D, W2, out=grad[w1_end:b1_end])
         grad[b1_end:w2_end] = delta @ h
         grad[-1] = delta.sum()
-        return loss, grad
-
+        return raw, grad
 
     def _hidden_runs(self, params_runs: np.ndarray, X: np.ndarray) -> np.ndarray:
         """h = act(X W1ᵀ + b1) for K runs: X (K, n, d) or shared (n, d) → (K, n, H).
@@ -287,10 +316,27 @@ class MLPModel(Model):
     def loss_and_grad_runs(
         self, params_runs: np.ndarray, X_runs: np.ndarray, y_runs: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`loss_and_grad` for K runs, the same formulas step for step (see there; X_runs
-        (K, n, d), or (K, n, d + 1) ending in a column of ones)."""
+        """:meth:`loss_and_grad` for K runs, the same formulas step for step, and the same pieces
+        of a large batch (see there; X_runs (K, n, d), or (K, n, d + 1) ending in a column of
+        ones)."""
         k, n = y_runs.shape
-        inv_n = 1.0 / n
+        rows = _pass_rows(self.hidden)
+        if n <= rows:
+            raw, grad = self._pass_runs(params_runs, X_runs, y_runs, n)
+            return self._mean(raw, n), grad
+        raw, grad = np.zeros(k, dtype=np.float64), np.zeros((k, self.n_params), dtype=np.float64)
+        with pieces_scope():
+            for a in range(0, n, rows):
+                part, g = self._pass_runs(params_runs, X_runs[:, a:a + rows], y_runs[:, a:a + rows], n)
+                raw += part
+                grad += g
+        return self._mean(raw, n), grad
+
+    def _pass_runs(self, params_runs: np.ndarray, X_runs: np.ndarray, y_runs: np.ndarray,
+                   total: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_pass` for K runs: ((K,) sums of the loss terms, (K, P) gradients)."""
+        k, n = y_runs.shape
+        inv_n = 1.0 / total
         w1_end, b1_end, w2_end = self._w1_end, self._b1_end, self._w2_end
         h = self._hidden_runs(params_runs, X_runs)
         X_runs = X_runs[..., :self.n_features]
@@ -298,10 +344,10 @@ class MLPModel(Model):
         z = np.matmul(h, W2[:, :, None])[:, :, 0]
         z += params_runs[:, -1:]
         if self._is_bce:
-            loss, delta, delta_sum = _bce_runs(z, y_runs, n, True)
+            raw, delta, delta_sum = _bce_runs(z, y_runs, n, True, of=total)
         else:
             z -= y_runs
-            loss = _dot_rows(z) * inv_n
+            raw = _dot_rows(z)
             z *= 2.0 * inv_n
             delta, delta_sum = z, None
         D = self._dact(h)
@@ -312,5 +358,5 @@ class MLPModel(Model):
         np.multiply(np.matmul(np.ones((1, 1, n)), D)[:, 0, :], W2, out=grad[:, w1_end:b1_end])
         grad[:, b1_end:w2_end] = np.matmul(delta[:, None, :], h)[:, 0, :]
         grad[:, -1] = delta.sum(axis=1) if delta_sum is None else delta_sum
-        return loss, grad
+        return raw, grad
 
