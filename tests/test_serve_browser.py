@@ -90,7 +90,8 @@ def test_the_app_in_chromium_counts_keys_offers_its_svg_and_ends_with_the_tab(tm
                 if value := predicate():
                     return value
                 page.wait_for_timeout(200)
-            raise AssertionError(f"never happened: {what}")
+            server.pump(0.2)          # (seen once in a full run: the server's log says more)
+            raise AssertionError(f"never happened: {what}; the server's log: {server.lines[-15:]}")
 
         def screenshot_counters(attempts: int = 3) -> dict[str, str]:
             # the server cuts a download when the app sends no chunk within its wait (a loaded

@@ -112,8 +112,9 @@ class SessionProcess(AppService):
 
     def __init__(self, argv: Sequence[str], *, extra_env: dict[str, str] | None = None,
                  log: Callable[[str], None] | None = None, spawner: ForkServer | None = None,
-                 **kwargs) -> None:
+                 closed: Callable[[], bool] | None = None, **kwargs) -> None:
         super().__init__(shlex.join(argv), **kwargs)
+        self.closed = closed or (lambda: False)   # the browser's websocket has closed
         self.argv = list(argv)
         self.extra_env = dict(extra_env or {})
         self.log = log
@@ -145,7 +146,9 @@ class SessionProcess(AppService):
         The first line is the web driver's ``__GANGLION__``; then packets of a type byte
         (``D`` screen bytes, ``M`` meta JSON, ``P`` packed file chunks), a 4-byte big-endian
         length and the payload. Once the browser is gone the packets are read and dropped, so
-        the app is never blocked writing while it is asked to quit. The last
+        the app is never blocked writing while it is asked to quit; a packet that cannot be
+        passed on while the browser is there is said in ``log`` and the next ones go on (one
+        such failure used to silence the tab for good: no screen, no download). The last
         :data:`STDERR_KEPT` bytes of stderr go to ``log``.
         """
         process = self._process
@@ -174,8 +177,12 @@ class SessionProcess(AppService):
                     continue
                 try:
                     await handler(payload)
-                except Exception:  # the websocket is closed (or closing): drop, keep reading
-                    handlers.clear()
+                except Exception as err:  # noqa: BLE001 - never the end of the session's output
+                    if self.closed():     # the websocket is closed (or closing): drop, keep reading
+                        handlers.clear()
+                    elif self.log is not None:   # else say so, and pass the next packets on
+                        self.log(f"a packet of the app's ({kind.decode()}) was not passed on: "
+                                 f"{type(err).__name__}: {err}")
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass
         finally:
@@ -442,7 +449,7 @@ class SessionServer:
             log=lambda line: self.log_line(f"session {session_id} said: {line}"),
             spawner=self.spawner,
             write_bytes=websocket.send_bytes, write_str=websocket.send_str,
-            close=websocket.close, download_manager=self.download_manager,
+            close=websocket.close, closed=lambda: websocket.closed, download_manager=self.download_manager,
         )
         self.sessions[session_id] = session  # counted from now: the cap holds during the spawn
         try:
