@@ -126,6 +126,7 @@ def _batch_loss_and_grad(model: Any, params: np.ndarray, X: np.ndarray, y: np.nd
     loss, total = 0.0, np.zeros(int(model.n_params), dtype=np.float64)
     with pieces_scope():
         for a in range(0, n, piece):
+            pieces_check()           # given up (engine.pieces.stop_when): Cancelled
             b = min(n, a + piece)
             if indices is None:
                 Xc, yc = X[a:b], y[a:b]

@@ -24,8 +24,8 @@ from pilot_helpers import hold_until, run_then_release, wait_for
 class Recorder(CellCanvas):
     """A canvas that records the computations it was told were given up."""
 
-    def __init__(self) -> None:
-        super().__init__(id="canvas")
+    def __init__(self, id: str = "canvas") -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
         self.given_up: list[tuple] = []
 
     def work_cancelled(self, key: tuple) -> None:
@@ -103,9 +103,9 @@ def test_a_covered_canvas_gives_its_computation_up_and_a_modal_one_does_not():
     asyncio.run(script())
 
 
-def test_two_panels_computations_take_turns():
-    """Two panels' computations in threads never run at once (each reading's pieces hold their
-    arrays: two at once doubled the session's peak); the second starts when the first ends."""
+def test_two_panels_grids_take_turns():
+    """Two panels' grids never compute at once (each reading's pieces hold their arrays: two at
+    once doubled the session's peak); the second starts when the first ends."""
     inside: list[str] = []
     overlapped: list[bool] = []
     done: list[str] = []
@@ -144,6 +144,47 @@ def test_two_panels_computations_take_turns():
             assert overlapped == [False, False]
 
     run_then_release(script, release_b)
+
+
+def test_a_grid_waiting_its_turn_is_given_up_when_no_longer_wanted():
+    """A grid waiting behind another (which may take minutes) is given up while it waits, as
+    at a piece, once its panel no longer wants it; the one computing is not disturbed."""
+    done: list[str] = []
+    release = threading.Event()
+
+    class Other(Recorder):
+        def __init__(self) -> None:
+            super().__init__(id="other")
+            self.gone = False
+
+        def out_of_sight(self) -> bool:
+            return self.gone
+
+    class Host(App):
+        def compose(self) -> ComposeResult:
+            yield Recorder()
+            yield Other()
+
+    def holding() -> str:
+        hold_until(release)
+        return "first"
+
+    async def script() -> None:
+        app = Host()
+        async with app.run_test(size=(40, 10)) as pilot:
+            a, b = app.query_one("#canvas", Recorder), app.query_one("#other", Other)
+            a.run_in_thread(("grid", 1), holding, lambda k, r: done.append(r), "t")
+            await pilot.pause(0.1)
+            b.run_in_thread(("grid", 1), lambda: "second", lambda k, r: done.append(r), "t")
+            await pilot.pause(0.2)
+            assert b.pending_work and b.given_up == []
+            b.gone = True                           # its panel closed while it waited
+            await wait_for(pilot, lambda: b.given_up == [("grid", 1)], "the waiting grid given up")
+            assert a.pending_work and done == []
+            release.set()
+            await wait_for(pilot, lambda: done == ["first"], "the first grid delivered")
+
+    run_then_release(script, release)
 
 
 def test_the_main_landscape_stops_under_compare_and_draws_again_after(monkeypatch):

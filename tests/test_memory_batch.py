@@ -52,11 +52,6 @@ def test_a_batch_in_pieces_is_the_extended_precision_mean(kind: str) -> None:
     loss, grad = batch_loss_and_grad(model, p, X, y, rows=999)
     assert loss == pytest.approx(whole[0], rel=1e-12)
     np.testing.assert_allclose(grad, whole[1], rtol=1e-10, atol=1e-15)
-    # within one piece: the step's own numbers, bit for bit
-    small = batch[:700]
-    got = batch_loss_and_grad(model, p, X, y, small, rows=1000)
-    step = model.loss_and_grad(p, X[small], y[small])
-    assert got[0] == step[0] and np.array_equal(got[1], step[1])
 
 
 def test_a_diverged_reading_is_infinite_without_a_warning() -> None:
@@ -65,6 +60,23 @@ def test_a_diverged_reading_is_infinite_without_a_warning() -> None:
     with np.errstate(all="raise"):                      # the reading silences its own
         loss, grad = batch_loss_and_grad(model, np.array([1e300, 1e300]), X, y, rows=700)
     assert loss == np.inf and grad[1] > 1e300           # r² overflows; 2r does not
+
+
+def test_a_reading_in_pieces_can_be_given_up() -> None:
+    # a thread computing for a panel that no longer wants it (a landscape's reference path)
+    # stops at its next piece
+    from mbsim.engine import pieces
+
+    model = LinearModel("linear", "mse", 1)
+    X, y, _ = sample_data(model, 5_000)
+    asked: list[int] = []
+    pieces.stop_when(lambda: len(asked) > 2 or asked.append(1))
+    try:
+        with pytest.raises(pieces.Cancelled):
+            batch_loss_and_grad(model, np.zeros(2), X, y, rows=1000)      # 5 pieces
+    finally:
+        pieces.stop_when(None)
+    assert len(asked) == 3
 
 
 def _batch_gd(n: int) -> Simulation:
@@ -106,10 +118,13 @@ def test_the_phase_view_keeps_the_first_rows_and_reads_the_whole_batch() -> None
 
 
 def test_a_small_batch_keeps_every_row() -> None:
-    sim = Simulation(load_preset("worked-example"))
+    sim = Simulation(load_preset("mini-batch-32"))
+    sim.run_iterations(3)
     sim.step_phase(); sim.step_phase()
     p = sim.pending
-    assert p.rows == len(p.indices) and p.batch_loss == float(np.mean(p.losses))
+    assert p.rows == len(p.indices) == 32
+    np.testing.assert_array_equal(p.X, sim.dataset.X[p.indices])
+    assert p.batch_loss == pytest.approx(_line_reading(sim.params, p.X[:, 0], p.y)[0], rel=1e-13)
 
 
 @pytest.mark.parametrize("size", [SORTED_BATCH // 2, SORTED_BATCH + 1, 400_000])

@@ -236,6 +236,7 @@ def test_one_landscape_grid_at_a_time_the_latest_next() -> None:
                 if ("ref", 0) in done:
                     break
             assert started[0] == ("grid", 1) and ("grid", 3) not in started and canvas.pending_work
+            assert ("ref", 0) in done                    # beside the grid, not after it
             gate.set()
             for _ in range(200):
                 await pilot.pause(0.02)

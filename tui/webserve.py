@@ -147,8 +147,8 @@ class SessionProcess(AppService):
         (``D`` screen bytes, ``M`` meta JSON, ``P`` packed file chunks), a 4-byte big-endian
         length and the payload. Once the browser is gone the packets are read and dropped, so
         the app is never blocked writing while it is asked to quit; a packet that cannot be
-        passed on while the browser is there is said in ``log`` and the next ones go on (one
-        such failure used to silence the tab for good: no screen, no download). The last
+        passed on while the browser is there is said in ``log`` (the first of them) and the next
+        ones go on (one such failure used to silence the tab for good: no screen, no download). The last
         :data:`STDERR_KEPT` bytes of stderr go to ``log``.
         """
         process = self._process
@@ -163,6 +163,8 @@ class SessionProcess(AppService):
 
         stderr_task = asyncio.ensure_future(read_stderr())
         handlers = {b"D": self.on_data, b"M": self.on_meta, b"P": self.on_packed}
+        failed = False        # a packet not passed on was said (a tab dropping without a close
+                              # frame fails every packet until aiohttp marks it closed)
         try:
             for _ in range(10):
                 line = await stdout.readline()
@@ -180,9 +182,10 @@ class SessionProcess(AppService):
                 except Exception as err:  # noqa: BLE001 - never the end of the session's output
                     if self.closed():     # the websocket is closed (or closing): drop, keep reading
                         handlers.clear()
-                    elif self.log is not None:   # else say so, and pass the next packets on
+                    elif self.log is not None and not failed:   # else say so (once), go on
+                        failed = True
                         self.log(f"a packet of the app's ({kind.decode()}) was not passed on: "
-                                 f"{type(err).__name__}: {err}")
+                                 f"{type(err).__name__}: {err} (later ones not said)")
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass
         finally:

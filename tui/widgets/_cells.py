@@ -13,11 +13,12 @@ line), with runs of equal style merged into one segment.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 import traceback
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 from rich.segment import Segment
@@ -34,15 +35,29 @@ from ._partial_updates import enable_partial_line_updates  # noqa: F401 (its hom
 
 RGB = tuple[int, int, int]
 
+#: The panels' grids (a landscape's heat map, the computation of kind "grid") take turns,
+#: whichever panel asked: a view opened over the main screen started its grid while the main
+#: screen's was ending its piece, two pieces' arrays at once (~20 MB for an MLP at N = 10⁶;
+#: issue 24). One that waited and is out of sight by then stops at its first piece. Other kinds
+#: (a reference path) run beside them, as before.
+TURNS = threading.Lock()
+
+@contextlib.contextmanager
+def _turn() -> Iterator[None]:
+    """Hold :data:`TURNS`; while waiting for it, give up as a piece would (``engine.pieces.check``
+    raises Cancelled once the computation is no longer wanted: a grid waiting behind one that
+    may take minutes is not kept waiting when its panel closes)."""
+    while not TURNS.acquire(timeout=0.05):
+        pieces.check()
+    try:
+        yield
+    finally:
+        TURNS.release()
+
+
 #: The app's logger: a failed background computation is logged here (with its traceback) and in
 #: Textual's log. No handler of its own: nothing reaches the terminal the app draws on, unless
 #: the host configures one (tests read it with caplog).
-#: The panels' computations in threads take turns, whichever panel asked (a view opened over
-#: the main screen started its grid while the main screen's was ending its piece: two pieces'
-#: arrays at once, ~20 MB for an MLP at N = 10⁶; issue 24). One that waited and is out of sight
-#: by then stops at its first piece.
-TURNS = threading.Lock()
-
 LOG = logging.getLogger("mbsim")
 LOG.addHandler(logging.NullHandler())
 
@@ -337,7 +352,7 @@ class CellCanvas(Widget):
             # wait behind it)
             pieces.stop_when(lambda: self.out_of_sight() or self.work_stale(key))
             try:
-                with TURNS:
+                with _turn() if kind == "grid" else contextlib.nullcontext():
                     result = job.pop()()
             except pieces.Cancelled:
                 result, cancelled = None, True
