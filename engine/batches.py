@@ -141,15 +141,12 @@ class Batches:
     def _gathered(self, params: np.ndarray, a: int, b: int) -> tuple[Any, np.ndarray]:
         d, orders, model = self.data, self.orders, self.model
         if self.one:
-            idx = orders[0, a:b]
-            return model.loss_and_grad(params, np.take(d.X, idx, axis=0), np.take(d.y, idx))
+            return model.loss_and_grad_of(params, d.X, d.y, orders[0, a:b])
         rows = max(1, GATHER_ABOVE // ((b - a) * (d.X.shape[1] + 1)))
         if rows >= self.k:
-            idx = orders[:, a:b]
-            return model.loss_and_grad_runs(params, np.take(d.X, idx, axis=0), np.take(d.y, idx))
+            return model.loss_and_grad_runs_of(params, d.X, d.y, orders[:, a:b])
         loss, grad = np.empty(self.k), np.empty_like(params)
         for r in range(0, self.k, rows):
-            idx = orders[r:r + rows, a:b]
-            loss[r:r + rows], grad[r:r + rows] = model.loss_and_grad_runs(
-                params[r:r + rows], np.take(d.X, idx, axis=0), np.take(d.y, idx))
+            loss[r:r + rows], grad[r:r + rows] = model.loss_and_grad_runs_of(
+                params[r:r + rows], d.X, d.y, orders[r:r + rows, a:b])
         return loss, grad

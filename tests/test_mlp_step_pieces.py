@@ -75,3 +75,30 @@ def test_a_step_over_a_large_batch_holds_a_piece() -> None:
     runs_peak, (losses, _) = traced_peak(lambda: model.loss_and_grad_runs(params[:1], X[None], y[None]))
     assert runs_peak < 6 * 8 * mlp_module.PASS_ELEMENTS
     assert losses[0] == loss
+
+
+@pytest.mark.parametrize("loss_name", ["bce", "mse"])
+@pytest.mark.parametrize("n", [64, 64 * 5 + 1, 64 * 3 + 37])
+def test_a_batch_gathered_a_piece_at_a_time_is_the_gathered_batch(small_pieces, loss_name: str,  # noqa: ANN001
+                                                                  n: int) -> None:
+    # the step of a batch not kept in pass order (engine.batches): the same numbers as the
+    # batch gathered whole, bit for bit, for one run and for each of K runs
+    model, X, y, params = _problem(loss_name, 2_000, activation="sigmoid", seed=n)
+    rng = np.random.default_rng(n)
+    idx = rng.integers(0, 2_000, (params.shape[0], n))
+    loss, grad = model.loss_and_grad_of(params[0], X, y, idx[0])
+    whole = model.loss_and_grad(params[0], X[idx[0]], y[idx[0]])
+    assert loss == whole[0] and np.array_equal(grad, whole[1])
+    losses, grads = model.loss_and_grad_runs_of(params, X, y, idx)
+    for r in range(params.shape[0]):
+        lone = model.loss_and_grad_of(params[r], X, y, idx[r])
+        assert losses[r] == lone[0] and np.array_equal(grads[r], lone[1])
+
+
+def test_a_large_gathered_batch_is_never_gathered_whole() -> None:
+    model, X, y, params = _problem("bce", 600_000)
+    idx = np.random.default_rng(1).permutation(600_000)
+    peak, _ = traced_peak(lambda: model.loss_and_grad_of(params[0], X, y, idx))
+    assert peak < 6 * 8 * mlp_module.PASS_ELEMENTS < X.nbytes + y.nbytes + 600_000 * 8 * 8
+    peak, _ = traced_peak(lambda: model.loss_and_grad_runs_of(params[:1], X, y, idx[None]))
+    assert peak < 6 * 8 * mlp_module.PASS_ELEMENTS

@@ -75,6 +75,19 @@ class Model(ABC):
         the module's note on stacked products).
         """
 
+    def loss_and_grad_of(self, params: np.ndarray, X: np.ndarray, y: np.ndarray,
+                         indices: np.ndarray) -> tuple[float, np.ndarray]:
+        """:meth:`loss_and_grad` of the samples ``indices`` of (X, y), gathered (a step whose batch
+        is not kept in pass order: engine.batches). A model that goes over a large batch in
+        pieces may gather it a piece at a time, with the same numbers."""
+        return self.loss_and_grad(params, np.take(X, indices, axis=0), np.take(y, indices))
+
+    def loss_and_grad_runs_of(self, params_runs: np.ndarray, X: np.ndarray, y: np.ndarray,
+                              indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`loss_and_grad_runs` of each run's samples ``indices`` ((K, n)) of (X, y),
+        gathered (as :meth:`loss_and_grad_of`)."""
+        return self.loss_and_grad_runs(params_runs, np.take(X, indices, axis=0), np.take(y, indices))
+
     # --- shared ------------------------------------------------------------------------------
 
     def predict(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
