@@ -117,25 +117,24 @@ def _batch_loss_and_grad(model: Any, params: np.ndarray, X: np.ndarray, y: np.nd
                          indices: np.ndarray | None, rows: int) -> tuple[float, np.ndarray]:
     n = int(X.shape[0] if indices is None else len(indices))
     piece = max(64, int(rows) // max(1, int(getattr(model, "many_floats", 1))))
-    if n <= piece:
+
+    def part(a: int, b: int) -> tuple[float, np.ndarray]:
         if indices is None:
-            loss, grad = model.loss_and_grad(params, X, y)
-        else:
-            loss, grad = model.loss_and_grad(params, np.take(X, indices, axis=0), np.take(y, indices))
+            return model.loss_and_grad(params, X[a:b], y[a:b])
+        return model.loss_and_grad_of(params, X, y, indices[a:b])      # gathered
+
+    if n <= piece:
+        loss, grad = part(0, n)
         return float(loss), grad
     loss, total = 0.0, np.zeros(int(model.n_params), dtype=np.float64)
     with pieces_scope():
         for a in range(0, n, piece):
             pieces_check()           # given up (engine.pieces.stop_when): Cancelled
             b = min(n, a + piece)
-            if indices is None:
-                Xc, yc = X[a:b], y[a:b]
-            else:
-                Xc, yc = np.take(X, indices[a:b], axis=0), np.take(y, indices[a:b])
-            part_loss, part = model.loss_and_grad(params, Xc, yc)
+            part_loss, part_grad = part(a, b)
             share = (b - a) / n
             loss += float(part_loss) * share
-            total += part * share
+            total += part_grad * share
     return loss, total
 
 

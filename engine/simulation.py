@@ -294,16 +294,15 @@ class Simulation(RunStatus, RunReadings):
             p = self.pending
             nxt = p.phase + 1
             params = self.params
-            whole = p.rows == len(p.indices)
             if nxt == 0:
                 p.outputs = self.model.predict(params, p.X)
             elif nxt == 1:
                 p.losses = self.model.per_sample_loss(params, p.X, p.y)
+                whole = p.rows == len(p.indices)
                 p.batch_loss = float(np.mean(p.losses)) if whole else self._batch_reading(p)[0]
             elif nxt == 2:
                 p.sample_grads = self.model.per_sample_grads(params, p.X, p.y)
-                p.batch_loss, p.grad = (self.model.loss_and_grad(params, p.X, p.y) if whole
-                                        else self._batch_reading(p))
+                p.batch_loss, p.grad = self._batch_reading(p)
             else:
                 self._run(1, False)
                 return PHASES[3]
@@ -311,9 +310,9 @@ class Simulation(RunStatus, RunReadings):
             return PHASES[nxt]
 
     def _batch_reading(self, p: PhaseData) -> tuple[float, np.ndarray]:
-        """(L_b, ĝ) of the batch in progress at θ, for a batch whose per-sample rows are kept
-        for its first samples only: over the whole batch, in pieces
-        (:func:`engine.chunks.batch_loss_and_grad`; one piece: the step's own numbers)."""
+        """(L_b, ĝ) of the batch in progress at θ, over the whole batch (its per-sample rows are
+        kept for its first samples only): :func:`engine.chunks.batch_loss_and_grad`, the step's
+        own numbers where the batch fits one piece, else in pieces."""
         return batch_loss_and_grad(self.model, self.params, self.data.X, self.data.y, p.indices)
 
     def step_iteration(self) -> bool:

@@ -202,48 +202,50 @@ class MLPModel(Model):
         :meth:`loss_and_grad_runs` cuts the same pieces: a run of an ensemble stays its lone
         run, bit for bit."""
         n = X.shape[0]
-        rows = _pass_rows(self.hidden)
-        if n <= rows:
+        if n <= _pass_rows(self.hidden):          # the training hot path: one pass, no closure
             raw, grad = self._pass(params, X, y, n)
             return self._mean(raw, n), grad
-        raw, grad = 0.0, np.zeros(self.n_params, dtype=np.float64)
-        with pieces_scope():
-            for a in range(0, n, rows):
-                part, g = self._pass(params, X[a:a + rows], y[a:a + rows], n)
-                raw += part
-                grad += g
-        return self._mean(raw, n), grad
+        return self._summed(n, None, lambda a, b: self._pass(params, X[a:b], y[a:b], n))
 
     def loss_and_grad_of(self, params: np.ndarray, X: np.ndarray, y: np.ndarray,
                          indices: np.ndarray) -> tuple[float, np.ndarray]:
         """:meth:`loss_and_grad` of the samples ``indices``, a large batch gathered a piece at a
         time (the pieces :meth:`loss_and_grad` cuts, the same numbers): the batch's inputs are
         never gathered whole (24 MB at B = 10⁶, d = 2)."""
-        n, rows = len(indices), _pass_rows(self.hidden)
-        if n <= rows:
-            return super().loss_and_grad_of(params, X, y, indices)
-        raw, grad = 0.0, np.zeros(self.n_params, dtype=np.float64)
-        with pieces_scope():
-            for a in range(0, n, rows):
-                idx = indices[a:a + rows]
-                part, g = self._pass(params, np.take(X, idx, axis=0), np.take(y, idx), n)
-                raw += part
-                grad += g
-        return self._mean(raw, n), grad
+        n = len(indices)
+
+        def piece(a: int, b: int) -> tuple[float, np.ndarray]:
+            idx = indices[a:b]
+            return self._pass(params, np.take(X, idx, axis=0), np.take(y, idx), n)
+
+        return self._summed(n, None, piece)
 
     def loss_and_grad_runs_of(self, params_runs: np.ndarray, X: np.ndarray, y: np.ndarray,
                               indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`loss_and_grad_runs` of each run's samples ``indices`` ((K, n)), gathered a
         piece at a time as :meth:`loss_and_grad_of`."""
         k, n = indices.shape
+
+        def piece(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+            idx = indices[:, a:b]
+            return self._pass_runs(params_runs, np.take(X, idx, axis=0), np.take(y, idx), n)
+
+        return self._summed(n, k, piece)
+
+    def _summed(self, n: int, k: int | None, piece: Any) -> tuple[Any, np.ndarray]:
+        """The mean loss and gradient of a batch of n samples (of one run, or of ``k`` runs) from
+        ``piece(a, b)``, the (loss sum, gradient) of its rows [a, b) (:meth:`_pass`,
+        :meth:`_pass_runs`): one pass up to :func:`_pass_rows` samples, else those pieces added
+        in order (see :meth:`loss_and_grad`)."""
         rows = _pass_rows(self.hidden)
         if n <= rows:
-            return super().loss_and_grad_runs_of(params_runs, X, y, indices)
-        raw, grad = np.zeros(k, dtype=np.float64), np.zeros((k, self.n_params), dtype=np.float64)
+            raw, grad = piece(0, n)
+            return self._mean(raw, n), grad
+        raw = 0.0 if k is None else np.zeros(k, dtype=np.float64)
+        grad = np.zeros(self.n_params if k is None else (k, self.n_params), dtype=np.float64)
         with pieces_scope():
             for a in range(0, n, rows):
-                idx = indices[:, a:a + rows]
-                part, g = self._pass_runs(params_runs, np.take(X, idx, axis=0), np.take(y, idx), n)
+                part, g = piece(a, min(n, a + rows))
                 raw += part
                 grad += g
         return self._mean(raw, n), grad
@@ -354,17 +356,11 @@ class MLPModel(Model):
         of a large batch (see there; X_runs (K, n, d), or (K, n, d + 1) ending in a column of
         ones)."""
         k, n = y_runs.shape
-        rows = _pass_rows(self.hidden)
-        if n <= rows:
+        if n <= _pass_rows(self.hidden):          # the ensemble's hot path, as loss_and_grad's
             raw, grad = self._pass_runs(params_runs, X_runs, y_runs, n)
             return self._mean(raw, n), grad
-        raw, grad = np.zeros(k, dtype=np.float64), np.zeros((k, self.n_params), dtype=np.float64)
-        with pieces_scope():
-            for a in range(0, n, rows):
-                part, g = self._pass_runs(params_runs, X_runs[:, a:a + rows], y_runs[:, a:a + rows], n)
-                raw += part
-                grad += g
-        return self._mean(raw, n), grad
+        return self._summed(n, k, lambda a, b: self._pass_runs(params_runs, X_runs[:, a:b],
+                                                                y_runs[:, a:b], n))
 
     def _pass_runs(self, params_runs: np.ndarray, X_runs: np.ndarray, y_runs: np.ndarray,
                    total: int) -> tuple[np.ndarray, np.ndarray]:

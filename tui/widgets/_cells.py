@@ -42,6 +42,7 @@ RGB = tuple[int, int, int]
 #: (a reference path) run beside them, as before.
 TURNS = threading.Lock()
 
+
 @contextlib.contextmanager
 def _turn() -> Iterator[None]:
     """Hold :data:`TURNS`; while waiting for it, give up as a piece would (``engine.pieces.check``
